@@ -1,0 +1,74 @@
+#pragma once
+// Files: model TOML, regimen TOML, NONMEM-style event tables (CSV), the model library index,
+// and result writers (HDF5, CSV). Errors name the file, key (and line where known), value and rule.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ketasim/metrics.hpp"
+#include "ketasim/model.hpp"
+#include "ketasim/regimen.hpp"
+#include "ketasim/simulate.hpp"
+
+namespace ketasim {
+
+Model load_model(const std::string& path);
+Model parse_model(const std::string& toml_text, const std::string& source_name);
+
+// Regimen TOML: [[dose]] entries (see docs/formats.md). Throws InputError.
+Regimen load_regimen(const std::string& path);
+Regimen parse_regimen(const std::string& toml_text, const std::string& source_name);
+
+// NONMEM-style event table (CSV with header). Columns: ID, TIME, AMT, RATE or DUR, CMT, EVID,
+// II, ADDL (ID/RATE/DUR/CMT/EVID/II/ADDL optional). Supported EVID: 0 (observation: its TIME is
+// added to the requested output times), 1 (dose). EVID 2, 3, 4 are rejected with a message.
+// CMT names a model compartment or route by name, or a 1-based compartment number.
+// Times in hours, amounts in mg, RATE in mg/h, DUR in h, unless the header gives units as
+// TIME[min], AMT[mg/kg], DUR[min]. Returns the doses of subject `id` (all if id < 0).
+struct EventTable {
+    Regimen regimen;
+    std::vector<double> observation_times;   // h, EVID 0 rows
+};
+EventTable load_event_table(const std::string& path, const Model* model = nullptr, long id = -1);
+
+// The model library: models/index.toml.
+struct LibraryEntry {
+    std::string name, file, title, route, analyte;
+    bool is_default = false;
+    std::string notes;
+};
+// Directory holding index.toml: $KETASIM_MODELS_DIR, else the source tree's models/, else the
+// installed share/ketasim/models.
+std::string default_models_dir();
+std::vector<LibraryEntry> list_models(const std::string& models_dir = "");
+// A library name ("ketamine_iv_clements") or a path to a .toml file.
+std::string resolve_model_path(const std::string& name_or_path, const std::string& models_dir = "");
+Model load_library_model(const std::string& name_or_path, const std::string& models_dir = "");
+
+// One simulated arm: a model, a regimen and one or more subjects on the same time grid.
+struct ResultArm {
+    std::string name;
+    const Model* model = nullptr;
+    std::string regimen_text;                 // human-readable regimen description
+    std::vector<Trajectory> subjects;         // same times and outputs for all
+    std::vector<Subject> subject_info;        // same length as subjects (may be empty)
+    std::vector<std::map<std::string, Metrics>> metrics;   // per subject, per output (optional)
+};
+
+struct RunInfo {
+    SimOptions options;
+    unsigned long long seed = 0;
+    std::string command;    // how the run was invoked
+};
+
+// HDF5 layout (docs/formats.md): one arm at the root, several under /arms/<name>. Written to
+// "<path>.part" and renamed when complete; nothing is left behind on error.
+void write_hdf5(const std::string& path, const std::vector<ResultArm>& arms, const RunInfo& info);
+// CSV: one row per (arm, subject, time), a column per output with its unit in the header.
+void write_csv(const std::string& path, const std::vector<ResultArm>& arms);
+// Writes by extension (.h5/.hdf5 or .csv); throws InputError for anything else.
+void write_results(const std::string& path, const std::vector<ResultArm>& arms, const RunInfo& info);
+
+std::string version();
+
+}  // namespace ketasim

@@ -1,0 +1,9 @@
+#pragma once
+// Umbrella header: the whole public API.
+#include "ketasim/errors.hpp"
+#include "ketasim/io.hpp"
+#include "ketasim/metrics.hpp"
+#include "ketasim/model.hpp"
+#include "ketasim/regimen.hpp"
+#include "ketasim/simulate.hpp"
+#include "ketasim/units.hpp"

@@ -1,0 +1,42 @@
+#pragma once
+// Exposure metrics computed on a simulated curve (noise-free, on the output grid).
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "ketasim/simulate.hpp"
+
+namespace ketasim {
+
+struct MetricOptions {
+    std::vector<double> at_times;   // h: report C at these times (linear interpolation)
+    double threshold = std::numeric_limits<double>::quiet_NaN();   // same unit as the output
+    // Terminal phase for lambda_z: points with t >= terminal_start (h). NaN = automatic: the last
+    // third of the interval from the later of Tmax and the last dose event to the end.
+    double terminal_start = std::numeric_limits<double>::quiet_NaN();
+    double last_dose_time = 0.0;   // h, used by the automatic terminal window
+    void validate() const;
+};
+
+struct Metrics {
+    double cmax = 0, tmax = 0;            // output unit, h
+    double auc_0_t = 0;                   // unit*h, linear-up/log-down trapezoids
+    double auc_0_inf = 0;                 // auc_0_t + C_last / lambda_z (NaN if no terminal fit)
+    double lambda_z = 0, half_life = 0;   // 1/h, h (NaN if no terminal fit)
+    double terminal_r2 = 0;               // log-linear fit quality
+    double terminal_start = 0;            // h, first point used
+    std::vector<double> c_at;             // at MetricOptions::at_times
+    double time_above = 0;                // h with C > threshold (NaN if no threshold)
+    double time_to_threshold = 0;         // first upward crossing, h (NaN if never)
+    double time_below_after_peak = 0;     // first time after Tmax with C <= threshold (NaN if never)
+};
+
+Metrics compute_metrics(const std::vector<double>& t, const double* c,
+                        const MetricOptions& options = {});
+Metrics compute_metrics(const Trajectory& traj, const std::string& output,
+                        const MetricOptions& options = {});
+
+// Linear interpolation of c(t) at time x (t sorted); throws InputError outside the range.
+double interpolate(const std::vector<double>& t, const double* c, double x);
+
+}  // namespace ketasim

@@ -1,0 +1,52 @@
+#pragma once
+// Dose events and schedules. Times are in hours and amounts in mg (or mg/kg with per_kg) at the
+// API; text input (TOML, CSV, CLI) accepts explicit units and is converted on reading.
+#include <string>
+#include <vector>
+
+namespace ketasim {
+
+struct DoseEvent {
+    double time = 0.0;       // h
+    double amount = 0.0;     // mg, or mg/kg when per_kg
+    bool per_kg = false;
+    std::string route = "iv";   // a route of the model; ignored when `compartment` is set
+    std::string compartment;    // direct input into a compartment (NONMEM CMT), bypassing routes
+    double duration = 0.0;      // h, zero-order infusion (iv or compartment doses); 0 = bolus
+    int device = 1;             // 1-based device index within one intranasal session
+
+    double amount_mg(double weight_kg) const { return per_kg ? amount * weight_kg : amount; }
+};
+
+class Regimen {
+public:
+    std::vector<DoseEvent> events;
+
+    Regimen& add(const DoseEvent& e);
+    // Adds `e` and `addl` further copies every `ii` hours (NONMEM II/ADDL).
+    Regimen& add_repeated(const DoseEvent& e, double ii, int addl);
+    // Adds `e` at 24 h * day for each listed day (plus e.time as the time of day).
+    Regimen& add_on_days(const DoseEvent& e, const std::vector<double>& days);
+    Regimen& merge(const Regimen& other);
+
+    // IV infusion of `amount` (mg, or mg/kg) over `duration_h` at each start time.
+    static Regimen iv_infusion(double amount, double duration_h, const std::vector<double>& times,
+                               bool per_kg = false);
+    static Regimen iv_bolus(double amount_mg, const std::vector<double>& times);
+    // One intranasal session per start time: total_mg given as devices of mg_per_device,
+    // `spacing_h` apart (Spravato: 28 mg devices, 5 min apart).
+    static Regimen intranasal(double total_mg, const std::vector<double>& times,
+                              double mg_per_device = 28.0, double spacing_h = 5.0 / 60.0,
+                              const std::string& route = "intranasal");
+
+    std::vector<DoseEvent> sorted() const;
+    double last_time() const;     // latest dose start (or infusion end) in h, 0 if empty
+    // Finite, non-negative values; device >= 1; no overlapping infusions into the same
+    // route/compartment. Throws InputError naming the event index, field, value and rule.
+    void validate() const;
+};
+
+// Parses "days 0,2,4,7" or "0,2,4" into a list of numbers.
+std::vector<double> parse_number_list(const std::string& text, const std::string& what);
+
+}  // namespace ketasim

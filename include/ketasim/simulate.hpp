@@ -1,0 +1,66 @@
+#pragma once
+// One simulation: Model + Regimen + OutputGrid + SimOptions -> Trajectory.
+#include <Eigen/Dense>
+#include <string>
+#include <vector>
+
+#include "ketasim/model.hpp"
+#include "ketasim/regimen.hpp"
+
+namespace ketasim {
+
+enum class SolverKind {
+    exact,   // matrix-exponential propagator of the linear system (reference, fast path)
+    ode      // Boost.Odeint with error control, restarted at every discontinuity
+};
+enum class OdeMethod {
+    dopri5,       // Dormand-Prince 5(4), dense output (non-stiff default)
+    rosenbrock4   // 4th-order Rosenbrock, for stiff systems (uses the exact Jacobian A)
+};
+const char* to_string(SolverKind s);
+const char* to_string(OdeMethod m);
+SolverKind solver_from_string(const std::string& s);
+OdeMethod ode_method_from_string(const std::string& s);
+
+struct SimOptions {
+    SolverKind solver = SolverKind::exact;
+    OdeMethod method = OdeMethod::dopri5;
+    double rtol = 1e-8;              // ODE relative tolerance
+    double atol = 1e-10;             // ODE absolute tolerance, in state units (mg, ng/mL)
+    long max_steps = 10'000'000;     // ODE steps per run before giving up
+    bool include_event_times = false;   // add every dose/infusion start/stop to the output grid
+    bool output_amounts = false;        // also output every state (A_<name>, mg)
+    void validate() const;              // names the field, value and rule
+};
+
+struct OutputGrid {
+    std::vector<double> times;   // h, sorted ascending, >= 0
+    static OutputGrid uniform(double t_start, double t_end, double dt);
+    static OutputGrid at(std::vector<double> times);
+    void validate() const;
+};
+
+// Outputs x time, row-major, so each output is one contiguous row (zero-copy NumPy views).
+using OutputMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+struct Trajectory {
+    std::vector<double> time;           // h
+    std::vector<std::string> names;     // output names
+    std::vector<std::string> units;     // per output
+    OutputMatrix values;                // names.size() x time.size()
+    double dose_total_mg = 0.0;         // everything the regimen gave
+
+    int index(const std::string& name) const;    // throws InputError if unknown
+    bool has(const std::string& name) const;
+    Eigen::Map<const Eigen::VectorXd> operator[](const std::string& name) const;
+};
+
+// Simulates the model for one subject. Output at a dose time is the value just after the dose.
+Trajectory simulate(const Model& model, const Regimen& regimen, const OutputGrid& grid,
+                    const SimOptions& options = {}, const Subject& subject = {});
+
+// Lower-level entry: a compiled system (reused across calls with the same subject).
+Trajectory simulate(const LinearSystem& system, const Regimen& regimen, const OutputGrid& grid,
+                    const SimOptions& options = {}, double weight_kg = 70.0);
+
+}  // namespace ketasim

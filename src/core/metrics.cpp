@@ -1,0 +1,130 @@
+#include "ketasim/metrics.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "ketasim/errors.hpp"
+
+namespace ketasim {
+
+namespace {
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+std::string fmt(double v) {
+    std::ostringstream os;
+    os.precision(12);
+    os << v;
+    return os.str();
+}
+}  // namespace
+
+void MetricOptions::validate() const {
+    for (double t : at_times)
+        if (!std::isfinite(t)) throw InputError("metrics.at_times: " + fmt(t) + " is not finite");
+    if (!std::isnan(threshold) && !std::isfinite(threshold))
+        throw InputError("metrics.threshold: " + fmt(threshold) + " is not finite");
+}
+
+double interpolate(const std::vector<double>& t, const double* c, double x) {
+    if (t.empty()) throw InputError("interpolate: empty curve");
+    if (x < t.front() - 1e-12 || x > t.back() + 1e-12)
+        throw InputError("time " + fmt(x) + " h is outside the simulated range [" + fmt(t.front()) + ", " +
+                         fmt(t.back()) + "] h");
+    auto it = std::lower_bound(t.begin(), t.end(), x);
+    if (it == t.end()) return c[t.size() - 1];
+    const std::size_t j = static_cast<std::size_t>(it - t.begin());
+    if (j == 0 || *it == x) return c[j];
+    const double w = (x - t[j - 1]) / (t[j] - t[j - 1]);
+    return c[j - 1] + w * (c[j] - c[j - 1]);
+}
+
+Metrics compute_metrics(const std::vector<double>& t, const double* c, const MetricOptions& opt) {
+    opt.validate();
+    Metrics m;
+    const std::size_t n = t.size();
+    if (n == 0) throw InputError("metrics: empty curve");
+    std::size_t imax = 0;
+    for (std::size_t i = 1; i < n; ++i)
+        if (c[i] > c[imax]) imax = i;
+    m.cmax = c[imax];
+    m.tmax = t[imax];
+    // Linear-up / log-down trapezoids (exact for mono-exponential decline).
+    for (std::size_t i = 1; i < n; ++i) {
+        const double dt = t[i] - t[i - 1], a = c[i - 1], b = c[i];
+        if (b < a && b > 0 && a > 0)
+            m.auc_0_t += dt * (a - b) / std::log(a / b);
+        else
+            m.auc_0_t += dt * 0.5 * (a + b);
+    }
+    // Terminal phase: log-linear least squares over the window.
+    double ts = opt.terminal_start;
+    if (std::isnan(ts)) {
+        const double from = std::max(m.tmax, opt.last_dose_time);
+        ts = from + (t.back() - from) * (2.0 / 3.0);
+    }
+    double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
+    int k = 0;
+    std::size_t first = n;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (t[i] < ts - 1e-12 || !(c[i] > 0) || i < imax) continue;
+        if (first == n) first = i;
+        const double y = std::log(c[i]);
+        sx += t[i];
+        sy += y;
+        sxx += t[i] * t[i];
+        sxy += t[i] * y;
+        syy += y * y;
+        ++k;
+    }
+    m.lambda_z = m.half_life = m.auc_0_inf = kNaN;
+    m.terminal_r2 = kNaN;
+    m.terminal_start = first < n ? t[first] : kNaN;
+    if (k >= 3) {
+        const double vx = sxx - sx * sx / k, vy = syy - sy * sy / k, cxy = sxy - sx * sy / k;
+        if (vx > 0) {
+            const double slope = cxy / vx;
+            if (slope < 0) {
+                m.lambda_z = -slope;
+                m.half_life = std::log(2.0) / m.lambda_z;
+                m.auc_0_inf = m.auc_0_t + c[n - 1] / m.lambda_z;
+                m.terminal_r2 = vy > 0 ? (cxy * cxy) / (vx * vy) : 1.0;
+            }
+        }
+    }
+    for (double x : opt.at_times) m.c_at.push_back(interpolate(t, c, x));
+    m.time_above = m.time_to_threshold = m.time_below_after_peak = kNaN;
+    if (!std::isnan(opt.threshold)) {
+        const double thr = opt.threshold;
+        m.time_above = 0;
+        if (c[0] > thr) m.time_to_threshold = t[0];
+        for (std::size_t i = 1; i < n; ++i) {
+            const double a = c[i - 1] - thr, b = c[i] - thr, dt = t[i] - t[i - 1];
+            if (a > 0 && b > 0) {
+                m.time_above += dt;
+            } else if (a > 0 || b > 0) {
+                const double tc = t[i - 1] + dt * a / (a - b);   // linear crossing
+                if (b > 0) {
+                    m.time_above += t[i] - tc;
+                    if (std::isnan(m.time_to_threshold)) m.time_to_threshold = tc;
+                } else {
+                    m.time_above += tc - t[i - 1];
+                }
+            }
+        }
+        for (std::size_t i = std::max<std::size_t>(imax, 1); i < n; ++i) {
+            if (c[i] <= thr) {
+                const double a = c[i - 1] - thr, b = c[i] - thr;
+                m.time_below_after_peak = (a > 0) ? t[i - 1] + (t[i] - t[i - 1]) * a / (a - b) : t[i];
+                break;
+            }
+        }
+    }
+    return m;
+}
+
+Metrics compute_metrics(const Trajectory& tr, const std::string& output, const MetricOptions& opt) {
+    const int i = tr.index(output);
+    return compute_metrics(tr.time, tr.values.row(i).data(), opt);
+}
+
+}  // namespace ketasim

@@ -1,0 +1,159 @@
+#include "ketasim/regimen.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+
+#include "ketasim/errors.hpp"
+
+namespace ketasim {
+
+namespace {
+std::string fmt(double v) {
+    std::ostringstream os;
+    os.precision(12);
+    os << v;
+    return os.str();
+}
+}  // namespace
+
+Regimen& Regimen::add(const DoseEvent& e) {
+    events.push_back(e);
+    return *this;
+}
+
+Regimen& Regimen::add_repeated(const DoseEvent& e, double ii, int addl) {
+    if (addl < 0) throw InputError("ADDL: " + std::to_string(addl) + " must be >= 0");
+    if (addl > 0 && !(std::isfinite(ii) && ii > 0))
+        throw InputError("II: " + fmt(ii) + " h must be > 0 when ADDL > 0");
+    for (int i = 0; i <= addl; ++i) {
+        DoseEvent c = e;
+        c.time = e.time + i * ii;
+        events.push_back(c);
+    }
+    return *this;
+}
+
+Regimen& Regimen::add_on_days(const DoseEvent& e, const std::vector<double>& days) {
+    for (double d : days) {
+        if (!(std::isfinite(d) && d >= 0)) throw InputError("days: " + fmt(d) + " must be a day number >= 0");
+        DoseEvent c = e;
+        c.time = e.time + 24.0 * d;
+        events.push_back(c);
+    }
+    return *this;
+}
+
+Regimen& Regimen::merge(const Regimen& other) {
+    events.insert(events.end(), other.events.begin(), other.events.end());
+    return *this;
+}
+
+Regimen Regimen::iv_infusion(double amount, double duration_h, const std::vector<double>& times, bool per_kg) {
+    Regimen r;
+    for (double t : times) {
+        DoseEvent e;
+        e.time = t;
+        e.amount = amount;
+        e.per_kg = per_kg;
+        e.route = "iv";
+        e.duration = duration_h;
+        r.add(e);
+    }
+    return r;
+}
+
+Regimen Regimen::iv_bolus(double amount_mg, const std::vector<double>& times) {
+    return iv_infusion(amount_mg, 0.0, times, false);
+}
+
+Regimen Regimen::intranasal(double total_mg, const std::vector<double>& times, double mg_per_device,
+                            double spacing_h, const std::string& route) {
+    if (!(mg_per_device > 0)) throw InputError("intranasal: mg_per_device " + fmt(mg_per_device) + " must be > 0");
+    if (!(total_mg > 0)) throw InputError("intranasal: total dose " + fmt(total_mg) + " mg must be > 0");
+    if (!(spacing_h >= 0)) throw InputError("intranasal: device spacing " + fmt(spacing_h) + " h must be >= 0");
+    const double nd = total_mg / mg_per_device;
+    const long n = std::lround(nd);
+    if (std::fabs(nd - static_cast<double>(n)) > 1e-9 || n < 1)
+        throw InputError("intranasal: total dose " + fmt(total_mg) + " mg is not a whole number of " +
+                         fmt(mg_per_device) + " mg devices");
+    Regimen r;
+    for (double t : times)
+        for (long d = 0; d < n; ++d) {
+            DoseEvent e;
+            e.time = t + d * spacing_h;
+            e.amount = mg_per_device;
+            e.route = route;
+            e.device = static_cast<int>(d + 1);
+            r.add(e);
+        }
+    return r;
+}
+
+std::vector<DoseEvent> Regimen::sorted() const {
+    std::vector<DoseEvent> s = events;
+    std::stable_sort(s.begin(), s.end(), [](const DoseEvent& a, const DoseEvent& b) { return a.time < b.time; });
+    return s;
+}
+
+double Regimen::last_time() const {
+    double t = 0;
+    for (const auto& e : events) t = std::max(t, e.time + e.duration);
+    return t;
+}
+
+void Regimen::validate() const {
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        const auto& e = events[i];
+        const std::string f = "dose[" + std::to_string(i) + "]";
+        if (!(std::isfinite(e.time) && e.time >= 0))
+            throw InputError(f + ".time: " + fmt(e.time) + " h must be finite and >= 0");
+        if (!(std::isfinite(e.amount) && e.amount > 0))
+            throw InputError(f + ".amount: " + fmt(e.amount) + (e.per_kg ? " mg/kg" : " mg") + " must be finite and > 0");
+        if (!(std::isfinite(e.duration) && e.duration >= 0))
+            throw InputError(f + ".duration: " + fmt(e.duration) + " h must be finite and >= 0 (0 = bolus)");
+        if (e.device < 1) throw InputError(f + ".device: " + std::to_string(e.device) + " must be >= 1");
+        if (e.route.empty() && e.compartment.empty())
+            throw InputError(f + ": needs a route or a compartment");
+    }
+    // Overlapping infusions into the same place are almost always a regimen error.
+    for (std::size_t i = 0; i < events.size(); ++i)
+        for (std::size_t j = i + 1; j < events.size(); ++j) {
+            const auto& a = events[i];
+            const auto& b = events[j];
+            if (a.duration <= 0 || b.duration <= 0) continue;
+            const std::string pa = a.compartment.empty() ? a.route : "cmt " + a.compartment;
+            const std::string pb = b.compartment.empty() ? b.route : "cmt " + b.compartment;
+            if (pa != pb) continue;
+            if (a.time < b.time + b.duration && b.time < a.time + a.duration)
+                throw InputError("dose[" + std::to_string(i) + "] (" + fmt(a.time) + " h to " + fmt(a.time + a.duration) +
+                                 " h) and dose[" + std::to_string(j) + "] (" + fmt(b.time) + " h to " +
+                                 fmt(b.time + b.duration) + " h) are overlapping infusions into " + pa);
+        }
+}
+
+std::vector<double> parse_number_list(const std::string& text, const std::string& what) {
+    std::string s = text;
+    const std::string prefix = "days";
+    auto pos = s.find_first_not_of(" \t");
+    if (pos != std::string::npos && s.compare(pos, prefix.size(), prefix) == 0) s = s.substr(pos + prefix.size());
+    std::vector<double> out;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        const auto a = item.find_first_not_of(" \t");
+        if (a == std::string::npos) throw InputError(what + ": empty item in '" + text + "'");
+        const auto b = item.find_last_not_of(" \t");
+        const std::string tok = item.substr(a, b - a + 1);
+        char* end = nullptr;
+        const double v = std::strtod(tok.c_str(), &end);
+        if (*end != '\0' || !std::isfinite(v))
+            throw InputError(what + ": '" + tok + "' in '" + text + "' is not a number");
+        out.push_back(v);
+    }
+    if (out.empty()) throw InputError(what + ": '" + text + "' lists no numbers");
+    return out;
+}
+
+}  // namespace ketasim

@@ -1,0 +1,134 @@
+#include "inputs.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <sstream>
+
+#include "ketasim/errors.hpp"
+
+namespace ketasim::detail {
+
+namespace {
+std::string fmt(double v) {
+    std::ostringstream os;
+    os.precision(12);
+    os << v;
+    return os.str();
+}
+}  // namespace
+
+InputSchedule build_inputs(const LinearSystem& sys, const Regimen& regimen, double weight_kg) {
+    regimen.validate();
+    std::vector<Bolus> boluses;
+    std::vector<RateChange> rates;
+    InputSchedule in;
+    for (std::size_t i = 0; i < regimen.events.size(); ++i) {
+        const DoseEvent& e = regimen.events[i];
+        const std::string f = "dose[" + std::to_string(i) + "]";
+        const double amt = e.amount_mg(weight_kg);
+        in.total_mg += amt;
+        auto add = [&](int state, double t0, double dur, double a) {
+            if (a == 0.0) return;
+            if (dur > 0) {
+                rates.push_back({t0, state, a / dur});
+                rates.push_back({t0 + dur, state, -a / dur});
+            } else {
+                boluses.push_back({t0, state, a});
+            }
+        };
+        if (!e.compartment.empty()) {
+            int idx = -1;
+            for (int s = 0; s < sys.size(); ++s)
+                if (sys.state_names[s] == e.compartment && sys.state_kinds[s] == StateKind::compartment) idx = s;
+            if (idx < 0) throw InputError(f + ".compartment: '" + e.compartment + "' is not a compartment of the model");
+            add(idx, e.time, e.duration, amt);
+            continue;
+        }
+        const ResolvedRoute& r = sys.route(e.route);
+        if (e.duration > 0 && r.kind != RouteKind::iv)
+            throw InputError(f + ".duration: " + fmt(e.duration) + " h given for route '" + e.route +
+                             "', which has its own absorption; only iv doses (or compartment doses) take a duration");
+        const std::vector<double> fr = r.fractions(e.device);
+        double taken = 0;
+        for (std::size_t b = 0; b < r.branches.size(); ++b) {
+            const ResolvedBranch& br = r.branches[b];
+            const double dur = br.duration > 0 ? br.duration : e.duration;
+            add(br.target, e.time + br.lag, dur, amt * fr[b]);
+            taken += fr[b];
+        }
+        const double lost = amt * std::max(0.0, 1.0 - taken);
+        if (lost > 0) boluses.push_back({e.time, sys.unabsorbed, lost});
+    }
+    std::map<double, Breakpoint> by_time;
+    for (const auto& b : boluses) {
+        auto& bp = by_time[b.time];
+        bp.time = b.time;
+        bp.boluses.push_back(b);
+    }
+    for (const auto& r : rates) {
+        auto& bp = by_time[r.time];
+        bp.time = r.time;
+        bp.rates.push_back(r);
+    }
+    for (auto& kv : by_time) in.breakpoints.push_back(std::move(kv.second));
+    return in;
+}
+
+std::vector<double> output_times(const OutputGrid& grid, const InputSchedule& in, const SimOptions& opt) {
+    std::vector<double> t = grid.times;
+    if (opt.include_event_times)
+        for (const auto& bp : in.breakpoints) t.push_back(bp.time);
+    std::sort(t.begin(), t.end());
+    std::vector<double> out;
+    for (double x : t)
+        if (out.empty() || x - out.back() > kTimeSnap) out.push_back(x);
+    return out;
+}
+
+std::vector<TimelinePoint> build_timeline(const std::vector<double>& outputs, const InputSchedule& in) {
+    std::vector<TimelinePoint> pts;
+    pts.reserve(outputs.size() + in.breakpoints.size());
+    std::size_t b = 0;
+    for (std::size_t o = 0; o < outputs.size(); ++o) {
+        const double t = outputs[o];
+        while (b < in.breakpoints.size() && in.breakpoints[b].time < t - kTimeSnap) {
+            pts.push_back({in.breakpoints[b].time, static_cast<int>(b), -1});
+            ++b;
+        }
+        if (b < in.breakpoints.size() && std::fabs(in.breakpoints[b].time - t) <= kTimeSnap) {
+            pts.push_back({in.breakpoints[b].time, static_cast<int>(b), static_cast<int>(o)});
+            ++b;
+        } else {
+            pts.push_back({t, -1, static_cast<int>(o)});
+        }
+    }
+    return pts;   // breakpoints after the last output do not affect the outputs
+}
+
+Trajectory make_trajectory(const LinearSystem& sys, const std::vector<double>& times, const SimOptions& opt) {
+    Trajectory tr;
+    tr.time = times;
+    tr.names = sys.output_names;
+    tr.units = sys.output_units;
+    if (opt.output_amounts)
+        for (int s = 0; s < sys.size(); ++s)
+            if (sys.state_kinds[s] != StateKind::effect) {
+                tr.names.push_back("A_" + sys.state_names[s]);
+                tr.units.push_back("mg");
+            }
+    tr.values = OutputMatrix::Zero(static_cast<Eigen::Index>(tr.names.size()), static_cast<Eigen::Index>(times.size()));
+    return tr;
+}
+
+void record(Trajectory& tr, const LinearSystem& sys, const Eigen::VectorXd& x, int column, const SimOptions& opt) {
+    const Eigen::Index no = sys.C.rows();
+    tr.values.col(column).head(no).noalias() = sys.C * x;
+    if (opt.output_amounts) {
+        Eigen::Index r = no;
+        for (int s = 0; s < sys.size(); ++s)
+            if (sys.state_kinds[s] != StateKind::effect) tr.values(r++, column) = x[s];
+    }
+}
+
+}  // namespace ketasim::detail

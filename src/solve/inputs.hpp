@@ -1,0 +1,58 @@
+#pragma once
+// Private: dose events turned into state-space inputs (boluses and zero-order rate changes).
+#include <vector>
+
+#include "ketasim/model.hpp"
+#include "ketasim/regimen.hpp"
+#include "ketasim/simulate.hpp"
+
+namespace ketasim::detail {
+
+struct Bolus {
+    double time;
+    int state;
+    double amount;   // mg
+};
+struct RateChange {
+    double time;
+    int state;
+    double delta;    // mg/h
+};
+
+// Everything that happens at one breakpoint, in time order.
+struct Breakpoint {
+    double time = 0;
+    std::vector<Bolus> boluses;
+    std::vector<RateChange> rates;
+};
+
+struct InputSchedule {
+    std::vector<Breakpoint> breakpoints;   // sorted, distinct times
+    double total_mg = 0;
+};
+
+InputSchedule build_inputs(const LinearSystem& sys, const Regimen& regimen, double weight_kg);
+
+// One point of the simulation timeline: a breakpoint (index into breakpoints) and/or an output.
+struct TimelinePoint {
+    double time;
+    int breakpoint = -1;     // index, or -1
+    int output = -1;         // output column, or -1
+};
+// Output times within this distance of a breakpoint are treated as the breakpoint time
+// (recorded just after the dose), so float noise in a grid never flips pre/post-dose values.
+constexpr double kTimeSnap = 1e-9;   // h (3.6 microseconds)
+
+std::vector<double> output_times(const OutputGrid& grid, const InputSchedule& in, const SimOptions& opt);
+std::vector<TimelinePoint> build_timeline(const std::vector<double>& outputs, const InputSchedule& in);
+
+// Fills the trajectory's names/units/time and sizes its matrix.
+Trajectory make_trajectory(const LinearSystem& sys, const std::vector<double>& times, const SimOptions& opt);
+void record(Trajectory& tr, const LinearSystem& sys, const Eigen::VectorXd& x, int column, const SimOptions& opt);
+
+Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
+                          const SimOptions& opt);
+Trajectory simulate_ode(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
+                        const SimOptions& opt);
+
+}  // namespace ketasim::detail

@@ -1,0 +1,137 @@
+// General solver: Boost.Odeint with error control, restarted at every breakpoint so no step
+// spans a discontinuity (dose, infusion start or stop). Dense output gives the values at the
+// output times without shortening steps.
+#include <boost/numeric/odeint.hpp>
+#include <cmath>
+#include <vector>
+
+#include "inputs.hpp"
+#include "ketasim/errors.hpp"
+
+namespace ketasim::detail {
+
+namespace odeint = boost::numeric::odeint;
+
+namespace {
+
+using StdState = std::vector<double>;
+using UblasState = boost::numeric::ublas::vector<double>;
+using UblasMatrix = boost::numeric::ublas::matrix<double>;
+
+struct Rhs {
+    const Eigen::MatrixXd* A;
+    const Eigen::VectorXd* u;
+    template <class S>
+    void operator()(const S& x, S& dxdt, double /*t*/) const {
+        const Eigen::Index n = A->rows();
+        Eigen::Map<const Eigen::VectorXd> xm(&x[0], n);
+        Eigen::Map<Eigen::VectorXd> dm(&dxdt[0], n);
+        dm.noalias() = (*A) * xm + *u;
+    }
+};
+
+struct Jac {
+    const Eigen::MatrixXd* A;
+    void operator()(const UblasState& /*x*/, UblasMatrix& J, double /*t*/, UblasState& dfdt) const {
+        for (Eigen::Index i = 0; i < A->rows(); ++i) {
+            for (Eigen::Index j = 0; j < A->cols(); ++j) J(i, j) = (*A)(i, j);
+            dfdt[i] = 0.0;
+        }
+    }
+};
+
+template <class State, class Stepper, class System>
+void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
+         const SimOptions& opt, Trajectory& tr, Stepper stepper, System system_factory) {
+    const int n = sys.size();
+    const auto timeline = build_timeline(times, in);
+    Eigen::VectorXd u = Eigen::VectorXd::Zero(n);
+    State x(n);
+    for (int i = 0; i < n; ++i) x[i] = 0.0;
+    Eigen::VectorXd xe(n);
+    auto system = system_factory(&u);
+    double t = timeline.empty() ? 0.0 : std::min(0.0, timeline.front().time);
+    std::size_t i = 0;
+    std::vector<double> seg_times;
+    std::vector<int> seg_cols;
+    while (i < timeline.size()) {
+        // A segment: output-only points up to (and including) the next breakpoint.
+        seg_times.assign(1, t);
+        seg_cols.assign(1, -1);
+        std::size_t j = i;
+        for (; j < timeline.size(); ++j) {
+            seg_times.push_back(timeline[j].time);
+            seg_cols.push_back(timeline[j].breakpoint >= 0 ? -2 : timeline[j].output);
+            if (timeline[j].breakpoint >= 0) break;
+        }
+        const bool ends_at_breakpoint = j < timeline.size();
+        const double t_end = seg_times.back();
+        if (t_end - t > 0) {
+            std::size_t idx = 0;
+            auto obs = [&](const State& xs, double /*tt*/) {
+                const int col = seg_cols[idx++];
+                if (col >= 0) {
+                    for (int s = 0; s < n; ++s) xe[s] = xs[s];
+                    record(tr, sys, xe, col, opt);
+                }
+            };
+            const double dt0 = std::min(t_end - t, 1e-3);
+            try {
+                odeint::integrate_times(stepper, system, x, seg_times.begin(), seg_times.end(), dt0, obs,
+                                        odeint::max_step_checker(static_cast<int>(std::min<long>(opt.max_steps, 2147483647L))));
+            } catch (const odeint::step_adjustment_error& e) {
+                throw SolverError(std::string("ode solver: step size adjustment failed near t = ") + std::to_string(t) +
+                                  " h (" + e.what() + "); try method = rosenbrock4 or looser tolerances");
+            } catch (const odeint::no_progress_error& e) {
+                throw SolverError(std::string("ode solver: more than max_steps = ") + std::to_string(opt.max_steps) +
+                                  " steps between two output times near t = " + std::to_string(t) +
+                                  " h; raise max_steps or use method = rosenbrock4 (stiff)");
+            }
+        }
+        else {
+            for (int col : seg_cols)
+                if (col >= 0) {
+                    for (int s = 0; s < n; ++s) xe[s] = x[s];
+                    record(tr, sys, xe, col, opt);
+                }
+        }
+        t = t_end;
+        if (ends_at_breakpoint) {
+            const TimelinePoint& p = timeline[j];
+            const Breakpoint& bp = in.breakpoints[p.breakpoint];
+            for (const auto& b : bp.boluses) x[b.state] += b.amount;
+            for (const auto& r : bp.rates) u[r.state] += r.delta;
+            for (int s = 0; s < n; ++s)
+                if (std::fabs(u[s]) < 1e-300) u[s] = 0.0;
+            if (p.output >= 0) {
+                for (int s = 0; s < n; ++s) xe[s] = x[s];
+                record(tr, sys, xe, p.output, opt);
+            }
+            i = j + 1;
+        } else {
+            i = j;
+        }
+        // integrate_times() re-initializes the stepper, so no step state crosses a discontinuity.
+    }
+}
+
+}  // namespace
+
+Trajectory simulate_ode(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
+                        const SimOptions& opt) {
+    Trajectory tr = make_trajectory(sys, times, opt);
+    if (opt.method == OdeMethod::dopri5) {
+        auto stepper = odeint::make_dense_output(opt.atol, opt.rtol, odeint::runge_kutta_dopri5<StdState>());
+        run<StdState>(sys, in, times, opt, tr, stepper, [&](const Eigen::VectorXd* u) { return Rhs{&sys.A, u}; });
+    } else {
+        auto stepper = odeint::make_dense_output(opt.atol, opt.rtol, odeint::rosenbrock4<double>());
+        run<UblasState>(sys, in, times, opt, tr, stepper, [&](const Eigen::VectorXd* u) {
+            return std::make_pair(
+                [rhs = Rhs{&sys.A, u}](const UblasState& x, UblasState& d, double t) { rhs(x, d, t); },
+                Jac{&sys.A});
+        });
+    }
+    return tr;
+}
+
+}  // namespace ketasim::detail

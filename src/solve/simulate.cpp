@@ -1,0 +1,112 @@
+#include "ketasim/simulate.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "inputs.hpp"
+#include "ketasim/errors.hpp"
+
+namespace ketasim {
+
+namespace {
+std::string fmt(double v) {
+    std::ostringstream os;
+    os.precision(12);
+    os << v;
+    return os.str();
+}
+}  // namespace
+
+const char* to_string(SolverKind s) { return s == SolverKind::exact ? "exact" : "ode"; }
+const char* to_string(OdeMethod m) { return m == OdeMethod::dopri5 ? "dopri5" : "rosenbrock4"; }
+
+SolverKind solver_from_string(const std::string& s) {
+    if (s == "exact") return SolverKind::exact;
+    if (s == "ode") return SolverKind::ode;
+    throw InputError("solver: '" + s + "' is not a solver (accepted: exact, ode)");
+}
+
+OdeMethod ode_method_from_string(const std::string& s) {
+    if (s == "dopri5") return OdeMethod::dopri5;
+    if (s == "rosenbrock4") return OdeMethod::rosenbrock4;
+    throw InputError("method: '" + s + "' is not an ODE method (accepted: dopri5, rosenbrock4)");
+}
+
+void SimOptions::validate() const {
+    if (!(std::isfinite(rtol) && rtol > 0 && rtol < 1))
+        throw InputError("SimOptions.rtol: " + fmt(rtol) + " must be in (0, 1)");
+    if (!(std::isfinite(atol) && atol > 0))
+        throw InputError("SimOptions.atol: " + fmt(atol) + " must be finite and > 0");
+    if (max_steps < 1) throw InputError("SimOptions.max_steps: " + std::to_string(max_steps) + " must be >= 1");
+}
+
+OutputGrid OutputGrid::uniform(double t0, double t1, double dt) {
+    if (!(std::isfinite(t0) && std::isfinite(t1) && t0 >= 0 && t1 >= t0))
+        throw InputError("output grid: start " + fmt(t0) + " h and end " + fmt(t1) + " h must satisfy 0 <= start <= end");
+    if (!(std::isfinite(dt) && dt > 0)) throw InputError("output grid: step " + fmt(dt) + " h must be > 0");
+    const double n = std::floor((t1 - t0) / dt + 1e-9);
+    if (n > 5e7) throw InputError("output grid: " + fmt(n) + " points is more than 5e7; use a larger step");
+    OutputGrid g;
+    const long count = static_cast<long>(n);
+    g.times.reserve(static_cast<std::size_t>(count + 2));
+    for (long i = 0; i <= count; ++i) g.times.push_back(t0 + static_cast<double>(i) * dt);
+    if (t1 - g.times.back() > 1e-9) g.times.push_back(t1);
+    return g;
+}
+
+OutputGrid OutputGrid::at(std::vector<double> times) {
+    OutputGrid g;
+    g.times = std::move(times);
+    g.validate();
+    return g;
+}
+
+void OutputGrid::validate() const {
+    if (times.empty()) throw InputError("output grid: no output times");
+    for (std::size_t i = 0; i < times.size(); ++i) {
+        if (!(std::isfinite(times[i]) && times[i] >= 0))
+            throw InputError("output grid: time[" + std::to_string(i) + "] = " + fmt(times[i]) + " h must be finite and >= 0");
+        if (i > 0 && !(times[i] > times[i - 1]))
+            throw InputError("output grid: times must increase strictly; time[" + std::to_string(i) + "] = " +
+                             fmt(times[i]) + " h follows " + fmt(times[i - 1]) + " h");
+    }
+}
+
+int Trajectory::index(const std::string& name) const {
+    for (std::size_t i = 0; i < names.size(); ++i)
+        if (names[i] == name) return static_cast<int>(i);
+    std::string all;
+    for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
+    throw InputError("trajectory: no output '" + name + "' (outputs: " + all + ")");
+}
+
+bool Trajectory::has(const std::string& name) const {
+    for (const auto& n : names)
+        if (n == name) return true;
+    return false;
+}
+
+Eigen::Map<const Eigen::VectorXd> Trajectory::operator[](const std::string& name) const {
+    const int i = index(name);
+    return Eigen::Map<const Eigen::VectorXd>(values.row(i).data(), values.cols());
+}
+
+Trajectory simulate(const LinearSystem& sys, const Regimen& regimen, const OutputGrid& grid, const SimOptions& opt,
+                    double weight_kg) {
+    opt.validate();
+    grid.validate();
+    const detail::InputSchedule in = detail::build_inputs(sys, regimen, weight_kg);
+    const std::vector<double> times = detail::output_times(grid, in, opt);
+    Trajectory tr = opt.solver == SolverKind::exact ? detail::simulate_exact(sys, in, times, opt)
+                                                    : detail::simulate_ode(sys, in, times, opt);
+    tr.dose_total_mg = in.total_mg;
+    return tr;
+}
+
+Trajectory simulate(const Model& model, const Regimen& regimen, const OutputGrid& grid, const SimOptions& opt,
+                    const Subject& subject) {
+    const LinearSystem sys = compile(model, subject);
+    return simulate(sys, regimen, grid, opt, subject.weight_kg);
+}
+
+}  // namespace ketasim
