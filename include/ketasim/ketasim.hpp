@@ -6,4 +6,5 @@
 #include "ketasim/model.hpp"
 #include "ketasim/regimen.hpp"
 #include "ketasim/simulate.hpp"
+#include "ketasim/sweep.hpp"
 #include "ketasim/units.hpp"

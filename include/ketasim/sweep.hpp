@@ -1,0 +1,45 @@
+#pragma once
+// Sweeps and populations: the one-simulation pipeline repeated over many subjects/regimens,
+// in parallel. Results do not depend on the thread count (each point is independent and
+// written to its own slot).
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ketasim/metrics.hpp"
+#include "ketasim/simulate.hpp"
+
+namespace ketasim {
+
+struct SweepPoint {
+    Subject subject;      // weight, age, parameter overrides (file units)
+    Regimen regimen;
+};
+
+struct SweepOptions {
+    int threads = 1;                       // >= 1
+    std::vector<std::string> outputs;      // outputs to compute metrics for; empty = all
+    bool keep_trajectories = false;
+    MetricOptions metric_options;
+    // Called from the calling thread only, about every 50 ms, with (done, total); return false
+    // to cancel (the sweep then throws SweepCancelled after the running points finish).
+    std::function<bool(std::size_t, std::size_t)> progress;
+    void validate() const;
+};
+
+struct SweepResult {
+    std::vector<std::map<std::string, Metrics>> metrics;   // per point, per output
+    std::vector<Trajectory> trajectories;                  // per point if keep_trajectories
+};
+
+class SweepCancelled : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+SweepResult run_sweep(const Model& model, const std::vector<SweepPoint>& points, const OutputGrid& grid,
+                      const SimOptions& options = {}, const SweepOptions& sweep = {});
+
+}  // namespace ketasim
