@@ -1,1 +1,261 @@
-int main(){return 0;}
+// The ketasim command line. Exit codes: 0 success, 1 usage error, 2 bad input, 3 solver or I/O failure.
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "cli/commands.hpp"
+#include "ketasim/ketasim.hpp"
+
+using namespace ketasim;
+
+namespace {
+
+std::string join_args(int argc, char** argv) {
+    std::string s;
+    for (int i = 0; i < argc; ++i) s += (i ? " " : "") + std::string(argv[i]);
+    return s;
+}
+
+// "35 mg" or "0.5 mg/kg" -> (value, per_kg)
+std::pair<double, bool> parse_dose(const std::string& text) {
+    std::istringstream is(text);
+    double v = 0;
+    std::string unit;
+    is >> v;
+    if (!is) throw InputError("--dose: '" + text + "' is not a dose (e.g. '35 mg' or '0.5 mg/kg')");
+    is >> unit;
+    if (unit.empty() || unit == "mg") return {v, false};
+    if (unit == "mg/kg") return {v, true};
+    throw InputError("--dose: unit '" + unit + "' in '" + text + "' is not accepted (mg or mg/kg)");
+}
+
+std::pair<std::string, double> parse_set(const std::string& kv) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+        throw InputError("--set: '" + kv + "' must look like NAME=VALUE (value in the parameter's file unit)");
+    const std::string val = kv.substr(eq + 1);
+    char* end = nullptr;
+    const double v = std::strtod(val.c_str(), &end);
+    if (end == val.c_str() || *end != '\0' || !std::isfinite(v))
+        throw InputError("--set: value '" + val + "' for '" + kv.substr(0, eq) + "' is not a number");
+    return {kv.substr(0, eq), v};
+}
+
+int cmd_models(const std::string& dir) {
+    std::vector<std::vector<std::string>> rows = {{"name", "routes", "analyte", "default", "title"}};
+    for (const auto& e : list_models(dir))
+        rows.push_back({e.name, e.route, e.analyte, e.is_default ? "yes" : "", e.title});
+    std::cout << cli::format_table(rows);
+    std::cout << "\nModels directory: " << (dir.empty() ? default_models_dir() : dir)
+              << "\nEach model file lists every parameter with its unit and source: ketasim show-model NAME\n";
+    return 0;
+}
+
+int cmd_show_model(const std::string& name, const std::string& dir) {
+    const Model m = load_library_model(name, dir);
+    std::cout << m.title << "\n" << m.description << "\nfile: " << m.source_path << "\nroutes:";
+    for (const auto& r : m.route_names()) std::cout << " " << r;
+    std::cout << "\noutputs:";
+    for (const auto& o : m.outputs) std::cout << " " << o.name << " (" << o.analyte << ", ng/mL)";
+    if (m.effect_site) std::cout << " " << m.effect_site->name << " (effect site, ng/mL)";
+    std::cout << "\n\n";
+    std::vector<std::vector<std::string>> rows = {{"parameter", "value", "unit", "source"}};
+    for (const auto& p : m.parameters) {
+        std::ostringstream v;
+        v << p.value;
+        rows.push_back({p.name, v.str(), p.unit, (p.calibrated ? "[calibrated] " : "") + p.source});
+    }
+    std::cout << cli::format_table(rows);
+    return 0;
+}
+
+struct SimulateArgs {
+    std::string model, regimen, dose, route = "iv", duration = "0 min", days, device, device_spacing = "5 min";
+    std::string t_end = "24 h", dt = "5 min", out, solver = "exact", method = "dopri5", models_dir;
+    double weight = 70, age = 40, rtol = 1e-8, atol = 1e-10, threshold = NAN;
+    std::vector<std::string> sets;
+    bool event_times = false, amounts = false;
+};
+
+int cmd_simulate(const SimulateArgs& a, const std::string& command) {
+    const Model m = load_library_model(a.model, a.models_dir);
+    Subject s;
+    s.weight_kg = a.weight;
+    s.age_years = a.age;
+    for (const auto& kv : a.sets) s.parameters.insert(parse_set(kv));
+    Regimen reg;
+    std::string regimen_text;
+    std::vector<double> extra_times;
+    if (!a.regimen.empty()) {
+        if (!a.dose.empty()) throw InputError("--regimen and --dose are exclusive: give one");
+        const bool csv = a.regimen.size() > 4 && a.regimen.substr(a.regimen.size() - 4) == ".csv";
+        if (csv) {
+            EventTable et = load_event_table(a.regimen, &m);
+            reg = et.regimen;
+            extra_times = et.observation_times;
+        } else {
+            reg = load_regimen(a.regimen);
+        }
+        regimen_text = "from " + a.regimen;
+    } else {
+        if (a.dose.empty()) throw InputError("give a dose (--dose '0.5 mg/kg' --route iv --duration '40 min') or --regimen FILE");
+        const auto [amount, per_kg] = parse_dose(a.dose);
+        DoseEvent e;
+        e.amount = amount;
+        e.per_kg = per_kg;
+        e.route = a.route;
+        e.duration = parse_quantity(a.duration, Dimension::time, "--duration", "h");
+        const std::vector<double> days = a.days.empty() ? std::vector<double>{0.0} : parse_number_list(a.days, "--days");
+        if (!a.device.empty()) {
+            if (per_kg) throw InputError("--device: intranasal devices take a dose in mg, not mg/kg");
+            const double dev = parse_quantity(a.device, Dimension::amount, "--device", "mg");
+            const double spacing = parse_quantity(a.device_spacing, Dimension::time, "--device-spacing", "h");
+            std::vector<double> times;
+            for (double d : days) times.push_back(24.0 * d);
+            reg = Regimen::intranasal(amount, times, dev, spacing, a.route);
+        } else {
+            reg.add_on_days(e, days);
+        }
+        regimen_text = a.dose + " " + a.route + (e.duration > 0 ? " over " + a.duration : "") +
+                       (a.days.empty() ? "" : " on days " + a.days) + (a.device.empty() ? "" : " as " + a.device + " devices");
+    }
+    const double t_end = parse_quantity(a.t_end, Dimension::time, "--t-end", "h");
+    const double dt = parse_quantity(a.dt, Dimension::time, "--dt", "h");
+    OutputGrid grid = OutputGrid::uniform(0.0, t_end, dt);
+    if (!extra_times.empty()) {
+        grid.times.insert(grid.times.end(), extra_times.begin(), extra_times.end());
+        std::sort(grid.times.begin(), grid.times.end());
+        grid.times.erase(std::unique(grid.times.begin(), grid.times.end()), grid.times.end());
+    }
+    SimOptions opt;
+    opt.solver = solver_from_string(a.solver);
+    opt.method = ode_method_from_string(a.method);
+    opt.rtol = a.rtol;
+    opt.atol = a.atol;
+    opt.include_event_times = a.event_times;
+    opt.output_amounts = a.amounts;
+    Trajectory tr = simulate(m, reg, grid, opt, s);
+
+    MetricOptions mo;
+    mo.threshold = a.threshold;
+    mo.last_dose_time = reg.last_time();
+    std::map<std::string, Metrics> ms;
+    std::vector<std::vector<std::string>> rows = {{"output", "unit", "Cmax", "Tmax h", "AUC0-t", "AUC0-inf", "t1/2 h"}};
+    if (!std::isnan(a.threshold)) {
+        rows[0].push_back("reach thr h");
+        rows[0].push_back("above thr h");
+    }
+    for (std::size_t k = 0; k < tr.names.size(); ++k) {
+        const Metrics x = compute_metrics(tr, tr.names[k], mo);
+        ms[tr.names[k]] = x;
+        std::vector<std::string> r = {tr.names[k], tr.units[k], cli::fmt_num(x.cmax), cli::fmt_num(x.tmax),
+                                      cli::fmt_num(x.auc_0_t), cli::fmt_num(x.auc_0_inf), cli::fmt_num(x.half_life)};
+        if (!std::isnan(a.threshold)) {
+            r.push_back(cli::fmt_num(x.time_to_threshold));
+            r.push_back(cli::fmt_num(x.time_above));
+        }
+        rows.push_back(r);
+    }
+    std::cout << m.title << "\nregimen: " << regimen_text << "; " << reg.events.size() << " dose event(s), "
+              << cli::fmt_num(tr.dose_total_mg) << " mg in total; weight " << cli::fmt_num(a.weight) << " kg\n\n"
+              << cli::format_table(rows);
+    if (!a.out.empty()) {
+        ResultArm arm;
+        arm.name = m.name;
+        arm.model = &m;
+        arm.regimen_text = regimen_text;
+        arm.subjects.push_back(std::move(tr));
+        arm.subject_info.push_back(s);
+        arm.metrics.push_back(ms);
+        RunInfo info;
+        info.options = opt;
+        info.command = command;
+        write_results(a.out, {arm}, info);
+        std::cout << "\nwritten: " << a.out << "\n";
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"ketasim " + version() + ": ketamine and esketamine PK/PD simulation"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", version());
+    std::string models_dir;
+    app.add_option("--models-dir", models_dir, "Model library directory (default: $KETASIM_MODELS_DIR or the built-in one)");
+
+    auto* models = app.add_subcommand("models", "List the model library");
+    std::string show_name;
+    auto* show = app.add_subcommand("show-model", "Print a model's parameters with units and sources");
+    show->add_option("model", show_name, "Library name or .toml path")->required();
+
+    SimulateArgs sa;
+    auto* sim = app.add_subcommand("simulate", "Simulate one model and regimen; print metrics; write HDF5 or CSV");
+    sim->add_option("model", sa.model, "Library name (see `ketasim models`) or a .toml model file")->required();
+    sim->add_option("--regimen", sa.regimen, "Regimen file: .toml ([[dose]] entries) or NONMEM-style .csv event table");
+    sim->add_option("--dose", sa.dose, "Dose per administration, e.g. '35 mg' or '0.5 mg/kg'");
+    sim->add_option("--route", sa.route, "Route name of the model (iv, intranasal, oral, ...)")->capture_default_str();
+    sim->add_option("--duration", sa.duration, "Infusion duration, e.g. '40 min' (iv only)")->capture_default_str();
+    sim->add_option("--days", sa.days, "Dose on these days, e.g. '0,2,4,7,9,11'");
+    sim->add_option("--device", sa.device, "Intranasal: split each dose into devices of this size, e.g. '28 mg'");
+    sim->add_option("--device-spacing", sa.device_spacing, "Intranasal: time between devices")->capture_default_str();
+    sim->add_option("--weight", sa.weight, "Body weight, kg")->capture_default_str();
+    sim->add_option("--age", sa.age, "Age, years")->capture_default_str();
+    sim->add_option("--set", sa.sets, "Override a parameter: NAME=VALUE in the parameter's file unit (repeatable)");
+    sim->add_option("--t-end", sa.t_end, "End of the simulation, e.g. '24 h' or '14 d'")->capture_default_str();
+    sim->add_option("--dt", sa.dt, "Output step, e.g. '5 min'")->capture_default_str();
+    sim->add_option("--solver", sa.solver, "exact (matrix exponential) or ode (Boost.Odeint)")->capture_default_str();
+    sim->add_option("--method", sa.method, "ODE method: dopri5 or rosenbrock4 (stiff)")->capture_default_str();
+    sim->add_option("--rtol", sa.rtol, "ODE relative tolerance")->capture_default_str();
+    sim->add_option("--atol", sa.atol, "ODE absolute tolerance (mg)")->capture_default_str();
+    sim->add_option("--threshold", sa.threshold, "Concentration threshold, ng/mL, for time-to and time-above");
+    sim->add_flag("--event-times", sa.event_times, "Add every dose and infusion start/stop to the output times");
+    sim->add_flag("--amounts", sa.amounts, "Also output every compartment amount (mg), including the sinks");
+    sim->add_option("--out", sa.out, "Write the curves: FILE.h5 (HDF5) or FILE.csv");
+
+    cli::CompareOptions co;
+    std::string c_tend = "24 h", c_dt = "1 min";
+    auto* cmp = app.add_subcommand("compare", "Flagship: IV racemic 0.5 mg/kg over 40 min vs intranasal esketamine and racemic ketamine");
+    cmp->add_option("--weight", co.weight_kg, "Body weight, kg")->capture_default_str();
+    cmp->add_option("--t-end", c_tend, "End of the simulation")->capture_default_str();
+    cmp->add_option("--dt", c_dt, "Output step")->capture_default_str();
+    cmp->add_option("--threshold", co.threshold, "Concentration threshold, ng/mL")->capture_default_str();
+    cmp->add_option("--esketamine-mg", co.esketamine_mg, "Esketamine dose, mg (multiple of 28)")->capture_default_str();
+    cmp->add_option("--racemic-in-mg", co.racemic_in_mg, "Racemic intranasal dose, mg")->capture_default_str();
+    cmp->add_option("--iv-model", co.iv_model, "IV model (library name or file)")->capture_default_str();
+    cmp->add_option("--out", co.out, "Result file (.h5 or .csv)")->capture_default_str();
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    const std::string command = join_args(argc, argv);
+    try {
+        if (*models) return cmd_models(models_dir);
+        if (*show) return cmd_show_model(show_name, models_dir);
+        if (*sim) {
+            sa.models_dir = models_dir;
+            return cmd_simulate(sa, command);
+        }
+        if (*cmp) {
+            co.models_dir = models_dir;
+            co.t_end_h = parse_quantity(c_tend, Dimension::time, "--t-end", "h");
+            co.dt_h = parse_quantity(c_dt, Dimension::time, "--dt", "h");
+            if (!(co.weight_kg > 0 && co.weight_kg < 1000))
+                throw InputError("--weight: " + std::to_string(co.weight_kg) + " kg must be in (0, 1000)");
+            co.command = command;
+            return cli::run_compare(co);
+        }
+    } catch (const InputError& e) {
+        std::cerr << "ketasim: error: " << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "ketasim: failed: " << e.what() << "\n";
+        return 3;
+    }
+    return 1;
+}

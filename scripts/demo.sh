@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The main job: installs what is missing, builds, and runs the flagship IV-versus-intranasal
+# comparison. Prints the summary table; writes out/flagship.h5 (curves) and out/flagship.png.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+mkdir -p out
+./build/ketasim compare --out out/flagship.h5
+if [ -f pyproject.toml ]; then
+  bash scripts/install_python.sh
+  python3 -m ketasim --out out/flagship.png --no-table
+fi

@@ -1,0 +1,29 @@
+#pragma once
+// Private to the CLI: command implementations shared by main.cpp.
+#include <string>
+#include <vector>
+
+namespace ketasim::cli {
+
+struct CompareOptions {
+    double weight_kg = 70.0;
+    double t_end_h = 24.0;
+    double dt_h = 1.0 / 60.0;
+    double threshold = 100.0;    // ng/mL: lower end of the dissociative range (Krystal 1994)
+    std::string out = "flagship.h5";
+    std::string models_dir;
+    std::string iv_model = "ketamine_iv_clements";
+    std::string esketamine_model = "esketamine_nasal";
+    std::string racemic_in_model = "ketamine_intranasal_racemic";
+    double esketamine_mg = 56.0;
+    double racemic_in_mg = 50.0;
+    std::string command;
+};
+
+int run_compare(const CompareOptions& o);
+
+// Formats a table with aligned columns (first row = header).
+std::string format_table(const std::vector<std::vector<std::string>>& rows);
+std::string fmt_num(double v, int precision = 3);
+
+}  // namespace ketasim::cli
