@@ -22,9 +22,13 @@ struct SweepOptions {
     int threads = 1;                       // >= 1
     std::vector<std::string> outputs;      // outputs to compute metrics for; empty = all
     bool keep_trajectories = false;
+    // metric_options.last_dose_time == 0 means: each point's own regimen.last_time().
     MetricOptions metric_options;
     // Called from the calling thread only, about every 50 ms, with (done, total); return false
-    // to cancel (the sweep then throws SweepCancelled after the running points finish).
+    // to cancel (the sweep then throws SweepCancelled after the running points finish). An
+    // exception thrown by the callback also cancels and is rethrown after the workers stop.
+    // If points fail, the error of the lowest failing point index is rethrown, whatever the
+    // thread count (indices are claimed in order, so every index below a failure completes).
     std::function<bool(std::size_t, std::size_t)> progress;
     void validate() const;
 };

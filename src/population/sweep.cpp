@@ -1,9 +1,138 @@
-// PLACEHOLDER (being written): parallel sweep.
-#include "ketasim/errors.hpp"
+// Parallel sweep: the one-simulation pipeline over many points. Workers pull point indices from
+// an atomic counter and write only their own result slot, so results are bitwise identical for
+// any thread count. The calling thread only waits, reports progress and collects errors.
 #include "ketasim/sweep.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+#include "ketasim/errors.hpp"
+
 namespace ketasim {
-void SweepOptions::validate() const {}
-SweepResult run_sweep(const Model&, const std::vector<SweepPoint>&, const OutputGrid&, const SimOptions&, const SweepOptions&) {
-    throw SolverError("run_sweep: not implemented yet");
+
+namespace {
+
+// Progress callback period: short enough for a responsive Ctrl-C and progress bar, long enough
+// that the callback (which may take the Python GIL) costs nothing measurable.
+constexpr std::chrono::milliseconds kProgressPeriod{50};
+
+// Upper bound on threads: far above any machine we target; catches garbage such as -1 cast
+// to unsigned or an uninitialised value.
+constexpr int kMaxThreads = 4096;
+
+void run_point(const Model& model, const SweepPoint& point, const OutputGrid& grid, const SimOptions& options,
+               const SweepOptions& sweep, std::map<std::string, Metrics>& metrics_out, Trajectory* traj_out) {
+    Trajectory tr = simulate(model, point.regimen, grid, options, point.subject);
+    MetricOptions mo = sweep.metric_options;
+    // The automatic terminal window starts after the last dose of *this* point's regimen.
+    if (mo.last_dose_time == 0.0) mo.last_dose_time = point.regimen.last_time();
+    const std::vector<std::string>& outs = sweep.outputs.empty() ? tr.names : sweep.outputs;
+    for (const auto& name : outs) metrics_out[name] = compute_metrics(tr, name, mo);
+    if (traj_out) *traj_out = std::move(tr);
 }
+
+}  // namespace
+
+void SweepOptions::validate() const {
+    if (threads < 1 || threads > kMaxThreads)
+        throw InputError("SweepOptions.threads: " + std::to_string(threads) + " must be in [1, " +
+                         std::to_string(kMaxThreads) + "]");
+    for (std::size_t i = 0; i < outputs.size(); ++i)
+        if (outputs[i].empty()) throw InputError("SweepOptions.outputs[" + std::to_string(i) + "]: empty output name");
+    metric_options.validate();
+}
+
+SweepResult run_sweep(const Model& model, const std::vector<SweepPoint>& points, const OutputGrid& grid,
+                      const SimOptions& options, const SweepOptions& sweep) {
+    sweep.validate();
+    options.validate();
+    grid.validate();
+
+    const std::size_t n = points.size();
+    SweepResult result;
+    result.metrics.resize(n);
+    if (sweep.keep_trajectories) result.trajectories.resize(n);
+    if (n == 0) {
+        if (sweep.progress) sweep.progress(0, 0);
+        return result;
+    }
+
+    std::vector<std::exception_ptr> errors(n);
+    std::atomic<std::size_t> next{0}, done{0};
+    std::atomic<bool> stop{false};
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::size_t workers_left = 0;
+
+    // Once stop is set no new index is claimed; every index below a failing one was claimed
+    // earlier and runs to completion, so "first error by point index" is thread-count invariant.
+    auto work = [&] {
+        for (;;) {
+            if (stop.load(std::memory_order_relaxed)) break;
+            const std::size_t i = next.fetch_add(1);
+            if (i >= n) break;
+            try {
+                run_point(model, points[i], grid, options, sweep, result.metrics[i],
+                          sweep.keep_trajectories ? &result.trajectories[i] : nullptr);
+            } catch (...) {
+                errors[i] = std::current_exception();
+                stop.store(true);
+            }
+            done.fetch_add(1);
+        }
+    };
+
+    const std::size_t nthreads = std::min<std::size_t>(static_cast<std::size_t>(sweep.threads), n);
+    bool cancelled = false;
+    std::exception_ptr progress_error;
+    if (nthreads == 1 && !sweep.progress) {
+        work();   // nothing to report: no need for a worker thread
+    } else {
+        workers_left = nthreads;
+        std::vector<std::thread> pool;
+        pool.reserve(nthreads);
+        for (std::size_t t = 0; t < nthreads; ++t)
+            pool.emplace_back([&] {
+                work();
+                std::lock_guard<std::mutex> lock(mutex);
+                if (--workers_left == 0) cv.notify_all();
+            });
+        {
+            std::unique_lock<std::mutex> lock(mutex);
+            while (workers_left > 0) {
+                cv.wait_for(lock, kProgressPeriod, [&] { return workers_left == 0; });
+                if (workers_left == 0 || !sweep.progress || cancelled) continue;
+                lock.unlock();
+                bool keep_going = true;
+                try {
+                    keep_going = sweep.progress(done.load(), n);
+                } catch (...) {
+                    // A throwing callback cancels; its exception is rethrown after the join.
+                    progress_error = std::current_exception();
+                    keep_going = false;
+                }
+                lock.lock();
+                if (!keep_going) {
+                    cancelled = true;
+                    stop.store(true);
+                }
+            }
+        }
+        for (auto& th : pool) th.join();
+    }
+
+    for (std::size_t i = 0; i < n; ++i)
+        if (errors[i]) std::rethrow_exception(errors[i]);
+    if (progress_error) std::rethrow_exception(progress_error);
+    if (cancelled)
+        throw SweepCancelled("sweep cancelled after " + std::to_string(done.load()) + " of " + std::to_string(n) +
+                             " points");
+    if (sweep.progress) sweep.progress(n, n);   // final report; the sweep is complete either way
+    return result;
+}
+
 }  // namespace ketasim
