@@ -46,7 +46,8 @@ struct Flow {
 // One part of a dose: `fraction` (product of parameters; empty = 1) goes to `target`, as a bolus
 // or zero-order over `duration`, after `lag`. A `remainder` branch takes (1 - sum of the other
 // branches' fractions) times its own fraction (e.g. the swallowed part of a nasal dose). For
-// multi-device nasal doses, `device_factor` multiplies the fraction by factor^(device - 1).
+// multi-device nasal doses, `device_factor` multiplies the fraction of every device after the
+// first in a session (Perez-Ruixo 2021: FRn x 0.62 for devices 2, 3, ...; not compounded).
 // Whatever no branch takes is recorded in the `unabsorbed` sink, so mass balance is exact.
 struct RouteBranch {
     std::string target;
@@ -121,7 +122,7 @@ enum class StateKind { compartment, sink, effect };
 struct ResolvedBranch {
     int target = -1;
     double fraction = 1.0;        // for device 1
-    double device_factor = 1.0;   // fraction for device d: fraction * device_factor^(d-1)
+    double device_factor = 1.0;   // fraction for device d >= 2: fraction * device_factor
     bool remainder = false;
     double duration = 0.0;        // h
     double lag = 0.0;             // h

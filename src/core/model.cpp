@@ -210,7 +210,7 @@ std::vector<double> ResolvedRoute::fractions(int device) const {
     double taken = 0.0;
     for (std::size_t i = 0; i < branches.size(); ++i) {
         if (branches[i].remainder) continue;
-        f[i] = branches[i].fraction * std::pow(branches[i].device_factor, device - 1);
+        f[i] = branches[i].fraction * (device > 1 ? branches[i].device_factor : 1.0);
         taken += f[i];
     }
     for (std::size_t i = 0; i < branches.size(); ++i)
