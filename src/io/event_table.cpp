@@ -1,6 +1,398 @@
-// PLACEHOLDER (being written): NONMEM-style event table reader.
+// NONMEM-style event tables (CSV with a header), see docs/formats.md ("Event tables (CSV)").
+// Every error names path:line, the column, the value and the rule.
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <sstream>
+
 #include "ketasim/errors.hpp"
 #include "ketasim/io.hpp"
+#include "ketasim/units.hpp"
+
 namespace ketasim {
-EventTable load_event_table(const std::string& p, const Model*, long) { throw InputError(p + ": event tables not implemented yet"); }
+
+namespace {
+
+std::string fmt(double v) {
+    std::ostringstream os;
+    os.precision(12);
+    os << v;
+    return os.str();
+}
+
+std::string trim(const std::string& s) {
+    const auto a = s.find_first_not_of(" \t");
+    if (a == std::string::npos) return "";
+    const auto b = s.find_last_not_of(" \t");
+    return s.substr(a, b - a + 1);
+}
+
+std::string upper(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+}
+
+// value * factor, but divides by 60 / 3600 / 1000 instead of multiplying by their rounded
+// reciprocals, so TIME[min] 40 is the same double as 40.0 / 60.0 written in code.
+double to_canonical(double value, double factor) {
+    if (factor < 1.0) {
+        const double inv = 1.0 / factor;
+        if (inv == std::round(inv)) return value / inv;
+    }
+    return value * factor;
+}
+
+struct Column {
+    int index = -1;
+    std::string header;       // as written, for messages
+    double factor = 1.0;      // file unit -> canonical (h, mg, mg/h)
+    bool per_kg = false;
+    bool present() const { return index >= 0; }
+};
+
+class TableReader {
+public:
+    explicit TableReader(std::string path) : path_(std::move(path)) {}
+
+    [[noreturn]] void fail(int line, const std::string& col, const std::string& value, const std::string& rule) const {
+        throw InputError(path_ + ":" + std::to_string(line) + ": column " + col + ": value '" + value + "' " + rule);
+    }
+
+    // Splits one CSV line. Fields may be double-quoted (a comma inside, "" for a quote).
+    std::vector<std::string> split(const std::string& text, int line) const {
+        std::vector<std::string> out;
+        std::size_t i = 0;
+        while (true) {
+            std::string field;
+            while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+            if (i < text.size() && text[i] == '"') {
+                ++i;
+                bool closed = false;
+                while (i < text.size()) {
+                    if (text[i] == '"') {
+                        if (i + 1 < text.size() && text[i + 1] == '"') {
+                            field += '"';
+                            i += 2;
+                            continue;
+                        }
+                        closed = true;
+                        ++i;
+                        break;
+                    }
+                    field += text[i++];
+                }
+                if (!closed)
+                    throw InputError(path_ + ":" + std::to_string(line) + ": field " + std::to_string(out.size() + 1) +
+                                     ": value '\"" + field + "' has no closing quote");
+                while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+                if (i < text.size() && text[i] != ',')
+                    throw InputError(path_ + ":" + std::to_string(line) + ": field " + std::to_string(out.size() + 1) +
+                                     ": value '\"" + field + "\"" + text.substr(i, text.find(',', i) - i) +
+                                     "' has text after the closing quote");
+            } else {
+                const std::size_t end = std::min(text.find(',', i), text.size());
+                field = trim(text.substr(i, end - i));
+                i = end;
+            }
+            out.push_back(field);
+            if (i >= text.size()) break;
+            ++i;   // the comma
+        }
+        return out;
+    }
+
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+};
+
+// "" and "." (NONMEM's missing value) count as absent.
+bool missing(const std::string& s) { return s.empty() || s == "."; }
+
+}  // namespace
+
+EventTable load_event_table(const std::string& path, const Model* model, long id) {
+    const TableReader rd(path);
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw InputError(path + ": cannot open file");
+
+    std::vector<std::pair<int, std::string>> lines;
+    {
+        std::string text;
+        int n = 0;
+        while (std::getline(in, text)) {
+            ++n;
+            if (!text.empty() && text.back() == '\r') text.pop_back();
+            if (n == 1 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);   // UTF-8 BOM
+            const std::string t = trim(text);
+            if (t.empty() || t[0] == '#') continue;
+            lines.emplace_back(n, text);
+        }
+    }
+    if (lines.empty()) throw InputError(path + ": no header line (expected e.g. 'ID,TIME,AMT,CMT,EVID')");
+
+    // Header: NAME or NAME[unit], names case-insensitive.
+    const int hline = lines.front().first;
+    const std::vector<std::string> header = rd.split(lines.front().second, hline);
+    std::map<std::string, Column> cols;
+    for (std::size_t i = 0; i < header.size(); ++i) {
+        const std::string raw = header[i];
+        std::string name = raw, unit;
+        const auto lb = raw.find('[');
+        if (lb != std::string::npos) {
+            if (raw.back() != ']') rd.fail(hline, raw, raw, "has '[' without a closing ']' (write e.g. TIME[min])");
+            name = trim(raw.substr(0, lb));
+            unit = trim(raw.substr(lb + 1, raw.size() - lb - 2));
+        }
+        name = upper(name);
+        if (name.empty()) rd.fail(hline, std::to_string(i + 1), raw, "is an empty column name in the header");
+        if (cols.count(name)) rd.fail(hline, name, raw, "appears twice in the header");
+        Column c;
+        c.index = static_cast<int>(i);
+        c.header = raw;
+        if (!unit.empty()) {
+            Dimension dim = Dimension::dimensionless;
+            if (name == "TIME" || name == "DUR" || name == "II") dim = Dimension::time;
+            else if (name == "AMT") dim = Dimension::amount;
+            else if (name != "RATE")
+                rd.fail(hline, name, raw, "takes no unit (units are read for TIME, AMT, RATE, DUR and II only)");
+            if (name == "RATE") {
+                // amount/time: mg/h, mg/min, mg/kg/h, ug/min, ...
+                const auto slash = unit.rfind('/');
+                UnitInfo a, t;
+                try {
+                    if (slash == std::string::npos) throw InputError("no '/'");
+                    a = parse_unit(unit.substr(0, slash));
+                    t = parse_unit(unit.substr(slash + 1));
+                } catch (const InputError&) {
+                    rd.fail(hline, name, raw, "has unit '" + unit + "'; expected amount/time such as mg/h, mg/min or mg/kg/h");
+                }
+                if (a.dimension != Dimension::amount || t.dimension != Dimension::time || t.per_kg)
+                    rd.fail(hline, name, raw, "has unit '" + unit + "'; expected amount/time such as mg/h, mg/min or mg/kg/h");
+                c.factor = a.factor / t.factor;
+                c.per_kg = a.per_kg;
+            } else {
+                UnitInfo u;
+                const std::string accepted = dim == Dimension::time ? "time (h, min, s, d)" : "amount (mg, g, ug, mg/kg)";
+                try {
+                    u = parse_unit(unit);
+                } catch (const InputError&) {
+                    rd.fail(hline, name, raw, "has an unknown unit '" + unit + "', expected " + accepted);
+                }
+                if (u.dimension != dim || (u.per_kg && dim != Dimension::amount))
+                    rd.fail(hline, name, raw, "has unit '" + unit + "' of dimension " + to_string(u.dimension) +
+                                                  (u.per_kg ? " per kg" : "") + ", expected " + accepted);
+                c.factor = u.factor;
+                c.per_kg = u.per_kg;
+            }
+        }
+        cols[name] = c;
+    }
+    auto col = [&](const std::string& n) {
+        auto it = cols.find(n);
+        return it == cols.end() ? Column{} : it->second;
+    };
+    const Column cID = col("ID"), cTIME = col("TIME"), cAMT = col("AMT"), cRATE = col("RATE"), cDUR = col("DUR"),
+                 cCMT = col("CMT"), cEVID = col("EVID"), cII = col("II"), cADDL = col("ADDL"), cDEVICE = col("DEVICE"),
+                 cSS = col("SS");
+    if (!cTIME.present()) {
+        std::string have;
+        for (const auto& h : header) have += (have.empty() ? "" : ",") + h;
+        rd.fail(hline, "TIME", have, "has no TIME column (required; columns are ID, TIME, AMT, RATE, DUR, CMT, EVID, "
+                                     "II, ADDL, DEVICE)");
+    }
+    if (cRATE.present() && cRATE.per_kg != cAMT.per_kg)
+        rd.fail(hline, "RATE", cRATE.header,
+                std::string("is ") + (cRATE.per_kg ? "per kg" : "not per kg") + " but AMT" +
+                    (cAMT.present() ? "[" + cAMT.header + "]" : "") + " is " + (cAMT.per_kg ? "per kg" : "in mg") +
+                    "; give both per kg (AMT[mg/kg], RATE[mg/kg/h]) or neither");
+
+    EventTable out;
+    std::vector<int> event_line;
+    bool id_seen = false;
+    for (std::size_t r = 1; r < lines.size(); ++r) {
+        const int ln = lines[r].first;
+        const std::vector<std::string> f = rd.split(lines[r].second, ln);
+        if (f.size() != header.size())
+            throw InputError(path + ":" + std::to_string(ln) + ": row has " + std::to_string(f.size()) +
+                             " fields but the header has " + std::to_string(header.size()));
+        auto text = [&](const Column& c) { return c.present() ? f[static_cast<std::size_t>(c.index)] : std::string(); };
+        auto number = [&](const Column& c, const char* name) {
+            const std::string s = text(c);
+            const char* b = s.c_str();
+            char* e = nullptr;
+            const double v = std::strtod(b, &e);
+            if (e == b || *e != '\0' || !std::isfinite(v)) rd.fail(ln, name, s, "is not a finite number");
+            return v;
+        };
+        auto integer = [&](const Column& c, const char* name) {
+            const double v = number(c, name);
+            if (v != std::floor(v) || std::fabs(v) > 1e9) rd.fail(ln, name, text(c), "must be a whole number");
+            return static_cast<long>(v);
+        };
+        auto has = [&](const Column& c) { return c.present() && !missing(text(c)); };
+
+        // Rows of other subjects are checked too (a malformed file is reported whole), but not kept.
+        bool keep = true;
+        if (has(cID)) {
+            const double v = number(cID, "ID");
+            keep = id < 0 || v == static_cast<double>(id);
+        } else if (cID.present()) {
+            rd.fail(ln, "ID", text(cID), "is empty; every row needs a subject ID");
+        }
+        id_seen = id_seen || keep;
+
+        if (!has(cTIME)) rd.fail(ln, "TIME", text(cTIME), "is empty; every row needs a TIME");
+        const double time = to_canonical(number(cTIME, "TIME"), cTIME.factor);
+        if (time < 0) rd.fail(ln, "TIME", text(cTIME), "must be >= 0");
+        const double amt_raw = has(cAMT) ? number(cAMT, "AMT") : 0.0;
+        if (has(cSS) && number(cSS, "SS") != 0)
+            rd.fail(ln, "SS", text(cSS), "is not supported (steady-state doses); give the doses explicitly or use II/ADDL");
+
+        long evid = amt_raw > 0 ? 1 : 0;
+        if (has(cEVID)) {
+            evid = integer(cEVID, "EVID");
+            if (evid == 2) rd.fail(ln, "EVID", text(cEVID), "(other-type event) is not supported; use 0 (observation) or 1 (dose)");
+            if (evid == 3) rd.fail(ln, "EVID", text(cEVID), "(reset) is not supported; use 0 (observation) or 1 (dose)");
+            if (evid == 4) rd.fail(ln, "EVID", text(cEVID), "(reset and dose) is not supported; use 0 (observation) or 1 (dose)");
+            if (evid != 0 && evid != 1) rd.fail(ln, "EVID", text(cEVID), "must be 0 (observation) or 1 (dose)");
+        }
+        if (evid == 0) {
+            if (amt_raw != 0) rd.fail(ln, "AMT", text(cAMT), "on an observation row (EVID 0) must be 0 or empty");
+            if (keep) out.observation_times.push_back(time);
+            continue;
+        }
+
+        DoseEvent e;
+        e.time = time;
+        if (!has(cAMT)) rd.fail(ln, "AMT", text(cAMT), "is missing; a dose row (EVID 1) needs AMT > 0");
+        if (!(amt_raw > 0)) rd.fail(ln, "AMT", text(cAMT), "must be > 0 on a dose row (EVID 1)");
+        e.amount = to_canonical(amt_raw, cAMT.factor);
+        e.per_kg = cAMT.per_kg;
+
+        const double rate_raw = has(cRATE) ? number(cRATE, "RATE") : 0.0;
+        if (rate_raw == -1 || rate_raw == -2)
+            rd.fail(ln, "RATE", text(cRATE),
+                    std::string("(NONMEM modelled ") + (rate_raw == -1 ? "rate" : "duration") +
+                        ") is not supported; give DUR or a positive RATE");
+        if (rate_raw < 0) rd.fail(ln, "RATE", text(cRATE), "must be >= 0 (0 = bolus)");
+        const double dur = has(cDUR) ? to_canonical(number(cDUR, "DUR"), cDUR.factor) : 0.0;
+        if (dur < 0) rd.fail(ln, "DUR", text(cDUR), "must be >= 0 (0 = bolus)");
+        e.duration = dur;
+        if (rate_raw > 0) {
+            const double from_rate = e.amount / (rate_raw * cRATE.factor);
+            // AMT/RATE is one division away from DUR when both were written from the same
+            // numbers; 1e-9 relative allows that rounding and rejects any real disagreement.
+            if (dur > 0 && std::fabs(from_rate - dur) > 1e-9 * dur)
+                rd.fail(ln, "RATE", text(cRATE),
+                        "gives AMT/RATE = " + fmt(from_rate) + " h but DUR is " + fmt(dur) + " h; give one or make them agree");
+            if (dur == 0) e.duration = from_rate;
+        }
+
+        // CMT: a route, a compartment name, or a 1-based compartment number.
+        const std::string cmt = has(cCMT) ? text(cCMT) : std::string();
+        if (cmt.empty()) {
+            e.route = "iv";
+            if (model && !model->has_route("iv"))
+                rd.fail(ln, "CMT", cmt, "is empty and the model has no 'iv' route; name one of its routes");
+        } else if (std::all_of(cmt.begin(), cmt.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+            if (!model) rd.fail(ln, "CMT", cmt, "is a compartment number, which needs the model; give a route name instead");
+            const long k = std::strtol(cmt.c_str(), nullptr, 10);
+            const long n = static_cast<long>(model->compartments.size());
+            if (k < 1 || k > n)
+                rd.fail(ln, "CMT", cmt, "is not a compartment number of model '" + model->name + "' (1 to " +
+                                            std::to_string(n) + ")");
+            e.compartment = model->compartments[static_cast<std::size_t>(k - 1)].name;
+        } else if (!model || model->has_route(cmt)) {
+            e.route = cmt;   // routes take precedence; a number addresses the compartment itself
+        } else if (model->compartment_index(cmt) >= 0) {
+            e.compartment = cmt;
+        } else {
+            std::string routes, comps;
+            for (const auto& rn : model->route_names()) routes += (routes.empty() ? "" : ", ") + rn;
+            for (const auto& c : model->compartments) comps += (comps.empty() ? "" : ", ") + c.name;
+            rd.fail(ln, "CMT", cmt, "is neither a route (" + routes + ") nor a compartment (" + comps + ") of model '" +
+                                        model->name + "'");
+        }
+        if (model && e.compartment.empty() && e.duration > 0 && model->route(e.route).kind != RouteKind::iv)
+            rd.fail(ln, has(cDUR) && dur > 0 ? "DUR" : "RATE", has(cDUR) && dur > 0 ? text(cDUR) : text(cRATE),
+                    "gives a duration to route '" + e.route +
+                        "', which has its own absorption; only iv routes and compartment doses take one");
+
+        if (has(cDEVICE)) {
+            const long dv = integer(cDEVICE, "DEVICE");
+            if (dv < 1 || dv > 1000) rd.fail(ln, "DEVICE", text(cDEVICE), "must be a device index >= 1");
+            e.device = static_cast<int>(dv);
+        }
+
+        const long addl = has(cADDL) ? integer(cADDL, "ADDL") : 0;
+        const double ii = has(cII) ? to_canonical(number(cII, "II"), cII.factor) : 0.0;
+        if (addl < 0 || addl > 100000) rd.fail(ln, "ADDL", text(cADDL), "must be between 0 and 100000");
+        if (ii < 0) rd.fail(ln, "II", text(cII), "must be >= 0");
+        if (addl > 0 && !(ii > 0)) rd.fail(ln, "II", text(cII), "must be > 0 when ADDL > 0");
+        if (addl == 0 && ii > 0)
+            rd.fail(ln, "II", text(cII), "is given without ADDL; steady-state dosing is not supported, give ADDL > 0");
+        if (!keep) continue;
+        out.regimen.add_repeated(e, ii, static_cast<int>(addl));
+        event_line.resize(out.regimen.events.size(), ln);
+    }
+    if (id >= 0 && cID.present() && !id_seen)
+        throw InputError(path + ": column ID: no rows for ID " + std::to_string(id));
+
+    // Rows may come in any time order within an ID (NONMEM requires them sorted; we sort).
+    std::vector<std::size_t> order(out.regimen.events.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return out.regimen.events[a].time < out.regimen.events[b].time;
+    });
+    Regimen sorted;
+    std::vector<int> sorted_line;
+    for (std::size_t k : order) {
+        sorted.add(out.regimen.events[k]);
+        sorted_line.push_back(event_line[k]);
+    }
+    out.regimen = std::move(sorted);
+    std::sort(out.observation_times.begin(), out.observation_times.end());
+    out.observation_times.erase(std::unique(out.observation_times.begin(), out.observation_times.end()),
+                                out.observation_times.end());
+
+    try {
+        out.regimen.validate();
+    } catch (const InputError& err) {
+        // validate() counts events ("dose[n]"); name the CSV rows instead.
+        const std::string msg = err.what();
+        std::string text;
+        int last_line = -1;
+        std::size_t pos = 0;
+        while (true) {
+            const std::size_t a = msg.find("dose[", pos);
+            if (a == std::string::npos) break;
+            std::size_t b = a + 5;
+            while (b < msg.size() && std::isdigit(static_cast<unsigned char>(msg[b]))) ++b;
+            if (b == a + 5 || b >= msg.size() || msg[b] != ']') {
+                text += msg.substr(pos, a + 5 - pos);
+                pos = a + 5;
+                continue;
+            }
+            const std::size_t n = std::stoul(msg.substr(a + 5, b - a - 5));
+            text += msg.substr(pos, a - pos);
+            if (n < sorted_line.size()) {
+                last_line = sorted_line[n];
+                text += "the dose on line " + std::to_string(last_line);
+            } else {
+                text += msg.substr(a, b + 1 - a);
+            }
+            pos = b + 1;
+        }
+        text += msg.substr(pos);
+        throw InputError(path + (last_line > 0 ? ":" + std::to_string(last_line) : "") + ": " + text);
+    }
+    return out;
+}
+
 }  // namespace ketasim
