@@ -1,0 +1,55 @@
+"""ketasim: ketamine and esketamine PK/PD simulation (C++ core, Python API).
+
+    import ketasim as ks
+    m = ks.load_model("esketamine_nasal")
+    r = ks.simulate(m, ks.Regimen.intranasal(56, devices=2), t_end="24 h", dt="1 min")
+    r["C_plasma"]          # NumPy view of the plasma curve, ng/mL
+    ks.metrics(r)          # Cmax, Tmax, AUC, ... per output
+
+Bad input raises ``ValueError`` (``ketasim.InputError``) with the C++ library's message;
+numerical and file failures raise ``RuntimeError`` (``SolverError``, ``IoError``).
+"""
+
+from __future__ import annotations
+
+from . import _core
+from ._core import InputError, IoError, Model, SolverError
+from ._models import list_models, load_model, models_dir, parameters_frame
+from ._regimen import Regimen
+from ._results import ResultArm, ResultFile, read_results
+from ._simulate import METRICS, Result, metrics, simulate
+from ._sweep import sweep
+
+__version__: str = _core.__version__
+version = _core.version
+
+__all__ = [
+    "InputError",
+    "IoError",
+    "METRICS",
+    "Model",
+    "Regimen",
+    "Result",
+    "ResultArm",
+    "ResultFile",
+    "SolverError",
+    "__version__",
+    "list_models",
+    "load_model",
+    "metrics",
+    "models_dir",
+    "parameters_frame",
+    "read_results",
+    "simulate",
+    "sweep",
+    "version",
+]
+
+
+def __getattr__(name: str):
+    # Submodules with optional dependencies (matplotlib) load on first use: ks.plot, ks.flagship.
+    if name in ("plot", "flagship"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'ketasim' has no attribute {name!r}")

@@ -1,0 +1,204 @@
+"""Dosing regimens: a thin, Pythonic wrapper over the C++ ``Regimen`` (times h, amounts mg)."""
+
+from __future__ import annotations
+
+import os
+from typing import Iterable, List, Optional, Union
+
+from . import _core
+from ._units import Quantity, to_dose, to_hours, to_hours_list
+
+Times = Union[Quantity, Iterable[Quantity]]
+
+
+def _copy_event(e: _core.DoseEvent) -> _core.DoseEvent:
+    c = _core.DoseEvent()
+    for f in ("time", "amount", "per_kg", "route", "compartment", "duration", "device"):
+        setattr(c, f, getattr(e, f))
+    return c
+
+
+class Regimen:
+    """A list of dose events, sorted by time when simulated.
+
+    Build one with the class methods, then combine with ``+``::
+
+        ks.Regimen.intranasal(56, devices=2)                 # two 28 mg devices, 5 min apart
+        ks.Regimen.iv_infusion("0.5 mg/kg", duration="40 min")
+        ks.Regimen.oral(50, at=[0, "12 h"])
+        ks.Regimen.from_file("regimen.toml")                 # or a NONMEM-style .csv event table
+
+    Times are hours when given as numbers, or strings with a unit ("5 min", "2 d"); doses are mg
+    when numbers, or strings ("56 mg", "0.5 mg/kg").
+    """
+
+    __slots__ = ("_core",)
+
+    def __init__(self, events: Optional[Iterable[_core.DoseEvent]] = None) -> None:
+        self._core = _core.Regimen()
+        if events is not None:
+            self._core.events = [_copy_event(e) for e in events]
+
+    @classmethod
+    def _wrap(cls, core: _core.Regimen) -> "Regimen":
+        r = cls.__new__(cls)
+        r._core = core
+        core.validate()  # fail at construction, with the C++ message, not at simulate()
+        return r
+
+    # Constructors --------------------------------------------------------------------------
+    @classmethod
+    def intranasal(
+        cls,
+        total: Quantity,
+        devices: Optional[int] = None,
+        *,
+        mg_per_device: Optional[float] = None,
+        spacing: Quantity = "5 min",
+        at: Times = 0.0,
+        route: str = "intranasal",
+    ) -> "Regimen":
+        """One intranasal session per start time in ``at``: ``total`` mg as ``devices`` devices
+        ``spacing`` apart (default 28 mg devices, 5 min apart, as for Spravato).
+
+        ``devices`` fixes the number of devices (mg per device = total / devices); otherwise
+        ``mg_per_device`` (default 28) fixes their size. Raises ValueError if the total is not a
+        whole number of devices.
+        """
+        total_mg, per_kg = to_dose(total, "intranasal: total dose")
+        if per_kg:
+            raise ValueError("intranasal: total dose must be in mg, not mg/kg")
+        if devices is not None and mg_per_device is not None:
+            raise ValueError("intranasal: give devices or mg_per_device, not both")
+        if devices is not None:
+            if int(devices) != devices or devices < 1:
+                raise ValueError(f"intranasal: devices {devices!r} must be a whole number >= 1")
+            size = total_mg / int(devices)
+        else:
+            size = 28.0 if mg_per_device is None else float(mg_per_device)
+        core = _core.Regimen.intranasal(
+            total_mg, to_hours_list(at, "intranasal: at"), size, to_hours(spacing, "intranasal: spacing"), route
+        )
+        return cls._wrap(core)
+
+    @classmethod
+    def iv_infusion(
+        cls, dose: Quantity, duration: Quantity = "40 min", *, at: Times = 0.0, per_kg: Optional[bool] = None
+    ) -> "Regimen":
+        """Zero-order IV infusion of ``dose`` (mg, or "0.5 mg/kg") over ``duration`` at each time in ``at``."""
+        amount, pk = to_dose(dose, "iv_infusion: dose", per_kg)
+        core = _core.Regimen.iv_infusion(
+            amount, to_hours(duration, "iv_infusion: duration"), to_hours_list(at, "iv_infusion: at"), pk
+        )
+        return cls._wrap(core)
+
+    @classmethod
+    def iv_bolus(cls, dose: Quantity, *, at: Times = 0.0, per_kg: Optional[bool] = None) -> "Regimen":
+        """IV bolus of ``dose`` (mg or mg/kg) at each time in ``at``."""
+        amount, pk = to_dose(dose, "iv_bolus: dose", per_kg)
+        return cls._wrap(_core.Regimen.iv_infusion(amount, 0.0, to_hours_list(at, "iv_bolus: at"), pk))
+
+    @classmethod
+    def dose(
+        cls,
+        amount: Quantity,
+        route: str,
+        *,
+        at: Times = 0.0,
+        duration: Quantity = 0.0,
+        device: int = 1,
+        compartment: str = "",
+        per_kg: Optional[bool] = None,
+    ) -> "Regimen":
+        """Generic dose events: ``amount`` by ``route`` (a route of the model: "oral", "im", ...)
+        at each time in ``at``; ``compartment`` doses straight into a compartment (NONMEM CMT)."""
+        value, pk = to_dose(amount, "dose: amount", per_kg)
+        r = _core.Regimen()
+        for t in to_hours_list(at, "dose: at"):
+            e = _core.DoseEvent()
+            e.time, e.amount, e.per_kg, e.route = t, value, pk, route
+            e.duration = to_hours(duration, "dose: duration")
+            e.device, e.compartment = int(device), compartment
+            r.add(e)
+        return cls._wrap(r)
+
+    @classmethod
+    def oral(cls, amount: Quantity, *, at: Times = 0.0, route: str = "oral") -> "Regimen":
+        """Oral doses of ``amount`` at each time in ``at`` (the model must have an oral route)."""
+        return cls.dose(amount, route, at=at)
+
+    @classmethod
+    def from_file(cls, path: Union[str, os.PathLike], model: Optional[_core.Model] = None, id: int = -1) -> "Regimen":
+        """Read a regimen TOML file ([[dose]] entries) or a NONMEM-style .csv event table."""
+        p = os.fspath(path)
+        if p.lower().endswith(".csv"):
+            return cls._wrap(_core.load_event_table(p, model, id).regimen)
+        return cls._wrap(_core.load_regimen(p))
+
+    @classmethod
+    def from_toml(cls, text: str, source_name: str = "<string>") -> "Regimen":
+        """Parse regimen TOML text ([[dose]] entries)."""
+        return cls._wrap(_core.parse_regimen(text, source_name))
+
+    # Combination and inspection ------------------------------------------------------------
+    def __add__(self, other: "Regimen") -> "Regimen":
+        if not isinstance(other, Regimen):
+            return NotImplemented
+        return Regimen(list(self.events) + list(other.events))
+
+    def on_days(self, days: Union[str, Iterable[float]]) -> "Regimen":
+        """This regimen repeated on each listed day (day 0 = as given): ``on_days("0,2,4,7")``."""
+        d = _core.parse_number_list(days, "days") if isinstance(days, str) else [float(x) for x in days]
+        r = _core.Regimen()
+        for e in self.events:
+            r.add_on_days(e, d)
+        return Regimen._wrap(r)
+
+    @property
+    def events(self) -> List[_core.DoseEvent]:
+        """The dose events (copies; times h, amounts mg or mg/kg)."""
+        return list(self._core.events)
+
+    def last_time(self) -> float:
+        """Latest dose start or infusion end, h."""
+        return self._core.last_time()
+
+    def total_mg(self, weight_kg: float = 70.0) -> float:
+        """Everything the regimen gives, mg, for a subject of ``weight_kg`` (mg/kg doses scaled)."""
+        return sum(e.amount * weight_kg if e.per_kg else e.amount for e in self._core.events)
+
+    def scaled(self, factor: float) -> "Regimen":
+        """Every amount multiplied by ``factor`` (times, routes and devices unchanged)."""
+        events = [_copy_event(e) for e in self._core.events]
+        for e in events:
+            e.amount *= factor
+        return Regimen(events)
+
+    def validate(self) -> None:
+        """Raise ValueError (with the C++ message) for a malformed regimen."""
+        self._core.validate()
+
+    def to_core(self) -> _core.Regimen:
+        return self._core
+
+    def __len__(self) -> int:
+        return len(self._core.events)
+
+    def __repr__(self) -> str:
+        parts = []
+        for e in self._core.sorted():
+            where = e.compartment or e.route
+            dur = f" over {e.duration * 60:g} min" if e.duration > 0 else ""
+            dev = f" (device {e.device})" if e.device > 1 else ""
+            parts.append(f"{e.amount:g} {'mg/kg' if e.per_kg else 'mg'} {where}{dur} at {e.time:g} h{dev}")
+        return "Regimen([" + "; ".join(parts) + "])"
+
+
+def as_core_regimen(regimen: Union[Regimen, _core.Regimen, str, os.PathLike]) -> _core.Regimen:
+    if isinstance(regimen, Regimen):
+        return regimen._core
+    if isinstance(regimen, _core.Regimen):
+        return regimen
+    if isinstance(regimen, (str, os.PathLike)):
+        return Regimen.from_file(regimen)._core
+    raise TypeError(f"regimen: expected ketasim.Regimen or a file path, got {type(regimen).__name__}")

@@ -1,0 +1,202 @@
+"""Reading ketasim HDF5 result files with h5py (the layout of docs/formats.md).
+
+One arm at the root::
+
+    /time (T,) units="h"; /outputs/<name> (N, T) units; /metrics/<output>/<metric> (N,)
+    /subjects/weight_kg, /subjects/age_years (N,); /subjects/parameters (N, P) attrs names, units
+    root attrs: model_name, model_toml, ketasim_version, solver, ..., complete="yes"
+
+Several arms: the same layout under /arms/<arm>/ (attr "order" on /arms), run attributes at
+the root. Only h5py and NumPy are needed; ketasim's compiled core is not used.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Union
+
+import numpy as np
+
+
+def _text(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return v.decode("utf-8")
+    if isinstance(v, np.ndarray) and v.dtype.kind in ("O", "S"):
+        return [_text(x) for x in v.tolist()]
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _attrs(obj) -> Dict[str, Any]:
+    return {k: _text(v) for k, v in obj.attrs.items()}
+
+
+@dataclass
+class ResultArm:
+    """One arm of a result file: N subjects on a common time grid."""
+
+    name: str
+    time: np.ndarray
+    outputs: Dict[str, np.ndarray]                 # output -> (N, T)
+    units: Dict[str, str]
+    metrics: Dict[str, Dict[str, np.ndarray]]      # output -> metric (file name) -> (N,)
+    metric_units: Dict[str, Dict[str, str]]
+    subjects: Optional["pandas.DataFrame"]         # noqa: F821  one row per subject
+    attrs: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_subjects(self) -> int:
+        return next(iter(self.outputs.values())).shape[0] if self.outputs else 0
+
+    def __getitem__(self, output: str) -> np.ndarray:
+        try:
+            return self.outputs[output]
+        except KeyError:
+            raise KeyError(f"arm '{self.name}': no output '{output}' (outputs: {', '.join(self.outputs)})") from None
+
+    def to_pandas(self) -> "pandas.DataFrame":  # noqa: F821
+        """Tidy: subject, time (h), output, value, unit."""
+        import pandas as pd
+
+        frames = []
+        t = self.time
+        for name, v in self.outputs.items():
+            n = v.shape[0]
+            frames.append(pd.DataFrame({
+                "subject": np.repeat(np.arange(n), t.size),
+                "time": np.tile(t, n),
+                "output": name,
+                "value": v.reshape(-1),
+                "unit": self.units.get(name, ""),
+            }))
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+            columns=["subject", "time", "output", "value", "unit"])
+
+    def metrics_frame(self) -> "pandas.DataFrame":  # noqa: F821
+        """One row per subject, columns "<output>.<metric>" (file metric names)."""
+        import pandas as pd
+
+        cols = {f"{o}.{k}": v for o, d in self.metrics.items() for k, v in d.items()}
+        df = pd.DataFrame(cols)
+        df.index.name = "subject"
+        return df
+
+
+@dataclass
+class ResultFile:
+    """A result file: run attributes and its arms (in file order)."""
+
+    path: str
+    attrs: Dict[str, Any]
+    arms: Dict[str, ResultArm]
+
+    @property
+    def complete(self) -> bool:
+        return self.attrs.get("complete") == "yes"
+
+    @property
+    def arm(self) -> ResultArm:
+        """The only arm (ValueError if the file has several)."""
+        if len(self.arms) != 1:
+            raise ValueError(f"{self.path}: {len(self.arms)} arms ({', '.join(self.arms)}); pick one with file[name]")
+        return next(iter(self.arms.values()))
+
+    def __getitem__(self, name: str) -> ResultArm:
+        try:
+            return self.arms[name]
+        except KeyError:
+            raise KeyError(f"{self.path}: no arm '{name}' (arms: {', '.join(self.arms)})") from None
+
+    def __iter__(self):
+        return iter(self.arms.values())
+
+    def __len__(self) -> int:
+        return len(self.arms)
+
+    def to_pandas(self) -> "pandas.DataFrame":  # noqa: F821
+        """Tidy over all arms: arm, subject, time, output, value, unit."""
+        import pandas as pd
+
+        frames = []
+        for a in self.arms.values():
+            df = a.to_pandas()
+            df.insert(0, "arm", a.name)
+            frames.append(df)
+        return pd.concat(frames, ignore_index=True)
+
+
+def _read_arm(g, name: str) -> ResultArm:
+    import pandas as pd
+
+    if "time" not in g:
+        raise ValueError(f"{g.file.filename}: group '{g.name}' has no 'time' dataset; not a ketasim result")
+    time = g["time"][()]
+    outputs: Dict[str, np.ndarray] = {}
+    units: Dict[str, str] = {}
+    if "outputs" in g:
+        for k, ds in g["outputs"].items():
+            v = ds[()]
+            outputs[k] = v.reshape(1, -1) if v.ndim == 1 else v
+            units[k] = _text(ds.attrs.get("units", ""))
+    metrics: Dict[str, Dict[str, np.ndarray]] = {}
+    metric_units: Dict[str, Dict[str, str]] = {}
+    if "metrics" in g:
+        for o, og in g["metrics"].items():
+            if hasattr(og, "items"):
+                metrics[o] = {k: ds[()] for k, ds in og.items()}
+                metric_units[o] = {k: _text(ds.attrs.get("units", "")) for k, ds in og.items()}
+            else:  # flat /metrics/<name>
+                metrics.setdefault("", {})[o] = og[()]
+                metric_units.setdefault("", {})[o] = _text(og.attrs.get("units", ""))
+    subjects = None
+    if "subjects" in g:
+        sg = g["subjects"]
+        cols: Dict[str, np.ndarray] = {}
+        for k in ("weight_kg", "age_years"):
+            if k in sg:
+                cols[k] = sg[k][()]
+        if "parameters" in sg:
+            p = sg["parameters"][()]
+            pnames = _text(sg["parameters"].attrs.get("names", []))
+            if isinstance(pnames, str):
+                pnames = [pnames]
+            for j, pn in enumerate(pnames):
+                cols[pn] = p[:, j]
+        subjects = pd.DataFrame(cols) if cols else None
+    return ResultArm(name, time, outputs, units, metrics, metric_units, subjects, _attrs(g))
+
+
+def read_results(path: Union[str, os.PathLike]) -> ResultFile:
+    """Read a ketasim HDF5 result file (one arm at the root, or several under /arms).
+
+    Needs h5py. The single arm of a one-arm file is named after the root attribute "arm" (or
+    "model_name", else "main"); arms under /arms keep their group names, in the order of the
+    /arms attribute "order" when present.
+    """
+    try:
+        import h5py
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("ketasim.read_results needs h5py (pip install h5py)") from e
+    p = os.fspath(path)
+    with h5py.File(p, "r") as f:
+        attrs = _attrs(f)
+        arms: Dict[str, ResultArm] = {}
+        if "arms" in f:
+            ag = f["arms"]
+            order: List[str] = _text(ag.attrs.get("order", [])) or []
+            if isinstance(order, str):
+                order = [order]
+            names = [n for n in order if n in ag] + sorted(n for n in ag if n not in order)
+            for n in names:
+                arms[n] = _read_arm(ag[n], n)
+        elif "time" in f:
+            name = attrs.get("arm") or attrs.get("model_name") or "main"
+            arms[str(name)] = _read_arm(f, str(name))
+        else:
+            raise ValueError(f"{p}: neither /time nor /arms; not a ketasim result file")
+    return ResultFile(p, attrs, arms)
+
+
+__all__ = ["read_results", "ResultFile", "ResultArm"]

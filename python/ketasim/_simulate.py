@@ -1,0 +1,235 @@
+"""One simulation: ``simulate()`` and its ``Result``; exposure metrics with ``metrics()``."""
+
+from __future__ import annotations
+
+import math
+from typing import Dict, Iterable, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _core
+from ._models import ModelLike, load_model
+from ._regimen import Regimen, as_core_regimen
+from ._units import Quantity, to_hours, to_hours_list
+
+# Metric names of the Python API -> Metrics field (the HDF5 writer's names, also accepted).
+METRICS: Dict[str, str] = {
+    "Cmax": "cmax",
+    "Tmax": "tmax",
+    "AUC": "auc_0_t",
+    "AUC_inf": "auc_0_inf",
+    "lambda_z": "lambda_z",
+    "half_life": "half_life",
+    "terminal_r2": "terminal_r2",
+    "time_above": "time_above",
+    "time_to_threshold": "time_to_threshold",
+    "time_below_after_peak": "time_below_after_peak",
+}
+_ALIASES = {v: k for k, v in METRICS.items()}
+
+
+def metric_name(name: str) -> str:
+    """The API name of a metric given by API name or file name ("auc_0_t" -> "AUC")."""
+    if name in METRICS:
+        return name
+    if name in _ALIASES:
+        return _ALIASES[name]
+    raise ValueError(f"metric '{name}' is not known (accepted: {', '.join(METRICS)}; or their file names "
+                     f"{', '.join(_ALIASES)})")
+
+
+def make_subject(weight: float = 70.0, age: float = 40.0, params: Optional[Mapping[str, float]] = None) -> _core.Subject:
+    s = _core.Subject()
+    s.weight_kg = float(weight)
+    s.age_years = float(age)
+    s.parameters = {str(k): float(v) for k, v in (params or {}).items()}
+    return s
+
+
+def make_grid(t_end: Quantity, dt: Quantity, t_start: Quantity = 0.0,
+              times: Optional[Iterable[Quantity]] = None) -> _core.OutputGrid:
+    if times is not None:
+        return _core.OutputGrid.at(to_hours_list(times, "times"))
+    return _core.OutputGrid.uniform(to_hours(t_start, "t_start"), to_hours(t_end, "t_end"), to_hours(dt, "dt"))
+
+
+def make_options(solver: str = "exact", method: str = "dopri5", rtol: float = 1e-8, atol: float = 1e-10,
+                 max_steps: int = 10_000_000, include_event_times: bool = False,
+                 output_amounts: bool = False) -> _core.SimOptions:
+    o = _core.SimOptions()
+    o.solver, o.method, o.rtol, o.atol, o.max_steps = solver, method, float(rtol), float(atol), int(max_steps)
+    o.include_event_times, o.output_amounts = bool(include_event_times), bool(output_amounts)
+    o.validate()
+    return o
+
+
+def make_metric_options(threshold: Optional[float] = None, at_times: Optional[Iterable[Quantity]] = None,
+                        terminal_start: Optional[Quantity] = None, last_dose_time: float = 0.0) -> _core.MetricOptions:
+    o = _core.MetricOptions()
+    o.threshold = math.nan if threshold is None else float(threshold)
+    o.at_times = [] if at_times is None else to_hours_list(at_times, "at_times")
+    o.terminal_start = math.nan if terminal_start is None else to_hours(terminal_start, "terminal_start")
+    o.last_dose_time = float(last_dose_time)
+    o.validate()
+    return o
+
+
+class Result:
+    """A simulated trajectory: outputs (rows) x times, with units.
+
+    ``r["C_plasma"]`` is a read-only NumPy view of one output (no copy; it keeps the C++ data
+    alive). ``r.time`` is in hours; concentrations in ng/mL.
+    """
+
+    __slots__ = ("trajectory", "model", "regimen", "subject")
+
+    def __init__(self, trajectory: _core.Trajectory, model: _core.Model, regimen: _core.Regimen,
+                 subject: _core.Subject) -> None:
+        self.trajectory = trajectory
+        self.model = model
+        self.regimen = regimen
+        self.subject = subject
+
+    @property
+    def time(self) -> np.ndarray:
+        """Output times, h (read-only view)."""
+        return self.trajectory.time
+
+    @property
+    def values(self) -> np.ndarray:
+        """All outputs, shape (outputs, times), row-major (read-only view)."""
+        return self.trajectory.values
+
+    @property
+    def outputs(self) -> list[str]:
+        return list(self.trajectory.names)
+
+    @property
+    def units(self) -> Dict[str, str]:
+        return dict(zip(self.trajectory.names, self.trajectory.units))
+
+    @property
+    def dose_total_mg(self) -> float:
+        return self.trajectory.dose_total_mg
+
+    def __getitem__(self, output: str) -> np.ndarray:
+        """One output as a read-only NumPy view (ValueError naming the outputs if unknown)."""
+        return self.trajectory.row(output)
+
+    def __contains__(self, output: object) -> bool:
+        return isinstance(output, str) and self.trajectory.has(output)
+
+    def to_pandas(self, wide: bool = False) -> "pandas.DataFrame":  # noqa: F821
+        """Tidy DataFrame with columns time (h), output, value, unit (one row per output and
+        time, output-major); ``wide=True`` gives one column per output indexed by time."""
+        import pandas as pd
+
+        t, v, names = self.time, self.values, self.outputs
+        if wide:
+            return pd.DataFrame({n: v[i] for i, n in enumerate(names)}, index=pd.Index(t, name="time"))
+        n_t = t.size
+        return pd.DataFrame(
+            {
+                "time": np.tile(t, len(names)),
+                "output": pd.Categorical(np.repeat(names, n_t), categories=names),
+                "value": v.reshape(-1),
+                "unit": np.repeat(list(self.trajectory.units), n_t),
+            }
+        )
+
+    def metrics(self, outputs: Union[str, Sequence[str], None] = None, **kwargs) -> dict:
+        """Same as ``ketasim.metrics(self, outputs, ...)``."""
+        return metrics(self, outputs, **kwargs)
+
+    def __repr__(self) -> str:
+        t = self.time
+        return (f"<ketasim.Result model={self.model.name!r} outputs={self.outputs} "
+                f"times={t.size} ({t[0]:g}-{t[-1]:g} h) dose={self.dose_total_mg:g} mg>")
+
+
+def simulate(
+    model: ModelLike,
+    regimen: Union[Regimen, _core.Regimen, str],
+    t_end: Quantity = "24 h",
+    dt: Quantity = "1 min",
+    *,
+    t_start: Quantity = 0.0,
+    times: Optional[Iterable[Quantity]] = None,
+    weight: float = 70.0,
+    age: float = 40.0,
+    params: Optional[Mapping[str, float]] = None,
+    solver: str = "exact",
+    method: str = "dopri5",
+    rtol: float = 1e-8,
+    atol: float = 1e-10,
+    max_steps: int = 10_000_000,
+    include_event_times: bool = False,
+    output_amounts: bool = False,
+) -> Result:
+    """Simulate ``model`` under ``regimen`` for one subject, as ``ketasim simulate`` does.
+
+    Args:
+        model: a library name, a .toml path or a loaded model.
+        regimen: a ``Regimen`` or a regimen file (.toml, or .csv event table).
+        t_end, dt, t_start: output grid; numbers are hours, strings carry units ("24 h", "1 min").
+        times: explicit output times instead of the uniform grid.
+        weight, age: body weight (kg) and age (years) of the subject.
+        params: parameter overrides in each parameter's file unit (e.g. ``{"ka_n": 2.0}``, 1/h).
+        solver: "exact" (matrix exponential) or "ode" (Boost.Odeint, ``method`` dopri5 or
+            rosenbrock4, tolerances ``rtol``/``atol``).
+        include_event_times: add every dose/infusion start and stop to the output times.
+        output_amounts: also output every state's amount (A_<name>, mg).
+
+    Raises:
+        ValueError: bad input (unknown route or parameter, negative dose, ...), with the C++ message.
+        RuntimeError: a numerical failure.
+    """
+    m = load_model(model)
+    reg = as_core_regimen(regimen)
+    subject = make_subject(weight, age, params)
+    grid = make_grid(t_end, dt, t_start, times)
+    opts = make_options(solver, method, rtol, atol, max_steps, include_event_times, output_amounts)
+    traj = _core.simulate(m, reg, grid, opts, subject)
+    return Result(traj, m, reg, subject)
+
+
+def _metric_dict(mt: _core.Metrics, at_times: Sequence[float]) -> Dict[str, float]:
+    d = {name: float(getattr(mt, field)) for name, field in METRICS.items()}
+    for t, c in zip(at_times, mt.c_at):
+        d[f"C_at_{t:g}h"] = float(c)
+    return d
+
+
+def metrics(
+    result: Result,
+    outputs: Union[str, Sequence[str], None] = None,
+    *,
+    threshold: Optional[float] = None,
+    at_times: Optional[Iterable[Quantity]] = None,
+    terminal_start: Optional[Quantity] = None,
+    as_frame: bool = False,
+):
+    """Exposure metrics of a result, computed by the C++ library on the output grid.
+
+    Metrics: Cmax (output unit), Tmax (h), AUC (0-t, linear-up/log-down, unit*h), AUC_inf,
+    lambda_z (1/h), half_life (h, apparent, over the automatic terminal window after the last
+    dose), terminal_r2, and with a ``threshold`` (output unit): time_above (h),
+    time_to_threshold (h, first upward crossing), time_below_after_peak (h); ``at_times`` adds
+    ``C_at_<t>h`` entries.
+
+    Returns ``{metric: value}`` when ``outputs`` is one output name, else
+    ``{output: {metric: value}}`` for the given outputs (default: all); with ``as_frame=True`` a
+    DataFrame with one row per output.
+    """
+    at = [] if at_times is None else to_hours_list(at_times, "at_times")
+    mo = make_metric_options(threshold, at, terminal_start, result.regimen.last_time())
+    single = isinstance(outputs, str)
+    names = [outputs] if single else (result.outputs if outputs is None else list(outputs))
+    out = {n: _metric_dict(_core.compute_metrics(result.trajectory, n, mo), at) for n in names}
+    if as_frame:
+        import pandas as pd
+
+        df = pd.DataFrame.from_dict(out, orient="index")
+        df.index.name = "output"
+        return df
+    return out[names[0]] if single else out

@@ -1,0 +1,207 @@
+"""Parameter sweeps over a full grid, run by the C++ thread pool with the GIL released."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _core
+from ._models import ModelLike, load_model
+from ._regimen import Regimen, as_core_regimen
+from ._simulate import (
+    METRICS,
+    make_grid,
+    make_metric_options,
+    make_options,
+    make_subject,
+    metric_name,
+)
+from ._units import Quantity
+
+#: Sweep variables that are not model parameters.
+SPECIAL_VARIABLES = {
+    "dose": "total dose of the regimen, mg (every event scaled by the same factor)",
+    "weight": "body weight, kg",
+    "age": "age, years",
+}
+
+ProgressArg = Union[bool, Callable[[int, int], Optional[bool]]]
+
+
+def grid_points(params: Mapping[str, Iterable[float]]) -> Tuple[list[str], np.ndarray]:
+    """Names and the full cartesian product of the values, shape (points, variables).
+
+    Order: like ``itertools.product`` over the lists in the mapping's order, so the LAST variable
+    varies fastest (C order, as ``np.meshgrid(..., indexing="ij")`` flattened).
+    """
+    names = list(params)
+    values = []
+    for n in names:
+        v = np.atleast_1d(np.asarray(params[n], dtype=float))
+        if v.ndim != 1 or v.size == 0:
+            raise ValueError(f"sweep: values of '{n}' must be a non-empty 1-D list")
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"sweep: values of '{n}' must be finite")
+        values.append(v)
+    if not names:
+        return names, np.zeros((1, 0))
+    return names, np.array(list(itertools.product(*values)), dtype=float).reshape(-1, len(names))
+
+
+def _progress_callback(progress: ProgressArg, total: int):
+    """(callback for C++, closer) for progress=True (tqdm if installed), a callable, or False."""
+    if callable(progress):
+        return progress, lambda: None
+    if not progress:
+        return None, lambda: None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # progress bar is optional; the sweep still reacts to Ctrl-C
+        return None, lambda: None
+    bar = tqdm(total=total, unit="pt", desc="ketasim sweep")
+
+    def update(done: int, _total: int) -> None:
+        bar.update(done - bar.n)
+
+    return update, bar.close
+
+
+def sweep(
+    model: ModelLike,
+    regimen: Union[Regimen, _core.Regimen, str],
+    params: Mapping[str, Iterable[float]],
+    *,
+    metrics: Sequence[str] = ("Cmax", "Tmax", "AUC"),
+    outputs: Union[str, Sequence[str], None] = None,
+    t_end: Quantity = "24 h",
+    dt: Quantity = "1 min",
+    t_start: Quantity = 0.0,
+    times: Optional[Iterable[Quantity]] = None,
+    weight: float = 70.0,
+    age: float = 40.0,
+    fixed: Optional[Mapping[str, float]] = None,
+    threshold: Optional[float] = None,
+    threads: int = 1,
+    progress: ProgressArg = False,
+    trajectories: Union[bool, str] = False,
+    solver: str = "exact",
+    method: str = "dopri5",
+    rtol: float = 1e-8,
+    atol: float = 1e-10,
+):
+    """Run ``model`` under ``regimen`` over the full grid of ``params`` and tabulate metrics.
+
+    Args:
+        params: ``{name: values}``; a name is a model parameter (values in the parameter's file
+            unit, e.g. ka_n in 1/h), "dose" (total mg of the regimen: every event is scaled by
+            dose / regimen total, so the number and timing of devices or infusions stay the same),
+            "weight" (kg) or "age" (years). All combinations are run (cartesian product) in
+            ``itertools.product`` order: the last variable varies fastest.
+        metrics: metric names (see ``ketasim.METRICS``; default Cmax, Tmax, AUC).
+        outputs: output(s) to report (default: the model's first output, e.g. C_plasma).
+        weight, age, fixed: subject values and parameter overrides shared by every point.
+        threshold: concentration threshold for the time_* metrics (output unit).
+        threads: C++ worker threads; the results are identical whatever the count.
+        progress: True for a tqdm bar (if tqdm is installed), or a callable ``f(done, total)``
+            (return False to cancel). Ctrl-C cancels the sweep (KeyboardInterrupt) in any case.
+        trajectories: also return every point's curves: True or "xarray" for an xarray Dataset
+            (dims point, time; one variable per output) when xarray is installed, "numpy" (or
+            True without xarray) for a dict with "values" of shape (point, output, time).
+
+    Returns:
+        A DataFrame with one column per swept variable, then one per metric (named
+        "<output>.<metric>" when several outputs are reported); with ``trajectories`` a tuple
+        (DataFrame, Dataset or dict).
+    """
+    import pandas as pd
+
+    m = load_model(model)
+    base = as_core_regimen(regimen)
+    names, grid_values = grid_points(params)
+    for n in names:
+        if n not in SPECIAL_VARIABLES and not m.has_parameter(n):
+            valid = ", ".join([p.name for p in m.parameters] + list(SPECIAL_VARIABLES))
+            raise ValueError(f"sweep: '{n}' is neither a parameter of model '{m.name}' nor a sweep variable "
+                             f"(accepted: {valid})")
+    metric_names = [metric_name(x) for x in metrics]
+    if isinstance(outputs, str):
+        outputs = [outputs]
+    outs = list(outputs) if outputs is not None else [m.outputs[0].name]
+
+    base_regimen = Regimen._wrap(base)
+    points = []
+    for row in grid_values:
+        values = dict(zip(names, row))
+        p = dict(fixed or {})
+        p.update({k: v for k, v in values.items() if k not in SPECIAL_VARIABLES})
+        w = values.get("weight", weight)
+        subject = make_subject(w, values.get("age", age), p)
+        reg = base
+        if "dose" in values:
+            total = base_regimen.total_mg(w)
+            if not total > 0:
+                raise ValueError("sweep: 'dose' needs a regimen with a positive total dose")
+            reg = base_regimen.scaled(values["dose"] / total).to_core()
+        points.append(_core.SweepPoint(subject, reg))
+
+    keep = bool(trajectories)
+    callback, close = _progress_callback(progress, len(points))
+    try:
+        res = _core.run_sweep(
+            m,
+            points,
+            make_grid(t_end, dt, t_start, times),
+            make_options(solver, method, rtol, atol),
+            int(threads),
+            outs,
+            keep,
+            make_metric_options(threshold),
+            callback,
+        )
+    finally:
+        close()
+
+    arrays = res.metric_arrays()
+    columns: Dict[str, Any] = {n: grid_values[:, i] for i, n in enumerate(names)}
+    for o in outs:
+        for mn in metric_names:
+            columns[mn if len(outs) == 1 else f"{o}.{mn}"] = arrays[o][METRICS[mn]]
+    df = pd.DataFrame(columns)
+    df.index.name = "point"
+    if not keep:
+        return df
+    return df, _trajectories(res, names, grid_values, trajectories)
+
+
+def _trajectories(res: _core.SweepResult, names: list[str], grid_values: np.ndarray, kind: Union[bool, str]):
+    values = res.trajectory_array()
+    time = np.asarray(res.time)
+    outputs, units = list(res.output_names), list(res.output_units)
+    if kind not in (True, "xarray", "numpy"):
+        raise ValueError(f"sweep: trajectories={kind!r} must be True, False, 'xarray' or 'numpy'")
+    if kind in (True, "xarray"):
+        try:
+            import xarray as xr
+        except ImportError:
+            if kind == "xarray":
+                raise
+            kind = "numpy"
+    if kind == "numpy":
+        return {
+            "values": values,
+            "dims": ("point", "output", "time"),
+            "time": time,
+            "outputs": outputs,
+            "units": dict(zip(outputs, units)),
+            "variables": {n: grid_values[:, i] for i, n in enumerate(names)},
+        }
+    coords: Dict[str, Any] = {"point": np.arange(values.shape[0]), "time": ("time", time, {"units": "h"})}
+    for i, n in enumerate(names):
+        coords[n] = ("point", grid_values[:, i])
+    data = {o: (("point", "time"), values[:, k, :], {"units": u}) for k, (o, u) in enumerate(zip(outputs, units))}
+    return xr.Dataset(data, coords=coords)
+
+
+__all__ = ["sweep", "grid_points", "SPECIAL_VARIABLES"]

@@ -1,0 +1,39 @@
+// MetricOptions, Metrics and compute_metrics on a trajectory output or on (t, c) arrays.
+#include "bindings.hpp"
+
+void bind_metrics(py::module_& m) {
+    using namespace ketasim;
+    py::class_<MetricOptions>(m, "MetricOptions")
+        .def(py::init<>())
+        .def_readwrite("at_times", &MetricOptions::at_times)
+        .def_readwrite("threshold", &MetricOptions::threshold)
+        .def_readwrite("terminal_start", &MetricOptions::terminal_start)
+        .def_readwrite("last_dose_time", &MetricOptions::last_dose_time)
+        .def("validate", &MetricOptions::validate);
+    py::class_<Metrics>(m, "Metrics")
+        .def(py::init<>())
+        .def_readonly("cmax", &Metrics::cmax)
+        .def_readonly("tmax", &Metrics::tmax)
+        .def_readonly("auc_0_t", &Metrics::auc_0_t)
+        .def_readonly("auc_0_inf", &Metrics::auc_0_inf)
+        .def_readonly("lambda_z", &Metrics::lambda_z)
+        .def_readonly("half_life", &Metrics::half_life)
+        .def_readonly("terminal_r2", &Metrics::terminal_r2)
+        .def_readonly("terminal_start", &Metrics::terminal_start)
+        .def_readonly("c_at", &Metrics::c_at)
+        .def_readonly("time_above", &Metrics::time_above)
+        .def_readonly("time_to_threshold", &Metrics::time_to_threshold)
+        .def_readonly("time_below_after_peak", &Metrics::time_below_after_peak);
+    m.def("compute_metrics",
+          py::overload_cast<const Trajectory&, const std::string&, const MetricOptions&>(&compute_metrics),
+          py::arg("trajectory"), py::arg("output"), py::arg("options") = MetricOptions{});
+    m.def("compute_metrics_array",
+          [](const std::vector<double>& t, py::array_t<double, py::array::c_style | py::array::forcecast> c,
+             const MetricOptions& o) {
+              if (c.ndim() != 1 || static_cast<std::size_t>(c.shape(0)) != t.size())
+                  throw InputError("metrics: concentration array has " + std::to_string(c.size()) +
+                                   " values for " + std::to_string(t.size()) + " times");
+              return compute_metrics(t, c.data(), o);
+          },
+          py::arg("t"), py::arg("c"), py::arg("options") = MetricOptions{});
+}

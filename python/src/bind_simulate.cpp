@@ -1,0 +1,66 @@
+// SimOptions, OutputGrid, Trajectory (NumPy views without copies) and simulate().
+#include "bindings.hpp"
+
+namespace {
+using ketasim::Trajectory;
+
+// A read-only NumPy view of `n` doubles (or an n_rows x n_cols row-major block) owned by the
+// C++ object behind `owner`; the array's base is `owner`, which keeps the data alive.
+py::array view(const double* data, std::vector<py::ssize_t> shape, py::handle owner) {
+    std::vector<py::ssize_t> strides(shape.size(), static_cast<py::ssize_t>(sizeof(double)));
+    if (shape.size() == 2) strides[0] = shape[1] * static_cast<py::ssize_t>(sizeof(double));
+    py::array a(py::dtype::of<double>(), shape, strides, data, owner);
+    // Results are data: writing through a view would silently change the simulation record.
+    py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+    return a;
+}
+}  // namespace
+
+void bind_simulate(py::module_& m) {
+    using namespace ketasim;
+    py::class_<SimOptions>(m, "SimOptions")
+        .def(py::init<>())
+        .def_property("solver", [](const SimOptions& o) { return std::string(to_string(o.solver)); },
+                      [](SimOptions& o, const std::string& s) { o.solver = solver_from_string(s); })
+        .def_property("method", [](const SimOptions& o) { return std::string(to_string(o.method)); },
+                      [](SimOptions& o, const std::string& s) { o.method = ode_method_from_string(s); })
+        .def_readwrite("rtol", &SimOptions::rtol)
+        .def_readwrite("atol", &SimOptions::atol)
+        .def_readwrite("max_steps", &SimOptions::max_steps)
+        .def_readwrite("include_event_times", &SimOptions::include_event_times)
+        .def_readwrite("output_amounts", &SimOptions::output_amounts)
+        .def("validate", &SimOptions::validate);
+
+    py::class_<OutputGrid>(m, "OutputGrid")
+        .def(py::init<>())
+        .def_readonly("times", &OutputGrid::times)
+        .def_static("uniform", &OutputGrid::uniform, py::arg("t_start"), py::arg("t_end"), py::arg("dt"))
+        .def_static("at", &OutputGrid::at, py::arg("times"))
+        .def("validate", &OutputGrid::validate);
+
+    py::class_<Trajectory>(m, "Trajectory")
+        .def_property_readonly("time", [](py::object self) {
+            const auto& t = self.cast<const Trajectory&>();
+            return view(t.time.data(), {static_cast<py::ssize_t>(t.time.size())}, self);
+        })
+        .def_property_readonly("values", [](py::object self) {
+            const auto& t = self.cast<const Trajectory&>();
+            return view(t.values.data(), {static_cast<py::ssize_t>(t.values.rows()), static_cast<py::ssize_t>(t.values.cols())},
+                        self);
+        })
+        .def("row", [](py::object self, const std::string& name) {
+            const auto& t = self.cast<const Trajectory&>();
+            const int i = t.index(name);
+            return view(t.values.row(i).data(), {static_cast<py::ssize_t>(t.values.cols())}, self);
+        }, py::arg("name"))
+        .def_readonly("names", &Trajectory::names)
+        .def_readonly("units", &Trajectory::units)
+        .def_readonly("dose_total_mg", &Trajectory::dose_total_mg)
+        .def("index", &Trajectory::index, py::arg("name"))
+        .def("has", &Trajectory::has, py::arg("name"));
+
+    m.def("simulate",
+          py::overload_cast<const Model&, const Regimen&, const OutputGrid&, const SimOptions&, const Subject&>(&simulate),
+          py::arg("model"), py::arg("regimen"), py::arg("grid"), py::arg("options") = SimOptions{},
+          py::arg("subject") = Subject{}, py::call_guard<py::gil_scoped_release>());
+}
