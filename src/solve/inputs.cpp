@@ -76,11 +76,15 @@ InputSchedule build_inputs(const LinearSystem& sys, const Regimen& regimen, doub
 }
 
 std::vector<double> output_times(const OutputGrid& grid, const InputSchedule& in, const SimOptions& opt) {
-    std::vector<double> t = grid.times;
-    if (opt.include_event_times)
-        for (const auto& bp : in.breakpoints) t.push_back(bp.time);
-    std::sort(t.begin(), t.end());
+    // grid.times is validated strictly increasing; breakpoints are sorted: a merge suffices.
+    if (!opt.include_event_times) return grid.times;
+    std::vector<double> bp;
+    bp.reserve(in.breakpoints.size());
+    for (const auto& b : in.breakpoints) bp.push_back(b.time);
+    std::vector<double> t(grid.times.size() + bp.size());
+    std::merge(grid.times.begin(), grid.times.end(), bp.begin(), bp.end(), t.begin());
     std::vector<double> out;
+    out.reserve(t.size());
     for (double x : t)
         if (out.empty() || x - out.back() > kTimeSnap) out.push_back(x);
     return out;
@@ -121,9 +125,17 @@ Trajectory make_trajectory(const LinearSystem& sys, const std::vector<double>& t
     return tr;
 }
 
-void record(Trajectory& tr, const LinearSystem& sys, const Eigen::VectorXd& x, int column, const SimOptions& opt) {
+OutputMap::OutputMap(const LinearSystem& sys) {
+    for (Eigen::Index k = 0; k < sys.C.rows(); ++k)
+        for (Eigen::Index j = 0; j < sys.C.cols(); ++j)
+            if (sys.C(k, j) != 0.0) terms.push_back({k, j, sys.C(k, j)});
+}
+
+void record(Trajectory& tr, const LinearSystem& sys, const OutputMap& map, const Eigen::VectorXd& x, int column,
+            const SimOptions& opt) {
     const Eigen::Index no = sys.C.rows();
-    tr.values.col(column).head(no).noalias() = sys.C * x;
+    for (Eigen::Index k = 0; k < no; ++k) tr.values(k, column) = 0.0;
+    for (const auto& t : map.terms) tr.values(t.row, column) += t.coef * x[t.state];
     if (opt.output_amounts) {
         Eigen::Index r = no;
         for (int s = 0; s < sys.size(); ++s)

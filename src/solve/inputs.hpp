@@ -48,7 +48,17 @@ std::vector<TimelinePoint> build_timeline(const std::vector<double>& outputs, co
 
 // Fills the trajectory's names/units/time and sizes its matrix.
 Trajectory make_trajectory(const LinearSystem& sys, const std::vector<double>& times, const SimOptions& opt);
-void record(Trajectory& tr, const LinearSystem& sys, const Eigen::VectorXd& x, int column, const SimOptions& opt);
+// The nonzero terms of the output matrix C (usually one per output), for cheap recording.
+struct OutputMap {
+    struct Term {
+        Eigen::Index row, state;
+        double coef;
+    };
+    std::vector<Term> terms;
+    explicit OutputMap(const LinearSystem& sys);
+};
+void record(Trajectory& tr, const LinearSystem& sys, const OutputMap& map, const Eigen::VectorXd& x, int column,
+            const SimOptions& opt);
 
 Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
                           const SimOptions& opt);

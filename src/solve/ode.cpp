@@ -49,6 +49,7 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
     State x(n);
     for (int i = 0; i < n; ++i) x[i] = 0.0;
     Eigen::VectorXd xe(n);
+    const OutputMap omap(sys);
     auto system = system_factory(&u);
     double t = timeline.empty() ? 0.0 : std::min(0.0, timeline.front().time);
     std::size_t i = 0;
@@ -72,7 +73,7 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
                 const int col = seg_cols[idx++];
                 if (col >= 0) {
                     for (int s = 0; s < n; ++s) xe[s] = xs[s];
-                    record(tr, sys, xe, col, opt);
+                    record(tr, sys, omap, xe, col, opt);
                 }
             };
             const double dt0 = std::min(t_end - t, 1e-3);
@@ -92,7 +93,7 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
             for (int col : seg_cols)
                 if (col >= 0) {
                     for (int s = 0; s < n; ++s) xe[s] = x[s];
-                    record(tr, sys, xe, col, opt);
+                    record(tr, sys, omap, xe, col, opt);
                 }
         }
         t = t_end;
@@ -105,7 +106,7 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
                 if (std::fabs(u[s]) < 1e-300) u[s] = 0.0;
             if (p.output >= 0) {
                 for (int s = 0; s < n; ++s) xe[s] = x[s];
-                record(tr, sys, xe, p.output, opt);
+                record(tr, sys, omap, xe, p.output, opt);
             }
             i = j + 1;
         } else {
