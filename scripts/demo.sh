@@ -8,5 +8,6 @@ mkdir -p out
 ./build/ketasim compare --out out/flagship.h5
 if [ -f pyproject.toml ]; then
   bash scripts/install_python.sh
-  python3 -m ketasim --out out/flagship.png --no-table
+  python3 -m ketasim --out out/flagship.png > out/flagship_python.txt
+  echo "Figure (plasma and effect-site curves) written to out/flagship.png"
 fi
