@@ -1,0 +1,129 @@
+"""Plotting helpers (matplotlib): concentration curves with threshold onsets, sweep heat maps."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Dict, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas
+    from matplotlib.axes import Axes
+
+    from ._simulate import Result
+
+Thresholds = Union[None, float, Sequence[float], Mapping[str, float]]
+
+
+def _thresholds(thresholds: Thresholds) -> Dict[str, float]:
+    if thresholds is None:
+        return {}
+    if isinstance(thresholds, Mapping):
+        return {str(k): float(v) for k, v in thresholds.items()}
+    if isinstance(thresholds, (int, float)):
+        return {f"{float(thresholds):g}": float(thresholds)}
+    return {f"{float(v):g}": float(v) for v in thresholds}
+
+
+def first_crossing(t: np.ndarray, c: np.ndarray, level: float) -> float:
+    """First upward crossing of ``level`` (linear interpolation), NaN if never reached."""
+    t, c = np.asarray(t, float), np.asarray(c, float)
+    above = np.flatnonzero(c >= level)
+    if above.size == 0:
+        return float("nan")
+    i = int(above[0])
+    if i == 0:
+        return float(t[0])
+    return float(t[i - 1] + (level - c[i - 1]) * (t[i] - t[i - 1]) / (c[i] - c[i - 1]))
+
+
+def concentration(
+    results_by_label: Mapping[str, "Result"],
+    output: str = "C_plasma",
+    *,
+    thresholds: Thresholds = None,
+    time_unit: str = "h",
+    t_max: Optional[float] = None,
+    ax: Optional["Axes"] = None,
+    title: Optional[str] = None,
+    log: bool = False,
+) -> "Axes":
+    """Plot ``output`` of several results on one axis, one curve per label.
+
+    ``thresholds`` (a value, a list, or ``{label: value}``, in the output's unit) are drawn as
+    dashed lines, with a marker where each curve first crosses each threshold upward (onset).
+    ``time_unit`` is "h" or "min"; ``t_max`` limits the time axis (in that unit).
+    """
+    import matplotlib.pyplot as plt
+
+    if time_unit not in ("h", "min"):
+        raise ValueError(f"time_unit: '{time_unit}' must be 'h' or 'min'")
+    scale = 60.0 if time_unit == "min" else 1.0
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    levels = _thresholds(thresholds)
+    unit = ""
+    for label, r in results_by_label.items():
+        t, c = np.asarray(r.time) * scale, r[output]
+        unit = r.units.get(output, unit)
+        (line,) = ax.plot(t, c, label=label)
+        for lv in levels.values():
+            tc = first_crossing(t, c, lv)
+            if np.isfinite(tc):
+                ax.plot([tc], [lv], "o", color=line.get_color(), ms=6, zorder=3)
+                ax.annotate(f"{tc:.0f} {time_unit}" if time_unit == "min" else f"{tc * 60:.0f} min",
+                            (tc, lv), textcoords="offset points", xytext=(4, 6), fontsize=8,
+                            color=line.get_color())
+    for name, lv in levels.items():
+        ax.axhline(lv, ls="--", lw=0.8, color="0.4")
+        ax.annotate(f"{name} ({lv:g} {unit})" if name != f"{lv:g}" else f"{lv:g} {unit}", (1.0, lv),
+                    xycoords=("axes fraction", "data"), xytext=(-4, 3), textcoords="offset points",
+                    ha="right", fontsize=8, color="0.3")
+    if t_max is not None:
+        ax.set_xlim(0, t_max)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(f"time ({time_unit})")
+    ax.set_ylabel(f"{output} ({unit})" if unit else output)
+    if title:
+        ax.set_title(title)
+    ax.legend(frameon=False)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def sweep_heatmap(
+    df: "pandas.DataFrame",
+    x: str,
+    y: str,
+    value: str,
+    *,
+    ax: Optional["Axes"] = None,
+    cmap: str = "viridis",
+    contours: bool = True,
+    label: Optional[str] = None,
+) -> "Axes":
+    """Heat map of ``value`` over the grid of swept variables ``x`` and ``y`` (a ``ks.sweep``
+    DataFrame). Other swept variables must be constant (filter the frame first)."""
+    import matplotlib.pyplot as plt
+
+    for col in (x, y, value):
+        if col not in df.columns:
+            raise ValueError(f"sweep_heatmap: no column '{col}' (columns: {', '.join(map(str, df.columns))})")
+    table = df.pivot_table(index=y, columns=x, values=value, aggfunc="first")
+    if df.duplicated([x, y]).any():
+        raise ValueError(f"sweep_heatmap: several rows per ({x}, {y}); fix the other swept variables first")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4.5))
+    xs, ys, z = table.columns.to_numpy(float), table.index.to_numpy(float), table.to_numpy(float)
+    mesh = ax.pcolormesh(xs, ys, z, shading="nearest", cmap=cmap)
+    if contours and min(z.shape) > 2:
+        cs = ax.contour(xs, ys, z, colors="white", linewidths=0.6)
+        ax.clabel(cs, fontsize=7)
+    ax.figure.colorbar(mesh, ax=ax, label=label or value)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    return ax
+
+
+__all__ = ["concentration", "sweep_heatmap", "first_crossing"]

@@ -1,0 +1,116 @@
+"""The Python API: same semantics as the C++ library (and so the CLI)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ketasim as ks
+from ketasim import _core
+
+
+def test_version_and_exports():
+    assert ks.__version__ == ks.version() == _core.__version__
+    for name in ks.__all__:
+        assert hasattr(ks, name), name
+
+
+def test_library_lists_the_four_models():
+    df = ks.list_models()
+    assert {"ketamine_iv_clements", "esketamine_nasal", "ketamine_intranasal_racemic"} <= set(df["name"])
+    assert df.columns.tolist()[:3] == ["name", "title", "route"]
+
+
+def test_load_model_by_name_and_path(esketamine):
+    assert esketamine.name == "esketamine_nasal"
+    again = ks.load_model(esketamine.source_path)
+    assert again.name == esketamine.name
+    assert esketamine.parameter("ka_n").unit == "1/h"
+    assert "intranasal" in esketamine.route_names()
+    assert ks.parameters_frame(esketamine).loc["ka_n", "value"] == pytest.approx(2.93)
+
+
+def test_issue_example(esketamine, nasal56):
+    r = ks.simulate(esketamine, nasal56, t_end="24 h", dt="1 min")
+    assert r.time.shape == (24 * 60 + 1,)
+    assert r.time[-1] == pytest.approx(24.0)
+    assert r.outputs == ["C_plasma", "C_metabolite", "Ce"]
+    assert r.units["C_plasma"] == "ng/mL"
+    assert r.dose_total_mg == pytest.approx(56.0)
+    df = r.to_pandas()
+    assert df.columns.tolist() == ["time", "output", "value", "unit"]
+    assert len(df) == 3 * r.time.size
+    c = df[df.output == "C_plasma"]["value"].to_numpy()
+    np.testing.assert_array_equal(c, r["C_plasma"])
+    wide = r.to_pandas(wide=True)
+    np.testing.assert_array_equal(wide["Ce"].to_numpy(), r["Ce"])
+    m = ks.metrics(r)
+    assert set(m) == set(r.outputs)
+    assert m["C_plasma"]["Cmax"] == pytest.approx(r["C_plasma"].max())
+    frame = ks.metrics(r, as_frame=True)
+    assert frame.loc["Ce", "Tmax"] == m["Ce"]["Tmax"]
+
+
+def test_python_equals_core(esketamine, nasal56):
+    """The Python layer adds parsing only: the numbers are the C++ library's."""
+    r = ks.simulate(esketamine, nasal56, t_end=6, dt=0.1, weight=80, params={"ka_n": 2.0})
+    s = _core.Subject()
+    s.weight_kg, s.parameters = 80.0, {"ka_n": 2.0}
+    t = _core.simulate(esketamine, _core.Regimen.intranasal(56.0, [0.0]), _core.OutputGrid.uniform(0, 6, 0.1),
+                       _core.SimOptions(), s)
+    np.testing.assert_array_equal(r.values, t.values)
+    mt = _core.compute_metrics(t, "C_plasma", ks._simulate.make_metric_options(last_dose_time=5 / 60))
+    assert ks.metrics(r, "C_plasma")["AUC"] == mt.auc_0_t
+
+
+def test_units_in_strings_match_numbers(clements):
+    a = ks.simulate(clements, ks.Regimen.iv_infusion("0.5 mg/kg", duration="40 min"), t_end="1 d", dt="5 min")
+    b = ks.simulate(clements, ks.Regimen.iv_infusion(0.5, duration=40 / 60, per_kg=True), t_end=24, dt=5 / 60)
+    np.testing.assert_array_equal(a.values, b.values)
+    assert a.dose_total_mg == pytest.approx(35.0)
+
+
+def test_regimens():
+    r = ks.Regimen.intranasal(84)
+    assert [e.device for e in r.events] == [1, 2, 3]
+    assert [round(e.time * 60) for e in r.events] == [0, 5, 10]
+    days = ks.Regimen.intranasal(56).on_days("0,2,4")
+    assert len(days) == 6 and days.last_time() == pytest.approx(96 + 5 / 60)
+    both = ks.Regimen.iv_bolus(10) + ks.Regimen.oral(20, at="2 h")
+    assert [e.route for e in both.events] == ["iv", "oral"]
+    assert both.total_mg() == 30
+    assert ks.Regimen.iv_bolus("0.2 mg/kg").total_mg(weight_kg=50) == pytest.approx(10)
+    assert "device 2" in repr(ks.Regimen.intranasal(56))
+    toml = ks.Regimen.from_toml('[[dose]]\ntime = "0 h"\namount = "56 mg"\nroute = "intranasal"\n')
+    assert len(toml) >= 1
+
+
+def test_ode_solver_agrees_with_exact(esketamine, nasal56):
+    a = ks.simulate(esketamine, nasal56, t_end="12 h", dt="10 min")
+    b = ks.simulate(esketamine, nasal56, t_end="12 h", dt="10 min", solver="ode", rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(b["C_plasma"], a["C_plasma"], rtol=1e-6, atol=1e-9)
+
+
+def test_metrics_threshold_and_at_times(clements):
+    r = ks.simulate(clements, ks.Regimen.iv_infusion("0.5 mg/kg", "40 min"), t_end="24 h", dt="1 min")
+    m = ks.metrics(r, "C_plasma", threshold=100, at_times=["40 min", 2])
+    assert 0 < m["time_to_threshold"] < 40 / 60
+    assert m["time_above"] > 0
+    assert m["C_at_0.666667h"] == pytest.approx(m["Cmax"])
+    assert math.isnan(ks.metrics(r, "C_plasma")["time_above"])
+
+
+def test_explicit_times_and_amounts(esketamine, nasal56):
+    r = ks.simulate(esketamine, nasal56, times=[0, "30 min", 1, 2], output_amounts=True)
+    np.testing.assert_allclose(r.time, [0, 0.5, 1, 2])
+    assert any(n.startswith("A_") for n in r.outputs)
+
+
+def test_result_is_a_dataframe_friendly_object(esketamine, nasal56):
+    r = ks.simulate(esketamine, nasal56, t_end=2, dt=0.5)
+    assert isinstance(r.to_pandas(), pd.DataFrame)
+    assert "C_plasma" in r and "nothing" not in r
+    assert "esketamine_nasal" in repr(r)

@@ -1,0 +1,126 @@
+"""Sweeps: grid order, thread-count invariance, trajectories, progress, cancellation."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ketasim as ks
+
+
+def test_issue_example_grid_and_order(esketamine, nasal56):
+    ka = np.linspace(1, 5, 20)
+    df = ks.sweep(esketamine, nasal56, params={"ka_n": ka, "weight": [50, 70, 90]},
+                  metrics=["Cmax", "Tmax", "AUC"], threads=2, t_end="12 h", dt="5 min")
+    assert isinstance(df, pd.DataFrame)
+    assert df.columns.tolist() == ["ka_n", "weight", "Cmax", "Tmax", "AUC"]
+    expected = list(itertools.product(ka, [50.0, 70.0, 90.0]))   # last variable fastest
+    np.testing.assert_array_equal(df[["ka_n", "weight"]].to_numpy(), np.array(expected))
+    # Faster nasal absorption: higher and earlier peak.
+    first = df[df.weight == 70]
+    assert first["Cmax"].is_monotonic_increasing
+    assert first["Tmax"].iloc[-1] < first["Tmax"].iloc[0]
+
+
+def test_points_equal_single_simulations(esketamine, nasal56):
+    df = ks.sweep(esketamine, nasal56, {"ka_n": [1.5, 4.0], "FRn": [0.3, 0.6], "age": [30, 70]},
+                  metrics=["Cmax", "AUC", "half_life"], t_end="24 h", dt="2 min")
+    for _, row in df.iterrows():
+        r = ks.simulate(esketamine, nasal56, "24 h", "2 min", age=row["age"],
+                        params={"ka_n": row["ka_n"], "FRn": row["FRn"]})
+        m = ks.metrics(r, "C_plasma")
+        assert row["Cmax"] == m["Cmax"] and row["AUC"] == m["AUC"] and row["half_life"] == m["half_life"]
+
+
+def test_thread_count_invariance_bitwise(esketamine, nasal56):
+    params = {"ka_n": np.linspace(1, 5, 30), "Qh": [120, 151]}
+    kw = dict(metrics=list(ks.METRICS), outputs=["C_plasma", "Ce"], t_end="24 h", dt="1 min", threshold=50)
+    a = ks.sweep(esketamine, nasal56, params, threads=1, **kw)
+    b = ks.sweep(esketamine, nasal56, params, threads=2, **kw)
+    c = ks.sweep(esketamine, nasal56, params, threads=7, **kw)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    pd.testing.assert_frame_equal(a, c, check_exact=True)
+    assert "Ce.Cmax" in a.columns
+
+
+def test_dose_sweep_scales_the_regimen(clements):
+    reg = ks.Regimen.iv_infusion("0.5 mg/kg", "40 min")
+    df = ks.sweep(clements, reg, {"dose": [17.5, 35, 70]}, metrics=["Cmax", "AUC"], t_end="24 h", dt="1 min")
+    # Linear PK: exposure proportional to dose.
+    np.testing.assert_allclose(df["Cmax"] / df["dose"], df["Cmax"][0] / 17.5, rtol=1e-10)
+    np.testing.assert_allclose(df["AUC"] / df["dose"], df["AUC"][0] / 17.5, rtol=1e-10)
+    single = ks.metrics(ks.simulate(clements, reg, "24 h", "1 min"), "C_plasma")
+    assert df["Cmax"][1] == pytest.approx(single["Cmax"], rel=1e-12)
+
+
+def test_trajectories_xarray_and_numpy(esketamine, nasal56):
+    pytest.importorskip("xarray")
+    df, ds = ks.sweep(esketamine, nasal56, {"ka_n": [1, 2, 3]}, t_end="2 h", dt="10 min", trajectories=True)
+    assert ds["C_plasma"].dims == ("point", "time")
+    assert ds["C_plasma"].attrs["units"] == "ng/mL"
+    np.testing.assert_array_equal(ds["ka_n"].to_numpy(), df["ka_n"].to_numpy())
+    np.testing.assert_array_equal(ds["C_plasma"].max("time").to_numpy(), df["Cmax"].to_numpy())
+    _, arr = ks.sweep(esketamine, nasal56, {"ka_n": [1, 2, 3]}, t_end="2 h", dt="10 min", trajectories="numpy")
+    assert arr["values"].shape == (3, 3, 13) and arr["dims"] == ("point", "output", "time")
+    np.testing.assert_array_equal(arr["values"][:, 0, :], ds["C_plasma"].to_numpy())
+
+
+def test_progress_callable_and_tqdm(esketamine, nasal56):
+    calls = []
+    ks.sweep(esketamine, nasal56, {"ka_n": np.linspace(1, 5, 50)}, progress=lambda d, t: calls.append((d, t)))
+    assert calls[-1] == (50, 50)
+    assert all(t == 50 for _, t in calls)
+    pytest.importorskip("tqdm")
+    df = ks.sweep(esketamine, nasal56, {"ka_n": [1, 2]}, progress=True)
+    assert len(df) == 2
+
+
+def test_progress_returning_false_cancels(esketamine, nasal56):
+    with pytest.raises(KeyboardInterrupt, match="sweep cancelled after"):
+        ks.sweep(esketamine, nasal56, {"ka_n": np.linspace(1, 5, 20000)}, threads=2, progress=lambda d, t: False)
+
+
+def test_exception_in_progress_is_propagated(esketamine, nasal56):
+    def boom(done, total):
+        raise ZeroDivisionError("from the progress callback")
+
+    with pytest.raises(ZeroDivisionError, match="from the progress callback"):
+        ks.sweep(esketamine, nasal56, {"ka_n": np.linspace(1, 5, 20000)}, progress=boom)
+
+
+def test_ctrl_c_interrupts_a_long_sweep(esketamine, nasal56):
+    """SIGINT while C++ runs the sweep with the GIL released: noticed within ~50 ms by
+    PyErr_CheckSignals in the progress hook, then the workers stop and KeyboardInterrupt is raised."""
+    timers = []
+    calls = []
+
+    def arm_sigint_once(done, total):
+        calls.append(done)
+        if not timers:   # first report: the sweep is running in C++ now
+            timers.append(threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)))
+            timers[0].start()
+
+    start = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            ks.sweep(esketamine, nasal56, {"ka_n": np.linspace(1, 5, 200_000)}, threads=2, progress=arm_sigint_once)
+    finally:
+        for t in timers:
+            t.cancel()
+    assert timers, "the sweep never reported progress"
+    assert calls[-1] < 200_000, "the sweep ran to completion instead of being interrupted"
+    assert time.monotonic() - start < 30
+
+
+def test_empty_and_single_variable_grid(esketamine, nasal56):
+    df = ks.sweep(esketamine, nasal56, {"weight": 70}, t_end="1 h", dt="10 min")
+    assert len(df) == 1
+    with pytest.raises(ValueError, match="non-empty"):
+        ks.sweep(esketamine, nasal56, {"ka_n": []})
