@@ -211,7 +211,7 @@ TEST_P(RouteAgreement, MassBalance) {
 }
 
 TEST_P(RouteAgreement, OutputIndependentOfGrid) {
-    // Coarse (2 h) and fine (3 min) grids share the whole-hour times exactly; the exact solver's
+    // Coarse (1 h) and fine (3 min) grids share the whole-hour times exactly; the exact solver's
     // values there differ only by roundoff.
     const Trajectory coarse = simulate(model_, regimen_, grid(kEndH, 1), SimOptions{}, subject_);
     const Trajectory fine = simulate(model_, regimen_, grid(kEndH, 20), SimOptions{}, subject_);

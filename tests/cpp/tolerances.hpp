@@ -23,7 +23,7 @@ constexpr double kExactRtol = 1e-9;
 constexpr double kConcAtol = 1e-9;
 
 // Exact solver, same regimen on a coarse and a fine output grid: only the floating-point path
-// differs (one propagator exp(A 2h) versus forty of exp(A 0.05h)), so the values agree to
+// differs (one propagator exp(A 1h) versus twenty of exp(A 0.05h)), so the values agree to
 // roundoff accumulated over ~2400 steps (measured <= 1e-11 on every library model); 1e-10 is
 // the requirement.
 constexpr double kGridRtol = 1e-10;
