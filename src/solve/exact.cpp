@@ -94,6 +94,9 @@ Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, cons
     for (const auto& p : timeline) {
         const double h = p.time - t;
         if (h != last_h || last == nullptr) {
+            if (h > 1e6)   // llround below would overflow past ~9e6 h
+                throw SolverError("exact solver: one step of " + std::to_string(h) +
+                                  " h between output times is longer than 1e6 h; add output times");
             const long long key = std::llround(h / kStepQuantum);
             last = key > 0 ? &cache.get(key) : nullptr;
             last_h = h;

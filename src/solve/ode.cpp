@@ -66,6 +66,15 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
             if (timeline[j].breakpoint >= 0) break;
         }
         const bool ends_at_breakpoint = j < timeline.size();
+        // Outputs at the segment's own start time are read from x directly: Boost 1.74's dense
+        // integrate_times() would call calc_state() before the stepper has taken a step (crash;
+        // regression test ClosedForm.OdeDopri5OutputAtTimeZeroWithoutDoseThere).
+        while (seg_times.size() > 2 && seg_times[1] == t && seg_cols[1] >= 0) {
+            for (int s = 0; s < n; ++s) xe[s] = x[s];
+            record(tr, sys, omap, xe, seg_cols[1], opt);
+            seg_times.erase(seg_times.begin() + 1);
+            seg_cols.erase(seg_cols.begin() + 1);
+        }
         const double t_end = seg_times.back();
         if (t_end - t > 0) {
             std::size_t idx = 0;
