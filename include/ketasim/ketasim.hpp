@@ -4,6 +4,7 @@
 #include "ketasim/io.hpp"
 #include "ketasim/metrics.hpp"
 #include "ketasim/model.hpp"
+#include "ketasim/pd.hpp"
 #include "ketasim/regimen.hpp"
 #include "ketasim/simulate.hpp"
 #include "ketasim/sweep.hpp"

@@ -22,6 +22,17 @@ struct CompareOptions {
 
 int run_compare(const CompareOptions& o);
 
+struct CourseCliOptions {
+    std::string schedule = "iv-3x-weekly";
+    int weeks = 0;                  // 0 = the schedule's default
+    std::string days;               // iv-days: "0,2,4,7,9,11"
+    double weight_kg = 70.0;
+    double follow_up_days = 28.0;
+    std::string out;                // session table as CSV
+    std::string models_dir;
+};
+int run_course(const CourseCliOptions& o);
+
 // Formats a table with aligned columns (first row = header).
 std::string format_table(const std::vector<std::vector<std::string>>& rows);
 std::string fmt_num(double v, int precision = 3);

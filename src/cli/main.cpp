@@ -228,6 +228,15 @@ int main(int argc, char** argv) {
     cmp->add_option("--iv-model", co.iv_model, "IV model (library name or file)")->capture_default_str();
     cmp->add_option("--out", co.out, "Result file (.h5 or .csv)")->capture_default_str();
 
+    cli::CourseCliOptions cso;
+    auto* crs = app.add_subcommand("course", "A treatment course: acute effects, discharge time and MADRS per session");
+    crs->add_option("--schedule", cso.schedule, "iv-3x-weekly, iv-2x-weekly, esketamine-induction or iv-days")->capture_default_str();
+    crs->add_option("--weeks", cso.weeks, "Weeks of treatment (default: 2, 4 and 8 by schedule)");
+    crs->add_option("--days", cso.days, "iv-days: session days, e.g. '0,2,4,7,9,11'");
+    crs->add_option("--weight", cso.weight_kg, "Body weight, kg")->capture_default_str();
+    crs->add_option("--follow-up-days", cso.follow_up_days, "Follow-up after the last session, days")->capture_default_str();
+    crs->add_option("--out", cso.out, "Write the session table: FILE.csv");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -249,6 +258,10 @@ int main(int argc, char** argv) {
                 throw InputError("--weight: " + std::to_string(co.weight_kg) + " kg must be in (0, 1000)");
             co.command = command;
             return cli::run_compare(co);
+        }
+        if (*crs) {
+            cso.models_dir = models_dir;
+            return cli::run_course(cso);
         }
     } catch (const InputError& e) {
         std::cerr << "ketasim: error: " << e.what() << "\n";

@@ -1,0 +1,130 @@
+// Acute effects: sigmoid Emax functions of the effect-site concentration (algebraic).
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "ketasim/errors.hpp"
+#include "ketasim/pd.hpp"
+
+namespace ketasim {
+
+namespace {
+
+std::string num(double v) {
+    std::ostringstream os;
+    os << v;
+    return os.str();
+}
+
+void require(bool ok, const std::string& field, double v, const std::string& rule) {
+    if (!ok) throw InputError(field + " = " + num(v) + ": " + rule);
+}
+
+// Value of a parameter, checked against a rule; the message names file:line and key.
+double checked(const PdParameterSet& p, const std::string& name, bool (*ok)(double), const std::string& rule) {
+    const double v = p.value(name);
+    if (!ok(v)) throw InputError(p.where(name) + ".value = " + num(v) + ": " + rule);
+    return v;
+}
+
+bool positive(double v) { return v > 0; }
+bool non_negative(double v) { return v >= 0; }
+bool unit_interval(double v) { return v > 0 && v <= 1; }
+
+}  // namespace
+
+double sigmoid_emax(double c, double emax, double ec50, double hill) {
+    if (!(c > 0)) return 0.0;
+    // c^h / (ec50^h + c^h) written as 1 / (1 + (ec50/c)^h): no overflow for large c or h.
+    return emax / (1.0 + std::pow(ec50 / c, hill));
+}
+
+void AcuteEffectModel::validate() const {
+    require(std::isfinite(diss_emax) && diss_emax >= 0, "diss_emax", diss_emax, "must be finite and >= 0");
+    require(std::isfinite(diss_ec50) && diss_ec50 > 0, "diss_ec50", diss_ec50, "must be finite and > 0");
+    require(std::isfinite(diss_hill) && diss_hill > 0, "diss_hill", diss_hill, "must be finite and > 0");
+    require(std::isfinite(sbp_emax) && sbp_emax >= 0, "sbp_emax", sbp_emax, "must be finite and >= 0");
+    require(std::isfinite(sbp_ec50) && sbp_ec50 > 0, "sbp_ec50", sbp_ec50, "must be finite and > 0");
+    require(std::isfinite(sbp_hill) && sbp_hill > 0, "sbp_hill", sbp_hill, "must be finite and > 0");
+    require(diss_tolerance_per_session > 0 && diss_tolerance_per_session <= 1, "diss_tolerance_per_session",
+            diss_tolerance_per_session, "must be in (0, 1] (1 = no tolerance)");
+    require(diss_discharge_threshold > 0, "diss_discharge_threshold", diss_discharge_threshold, "must be > 0");
+    require(sbp_discharge_threshold > 0, "sbp_discharge_threshold", sbp_discharge_threshold, "must be > 0");
+}
+
+AcuteEffectModel AcuteEffectModel::from_parameters(const PdParameterSet& p) {
+    AcuteEffectModel m;
+    m.diss_emax = checked(p, "diss_emax", non_negative, "must be >= 0");
+    m.diss_ec50 = checked(p, "diss_ec50", positive, "must be > 0");
+    m.diss_hill = checked(p, "diss_hill", positive, "must be > 0");
+    m.sbp_emax = checked(p, "sbp_emax", non_negative, "must be >= 0");
+    m.sbp_ec50 = checked(p, "sbp_ec50", positive, "must be > 0");
+    m.sbp_hill = checked(p, "sbp_hill", positive, "must be > 0");
+    m.diss_tolerance_per_session = checked(p, "diss_tolerance_per_session", unit_interval, "must be in (0, 1]");
+    m.diss_discharge_threshold = checked(p, "diss_discharge_threshold", positive, "must be > 0");
+    m.sbp_discharge_threshold = checked(p, "sbp_discharge_threshold", positive, "must be > 0");
+    return m;
+}
+
+AcuteCurves acute_effects(const Trajectory& tr, const AcuteEffectModel& m, const std::vector<double>& starts,
+                          double ce_scale, const std::string& ce_name) {
+    m.validate();
+    require(ce_scale > 0 && std::isfinite(ce_scale), "ce_scale", ce_scale, "must be finite and > 0");
+    const auto ce = tr[ce_name];
+    std::vector<double> s = starts;
+    std::sort(s.begin(), s.end());
+    AcuteCurves a;
+    a.time = tr.time;
+    a.dissociation.resize(tr.time.size());
+    a.sbp_rise.resize(tr.time.size());
+    for (std::size_t i = 0; i < tr.time.size(); ++i) {
+        const double c = ce_scale * ce[static_cast<Eigen::Index>(i)];
+        // Sessions started strictly before the current one: the current one counts from its start.
+        const auto started = std::upper_bound(s.begin(), s.end(), tr.time[i] + 1e-12) - s.begin();
+        const double prior = std::max<long>(0, static_cast<long>(started) - 1);
+        const double emax = m.diss_emax * std::pow(m.diss_tolerance_per_session, prior);
+        a.dissociation[i] = sigmoid_emax(c, emax, m.diss_ec50, m.diss_hill);
+        a.sbp_rise[i] = sigmoid_emax(c, m.sbp_emax, m.sbp_ec50, m.sbp_hill);
+    }
+    return a;
+}
+
+std::vector<SessionAcute> session_acute_metrics(const Trajectory& tr, const AcuteCurves& a, const AcuteEffectModel& m,
+                                                const std::vector<double>& starts_in, double ce_scale,
+                                                const std::string& ce_name) {
+    std::vector<double> starts = starts_in;
+    std::sort(starts.begin(), starts.end());
+    const auto ce = tr[ce_name];
+    const std::size_t n = tr.time.size();
+    std::vector<SessionAcute> out;
+    for (std::size_t k = 0; k < starts.size(); ++k) {
+        SessionAcute s;
+        s.start_h = starts[k];
+        const double end = k + 1 < starts.size() ? starts[k + 1] : tr.time.back() + 1.0;
+        std::size_t i0 = static_cast<std::size_t>(std::lower_bound(tr.time.begin(), tr.time.end(), s.start_h - 1e-12) -
+                                                  tr.time.begin());
+        std::size_t i1 = i0;
+        while (i1 < n && tr.time[i1] < end - 1e-12) ++i1;   // window [i0, i1)
+        std::size_t last_above_idx = i0;
+        bool any_above = false;
+        for (std::size_t i = i0; i < i1; ++i) {
+            const double c = ce_scale * ce[static_cast<Eigen::Index>(i)];
+            const double t = tr.time[i] - s.start_h;
+            if (c > s.peak_ce) { s.peak_ce = c; s.t_peak_ce_h = t; }
+            if (a.dissociation[i] > s.peak_diss) { s.peak_diss = a.dissociation[i]; s.t_peak_diss_h = t; }
+            if (a.sbp_rise[i] > s.peak_sbp) { s.peak_sbp = a.sbp_rise[i]; s.t_peak_sbp_h = t; }
+            const bool above = a.dissociation[i] >= m.diss_discharge_threshold || a.sbp_rise[i] >= m.sbp_discharge_threshold;
+            if (above) { any_above = true; last_above_idx = i; }
+        }
+        if (i0 < i1) {
+            if (!any_above)
+                s.discharge_h = 0.0;
+            else if (last_above_idx + 1 < i1)
+                s.discharge_h = tr.time[last_above_idx + 1] - s.start_h;
+        }
+        out.push_back(s);
+    }
+    return out;
+}
+
+}  // namespace ketasim

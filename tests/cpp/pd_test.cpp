@@ -1,0 +1,433 @@
+// Pharmacodynamics: sigmoid Emax functions, the effect site against its closed form, discharge
+// readiness, the calibrated (not published) symptom model against its single-dose targets, its
+// bounds and grid convergence, the calibration fits themselves (reproduce models/pd/*.toml), and
+// the schedules. Targets: /work/shared/references/ketamine-pkpd.md sections 3-5; docs/calibration.md.
+#include <gtest/gtest.h>
+
+#include <Eigen/Dense>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "ketasim/ketasim.hpp"
+#include "tolerances.hpp"
+
+namespace ketasim {
+namespace {
+
+using test::close_enough;
+
+// ---- named tolerances for this file (why each value) -----------------------------------------
+// Calibration targets are reproduced on the 1-min grid the fit used; the fit drives residuals to
+// ~1e-12 points, so 0.05 MADRS points (a tenth of the instrument's 1-point resolution, /2) only
+// allows for the file's values being rounded to 6 significant digits.
+constexpr double kTargetAtol = 0.05;           // MADRS points
+// Peak time of the drug effect: the target is "~24 h"; the grid is 1 min, the fit puts
+// dE/dt = 0 at 24 h exactly, rounding of the file values moves it by minutes. 0.5 h.
+constexpr double kPeakTimeAtol = 0.5;          // h
+// Grid convergence of the (P, E) integration: Ce linear between exact PK samples has an error
+// O(dt^2 * Ce''); halving 1 min -> 0.5 min must change MADRS by less than 0.01 points (two
+// orders below the instrument's resolution) everywhere.
+constexpr double kGridConvergenceAtol = 0.01;  // MADRS points
+// Refit versus file values: the file keeps 6 significant digits.
+constexpr double kRefitRtol = 1e-4;
+
+std::string models_dir() { return KETASIM_TEST_MODELS_DIR; }
+
+Model clements() { return load_model(models_dir() + "/ketamine_iv_clements.toml"); }
+
+Trajectory single_iv(double mg_per_kg, double t_end_h, double dt_h = 1.0 / 60.0) {
+    return simulate(clements(), Regimen::iv_infusion(mg_per_kg, 40.0 / 60.0, {0.0}, true),
+                    OutputGrid::uniform(0.0, t_end_h, dt_h));
+}
+
+double at(const SymptomCurve& c, const std::vector<double>& v, double t) { return interpolate(c.time, v.data(), t); }
+
+// ---- sigmoid Emax ----------------------------------------------------------------------------
+
+TEST(SigmoidEmax, HalfAtEc50MonotoneAndBounded) {
+    for (double h : {0.5, 1.0, 3.0, 10.0}) {
+        EXPECT_NEAR(sigmoid_emax(158.0, 100.0, 158.0, h), 50.0, 1e-12);
+        double prev = -1.0;
+        for (double c = 0.0; c <= 1e5; c = c * 1.3 + 0.1) {
+            const double e = sigmoid_emax(c, 100.0, 158.0, h);
+            EXPECT_GE(e, prev);
+            EXPECT_GE(e, 0.0);
+            EXPECT_LE(e, 100.0);
+            prev = e;
+        }
+        EXPECT_GT(sigmoid_emax(158.0 * 2, 100.0, 158.0, h), 50.0);
+        EXPECT_LT(sigmoid_emax(158.0 / 2, 100.0, 158.0, h), 50.0);
+    }
+    EXPECT_EQ(sigmoid_emax(0.0, 100.0, 158.0, 3.0), 0.0);
+    EXPECT_EQ(sigmoid_emax(-1e-15, 100.0, 158.0, 3.0), 0.0);   // roundoff below zero
+    EXPECT_NEAR(sigmoid_emax(1e300, 100.0, 158.0, 50.0), 100.0, 1e-12);   // no overflow
+}
+
+TEST(AcuteEffectModel, ValidateNamesField) {
+    AcuteEffectModel m;
+    m.diss_ec50 = -1;
+    try {
+        m.validate();
+        FAIL() << "no throw";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("diss_ec50 = -1"), std::string::npos) << e.what();
+    }
+}
+
+// ---- PD parameter files ----------------------------------------------------------------------
+
+TEST(PdParameters, LibraryFilesLoadAndCalibratedAreMarked) {
+    for (const char* name : {"acute_effects", "madrs"}) {
+        const PdParameterSet p = load_library_pd(name, models_dir());
+        int calibrated = 0;
+        for (const auto& q : p.parameters) {
+            EXPECT_FALSE(q.unit.empty()) << q.name;
+            EXPECT_FALSE(q.description.empty()) << q.name;
+            if (q.calibrated) {
+                ++calibrated;
+                EXPECT_EQ(q.source.rfind("calibrated:", 0), 0u) << q.name;
+            }
+        }
+        EXPECT_GT(calibrated, 0) << name;
+    }
+    EXPECT_NO_THROW(AcuteEffectModel::from_parameters(load_library_pd("acute_effects", models_dir())).validate());
+    EXPECT_NO_THROW(SymptomModel::from_parameters(load_library_pd("madrs", models_dir())).validate());
+}
+
+TEST(PdParameters, ErrorsNameFileLineKeyValueRule) {
+    const std::string bad_calibrated =
+        "name = \"x\"\n[parameters.a]\nvalue = 1.0\nunit = \"1\"\ndescription = \"d\"\nsource = \"paper\"\ncalibrated = true\n";
+    try {
+        parse_pd_parameters(bad_calibrated, "x.toml");
+        FAIL() << "no throw";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("x.toml:6: parameters.a.source"), std::string::npos) << e.what();
+    }
+    const std::string typo = "name = \"x\"\n[parameters.a]\nvalue = 1.0\nunits = \"1\"\n";
+    try {
+        parse_pd_parameters(typo, "x.toml");
+        FAIL() << "no throw";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("x.toml:4: parameters.a.units: unknown key"), std::string::npos) << e.what();
+    }
+    const std::string negative =
+        "name = \"acute\"\n"
+        "[parameters.diss_emax]\nvalue = 100.0\nunit = \"%\"\ndescription = \"d\"\nsource = \"s\"\n"
+        "[parameters.diss_ec50]\nvalue = -5.0\nunit = \"ng/mL\"\ndescription = \"d\"\nsource = \"s\"\n";
+    try {
+        AcuteEffectModel::from_parameters(parse_pd_parameters(negative, "a.toml"));
+        FAIL() << "no throw";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("a.toml:7: parameters.diss_ec50.value = -5: must be > 0"), std::string::npos)
+            << e.what();
+    }
+}
+
+// ---- effect site -----------------------------------------------------------------------------
+
+// One compartment, IV bolus D: C = D/V e^{-kt}; Ce = D/V ke0/(ke0-k) (e^{-kt} - e^{-ke0 t}).
+TEST(EffectSite, LagsPlasmaAndMatchesClosedFormOneCompartmentBolus) {
+    const std::string text = R"(name = "one_cmt_es"
+title = "t"
+analyte = "a"
+description = "d"
+[parameters.V]
+value = 40.0
+unit = "L"
+description = "d"
+source = "pd_test"
+[parameters.CL]
+value = 10.0
+unit = "L/h"
+description = "d"
+source = "pd_test"
+[parameters.ke0]
+value = 0.1136
+unit = "1/min"
+description = "d"
+source = "pd_test"
+[[compartments]]
+name = "central"
+volume = "V"
+[[flows]]
+from = "central"
+rate = "CL"
+[routes.iv]
+kind = "iv"
+[[routes.iv.branches]]
+target = "central"
+[[outputs]]
+name = "C_plasma"
+compartment = "central"
+analyte = "a"
+[effect_site]
+name = "Ce"
+driver = "C_plasma"
+ke0 = "ke0"
+)";
+    const Model m = parse_model(text, "one_cmt_es");
+    const double D = 35.0, V = 40.0, k = 10.0 / 40.0, ke0 = 0.1136 * 60.0;
+    const Trajectory tr = simulate(m, Regimen::iv_bolus(D, {0.0}), OutputGrid::uniform(0.0, 12.0, 0.05));
+    const auto cp = tr["C_plasma"];
+    const auto ce = tr["Ce"];
+    for (std::size_t i = 0; i < tr.time.size(); ++i) {
+        const double t = tr.time[i];
+        const double want = D / V * 1000.0 * ke0 / (ke0 - k) * (std::exp(-k * t) - std::exp(-ke0 * t));
+        EXPECT_TRUE(close_enough(ce[i], want, test::kExactRtol, test::kConcAtol)) << "t=" << t << " " << ce[i] << " vs " << want;
+        if (t > 0 && t < 0.5) {
+            EXPECT_LT(ce[i], cp[i]) << "Ce lags the plasma early, t=" << t;
+        }
+    }
+    // Peak of Ce at ln(ke0/k)/(ke0-k), after the plasma peak (t = 0).
+    const double tmax = std::log(ke0 / k) / (ke0 - k);
+    const Metrics me = compute_metrics(tr, "Ce");
+    EXPECT_NEAR(me.tmax, tmax, 0.05);
+}
+
+// ---- acute calibration (reproduces models/pd/acute_effects.toml) ------------------------------
+
+TEST(AcuteCalibration, KrystalRangeAndTimingAndBloodPressure) {
+    const AcuteEffectModel file = AcuteEffectModel::from_parameters(load_library_pd("acute_effects", models_dir()));
+    // Krystal 1994 range 100-250 ng/mL read as 20% and 80% of Emax.
+    const double ec50 = std::sqrt(100.0 * 250.0), hill = std::log(16.0) / std::log(2.5);
+    EXPECT_TRUE(close_enough(file.diss_ec50, ec50, kRefitRtol, 0.0));
+    EXPECT_TRUE(close_enough(file.diss_hill, hill, kRefitRtol, 0.0));
+    const Trajectory tr = single_iv(0.5, 6.0);
+    const AcuteCurves a = acute_effects(tr, file, {0.0});
+    const auto s = session_acute_metrics(tr, a, file, {0.0});
+    ASSERT_EQ(s.size(), 1u);
+    // SBP Emax: peak +5 mmHg given the fixed EC50 and hill.
+    const double want_emax = 5.0 / sigmoid_emax(s[0].peak_ce, 1.0, file.sbp_ec50, file.sbp_hill);
+    EXPECT_TRUE(close_enough(file.sbp_emax, want_emax, 1e-3, 0.0)) << "refit sbp_emax = " << want_emax;
+    EXPECT_GE(s[0].peak_sbp, 3.0);
+    EXPECT_LE(s[0].peak_sbp, 7.0);
+    // Checks that were not fitted: dissociation peaks within the first hour and is below the
+    // discharge threshold by 1.5-2 h.
+    EXPECT_LT(s[0].t_peak_diss_h, 1.0);
+    EXPECT_GE(s[0].discharge_h, 1.5);
+    EXPECT_LE(s[0].discharge_h, 2.0);
+    std::printf("acute: peak Ce %.1f ng/mL at %.0f min; dissociation %.1f%% at %.0f min; SBP +%.2f mmHg at %.0f min "
+                "(target 30-40 min); discharge at %.0f min; refit sbp_emax %.4f\n",
+                s[0].peak_ce, s[0].t_peak_ce_h * 60, s[0].peak_diss, s[0].t_peak_diss_h * 60, s[0].peak_sbp,
+                s[0].t_peak_sbp_h * 60, s[0].discharge_h * 60, want_emax);
+}
+
+TEST(Discharge, MonotoneInDose) {
+    const AcuteEffectModel m = AcuteEffectModel::from_parameters(load_library_pd("acute_effects", models_dir()));
+    double prev = -1.0;
+    for (double dose : {0.1, 0.25, 0.5, 0.75, 1.0, 1.5}) {
+        const Trajectory tr = single_iv(dose, 12.0);
+        const auto s = session_acute_metrics(tr, acute_effects(tr, m, {0.0}), m, {0.0});
+        ASSERT_FALSE(std::isnan(s[0].discharge_h)) << dose;
+        EXPECT_GE(s[0].discharge_h, prev) << "dose " << dose << " mg/kg";
+        prev = s[0].discharge_h;
+    }
+    EXPECT_GT(prev, 0.0);
+}
+
+TEST(Discharge, ToleranceShortensLaterSessions) {
+    AcuteEffectModel m = AcuteEffectModel::from_parameters(load_library_pd("acute_effects", models_dir()));
+    m.diss_tolerance_per_session = 0.7;
+    const std::vector<double> starts = {0.0, 48.0, 96.0};
+    const Trajectory tr = simulate(clements(), Regimen::iv_infusion(0.5, 40.0 / 60.0, starts, true),
+                                   OutputGrid::uniform(0.0, 120.0, 1.0 / 60.0));
+    const auto s = session_acute_metrics(tr, acute_effects(tr, m, starts), m, starts);
+    ASSERT_EQ(s.size(), 3u);
+    EXPECT_NEAR(s[1].peak_diss / s[0].peak_diss, 0.7, 0.01);   // sessions 48 h apart: no carry-over
+    EXPECT_NEAR(s[2].peak_diss / s[0].peak_diss, 0.49, 0.01);
+    EXPECT_NEAR(s[2].peak_sbp, s[0].peak_sbp, 0.05);           // no tolerance of BP
+}
+
+// ---- symptom model ---------------------------------------------------------------------------
+
+struct SingleDose {
+    SymptomModel m;
+    SymptomCurve c;
+};
+
+const SingleDose& single_dose() {
+    static const SingleDose sd = [] {
+        SingleDose s;
+        s.m = SymptomModel::from_parameters(load_library_pd("madrs", models_dir()));
+        s.c = simulate_symptoms(single_iv(0.5, 14.0 * 24.0), s.m, 0.0);
+        return s;
+    }();
+    return sd;
+}
+
+TEST(SymptomModel, SingleDoseMatchesCalibrationTargets) {
+    const auto& [m, c] = single_dose();
+    ASSERT_EQ(m.baseline, 32.0);
+    EXPECT_NEAR(at(c, c.madrs, 24.0) - m.baseline, -16.5, kTargetAtol);            // Murrough 2013
+    EXPECT_NEAR(at(c, c.madrs_control, 24.0) - m.baseline, -8.8, kTargetAtol);     // midazolam control
+    // Peak drug effect (control - ketamine) near 24 h.
+    double best = -1, t_best = 0;
+    for (std::size_t i = 0; i < c.time.size(); ++i) {
+        const double d = c.madrs_control[i] - c.madrs[i];
+        if (d > best) { best = d; t_best = c.time[i]; }
+    }
+    EXPECT_NEAR(t_best, 24.0, kPeakTimeAtol);
+    // Onset: superior from 40 min, visible within hours (>= 2 points by 4 h: checks, not fitted).
+    EXPECT_GT(at(c, c.madrs_control, 40.0 / 60.0) - at(c, c.madrs, 40.0 / 60.0), 0.0);
+    EXPECT_GE(at(c, c.madrs_control, 4.0) - at(c, c.madrs, 4.0), 2.0);
+    // Duration: the drug effect at day 11 is 10% of the 24 h one (fitted); at day 7 still >= 20%
+    // ("lasting as long as 1 week", a check); by day 14 below 1 point.
+    EXPECT_NEAR(at(c, c.madrs_control, 264.0) - at(c, c.madrs, 264.0), 0.77, kTargetAtol);
+    EXPECT_GE(at(c, c.madrs_control, 168.0) - at(c, c.madrs, 168.0), 0.2 * 7.7);
+    EXPECT_LT(at(c, c.madrs_control, 336.0) - at(c, c.madrs, 336.0), 1.0);
+}
+
+TEST(SymptomModel, BoundedForExtremeDosesAndBaselines) {
+    const SymptomModel file = SymptomModel::from_parameters(load_library_pd("madrs", models_dir()));
+    const Trajectory zero = single_iv(1e-9, 48.0, 0.1);
+    const Trajectory huge = single_iv(50.0, 48.0, 0.1);   // 100x the 0.5 mg/kg dose
+    for (double b : {0.0, 32.0, 60.0}) {
+        SymptomModel m = file;
+        m.baseline = b;
+        m.emax_p = 1.0;
+        for (const Trajectory* tr : {&zero, &huge}) {
+            const SymptomCurve c = simulate_symptoms(*tr, m, 0.0);
+            for (std::size_t i = 0; i < c.time.size(); ++i) {
+                ASSERT_GE(c.madrs[i], 0.0);
+                ASSERT_LE(c.madrs[i], 60.0);
+                ASSERT_LE(c.madrs[i], b + 1e-12);
+                ASSERT_GE(c.P[i], 0.0);
+                ASSERT_LE(c.P[i], 1.0);
+            }
+        }
+    }
+    SymptomModel m = file;
+    m.baseline = 61;
+    EXPECT_THROW(m.validate(), InputError);
+}
+
+TEST(SymptomModel, GridHalvingConverges) {
+    const SymptomModel m = SymptomModel::from_parameters(load_library_pd("madrs", models_dir()));
+    const SymptomCurve c1 = simulate_symptoms(single_iv(0.5, 72.0, 2.0 / 60.0), m, 0.0);
+    const SymptomCurve c2 = simulate_symptoms(single_iv(0.5, 72.0, 1.0 / 60.0), m, 0.0);
+    const SymptomCurve c3 = simulate_symptoms(single_iv(0.5, 72.0, 0.5 / 60.0), m, 0.0);
+    double e12 = 0, e23 = 0;
+    for (std::size_t i = 0; i < c1.time.size(); ++i) {
+        const double t = c1.time[i];
+        e12 = std::max(e12, std::fabs(c1.madrs[i] - at(c2, c2.madrs, t)));
+        e23 = std::max(e23, std::fabs(at(c2, c2.madrs, t) - at(c3, c3.madrs, t)));
+    }
+    EXPECT_LT(e23, kGridConvergenceAtol);
+    // Linear interpolation of Ce: second order, so the change shrinks ~4x per halving (>= 3x).
+    EXPECT_LT(e23, e12 / 3.0) << "e12 " << e12 << " e23 " << e23;
+    std::printf("grid convergence: max |dMADRS| 2->1 min %.2e, 1->0.5 min %.2e points\n", e12, e23);
+}
+
+// ---- symptom calibration (deterministic least squares; reproduces models/pd/madrs.toml) -------
+// Fixed: baseline 32, ec50 158.11, hill 1, emax_p 1, k_placebo ln2/4h; placebo_max in closed form
+// from the control change. Fitted: log k_on, log k_off, log k_tr by Levenberg-Marquardt with a
+// forward-difference Jacobian from (k_on, k_off, k_tr) = (1, 0.01, 0.1) /h to three residuals:
+//   r1 = MADRS change at 24 h + 16.5                       (Murrough 2013)
+//   r2 = (1/k_tr) d/dt[control - ketamine](24 h)           (the drug effect peaks at 24 h)
+//      = baseline [(1 - placebo) (P - E) - placebo' E / k_tr](24 h)
+//   r3 = (control - ketamine)(day 11) - 0.1 * 7.7          (superiority lost by days 10-12)
+TEST(SymptomCalibration, FitReproducesFile) {
+    const SymptomModel file = SymptomModel::from_parameters(load_library_pd("madrs", models_dir()));
+    SymptomModel s = file;
+    s.placebo_max = (8.8 / 32.0) / (1.0 - std::exp(-24.0 * s.k_placebo));
+    EXPECT_TRUE(close_enough(file.placebo_max, s.placebo_max, kRefitRtol, 0.0));
+    const Trajectory tr = single_iv(0.5, 14.0 * 24.0);
+    auto residuals = [&](const Eigen::Vector3d& x) {
+        SymptomModel q = s;
+        q.k_on = std::exp(x[0]);
+        q.k_off = std::exp(x[1]);
+        q.k_tr = std::exp(x[2]);
+        const SymptomCurve c = simulate_symptoms(tr, q, 0.0);
+        const double pl24 = at(c, c.placebo, 24.0);
+        Eigen::Vector3d r;
+        r[0] = at(c, c.madrs, 24.0) - q.baseline + 16.5;
+        const double dpl24 = q.placebo_max * q.k_placebo * std::exp(-q.k_placebo * 24.0);
+        const double e24 = at(c, c.E, 24.0);
+        r[1] = q.baseline * ((1.0 - pl24) * (at(c, c.P, 24.0) - e24) - dpl24 * e24 / q.k_tr);
+        r[2] = at(c, c.madrs_control, 264.0) - at(c, c.madrs, 264.0) - 0.1 * (16.5 - 8.8);
+        return r;
+    };
+    Eigen::Vector3d x(std::log(1.0), std::log(0.01), std::log(0.1));
+    double lambda = 1e-3;
+    Eigen::Vector3d r = residuals(x);
+    for (int it = 0; it < 100 && r.norm() > 1e-10; ++it) {
+        Eigen::Matrix3d J;
+        for (int j = 0; j < 3; ++j) {
+            Eigen::Vector3d y = x;
+            y[j] += 1e-6;
+            J.col(j) = (residuals(y) - r) / 1e-6;
+        }
+        Eigen::Matrix3d A = J.transpose() * J;
+        A.diagonal() *= 1.0 + lambda;
+        const Eigen::Vector3d dx = A.ldlt().solve(-J.transpose() * r);
+        const Eigen::Vector3d r_new = residuals(x + dx);
+        if (r_new.norm() < r.norm()) {
+            x += dx;
+            r = r_new;
+            lambda *= 0.3;
+        } else {
+            lambda *= 10.0;
+        }
+    }
+    std::printf("symptom fit: k_on %.6g /h, k_off %.6g /h, k_tr %.6g /h, placebo_max %.6g; residuals %.2e %.2e %.2e\n",
+                std::exp(x[0]), std::exp(x[1]), std::exp(x[2]), s.placebo_max, r[0], r[1], r[2]);
+    EXPECT_LT(r.norm(), 1e-8);
+    EXPECT_TRUE(close_enough(file.k_on, std::exp(x[0]), kRefitRtol, 0.0));
+    EXPECT_TRUE(close_enough(file.k_off, std::exp(x[1]), kRefitRtol, 0.0));
+    EXPECT_TRUE(close_enough(file.k_tr, std::exp(x[2]), kRefitRtol, 0.0));
+}
+
+// ---- clinical metrics and schedules ----------------------------------------------------------
+
+TEST(ClinicalMetrics, HandBuiltCurve) {
+    SymptomModel m;
+    m.baseline = 30;
+    SymptomCurve c;
+    c.time = {0, 1, 2, 3, 4, 5, 6};
+    c.madrs = {30, 25, 14, 9, 12, 16, 20};
+    const ClinicalMetrics x = clinical_metrics(c, m, {0.0, 2.5});
+    EXPECT_EQ(x.onset_h, 2.0);        // 20% fall: <= 24; 25 at t = 1 is not
+    EXPECT_EQ(x.response_h, 2.0);
+    EXPECT_EQ(x.remission_h, 3.0);
+    EXPECT_EQ(x.sessions_to_response, 1);
+    EXPECT_TRUE(x.response_lost);
+    EXPECT_EQ(x.response_duration_h, 3.0);      // lost at t = 5 (16 > 15)
+    EXPECT_EQ(x.relapse_after_last_h, 2.5);     // 5 - 2.5
+    EXPECT_EQ(x.min_madrs, 9.0);
+}
+
+TEST(Schedules, StandardRegimens) {
+    const CourseSpec three = iv_course(3, 2);
+    EXPECT_EQ(three.session_starts_h, (std::vector<double>{0, 48, 96, 168, 216, 264}));
+    EXPECT_EQ(three.regimen.events.size(), 6u);
+    EXPECT_DOUBLE_EQ(three.regimen.events[0].duration, 40.0 / 60.0);
+    EXPECT_TRUE(three.regimen.events[0].per_kg);
+    EXPECT_EQ(iv_course(2, 4).session_starts_h.size(), 8u);
+    const CourseSpec esk = esketamine_induction();
+    EXPECT_EQ(esk.session_starts_h.size(), 12u);                   // 8 + 4
+    EXPECT_EQ(esk.regimen.events.size(), 2u + 11u * 3u);           // 56 mg = 2 devices, then 84 mg = 3
+    EXPECT_DOUBLE_EQ(esk.session_starts_h.back(), 24.0 * 49.0);
+    EXPECT_DOUBLE_EQ(esk.ce_scale, kEsketamineRacemicEquivalent);
+    EXPECT_THROW(iv_course(4, 2), InputError);
+    EXPECT_THROW(esketamine_induction(9), InputError);
+}
+
+TEST(Course, SixIvSessionsPrediction) {
+    const AcuteEffectModel a = AcuteEffectModel::from_parameters(load_library_pd("acute_effects", models_dir()));
+    const SymptomModel s = SymptomModel::from_parameters(load_library_pd("madrs", models_dir()));
+    CourseOptions o;
+    o.models_dir = models_dir();
+    const CourseResult r = run_course(clements(), iv_course_on_days({0, 2, 4, 7, 9, 11}), a, s, o);
+    ASSERT_EQ(r.sessions.size(), 6u);
+    for (const auto& x : r.sessions) {
+        EXPECT_NEAR(x.acute.peak_sbp, r.sessions[0].acute.peak_sbp, 0.5);   // no BP tolerance
+        EXPECT_LE(x.madrs_after_24h, x.madrs_before + 1e-9);
+    }
+    EXPECT_NEAR(r.sessions[0].madrs_after_24h, 15.5, 0.1);   // session 1 is the calibrated single dose
+    EXPECT_LT(r.sessions.back().madrs_after_24h, r.sessions[0].madrs_after_24h);
+}
+
+}  // namespace
+}  // namespace ketasim
