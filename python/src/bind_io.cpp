@@ -42,5 +42,5 @@ void bind_io(py::module_& m) {
               py::gil_scoped_release release;
               write_results(path, a, info);
           },
-          py::arg("path"), py::arg("arms"), py::arg("options") = SimOptions{}, py::arg("command") = "python");
+          py::arg("path"), py::arg("arms"), py::arg_v("options", SimOptions{}, "SimOptions()"), py::arg("command") = "python");
 }

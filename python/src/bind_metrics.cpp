@@ -26,7 +26,7 @@ void bind_metrics(py::module_& m) {
         .def_readonly("time_below_after_peak", &Metrics::time_below_after_peak);
     m.def("compute_metrics",
           py::overload_cast<const Trajectory&, const std::string&, const MetricOptions&>(&compute_metrics),
-          py::arg("trajectory"), py::arg("output"), py::arg("options") = MetricOptions{});
+          py::arg("trajectory"), py::arg("output"), py::arg_v("options", MetricOptions{}, "MetricOptions()"));
     m.def("compute_metrics_array",
           [](const std::vector<double>& t, py::array_t<double, py::array::c_style | py::array::forcecast> c,
              const MetricOptions& o) {
@@ -35,5 +35,5 @@ void bind_metrics(py::module_& m) {
                                    " values for " + std::to_string(t.size()) + " times");
               return compute_metrics(t, c.data(), o);
           },
-          py::arg("t"), py::arg("c"), py::arg("options") = MetricOptions{});
+          py::arg("t"), py::arg("c"), py::arg_v("options", MetricOptions{}, "MetricOptions()"));
 }

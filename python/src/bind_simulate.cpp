@@ -61,6 +61,6 @@ void bind_simulate(py::module_& m) {
 
     m.def("simulate",
           py::overload_cast<const Model&, const Regimen&, const OutputGrid&, const SimOptions&, const Subject&>(&simulate),
-          py::arg("model"), py::arg("regimen"), py::arg("grid"), py::arg("options") = SimOptions{},
-          py::arg("subject") = Subject{}, py::call_guard<py::gil_scoped_release>());
+          py::arg("model"), py::arg("regimen"), py::arg("grid"), py::arg_v("options", SimOptions{}, "SimOptions()"),
+          py::arg_v("subject", Subject{}, "Subject()"), py::call_guard<py::gil_scoped_release>());
 }

@@ -132,8 +132,8 @@ void bind_sweep(py::module_& m) {
               if (pending) throw *pending;   // Ctrl-C during the final report
               return result;
           },
-          py::arg("model"), py::arg("points"), py::arg("grid"), py::arg("options") = SimOptions{},
+          py::arg("model"), py::arg("points"), py::arg("grid"), py::arg_v("options", SimOptions{}, "SimOptions()"),
           py::arg("threads") = 1, py::arg("outputs") = std::vector<std::string>{},
-          py::arg("keep_trajectories") = false, py::arg("metric_options") = MetricOptions{},
+          py::arg("keep_trajectories") = false, py::arg_v("metric_options", MetricOptions{}, "MetricOptions()"),
           py::arg("progress") = py::none());
 }
