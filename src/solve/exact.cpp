@@ -2,6 +2,7 @@
 // x(t+h) = E(h) x + G(h) u, E = exp(A h), G = int_0^h exp(A s) ds, both read from the exponential
 // of the augmented matrix [[A, I], [0, 0]] h (Van Loan). One propagator per distinct step size.
 #include <cmath>
+#include <Eigen/Eigenvalues>
 #include <unsupported/Eigen/MatrixFunctions>
 #include <deque>
 #include <vector>
@@ -39,14 +40,49 @@ inline void small_gemv(const RowMat& M, const double* x, double* y, bool accumul
     }
 }
 
+// Propagators for one subject. When A is diagonalizable with real, well-separated eigenvalues
+// (the usual case for mammillary and catenary models), E(h) = V exp(L h) V^-1 and
+// G(h) = V diag((exp(l h) - 1) / l) V^-1: one eigendecomposition, then O(n^3) per step size.
+// Otherwise (near-equal rate constants such as ka == k10, or an ill-conditioned basis) every step
+// size uses the Pade exponential of the augmented matrix, which needs no special case.
 class PropagatorCache {
 public:
-    explicit PropagatorCache(const Eigen::MatrixXd& A) : A_(A) {}
+    explicit PropagatorCache(const Eigen::MatrixXd& A) : A_(A) {
+        const Eigen::Index n = A.rows();
+        if (n == 0) return;
+        Eigen::EigenSolver<Eigen::MatrixXd> es(A);
+        if (es.info() != Eigen::Success) return;
+        const double scale = std::max(1.0, A.cwiseAbs().maxCoeff());
+        if ((es.eigenvalues().imag().cwiseAbs().array() > 1e-12 * scale).any()) return;
+        Eigen::MatrixXd V = es.eigenvectors().real();
+        Eigen::PartialPivLU<Eigen::MatrixXd> lu(V);
+        Eigen::MatrixXd Vinv = lu.inverse();
+        // Condition of the eigenbasis bounds the relative error of the result (~ cond * eps).
+        const double cond = V.cwiseAbs().rowwise().sum().maxCoeff() * Vinv.cwiseAbs().rowwise().sum().maxCoeff();
+        if (!(cond < kMaxCondition)) return;
+        lam_ = es.eigenvalues().real();
+        const Eigen::MatrixXd back = V * lam_.asDiagonal() * Vinv;
+        if (!((back - A).cwiseAbs().maxCoeff() <= 1e-12 * scale)) return;
+        V_ = V;
+        Vinv_ = Vinv;
+        spectral_ = true;
+    }
+    bool spectral() const { return spectral_; }
     const Propagator& get(long long key) {
         for (const auto& p : cache_)
             if (p.key == key) return p;
         const Eigen::Index n = A_.rows();
         const double h = static_cast<double>(key) * kStepQuantum;
+        if (spectral_) {
+            Eigen::VectorXd e(n), g(n);
+            for (Eigen::Index i = 0; i < n; ++i) {
+                const double x = lam_[i] * h;
+                e[i] = std::exp(x);
+                g[i] = (x == 0.0) ? h : std::expm1(x) / lam_[i];
+            }
+            cache_.push_back({key, V_ * e.asDiagonal() * Vinv_, V_ * g.asDiagonal() * Vinv_});
+            return cache_.back();
+        }
         Eigen::MatrixXd M = Eigen::MatrixXd::Zero(2 * n, 2 * n);
         M.topLeftCorner(n, n) = A_ * h;
         M.topRightCorner(n, n) = Eigen::MatrixXd::Identity(n, n) * h;
@@ -59,7 +95,12 @@ public:
     }
 
 private:
+    // cond(V) above this would cost more than ~1e-11 relative accuracy: use Pade instead.
+    static constexpr double kMaxCondition = 1e4;
     Eigen::MatrixXd A_;
+    bool spectral_ = false;
+    Eigen::MatrixXd V_, Vinv_;
+    Eigen::VectorXd lam_;
     std::deque<Propagator> cache_;   // few distinct steps: a linear scan beats hashing; deque keeps references valid
 };
 
