@@ -109,7 +109,6 @@ private:
 Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
                           const SimOptions& opt) {
     Trajectory tr = make_trajectory(sys, times, opt);
-    const auto timeline = build_timeline(times, in);
     // The sinks (eliminated, unabsorbed) never feed back into the other states, so unless their
     // amounts are requested they are left out of the propagated system: same values, fewer flops.
     const int n_all = sys.size();
@@ -129,44 +128,60 @@ Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, cons
     bool has_input = false;
     PropagatorCache cache(A);
     const Propagator* last = nullptr;
-    double last_h = -1.0;
+    long long last_key = -1;
     double t = 0.0;
-    if (!timeline.empty() && timeline.front().time < 0) t = timeline.front().time;
-    for (const auto& p : timeline) {
-        const double h = p.time - t;
-        if (h != last_h || last == nullptr) {
-            if (h > 1e6)   // llround below would overflow past ~9e6 h
-                throw SolverError("exact solver: one step of " + std::to_string(h) +
-                                  " h between output times is longer than 1e6 h; add output times");
-            const long long key = std::llround(h / kStepQuantum);
+    auto advance_to = [&](double tp) {
+        const double h = tp - t;
+        if (h > 1e6)   // the key below would overflow past ~9e6 h
+            throw SolverError("exact solver: one step of " + std::to_string(h) +
+                              " h between output times is longer than 1e6 h; add output times");
+        // Round to the step quantum (h >= 0): steps equal up to float noise share one key.
+        const long long key = static_cast<long long>(h / kStepQuantum + 0.5);
+        if (key != last_key) {
             last = key > 0 ? &cache.get(key) : nullptr;
-            last_h = h;
+            last_key = key;
         }
         if (last) {
             small_gemv(last->E, x.data(), tmp.data(), false);
             if (has_input) small_gemv(last->G, u.data(), tmp.data(), true);
             x.swap(tmp);
         }
-        t = p.time;
-        if (p.breakpoint >= 0) {
-            const Breakpoint& bp = in.breakpoints[p.breakpoint];
-            for (const auto& b : bp.boluses)
-                if (to_reduced[b.state] >= 0) x[to_reduced[b.state]] += b.amount;
-            for (const auto& r : bp.rates)
-                if (to_reduced[r.state] >= 0) u[to_reduced[r.state]] += r.delta;
-            has_input = false;
-            for (int i = 0; i < n; ++i) {
-                if (std::fabs(u[i]) < 1e-300) u[i] = 0.0;
-                if (u[i] != 0.0) has_input = true;
-            }
+        t = tp;
+    };
+    auto apply = [&](const Breakpoint& bp) {
+        for (const auto& bo : bp.boluses)
+            if (to_reduced[bo.state] >= 0) x[to_reduced[bo.state]] += bo.amount;
+        for (const auto& r : bp.rates)
+            if (to_reduced[r.state] >= 0) u[to_reduced[r.state]] += r.delta;
+        has_input = false;
+        for (int i = 0; i < n; ++i) {
+            if (std::fabs(u[i]) < 1e-300) u[i] = 0.0;
+            if (u[i] != 0.0) has_input = true;
         }
-        if (p.output >= 0) {
-            if (opt.output_amounts) {
-                record(tr, sys, omap, x, p.output, opt);   // n == n_all here
-            } else {
-                for (Eigen::Index k = 0; k < sys.C.rows(); ++k) tr.values(k, p.output) = 0.0;
-                for (const auto& term : omap.terms) tr.values(term.row, p.output) += term.coef * x[term.state];
-            }
+    };
+    // The same merge of output times and breakpoints as build_timeline(), without materializing it.
+    const std::size_t nb = in.breakpoints.size();
+    std::size_t b = 0;
+    for (std::size_t o = 0; o < times.size(); ++o) {
+        const double to = times[o];
+        while (b < nb && in.breakpoints[b].time < to - kTimeSnap) {
+            advance_to(in.breakpoints[b].time);
+            apply(in.breakpoints[b]);
+            ++b;
+        }
+        if (b < nb && std::fabs(in.breakpoints[b].time - to) <= kTimeSnap) {
+            advance_to(in.breakpoints[b].time);
+            apply(in.breakpoints[b]);
+            ++b;
+        } else {
+            advance_to(to);
+        }
+        const int col = static_cast<int>(o);
+        if (opt.output_amounts) {
+            record(tr, sys, omap, x, col, opt);   // n == n_all here
+        } else {
+            for (Eigen::Index k = 0; k < sys.C.rows(); ++k) tr.values(k, col) = 0.0;
+            for (const auto& term : omap.terms) tr.values(term.row, col) += term.coef * x[term.state];
         }
     }
     return tr;
