@@ -21,7 +21,7 @@ fi
 
 PY=${PYTHON:-python3}
 if [ -f requirements-dev.txt ]; then
-  $PY -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+  $PY -m pip install -q --disable-pip-version-check --root-user-action=ignore -r requirements-dev.txt
 fi
 
 # CMake: a pip-installed cmake (>= 3.18) or Debian's.
