@@ -4,18 +4,14 @@
 #include <cmath>
 #include <sstream>
 
+#include "core/text.hpp"
 #include "ketasim/errors.hpp"
 
 namespace ketasim {
 
 namespace {
+using detail::fmt;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-std::string fmt(double v) {
-    std::ostringstream os;
-    os.precision(12);
-    os << v;
-    return os.str();
-}
 }  // namespace
 
 void MetricOptions::validate() const {

@@ -5,18 +5,13 @@
 #include <set>
 #include <sstream>
 
+#include "core/text.hpp"
 #include "ketasim/errors.hpp"
 
 namespace ketasim {
 
 namespace {
-
-std::string fmt(double v) {
-    std::ostringstream os;
-    os.precision(12);
-    os << v;
-    return os.str();
-}
+using detail::fmt;
 
 std::string where(const Model& m) {
     return "model '" + m.name + "'" + (m.source_path.empty() ? "" : " (" + m.source_path + ")");

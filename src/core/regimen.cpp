@@ -5,17 +5,13 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "core/text.hpp"
 #include "ketasim/errors.hpp"
 
 namespace ketasim {
 
 namespace {
-std::string fmt(double v) {
-    std::ostringstream os;
-    os.precision(12);
-    os << v;
-    return os.str();
-}
+using detail::fmt;
 }  // namespace
 
 Regimen& Regimen::add(const DoseEvent& e) {

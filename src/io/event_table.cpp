@@ -9,6 +9,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "core/text.hpp"
 #include "ketasim/errors.hpp"
 #include "ketasim/io.hpp"
 #include "ketasim/units.hpp"
@@ -16,13 +17,7 @@
 namespace ketasim {
 
 namespace {
-
-std::string fmt(double v) {
-    std::ostringstream os;
-    os.precision(12);
-    os << v;
-    return os.str();
-}
+using detail::fmt;
 
 std::string trim(const std::string& s) {
     const auto a = s.find_first_not_of(" \t");

@@ -3,19 +3,12 @@
 #include <sstream>
 
 #include "io/toml_util.hpp"
+#include "core/text.hpp"
 #include "ketasim/io.hpp"
 
 namespace ketasim {
 
 namespace {
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw InputError(path + ": cannot open file");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 std::vector<std::string> string_list(const toml::table& t, const std::string& key, const std::string& file,
                                      const std::string& path) {
@@ -170,6 +163,6 @@ Model parse_model(const std::string& text, const std::string& file) {
     return m;
 }
 
-Model load_model(const std::string& path) { return parse_model(read_file(path), path); }
+Model load_model(const std::string& path) { return parse_model(detail::read_text_file(path), path); }
 
 }  // namespace ketasim

@@ -9,27 +9,14 @@
 #include <sstream>
 
 #include "io/toml_util.hpp"
+#include "core/text.hpp"
 #include "ketasim/io.hpp"
 #include "ketasim/units.hpp"
 
 namespace ketasim {
 
 namespace {
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw InputError(path + ": cannot open file");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-std::string fmt(double v) {
-    std::ostringstream os;
-    os.precision(12);
-    os << v;
-    return os.str();
-}
+using detail::fmt;
 
 // value * factor, but divides by 60 / 3600 / 1000 instead of multiplying by their rounded
 // reciprocals, so "40 min" is the same double as 40.0 / 60.0 written in code.
@@ -309,6 +296,6 @@ Regimen parse_regimen(const std::string& text, const std::string& file) {
     return regimen;
 }
 
-Regimen load_regimen(const std::string& path) { return parse_regimen(read_file(path), path); }
+Regimen load_regimen(const std::string& path) { return parse_regimen(detail::read_text_file(path), path); }
 
 }  // namespace ketasim

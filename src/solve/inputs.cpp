@@ -5,17 +5,13 @@
 #include <map>
 #include <sstream>
 
+#include "core/text.hpp"
 #include "ketasim/errors.hpp"
 
 namespace ketasim::detail {
 
 namespace {
-std::string fmt(double v) {
-    std::ostringstream os;
-    os.precision(12);
-    os << v;
-    return os.str();
-}
+using detail::fmt;
 }  // namespace
 
 InputSchedule build_inputs(const LinearSystem& sys, const Regimen& regimen, double weight_kg) {

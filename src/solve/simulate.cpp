@@ -4,17 +4,13 @@
 #include <sstream>
 
 #include "inputs.hpp"
+#include "core/text.hpp"
 #include "ketasim/errors.hpp"
 
 namespace ketasim {
 
 namespace {
-std::string fmt(double v) {
-    std::ostringstream os;
-    os.precision(12);
-    os << v;
-    return os.str();
-}
+using detail::fmt;
 }  // namespace
 
 const char* to_string(SolverKind s) { return s == SolverKind::exact ? "exact" : "ode"; }
