@@ -26,8 +26,35 @@ void run(benchmark::State& state, const std::string& model_name, SolverKind solv
     state.counters["outputs"] = static_cast<double>(g.times.size());
 }
 
+// The point of issue 3's Python sweep benchmark, without Python: esketamine_nasal, 56 mg as two
+// 28 mg devices 5 min apart, 0-24 h every minute (1,441 outputs). `stage` selects how much of
+// one sweep point runs: 0 compile only, 1 compile + simulate (C_plasma only), 2 + metrics.
+void sweep_point(benchmark::State& state) {
+    const Model m = load_library_model("esketamine_nasal", KETASIM_BENCH_MODELS_DIR);
+    const Regimen r = Regimen::intranasal(56.0, {0.0});
+    const OutputGrid g = OutputGrid::uniform(0, 24, state.range(1) == 0 ? 1.0 / 60.0 : 1.0);
+    SimOptions o;
+    o.outputs = {"C_plasma"};
+    Subject s;
+    const auto stage = state.range(0);
+    for (auto _ : state) {
+        if (stage == 0) {
+            LinearSystem sys = compile(m, s);
+            benchmark::DoNotOptimize(sys.A.data());
+            continue;
+        }
+        Trajectory tr = simulate(m, r, g, o, s);
+        if (stage == 2) {
+            Metrics mt = compute_metrics(tr, "C_plasma");
+            benchmark::DoNotOptimize(mt.auc_0_t);
+        }
+        benchmark::DoNotOptimize(tr.values.data());
+    }
+}
+
 }  // namespace
 
+BENCHMARK(sweep_point)->Args({0, 0})->Args({1, 0})->Args({2, 0})->Args({1, 1})->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(run, clements_exact, "ketamine_iv_clements", SolverKind::exact, OdeMethod::dopri5)->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(run, clements_ode_dopri5, "ketamine_iv_clements", SolverKind::ode, OdeMethod::dopri5)->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(run, clements_ode_rosenbrock4, "ketamine_iv_clements", SolverKind::ode, OdeMethod::rosenbrock4)->Unit(benchmark::kMicrosecond);

@@ -30,6 +30,9 @@ struct SimOptions {
     long max_steps = 10'000'000;     // ODE steps per run before giving up
     bool include_event_times = false;   // add every dose/infusion start/stop to the output grid
     bool output_amounts = false;        // also output every state (A_<name>, mg)
+    // Record only these model outputs, in this order (empty = all). The exact solver then also
+    // propagates only the states they depend on, which is what makes metric-only sweeps cheap.
+    std::vector<std::string> outputs;
     void validate() const;              // names the field, value and rule
 };
 

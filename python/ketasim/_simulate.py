@@ -55,10 +55,12 @@ def make_grid(t_end: Quantity, dt: Quantity, t_start: Quantity = 0.0,
 
 def make_options(solver: str = "exact", method: str = "dopri5", rtol: float = 1e-8, atol: float = 1e-10,
                  max_steps: int = 10_000_000, include_event_times: bool = False,
-                 output_amounts: bool = False) -> _core.SimOptions:
+                 output_amounts: bool = False, outputs: Union[str, Sequence[str], None] = None) -> _core.SimOptions:
     o = _core.SimOptions()
     o.solver, o.method, o.rtol, o.atol, o.max_steps = solver, method, float(rtol), float(atol), int(max_steps)
     o.include_event_times, o.output_amounts = bool(include_event_times), bool(output_amounts)
+    if outputs is not None:
+        o.outputs = [outputs] if isinstance(outputs, str) else [str(x) for x in outputs]
     o.validate()
     return o
 
@@ -165,6 +167,7 @@ def simulate(
     max_steps: int = 10_000_000,
     include_event_times: bool = False,
     output_amounts: bool = False,
+    outputs: Union[str, Sequence[str], None] = None,
 ) -> Result:
     """Simulate ``model`` under ``regimen`` for one subject, as ``ketasim simulate`` does.
 
@@ -179,6 +182,8 @@ def simulate(
             rosenbrock4, tolerances ``rtol``/``atol``).
         include_event_times: add every dose/infusion start and stop to the output times.
         output_amounts: also output every state's amount (A_<name>, mg).
+        outputs: record only these outputs (default: all). The exact solver then propagates only
+            the states they depend on: faster, and equal to the full run up to rounding (~1e-14).
 
     Raises:
         ValueError: bad input (unknown route or parameter, negative dose, ...), with the C++ message.
@@ -188,7 +193,7 @@ def simulate(
     reg = as_core_regimen(regimen)
     subject = make_subject(weight, age, params)
     grid = make_grid(t_end, dt, t_start, times)
-    opts = make_options(solver, method, rtol, atol, max_steps, include_event_times, output_amounts)
+    opts = make_options(solver, method, rtol, atol, max_steps, include_event_times, output_amounts, outputs)
     traj = _core.simulate(m, reg, grid, opts, subject)
     return Result(traj, m, reg, subject)
 

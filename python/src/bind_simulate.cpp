@@ -29,6 +29,7 @@ void bind_simulate(py::module_& m) {
         .def_readwrite("max_steps", &SimOptions::max_steps)
         .def_readwrite("include_event_times", &SimOptions::include_event_times)
         .def_readwrite("output_amounts", &SimOptions::output_amounts)
+        .def_readwrite("outputs", &SimOptions::outputs)
         .def("validate", &SimOptions::validate);
 
     py::class_<OutputGrid>(m, "OutputGrid")

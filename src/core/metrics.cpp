@@ -12,6 +12,23 @@ namespace ketasim {
 namespace {
 using detail::fmt;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Below this |x| = |a - b| / (a + b) the series in log_mean() is exact to rounding: the first
+// omitted term, 428 x^8 / 14175, is < 4e-18 relative.
+constexpr double kLogMeanSeriesMax = 1e-2;
+
+// Logarithmic mean (a - b) / ln(a / b) of a > b > 0: the area under an exponential through
+// (0, a) and (1, b). On fine grids a/b is close to 1, where ln(a / b) loses digits (and costs a
+// libm call); there L = A x / atanh(x) = A (1 - x^2/3 - 4x^4/45 - 44x^6/945 - ...) with
+// A = (a + b) / 2 and x = (a - b) / (a + b), which is both faster and more accurate.
+inline double log_mean(double a, double b) {
+    const double s = a + b, x = (a - b) / s;
+    if (x < kLogMeanSeriesMax) {
+        const double x2 = x * x;
+        return 0.5 * s * (1.0 - x2 * (1.0 / 3.0 + x2 * (4.0 / 45.0 + x2 * (44.0 / 945.0))));
+    }
+    return (a - b) / std::log(a / b);
+}
 }  // namespace
 
 void MetricOptions::validate() const {
@@ -48,7 +65,7 @@ Metrics compute_metrics(const std::vector<double>& t, const double* c, const Met
     for (std::size_t i = 1; i < n; ++i) {
         const double dt = t[i] - t[i - 1], a = c[i - 1], b = c[i];
         if (b < a && b > 0 && a > 0)
-            m.auc_0_t += dt * (a - b) / std::log(a / b);
+            m.auc_0_t += dt * log_mean(a, b);
         else
             m.auc_0_t += dt * 0.5 * (a + b);
     }

@@ -51,6 +51,9 @@ SweepResult run_sweep(const Model& model, const std::vector<SweepPoint>& points,
     sweep.validate();
     options.validate();
     grid.validate();
+    // Metrics only: record (and so propagate) just the outputs they are computed on.
+    SimOptions effective = options;
+    if (!sweep.keep_trajectories && !sweep.outputs.empty() && options.outputs.empty()) effective.outputs = sweep.outputs;
 
     const std::size_t n = points.size();
     SweepResult result;
@@ -76,7 +79,7 @@ SweepResult run_sweep(const Model& model, const std::vector<SweepPoint>& points,
             const std::size_t i = next.fetch_add(1);
             if (i >= n) break;
             try {
-                run_point(model, points[i], grid, options, sweep, result.metrics[i],
+                run_point(model, points[i], grid, effective, sweep, result.metrics[i],
                           sweep.keep_trajectories ? &result.trajectories[i] : nullptr);
             } catch (...) {
                 errors[i] = std::current_exception();

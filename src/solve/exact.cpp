@@ -1,10 +1,17 @@
-// Exact solver: between breakpoints the system dx/dt = A x + u (u constant) is advanced with
-// x(t+h) = E(h) x + G(h) u, E = exp(A h), G = int_0^h exp(A s) ds, both read from the exponential
-// of the augmented matrix [[A, I], [0, 0]] h (Van Loan). One propagator per distinct step size.
+// Exact solver: between breakpoints the system dx/dt = A x + u (u constant) is advanced exactly.
+//  - Spectral path (A diagonalizable with real, well-separated eigenvalues, cond(V) < 1e4: the
+//    usual mammillary/catenary case): the state is carried in the eigenbasis, z = V^-1 x, where
+//    one step is diagonal, z_i <- exp(l_i h) z_i + (exp(l_i h) - 1) / l_i w_i with w = V^-1 u,
+//    and outputs are read as (C V) z. O(n) per step instead of O(n^2).
+//  - Fallback (near-equal rates such as ka == k10, complex or ill-conditioned spectra):
+//    x(t+h) = E(h) x + G(h) u with E = exp(A h), G = int_0^h exp(A s) ds read from the Pade
+//    exponential of the augmented matrix [[A, I], [0, 0]] h (Van Loan).
+// Only the states the requested outputs depend on are propagated (see relevant_states()).
 #include <cmath>
 #include <Eigen/Eigenvalues>
 #include <unsupported/Eigen/MatrixFunctions>
 #include <deque>
+#include <limits>
 #include <vector>
 
 #include "inputs.hpp"
@@ -17,7 +24,15 @@ namespace {
 // Step sizes are quantized to this grid so that steps equal up to float noise share one
 // propagator and the propagator does not depend on which step filled the cache (determinism).
 // The time error this introduces is below 5e-13 h.
+#if defined(__GNUC__)
+#define KETASIM_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define KETASIM_ALWAYS_INLINE
+#endif
+
 constexpr double kStepQuantum = 1e-12;   // h
+constexpr double kInvStepQuantum = 1e12;  // 1/h (a multiply, not a divide, on the hot path)
+
 
 // Row-major copies: for the small systems here (n <= ~16) a plain loop beats Eigen's generic
 // dynamic-size matrix-vector product by a wide margin (see BENCHMARKS.md).
@@ -26,6 +41,11 @@ using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowM
 struct Propagator {
     long long key;
     RowMat E, G;
+};
+// One step h on the spectral path: exp(l_i h) and (exp(l_i h) - 1) / l_i.
+struct Diagonal {
+    long long key;
+    Eigen::VectorXd e, g;
 };
 
 // y = M x (+ y when accumulate), M row-major n x n.
@@ -41,10 +61,10 @@ inline void small_gemv(const RowMat& M, const double* x, double* y, bool accumul
 }
 
 // Propagators for one subject. When A is diagonalizable with real, well-separated eigenvalues
-// (the usual case for mammillary and catenary models), E(h) = V exp(L h) V^-1 and
-// G(h) = V diag((exp(l h) - 1) / l) V^-1: one eigendecomposition, then O(n^3) per step size.
-// Otherwise (near-equal rate constants such as ka == k10, or an ill-conditioned basis) every step
-// size uses the Pade exponential of the augmented matrix, which needs no special case.
+// (the usual case for mammillary and catenary models), one eigendecomposition A = V L V^-1 gives
+// every step size as two length-n vectors (diagonal()). Otherwise (near-equal rate constants such
+// as ka == k10, or an ill-conditioned basis) every step size uses the Pade exponential of the
+// augmented matrix (get()), which needs no special case.
 class PropagatorCache {
 public:
     explicit PropagatorCache(const Eigen::MatrixXd& A) : A_(A) {
@@ -68,21 +88,27 @@ public:
         spectral_ = true;
     }
     bool spectral() const { return spectral_; }
+    const Eigen::MatrixXd& V() const { return V_; }
+    const Eigen::MatrixXd& Vinv() const { return Vinv_; }
+    const Diagonal& diagonal(long long key) {
+        for (const auto& d : diag_)
+            if (d.key == key) return d;
+        const Eigen::Index n = A_.rows();
+        const double h = static_cast<double>(key) * kStepQuantum;
+        Diagonal d{key, Eigen::VectorXd(n), Eigen::VectorXd(n)};
+        for (Eigen::Index i = 0; i < n; ++i) {
+            const double x = lam_[i] * h;
+            d.e[i] = std::exp(x);
+            d.g[i] = (x == 0.0) ? h : std::expm1(x) / lam_[i];
+        }
+        diag_.push_back(std::move(d));
+        return diag_.back();
+    }
     const Propagator& get(long long key) {
         for (const auto& p : cache_)
             if (p.key == key) return p;
         const Eigen::Index n = A_.rows();
         const double h = static_cast<double>(key) * kStepQuantum;
-        if (spectral_) {
-            Eigen::VectorXd e(n), g(n);
-            for (Eigen::Index i = 0; i < n; ++i) {
-                const double x = lam_[i] * h;
-                e[i] = std::exp(x);
-                g[i] = (x == 0.0) ? h : std::expm1(x) / lam_[i];
-            }
-            cache_.push_back({key, V_ * e.asDiagonal() * Vinv_, V_ * g.asDiagonal() * Vinv_});
-            return cache_.back();
-        }
         Eigen::MatrixXd M = Eigen::MatrixXd::Zero(2 * n, 2 * n);
         M.topLeftCorner(n, n) = A_ * h;
         M.topRightCorner(n, n) = Eigen::MatrixXd::Identity(n, n) * h;
@@ -101,47 +127,142 @@ private:
     bool spectral_ = false;
     Eigen::MatrixXd V_, Vinv_;
     Eigen::VectorXd lam_;
-    std::deque<Propagator> cache_;   // few distinct steps: a linear scan beats hashing; deque keeps references valid
+    std::deque<Propagator> cache_;
+    std::deque<Diagonal> diag_;   // few distinct steps: a linear scan beats hashing; deque keeps references valid
 };
+
+[[noreturn]] void step_too_long(double h) {
+    throw SolverError("exact solver: one step of " + std::to_string(h) +
+                      " h between output times is longer than 1e6 h; add output times");
+}
+
+// The states the recorded outputs depend on: those C reads, and everything that flows into them
+// (transitively). The others (sinks, a metabolite chain when only the parent is read, an effect
+// site when Ce is not read) never feed back, so leaving them out changes no output value.
+std::vector<int> relevant_states(const LinearSystem& sys, bool all) {
+    const int n = sys.size();
+    std::vector<char> need(static_cast<std::size_t>(n), all ? 1 : 0);
+    if (!all) {
+        std::vector<int> stack;
+        for (Eigen::Index k = 0; k < sys.C.rows(); ++k)
+            for (int j = 0; j < n; ++j)
+                if (sys.C(k, j) != 0.0 && !need[j]) {
+                    need[j] = 1;
+                    stack.push_back(j);
+                }
+        while (!stack.empty()) {
+            const int i = stack.back();
+            stack.pop_back();
+            for (int j = 0; j < n; ++j)
+                if (sys.A(i, j) != 0.0 && !need[j]) {
+                    need[j] = 1;
+                    stack.push_back(j);
+                }
+        }
+    }
+    std::vector<int> keep;
+    for (int s = 0; s < n; ++s)
+        if (need[s]) keep.push_back(s);
+    return keep;
+}
 
 }  // namespace
 
 Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
                           const SimOptions& opt) {
     Trajectory tr = make_trajectory(sys, times, opt);
-    // The sinks (eliminated, unabsorbed) never feed back into the other states, so unless their
-    // amounts are requested they are left out of the propagated system: same values, fewer flops.
     const int n_all = sys.size();
-    std::vector<int> to_reduced(n_all, -1), keep;
-    for (int s = 0; s < n_all; ++s)
-        if (opt.output_amounts || sys.state_kinds[s] != StateKind::sink) {
-            to_reduced[s] = static_cast<int>(keep.size());
-            keep.push_back(s);
-        }
+    const std::vector<int> keep = relevant_states(sys, opt.output_amounts);
+    std::vector<int> to_reduced(static_cast<std::size_t>(n_all), -1);
+    for (std::size_t i = 0; i < keep.size(); ++i) to_reduced[keep[i]] = static_cast<int>(i);
     const int n = static_cast<int>(keep.size());
     Eigen::MatrixXd A(n, n);
     for (int i = 0; i < n; ++i)
         for (int j = 0; j < n; ++j) A(i, j) = sys.A(keep[i], keep[j]);
     OutputMap omap(sys);
-    for (auto& t : omap.terms) t.state = to_reduced[t.state];   // C never reads a sink
-    Eigen::VectorXd x = Eigen::VectorXd::Zero(n), u = Eigen::VectorXd::Zero(n), tmp(n), x_all;
+    for (auto& t : omap.terms) t.state = to_reduced[t.state];   // every state C reads is kept
+    const Eigen::Index n_out = sys.C.rows();
+
+    Eigen::VectorXd x = Eigen::VectorXd::Zero(n), u = Eigen::VectorXd::Zero(n), tmp(n);
     bool has_input = false;
     PropagatorCache cache(A);
+    const bool spectral = cache.spectral();
+    // Spectral path: z = V^-1 x, w = V^-1 u, outputs (C V) z (row-major, n_out x n).
+    Eigen::VectorXd z = Eigen::VectorXd::Zero(n), w = Eigen::VectorXd::Zero(n);
+    RowMat CV;
+    Eigen::MatrixXd Cr = Eigen::MatrixXd::Zero(n_out, n);
+    for (const auto& term : omap.terms) Cr(term.row, term.state) += term.coef;
+    if (spectral) CV = Cr * cache.V();
+    // Structural zeros. In the eigenbasis an output that is exactly zero (Ce, or plasma after a
+    // nasal dose, at the instant of the first dose) comes out as rounding noise (~1e-14) from
+    // the change of basis. So the solver tracks which states can hold drug: those dosed, and
+    // after any time has passed everything they flow into. An output reading none of them is 0.
+    std::vector<char> reached(static_cast<std::size_t>(n), 0), out_zero(static_cast<std::size_t>(n_out), 1);
+    bool closed = true;   // `reached` is closed under the flows (nothing new can be reached)
+    auto update_out_zero = [&] {
+        for (Eigen::Index k = 0; k < n_out; ++k) {
+            bool zero = true;
+            for (int j = 0; j < n && zero; ++j)
+                if (Cr(k, j) != 0.0 && reached[static_cast<std::size_t>(j)]) zero = false;
+            out_zero[static_cast<std::size_t>(k)] = zero;
+        }
+    };
+    auto close_reached = [&] {
+        std::vector<int> stack;
+        for (int j = 0; j < n; ++j)
+            if (reached[static_cast<std::size_t>(j)]) stack.push_back(j);
+        while (!stack.empty()) {
+            const int j = stack.back();
+            stack.pop_back();
+            for (int i = 0; i < n; ++i)
+                if (i != j && A(i, j) != 0.0 && !reached[static_cast<std::size_t>(i)]) {
+                    reached[static_cast<std::size_t>(i)] = 1;
+                    stack.push_back(i);
+                }
+        }
+        closed = true;
+        update_out_zero();
+    };
+    auto mark_reached = [&](int s) {
+        if (reached[static_cast<std::size_t>(s)]) return;
+        reached[static_cast<std::size_t>(s)] = 1;
+        closed = false;
+        update_out_zero();
+    };
     const Propagator* last = nullptr;
+    const Diagonal* last_d = nullptr;
     long long last_key = -1;
     double t = 0.0;
-    auto advance_to = [&](double tp) {
-        const double h = tp - t;
-        if (h > 1e6)   // the key below would overflow past ~9e6 h
-            throw SolverError("exact solver: one step of " + std::to_string(h) +
-                              " h between output times is longer than 1e6 h; add output times");
-        // Round to the step quantum (h >= 0): steps equal up to float noise share one key.
-        const long long key = static_cast<long long>(h / kStepQuantum + 0.5);
+    // Cold part of a step: a new step size (cache lookup) or newly dosed states to close over.
+    auto change_step = [&](long long key) {
+        if (key > 0 && !closed) close_reached();
         if (key != last_key) {
-            last = key > 0 ? &cache.get(key) : nullptr;
+            if (spectral)
+                last_d = key > 0 ? &cache.diagonal(key) : nullptr;
+            else
+                last = key > 0 ? &cache.get(key) : nullptr;
             last_key = key;
         }
-        if (last) {
+    };
+    // Hot part, run once per output time: kept small so that it is inlined into the loop.
+    auto advance_to = [&](double tp) KETASIM_ALWAYS_INLINE {
+        const double h = tp - t;
+        if (h > 1e6) step_too_long(h);   // the key below would overflow past ~9e6 h
+        // Round to the step quantum (h >= 0): steps equal up to float noise share one key.
+        const long long key = static_cast<long long>(h * kInvStepQuantum + 0.5);
+        if (key != last_key || (key > 0 && !closed)) change_step(key);
+        if (spectral) {
+            if (last_d) {
+                const double* e = last_d->e.data();
+                const double* g = last_d->g.data();
+                double* zp = z.data();
+                const double* wp = w.data();
+                if (has_input)
+                    for (int i = 0; i < n; ++i) zp[i] = e[i] * zp[i] + g[i] * wp[i];
+                else
+                    for (int i = 0; i < n; ++i) zp[i] *= e[i];
+            }
+        } else if (last) {
             small_gemv(last->E, x.data(), tmp.data(), false);
             if (has_input) small_gemv(last->G, u.data(), tmp.data(), true);
             x.swap(tmp);
@@ -149,15 +270,29 @@ Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, cons
         t = tp;
     };
     auto apply = [&](const Breakpoint& bp) {
-        for (const auto& bo : bp.boluses)
-            if (to_reduced[bo.state] >= 0) x[to_reduced[bo.state]] += bo.amount;
+        for (const auto& bo : bp.boluses) {
+            const int s = to_reduced[bo.state];
+            if (s < 0) continue;
+            mark_reached(s);
+            if (spectral)
+                z += bo.amount * cache.Vinv().col(s);
+            else
+                x[s] += bo.amount;
+        }
+        bool rates_changed = false;
         for (const auto& r : bp.rates)
-            if (to_reduced[r.state] >= 0) u[to_reduced[r.state]] += r.delta;
+            if (to_reduced[r.state] >= 0) {
+                mark_reached(to_reduced[r.state]);
+                u[to_reduced[r.state]] += r.delta;
+                rates_changed = true;
+            }
+        if (!rates_changed) return;
         has_input = false;
         for (int i = 0; i < n; ++i) {
             if (std::fabs(u[i]) < 1e-300) u[i] = 0.0;
             if (u[i] != 0.0) has_input = true;
         }
+        if (spectral) w.noalias() = cache.Vinv() * u;
     };
     // The same merge of output times and breakpoints as build_timeline(), without materializing it.
     const std::size_t nb = in.breakpoints.size();
@@ -178,9 +313,29 @@ Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, cons
         }
         const int col = static_cast<int>(o);
         if (opt.output_amounts) {
+            if (spectral) x.noalias() = cache.V() * z;
             record(tr, sys, omap, x, col, opt);   // n == n_all here
+        } else if (spectral) {
+            const double* cv = CV.data();
+            const double* zp = z.data();
+            for (Eigen::Index k = 0; k < n_out; ++k) {
+                const double* row = cv + k * n;
+                if (out_zero[static_cast<std::size_t>(k)]) {
+                    tr.values(k, col) = 0.0;
+                    continue;
+                }
+                // Two accumulators: half the dependency chain of the dot product.
+                double a0 = 0.0, a1 = 0.0;
+                int j = 0;
+                for (; j + 1 < n; j += 2) {
+                    a0 += row[j] * zp[j];
+                    a1 += row[j + 1] * zp[j + 1];
+                }
+                if (j < n) a0 += row[j] * zp[j];
+                tr.values(k, col) = a0 + a1;
+            }
         } else {
-            for (Eigen::Index k = 0; k < sys.C.rows(); ++k) tr.values(k, col) = 0.0;
+            for (Eigen::Index k = 0; k < n_out; ++k) tr.values(k, col) = 0.0;
             for (const auto& term : omap.terms) tr.values(term.row, col) += term.coef * x[term.state];
         }
     }

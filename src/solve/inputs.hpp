@@ -60,6 +60,9 @@ struct OutputMap {
 void record(Trajectory& tr, const LinearSystem& sys, const OutputMap& map, const Eigen::VectorXd& x, int column,
             const SimOptions& opt);
 
+// Keeps only the outputs named (in that order; empty = all); InputError names an unknown one.
+void select_outputs(LinearSystem& sys, const std::vector<std::string>& names);
+
 Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
                           const SimOptions& opt);
 Trajectory simulate_ode(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,

@@ -34,7 +34,38 @@ void SimOptions::validate() const {
     if (!(std::isfinite(atol) && atol > 0))
         throw InputError("SimOptions.atol: " + fmt(atol) + " must be finite and > 0");
     if (max_steps < 1) throw InputError("SimOptions.max_steps: " + std::to_string(max_steps) + " must be >= 1");
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+        if (outputs[i].empty()) throw InputError("SimOptions.outputs[" + std::to_string(i) + "]: empty output name");
+        for (std::size_t j = 0; j < i; ++j)
+            if (outputs[j] == outputs[i])
+                throw InputError("SimOptions.outputs[" + std::to_string(i) + "]: '" + outputs[i] +
+                                 "' is listed twice");
+    }
 }
+
+namespace detail {
+// Keeps only the outputs named in `names` (in that order); InputError names an unknown one.
+void select_outputs(LinearSystem& sys, const std::vector<std::string>& names) {
+    if (names.empty()) return;
+    Eigen::MatrixXd C(static_cast<Eigen::Index>(names.size()), sys.C.cols());
+    std::vector<std::string> units;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        std::size_t k = 0;
+        while (k < sys.output_names.size() && sys.output_names[k] != names[i]) ++k;
+        if (k == sys.output_names.size()) {
+            std::string all;
+            for (const auto& n : sys.output_names) all += (all.empty() ? "" : ", ") + n;
+            throw InputError("SimOptions.outputs[" + std::to_string(i) + "]: '" + names[i] +
+                             "' is not an output of the model (outputs: " + all + ")");
+        }
+        C.row(static_cast<Eigen::Index>(i)) = sys.C.row(static_cast<Eigen::Index>(k));
+        units.push_back(sys.output_units[k]);
+    }
+    sys.C = std::move(C);
+    sys.output_names = names;
+    sys.output_units = std::move(units);
+}
+}  // namespace detail
 
 OutputGrid OutputGrid::uniform(double t0, double t1, double dt) {
     if (!(std::isfinite(t0) && std::isfinite(t1) && t0 >= 0 && t1 >= t0))
@@ -87,10 +118,9 @@ Eigen::Map<const Eigen::VectorXd> Trajectory::operator[](const std::string& name
     return Eigen::Map<const Eigen::VectorXd>(values.row(i).data(), values.cols());
 }
 
-Trajectory simulate(const LinearSystem& sys, const Regimen& regimen, const OutputGrid& grid, const SimOptions& opt,
-                    double weight_kg) {
-    opt.validate();
-    grid.validate();
+namespace {
+Trajectory simulate_selected(const LinearSystem& sys, const Regimen& regimen, const OutputGrid& grid,
+                             const SimOptions& opt, double weight_kg) {
     const detail::InputSchedule in = detail::build_inputs(sys, regimen, weight_kg);
     const std::vector<double> times = detail::output_times(grid, in, opt);
     Trajectory tr = opt.solver == SolverKind::exact ? detail::simulate_exact(sys, in, times, opt)
@@ -98,11 +128,25 @@ Trajectory simulate(const LinearSystem& sys, const Regimen& regimen, const Outpu
     tr.dose_total_mg = in.total_mg;
     return tr;
 }
+}  // namespace
+
+Trajectory simulate(const LinearSystem& sys, const Regimen& regimen, const OutputGrid& grid, const SimOptions& opt,
+                    double weight_kg) {
+    opt.validate();
+    grid.validate();
+    if (opt.outputs.empty()) return simulate_selected(sys, regimen, grid, opt, weight_kg);
+    LinearSystem selected = sys;
+    detail::select_outputs(selected, opt.outputs);
+    return simulate_selected(selected, regimen, grid, opt, weight_kg);
+}
 
 Trajectory simulate(const Model& model, const Regimen& regimen, const OutputGrid& grid, const SimOptions& opt,
                     const Subject& subject) {
-    const LinearSystem sys = compile(model, subject);
-    return simulate(sys, regimen, grid, opt, subject.weight_kg);
+    opt.validate();
+    grid.validate();
+    LinearSystem sys = compile(model, subject);
+    detail::select_outputs(sys, opt.outputs);
+    return simulate_selected(sys, regimen, grid, opt, subject.weight_kg);
 }
 
 }  // namespace ketasim

@@ -53,6 +53,23 @@ TEST(Metrics, LinearTrapezoidsWouldNotBeExact) {
     EXPECT_GT((linear - m.auc_0_t) / m.auc_0_t, 1e-3);
 }
 
+TEST(Metrics, LogDownExactOnFineAndCoarseSteps) {
+    // One exponential sampled with steps whose ratio x = (a - b) / (a + b) = tanh(k dt / 2) runs
+    // from 1e-6 (the 1-min grids of sweeps) through the series/logarithm switch at x = 0.01 to
+    // 0.46: every step must give the exact area, so both branches of the log-down rule agree.
+    const double c0 = 2500.0, k = 0.25;
+    for (double dt : {8e-6, 1.0 / 60.0, 0.079, 0.0799, 0.08, 0.0801, 0.081, 0.5, 4.0}) {
+        std::vector<double> t, c;
+        for (int i = 0; i <= 60; ++i) {
+            t.push_back(dt * i);
+            c.push_back(c0 * std::exp(-k * t.back()));
+        }
+        const double want = c0 / k * (1 - std::exp(-k * t.back()));
+        const Metrics m = compute_metrics(t, c.data());
+        EXPECT_NEAR(m.auc_0_t, want, test::kMetricsRtol * want) << "dt = " << dt << " h";
+    }
+}
+
 TEST(Metrics, ExplicitTerminalWindow) {
     const MonoExp e;
     MetricOptions o;
