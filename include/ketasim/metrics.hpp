@@ -15,6 +15,9 @@ struct MetricOptions {
     // third of the interval from the later of Tmax and the last dose event to the end.
     double terminal_start = std::numeric_limits<double>::quiet_NaN();
     double last_dose_time = 0.0;   // h, used by the automatic terminal window
+    // false skips the log-linear terminal fit (one log per terminal point): lambda_z, half_life,
+    // auc_0_inf, terminal_r2 and terminal_start are then NaN. For sweeps that do not report them.
+    bool terminal_phase = true;
     void validate() const;
 };
 

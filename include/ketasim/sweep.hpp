@@ -43,6 +43,14 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// The points of a grid: row i of `values` (points x names, row-major) sets, for point i, each
+// named variable: a model parameter override (file units), or one of the sweep variables
+// "weight" (kg), "age" (years) and "dose" (total mg the regimen gives that subject; every event is
+// scaled by the same factor). Everything else comes from `base` and `regimen`. Throws InputError
+// for a non-finite value, a non-positive weight or dose, or "dose" with a regimen giving 0 mg.
+std::vector<SweepPoint> grid_points(const Subject& base, const Regimen& regimen, const std::vector<std::string>& names,
+                                    const double* values, std::size_t n_points);
+
 SweepResult run_sweep(const Model& model, const std::vector<SweepPoint>& points, const OutputGrid& grid,
                       const SimOptions& options = {}, const SweepOptions& sweep = {});
 

@@ -213,6 +213,7 @@ class SimOptions:
     include_event_times: bool
     method: str
     output_amounts: bool
+    outputs: list[str]
     solver: str
     def __init__(self) -> None:
         ...
@@ -288,6 +289,12 @@ class MetricOptions:
         ...
     @last_dose_time.setter
     def last_dose_time(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def terminal_phase(self) -> bool:
+        ...
+    @terminal_phase.setter
+    def terminal_phase(self, arg0: bool) -> None:
         ...
     @property
     def terminal_start(self) -> float:
@@ -430,6 +437,8 @@ def parse_unit(unit: str) -> tuple[str, float, bool]:
 def resolve_model_path(name_or_path: str, models_dir: str = '') -> str:
     ...
 def run_sweep(model: Model, points: collections.abc.Sequence[SweepPoint], grid: OutputGrid, options: SimOptions = ..., threads: typing.SupportsInt | typing.SupportsIndex = 1, outputs: collections.abc.Sequence[str] = [], keep_trajectories: bool = False, metric_options: MetricOptions = ..., progress: typing.Any = None) -> SweepResult:
+    ...
+def run_sweep_grid(model: Model, base: Subject, regimen: Regimen, names: collections.abc.Sequence[str], values: numpy.typing.ArrayLike, grid: OutputGrid, options: SimOptions = ..., threads: typing.SupportsInt | typing.SupportsIndex = 1, outputs: collections.abc.Sequence[str] = [], keep_trajectories: bool = False, metric_options: MetricOptions = ..., progress: typing.Any = None) -> SweepResult:
     ...
 def simulate(model: Model, regimen: Regimen, grid: OutputGrid, options: SimOptions = ..., subject: Subject = ...) -> Trajectory:
     ...

@@ -20,6 +20,9 @@ from ._simulate import (
 )
 from ._units import Quantity
 
+#: Metrics that need the log-linear terminal-phase fit.
+TERMINAL_METRICS = {"AUC_inf", "lambda_z", "half_life", "terminal_r2"}
+
 #: Sweep variables that are not model parameters.
 SPECIAL_VARIABLES = {
     "dose": "total dose of the regimen, mg (every event scaled by the same factor)",
@@ -130,34 +133,26 @@ def sweep(
         outputs = [outputs]
     outs = list(outputs) if outputs is not None else [m.outputs[0].name]
 
-    base_regimen = Regimen._wrap(base)
-    points = []
-    for row in grid_values:
-        values = dict(zip(names, row))
-        p = dict(fixed or {})
-        p.update({k: v for k, v in values.items() if k not in SPECIAL_VARIABLES})
-        w = values.get("weight", weight)
-        subject = make_subject(w, values.get("age", age), p)
-        reg = base
-        if "dose" in values:
-            total = base_regimen.total_mg(w)
-            if not total > 0:
-                raise ValueError("sweep: 'dose' needs a regimen with a positive total dose")
-            reg = base_regimen.scaled(values["dose"] / total).to_core()
-        points.append(_core.SweepPoint(subject, reg))
-
+    metric_options = make_metric_options(threshold)
+    # The terminal fit (a log per terminal point) only when a reported metric needs it.
+    metric_options.terminal_phase = bool(TERMINAL_METRICS.intersection(metric_names))
     keep = bool(trajectories)
-    callback, close = _progress_callback(progress, len(points))
+    n_points = grid_values.shape[0]
+    callback, close = _progress_callback(progress, n_points)
     try:
-        res = _core.run_sweep(
+        # The points (overrides, weight, age, dose scaling) are built in C++ from the value array.
+        res = _core.run_sweep_grid(
             m,
-            points,
+            make_subject(weight, age, fixed),
+            base,
+            names,
+            np.ascontiguousarray(grid_values, dtype=float),
             make_grid(t_end, dt, t_start, times),
             make_options(solver, method, rtol, atol),
             int(threads),
             outs,
             keep,
-            make_metric_options(threshold),
+            metric_options,
             callback,
         )
     finally:

@@ -9,6 +9,7 @@ void bind_metrics(py::module_& m) {
         .def_readwrite("threshold", &MetricOptions::threshold)
         .def_readwrite("terminal_start", &MetricOptions::terminal_start)
         .def_readwrite("last_dose_time", &MetricOptions::last_dose_time)
+        .def_readwrite("terminal_phase", &MetricOptions::terminal_phase)
         .def("validate", &MetricOptions::validate);
     py::class_<Metrics>(m, "Metrics")
         .def(py::init<>())

@@ -64,6 +64,43 @@ py::array_t<double> trajectory_array(const SweepResult& r) {
     }
     return a;
 }
+// run_sweep with the GIL released; Ctrl-C and `progress` are serviced on this thread.
+SweepResult sweep_with_gil_released(const Model& model, const std::vector<SweepPoint>& points, const OutputGrid& grid,
+                                    const SimOptions& options, int threads, std::vector<std::string> outputs,
+                                    bool keep_trajectories, const MetricOptions& metric_options, py::object progress) {
+    SweepOptions so;
+    so.threads = threads;
+    so.outputs = std::move(outputs);
+    so.keep_trajectories = keep_trajectories;
+    so.metric_options = metric_options;
+    std::optional<py::error_already_set> pending;   // Ctrl-C or an error in `progress`
+    so.progress = [&](std::size_t done, std::size_t total) {
+        py::gil_scoped_acquire gil;
+        if (pending) return false;
+        if (PyErr_CheckSignals() != 0) {
+            pending.emplace();
+            return false;
+        }
+        if (progress.is_none()) return true;
+        try {
+            py::object r = progress(done, total);
+            return r.is_none() || r.cast<bool>();
+        } catch (py::error_already_set& e) {
+            pending.emplace(std::move(e));
+            return false;
+        }
+    };
+    SweepResult result;
+    try {
+        py::gil_scoped_release release;
+        result = run_sweep(model, points, grid, options, so);
+    } catch (const SweepCancelled&) {
+        if (pending) throw *pending;
+        throw;
+    }
+    if (pending) throw *pending;   // Ctrl-C during the final report
+    return result;
+}
 }  // namespace
 
 void bind_sweep(py::module_& m) {
@@ -95,45 +132,27 @@ void bind_sweep(py::module_& m) {
         return n;
     });
 
-    m.def("run_sweep",
-          [](const Model& model, const std::vector<SweepPoint>& points, const OutputGrid& grid, const SimOptions& options,
-             int threads, std::vector<std::string> outputs, bool keep_trajectories, const MetricOptions& metric_options,
-             py::object progress) {
-              SweepOptions so;
-              so.threads = threads;
-              so.outputs = std::move(outputs);
-              so.keep_trajectories = keep_trajectories;
-              so.metric_options = metric_options;
-              std::optional<py::error_already_set> pending;   // Ctrl-C or an error in `progress`
-              so.progress = [&](std::size_t done, std::size_t total) {
-                  py::gil_scoped_acquire gil;
-                  if (pending) return false;
-                  if (PyErr_CheckSignals() != 0) {
-                      pending.emplace();
-                      return false;
-                  }
-                  if (progress.is_none()) return true;
-                  try {
-                      py::object r = progress(done, total);
-                      return r.is_none() || r.cast<bool>();
-                  } catch (py::error_already_set& e) {
-                      pending.emplace(std::move(e));
-                      return false;
-                  }
-              };
-              SweepResult result;
-              try {
-                  py::gil_scoped_release release;
-                  result = run_sweep(model, points, grid, options, so);
-              } catch (const SweepCancelled&) {
-                  if (pending) throw *pending;
-                  throw;
-              }
-              if (pending) throw *pending;   // Ctrl-C during the final report
-              return result;
+    m.def("run_sweep", &sweep_with_gil_released, py::arg("model"), py::arg("points"), py::arg("grid"),
+          py::arg_v("options", SimOptions{}, "SimOptions()"), py::arg("threads") = 1,
+          py::arg("outputs") = std::vector<std::string>{}, py::arg("keep_trajectories") = false,
+          py::arg_v("metric_options", MetricOptions{}, "MetricOptions()"), py::arg("progress") = py::none());
+
+    // A grid given as a (points, names) array: the points are built in C++ (grid_points), which
+    // for large sweeps saves a Python object per point.
+    m.def("run_sweep_grid",
+          [](const Model& model, const Subject& base, const Regimen& regimen, const std::vector<std::string>& names,
+             const py::array_t<double, py::array::c_style | py::array::forcecast>& values, const OutputGrid& grid,
+             const SimOptions& options, int threads, std::vector<std::string> outputs, bool keep_trajectories,
+             const MetricOptions& metric_options, py::object progress) {
+              if (values.ndim() != 2 || values.shape(1) != static_cast<py::ssize_t>(names.size()))
+                  throw InputError("sweep: values must have shape (points, " + std::to_string(names.size()) + ")");
+              std::vector<SweepPoint> points =
+                  grid_points(base, regimen, names, values.data(), static_cast<std::size_t>(values.shape(0)));
+              return sweep_with_gil_released(model, points, grid, options, threads, std::move(outputs),
+                                             keep_trajectories, metric_options, std::move(progress));
           },
-          py::arg("model"), py::arg("points"), py::arg("grid"), py::arg_v("options", SimOptions{}, "SimOptions()"),
-          py::arg("threads") = 1, py::arg("outputs") = std::vector<std::string>{},
-          py::arg("keep_trajectories") = false, py::arg_v("metric_options", MetricOptions{}, "MetricOptions()"),
-          py::arg("progress") = py::none());
+          py::arg("model"), py::arg("base"), py::arg("regimen"), py::arg("names"), py::arg("values"), py::arg("grid"),
+          py::arg_v("options", SimOptions{}, "SimOptions()"), py::arg("threads") = 1,
+          py::arg("outputs") = std::vector<std::string>{}, py::arg("keep_trajectories") = false,
+          py::arg_v("metric_options", MetricOptions{}, "MetricOptions()"), py::arg("progress") = py::none());
 }

@@ -70,22 +70,9 @@ public:
     explicit PropagatorCache(const Eigen::MatrixXd& A) : A_(A) {
         const Eigen::Index n = A.rows();
         if (n == 0) return;
-        Eigen::EigenSolver<Eigen::MatrixXd> es(A);
-        if (es.info() != Eigen::Success) return;
-        const double scale = std::max(1.0, A.cwiseAbs().maxCoeff());
-        if ((es.eigenvalues().imag().cwiseAbs().array() > 1e-12 * scale).any()) return;
-        Eigen::MatrixXd V = es.eigenvectors().real();
-        Eigen::PartialPivLU<Eigen::MatrixXd> lu(V);
-        Eigen::MatrixXd Vinv = lu.inverse();
-        // Condition of the eigenbasis bounds the relative error of the result (~ cond * eps).
-        const double cond = V.cwiseAbs().rowwise().sum().maxCoeff() * Vinv.cwiseAbs().rowwise().sum().maxCoeff();
-        if (!(cond < kMaxCondition)) return;
-        lam_ = es.eigenvalues().real();
-        const Eigen::MatrixXd back = V * lam_.asDiagonal() * Vinv;
-        if (!((back - A).cwiseAbs().maxCoeff() <= 1e-12 * scale)) return;
-        V_ = V;
-        Vinv_ = Vinv;
-        spectral_ = true;
+        // Small systems (all the library's) decompose in stack-allocated matrices: no heap
+        // traffic, which is a large part of the per-subject cost in sweeps.
+        spectral_ = n <= kSmallN ? decompose<SmallMat>(A) : decompose<Eigen::MatrixXd>(A);
     }
     bool spectral() const { return spectral_; }
     const Eigen::MatrixXd& V() const { return V_; }
@@ -121,6 +108,33 @@ public:
     }
 
 private:
+    static constexpr int kSmallN = 16;
+    using SmallMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor, kSmallN, kSmallN>;
+
+    // A = V diag(lam) V^-1 with real eigenvalues and a well-conditioned V, or false.
+    template <class Mat>
+    bool decompose(const Eigen::MatrixXd& A_in) {
+        const Mat A = A_in;
+        Eigen::EigenSolver<Mat> es(A);
+        if (es.info() != Eigen::Success) return false;
+        const double scale = std::max(1.0, A.cwiseAbs().maxCoeff());
+        if ((es.eigenvalues().imag().cwiseAbs().array() > 1e-12 * scale).any()) return false;
+        const Mat V = es.eigenvectors().real();
+        const Mat Vinv = Eigen::PartialPivLU<Mat>(V).inverse();
+        // Condition of the eigenbasis bounds the relative error of the result (~ cond * eps).
+        const double cond = V.cwiseAbs().rowwise().sum().maxCoeff() * Vinv.cwiseAbs().rowwise().sum().maxCoeff();
+        if (!(cond < kMaxCondition)) return false;
+        const auto lam = es.eigenvalues().real();
+        // Residual of A V = V L (a defective or badly computed basis fails it).
+        const Mat AV = A * V;
+        const Mat VL = V * lam.asDiagonal();
+        if (!((AV - VL).cwiseAbs().maxCoeff() <= 1e-12 * scale * std::max(1.0, V.cwiseAbs().maxCoeff()))) return false;
+        lam_ = lam;
+        V_ = V;
+        Vinv_ = Vinv;
+        return true;
+    }
+
     // cond(V) above this would cost more than ~1e-11 relative accuracy: use Pade instead.
     static constexpr double kMaxCondition = 1e4;
     Eigen::MatrixXd A_;

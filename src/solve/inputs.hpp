@@ -63,6 +63,10 @@ void record(Trajectory& tr, const LinearSystem& sys, const OutputMap& map, const
 // Keeps only the outputs named (in that order; empty = all); InputError names an unknown one.
 void select_outputs(LinearSystem& sys, const std::vector<std::string>& names);
 
+// simulate() without re-validating `grid` and `opt` (run_sweep validates them once for all points).
+Trajectory simulate_prevalidated(const Model& model, const Regimen& regimen, const OutputGrid& grid,
+                                 const SimOptions& opt, const Subject& subject);
+
 Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
                           const SimOptions& opt);
 Trajectory simulate_ode(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,

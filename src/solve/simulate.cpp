@@ -122,7 +122,10 @@ namespace {
 Trajectory simulate_selected(const LinearSystem& sys, const Regimen& regimen, const OutputGrid& grid,
                              const SimOptions& opt, double weight_kg) {
     const detail::InputSchedule in = detail::build_inputs(sys, regimen, weight_kg);
-    const std::vector<double> times = detail::output_times(grid, in, opt);
+    // The grid's own times unless event times are merged in (no copy in the common case).
+    std::vector<double> merged;
+    if (opt.include_event_times) merged = detail::output_times(grid, in, opt);
+    const std::vector<double>& times = opt.include_event_times ? merged : grid.times;
     Trajectory tr = opt.solver == SolverKind::exact ? detail::simulate_exact(sys, in, times, opt)
                                                     : detail::simulate_ode(sys, in, times, opt);
     tr.dose_total_mg = in.total_mg;
@@ -140,13 +143,20 @@ Trajectory simulate(const LinearSystem& sys, const Regimen& regimen, const Outpu
     return simulate_selected(selected, regimen, grid, opt, weight_kg);
 }
 
+namespace detail {
+Trajectory simulate_prevalidated(const Model& model, const Regimen& regimen, const OutputGrid& grid,
+                                 const SimOptions& opt, const Subject& subject) {
+    LinearSystem sys = compile(model, subject);
+    select_outputs(sys, opt.outputs);
+    return simulate_selected(sys, regimen, grid, opt, subject.weight_kg);
+}
+}  // namespace detail
+
 Trajectory simulate(const Model& model, const Regimen& regimen, const OutputGrid& grid, const SimOptions& opt,
                     const Subject& subject) {
     opt.validate();
     grid.validate();
-    LinearSystem sys = compile(model, subject);
-    detail::select_outputs(sys, opt.outputs);
-    return simulate_selected(sys, regimen, grid, opt, subject.weight_kg);
+    return detail::simulate_prevalidated(model, regimen, grid, opt, subject);
 }
 
 }  // namespace ketasim

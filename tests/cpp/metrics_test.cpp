@@ -70,6 +70,24 @@ TEST(Metrics, LogDownExactOnFineAndCoarseSteps) {
     }
 }
 
+TEST(Metrics, WithoutTerminalPhaseOnlyTheTerminalMetricsChange) {
+    const MonoExp e;
+    MetricOptions o;
+    o.threshold = 500.0;
+    o.at_times = {1.0, 7.25};
+    const Metrics full = compute_metrics(e.t, e.c.data(), o);
+    o.terminal_phase = false;
+    const Metrics m = compute_metrics(e.t, e.c.data(), o);
+    for (double v : {m.lambda_z, m.half_life, m.auc_0_inf, m.terminal_r2, m.terminal_start}) EXPECT_TRUE(std::isnan(v));
+    EXPECT_EQ(m.cmax, full.cmax);
+    EXPECT_EQ(m.tmax, full.tmax);
+    EXPECT_EQ(m.auc_0_t, full.auc_0_t);
+    EXPECT_EQ(m.c_at, full.c_at);
+    EXPECT_EQ(m.time_above, full.time_above);
+    EXPECT_EQ(m.time_to_threshold, full.time_to_threshold);
+    EXPECT_EQ(m.time_below_after_peak, full.time_below_after_peak);
+}
+
 TEST(Metrics, ExplicitTerminalWindow) {
     const MonoExp e;
     MetricOptions o;
