@@ -26,6 +26,11 @@ struct CourseCliOptions {
     std::string schedule = "iv-3x-weekly";
     int weeks = 0;                  // 0 = the schedule's default
     std::string days;               // iv-days: "0,2,4,7,9,11"
+    bool schedule_given = false;    // --schedule on the command line (exclusive with --regimen)
+    std::string regimen;            // regimen TOML file instead of a named schedule
+    std::string model;              // library model or .toml file; default: the schedule's, or the IV default
+    std::string session_window = "2 h";   // doses closer than this to a session's first dose join it
+    double diss_tolerance = 1.0;    // per-session multiplier of dissociation Emax, in (0, 1]
     double weight_kg = 70.0;
     double follow_up_days = 28.0;
     std::string out;                // session table as CSV
