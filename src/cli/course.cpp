@@ -16,7 +16,8 @@ std::string days_text(double h) { return std::isnan(h) ? "-" : fmt_num(h / 24.0)
 }  // namespace
 
 int run_course(const CourseCliOptions& o) {
-    if (!(o.diss_tolerance > 0 && o.diss_tolerance <= 1))
+    const bool tolerance_given = !std::isnan(o.diss_tolerance);
+    if (tolerance_given && !(o.diss_tolerance > 0 && o.diss_tolerance <= 1))
         throw InputError("--diss-tolerance: " + fmt_num(o.diss_tolerance) +
                          ": must be in (0, 1] (dissociation Emax multiplier per earlier session; 1 = no tolerance)");
     CourseSpec spec;
@@ -53,7 +54,12 @@ int run_course(const CourseCliOptions& o) {
         if (!o.model.empty()) {
             model = load_library_model(o.model, o.models_dir);
             // The schedule's sessions on another model: its routes and Ce scale are checked.
-            const CourseSpec other = course_from_regimen(spec.regimen, model);
+            CourseSpec other;
+            try {
+                other = course_from_regimen(spec.regimen, model);
+            } catch (const InputError& e) {
+                throw InputError("--model " + o.model + " with --schedule " + o.schedule + ": " + e.what());
+            }
             spec.model = model.name;
             spec.ce_scale = other.ce_scale;
         } else {
@@ -65,14 +71,15 @@ int run_course(const CourseCliOptions& o) {
     co.follow_up_h = o.follow_up_days * 24.0;
     co.models_dir = o.models_dir;
     AcuteEffectModel acute = AcuteEffectModel::from_parameters(load_library_pd("acute_effects", o.models_dir));
-    acute.diss_tolerance_per_session = o.diss_tolerance;
+    if (tolerance_given) acute.diss_tolerance_per_session = o.diss_tolerance;
     const SymptomModel symptoms = SymptomModel::from_parameters(load_library_pd("madrs", o.models_dir));
     const CourseResult r = run_course(model, spec, acute, symptoms, co);
 
     std::cout << "ketasim course: " << spec.description << "\nmodel " << spec.model << ", " << fmt_num(o.weight_kg)
               << " kg; baseline MADRS " << fmt_num(symptoms.baseline)
-              << (o.diss_tolerance != 1.0 ? "; dissociation tolerance x " + fmt_num(o.diss_tolerance) + " per session"
-                                          : "")
+              << (acute.diss_tolerance_per_session != 1.0
+                      ? "; dissociation tolerance x " + fmt_num(acute.diss_tolerance_per_session) + " per session"
+                      : "")
               << (spec.ce_scale != 1.0 ? "; esketamine Ce x " + fmt_num(spec.ce_scale) + " as racemic-equivalent (assumption)" : "")
               << "\n\n";
     std::vector<std::vector<std::string>> rows = {{"session", "day", "peak Ce ng/mL", "peak dissoc %", "peak SBP mmHg",

@@ -243,8 +243,8 @@ int main(int argc, char** argv) {
                     "--regimen: a dose within this time of a session's first dose joins that session")
         ->capture_default_str();
     crs->add_option("--diss-tolerance", cso.diss_tolerance,
-                    "Dissociation Emax multiplied by this factor per earlier session, in (0, 1]; 1 = no tolerance")
-        ->capture_default_str();
+                    "Dissociation Emax multiplied by this factor per earlier session, in (0, 1]; 1 = no tolerance "
+                    "(default: models/pd/acute_effects.toml, 1)");
     crs->add_option("--out", cso.out, "Write the session table: FILE.csv");
 
     try {

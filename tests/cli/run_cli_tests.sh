@@ -86,6 +86,10 @@ run course --schedule iv-days --days 0,2 --diss-tolerance 0.5 --out "$TMP/tol.cs
 check "course --diss-tolerance exits 0" '[ "$(rc)" = 0 ] && grep -q "tolerance x 0.5" "$TMP/out"'
 # Column 4 is peak dissociation: session 2 lower with tolerance, session 1 as without.
 check "course tolerance lowers session 2 only" 'awk -F, "NR==2{a=\$4} NR==3{b=\$4} END{exit !(b < a)}" "$TMP/tol.csv" && [ "$(sed -n 2p "$TMP/tol.csv")" = "$(sed -n 2p "$TMP/days.csv")" ]'
+run course --schedule esketamine-induction --model ketamine_iv_clements
+check "course schedule on a model without its route exits 2" '[ "$(rc)" = 2 ] && grep -q "route .intranasal." "$TMP/err"'
+run course --schedule iv-days --days 0 --model ketamine_iv_domino
+check "course schedule on another IV model exits 0" '[ "$(rc)" = 0 ] && grep -q "model ketamine_iv_domino" "$TMP/out"'
 run course --diss-tolerance 1.5
 check "course --diss-tolerance 1.5 exits 2 naming the option" '[ "$(rc)" = 2 ] && grep -q -- "--diss-tolerance: 1.5" "$TMP/err" && grep -q "(0, 1\]" "$TMP/err"'
 run course --regimen "$REG/esketamine_induction.toml"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -24,13 +25,13 @@ RTOL_CLI = 1e-12
 
 
 def _cli() -> str | None:
-    """The `ketasim` binary: $KETASIM_CLI, else a build directory of this checkout."""
-    env = os.environ.get("KETASIM_CLI")
-    if env:
-        return env
-    for p in sorted(ROOT.glob("build*/ketasim")):
-        if p.is_file() and os.access(p, os.X_OK):
-            return str(p)
+    """The `ketasim` binary: $KETASIM_CLI, else a build directory of this checkout (build/ first,
+    as scripts/test.sh builds there), else PATH (last: an installed binary may be older)."""
+    candidates = [os.environ.get("KETASIM_CLI"), str(ROOT / "build" / "ketasim")]
+    candidates += [str(p) for p in sorted(ROOT.glob("build*/ketasim"))] + [shutil.which("ketasim")]
+    for c in candidates:
+        if c and os.path.isfile(c) and os.access(c, os.X_OK):
+            return c
     return None
 
 
@@ -137,6 +138,18 @@ def test_symptom_and_clinical_overrides():
     r = ks.course(ks.schedules.iv_days([0]), follow_up="2 d", symptoms={"baseline": 28}, response_fraction=0.3)
     assert r.sessions["madrs_before"].iloc[0] == pytest.approx(28.0, abs=1e-9)
     assert r.response_level == pytest.approx(28.0 * 0.7, rel=1e-15)
+
+
+def test_schedule_on_another_model():
+    # A schedule run on another PK model uses that model (its own Ce), keeping the sessions.
+    clem = ks.course(ks.schedules.iv_days([0]), follow_up="1 d")
+    dom = ks.course(ks.schedules.iv_days([0]), follow_up="1 d", model="ketamine_iv_domino")
+    assert dom.pk.model.name == "ketamine_iv_domino" and clem.pk.model.name == "ketamine_iv_clements"
+    assert dom.sessions["peak_ce_ng_per_mL"].iloc[0] == pytest.approx(dom.pk["Ce"].max(), rel=1e-12)
+    assert dom.sessions["peak_ce_ng_per_mL"].iloc[0] != clem.sessions["peak_ce_ng_per_mL"].iloc[0]
+    np.testing.assert_array_equal(dom.schedule.session_starts_h, clem.schedule.session_starts_h)
+    with pytest.raises(ValueError, match="route 'intranasal'"):
+        ks.course("esketamine-induction", model="ketamine_iv_clements")
 
 
 def test_regimen_file_course_equals_schedule(six):
