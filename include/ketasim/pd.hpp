@@ -172,6 +172,22 @@ CourseSpec iv_course(int per_week, int weeks, double mg_per_kg = 0.5, double dur
 // once weekly 84 mg. `weeks` in [1, 8] (default 8).
 CourseSpec esketamine_induction(int weeks = 8);
 
+// Ce -> racemic-equivalent ng/mL factor for a model, from the analyte of its effect-site driver
+// output (or the model's analyte): esketamine -> kEsketamineRacemicEquivalent, racemic ketamine
+// -> 1. Any other analyte is an InputError: the PD parameters are calibrated on racemic Ce only.
+double racemic_equivalent_scale(const Model& model);
+
+// Session start times (h) of a regimen: dose start times in order, grouped so that a dose starting
+// within `session_window_h` of the first dose of the current session belongs to that session
+// (the devices of one nasal session are 5 min apart; sessions are a day or more apart). Throws
+// InputError for an empty regimen or a window outside (0, 24] h.
+std::vector<double> group_sessions(const Regimen& regimen, double session_window_h = 2.0);
+
+// A course from any regimen (e.g. a regimen TOML file) on `model`: sessions from group_sessions(),
+// ce_scale from racemic_equivalent_scale(model), spec.model = model.name. Every dose's route must
+// be a route of the model (InputError naming the event, route and the model's routes).
+CourseSpec course_from_regimen(const Regimen& regimen, const Model& model, double session_window_h = 2.0);
+
 struct CourseOptions {
     double weight_kg = 70.0;
     double dt_h = 1.0 / 60.0;           // grid of the exact PK solution

@@ -5,6 +5,8 @@
     r = ks.simulate(m, ks.Regimen.intranasal(56, devices=2), t_end="24 h", dt="1 min")
     r["C_plasma"]          # NumPy view of the plasma curve, ng/mL
     ks.metrics(r)          # Cmax, Tmax, AUC, ... per output
+    c = ks.course(ks.schedules.iv_days([0, 2, 4, 7, 9, 11]))
+    c.sessions             # per session: peak Ce, dissociation, discharge time, MADRS
 
 Bad input raises ``ValueError`` (``ketasim.InputError``) with the C++ library's message;
 numerical and file failures raise ``RuntimeError`` (``SolverError``, ``IoError``).
@@ -14,7 +16,9 @@ from __future__ import annotations
 
 from . import _core
 from ._core import InputError, IoError, Model, SolverError
+from . import schedules
 from ._models import list_models, load_model, models_dir, parameters_frame
+from ._pd import CourseResult, Schedule, course, load_pd
 from ._regimen import Regimen
 from ._results import ResultArm, ResultFile, read_results
 from ._simulate import METRICS, Result, metrics, simulate
@@ -24,6 +28,7 @@ __version__: str = _core.__version__
 version = _core.version
 
 __all__ = [
+    "CourseResult",
     "InputError",
     "IoError",
     "METRICS",
@@ -32,14 +37,18 @@ __all__ = [
     "Result",
     "ResultArm",
     "ResultFile",
+    "Schedule",
     "SolverError",
     "__version__",
+    "course",
     "list_models",
     "load_model",
+    "load_pd",
     "metrics",
     "models_dir",
     "parameters_frame",
     "read_results",
+    "schedules",
     "simulate",
     "sweep",
     "version",

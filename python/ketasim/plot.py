@@ -1,4 +1,5 @@
-"""Plotting helpers (matplotlib): concentration curves with threshold onsets, sweep heat maps."""
+"""Plotting helpers (matplotlib): concentration curves with threshold onsets, sweep heat maps,
+treatment courses (MADRS over days, session-by-session acute effects)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas
     from matplotlib.axes import Axes
 
+    from ._pd import CourseResult
     from ._simulate import Result
 
 Thresholds = Union[None, float, Sequence[float], Mapping[str, float]]
@@ -126,4 +128,73 @@ def sweep_heatmap(
     return ax
 
 
-__all__ = ["concentration", "sweep_heatmap", "first_crossing"]
+def _course_items(results: Union["CourseResult", Sequence["CourseResult"], Mapping[str, "CourseResult"]]):
+    from ._pd import CourseResult
+
+    if isinstance(results, CourseResult):
+        return [(results.schedule.name, results)]
+    if isinstance(results, Mapping):
+        return [(str(k), v) for k, v in results.items()]
+    return [(r.schedule.name, r) for r in results]
+
+
+def course(
+    results: Union["CourseResult", Sequence["CourseResult"], Mapping[str, "CourseResult"]],
+    *,
+    axes: Optional[Sequence["Axes"]] = None,
+    days: Optional[float] = None,
+    control: bool = True,
+) -> np.ndarray:
+    """Treatment courses side by side: MADRS over days (top) and session-by-session acute
+    effects (bottom: peak dissociation and discharge time).
+
+    ``results`` is one ``CourseResult``, a list of them (labelled by schedule name) or
+    ``{label: CourseResult}``. Session starts are drawn as ticks under each curve; dashed lines
+    mark the response and remission levels of the first result. ``control=True`` adds the
+    placebo-only curve of the first result. ``days`` limits the time axis. Returns the two Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    items = _course_items(results)
+    if not items:
+        raise ValueError("course: no results to plot")
+    if axes is None:
+        _, axes = plt.subplots(2, 1, figsize=(8, 7), gridspec_kw={"height_ratios": [3, 2]})
+    ax_m, ax_s = axes[0], axes[1]
+    first = items[0][1]
+    if control:
+        ax_m.plot(first.symptoms["day"], first.symptoms["madrs_control"], color="0.6", lw=1, ls=":",
+                  label="placebo only (no drug)")
+    ax_d = ax_s.twinx()
+    width = 0.8 / len(items)
+    for k, (label, r) in enumerate(items):
+        (line,) = ax_m.plot(r.symptoms["day"], r.symptoms["madrs"], label=label)
+        color = line.get_color()
+        sd = r.schedule.session_days
+        # Session ticks along the bottom of the axis (x in days, y in axes fraction).
+        ax_m.plot(sd, np.full(sd.shape, 0.025 + 0.04 * k), "|", color=color, ms=8, mew=1.5,
+                  transform=ax_m.get_xaxis_transform())
+        s = r.sessions
+        x = s["session"].to_numpy(float) + (k - (len(items) - 1) / 2) * width
+        ax_s.bar(x, s["peak_dissociation_pct"], width=width, color=color, alpha=0.6, label=label)
+        ax_d.plot(x, s["discharge_min"], "o-", color=color, ms=4, lw=1)
+    ax_m.axhline(first.response_level, ls="--", lw=0.8, color="0.3")
+    ax_m.axhline(first.remission_level, ls="--", lw=0.8, color="0.3")
+    for level, text in ((first.response_level, "response"), (first.remission_level, "remission")):
+        ax_m.annotate(f"{text} (MADRS <= {level:g})", (1.0, level), xycoords=("axes fraction", "data"),
+                      xytext=(-4, 3), textcoords="offset points", ha="right", fontsize=8, color="0.3")
+    ax_m.set_ylim(0, max(r.symptom_model.baseline for _, r in items) + 3)
+    ax_d.set_ylim(0, None)
+    ax_m.set_xlim(-1, days)   # day-0 ticks clear of the axis
+    ax_m.set_xlabel("time (days from the first session); ticks: sessions")
+    ax_m.set_ylabel("MADRS (points)")
+    ax_m.legend(frameon=False, fontsize=8, loc="upper right", bbox_to_anchor=(1.0, 0.92))
+    ax_m.grid(alpha=0.3)
+    ax_s.set_xlabel("session (colours as above)")
+    ax_s.set_ylabel("peak dissociation (% of max), bars")
+    ax_d.set_ylabel("discharge time (min), dots")
+    ax_s.grid(alpha=0.3, axis="y")
+    return np.asarray([ax_m, ax_s], dtype=object)
+
+
+__all__ = ["concentration", "course", "sweep_heatmap", "first_crossing"]

@@ -25,4 +25,5 @@ PYBIND11_MODULE(_core, m) {
     bind_metrics(m);
     bind_sweep(m);
     bind_io(m);
+    bind_pd(m);
 }

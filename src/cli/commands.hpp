@@ -1,5 +1,6 @@
 #pragma once
 // Private to the CLI: command implementations shared by main.cpp.
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,11 @@ struct CourseCliOptions {
     std::string schedule = "iv-3x-weekly";
     int weeks = 0;                  // 0 = the schedule's default
     std::string days;               // iv-days: "0,2,4,7,9,11"
+    bool schedule_given = false;    // --schedule on the command line (exclusive with --regimen)
+    std::string regimen;            // regimen TOML file instead of a named schedule
+    std::string model;              // library model or .toml file; default: the schedule's, or the IV default
+    std::string session_window = "2 h";   // doses closer than this to a session's first dose join it
+    double diss_tolerance = std::numeric_limits<double>::quiet_NaN();   // (0, 1]; NaN = the acute_effects file's
     double weight_kg = 70.0;
     double follow_up_days = 28.0;
     std::string out;                // session table as CSV

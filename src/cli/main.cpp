@@ -235,6 +235,16 @@ int main(int argc, char** argv) {
     crs->add_option("--days", cso.days, "iv-days: session days, e.g. '0,2,4,7,9,11'");
     crs->add_option("--weight", cso.weight_kg, "Body weight, kg")->capture_default_str();
     crs->add_option("--follow-up-days", cso.follow_up_days, "Follow-up after the last session, days")->capture_default_str();
+    crs->add_option("--regimen", cso.regimen,
+                    "Regimen TOML file ([[dose]] entries) instead of --schedule; sessions = doses grouped by --session-window");
+    crs->add_option("--model", cso.model,
+                    "Model (library name or .toml); default: the schedule's, ketamine_iv_clements for --regimen");
+    crs->add_option("--session-window", cso.session_window,
+                    "--regimen: a dose within this time of a session's first dose joins that session")
+        ->capture_default_str();
+    crs->add_option("--diss-tolerance", cso.diss_tolerance,
+                    "Dissociation Emax multiplied by this factor per earlier session, in (0, 1]; 1 = no tolerance "
+                    "(default: models/pd/acute_effects.toml, 1)");
     crs->add_option("--out", cso.out, "Write the session table: FILE.csv");
 
     try {
@@ -261,6 +271,7 @@ int main(int argc, char** argv) {
         }
         if (*crs) {
             cso.models_dir = models_dir;
+            cso.schedule_given = crs->count("--schedule") > 0;
             return cli::run_course(cso);
         }
     } catch (const InputError& e) {

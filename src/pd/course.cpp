@@ -2,6 +2,7 @@
 // clinical metrics. Schedules: docs reference section 5 (IV 0.5 mg/kg over 40 min 2x or 3x
 // weekly; Spravato induction twice weekly for 4 weeks, then weekly).
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <sstream>
 
@@ -74,6 +75,55 @@ CourseSpec esketamine_induction(int weeks) {
     return c;
 }
 
+double racemic_equivalent_scale(const Model& model) {
+    std::string analyte = model.analyte;
+    if (model.effect_site)
+        for (const auto& o : model.outputs)
+            if (o.name == model.effect_site->driver && !o.analyte.empty()) analyte = o.analyte;
+    std::string lower;
+    for (char ch : analyte) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    // "esketamine" first: it contains "ketamine".
+    if (lower.rfind("esketamine", 0) == 0) return kEsketamineRacemicEquivalent;
+    if (lower.find("racemic") != std::string::npos) return 1.0;
+    throw InputError("model '" + model.name + "': analyte '" + analyte +
+                     "' of the effect-site driver is neither esketamine nor racemic ketamine: the PD parameters are "
+                     "calibrated on racemic Ce, so the Ce scale cannot be chosen");
+}
+
+std::vector<double> group_sessions(const Regimen& regimen, double session_window_h) {
+    if (!(session_window_h > 0 && session_window_h <= 24.0))
+        throw InputError("session_window_h = " + num(session_window_h) + ": must be in (0, 24] h");
+    if (regimen.events.empty()) throw InputError("regimen: no dose events: a course needs at least one session");
+    std::vector<double> starts;
+    for (const auto& e : regimen.sorted())
+        if (starts.empty() || e.time > starts.back() + session_window_h) starts.push_back(e.time);
+    return starts;
+}
+
+CourseSpec course_from_regimen(const Regimen& regimen, const Model& model, double session_window_h) {
+    regimen.validate();
+    for (std::size_t i = 0; i < regimen.events.size(); ++i) {
+        const DoseEvent& e = regimen.events[i];
+        if (!e.compartment.empty() || model.has_route(e.route)) continue;
+        std::string routes;
+        for (const auto& r : model.route_names()) routes += (routes.empty() ? "" : ", ") + r;
+        throw InputError("regimen event " + std::to_string(i) + " (t = " + num(e.time) + " h): route '" + e.route +
+                         "' is not a route of model '" + model.name + "' (routes: " + routes + ")");
+    }
+    CourseSpec c;
+    c.name = "regimen";
+    c.model = model.name;
+    c.regimen = regimen;
+    c.session_starts_h = group_sessions(regimen, session_window_h);
+    c.ce_scale = racemic_equivalent_scale(model);
+    std::string days;
+    for (double t : c.session_starts_h) days += (days.empty() ? "" : ",") + num(t / 24.0);
+    c.description = std::to_string(regimen.events.size()) + " dose event(s) in " +
+                    std::to_string(c.session_starts_h.size()) + " session(s) on days " + days + " (model " + model.name +
+                    ")";
+    return c;
+}
+
 void CourseOptions::validate() const {
     if (!(weight_kg > 0 && weight_kg < 1000)) throw InputError("weight_kg = " + num(weight_kg) + ": must be in (0, 1000)");
     if (!(dt_h > 0 && dt_h <= 0.25)) throw InputError("dt_h = " + num(dt_h) + ": must be in (0, 0.25] h (15 min)");
@@ -85,6 +135,8 @@ void CourseOptions::validate() const {
 CourseResult run_course(const Model& model, const CourseSpec& spec, const AcuteEffectModel& acute,
                         const SymptomModel& symptoms, const CourseOptions& o) {
     o.validate();
+    acute.validate();
+    symptoms.validate();
     if (!model.effect_site) throw InputError("model '" + model.name + "' has no [effect_site]: PD needs Ce");
     if (spec.session_starts_h.empty()) throw InputError("course '" + spec.name + "': no sessions");
     CourseResult r;

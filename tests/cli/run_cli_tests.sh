@@ -65,6 +65,45 @@ printf 'name = "broken"\n[parameters.V1]\nvalue = "abc"\nunit = "L"\n' > "$TMP/b
 run simulate "$TMP/broken.toml" --dose "35 mg"
 check "malformed model names file:line and key" '[ "$(rc)" = 2 ] && grep -q "broken.toml:3" "$TMP/err" && grep -q "parameters.V1.value" "$TMP/err"'
 
+# Treatment courses: named schedules and regimen files give the same table; options checked.
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+REG="$ROOT/models/regimens"
+run course --schedule iv-days --days 0,2,4,7,9,11 --out "$TMP/days.csv"
+check "course iv-days exits 0" '[ "$(rc)" = 0 ] && grep -q "relapse" "$TMP/out"'
+run course --regimen "$REG/iv_6_sessions.toml" --out "$TMP/file6.csv"
+check "course --regimen exits 0" '[ "$(rc)" = 0 ]'
+check "course --regimen: 6 sessions + header" '[ "$(wc -l < "$TMP/file6.csv")" = 7 ]'
+check "course --regimen = --schedule iv-days" 'cmp -s "$TMP/days.csv" "$TMP/file6.csv"'
+run course --schedule esketamine-induction --out "$TMP/esk_sched.csv"
+run course --regimen "$REG/esketamine_induction.toml" --model esketamine_nasal --out "$TMP/esk_file.csv"
+check "course esketamine file exits 0, 12 sessions" '[ "$(rc)" = 0 ] && [ "$(wc -l < "$TMP/esk_file.csv")" = 13 ]'
+check "course esketamine file = schedule" 'cmp -s "$TMP/esk_sched.csv" "$TMP/esk_file.csv"'
+check "course esketamine states the Ce scale" 'grep -q "racemic-equivalent" "$TMP/out"'
+run course --schedule iv-2x-weekly --out "$TMP/two_sched.csv"
+run course --regimen "$REG/iv_2x_weekly_4_weeks.toml" --out "$TMP/two_file.csv"
+check "course 2x weekly file = schedule" '[ "$(rc)" = 0 ] && cmp -s "$TMP/two_sched.csv" "$TMP/two_file.csv"'
+run course --schedule iv-days --days 0,2 --diss-tolerance 0.5 --out "$TMP/tol.csv"
+check "course --diss-tolerance exits 0" '[ "$(rc)" = 0 ] && grep -q "tolerance x 0.5" "$TMP/out"'
+# Column 4 is peak dissociation: session 2 lower with tolerance, session 1 as without.
+check "course tolerance lowers session 2 only" 'awk -F, "NR==2{a=\$4} NR==3{b=\$4} END{exit !(b < a)}" "$TMP/tol.csv" && [ "$(sed -n 2p "$TMP/tol.csv")" = "$(sed -n 2p "$TMP/days.csv")" ]'
+run course --schedule esketamine-induction --model ketamine_iv_clements
+check "course schedule on a model without its route exits 2" '[ "$(rc)" = 2 ] && grep -q "route .intranasal." "$TMP/err"'
+run course --schedule iv-days --days 0 --model ketamine_iv_domino
+check "course schedule on another IV model exits 0" '[ "$(rc)" = 0 ] && grep -q "model ketamine_iv_domino" "$TMP/out"'
+run course --diss-tolerance 1.5
+check "course --diss-tolerance 1.5 exits 2 naming the option" '[ "$(rc)" = 2 ] && grep -q -- "--diss-tolerance: 1.5" "$TMP/err" && grep -q "(0, 1\]" "$TMP/err"'
+run course --regimen "$REG/esketamine_induction.toml"
+check "course intranasal regimen on the IV model exits 2" '[ "$(rc)" = 2 ] && grep -q "esketamine_induction.toml" "$TMP/err" && grep -q "route .intranasal." "$TMP/err" && grep -q "routes: iv" "$TMP/err"'
+run course --regimen "$REG/iv_6_sessions.toml" --schedule iv-3x-weekly
+check "course --regimen with --schedule exits 2" '[ "$(rc)" = 2 ] && grep -q "exclusive" "$TMP/err"'
+run course --regimen "$REG/iv_6_sessions.toml" --session-window "2 kg"
+check "course bad --session-window exits 2" '[ "$(rc)" = 2 ] && grep -q -- "--session-window" "$TMP/err"'
+run course --regimen "$TMP/none.toml"
+check "course missing regimen file exits non-zero naming it" '[ "$(rc)" != 0 ] && grep -q "none.toml" "$TMP/err"'
+printf '[[dose]]\nroute = "iv"\namount = "-1 mg"\n' > "$TMP/negative.toml"
+run course --regimen "$TMP/negative.toml"
+check "course bad regimen file names file:line and field" '[ "$(rc)" = 2 ] && grep -q "negative.toml:3" "$TMP/err" && grep -q "dose\[0\].amount" "$TMP/err"'
+
 run --help
 check "--help exits 0" '[ "$(rc)" = 0 ] && grep -q simulate "$TMP/out"'
 

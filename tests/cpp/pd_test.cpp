@@ -429,5 +429,112 @@ TEST(Course, SixIvSessionsPrediction) {
     EXPECT_LT(r.sessions.back().madrs_after_24h, r.sessions[0].madrs_after_24h);
 }
 
+// ---- courses from regimen files ----------------------------------------------------------------
+
+// The message of the InputError `f` throws ("" if it does not throw).
+template <class F>
+std::string input_error(F f) {
+    try {
+        f();
+    } catch (const InputError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+Model esketamine() { return load_model(models_dir() + "/esketamine_nasal.toml"); }
+Regimen regimen_file(const std::string& name) { return load_regimen(models_dir() + "/regimens/" + name); }
+
+TEST(CourseFromRegimen, GroupSessionsByWindowFromFirstDose) {
+    Regimen r;
+    // Out of order on purpose; 0, 5, 10 min and 1.9 h join the session at 0; 2.5 h starts a new one
+    // (window counted from the session's first dose, not chained); exactly 2 h after 24 h joins.
+    for (double t : {24.0, 2.5, 0.0, 5.0 / 60.0, 26.0, 10.0 / 60.0, 1.9}) {
+        DoseEvent e;
+        e.time = t;
+        e.amount = 1.0;
+        r.add(e);
+    }
+    EXPECT_EQ(group_sessions(r, 2.0), (std::vector<double>{0.0, 2.5, 24.0}));
+    EXPECT_EQ(group_sessions(r, 0.05), (std::vector<double>{0.0, 5.0 / 60.0, 10.0 / 60.0, 1.9, 2.5, 24.0, 26.0}));
+    for (double w : {0.0, -1.0, 25.0, std::nan("")})
+        EXPECT_NE(input_error([&] { group_sessions(r, w); }).find("session_window_h"), std::string::npos) << w;
+    EXPECT_NE(input_error([&] { group_sessions(Regimen{}, 2.0); }).find("no dose events"), std::string::npos);
+}
+
+TEST(CourseFromRegimen, EsketamineFileIsTheInductionSchedule) {
+    const CourseSpec file = course_from_regimen(regimen_file("esketamine_induction.toml"), esketamine());
+    const CourseSpec code = esketamine_induction(8);
+    EXPECT_EQ(file.session_starts_h, code.session_starts_h);   // 3 devices of a session count once
+    EXPECT_EQ(file.model, code.model);
+    EXPECT_EQ(file.ce_scale, kEsketamineRacemicEquivalent);
+    const auto a = file.regimen.sorted(), b = code.regimen.sorted();
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        // Same text ("5 min" -> 5.0 / 60.0 exactly, see regimen_toml.cpp), so equal doubles.
+        EXPECT_EQ(a[i].time, b[i].time) << i;
+        EXPECT_EQ(a[i].amount, b[i].amount) << i;
+        EXPECT_EQ(a[i].device, b[i].device) << i;
+        EXPECT_EQ(a[i].route, b[i].route) << i;
+    }
+}
+
+TEST(CourseFromRegimen, SixSessionFileGivesTheSameCourseAsIvCourseOnDays) {
+    const AcuteEffectModel a = AcuteEffectModel::from_parameters(load_library_pd("acute_effects", models_dir()));
+    const SymptomModel s = SymptomModel::from_parameters(load_library_pd("madrs", models_dir()));
+    CourseOptions o;
+    o.models_dir = models_dir();
+    const CourseSpec file = course_from_regimen(regimen_file("iv_6_sessions.toml"), clements());
+    const CourseSpec code = iv_course_on_days({0, 2, 4, 7, 9, 11});
+    EXPECT_EQ(file.session_starts_h, code.session_starts_h);
+    EXPECT_EQ(file.ce_scale, 1.0);
+    const CourseResult rf = run_course(clements(), file, a, s, o);
+    const CourseResult rc = run_course(clements(), code, a, s, o);
+    ASSERT_EQ(rf.sessions.size(), 6u);
+    ASSERT_EQ(rc.sessions.size(), 6u);
+    // Same dose events (bit for bit) through the same code path: the results are identical.
+    for (std::size_t k = 0; k < 6; ++k) {
+        EXPECT_EQ(rf.sessions[k].acute.peak_ce, rc.sessions[k].acute.peak_ce) << k;
+        EXPECT_EQ(rf.sessions[k].acute.discharge_h, rc.sessions[k].acute.discharge_h) << k;
+        EXPECT_EQ(rf.sessions[k].madrs_after_24h, rc.sessions[k].madrs_after_24h) << k;
+    }
+    EXPECT_EQ(rf.clinical.sessions_to_response, rc.clinical.sessions_to_response);
+    EXPECT_EQ(rf.clinical.response_h, rc.clinical.response_h);
+    // The 2x weekly file is iv_course(2, 4).
+    EXPECT_EQ(course_from_regimen(regimen_file("iv_2x_weekly_4_weeks.toml"), clements()).session_starts_h,
+              iv_course(2, 4).session_starts_h);
+}
+
+TEST(CourseFromRegimen, BadInputsNameTheProblem) {
+    // Intranasal doses on the IV-only model: event, route, model and its routes.
+    const std::string route = input_error(
+        [] { course_from_regimen(regimen_file("esketamine_induction.toml"), clements()); });
+    EXPECT_NE(route.find("route 'intranasal'"), std::string::npos) << route;
+    EXPECT_NE(route.find("ketamine_iv_clements"), std::string::npos) << route;
+    EXPECT_NE(route.find("routes: iv"), std::string::npos) << route;
+    // An analyte the PD is not calibrated for: no Ce scale can be chosen.
+    Model nor = clements();
+    nor.analyte = "norketamine";
+    for (auto& out : nor.outputs) out.analyte = "norketamine";
+    const std::string analyte = input_error([&] { racemic_equivalent_scale(nor); });
+    EXPECT_NE(analyte.find("analyte 'norketamine'"), std::string::npos) << analyte;
+    EXPECT_EQ(racemic_equivalent_scale(clements()), 1.0);
+    EXPECT_EQ(racemic_equivalent_scale(esketamine()), kEsketamineRacemicEquivalent);
+    // A regimen that fails its own validation (negative amount) is rejected before grouping.
+    Regimen neg;
+    DoseEvent e;
+    e.amount = -1.0;
+    neg.add(e);
+    EXPECT_NE(input_error([&] { course_from_regimen(neg, clements()); }).find("amount"), std::string::npos);
+}
+
+TEST(Course, DissociationToleranceAndModelsAreValidated) {
+    AcuteEffectModel a;
+    a.diss_tolerance_per_session = 1.5;
+    const SymptomModel s;
+    const std::string msg = input_error([&] { run_course(clements(), iv_course_on_days({0}), a, s); });
+    EXPECT_NE(msg.find("diss_tolerance_per_session = 1.5"), std::string::npos) << msg;
+}
+
 }  // namespace
 }  // namespace ketasim

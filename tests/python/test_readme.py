@@ -1,4 +1,5 @@
-"""The README's Python example runs: the ```python block under the heading "## Python"."""
+"""The README's Python examples run: the first ```python block under the headings "## Python" and
+"## Treatment courses"."""
 
 from __future__ import annotations
 
@@ -11,23 +12,28 @@ import pytest
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def python_block(text: str) -> str | None:
-    m = re.search(r"^## Python[ \t]*\n(.*?)(?=^## |\Z)", text, flags=re.M | re.S)
+def python_block(text: str, heading: str = "Python") -> str | None:
+    m = re.search(r"^## " + re.escape(heading) + r"[ \t]*\n(.*?)(?=^## |\Z)", text, flags=re.M | re.S)
     if not m:
         return None
     code = re.search(r"```python[ \t]*\n(.*?)```", m.group(1), flags=re.S)
     return code.group(1) if code else None
 
 
-def test_readme_python_example(tmp_path, monkeypatch):
+@pytest.mark.parametrize("heading", ["Python", "Treatment courses"])
+def test_readme_python_example(tmp_path, monkeypatch, heading):
     if not README.is_file():
         pytest.skip("README.md does not exist yet")
-    code = python_block(README.read_text(encoding="utf-8"))
+    code = python_block(README.read_text(encoding="utf-8"), heading)
     if code is None:
-        pytest.skip('README.md has no ```python block under "## Python" yet')
+        pytest.skip(f'README.md has no ```python block under "## {heading}" yet')
     monkeypatch.chdir(tmp_path)   # examples may write files (out/...)
     os.environ.setdefault("MPLBACKEND", "Agg")
-    exec(compile(code, str(README) + ":## Python", "exec"), {"__name__": "__readme__"})
+    exec(compile(code, f"{README}:## {heading}", "exec"), {"__name__": "__readme__"})
+    if heading == "Treatment courses":
+        import matplotlib.pyplot as plt
+
+        plt.close("all")
 
 
 def test_block_extraction():

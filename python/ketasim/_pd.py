@@ -1,0 +1,379 @@
+"""Treatment courses: schedules, ``course()`` and its ``CourseResult``; PD parameter sets.
+
+The acute-effect model (dissociation, systolic BP rise) and the MADRS symptom model are the C++
+library's (include/ketasim/pd.hpp). The MADRS model is calibrated to single-dose IV data only
+(docs/calibration.md): repeated-session and esketamine results are predictions.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _core
+from ._models import ModelLike, _dir, load_model
+from ._regimen import Regimen, as_core_regimen
+from ._simulate import Result
+from ._units import Quantity, to_hours
+
+#: Column units of ``CourseResult.sessions`` (also in ``df.attrs["units"]``). The names are those
+#: of the CSV written by ``ketasim course --out``.
+SESSION_UNITS: Dict[str, str] = {
+    "session": "1-based index",
+    "day": "d from time 0",
+    "peak_ce_ng_per_mL": "ng/mL racemic-equivalent Ce",
+    "t_peak_ce_h": "h after the session start",
+    "peak_dissociation_pct": "% of maximal dissociation",
+    "t_peak_dissociation_h": "h after the session start",
+    "peak_sbp_rise_mmHg": "mmHg",
+    "t_peak_sbp_h": "h after the session start",
+    "discharge_min": "min after the session start (NaN: not within the window)",
+    "madrs_before": "MADRS points at the session start",
+    "madrs_24h": "MADRS points 24 h after the start",
+    "response_24h": "bool: MADRS 24 h <= baseline * (1 - response_fraction)",
+    "remission_24h": "bool: MADRS 24 h <= remission_threshold",
+}
+
+SYMPTOM_UNITS: Dict[str, str] = {
+    "time_h": "h",
+    "day": "d",
+    "ce_ng_per_mL": "ng/mL racemic-equivalent Ce",
+    "P": "1 (plasticity state, 0-1)",
+    "E": "1 (its expression in mood, 0-1)",
+    "placebo": "1 (fraction of baseline removed by expectation)",
+    "madrs": "MADRS points",
+    "madrs_control": "MADRS points (placebo only, no drug)",
+}
+
+ACUTE_UNITS: Dict[str, str] = {
+    "time_h": "h",
+    "day": "d",
+    "dissociation_pct": "% of maximal dissociation",
+    "sbp_rise_mmHg": "mmHg",
+}
+
+_ACUTE_FIELDS = ("diss_emax", "diss_ec50", "diss_hill", "sbp_emax", "sbp_ec50", "sbp_hill",
+                 "diss_tolerance_per_session", "diss_discharge_threshold", "sbp_discharge_threshold")
+_SYMPTOM_FIELDS = ("baseline", "ec50", "hill", "k_on", "k_off", "k_tr", "emax_p", "placebo_max", "k_placebo")
+
+#: Named schedules accepted by ``course()`` (the CLI's ``--schedule`` names).
+SCHEDULE_NAMES = ("iv-3x-weekly", "iv-2x-weekly", "esketamine-induction")
+
+
+class Schedule:
+    """A treatment course to simulate: model, regimen and session start times.
+
+    Build one with ``ks.schedules.iv``, ``iv_days``, ``esketamine_induction`` or ``from_regimen``.
+    ``ce_scale`` converts the model's Ce into racemic-equivalent ng/mL (2 for esketamine).
+    """
+
+    __slots__ = ("_core", "_model")
+
+    def __init__(self, spec: _core.CourseSpec, model: Optional[_core.Model] = None) -> None:
+        self._core = spec
+        self._model = model   # the loaded model when built from one (a .toml path need not be in the library)
+
+    @property
+    def name(self) -> str:
+        return self._core.name
+
+    @property
+    def description(self) -> str:
+        return self._core.description
+
+    @property
+    def model(self) -> str:
+        """Library name of the PK model the schedule is meant for."""
+        return self._core.model
+
+    @property
+    def regimen(self) -> Regimen:
+        return Regimen(self._core.regimen.events)
+
+    @property
+    def session_starts_h(self) -> np.ndarray:
+        """Session start times, h."""
+        return np.asarray(self._core.session_starts_h, dtype=float)
+
+    @property
+    def session_days(self) -> np.ndarray:
+        """Session start times, d."""
+        return self.session_starts_h / 24.0
+
+    @property
+    def ce_scale(self) -> float:
+        return self._core.ce_scale
+
+    def to_core(self) -> _core.CourseSpec:
+        return self._core
+
+    def __len__(self) -> int:
+        return len(self._core.session_starts_h)
+
+    def __repr__(self) -> str:
+        return (f"<ketasim.Schedule {self.name!r}: {self.description}; model {self.model!r}, "
+                f"{len(self)} sessions>")
+
+
+def _int_arg(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{what}: {value!r} must be a whole number")
+    return int(value)
+
+
+def _mg_per_kg(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise ValueError(f"mg_per_kg: {value!r} must be a number (mg/kg of racemic ketamine)")
+    return float(value)
+
+
+def iv(per_week: int = 3, weeks: int = 2, mg_per_kg: float = 0.5, duration: Quantity = "40 min") -> Schedule:
+    """Racemic ketamine IV infusions: ``per_week`` = 3 (days 0, 2, 4 of each week) or 2 (days 0,
+    3) for ``weeks`` weeks (1-52), ``mg_per_kg`` over ``duration`` (number = h, or "40 min")."""
+    return Schedule(_core.iv_course(_int_arg(per_week, "per_week"), _int_arg(weeks, "weeks"),
+                                    _mg_per_kg(mg_per_kg), to_hours(duration, "duration")))
+
+
+def iv_days(days: Union[str, Iterable[float]], mg_per_kg: float = 0.5, duration: Quantity = "40 min") -> Schedule:
+    """Racemic ketamine IV infusions on the given days (``[0, 2, 4, 7, 9, 11]`` or "0,2,4")."""
+    d = _core.parse_number_list(days, "days") if isinstance(days, str) else [float(x) for x in days]
+    return Schedule(_core.iv_course_on_days(d, _mg_per_kg(mg_per_kg), to_hours(duration, "duration")))
+
+
+def esketamine_induction(weeks: int = 8) -> Schedule:
+    """Spravato induction: 56 mg on day 0, then 84 mg, twice weekly in weeks 1-4 and weekly in
+    weeks 5..``weeks`` (1-8), as 28 mg devices 5 min apart, on the esketamine_nasal model."""
+    return Schedule(_core.esketamine_induction(_int_arg(weeks, "weeks")))
+
+
+def from_regimen(regimen: Union[Regimen, _core.Regimen, str, os.PathLike], model: ModelLike = "ketamine_iv_clements",
+                 *, session_window: Quantity = "2 h") -> Schedule:
+    """A schedule from any regimen (``ks.Regimen`` or a regimen .toml file) on ``model``.
+
+    Sessions are the dose start times grouped so that a dose within ``session_window`` of a
+    session's first dose joins it (nasal devices 5 min apart are one session). The Ce scale
+    follows the model's analyte (esketamine: 2, racemic ketamine: 1).
+    """
+    m = load_model(model)
+    spec = _core.course_from_regimen(as_core_regimen(regimen), m, to_hours(session_window, "session_window"))
+    if isinstance(regimen, (str, os.PathLike)):
+        spec.name = os.fspath(regimen)
+    return Schedule(spec, m)
+
+
+def _schedule(schedule: Union[Schedule, str, os.PathLike, Regimen], model: Optional[ModelLike]) -> Schedule:
+    if isinstance(schedule, Schedule):
+        return schedule
+    if isinstance(schedule, str) and schedule in SCHEDULE_NAMES:
+        return {"iv-3x-weekly": lambda: iv(3, 2), "iv-2x-weekly": lambda: iv(2, 4),
+                "esketamine-induction": esketamine_induction}[schedule]()
+    if isinstance(schedule, (str, os.PathLike, Regimen, _core.Regimen)):
+        return from_regimen(schedule, model if model is not None else "ketamine_iv_clements")
+    raise TypeError(f"schedule: expected a ks.Schedule, one of {', '.join(SCHEDULE_NAMES)}, a regimen file or a "
+                    f"ks.Regimen; got {type(schedule).__name__}")
+
+
+def _overrides(obj: Any, values: Optional[Mapping[str, float]], fields: Sequence[str], what: str) -> None:
+    for k, v in (values or {}).items():
+        if k not in fields:
+            raise ValueError(f"{what}: '{k}' is not a parameter (accepted: {', '.join(fields)})")
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.number)):
+            raise ValueError(f"{what}['{k}']: {v!r} must be a number")
+        setattr(obj, k, float(v))
+    obj.validate()
+
+
+def _fraction(value: Any, what: str, rule: str, ok) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not ok(float(value)):
+        raise ValueError(f"{what}: {value!r} {rule}")
+    return float(value)
+
+
+class CourseResult:
+    """A simulated treatment course.
+
+    Attributes:
+        schedule: the ``Schedule`` simulated.
+        sessions: one row per session (columns and units: ``SESSION_UNITS``, ``df.attrs["units"]``).
+        symptoms: MADRS and its states on the simulation grid (``SYMPTOM_UNITS``).
+        acute: dissociation and SBP rise on the grid (``ACUTE_UNITS``).
+        clinical: onset/response/remission times (h from the first session), response
+            duration, relapse after the last session (h), sessions to response, lowest MADRS.
+        pk: the PK simulation as a ``ks.Result`` (C_plasma, Ce, ... in ng/mL).
+        acute_model, symptom_model: the parameters used (C++ structs).
+    """
+
+    def __init__(self, core: _core.CourseResult, schedule: Schedule, model: _core.Model,
+                 subject: _core.Subject, acute_model: _core.AcuteEffectModel,
+                 symptom_model: _core.SymptomModel, options: _core.CourseOptions) -> None:
+        import pandas as pd
+
+        self._core = core
+        self.schedule = schedule
+        self.acute_model = acute_model
+        self.symptom_model = symptom_model
+        self.options = options
+        self.pk = Result(core.pk, model, core.spec.regimen, subject)
+        rows = []
+        for s in core.sessions:
+            a = s.acute
+            rows.append({
+                "session": s.index, "day": s.day, "peak_ce_ng_per_mL": a.peak_ce, "t_peak_ce_h": a.t_peak_ce_h,
+                "peak_dissociation_pct": a.peak_diss, "t_peak_dissociation_h": a.t_peak_diss_h,
+                "peak_sbp_rise_mmHg": a.peak_sbp, "t_peak_sbp_h": a.t_peak_sbp_h,
+                "discharge_min": a.discharge_h * 60.0, "madrs_before": s.madrs_before,
+                "madrs_24h": s.madrs_after_24h, "response_24h": bool(s.response),
+                "remission_24h": bool(s.remission),
+            })
+        self.sessions = pd.DataFrame(rows, columns=list(SESSION_UNITS)).set_index("session", drop=False)
+        self.sessions.index.name = None
+        self.sessions.attrs["units"] = dict(SESSION_UNITS)
+
+        sc = core.symptom_curves
+        self.symptoms = pd.DataFrame({
+            "time_h": sc["time"], "day": sc["time"] / 24.0, "ce_ng_per_mL": sc["ce"], "P": sc["P"], "E": sc["E"],
+            "placebo": sc["placebo"], "madrs": sc["madrs"], "madrs_control": sc["madrs_control"],
+        })
+        self.symptoms.attrs["units"] = dict(SYMPTOM_UNITS)
+        ac = core.acute_curves
+        self.acute = pd.DataFrame({"time_h": ac["time"], "day": ac["time"] / 24.0,
+                                   "dissociation_pct": ac["dissociation"], "sbp_rise_mmHg": ac["sbp_rise"]})
+        self.acute.attrs["units"] = dict(ACUTE_UNITS)
+
+        c = core.clinical
+        self.clinical: Dict[str, Any] = {
+            "baseline": c.baseline,
+            "onset_h": c.onset_h,
+            "response_h": c.response_h,
+            "remission_h": c.remission_h,
+            "response_duration_h": c.response_duration_h,
+            "relapse_after_last_h": c.relapse_after_last_h,
+            "sessions_to_response": None if c.sessions_to_response < 0 else int(c.sessions_to_response),
+            "response_lost": bool(c.response_lost),
+            "min_madrs": c.min_madrs,
+            "t_min_madrs_h": c.t_min_madrs_h,
+        }
+
+    @property
+    def response_level(self) -> float:
+        """MADRS at or below which a patient responds: baseline * (1 - response_fraction)."""
+        return self.symptom_model.baseline * (1.0 - self.options.clinical.response_fraction)
+
+    @property
+    def remission_level(self) -> float:
+        """MADRS at or below which a patient is in remission."""
+        return self.options.clinical.remission_threshold
+
+    def clinical_days(self) -> Dict[str, Any]:
+        """``clinical`` with every ``*_h`` time converted to days (``*_d``)."""
+        return {(k[:-2] + "_d" if k.endswith("_h") else k): (v / 24.0 if k.endswith("_h") else v)
+                for k, v in self.clinical.items()}
+
+    def __repr__(self) -> str:
+        c = self.clinical_days()
+
+        def d(v: float) -> str:
+            return "-" if v is None or math.isnan(v) else f"{v:.1f} d"
+
+        s = self.sessions
+        return (f"<ketasim.CourseResult {self.schedule.name!r}: {len(s)} sessions, baseline MADRS "
+                f"{c['baseline']:g}; response {d(c['response_d'])}"
+                f"{'' if c['sessions_to_response'] is None else ' (session %d)' % c['sessions_to_response']}, "
+                f"remission {d(c['remission_d'])}, lowest MADRS {c['min_madrs']:.1f}, relapse "
+                f"{d(c['relapse_after_last_d'])} after the last session; discharge "
+                f"{np.nanmin(s['discharge_min']):.0f}-{np.nanmax(s['discharge_min']):.0f} min>")
+
+
+def course(
+    schedule: Union[Schedule, str, os.PathLike, Regimen],
+    *,
+    model: Optional[ModelLike] = None,
+    weight: float = 70.0,
+    follow_up: Quantity = "28 d",
+    dt: Quantity = "1 min",
+    diss_tolerance: Optional[float] = None,
+    remission_threshold: float = 10.0,
+    response_fraction: float = 0.5,
+    onset_fraction: float = 0.2,
+    acute: Optional[Mapping[str, float]] = None,
+    symptoms: Optional[Mapping[str, float]] = None,
+    models_dir: Union[str, os.PathLike, None] = None,
+) -> CourseResult:
+    """Simulate a treatment course, as ``ketasim course`` does.
+
+    Args:
+        schedule: a ``Schedule`` (``ks.schedules.*``), a schedule name ("iv-3x-weekly",
+            "iv-2x-weekly", "esketamine-induction"), a regimen .toml file or a ``ks.Regimen``.
+        model: PK model (library name, .toml or loaded model). Default: the schedule's own model;
+            for a regimen, ketamine_iv_clements. The Ce scale follows the model's analyte.
+        weight: body weight, kg.
+        follow_up: simulated time after the last session start (number = h, or "28 d"); >= 24 h.
+        dt: grid of the exact PK solution (number = h, or "1 min"); at most 15 min.
+        diss_tolerance: dissociation Emax multiplied by this factor for every earlier session, in
+            (0, 1]; 1 = no tolerance; None = the acute_effects file's value.
+        remission_threshold: remission = MADRS <= this (points).
+        response_fraction: response = MADRS fall >= this fraction of baseline.
+        onset_fraction: onset of improvement = MADRS fall >= this fraction of baseline.
+        acute: overrides of the acute-effect parameters (``load_pd("acute_effects")`` names).
+        symptoms: overrides of the MADRS model, e.g. ``{"baseline": 28}``
+            (``load_pd("madrs")`` names).
+
+    Raises:
+        ValueError: bad input, naming the argument or field, its value and the rule.
+    """
+    sched = _schedule(schedule, model)
+    if model is not None:
+        m = load_model(model, models_dir)
+    else:
+        m = sched._model if sched._model is not None else load_model(sched.model, models_dir)
+    if m.name != sched.model:
+        # A schedule on another model: its routes are checked and the Ce scale follows the model.
+        spec = _core.course_from_regimen(sched.to_core().regimen, m)
+        spec.name, spec.session_starts_h = sched.name, list(sched.session_starts_h)
+        spec.description = f"{sched.description} (model {m.name})"
+        sched = Schedule(spec, m)
+    d = _dir(models_dir)
+    am = _core.AcuteEffectModel.from_parameters(_core.load_library_pd("acute_effects", d))
+    if diss_tolerance is not None:
+        am.diss_tolerance_per_session = _fraction(
+            diss_tolerance, "diss_tolerance", "must be in (0, 1] (dissociation Emax multiplier per earlier session; "
+            "1 = no tolerance)", lambda v: 0.0 < v <= 1.0)
+    _overrides(am, acute, _ACUTE_FIELDS, "acute")
+    sm = _core.SymptomModel.from_parameters(_core.load_library_pd("madrs", d))
+    _overrides(sm, symptoms, _SYMPTOM_FIELDS, "symptoms")
+
+    o = _core.CourseOptions()
+    o.weight_kg = _fraction(weight, "weight", "must be a number of kg in (0, 1000)", lambda v: 0.0 < v < 1000.0)
+    o.follow_up_h = to_hours(follow_up, "follow_up")
+    o.dt_h = to_hours(dt, "dt")
+    o.models_dir = d
+    co = _core.ClinicalOptions()
+    co.remission_threshold = _fraction(remission_threshold, "remission_threshold", "must be a finite number of "
+                                       "MADRS points", math.isfinite)
+    co.response_fraction = _fraction(response_fraction, "response_fraction", "must be a number", math.isfinite)
+    co.onset_fraction = _fraction(onset_fraction, "onset_fraction", "must be a number", math.isfinite)
+    o.clinical = co
+    o.validate()
+    subject = _core.Subject()
+    subject.weight_kg = o.weight_kg
+    core = _core.run_course(m, sched.to_core(), am, sm, o)
+    return CourseResult(core, sched, m, subject, am, sm, o)
+
+
+def load_pd(name: str, models_dir: Union[str, os.PathLike, None] = None) -> "pandas.DataFrame":  # noqa: F821
+    """A PD parameter set of the library ("madrs" or "acute_effects", models/pd/<name>.toml) as a
+    DataFrame indexed by parameter name: value, unit, description, source, calibrated. The
+    file's name, title, description and path are in ``df.attrs``."""
+    import pandas as pd
+
+    p = _core.load_library_pd(name, _dir(models_dir))
+    df = pd.DataFrame([{"name": x.name, "value": x.value, "unit": x.unit, "description": x.description,
+                        "source": x.source, "calibrated": bool(x.calibrated)} for x in p.parameters]).set_index("name")
+    df.attrs.update({"name": p.name, "title": p.title, "description": p.description, "source_path": p.source_path})
+    return df
+
+
+__all__ = ["CourseResult", "Schedule", "course", "load_pd", "SESSION_UNITS", "SYMPTOM_UNITS", "ACUTE_UNITS"]

@@ -1,0 +1,165 @@
+// Pharmacodynamics and treatment courses (include/ketasim/pd.hpp): PD parameter sets, the acute
+// and symptom models, schedules, run_course (GIL released) and its result, with the curves as
+// read-only NumPy views owned by the CourseResult.
+#include "bindings.hpp"
+
+namespace {
+using namespace ketasim;
+
+// A read-only NumPy view of a std::vector<double> owned by the C++ object behind `owner`.
+py::array vector_view(const std::vector<double>& v, py::handle owner) {
+    py::array a(py::dtype::of<double>(), {static_cast<py::ssize_t>(v.size())},
+                {static_cast<py::ssize_t>(sizeof(double))}, v.data(), owner);
+    // Results are data: writing through a view would silently change the simulation record.
+    py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+    return a;
+}
+
+// {name: view} of curves that live inside the CourseResult behind `self`.
+template <class F>
+py::dict curves(py::object self, F members) {
+    const auto& r = self.cast<const CourseResult&>();
+    py::dict d;
+    for (const auto& [name, vec] : members(r)) d[py::str(name)] = vector_view(*vec, self);
+    return d;
+}
+using Curves = std::vector<std::pair<const char*, const std::vector<double>*>>;
+}  // namespace
+
+void bind_pd(py::module_& m) {
+    py::class_<PdParameter>(m, "PdParameter")
+        .def_readonly("name", &PdParameter::name)
+        .def_readonly("value", &PdParameter::value)
+        .def_readonly("unit", &PdParameter::unit)
+        .def_readonly("description", &PdParameter::description)
+        .def_readonly("source", &PdParameter::source)
+        .def_readonly("calibrated", &PdParameter::calibrated)
+        .def_readonly("line", &PdParameter::line);
+    py::class_<PdParameterSet>(m, "PdParameterSet")
+        .def_readonly("name", &PdParameterSet::name)
+        .def_readonly("title", &PdParameterSet::title)
+        .def_readonly("description", &PdParameterSet::description)
+        .def_readonly("source_path", &PdParameterSet::source_path)
+        .def_readonly("parameters", &PdParameterSet::parameters)
+        .def("value", &PdParameterSet::value, py::arg("name"))
+        .def("has", &PdParameterSet::has, py::arg("name"));
+    m.def("load_library_pd", &load_library_pd, py::arg("name"), py::arg("models_dir") = "");
+    m.def("load_pd_parameters", &load_pd_parameters, py::arg("path"));
+
+    py::class_<AcuteEffectModel>(m, "AcuteEffectModel")
+        .def(py::init<>())
+        .def_readwrite("diss_emax", &AcuteEffectModel::diss_emax)
+        .def_readwrite("diss_ec50", &AcuteEffectModel::diss_ec50)
+        .def_readwrite("diss_hill", &AcuteEffectModel::diss_hill)
+        .def_readwrite("sbp_emax", &AcuteEffectModel::sbp_emax)
+        .def_readwrite("sbp_ec50", &AcuteEffectModel::sbp_ec50)
+        .def_readwrite("sbp_hill", &AcuteEffectModel::sbp_hill)
+        .def_readwrite("diss_tolerance_per_session", &AcuteEffectModel::diss_tolerance_per_session)
+        .def_readwrite("diss_discharge_threshold", &AcuteEffectModel::diss_discharge_threshold)
+        .def_readwrite("sbp_discharge_threshold", &AcuteEffectModel::sbp_discharge_threshold)
+        .def("validate", &AcuteEffectModel::validate)
+        .def_static("from_parameters", &AcuteEffectModel::from_parameters, py::arg("parameters"));
+    py::class_<SymptomModel>(m, "SymptomModel")
+        .def(py::init<>())
+        .def_readwrite("baseline", &SymptomModel::baseline)
+        .def_readwrite("ec50", &SymptomModel::ec50)
+        .def_readwrite("hill", &SymptomModel::hill)
+        .def_readwrite("k_on", &SymptomModel::k_on)
+        .def_readwrite("k_off", &SymptomModel::k_off)
+        .def_readwrite("k_tr", &SymptomModel::k_tr)
+        .def_readwrite("emax_p", &SymptomModel::emax_p)
+        .def_readwrite("placebo_max", &SymptomModel::placebo_max)
+        .def_readwrite("k_placebo", &SymptomModel::k_placebo)
+        .def("validate", &SymptomModel::validate)
+        .def_static("from_parameters", &SymptomModel::from_parameters, py::arg("parameters"));
+
+    py::class_<ClinicalOptions>(m, "ClinicalOptions")
+        .def(py::init<>())
+        .def_readwrite("onset_fraction", &ClinicalOptions::onset_fraction)
+        .def_readwrite("response_fraction", &ClinicalOptions::response_fraction)
+        .def_readwrite("remission_threshold", &ClinicalOptions::remission_threshold)
+        .def("validate", &ClinicalOptions::validate);
+    py::class_<SymptomOptions>(m, "SymptomOptions")
+        .def(py::init<>())
+        .def_readwrite("rtol", &SymptomOptions::rtol)
+        .def_readwrite("atol", &SymptomOptions::atol)
+        .def("validate", &SymptomOptions::validate);
+    py::class_<CourseOptions>(m, "CourseOptions")
+        .def(py::init<>())
+        .def_readwrite("weight_kg", &CourseOptions::weight_kg)
+        .def_readwrite("dt_h", &CourseOptions::dt_h)
+        .def_readwrite("follow_up_h", &CourseOptions::follow_up_h)
+        .def_readwrite("models_dir", &CourseOptions::models_dir)
+        .def_readwrite("clinical", &CourseOptions::clinical)
+        .def_readwrite("symptom", &CourseOptions::symptom)
+        .def("validate", &CourseOptions::validate);
+
+    py::class_<CourseSpec>(m, "CourseSpec")
+        .def(py::init<>())
+        .def_readwrite("name", &CourseSpec::name)
+        .def_readwrite("description", &CourseSpec::description)
+        .def_readwrite("model", &CourseSpec::model)
+        .def_readwrite("regimen", &CourseSpec::regimen)
+        .def_readwrite("session_starts_h", &CourseSpec::session_starts_h)
+        .def_readwrite("ce_scale", &CourseSpec::ce_scale);
+    m.attr("ESKETAMINE_RACEMIC_EQUIVALENT") = kEsketamineRacemicEquivalent;
+    m.def("iv_course_on_days", &iv_course_on_days, py::arg("days"), py::arg("mg_per_kg") = 0.5,
+          py::arg("duration_h") = 40.0 / 60.0);
+    m.def("iv_course", &iv_course, py::arg("per_week"), py::arg("weeks"), py::arg("mg_per_kg") = 0.5,
+          py::arg("duration_h") = 40.0 / 60.0);
+    m.def("esketamine_induction", &esketamine_induction, py::arg("weeks") = 8);
+    m.def("group_sessions", &group_sessions, py::arg("regimen"), py::arg("session_window_h") = 2.0);
+    m.def("racemic_equivalent_scale", &racemic_equivalent_scale, py::arg("model"));
+    m.def("course_from_regimen", &course_from_regimen, py::arg("regimen"), py::arg("model"),
+          py::arg("session_window_h") = 2.0);
+
+    py::class_<SessionAcute>(m, "SessionAcute")
+        .def_readonly("start_h", &SessionAcute::start_h)
+        .def_readonly("peak_ce", &SessionAcute::peak_ce)
+        .def_readonly("t_peak_ce_h", &SessionAcute::t_peak_ce_h)
+        .def_readonly("peak_diss", &SessionAcute::peak_diss)
+        .def_readonly("t_peak_diss_h", &SessionAcute::t_peak_diss_h)
+        .def_readonly("peak_sbp", &SessionAcute::peak_sbp)
+        .def_readonly("t_peak_sbp_h", &SessionAcute::t_peak_sbp_h)
+        .def_readonly("discharge_h", &SessionAcute::discharge_h);
+    py::class_<SessionReport>(m, "SessionReport")
+        .def_readonly("index", &SessionReport::index)
+        .def_readonly("day", &SessionReport::day)
+        .def_readonly("acute", &SessionReport::acute)
+        .def_readonly("madrs_before", &SessionReport::madrs_before)
+        .def_readonly("madrs_after_24h", &SessionReport::madrs_after_24h)
+        .def_readonly("response", &SessionReport::response)
+        .def_readonly("remission", &SessionReport::remission);
+    py::class_<ClinicalMetrics>(m, "ClinicalMetrics")
+        .def_readonly("baseline", &ClinicalMetrics::baseline)
+        .def_readonly("onset_h", &ClinicalMetrics::onset_h)
+        .def_readonly("response_h", &ClinicalMetrics::response_h)
+        .def_readonly("remission_h", &ClinicalMetrics::remission_h)
+        .def_readonly("response_duration_h", &ClinicalMetrics::response_duration_h)
+        .def_readonly("relapse_after_last_h", &ClinicalMetrics::relapse_after_last_h)
+        .def_readonly("sessions_to_response", &ClinicalMetrics::sessions_to_response)
+        .def_readonly("response_lost", &ClinicalMetrics::response_lost)
+        .def_readonly("min_madrs", &ClinicalMetrics::min_madrs)
+        .def_readonly("t_min_madrs_h", &ClinicalMetrics::t_min_madrs_h);
+
+    py::class_<CourseResult>(m, "CourseResult")
+        .def_readonly("spec", &CourseResult::spec)
+        .def_readonly("pk", &CourseResult::pk)
+        .def_readonly("sessions", &CourseResult::sessions)
+        .def_readonly("clinical", &CourseResult::clinical)
+        .def_property_readonly("acute_curves", [](py::object self) {
+            return curves(self, [](const CourseResult& r) {
+                return Curves{{"time", &r.acute.time}, {"dissociation", &r.acute.dissociation},
+                              {"sbp_rise", &r.acute.sbp_rise}};
+            });
+        })
+        .def_property_readonly("symptom_curves", [](py::object self) {
+            return curves(self, [](const CourseResult& r) {
+                const SymptomCurve& s = r.symptoms;
+                return Curves{{"time", &s.time}, {"ce", &s.ce}, {"P", &s.P}, {"E", &s.E}, {"placebo", &s.placebo},
+                              {"madrs", &s.madrs}, {"madrs_control", &s.madrs_control}};
+            });
+        });
+    m.def("run_course", &run_course, py::arg("model"), py::arg("spec"), py::arg("acute"), py::arg("symptoms"),
+          py::arg_v("options", CourseOptions{}, "CourseOptions()"), py::call_guard<py::gil_scoped_release>());
+}
