@@ -125,10 +125,22 @@ struct SymptomCurve {
     std::vector<double> madrs_control;   // placebo only (same expectation, no drug)
 };
 
-// Integrates (P, E) with dopri5 between consecutive grid points, Ce linear in between (the exact
-// PK solution on a fine grid; docs/calibration.md gives the grid-convergence check).
+// Semi-analytic path: integrates (P, E) with dopri5 between consecutive grid points of the exact
+// PK solution `tr`. Between grid points Ce is linear, or, when `ke0_per_h` is given (with the
+// driver output, normally C_plasma, in `tr`), a cubic Hermite interpolant whose end slopes are
+// the exact dCe/dt = ke0 (C_driver - Ce): fourth order instead of second (docs/calibration.md).
 SymptomCurve simulate_symptoms(const Trajectory& tr, const SymptomModel& m, double first_session_h,
-                               double ce_scale = 1.0, const SymptomOptions& o = {}, const std::string& ce_name = "Ce");
+                               double ce_scale = 1.0, const SymptomOptions& o = {}, const std::string& ce_name = "Ce",
+                               double ke0_per_h = std::numeric_limits<double>::quiet_NaN(),
+                               const std::string& driver_name = "C_plasma");
+
+// Coupled path: every PK state (including the effect site) and (P, E) integrated together as one
+// ODE system by Boost.Odeint dopri5 with error control on all of them, restarted at every dose
+// and infusion start/stop. No exact PK solution involved: the independent reference that the
+// semi-analytic path is tested against. Output on `times` (h, increasing); `ce_scale` as above.
+SymptomCurve simulate_symptoms_coupled(const Model& model, const Regimen& regimen, const Subject& subject,
+                                       const std::vector<double>& times, const SymptomModel& m,
+                                       double first_session_h, double ce_scale = 1.0, const SymptomOptions& o = {});
 
 // ---- clinical metrics ------------------------------------------------------------------------
 
@@ -188,8 +200,17 @@ std::vector<double> group_sessions(const Regimen& regimen, double session_window
 // be a route of the model (InputError naming the event, route and the model's routes).
 CourseSpec course_from_regimen(const Regimen& regimen, const Model& model, double session_window_h = 2.0);
 
+// How run_course integrates the symptom states (both must agree; tests hold them together).
+enum class PdSolver {
+    semi_analytic,   // exact PK, then (P, E) by dopri5 on Hermite-interpolated Ce (fast, default)
+    coupled_ode      // PK + effect site + (P, E) as one dopri5 system (reference; slower)
+};
+const char* to_string(PdSolver s);
+PdSolver pd_solver_from_string(const std::string& s);   // "semi-analytic" or "coupled-ode"
+
 struct CourseOptions {
     double weight_kg = 70.0;
+    PdSolver pd_solver = PdSolver::semi_analytic;
     double dt_h = 1.0 / 60.0;           // grid of the exact PK solution
     double follow_up_h = 28.0 * 24.0;   // after the last session
     std::string models_dir;

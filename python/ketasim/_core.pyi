@@ -524,6 +524,7 @@ class CourseOptions:
     models_dir: str
     clinical: ClinicalOptions
     symptom: SymptomOptions
+    pd_solver: str
     def __init__(self) -> None: ...
     def validate(self) -> None: ...
 class CourseSpec:

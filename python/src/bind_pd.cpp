@@ -92,6 +92,8 @@ void bind_pd(py::module_& m) {
         .def_readwrite("models_dir", &CourseOptions::models_dir)
         .def_readwrite("clinical", &CourseOptions::clinical)
         .def_readwrite("symptom", &CourseOptions::symptom)
+        .def_property("pd_solver", [](const CourseOptions& o) { return std::string(to_string(o.pd_solver)); },
+                      [](CourseOptions& o, const std::string& s) { o.pd_solver = pd_solver_from_string(s); })
         .def("validate", &CourseOptions::validate);
 
     py::class_<CourseSpec>(m, "CourseSpec")

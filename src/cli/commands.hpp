@@ -35,6 +35,7 @@ struct CourseCliOptions {
     double weight_kg = 70.0;
     double follow_up_days = 28.0;
     std::string out;                // session table as CSV
+    std::string pd_solver = "semi-analytic";   // or "coupled-ode"
     std::string models_dir;
 };
 int run_course(const CourseCliOptions& o);

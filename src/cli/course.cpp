@@ -70,6 +70,7 @@ int run_course(const CourseCliOptions& o) {
     co.weight_kg = o.weight_kg;
     co.follow_up_h = o.follow_up_days * 24.0;
     co.models_dir = o.models_dir;
+    co.pd_solver = pd_solver_from_string(o.pd_solver);
     AcuteEffectModel acute = AcuteEffectModel::from_parameters(load_library_pd("acute_effects", o.models_dir));
     if (tolerance_given) acute.diss_tolerance_per_session = o.diss_tolerance;
     const SymptomModel symptoms = SymptomModel::from_parameters(load_library_pd("madrs", o.models_dir));

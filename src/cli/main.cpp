@@ -245,6 +245,10 @@ int main(int argc, char** argv) {
     crs->add_option("--diss-tolerance", cso.diss_tolerance,
                     "Dissociation Emax multiplied by this factor per earlier session, in (0, 1]; 1 = no tolerance "
                     "(default: models/pd/acute_effects.toml, 1)");
+    crs->add_option("--pd-solver", cso.pd_solver,
+                    "semi-analytic (exact PK, then the symptom states) or coupled-ode (PK and symptom states as one "
+                    "ODE system: the reference, slower)")
+        ->capture_default_str();
     crs->add_option("--out", cso.out, "Write the session table: FILE.csv");
 
     try {

@@ -132,6 +132,14 @@ void CourseOptions::validate() const {
     symptom.validate();
 }
 
+const char* to_string(PdSolver s) { return s == PdSolver::coupled_ode ? "coupled-ode" : "semi-analytic"; }
+
+PdSolver pd_solver_from_string(const std::string& s) {
+    if (s == "semi-analytic") return PdSolver::semi_analytic;
+    if (s == "coupled-ode") return PdSolver::coupled_ode;
+    throw InputError("pd solver: '" + s + "' is not a PD solver (accepted: semi-analytic, coupled-ode)");
+}
+
 CourseResult run_course(const Model& model, const CourseSpec& spec, const AcuteEffectModel& acute,
                         const SymptomModel& symptoms, const CourseOptions& o) {
     o.validate();
@@ -156,7 +164,14 @@ CourseResult run_course(const Model& model, const CourseSpec& spec, const AcuteE
     const std::string ce = model.effect_site->name;
     r.acute = acute_effects(r.pk, acute, spec.session_starts_h, spec.ce_scale, ce);
     const auto sa = session_acute_metrics(r.pk, r.acute, acute, spec.session_starts_h, spec.ce_scale, ce);
-    r.symptoms = simulate_symptoms(r.pk, symptoms, t_first, spec.ce_scale, o.symptom, ce);
+    if (o.pd_solver == PdSolver::coupled_ode) {
+        r.symptoms = simulate_symptoms_coupled(model, spec.regimen, subj, r.pk.time, symptoms, t_first, spec.ce_scale,
+                                               o.symptom);
+    } else {
+        const double ke0 = resolve_parameter(model.parameter(model.effect_site->ke0), subj);   // 1/h
+        r.symptoms = simulate_symptoms(r.pk, symptoms, t_first, spec.ce_scale, o.symptom, ce, ke0,
+                                       model.effect_site->driver);
+    }
     r.clinical = clinical_metrics(r.symptoms, symptoms, spec.session_starts_h, o.clinical);
     const double response_level = symptoms.baseline * (1.0 - o.clinical.response_fraction);
     for (std::size_t k = 0; k < sa.size(); ++k) {

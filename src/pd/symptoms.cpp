@@ -9,6 +9,7 @@
 
 #include "ketasim/errors.hpp"
 #include "ketasim/pd.hpp"
+#include "solve/inputs.hpp"
 
 namespace ketasim {
 
@@ -66,19 +67,58 @@ void SymptomOptions::validate() const {
     require(atol > 0 && std::isfinite(atol), "atol", atol, "must be finite and > 0");
 }
 
-SymptomCurve simulate_symptoms(const Trajectory& tr, const SymptomModel& m, double first_session_h, double ce_scale,
-                               const SymptomOptions& o, const std::string& ce_name) {
-    namespace odeint = boost::numeric::odeint;
+namespace {
+
+// S(Ce) = Ce^h / (ec50^h + Ce^h), 0 for Ce <= 0.
+inline double stimulus(const SymptomModel& m, double c) {
+    return c > 0 ? 1.0 / (1.0 + std::pow(m.ec50 / c, m.hill)) : 0.0;
+}
+
+// Placebo, MADRS and the placebo-only control from (P, E) on s.time.
+void finish_curve(SymptomCurve& s, const SymptomModel& m, double first_session_h) {
+    const std::size_t n = s.time.size();
+    s.placebo.resize(n);
+    s.madrs.resize(n);
+    s.madrs_control.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const double dt = s.time[i] - first_session_h;
+        s.placebo[i] = dt > 0 ? m.placebo_max * (1.0 - std::exp(-m.k_placebo * dt)) : 0.0;
+        s.madrs_control[i] = m.baseline * (1.0 - s.placebo[i]);
+        s.madrs[i] = m.baseline * (1.0 - m.emax_p * s.E[i]) * (1.0 - s.placebo[i]);
+    }
+}
+
+void check_common(const SymptomModel& m, const SymptomOptions& o, double first_session_h, double ce_scale) {
     m.validate();
     o.validate();
     require(ce_scale > 0 && std::isfinite(ce_scale), "ce_scale", ce_scale, "must be finite and > 0");
     require(std::isfinite(first_session_h), "first_session_h", first_session_h, "must be finite");
+}
+
+}  // namespace
+
+SymptomCurve simulate_symptoms(const Trajectory& tr, const SymptomModel& m, double first_session_h, double ce_scale,
+                               const SymptomOptions& o, const std::string& ce_name, double ke0_per_h,
+                               const std::string& driver_name) {
+    namespace odeint = boost::numeric::odeint;
+    check_common(m, o, first_session_h, ce_scale);
+    const bool hermite = !std::isnan(ke0_per_h);
+    if (hermite) require(std::isfinite(ke0_per_h) && ke0_per_h > 0, "ke0_per_h", ke0_per_h, "must be finite and > 0");
     const auto ce_row = tr[ce_name];
     const std::size_t n = tr.time.size();
     SymptomCurve s;
     s.time = tr.time;
     s.ce.resize(n);
     for (std::size_t i = 0; i < n; ++i) s.ce[i] = std::max(0.0, ce_scale * ce_row[static_cast<Eigen::Index>(i)]);
+    // Exact slopes dCe/dt = ke0 (C_driver - Ce) at the grid points (racemic-equivalent ng/mL/h).
+    std::vector<double> slope(n, 0.0);
+    if (hermite) {
+        const auto drv = tr[driver_name];
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto k = static_cast<Eigen::Index>(i);
+            slope[i] = ce_scale * ke0_per_h * (drv[k] - ce_row[k]);
+        }
+    }
     s.P.assign(n, 0.0);
     s.E.assign(n, 0.0);
 
@@ -88,11 +128,20 @@ SymptomCurve simulate_symptoms(const Trajectory& tr, const SymptomModel& m, doub
     for (std::size_t i = 0; i + 1 < n; ++i) {
         const double t0 = tr.time[i], t1 = tr.time[i + 1];
         const double c0 = s.ce[i], c1 = s.ce[i + 1];
+        const double m0 = slope[i], m1 = slope[i + 1];
         if (t1 > t0) {
             const double h = t1 - t0;
             auto rhs = [&](const State& y, State& dy, double t) {
-                const double c = c0 + (c1 - c0) * (t - t0) / h;
-                const double stim = c > 0 ? 1.0 / (1.0 + std::pow(m.ec50 / c, m.hill)) : 0.0;
+                const double u = (t - t0) / h;
+                double c;
+                if (hermite) {
+                    const double u2 = u * u, u3 = u2 * u;
+                    c = (2 * u3 - 3 * u2 + 1) * c0 + (u3 - 2 * u2 + u) * h * m0 + (-2 * u3 + 3 * u2) * c1 +
+                        (u3 - u2) * h * m1;
+                } else {
+                    c = c0 + (c1 - c0) * u;
+                }
+                const double stim = stimulus(m, c);
                 dy[0] = m.k_on * stim * (1.0 - y[0]) - m.k_off * y[0];
                 dy[1] = m.k_tr * (y[0] - y[1]);
             };
@@ -104,15 +153,73 @@ SymptomCurve simulate_symptoms(const Trajectory& tr, const SymptomModel& m, doub
         s.P[i + 1] = x[0];
         s.E[i + 1] = x[1];
     }
-    s.placebo.resize(n);
-    s.madrs.resize(n);
-    s.madrs_control.resize(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        const double dt = tr.time[i] - first_session_h;
-        s.placebo[i] = dt > 0 ? m.placebo_max * (1.0 - std::exp(-m.k_placebo * dt)) : 0.0;
-        s.madrs_control[i] = m.baseline * (1.0 - s.placebo[i]);
-        s.madrs[i] = m.baseline * (1.0 - m.emax_p * s.E[i]) * (1.0 - s.placebo[i]);
+    finish_curve(s, m, first_session_h);
+    return s;
+}
+
+SymptomCurve simulate_symptoms_coupled(const Model& model, const Regimen& regimen, const Subject& subject,
+                                       const std::vector<double>& times, const SymptomModel& m,
+                                       double first_session_h, double ce_scale, const SymptomOptions& o) {
+    namespace odeint = boost::numeric::odeint;
+    check_common(m, o, first_session_h, ce_scale);
+    if (!model.effect_site) throw InputError("model '" + model.name + "' has no [effect_site]: PD needs Ce");
+    const OutputGrid grid = OutputGrid::at(times);   // validates: finite, >= 0, increasing
+    const LinearSystem sys = compile(model, subject);
+    const detail::InputSchedule in = detail::build_inputs(sys, regimen, subject.weight_kg);
+    const int n = sys.size();
+    const Eigen::Index ce_row = [&] {
+        for (std::size_t k = 0; k < sys.output_names.size(); ++k)
+            if (sys.output_names[k] == model.effect_site->name) return static_cast<Eigen::Index>(k);
+        throw InputError("model '" + model.name + "': no output '" + model.effect_site->name + "'");
+    }();
+    const Eigen::RowVectorXd c_ce = sys.C.row(ce_row);
+
+    // State: the n PK states (mg; the effect site in ng/mL), then P and E.
+    using State = std::vector<double>;
+    State x(static_cast<std::size_t>(n) + 2, 0.0);
+    Eigen::VectorXd u = Eigen::VectorXd::Zero(n);   // zero-order inputs, mg/h
+    auto rhs = [&](const State& y, State& dy, double) {
+        const Eigen::Map<const Eigen::VectorXd> xs(y.data(), n);
+        Eigen::Map<Eigen::VectorXd> dxs(dy.data(), n);
+        dxs.noalias() = sys.A * xs;
+        dxs += u;
+        const double c = ce_scale * c_ce.dot(xs);
+        const double P = y[static_cast<std::size_t>(n)], E = y[static_cast<std::size_t>(n) + 1];
+        dy[static_cast<std::size_t>(n)] = m.k_on * stimulus(m, c) * (1.0 - P) - m.k_off * P;
+        dy[static_cast<std::size_t>(n) + 1] = m.k_tr * (P - E);
+    };
+    auto stepper = odeint::make_controlled(o.atol, o.rtol, odeint::runge_kutta_dopri5<State>());
+    SymptomCurve s;
+    s.time = times;
+    s.ce.assign(times.size(), 0.0);
+    s.P.assign(times.size(), 0.0);
+    s.E.assign(times.size(), 0.0);
+    double t = 0.0;
+    // Never step across a breakpoint: integrate to it, apply it, go on.
+    auto integrate_to = [&](double t1) {
+        if (t1 > t) odeint::integrate_adaptive(stepper, rhs, x, t, t1, std::min(t1 - t, 0.1));
+        t = t1;
+    };
+    auto apply = [&](const detail::Breakpoint& bp) {
+        for (const auto& bo : bp.boluses) x[static_cast<std::size_t>(bo.state)] += bo.amount;
+        for (const auto& r : bp.rates) u[r.state] += r.delta;
+    };
+    std::size_t b = 0;
+    const std::size_t nb = in.breakpoints.size();
+    for (std::size_t i = 0; i < times.size(); ++i) {
+        // Same convention as the PK solvers: an output at a dose time is just after the dose.
+        while (b < nb && in.breakpoints[b].time <= times[i] + detail::kTimeSnap) {
+            integrate_to(std::max(t, in.breakpoints[b].time));
+            apply(in.breakpoints[b]);
+            ++b;
+        }
+        integrate_to(times[i]);
+        const Eigen::Map<const Eigen::VectorXd> xs(x.data(), n);
+        s.ce[i] = std::max(0.0, ce_scale * c_ce.dot(xs));
+        s.P[i] = std::min(1.0, std::max(0.0, x[static_cast<std::size_t>(n)]));
+        s.E[i] = std::min(1.0, std::max(0.0, x[static_cast<std::size_t>(n) + 1]));
     }
+    finish_curve(s, m, first_session_h);
     return s;
 }
 

@@ -90,6 +90,11 @@ run course --schedule esketamine-induction --model ketamine_iv_clements
 check "course schedule on a model without its route exits 2" '[ "$(rc)" = 2 ] && grep -q "route .intranasal." "$TMP/err"'
 run course --schedule iv-days --days 0 --model ketamine_iv_domino
 check "course schedule on another IV model exits 0" '[ "$(rc)" = 0 ] && grep -q "model ketamine_iv_domino" "$TMP/out"'
+run course --schedule iv-days --days 0,2 --pd-solver coupled-ode --out "$TMP/coupled.csv"
+# Same session table from both PD solvers, to 4 significant digits (they agree to ~1e-8).
+check "course --pd-solver coupled-ode agrees" '[ "$(rc)" = 0 ] && awk -F, "NR==FNR{if(FNR>1)a[FNR]=\$8;next} FNR>1{d=\$8-a[FNR]; if(d<0)d=-d; if(d>1e-4*\$8) bad=1} END{exit bad}" "$TMP/days.csv" "$TMP/coupled.csv"'
+run course --pd-solver rk4
+check "course --pd-solver rk4 exits 2" '[ "$(rc)" = 2 ] && grep -q "not a PD solver" "$TMP/err"'
 run course --diss-tolerance 1.5
 check "course --diss-tolerance 1.5 exits 2 naming the option" '[ "$(rc)" = 2 ] && grep -q -- "--diss-tolerance: 1.5" "$TMP/err" && grep -q "(0, 1\]" "$TMP/err"'
 run course --regimen "$REG/esketamine_induction.toml"

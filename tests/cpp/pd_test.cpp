@@ -32,6 +32,12 @@ constexpr double kPeakTimeAtol = 0.5;          // h
 constexpr double kGridConvergenceAtol = 0.01;  // MADRS points
 // Refit versus file values: the file keeps 6 significant digits.
 constexpr double kRefitRtol = 1e-4;
+// The two PD solvers (ARCHITECTURE.md: "relative error < 1e-6 at tight tolerance"): the
+// semi-analytic path (exact PK, Hermite Ce, dopri5 on P and E) against the coupled dopri5 run of
+// every PK state plus P and E, both at rtol 1e-10. On MADRS, P, E and Ce (relative to each curve's
+// peak, so near-zero values before the first dose or long after the last do not dominate).
+constexpr double kPdSolverRtol = 1e-6;
+constexpr double kPdSolverOdeRtol = 1e-10, kPdSolverOdeAtol = 1e-12;
 
 std::string models_dir() { return KETASIM_TEST_MODELS_DIR; }
 
@@ -444,6 +450,65 @@ std::string input_error(F f) {
 
 Model esketamine() { return load_model(models_dir() + "/esketamine_nasal.toml"); }
 Regimen regimen_file(const std::string& name) { return load_regimen(models_dir() + "/regimens/" + name); }
+
+// Largest |a - b| / max|b| over a curve.
+double max_rel_to_peak(const std::vector<double>& a, const std::vector<double>& b) {
+    double peak = 0, worst = 0;
+    for (double v : b) peak = std::max(peak, std::fabs(v));
+    for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
+    return peak > 0 ? worst / peak : worst;
+}
+
+TEST(Course, BothPdSolversAgreeOnTheFullPkPdSystem) {
+    const SymptomModel sm = SymptomModel::from_parameters(load_library_pd("madrs", models_dir()));
+    const AcuteEffectModel am = AcuteEffectModel::from_parameters(load_library_pd("acute_effects", models_dir()));
+    struct Case {
+        std::string what;
+        CourseSpec spec;
+        double follow_up_h;
+    };
+    // Six IV infusions (IV route, racemic) and the esketamine induction's first two weeks (nasal
+    // devices, swallowed fraction, metabolite chain, Ce scaled x2).
+    const std::vector<Case> cases = {{"6 IV sessions", iv_course_on_days({0, 2, 4, 7, 9, 11}), 7 * 24.0},
+                                     {"esketamine induction, 2 weeks", esketamine_induction(2), 7 * 24.0}};
+    for (const auto& c : cases) {
+        const Model model = load_library_model(c.spec.model, models_dir());
+        CourseOptions o;
+        o.models_dir = models_dir();
+        o.follow_up_h = c.follow_up_h;
+        o.symptom.rtol = kPdSolverOdeRtol;
+        o.symptom.atol = kPdSolverOdeAtol;
+        o.pd_solver = PdSolver::semi_analytic;
+        const CourseResult semi = run_course(model, c.spec, am, sm, o);
+        o.pd_solver = PdSolver::coupled_ode;
+        const CourseResult coupled = run_course(model, c.spec, am, sm, o);
+        ASSERT_EQ(semi.symptoms.time, coupled.symptoms.time);
+        const double e_madrs = max_rel_to_peak(coupled.symptoms.madrs, semi.symptoms.madrs);
+        const double e_p = max_rel_to_peak(coupled.symptoms.P, semi.symptoms.P);
+        const double e_e = max_rel_to_peak(coupled.symptoms.E, semi.symptoms.E);
+        const double e_ce = max_rel_to_peak(coupled.symptoms.ce, semi.symptoms.ce);
+        EXPECT_LT(e_madrs, kPdSolverRtol) << c.what;
+        EXPECT_LT(e_p, kPdSolverRtol) << c.what;
+        EXPECT_LT(e_e, kPdSolverRtol) << c.what;
+        EXPECT_LT(e_ce, kPdSolverRtol) << c.what;
+        // And what a clinician reads off the course is the same.
+        ASSERT_EQ(semi.sessions.size(), coupled.sessions.size());
+        EXPECT_EQ(semi.clinical.sessions_to_response, coupled.clinical.sessions_to_response) << c.what;
+        std::printf("[ pd solvers ] %-32s max rel (to peak): MADRS %.2e  P %.2e  E %.2e  Ce %.2e\n", c.what.c_str(),
+                    e_madrs, e_p, e_e, e_ce);
+    }
+}
+
+TEST(Course, PdSolverNames) {
+    EXPECT_EQ(pd_solver_from_string("coupled-ode"), PdSolver::coupled_ode);
+    EXPECT_EQ(std::string(to_string(PdSolver::semi_analytic)), "semi-analytic");
+    try {
+        pd_solver_from_string("rk4");
+        FAIL() << "expected InputError";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("'rk4' is not a PD solver"), std::string::npos) << e.what();
+    }
+}
 
 TEST(CourseFromRegimen, GroupSessionsByWindowFromFirstDose) {
     Regimen r;

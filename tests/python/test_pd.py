@@ -121,6 +121,15 @@ def test_discharge_time_increases_with_dose():
     assert mins[0] < mins[1] < mins[2], mins
 
 
+def test_pd_solvers_agree_from_python():
+    # The coupled ODE (PK + effect site + symptom states in one dopri5 system) against the default
+    # semi-analytic path; the C++ suite checks 1e-6 at rtol 1e-10, here at the default 1e-8.
+    a = ks.course(ks.schedules.iv_days([0, 2, 4]), follow_up="3 d")
+    b = ks.course(ks.schedules.iv_days([0, 2, 4]), follow_up="3 d", pd_solver="coupled-ode")
+    np.testing.assert_allclose(b.symptoms["madrs"], a.symptoms["madrs"], rtol=1e-5, atol=0)
+    assert b.clinical["sessions_to_response"] == a.clinical["sessions_to_response"]
+
+
 def test_diss_tolerance_lowers_later_sessions_only():
     base = ks.course(ks.schedules.iv_days([0, 2, 4]), follow_up="1 d")
     tol = ks.course(ks.schedules.iv_days([0, 2, 4]), follow_up="1 d", diss_tolerance=0.7)
@@ -218,6 +227,7 @@ def test_python_course_equals_cli(tmp_path, args, schedule):
         (lambda: ks.schedules.from_regimen(REGIMENS / "iv_6_sessions.toml", session_window="0 h"),
          r"session_window_h = 0: must be in \(0, 24\]"),
         (lambda: ks.load_pd("no_such_pd"), r"no_such_pd"),
+        (lambda: ks.course("iv-3x-weekly", pd_solver="rk4"), r"'rk4' is not a PD solver"),
     ],
 )
 def test_bad_input_raises_value_error_naming_the_field(call, match):
