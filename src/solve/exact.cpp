@@ -112,27 +112,90 @@ private:
     using SmallMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor, kSmallN, kSmallN>;
 
     // A = V diag(lam) V^-1 with real eigenvalues and a well-conditioned V, or false.
+    // Eigenvalues and (real) eigenvectors of A, or false (complex spectrum, solver failure).
+    // With `blocks`, dosing depots without inflow ("sources": row i of A has no off-diagonal
+    // entry) are split off first: A = [[D, 0], [B, R]] has the eigenvalues of D (its diagonal)
+    // and of R, eigenvectors (0, v) for R's and (e_s, -(R - d_s I)^-1 B e_s) for each source.
+    // The eigenproblem then only involves R (e.g. 4 x 4 instead of 6 x 6 for a nasal model).
+    template <class Mat, class Vec>
+    static bool eigen_basis(const Mat& A, bool blocks, Vec& lam, Mat& V) {
+        const Eigen::Index n = A.rows();
+        const double scale = std::max(1.0, A.cwiseAbs().maxCoeff());
+        std::vector<Eigen::Index> src, rest;
+        for (Eigen::Index i = 0; i < n; ++i) {
+            bool source = true;
+            for (Eigen::Index j = 0; j < n && source; ++j)
+                if (j != i && A(i, j) != 0.0) source = false;
+            (source && blocks ? src : rest).push_back(i);
+        }
+        if (src.empty() || rest.empty()) {
+            Eigen::EigenSolver<Mat> es(A);
+            if (es.info() != Eigen::Success) return false;
+            if ((es.eigenvalues().imag().cwiseAbs().array() > 1e-12 * scale).any()) return false;
+            lam = es.eigenvalues().real();
+            // Real spectrum: the pseudo-eigenvectors are the eigenvectors (and, unlike
+            // eigenvectors(), a stored matrix rather than one recomputed per call).
+            V = es.pseudoEigenvectors();
+            return true;
+        }
+        const auto nr = static_cast<Eigen::Index>(rest.size());
+        Mat R(nr, nr);
+        for (Eigen::Index i = 0; i < nr; ++i)
+            for (Eigen::Index j = 0; j < nr; ++j) R(i, j) = A(rest[i], rest[j]);
+        Eigen::EigenSolver<Mat> es(R);
+        if (es.info() != Eigen::Success) return false;
+        if ((es.eigenvalues().imag().cwiseAbs().array() > 1e-12 * scale).any()) return false;
+        lam.resize(n);
+        V = Mat::Zero(n, n);
+        const Mat& Vr = es.pseudoEigenvectors();   // real spectrum: the eigenvectors
+        Eigen::Index col = 0;
+        for (Eigen::Index k = 0; k < nr; ++k, ++col) {
+            lam[col] = es.eigenvalues()[k].real();
+            for (Eigen::Index i = 0; i < nr; ++i) V(rest[i], col) = Vr(i, k);
+        }
+        for (Eigen::Index s : src) {
+            const double d = A(s, s);
+            Mat M = R;
+            M.diagonal().array() -= d;
+            Vec rhs(nr);
+            for (Eigen::Index i = 0; i < nr; ++i) rhs[i] = -A(rest[i], s);
+            const Vec v = Eigen::PartialPivLU<Mat>(M).solve(rhs);
+            if (!v.allFinite()) return false;   // d is (nearly) an eigenvalue of R: no basis
+            lam[col] = d;
+            V(s, col) = 1.0;
+            for (Eigen::Index i = 0; i < nr; ++i) V(rest[i], col) = v[i];
+            V.col(col).normalize();
+            ++col;
+        }
+        return true;
+    }
+
+    // A = V diag(lam) V^-1 with real eigenvalues and a well-conditioned V, or false.
     template <class Mat>
     bool decompose(const Eigen::MatrixXd& A_in) {
+        using Vec = Eigen::Matrix<double, Eigen::Dynamic, 1, 0, Mat::MaxRowsAtCompileTime, 1>;
         const Mat A = A_in;
-        Eigen::EigenSolver<Mat> es(A);
-        if (es.info() != Eigen::Success) return false;
         const double scale = std::max(1.0, A.cwiseAbs().maxCoeff());
-        if ((es.eigenvalues().imag().cwiseAbs().array() > 1e-12 * scale).any()) return false;
-        const Mat V = es.eigenvectors().real();
-        const Mat Vinv = Eigen::PartialPivLU<Mat>(V).inverse();
-        // Condition of the eigenbasis bounds the relative error of the result (~ cond * eps).
-        const double cond = V.cwiseAbs().rowwise().sum().maxCoeff() * Vinv.cwiseAbs().rowwise().sum().maxCoeff();
-        if (!(cond < kMaxCondition)) return false;
-        const auto lam = es.eigenvalues().real();
-        // Residual of A V = V L (a defective or badly computed basis fails it).
-        const Mat AV = A * V;
-        const Mat VL = V * lam.asDiagonal();
-        if (!((AV - VL).cwiseAbs().maxCoeff() <= 1e-12 * scale * std::max(1.0, V.cwiseAbs().maxCoeff()))) return false;
-        lam_ = lam;
-        V_ = V;
-        Vinv_ = Vinv;
-        return true;
+        // The block form first; the full eigenproblem if its basis fails a check below.
+        for (bool blocks : {true, false}) {
+            Vec lam;
+            Mat V;
+            if (!eigen_basis(A, blocks, lam, V)) continue;
+            const Mat Vinv = Eigen::PartialPivLU<Mat>(V).inverse();
+            // Condition of the eigenbasis bounds the relative error of the result (~ cond * eps).
+            const double cond =
+                V.cwiseAbs().rowwise().sum().maxCoeff() * Vinv.cwiseAbs().rowwise().sum().maxCoeff();
+            if (!(cond < kMaxCondition)) continue;
+            // Residual of A V = V L (a defective or badly computed basis fails it).
+            const Mat AV = A * V;
+            const Mat VL = V * lam.asDiagonal();
+            if (!((AV - VL).cwiseAbs().maxCoeff() <= 1e-12 * scale * std::max(1.0, V.cwiseAbs().maxCoeff()))) continue;
+            lam_ = lam;
+            V_ = V;
+            Vinv_ = Vinv;
+            return true;
+        }
+        return false;
     }
 
     // cond(V) above this would cost more than ~1e-11 relative accuracy: use Pade instead.
