@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -71,9 +72,26 @@ def _progress_callback(progress: ProgressArg, total: int):
     return update, bar.close
 
 
+RegimenLike = Union[Regimen, _core.Regimen, str, os.PathLike]
+
+
+def _regimen_set(regimen) -> list:
+    """[(label, core regimen)]: one unlabelled regimen, or a schedule dimension from a mapping
+    ``{label: regimen}`` or a sequence of regimens (labelled by position)."""
+    if isinstance(regimen, Mapping):
+        items = [(str(k), as_core_regimen(v)) for k, v in regimen.items()]
+    elif isinstance(regimen, (list, tuple)):
+        items = [(i, as_core_regimen(v)) for i, v in enumerate(regimen)]
+    else:
+        return [(None, as_core_regimen(regimen))]
+    if not items:
+        raise ValueError("sweep: regimen: an empty set of regimens (give at least one)")
+    return items
+
+
 def sweep(
     model: ModelLike,
-    regimen: Union[Regimen, _core.Regimen, str],
+    regimen: Union[RegimenLike, Mapping[str, RegimenLike], Sequence[RegimenLike]],
     params: Mapping[str, Iterable[float]],
     *,
     metrics: Sequence[str] = ("Cmax", "Tmax", "AUC"),
@@ -97,6 +115,10 @@ def sweep(
     """Run ``model`` under ``regimen`` over the full grid of ``params`` and tabulate metrics.
 
     Args:
+        regimen: a regimen (``ks.Regimen``, or a .toml/.csv file), or a schedule dimension: a
+            mapping ``{label: regimen}`` or a list of regimens (labelled 0, 1, ...). Every
+            regimen is crossed with the whole ``params`` grid; the DataFrame then starts with a
+            "regimen" column and the regimens vary slowest.
         params: ``{name: values}``; a name is a model parameter (values in the parameter's file
             unit, e.g. ka_n in 1/h), "dose" (total mg of the regimen: every event is scaled by
             dose / regimen total, so the number and timing of devices or infusions stay the same),
@@ -121,7 +143,7 @@ def sweep(
     import pandas as pd
 
     m = load_model(model)
-    base = as_core_regimen(regimen)
+    regimens = _regimen_set(regimen)
     names, grid_values = grid_points(params)
     for n in names:
         if n not in SPECIAL_VARIABLES and not m.has_parameter(n):
@@ -138,40 +160,44 @@ def sweep(
     metric_options.terminal_phase = bool(TERMINAL_METRICS.intersection(metric_names))
     keep = bool(trajectories)
     n_points = grid_values.shape[0]
-    callback, close = _progress_callback(progress, n_points)
+    total = n_points * len(regimens)
+    callback, close = _progress_callback(progress, total)
+    subject = make_subject(weight, age, fixed)
+    grid = make_grid(t_end, dt, t_start, times)
+    options = make_options(solver, method, rtol, atol)
+    values = np.ascontiguousarray(grid_values, dtype=float)
+    results = []
     try:
-        # The points (overrides, weight, age, dose scaling) are built in C++ from the value array.
-        res = _core.run_sweep_grid(
-            m,
-            make_subject(weight, age, fixed),
-            base,
-            names,
-            np.ascontiguousarray(grid_values, dtype=float),
-            make_grid(t_end, dt, t_start, times),
-            make_options(solver, method, rtol, atol),
-            int(threads),
-            outs,
-            keep,
-            metric_options,
-            callback,
-        )
+        for k, (_, base) in enumerate(regimens):
+            offset = k * n_points
+            cb = None if callback is None else (lambda d, _t, offset=offset: callback(offset + d, total))
+            # The points (overrides, weight, age, dose scaling) are built in C++ from the value array.
+            results.append(_core.run_sweep_grid(m, subject, base, names, values, grid, options, int(threads), outs,
+                                                keep, metric_options, cb))
     finally:
         close()
 
-    arrays = res.metric_arrays()
-    columns: Dict[str, Any] = {n: grid_values[:, i] for i, n in enumerate(names)}
-    for o in outs:
-        for mn in metric_names:
-            columns[mn if len(outs) == 1 else f"{o}.{mn}"] = arrays[o][METRICS[mn]]
-    df = pd.DataFrame(columns)
+    frames = []
+    for (label, _), res in zip(regimens, results):
+        arrays = res.metric_arrays()
+        columns: Dict[str, Any] = {} if label is None else {"regimen": [label] * n_points}
+        columns.update({n: grid_values[:, i] for i, n in enumerate(names)})
+        for o in outs:
+            for mn in metric_names:
+                columns[mn if len(outs) == 1 else f"{o}.{mn}"] = arrays[o][METRICS[mn]]
+        frames.append(pd.DataFrame(columns))
+    df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     df.index.name = "point"
     if not keep:
         return df
-    return df, _trajectories(res, names, grid_values, trajectories)
+    labels = None if regimens[0][0] is None else [lab for lab, _ in regimens for _ in range(n_points)]
+    return df, _trajectories(results, names, np.tile(grid_values, (len(regimens), 1)), trajectories, labels)
 
 
-def _trajectories(res: _core.SweepResult, names: list[str], grid_values: np.ndarray, kind: Union[bool, str]):
-    values = res.trajectory_array()
+def _trajectories(results: list, names: list[str], grid_values: np.ndarray, kind: Union[bool, str],
+                  labels: Optional[list] = None):
+    res = results[0]
+    values = res.trajectory_array() if len(results) == 1 else np.concatenate([r.trajectory_array() for r in results])
     time = np.asarray(res.time)
     outputs, units = list(res.output_names), list(res.output_units)
     if kind not in (True, "xarray", "numpy"):
@@ -190,9 +216,12 @@ def _trajectories(res: _core.SweepResult, names: list[str], grid_values: np.ndar
             "time": time,
             "outputs": outputs,
             "units": dict(zip(outputs, units)),
-            "variables": {n: grid_values[:, i] for i, n in enumerate(names)},
+            "variables": {**({} if labels is None else {"regimen": np.asarray(labels)}),
+                          **{n: grid_values[:, i] for i, n in enumerate(names)}},
         }
     coords: Dict[str, Any] = {"point": np.arange(values.shape[0]), "time": ("time", time, {"units": "h"})}
+    if labels is not None:
+        coords["regimen"] = ("point", np.asarray(labels))
     for i, n in enumerate(names):
         coords[n] = ("point", grid_values[:, i])
     data = {o: (("point", "time"), values[:, k, :], {"units": u}) for k, (o, u) in enumerate(zip(outputs, units))}

@@ -71,6 +71,39 @@ def test_dose_sweep_scales_the_regimen(clements):
     assert df["Cmax"][1] == pytest.approx(single["Cmax"], rel=1e-12)
 
 
+def test_schedule_dimension(esketamine, nasal56):
+    # Schedules (regimens) as a sweep dimension: every regimen crossed with the parameter grid,
+    # regimens slowest; each block equals a plain sweep of that regimen, bit for bit.
+    twice = ks.Regimen.intranasal(56, devices=2, at=[0, "72 h"])
+    regs = {"once": nasal56, "days 0 and 3": twice}
+    params = {"ka_n": [1.5, 3.0], "weight": [60, 80]}
+    kw = dict(metrics=["Cmax", "AUC"], t_end="96 h", dt="5 min")
+    df = ks.sweep(esketamine, regs, params, **kw)
+    assert list(df.columns) == ["regimen", "ka_n", "weight", "Cmax", "AUC"]
+    assert list(df["regimen"]) == ["once"] * 4 + ["days 0 and 3"] * 4
+    for label, reg in regs.items():
+        block = df[df.regimen == label].drop(columns="regimen").reset_index(drop=True)
+        alone = ks.sweep(esketamine, reg, params, **kw).reset_index(drop=True)
+        pd.testing.assert_frame_equal(block, alone, check_exact=True, check_names=False)
+    # The second dose adds exposure; a list is labelled by position.
+    assert (df.AUC[4:].to_numpy() > df.AUC[:4].to_numpy()).all()
+    by_list = ks.sweep(esketamine, [nasal56, twice], params, **kw)
+    assert list(by_list["regimen"]) == [0] * 4 + [1] * 4
+    np.testing.assert_array_equal(by_list["AUC"], df["AUC"])
+    with pytest.raises(ValueError, match="empty set of regimens"):
+        ks.sweep(esketamine, {}, params, **kw)
+
+
+def test_schedule_dimension_trajectories_and_progress(esketamine, nasal56):
+    regs = {"56 mg": nasal56, "84 mg": ks.Regimen.intranasal(84, devices=3)}
+    seen = []
+    df, tr = ks.sweep(esketamine, regs, {"ka_n": [2.0, 4.0]}, t_end="4 h", dt="10 min", trajectories="numpy",
+                      progress=lambda d, t: seen.append((d, t)))
+    assert tr["values"].shape[0] == 4 and list(tr["variables"]["regimen"]) == ["56 mg"] * 2 + ["84 mg"] * 2
+    assert seen and seen[-1] == (4, 4) and all(t == 4 for _, t in seen)
+    assert tr["values"][2:, 0, :].max() > tr["values"][:2, 0, :].max()
+
+
 def test_trajectories_xarray_and_numpy(esketamine, nasal56):
     pytest.importorskip("xarray")
     df, ds = ks.sweep(esketamine, nasal56, {"ka_n": [1, 2, 3]}, t_end="2 h", dt="10 min", trajectories=True)
