@@ -20,7 +20,7 @@ from . import schedules
 from ._models import list_models, load_model, models_dir, parameters_frame
 from ._pd import CourseResult, Schedule, course, load_pd
 from ._regimen import Regimen
-from ._results import ResultArm, ResultFile, read_results
+from ._results import ResultArm, ResultFile, read_results, write_results
 from ._simulate import METRICS, Result, metrics, simulate
 from ._sweep import sweep
 
@@ -52,6 +52,7 @@ __all__ = [
     "simulate",
     "sweep",
     "version",
+    "write_results",
 ]
 
 

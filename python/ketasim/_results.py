@@ -200,3 +200,47 @@ def read_results(path: Union[str, os.PathLike]) -> ResultFile:
 
 
 __all__ = ["read_results", "ResultFile", "ResultArm"]
+
+
+def write_results(path: Union[str, os.PathLike], results: Any, *, command: str = "python") -> None:
+    """Write simulation results to an HDF5 file in the CLI's layout (docs/formats.md), through the
+    C++ writer: the file is written under a temporary name and renamed when complete, so a failed
+    write leaves nothing behind.
+
+    Args:
+        path: the .h5 file to create (replaced if it exists).
+        results: one ``ks.Result`` (one arm, one subject), or ``{arm name: Result or [Result,
+            ...]}`` for several arms; the Results of one arm must share the model, the regimen
+            and the time grid (one row per subject).
+        command: stored as the file's "command" attribute.
+
+    Metrics (Cmax, Tmax, AUC, ..., as ``ks.metrics``) are computed for every output and stored
+    under /metrics. ``ks.read_results(path)`` reads the file back.
+    """
+    from . import _core
+    from ._regimen import Regimen
+    from ._simulate import Result, make_metric_options
+
+    arms_in = {"arm": results} if isinstance(results, Result) else dict(results)
+    if not arms_in:
+        raise ValueError("write_results: no results to write")
+    arms = []
+    options = None
+    for name, rs in arms_in.items():
+        rs = [rs] if isinstance(rs, Result) else list(rs)
+        if not rs or not all(isinstance(r, Result) for r in rs):
+            raise ValueError(f"write_results: arm '{name}': expected a ks.Result or a non-empty list of them")
+        first = rs[0]
+        for r in rs[1:]:
+            if r.model is not first.model and r.model.name != first.model.name:
+                raise ValueError(f"write_results: arm '{name}': results from different models "
+                                 f"({first.model.name}, {r.model.name})")
+            if not np.array_equal(np.asarray(r.time), np.asarray(first.time)):
+                raise ValueError(f"write_results: arm '{name}': results on different time grids")
+        mo = make_metric_options(last_dose_time=first.regimen.last_time())
+        metrics = [{o: _core.compute_metrics(r.trajectory, o, mo) for o in r.outputs} for r in rs]
+        reg = first.regimen if isinstance(first.regimen, Regimen) else Regimen._wrap(first.regimen)
+        arms.append((str(name), first.model, repr(reg), [r.trajectory for r in rs],
+                     [r.subject for r in rs], metrics))
+        options = options or getattr(first, "options", None)
+    _core.write_results(os.fspath(path), arms, options or _core.SimOptions(), command)

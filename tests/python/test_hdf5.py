@@ -92,10 +92,7 @@ def test_cpp_writer_round_trip(tmp_path, esketamine, nasal56):
     r = ks.simulate(esketamine, nasal56, "6 h", "5 min")
     mt = {o: _core.compute_metrics(r.trajectory, o) for o in r.outputs}
     path = tmp_path / "cpp.h5"
-    try:
-        _core.write_results(str(path), [("nasal", esketamine, "56 mg", [r.trajectory], [r.subject], [mt])])
-    except RuntimeError as e:  # the writer was a placeholder before src/io/results.cpp landed
-        pytest.skip(f"C++ HDF5 writer not available: {e}")
+    _core.write_results(str(path), [("nasal", esketamine, "56 mg", [r.trajectory], [r.subject], [mt])])
     res = ks.read_results(path)
     arm = res.arm
     np.testing.assert_array_equal(arm.time, r.time)
@@ -105,6 +102,30 @@ def test_cpp_writer_round_trip(tmp_path, esketamine, nasal56):
     assert res.attrs["model_name"] == "esketamine_nasal" and res.complete
 
 
+def test_public_write_results_round_trip(tmp_path, esketamine, nasal56):
+    """ks.write_results -> ks.read_results: one arm of two subjects, and a second arm."""
+    a = ks.simulate(esketamine, nasal56, "8 h", "5 min", weight=60)
+    b = ks.simulate(esketamine, nasal56, "8 h", "5 min", weight=90, params={"ka_n": 3.0})
+    iv = ks.simulate("ketamine_iv_clements", ks.Regimen.iv_infusion("0.5 mg/kg", "40 min"), "8 h", "5 min")
+    path = tmp_path / "py.h5"
+    ks.write_results(path, {"nasal": [a, b], "iv": iv}, command="pytest")
+    res = ks.read_results(path)
+    assert list(res.arms) == ["nasal", "iv"] and res.complete
+    nasal = res.arms["nasal"]
+    np.testing.assert_array_equal(nasal["C_plasma"][0], a["C_plasma"])
+    np.testing.assert_array_equal(nasal["C_plasma"][1], b["C_plasma"])
+    np.testing.assert_array_equal(res.arms["iv"]["Ce"][0], iv["Ce"])
+    assert nasal.metrics["C_plasma"]["cmax"][1] == ks.metrics(b, "C_plasma")["Cmax"]
+    np.testing.assert_array_equal(nasal.subjects["weight_kg"], [60, 90])
+    # A failed write (no such directory) raises and leaves no file behind.
+    bad = tmp_path / "missing" / "x.h5"
+    with pytest.raises(RuntimeError):
+        ks.write_results(bad, a)
+    assert not bad.exists() and not any((tmp_path).glob("missing*"))
+    with pytest.raises(ValueError, match="different time grids"):
+        ks.write_results(tmp_path / "y.h5", {"x": [a, ks.simulate(esketamine, nasal56, "8 h", "10 min")]})
+
+
 def _cli() -> str | None:
     for c in (os.environ.get("KETASIM_CLI"), shutil.which("ketasim"), str(REPO / "build" / "ketasim")):
         if c and os.path.isfile(c) and os.access(c, os.X_OK):
@@ -112,8 +133,7 @@ def _cli() -> str | None:
     return None
 
 
-# TODO(issue 3, round trip with the CLI): the lead adds more CLI-file checks once the CLI's HDF5
-# output is final. This runs whenever a CLI binary is found ($KETASIM_CLI, PATH, build/ketasim).
+# Runs whenever a CLI binary is found ($KETASIM_CLI, PATH, build/ketasim); scripts/test.sh builds it.
 @pytest.mark.skipif(_cli() is None, reason="ketasim CLI binary not found ($KETASIM_CLI, PATH, build/ketasim)")
 def test_cli_compare_file_round_trip(tmp_path):
     out = tmp_path / "flagship.h5"
