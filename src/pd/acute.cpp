@@ -1,29 +1,21 @@
 // Acute effects: sigmoid Emax functions of the effect-site concentration (algebraic).
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 
 #include "ketasim/errors.hpp"
 #include "ketasim/pd.hpp"
+#include "pd/pd_check.hpp"
 
 namespace ketasim {
 
 namespace {
-
-std::string num(double v) {
-    std::ostringstream os;
-    os << v;
-    return os.str();
-}
-
-void require(bool ok, const std::string& field, double v, const std::string& rule) {
-    if (!ok) throw InputError(field + " = " + num(v) + ": " + rule);
-}
+using detail::pd_num;
+using detail::pd_require;
 
 // Value of a parameter, checked against a rule; the message names file:line and key.
 double checked(const PdParameterSet& p, const std::string& name, bool (*ok)(double), const std::string& rule) {
     const double v = p.value(name);
-    if (!ok(v)) throw InputError(p.where(name) + ".value = " + num(v) + ": " + rule);
+    if (!ok(v)) throw InputError(p.where(name) + ".value = " + pd_num(v) + ": " + rule);
     return v;
 }
 
@@ -40,16 +32,16 @@ double sigmoid_emax(double c, double emax, double ec50, double hill) {
 }
 
 void AcuteEffectModel::validate() const {
-    require(std::isfinite(diss_emax) && diss_emax >= 0, "diss_emax", diss_emax, "must be finite and >= 0");
-    require(std::isfinite(diss_ec50) && diss_ec50 > 0, "diss_ec50", diss_ec50, "must be finite and > 0");
-    require(std::isfinite(diss_hill) && diss_hill > 0, "diss_hill", diss_hill, "must be finite and > 0");
-    require(std::isfinite(sbp_emax) && sbp_emax >= 0, "sbp_emax", sbp_emax, "must be finite and >= 0");
-    require(std::isfinite(sbp_ec50) && sbp_ec50 > 0, "sbp_ec50", sbp_ec50, "must be finite and > 0");
-    require(std::isfinite(sbp_hill) && sbp_hill > 0, "sbp_hill", sbp_hill, "must be finite and > 0");
-    require(diss_tolerance_per_session > 0 && diss_tolerance_per_session <= 1, "diss_tolerance_per_session",
+    pd_require(std::isfinite(diss_emax) && diss_emax >= 0, "diss_emax", diss_emax, "must be finite and >= 0");
+    pd_require(std::isfinite(diss_ec50) && diss_ec50 > 0, "diss_ec50", diss_ec50, "must be finite and > 0");
+    pd_require(std::isfinite(diss_hill) && diss_hill > 0, "diss_hill", diss_hill, "must be finite and > 0");
+    pd_require(std::isfinite(sbp_emax) && sbp_emax >= 0, "sbp_emax", sbp_emax, "must be finite and >= 0");
+    pd_require(std::isfinite(sbp_ec50) && sbp_ec50 > 0, "sbp_ec50", sbp_ec50, "must be finite and > 0");
+    pd_require(std::isfinite(sbp_hill) && sbp_hill > 0, "sbp_hill", sbp_hill, "must be finite and > 0");
+    pd_require(diss_tolerance_per_session > 0 && diss_tolerance_per_session <= 1, "diss_tolerance_per_session",
             diss_tolerance_per_session, "must be in (0, 1] (1 = no tolerance)");
-    require(diss_discharge_threshold > 0, "diss_discharge_threshold", diss_discharge_threshold, "must be > 0");
-    require(sbp_discharge_threshold > 0, "sbp_discharge_threshold", sbp_discharge_threshold, "must be > 0");
+    pd_require(diss_discharge_threshold > 0, "diss_discharge_threshold", diss_discharge_threshold, "must be > 0");
+    pd_require(sbp_discharge_threshold > 0, "sbp_discharge_threshold", sbp_discharge_threshold, "must be > 0");
 }
 
 AcuteEffectModel AcuteEffectModel::from_parameters(const PdParameterSet& p) {
@@ -69,7 +61,7 @@ AcuteEffectModel AcuteEffectModel::from_parameters(const PdParameterSet& p) {
 AcuteCurves acute_effects(const Trajectory& tr, const AcuteEffectModel& m, const std::vector<double>& starts,
                           double ce_scale, const std::string& ce_name) {
     m.validate();
-    require(ce_scale > 0 && std::isfinite(ce_scale), "ce_scale", ce_scale, "must be finite and > 0");
+    pd_require(ce_scale > 0 && std::isfinite(ce_scale), "ce_scale", ce_scale, "must be finite and > 0");
     const auto ce = tr[ce_name];
     std::vector<double> s = starts;
     std::sort(s.begin(), s.end());

@@ -4,27 +4,24 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <sstream>
 
 #include "ketasim/errors.hpp"
 #include "ketasim/metrics.hpp"
 #include "ketasim/pd.hpp"
+#include "pd/pd_check.hpp"
 #include "ketasim/io.hpp"
 
 namespace ketasim {
 
 namespace {
-std::string num(double v) {
-    std::ostringstream os;
-    os << v;
-    return os.str();
-}
+using detail::pd_num;
+using detail::pd_require;
 }  // namespace
 
 CourseSpec iv_course_on_days(const std::vector<double>& days, double mg_per_kg, double duration_h) {
     if (days.empty()) throw InputError("iv course: days is empty: need at least one session");
-    if (!(mg_per_kg > 0)) throw InputError("iv course: mg_per_kg = " + num(mg_per_kg) + ": must be > 0");
-    if (!(duration_h >= 0)) throw InputError("iv course: duration_h = " + num(duration_h) + ": must be >= 0");
+    if (!(mg_per_kg > 0)) throw InputError("iv course: mg_per_kg = " + pd_num(mg_per_kg) + ": must be > 0");
+    if (!(duration_h >= 0)) throw InputError("iv course: duration_h = " + pd_num(duration_h) + ": must be >= 0");
     CourseSpec c;
     for (double d : days) c.session_starts_h.push_back(24.0 * d);
     std::sort(c.session_starts_h.begin(), c.session_starts_h.end());
@@ -32,8 +29,8 @@ CourseSpec iv_course_on_days(const std::vector<double>& days, double mg_per_kg, 
     c.model = "ketamine_iv_clements";
     c.name = "iv-days";
     std::string list;
-    for (double d : days) list += (list.empty() ? "" : ",") + num(d);
-    c.description = "racemic ketamine " + num(mg_per_kg) + " mg/kg IV over " + num(duration_h * 60.0) +
+    for (double d : days) list += (list.empty() ? "" : ",") + pd_num(d);
+    c.description = "racemic ketamine " + pd_num(mg_per_kg) + " mg/kg IV over " + pd_num(duration_h * 60.0) +
                     " min on days " + list;
     return c;
 }
@@ -92,7 +89,7 @@ double racemic_equivalent_scale(const Model& model) {
 
 std::vector<double> group_sessions(const Regimen& regimen, double session_window_h) {
     if (!(session_window_h > 0 && session_window_h <= 24.0))
-        throw InputError("session_window_h = " + num(session_window_h) + ": must be in (0, 24] h");
+        throw InputError("session_window_h = " + pd_num(session_window_h) + ": must be in (0, 24] h");
     if (regimen.events.empty()) throw InputError("regimen: no dose events: a course needs at least one session");
     std::vector<double> starts;
     for (const auto& e : regimen.sorted())
@@ -107,7 +104,7 @@ CourseSpec course_from_regimen(const Regimen& regimen, const Model& model, doubl
         if (!e.compartment.empty() || model.has_route(e.route)) continue;
         std::string routes;
         for (const auto& r : model.route_names()) routes += (routes.empty() ? "" : ", ") + r;
-        throw InputError("regimen event " + std::to_string(i) + " (t = " + num(e.time) + " h): route '" + e.route +
+        throw InputError("regimen event " + std::to_string(i) + " (t = " + pd_num(e.time) + " h): route '" + e.route +
                          "' is not a route of model '" + model.name + "' (routes: " + routes + ")");
     }
     CourseSpec c;
@@ -117,7 +114,7 @@ CourseSpec course_from_regimen(const Regimen& regimen, const Model& model, doubl
     c.session_starts_h = group_sessions(regimen, session_window_h);
     c.ce_scale = racemic_equivalent_scale(model);
     std::string days;
-    for (double t : c.session_starts_h) days += (days.empty() ? "" : ",") + num(t / 24.0);
+    for (double t : c.session_starts_h) days += (days.empty() ? "" : ",") + pd_num(t / 24.0);
     c.description = std::to_string(regimen.events.size()) + " dose event(s) in " +
                     std::to_string(c.session_starts_h.size()) + " session(s) on days " + days + " (model " + model.name +
                     ")";
@@ -125,9 +122,9 @@ CourseSpec course_from_regimen(const Regimen& regimen, const Model& model, doubl
 }
 
 void CourseOptions::validate() const {
-    if (!(weight_kg > 0 && weight_kg < 1000)) throw InputError("weight_kg = " + num(weight_kg) + ": must be in (0, 1000)");
-    if (!(dt_h > 0 && dt_h <= 0.25)) throw InputError("dt_h = " + num(dt_h) + ": must be in (0, 0.25] h (15 min)");
-    if (!(follow_up_h >= 24.0)) throw InputError("follow_up_h = " + num(follow_up_h) + ": must be >= 24 h");
+    if (!(weight_kg > 0 && weight_kg < 1000)) throw InputError("weight_kg = " + pd_num(weight_kg) + ": must be in (0, 1000)");
+    if (!(dt_h > 0 && dt_h <= 0.25)) throw InputError("dt_h = " + pd_num(dt_h) + ": must be in (0, 0.25] h (15 min)");
+    if (!(follow_up_h >= 24.0)) throw InputError("follow_up_h = " + pd_num(follow_up_h) + ": must be >= 24 h");
     clinical.validate();
     symptom.validate();
 }

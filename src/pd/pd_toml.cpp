@@ -8,15 +8,13 @@
 #include "io/toml_util.hpp"
 #include "ketasim/io.hpp"
 #include "ketasim/pd.hpp"
+#include "pd/pd_check.hpp"
 
 namespace ketasim {
 
 namespace {
-std::string num(double v) {
-    std::ostringstream os;
-    os << v;
-    return os.str();
-}
+using detail::pd_num;
+using detail::pd_require;
 }  // namespace
 
 const PdParameter& PdParameterSet::parameter(const std::string& n) const {
@@ -62,7 +60,7 @@ PdParameterSet parse_pd_parameters(const std::string& text, const std::string& f
         p.description = get_string(t, "description", file, path, true);
         p.source = get_string(t, "source", file, path, true);
         p.calibrated = get_bool(t, "calibrated", file, path, false);
-        const std::string w = at_line(file, *t.get("value")) + ": " + path + ".value = " + num(p.value);
+        const std::string w = at_line(file, *t.get("value")) + ": " + path + ".value = " + pd_num(p.value);
         if (!std::isfinite(p.value)) throw InputError(w + ": must be finite");
         if (p.source.empty()) throw InputError(at_line(file, kv.second) + ": " + path + ".source: must not be empty");
         if (p.calibrated && p.source.rfind("calibrated:", 0) != 0)

@@ -5,46 +5,38 @@
 #include <array>
 #include <boost/numeric/odeint.hpp>
 #include <cmath>
-#include <sstream>
 
 #include "ketasim/errors.hpp"
 #include "ketasim/pd.hpp"
+#include "pd/pd_check.hpp"
 #include "solve/inputs.hpp"
 
 namespace ketasim {
 
 namespace {
-
-std::string num(double v) {
-    std::ostringstream os;
-    os << v;
-    return os.str();
-}
-
-void require(bool ok, const std::string& field, double v, const std::string& rule) {
-    if (!ok) throw InputError(field + " = " + num(v) + ": " + rule);
-}
+using detail::pd_num;
+using detail::pd_require;
 
 double checked(const PdParameterSet& p, const std::string& name, double lo, double hi, bool lo_open,
                const std::string& rule) {
     const double v = p.value(name);
     const bool ok = std::isfinite(v) && (lo_open ? v > lo : v >= lo) && v <= hi;
-    if (!ok) throw InputError(p.where(name) + ".value = " + num(v) + ": " + rule);
+    if (!ok) throw InputError(p.where(name) + ".value = " + pd_num(v) + ": " + rule);
     return v;
 }
 
 }  // namespace
 
 void SymptomModel::validate() const {
-    require(std::isfinite(baseline) && baseline >= 0 && baseline <= 60, "baseline", baseline, "must be in [0, 60] (MADRS)");
-    require(std::isfinite(ec50) && ec50 > 0, "ec50", ec50, "must be finite and > 0");
-    require(std::isfinite(hill) && hill > 0, "hill", hill, "must be finite and > 0");
-    require(std::isfinite(k_on) && k_on >= 0, "k_on", k_on, "must be finite and >= 0");
-    require(std::isfinite(k_off) && k_off >= 0, "k_off", k_off, "must be finite and >= 0");
-    require(std::isfinite(k_tr) && k_tr > 0, "k_tr", k_tr, "must be finite and > 0");
-    require(emax_p >= 0 && emax_p <= 1, "emax_p", emax_p, "must be in [0, 1]");
-    require(placebo_max >= 0 && placebo_max < 1, "placebo_max", placebo_max, "must be in [0, 1)");
-    require(std::isfinite(k_placebo) && k_placebo >= 0, "k_placebo", k_placebo, "must be finite and >= 0");
+    pd_require(std::isfinite(baseline) && baseline >= 0 && baseline <= 60, "baseline", baseline, "must be in [0, 60] (MADRS)");
+    pd_require(std::isfinite(ec50) && ec50 > 0, "ec50", ec50, "must be finite and > 0");
+    pd_require(std::isfinite(hill) && hill > 0, "hill", hill, "must be finite and > 0");
+    pd_require(std::isfinite(k_on) && k_on >= 0, "k_on", k_on, "must be finite and >= 0");
+    pd_require(std::isfinite(k_off) && k_off >= 0, "k_off", k_off, "must be finite and >= 0");
+    pd_require(std::isfinite(k_tr) && k_tr > 0, "k_tr", k_tr, "must be finite and > 0");
+    pd_require(emax_p >= 0 && emax_p <= 1, "emax_p", emax_p, "must be in [0, 1]");
+    pd_require(placebo_max >= 0 && placebo_max < 1, "placebo_max", placebo_max, "must be in [0, 1)");
+    pd_require(std::isfinite(k_placebo) && k_placebo >= 0, "k_placebo", k_placebo, "must be finite and >= 0");
 }
 
 SymptomModel SymptomModel::from_parameters(const PdParameterSet& p) {
@@ -63,8 +55,8 @@ SymptomModel SymptomModel::from_parameters(const PdParameterSet& p) {
 }
 
 void SymptomOptions::validate() const {
-    require(rtol > 0 && rtol < 1, "rtol", rtol, "must be in (0, 1)");
-    require(atol > 0 && std::isfinite(atol), "atol", atol, "must be finite and > 0");
+    pd_require(rtol > 0 && rtol < 1, "rtol", rtol, "must be in (0, 1)");
+    pd_require(atol > 0 && std::isfinite(atol), "atol", atol, "must be finite and > 0");
 }
 
 namespace {
@@ -91,8 +83,8 @@ void finish_curve(SymptomCurve& s, const SymptomModel& m, double first_session_h
 void check_common(const SymptomModel& m, const SymptomOptions& o, double first_session_h, double ce_scale) {
     m.validate();
     o.validate();
-    require(ce_scale > 0 && std::isfinite(ce_scale), "ce_scale", ce_scale, "must be finite and > 0");
-    require(std::isfinite(first_session_h), "first_session_h", first_session_h, "must be finite");
+    pd_require(ce_scale > 0 && std::isfinite(ce_scale), "ce_scale", ce_scale, "must be finite and > 0");
+    pd_require(std::isfinite(first_session_h), "first_session_h", first_session_h, "must be finite");
 }
 
 }  // namespace
@@ -103,7 +95,7 @@ SymptomCurve simulate_symptoms(const Trajectory& tr, const SymptomModel& m, doub
     namespace odeint = boost::numeric::odeint;
     check_common(m, o, first_session_h, ce_scale);
     const bool hermite = !std::isnan(ke0_per_h);
-    if (hermite) require(std::isfinite(ke0_per_h) && ke0_per_h > 0, "ke0_per_h", ke0_per_h, "must be finite and > 0");
+    if (hermite) pd_require(std::isfinite(ke0_per_h) && ke0_per_h > 0, "ke0_per_h", ke0_per_h, "must be finite and > 0");
     const auto ce_row = tr[ce_name];
     const std::size_t n = tr.time.size();
     SymptomCurve s;
@@ -224,9 +216,9 @@ SymptomCurve simulate_symptoms_coupled(const Model& model, const Regimen& regime
 }
 
 void ClinicalOptions::validate() const {
-    require(onset_fraction > 0 && onset_fraction < 1, "onset_fraction", onset_fraction, "must be in (0, 1)");
-    require(response_fraction > 0 && response_fraction < 1, "response_fraction", response_fraction, "must be in (0, 1)");
-    require(remission_threshold >= 0 && remission_threshold <= 60, "remission_threshold", remission_threshold,
+    pd_require(onset_fraction > 0 && onset_fraction < 1, "onset_fraction", onset_fraction, "must be in (0, 1)");
+    pd_require(response_fraction > 0 && response_fraction < 1, "response_fraction", response_fraction, "must be in (0, 1)");
+    pd_require(remission_threshold >= 0 && remission_threshold <= 60, "remission_threshold", remission_threshold,
             "must be in [0, 60]");
 }
 
