@@ -6,21 +6,13 @@
 namespace {
 using namespace ketasim;
 
-// A read-only NumPy view of a std::vector<double> owned by the C++ object behind `owner`.
-py::array vector_view(const std::vector<double>& v, py::handle owner) {
-    py::array a(py::dtype::of<double>(), {static_cast<py::ssize_t>(v.size())},
-                {static_cast<py::ssize_t>(sizeof(double))}, v.data(), owner);
-    // Results are data: writing through a view would silently change the simulation record.
-    py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
-    return a;
-}
-
 // {name: view} of curves that live inside the CourseResult behind `self`.
 template <class F>
 py::dict curves(py::object self, F members) {
     const auto& r = self.cast<const CourseResult&>();
     py::dict d;
-    for (const auto& [name, vec] : members(r)) d[py::str(name)] = vector_view(*vec, self);
+    for (const auto& [name, vec] : members(r))
+        d[py::str(name)] = readonly_view(vec->data(), {static_cast<py::ssize_t>(vec->size())}, self);
     return d;
 }
 using Curves = std::vector<std::pair<const char*, const std::vector<double>*>>;

@@ -1,21 +1,6 @@
 // SimOptions, OutputGrid, Trajectory (NumPy views without copies) and simulate().
 #include "bindings.hpp"
 
-namespace {
-using ketasim::Trajectory;
-
-// A read-only NumPy view of `n` doubles (or an n_rows x n_cols row-major block) owned by the
-// C++ object behind `owner`; the array's base is `owner`, which keeps the data alive.
-py::array view(const double* data, std::vector<py::ssize_t> shape, py::handle owner) {
-    std::vector<py::ssize_t> strides(shape.size(), static_cast<py::ssize_t>(sizeof(double)));
-    if (shape.size() == 2) strides[0] = shape[1] * static_cast<py::ssize_t>(sizeof(double));
-    py::array a(py::dtype::of<double>(), shape, strides, data, owner);
-    // Results are data: writing through a view would silently change the simulation record.
-    py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
-    return a;
-}
-}  // namespace
-
 void bind_simulate(py::module_& m) {
     using namespace ketasim;
     py::class_<SimOptions>(m, "SimOptions")
@@ -42,17 +27,17 @@ void bind_simulate(py::module_& m) {
     py::class_<Trajectory>(m, "Trajectory")
         .def_property_readonly("time", [](py::object self) {
             const auto& t = self.cast<const Trajectory&>();
-            return view(t.time.data(), {static_cast<py::ssize_t>(t.time.size())}, self);
+            return readonly_view(t.time.data(), {static_cast<py::ssize_t>(t.time.size())}, self);
         })
         .def_property_readonly("values", [](py::object self) {
             const auto& t = self.cast<const Trajectory&>();
-            return view(t.values.data(), {static_cast<py::ssize_t>(t.values.rows()), static_cast<py::ssize_t>(t.values.cols())},
+            return readonly_view(t.values.data(), {static_cast<py::ssize_t>(t.values.rows()), static_cast<py::ssize_t>(t.values.cols())},
                         self);
         })
         .def("row", [](py::object self, const std::string& name) {
             const auto& t = self.cast<const Trajectory&>();
             const int i = t.index(name);
-            return view(t.values.row(i).data(), {static_cast<py::ssize_t>(t.values.cols())}, self);
+            return readonly_view(t.values.row(i).data(), {static_cast<py::ssize_t>(t.values.cols())}, self);
         }, py::arg("name"))
         .def_readonly("names", &Trajectory::names)
         .def_readonly("units", &Trajectory::units)
