@@ -117,8 +117,9 @@ private:
     // entry) are split off first: A = [[D, 0], [B, R]] has the eigenvalues of D (its diagonal)
     // and of R, eigenvectors (0, v) for R's and (e_s, -(R - d_s I)^-1 B e_s) for each source.
     // The eigenproblem then only involves R (e.g. 4 x 4 instead of 6 x 6 for a nasal model).
+    // `split` tells whether sources were split off (false: the plain full eigenproblem).
     template <class Mat, class Vec>
-    static bool eigen_basis(const Mat& A, bool blocks, Vec& lam, Mat& V) {
+    static bool eigen_basis(const Mat& A, bool blocks, Vec& lam, Mat& V, bool& split) {
         const Eigen::Index n = A.rows();
         const double scale = std::max(1.0, A.cwiseAbs().maxCoeff());
         std::vector<Eigen::Index> src, rest;
@@ -128,7 +129,8 @@ private:
                 if (j != i && A(i, j) != 0.0) source = false;
             (source && blocks ? src : rest).push_back(i);
         }
-        if (src.empty() || rest.empty()) {
+        split = !src.empty() && !rest.empty();
+        if (!split) {
             Eigen::EigenSolver<Mat> es(A);
             if (es.info() != Eigen::Success) return false;
             if ((es.eigenvalues().imag().cwiseAbs().array() > 1e-12 * scale).any()) return false;
@@ -176,26 +178,31 @@ private:
         using Vec = Eigen::Matrix<double, Eigen::Dynamic, 1, 0, Mat::MaxRowsAtCompileTime, 1>;
         const Mat A = A_in;
         const double scale = std::max(1.0, A.cwiseAbs().maxCoeff());
-        // The block form first; the full eigenproblem if its basis fails a check below.
-        for (bool blocks : {true, false}) {
+        // Accepts a basis that passes the checks below.
+        auto try_basis = [&](bool blocks, bool& split) {
             Vec lam;
             Mat V;
-            if (!eigen_basis(A, blocks, lam, V)) continue;
+            if (!eigen_basis(A, blocks, lam, V, split)) return false;
             const Mat Vinv = Eigen::PartialPivLU<Mat>(V).inverse();
             // Condition of the eigenbasis bounds the relative error of the result (~ cond * eps).
             const double cond =
                 V.cwiseAbs().rowwise().sum().maxCoeff() * Vinv.cwiseAbs().rowwise().sum().maxCoeff();
-            if (!(cond < kMaxCondition)) continue;
+            if (!(cond < kMaxCondition)) return false;
             // Residual of A V = V L (a defective or badly computed basis fails it).
             const Mat AV = A * V;
             const Mat VL = V * lam.asDiagonal();
-            if (!((AV - VL).cwiseAbs().maxCoeff() <= 1e-12 * scale * std::max(1.0, V.cwiseAbs().maxCoeff()))) continue;
+            if (!((AV - VL).cwiseAbs().maxCoeff() <= 1e-12 * scale * std::max(1.0, V.cwiseAbs().maxCoeff())))
+                return false;
             lam_ = lam;
             V_ = V;
             Vinv_ = Vinv;
             return true;
-        }
-        return false;
+        };
+        // The block form first; if it fails a check, the full eigenproblem, unless the first
+        // attempt already was the full one (no source to split off).
+        bool split = false;
+        if (try_basis(true, split)) return true;
+        return split && try_basis(false, split);
     }
 
     // cond(V) above this would cost more than ~1e-11 relative accuracy: use Pade instead.
@@ -213,6 +220,25 @@ private:
                       " h between output times is longer than 1e6 h; add output times");
 }
 
+// Extends `mark` to every state connected to a marked one through the flows of A (A(i, j) != 0,
+// i != j, is a flow from j into i): upstream (what flows into the marked states) or downstream.
+template <class Mat>
+void close_over_flows(const Mat& A, std::vector<char>& mark, bool upstream) {
+    const int n = static_cast<int>(A.rows());
+    std::vector<int> stack;
+    for (int j = 0; j < n; ++j)
+        if (mark[static_cast<std::size_t>(j)]) stack.push_back(j);
+    while (!stack.empty()) {
+        const int j = stack.back();
+        stack.pop_back();
+        for (int i = 0; i < n; ++i)
+            if (i != j && (upstream ? A(j, i) : A(i, j)) != 0.0 && !mark[static_cast<std::size_t>(i)]) {
+                mark[static_cast<std::size_t>(i)] = 1;
+                stack.push_back(i);
+            }
+    }
+}
+
 // The states the recorded outputs depend on: those C reads, and everything that flows into them
 // (transitively). The others (sinks, a metabolite chain when only the parent is read, an effect
 // site when Ce is not read) never feed back, so leaving them out changes no output value.
@@ -220,22 +246,10 @@ std::vector<int> relevant_states(const LinearSystem& sys, bool all) {
     const int n = sys.size();
     std::vector<char> need(static_cast<std::size_t>(n), all ? 1 : 0);
     if (!all) {
-        std::vector<int> stack;
         for (Eigen::Index k = 0; k < sys.C.rows(); ++k)
             for (int j = 0; j < n; ++j)
-                if (sys.C(k, j) != 0.0 && !need[j]) {
-                    need[j] = 1;
-                    stack.push_back(j);
-                }
-        while (!stack.empty()) {
-            const int i = stack.back();
-            stack.pop_back();
-            for (int j = 0; j < n; ++j)
-                if (sys.A(i, j) != 0.0 && !need[j]) {
-                    need[j] = 1;
-                    stack.push_back(j);
-                }
-        }
+                if (sys.C(k, j) != 0.0) need[static_cast<std::size_t>(j)] = 1;
+        close_over_flows(sys.A, need, /*upstream=*/true);
     }
     std::vector<int> keep;
     for (int s = 0; s < n; ++s)
@@ -285,18 +299,7 @@ Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, cons
         }
     };
     auto close_reached = [&] {
-        std::vector<int> stack;
-        for (int j = 0; j < n; ++j)
-            if (reached[static_cast<std::size_t>(j)]) stack.push_back(j);
-        while (!stack.empty()) {
-            const int j = stack.back();
-            stack.pop_back();
-            for (int i = 0; i < n; ++i)
-                if (i != j && A(i, j) != 0.0 && !reached[static_cast<std::size_t>(i)]) {
-                    reached[static_cast<std::size_t>(i)] = 1;
-                    stack.push_back(i);
-                }
-        }
+        close_over_flows(A, reached, /*upstream=*/false);
         closed = true;
         update_out_zero();
     };
