@@ -499,6 +499,24 @@ TEST(Course, BothPdSolversAgreeOnTheFullPkPdSystem) {
     }
 }
 
+TEST(Course, HermiteAndLinearCeDifferByTheGridErrorOnly) {
+    // run_course interpolates Ce with exact end slopes (Hermite); the calibration used linear Ce.
+    // On the 1-min course grid the two must differ by less than the grid-convergence bound.
+    const SymptomModel sm = SymptomModel::from_parameters(load_library_pd("madrs", models_dir()));
+    const AcuteEffectModel am = AcuteEffectModel::from_parameters(load_library_pd("acute_effects", models_dir()));
+    const CourseSpec spec = iv_course_on_days({0, 2, 4, 7, 9, 11});
+    CourseOptions o;
+    o.models_dir = models_dir();
+    o.follow_up_h = 7 * 24.0;
+    const CourseResult r = run_course(load_library_model(spec.model, models_dir()), spec, am, sm, o);
+    const SymptomCurve linear = simulate_symptoms(r.pk, sm, spec.session_starts_h.front(), spec.ce_scale, o.symptom);
+    double worst = 0;
+    for (std::size_t i = 0; i < linear.madrs.size(); ++i)
+        worst = std::max(worst, std::fabs(linear.madrs[i] - r.symptoms.madrs[i]));
+    EXPECT_LT(worst, kGridConvergenceAtol);
+    std::printf("[ Ce interp ] 6 IV sessions: max |MADRS(Hermite) - MADRS(linear)| = %.2e points\n", worst);
+}
+
 TEST(Course, PdSolverNames) {
     EXPECT_EQ(pd_solver_from_string("coupled-ode"), PdSolver::coupled_ode);
     EXPECT_EQ(std::string(to_string(PdSolver::semi_analytic)), "semi-analytic");
