@@ -63,6 +63,11 @@ def test_sweep_errors(esketamine, nasal56):
     # An invalid point (weight <= 0) fails with the C++ subject message.
     with pytest.raises(ValueError, match=r"subject\.weight_kg: -1 must be in \(0, 1000\) kg"):
         ks.sweep(esketamine, nasal56, {"weight": [70, -1]}, threads=2)
+    # Points are built in C++: a non-positive dose names the point, the value and the rule.
+    with pytest.raises(ValueError, match=r"sweep point 1: dose = 0 mg must be > 0"):
+        ks.sweep(esketamine, nasal56, {"dose": [56, 0]})
+    with pytest.raises(ValueError, match=r"SimOptions\.outputs\[0\]: 'C_nonsense' is not an output"):
+        ks.sweep(esketamine, nasal56, {"ka_n": [1, 2]}, outputs="C_nonsense")
 
 
 def test_exception_classes():
