@@ -69,6 +69,12 @@ void write_csv(const std::string& path, const std::vector<ResultArm>& arms);
 // Writes by extension (.h5/.hdf5 or .csv); throws InputError for anything else.
 void write_results(const std::string& path, const std::vector<ResultArm>& arms, const RunInfo& info);
 
+// A column table (one row per subject) as CSV, header NAME[unit]; NaN written as "nan" (a metric
+// that is not defined for that subject), infinite values refused (SolverError, nothing written).
+// Written to a unique temporary file and renamed into place.
+void write_table_csv(const std::string& path, const std::vector<std::string>& names,
+                     const std::vector<std::string>& units, const std::vector<std::vector<double>>& columns);
+
 std::string version();
 
 }  // namespace ketasim

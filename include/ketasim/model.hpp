@@ -83,6 +83,58 @@ struct EffectSite {
     std::string ke0;                   // parameter name (rate)
 };
 
+// ---- population layer of a model file (docs/populations.md) ------------------------------------
+
+// How a random effect eta acts on a parameter P (after covariates, in the parameter's file unit):
+// lognormal P * exp(eta); normal P + eta (file unit); logit 1 / (1 + exp(-(logit(P) + eta))).
+enum class EtaDistribution { lognormal, normal, logit };
+const char* to_string(EtaDistribution d);
+
+// One block of random effects with a full covariance `omega` (variance of eta on its own scale:
+// log for lognormal, logit for logit, the file unit squared for normal). `cv_percent` in a model
+// file means the exact log-normal convention omega^2 = ln(1 + CV^2). Per-subject (IIV) or drawn
+// anew for every occasion (IOV; an occasion = one dosing session).
+struct VariabilityBlock {
+    std::vector<std::string> parameters;
+    EtaDistribution distribution = EtaDistribution::lognormal;
+    Eigen::MatrixXd omega;
+    bool per_occasion = false;
+    std::string source;
+    bool assumed = false;     // not from a publication: the file says why
+    int line = 0;             // line of the block in its file (messages)
+};
+
+// A covariate the model uses. Built in: `weight` (kg; per-kg units, allometric exponents) and
+// `age` (years; age slopes). Any other name is a 0/1 flag used by covariate effects (`sex`:
+// 1 = female; `japanese`, ...). Declared covariates must be used and used ones declared.
+struct CovariateSpec {
+    std::string name;
+    std::string unit;          // "kg", "years" or "flag"
+    std::string description;
+    double reference = 0.0;    // typical value (70 kg, 40 years, 0 for flags)
+    int line = 0;
+};
+
+// Flag covariate effect: the parameter is multiplied by `factor` when the flag is 1.
+struct CovariateEffect {
+    std::string parameter, covariate;
+    double factor = 1.0;
+    std::string source;
+    int line = 0;
+};
+
+// Residual (measurement) error on an output, eps_k ~ N(0, 1) independent:
+// y_obs = y exp(exponential eps1) (1 + proportional eps2) + additive eps3 (combined when several
+// are given). Only applied when a run asks for observations; typical curves stay noise-free.
+struct ResidualError {
+    std::string output;
+    double proportional = 0.0;   // SD as a fraction (27.6 % -> 0.276)
+    double additive = 0.0;       // SD in ng/mL
+    double exponential = 0.0;    // SD on the log scale (log-transform-both-sides models)
+    std::string source;
+    int line = 0;
+};
+
 struct Model {
     std::string name;
     std::string title;
@@ -96,12 +148,19 @@ struct Model {
     std::vector<Route> routes;
     std::vector<OutputSpec> outputs;
     std::optional<EffectSite> effect_site;
+    std::vector<CovariateSpec> covariates;
+    std::vector<CovariateEffect> covariate_effects;
+    std::vector<VariabilityBlock> variability;
+    std::vector<ResidualError> residual_error;
 
     const Parameter& parameter(const std::string& name) const;  // throws InputError if unknown
     bool has_parameter(const std::string& name) const;
     const Route& route(const std::string& name) const;          // throws InputError if unknown
     bool has_route(const std::string& name) const;
     int compartment_index(const std::string& name) const;       // -1 if unknown
+    int parameter_index(const std::string& name) const;         // -1 if unknown
+    bool uses_covariate(const std::string& name) const;         // declared in [covariates]
+    std::vector<std::string> covariate_names() const;
     std::vector<std::string> route_names() const;
 
     // Structural checks: names unique and defined, units of the right dimension, values in
@@ -109,11 +168,19 @@ struct Model {
     void validate() const;
 };
 
-// Per-subject values: body weight, age, and parameter overrides in the parameter's file unit.
+// Per-subject values: body weight, age, flag covariates, parameter overrides in the parameter's
+// file unit, and random effects. Applied to each parameter in this order (docs/populations.md):
+// file value -> override -> age slope -> flag covariate factors -> random effects (eta, in the
+// order of the model's variability blocks) -> unit conversion, per-kg and allometric scaling.
 struct Subject {
     double weight_kg = 70.0;
     double age_years = 40.0;
+    std::map<std::string, double> covariates;   // flag covariates (0/1) by name
     std::map<std::string, double> parameters;
+    // Random effects: eta[k] for the k-th parameter entry of the model's variability blocks
+    // (blocks in file order, parameters in block order); empty = typical subject. IOV blocks take
+    // their eta from `occasion_eta` (same layout, IIV entries ignored) when set.
+    std::vector<double> eta;
     void validate() const;
 };
 
@@ -146,15 +213,82 @@ struct LinearSystem {
     std::vector<std::string> output_names;
     std::vector<std::string> output_units;
     std::vector<ResolvedRoute> routes;
-    std::map<std::string, double> values;   // resolved parameter values, canonical units
+    std::vector<std::string> parameter_names;   // the model's parameters, in file order
+    std::vector<double> parameter_values;       // resolved for this subject, canonical units
+    double weight_kg = 70.0;                    // the subject it was compiled for (mg/kg doses)
     int eliminated = -1, unabsorbed = -1, effect = -1;
+    double value(const std::string& parameter) const;   // canonical units; InputError if unknown
     int size() const { return static_cast<int>(A.rows()); }
     const ResolvedRoute& route(const std::string& name) const;
 };
 
 LinearSystem compile(const Model& model, const Subject& subject = {});
 
-// Parameter value in canonical units for this subject (weight, allometry, overrides applied).
+// A model's parameters by index, computed once per model: name -> index, the random effects and
+// covariate effects of each parameter, and the parameter indices compile() needs. Populations and
+// sweeps resolve and compile every subject through one layout, with no name lookups per subject.
+// The layout refers to `model`, which must outlive it.
+class ParameterLayout {
+public:
+    explicit ParameterLayout(const Model& model);
+    const Model& model() const { return *model_; }
+    std::size_t size() const { return names_.size(); }
+    const std::vector<std::string>& names() const { return names_; }
+    int index(const std::string& name) const;   // -1 if unknown
+    // Index of a parameter; InputError naming `where`, the name and the closest parameter names.
+    int require(const std::string& name, const std::string& where) const;
+    int eta_count() const { return n_eta_; }
+
+    // Canonical values (size()) for a subject. `overrides` (size(), file units, NaN = none) replaces
+    // Subject::parameters when given, so no name is looked up. Throws InputError for values out of
+    // range (naming the parameter, value and rule).
+    void resolve(const Subject& subject, const double* overrides, double* out) const;
+    LinearSystem compile(const Subject& subject, const double* overrides = nullptr) const;
+
+    struct EtaTerm {
+        int parameter, eta;
+        EtaDistribution distribution;
+    };
+    struct FlagTerm {
+        int parameter;
+        std::string covariate;
+        double factor;
+    };
+
+private:
+    void plan_structure();
+    struct ATerm {
+        int row, col, num, den;
+        double sign;
+    };
+    struct CTerm {
+        int output, state, volume;
+    };
+    struct BranchTerms {
+        std::vector<int> fraction;
+        int device_factor = -1, duration = -1, lag = -1;
+    };
+    const Model* model_;
+    std::vector<std::string> names_;
+    LinearSystem proto_;   // structure (names, sizes, routes) without the subject's numbers
+    std::vector<ATerm> a_terms_;
+    std::vector<CTerm> c_terms_;
+    std::vector<BranchTerms> branch_terms_;
+    int ke0_ = -1, effect_driver_ = -1;
+    int n_eta_ = 0;
+    std::vector<EtaTerm> etas_;
+    std::vector<FlagTerm> flags_;
+};
+
+// Parameter value in canonical units for this subject (weight, allometry, overrides applied;
+// no random effects: those need the model's variability blocks, see resolve_parameters()).
 double resolve_parameter(const Parameter& p, const Subject& subject);
+
+// Every parameter of the model for this subject, in canonical units and file order, with
+// covariate effects and the subject's random effects applied (the order documented at Subject).
+std::vector<double> resolve_parameters(const Model& model, const Subject& subject);
+
+// Number of random effects (entries of Subject::eta) the model's variability blocks declare.
+int eta_count(const Model& model);
 
 }  // namespace ketasim

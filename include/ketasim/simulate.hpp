@@ -52,6 +52,11 @@ struct Trajectory {
     std::vector<std::string> units;     // per output
     OutputMatrix values;                // names.size() x time.size()
     double dose_total_mg = 0.0;         // everything the regimen gave
+    // The regimen's dose start times (h, sorted) and Regimen::last_time() (latest start or
+    // infusion end), filled by simulate(): metrics use it for the automatic terminal window,
+    // so callers need not pass it by hand.
+    std::vector<double> dose_times;
+    double last_dose_time = 0.0;
 
     int index(const std::string& name) const;    // throws InputError if unknown
     bool has(const std::string& name) const;
@@ -62,8 +67,9 @@ struct Trajectory {
 Trajectory simulate(const Model& model, const Regimen& regimen, const OutputGrid& grid,
                     const SimOptions& options = {}, const Subject& subject = {});
 
-// Lower-level entry: a compiled system (reused across calls with the same subject).
+// Lower-level entry: a compiled system (reused across calls with the same subject). mg/kg doses
+// use the weight the system was compiled for (LinearSystem::weight_kg).
 Trajectory simulate(const LinearSystem& system, const Regimen& regimen, const OutputGrid& grid,
-                    const SimOptions& options = {}, double weight_kg = 70.0);
+                    const SimOptions& options = {});
 
 }  // namespace ketasim

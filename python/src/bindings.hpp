@@ -28,3 +28,4 @@ void bind_metrics(py::module_& m);
 void bind_sweep(py::module_& m);
 void bind_io(py::module_& m);
 void bind_pd(py::module_& m);
+void bind_population(py::module_& m);

@@ -16,6 +16,8 @@ PYBIND11_MODULE(_core, m) {
             if (p) std::rethrow_exception(p);
         } catch (const ketasim::SweepCancelled& e) {
             py::set_error(PyExc_KeyboardInterrupt, e.what());
+        } catch (const ketasim::RunCancelled& e) {
+            py::set_error(PyExc_KeyboardInterrupt, e.what());
         }
     });
 
@@ -26,4 +28,5 @@ PYBIND11_MODULE(_core, m) {
     bind_sweep(m);
     bind_io(m);
     bind_pd(m);
+    bind_population(m);
 }

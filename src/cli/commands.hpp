@@ -40,6 +40,23 @@ struct CourseCliOptions {
 };
 int run_course(const CourseCliOptions& o);
 
+struct PopulationCliOptions {
+    std::string model, regimen;
+    long n = 0;
+    long long seed = 0;
+    std::string covariates;   // covariate-distribution TOML file
+    std::string subjects;     // per-subject CSV table
+    bool no_variability = false;
+    std::string t_end = "24 h", dt = "5 min";
+    std::vector<std::string> outputs;
+    int threads = 0;
+    long chunk = 16;
+    bool quiet = false;
+    std::string out;
+    std::string models_dir;
+};
+int run_population_cli(const PopulationCliOptions& o);
+
 // Formats a table with aligned columns (first row = header).
 std::string format_table(const std::vector<std::vector<std::string>>& rows);
 std::string fmt_num(double v, int precision = 3);

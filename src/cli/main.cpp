@@ -251,6 +251,23 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     crs->add_option("--out", cso.out, "Write the session table: FILE.csv");
 
+    cli::PopulationCliOptions po;
+    auto* pop = app.add_subcommand("population", "A virtual population on one regimen: metric distributions, one row per subject");
+    pop->add_option("model", po.model, "Library name or .toml model file")->required();
+    pop->add_option("--regimen", po.regimen, "Regimen TOML file ([[dose]] entries)")->required();
+    pop->add_option("--n", po.n, "Number of subjects (not with --subjects, which gives one per row)");
+    pop->add_option("--seed", po.seed, "Random seed in [0, 2^63 - 1]; the same seed gives the same population")->capture_default_str();
+    pop->add_option("--covariates", po.covariates, "Covariate distributions: TOML file with [weight], [age], ... tables");
+    pop->add_option("--subjects", po.subjects, "Per-subject table: CSV with ID, WT[kg], AGE[years], flags or parameters");
+    pop->add_flag("--no-variability", po.no_variability, "Typical subjects: no random effects (covariates still apply)");
+    pop->add_option("--t-end", po.t_end, "End of the simulation, e.g. '24 h' or '14 d'")->capture_default_str();
+    pop->add_option("--dt", po.dt, "Output step, e.g. '5 min'")->capture_default_str();
+    pop->add_option("--outputs", po.outputs, "Outputs to compute metrics on (default: all)")->delimiter(',');
+    pop->add_option("--threads", po.threads, "Worker threads; 0 = all cores ($SLURM_CPUS_PER_TASK when set)")->capture_default_str();
+    pop->add_option("--chunk", po.chunk, "Subjects per work unit (results do not depend on it)")->capture_default_str();
+    pop->add_flag("--quiet", po.quiet, "No progress line on stderr");
+    pop->add_option("--out", po.out, "Write one row per subject: FILE.csv");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -272,6 +289,11 @@ int main(int argc, char** argv) {
                 throw InputError("--weight: " + std::to_string(co.weight_kg) + " kg must be in (0, 1000)");
             co.command = command;
             return cli::run_compare(co);
+        }
+        if (*pop) {
+            po.models_dir = models_dir;
+            if (pop->count("--n") == 0 && po.subjects.empty()) throw InputError("--n: give the number of subjects (or --subjects FILE)");
+            return cli::run_population_cli(po);
         }
         if (*crs) {
             cso.models_dir = models_dir;

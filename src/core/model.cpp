@@ -170,25 +170,66 @@ void Subject::validate() const {
     for (const auto& kv : parameters)
         if (!std::isfinite(kv.second))
             throw InputError("subject.parameters." + kv.first + ": " + fmt(kv.second) + " is not finite");
+    for (const auto& kv : covariates)
+        if (!(kv.second == 0.0 || kv.second == 1.0))
+            throw InputError("subject.covariates." + kv.first + ": " + fmt(kv.second) + " must be 0 or 1 (a flag)");
+    for (std::size_t i = 0; i < eta.size(); ++i)
+        if (!std::isfinite(eta[i]))
+            throw InputError("subject.eta[" + std::to_string(i) + "]: " + fmt(eta[i]) + " is not finite");
 }
 
-double resolve_parameter(const Parameter& p, const Subject& s) {
-    double v = p.value;
-    auto it = s.parameters.find(p.name);
-    if (it != s.parameters.end()) {
-        v = it->second;
-        if (v < p.lower || v > p.upper)
-            throw InputError("parameter '" + p.name + "': value " + fmt(v) + " is outside its range [" +
-                             fmt(p.lower) + ", " + fmt(p.upper) + "]");
-        const Dimension d = p.unit_info.dimension;
-        if (d == Dimension::volume && !(v > 0))
-            throw InputError("parameter '" + p.name + "': value " + fmt(v) + " " + p.unit + " must be > 0");
-        if ((d == Dimension::flow || d == Dimension::rate || d == Dimension::time) && v < 0)
-            throw InputError("parameter '" + p.name + "': value " + fmt(v) + " " + p.unit + " must be >= 0");
-        if (d == Dimension::fraction && (v * p.unit_info.factor < 0 || v * p.unit_info.factor > 1))
-            throw InputError("parameter '" + p.name + "': value " + fmt(v) + " must be a fraction in [0, 1]");
+const char* to_string(EtaDistribution d) {
+    switch (d) {
+        case EtaDistribution::lognormal: return "lognormal";
+        case EtaDistribution::normal: return "normal";
+        case EtaDistribution::logit: return "logit";
     }
-    if (p.age_slope != 0.0) v += p.age_slope * std::max(0.0, s.age_years - p.age_reference);
+    return "?";
+}
+
+int Model::parameter_index(const std::string& n) const {
+    for (std::size_t i = 0; i < parameters.size(); ++i)
+        if (parameters[i].name == n) return static_cast<int>(i);
+    return -1;
+}
+
+bool Model::uses_covariate(const std::string& n) const {
+    return std::any_of(covariates.begin(), covariates.end(), [&](const CovariateSpec& c) { return c.name == n; });
+}
+
+std::vector<std::string> Model::covariate_names() const {
+    std::vector<std::string> out;
+    for (const auto& c : covariates) out.push_back(c.name);
+    return out;
+}
+
+int eta_count(const Model& model) {
+    int n = 0;
+    for (const auto& b : model.variability) n += static_cast<int>(b.parameters.size());
+    return n;
+}
+
+namespace {
+
+// Checks an override (file units) against the parameter's range and dimension.
+void check_override(const Parameter& p, double v) {
+    if (!std::isfinite(v))
+        throw InputError("parameter '" + p.name + "': value " + fmt(v) + " is not finite");
+    if (v < p.lower || v > p.upper)
+        throw InputError("parameter '" + p.name + "': value " + fmt(v) + " is outside its range [" + fmt(p.lower) +
+                         ", " + fmt(p.upper) + "]");
+    const Dimension d = p.unit_info.dimension;
+    if (d == Dimension::volume && !(v > 0))
+        throw InputError("parameter '" + p.name + "': value " + fmt(v) + " " + p.unit + " must be > 0");
+    if ((d == Dimension::flow || d == Dimension::rate || d == Dimension::time) && v < 0)
+        throw InputError("parameter '" + p.name + "': value " + fmt(v) + " " + p.unit + " must be >= 0");
+    if (d == Dimension::fraction && (v * p.unit_info.factor < 0 || v * p.unit_info.factor > 1))
+        throw InputError("parameter '" + p.name + "': value " + fmt(v) + " must be a fraction in [0, 1]");
+}
+
+// File value (after override) -> canonical for this subject: age slope, then the per-kg and
+// allometric weight scaling. `v` already carries covariate factors and random effects.
+double to_canonical(const Parameter& p, double v, const Subject& s) {
     double c = v * p.unit_info.factor;
     if (p.unit_info.per_kg) c *= s.weight_kg;
     if (p.allometric_exponent != 0.0) c *= std::pow(s.weight_kg / p.reference_weight_kg, p.allometric_exponent);
@@ -197,7 +238,111 @@ double resolve_parameter(const Parameter& p, const Subject& s) {
     if ((p.unit_info.dimension == Dimension::flow || p.unit_info.dimension == Dimension::rate) && c < 0)
         throw InputError("parameter '" + p.name + "' resolves to " + fmt(c) + " for this subject (age " +
                          fmt(s.age_years) + " y); must be >= 0");
+    if (!std::isfinite(c))
+        throw InputError("parameter '" + p.name + "' resolves to " + fmt(c) + " for this subject; must be finite");
     return c;
+}
+
+double age_adjusted(const Parameter& p, double v, const Subject& s) {
+    if (p.age_slope != 0.0) v += p.age_slope * std::max(0.0, s.age_years - p.age_reference);
+    return v;
+}
+
+}  // namespace
+
+double resolve_parameter(const Parameter& p, const Subject& s) {
+    double v = p.value;
+    auto it = s.parameters.find(p.name);
+    if (it != s.parameters.end()) {
+        v = it->second;
+        check_override(p, v);
+    }
+    return to_canonical(p, age_adjusted(p, v, s), s);
+}
+
+ParameterLayout::ParameterLayout(const Model& model) : model_(&model) {
+    for (const auto& p : model.parameters) names_.push_back(p.name);
+    for (const auto& b : model.variability)
+        for (const auto& name : b.parameters) {
+            const int k = index(name);
+            if (k < 0)
+                throw InputError("model '" + model.name + "': variability names unknown parameter '" + name + "'");
+            etas_.push_back({k, n_eta_++, b.distribution});
+        }
+    for (const auto& e : model.covariate_effects) {
+        const int k = index(e.parameter);
+        if (k < 0)
+            throw InputError("model '" + model.name + "': covariate effect names unknown parameter '" + e.parameter + "'");
+        flags_.push_back({k, e.covariate, e.factor});
+    }
+    plan_structure();
+}
+
+int ParameterLayout::index(const std::string& name) const {
+    for (std::size_t i = 0; i < names_.size(); ++i)
+        if (names_[i] == name) return static_cast<int>(i);
+    return -1;
+}
+
+int ParameterLayout::require(const std::string& name, const std::string& w) const {
+    const int k = index(name);
+    if (k >= 0) return k;
+    std::string all;
+    for (const auto& n : names_) all += (all.empty() ? "" : ", ") + n;
+    throw InputError(w + ": '" + name + "' is not a parameter of model '" + model_->name + "' (parameters: " + all +
+                     ")");
+}
+
+void ParameterLayout::resolve(const Subject& s, const double* overrides, double* out) const {
+    const auto& ps = model_->parameters;
+    const std::size_t n = ps.size();
+    for (std::size_t i = 0; i < n; ++i) {
+        double v = ps[i].value;
+        if (overrides) {
+            if (!std::isnan(overrides[i])) {
+                v = overrides[i];
+                check_override(ps[i], v);
+            }
+        } else if (!s.parameters.empty()) {
+            auto it = s.parameters.find(ps[i].name);
+            if (it != s.parameters.end()) {
+                v = it->second;
+                check_override(ps[i], v);
+            }
+        }
+        out[i] = age_adjusted(ps[i], v, s);
+    }
+    for (const auto& f : flags_) {
+        auto it = s.covariates.find(f.covariate);
+        if (it != s.covariates.end() && it->second == 1.0) out[f.parameter] *= f.factor;
+    }
+    if (!s.eta.empty()) {
+        if (static_cast<int>(s.eta.size()) != n_eta_)
+            throw InputError("subject.eta: " + std::to_string(s.eta.size()) + " random effects given; model '" +
+                             model_->name + "' declares " + std::to_string(n_eta_));
+        for (const auto& e : etas_) {
+            double& v = out[e.parameter];
+            const double eta = s.eta[static_cast<std::size_t>(e.eta)];
+            switch (e.distribution) {
+                case EtaDistribution::lognormal: v *= std::exp(eta); break;
+                case EtaDistribution::normal: v += eta; break;
+                case EtaDistribution::logit: {
+                    // The file value is checked to lie in (0, 1) for logit blocks at load time.
+                    const double x = std::log(v / (1.0 - v)) + eta;
+                    v = 1.0 / (1.0 + std::exp(-x));
+                    break;
+                }
+            }
+        }
+    }
+    for (std::size_t i = 0; i < n; ++i) out[i] = to_canonical(ps[i], out[i], s);
+}
+
+std::vector<double> resolve_parameters(const Model& model, const Subject& subject) {
+    ParameterLayout layout(model);
+    std::vector<double> v(layout.size());
+    layout.resolve(subject, nullptr, v.data());
+    return v;
 }
 
 std::vector<double> ResolvedRoute::fractions(int device) const {
@@ -221,15 +366,30 @@ const ResolvedRoute& LinearSystem::route(const std::string& n) const {
     throw InputError("unknown route '" + n + "' (this model has: " + names + ")");
 }
 
+double LinearSystem::value(const std::string& n) const {
+    for (std::size_t i = 0; i < parameter_names.size(); ++i)
+        if (parameter_names[i] == n) return parameter_values[i];
+    throw InputError("compiled system: no parameter '" + n + "'");
+}
+
 LinearSystem compile(const Model& model, const Subject& subject) {
-    subject.validate();
     for (const auto& kv : subject.parameters)
         if (!model.has_parameter(kv.first))
             throw InputError("model '" + model.name + "': subject sets unknown parameter '" + kv.first + "'");
-    LinearSystem sys;
-    for (const auto& p : model.parameters) sys.values[p.name] = resolve_parameter(p, subject);
-    auto val = [&](const std::string& n) { return sys.values.at(n); };
+    for (const auto& kv : subject.covariates)
+        if (!model.uses_covariate(kv.first)) {
+            std::string used;
+            for (const auto& c : model.covariates) used += (used.empty() ? "" : ", ") + c.name;
+            throw InputError("model '" + model.name + "': covariate '" + kv.first + "' is not used by this model (it uses: " +
+                             (used.empty() ? "none" : used) + ")");
+        }
+    return ParameterLayout(model).compile(subject);
+}
 
+void ParameterLayout::plan_structure() {
+    const Model& model = *model_;
+    LinearSystem& sys = proto_;
+    auto idx = [&](const std::string& n) { return index(n); };
     const int nc = static_cast<int>(model.compartments.size());
     const int n = nc + 2 + (model.effect_site ? 1 : 0);
     sys.A = Eigen::MatrixXd::Zero(n, n);
@@ -243,48 +403,40 @@ LinearSystem compile(const Model& model, const Subject& subject) {
     sys.state_names.push_back("unabsorbed");
     sys.state_kinds.push_back(StateKind::sink);
     sys.state_kinds.push_back(StateKind::sink);
-
-    auto volume = [&](int ci) { return val(model.compartments[ci].volume); };
+    auto volume = [&](int ci) { return idx(model.compartments[static_cast<std::size_t>(ci)].volume); };
+    // A(row, col) += sign * scale * v[num] / v[den] (den < 0: no division).
     for (const auto& fl : model.flows) {
         const int from = model.compartment_index(fl.from);
         const int to = fl.to.empty() ? sys.eliminated : model.compartment_index(fl.to);
-        const Parameter& p = model.parameter(fl.rate);
-        const bool is_flow = p.unit_info.dimension == Dimension::flow;
-        const double k = is_flow ? val(fl.rate) / volume(from) : val(fl.rate);
-        sys.A(from, from) -= k;
-        sys.A(to, from) += k;
+        const bool is_flow = model.parameter(fl.rate).unit_info.dimension == Dimension::flow;
+        const int den = is_flow ? volume(from) : -1;
+        a_terms_.push_back({from, from, idx(fl.rate), den, -1.0});
+        a_terms_.push_back({to, from, idx(fl.rate), den, 1.0});
         if (fl.bidirectional) {
-            const double kr = val(fl.rate) / volume(to);
-            sys.A(to, to) -= kr;
-            sys.A(from, to) += kr;
+            a_terms_.push_back({to, to, idx(fl.rate), volume(to), -1.0});
+            a_terms_.push_back({from, to, idx(fl.rate), volume(to), 1.0});
         }
     }
-
     const int no = static_cast<int>(model.outputs.size()) + (model.effect_site ? 1 : 0);
     sys.C = Eigen::MatrixXd::Zero(no, n);
     for (std::size_t i = 0; i < model.outputs.size(); ++i) {
         const int ci = model.compartment_index(model.outputs[i].compartment);
-        sys.C(static_cast<int>(i), ci) = 1000.0 / volume(ci);   // mg/L -> ng/mL
+        c_terms_.push_back({static_cast<int>(i), ci, volume(ci)});   // 1000 / V: mg/L -> ng/mL
         sys.output_names.push_back(model.outputs[i].name);
         sys.output_units.push_back("ng/mL");
     }
     if (model.effect_site) {
         const auto& es = *model.effect_site;
-        const int e = nc + 2;
-        sys.effect = e;
+        sys.effect = nc + 2;
         sys.state_names.push_back(es.name);
         sys.state_kinds.push_back(StateKind::effect);
-        int drv = 0;
         for (std::size_t i = 0; i < model.outputs.size(); ++i)
-            if (model.outputs[i].name == es.driver) drv = static_cast<int>(i);
-        const double ke0 = val(es.ke0);
-        sys.A.row(e) += ke0 * sys.C.row(drv);
-        sys.A(e, e) -= ke0;
-        sys.C(no - 1, e) = 1.0;
+            if (model.outputs[i].name == es.driver) effect_driver_ = static_cast<int>(i);
+        ke0_ = idx(es.ke0);
+        sys.C(no - 1, sys.effect) = 1.0;
         sys.output_names.push_back(es.name);
         sys.output_units.push_back("ng/mL");
     }
-
     for (const auto& r : model.routes) {
         ResolvedRoute rr;
         rr.name = r.name;
@@ -292,19 +444,48 @@ LinearSystem compile(const Model& model, const Subject& subject) {
         for (const auto& b : r.branches) {
             ResolvedBranch rb;
             rb.target = model.compartment_index(b.target);
-            for (const auto& f : b.fraction) rb.fraction *= val(f);
             rb.remainder = b.remainder;
-            if (!b.device_factor.empty()) rb.device_factor = val(b.device_factor);
-            if (!b.duration.empty()) rb.duration = val(b.duration);
-            if (!b.lag.empty()) rb.lag = val(b.lag);
+            BranchTerms bt;
+            for (const auto& f : b.fraction) bt.fraction.push_back(idx(f));
+            bt.device_factor = b.device_factor.empty() ? -1 : idx(b.device_factor);
+            bt.duration = b.duration.empty() ? -1 : idx(b.duration);
+            bt.lag = b.lag.empty() ? -1 : idx(b.lag);
+            branch_terms_.push_back(std::move(bt));
             rr.branches.push_back(rb);
+        }
+        sys.routes.push_back(rr);
+    }
+    sys.parameter_names = names_;
+}
+
+LinearSystem ParameterLayout::compile(const Subject& subject, const double* overrides) const {
+    subject.validate();
+    LinearSystem sys = proto_;
+    sys.weight_kg = subject.weight_kg;
+    sys.parameter_values.resize(names_.size());
+    resolve(subject, overrides, sys.parameter_values.data());
+    const double* v = sys.parameter_values.data();
+    for (const auto& t : a_terms_) sys.A(t.row, t.col) += t.sign * v[t.num] / (t.den >= 0 ? v[t.den] : 1.0);
+    for (const auto& t : c_terms_) sys.C(t.output, t.state) = 1000.0 / v[t.volume];
+    if (sys.effect >= 0) {
+        const double ke0 = v[ke0_];
+        sys.A.row(sys.effect) += ke0 * sys.C.row(effect_driver_);
+        sys.A(sys.effect, sys.effect) -= ke0;
+    }
+    std::size_t k = 0;
+    for (auto& rr : sys.routes) {
+        for (auto& rb : rr.branches) {
+            const BranchTerms& bt = branch_terms_[k++];
+            for (int f : bt.fraction) rb.fraction *= v[f];
+            if (bt.device_factor >= 0) rb.device_factor = v[bt.device_factor];
+            if (bt.duration >= 0) rb.duration = v[bt.duration];
+            if (bt.lag >= 0) rb.lag = v[bt.lag];
         }
         double total = 0;
         for (double f : rr.fractions(1)) total += f;
         if (total > 1.0 + 1e-12)
-            throw InputError("model '" + model.name + "': route '" + r.name + "' sends " + fmt(total) +
+            throw InputError("model '" + model_->name + "': route '" + rr.name + "' sends " + fmt(total) +
                              " of a dose to its branches; the fractions must add up to <= 1");
-        sys.routes.push_back(rr);
     }
     return sys;
 }

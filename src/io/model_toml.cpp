@@ -2,6 +2,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "io/population_toml.hpp"
 #include "io/toml_util.hpp"
 #include "core/text.hpp"
 #include "ketasim/io.hpp"
@@ -46,7 +47,8 @@ Model parse_model(const std::string& text, const std::string& file) {
     using namespace detail;
     const toml::table root = parse_toml(text, file);
     check_keys(root, {"name", "title", "description", "analyte", "parameters", "compartments", "flows", "routes",
-                      "outputs", "effect_site", "notes", "references"},
+                      "outputs", "effect_site", "notes", "references", "covariates", "covariate_effects", "variability",
+                      "residual_error"},
                file, "");
     Model m;
     m.source_path = file;
@@ -159,7 +161,12 @@ Model parse_model(const std::string& text, const std::string& file) {
         es.ke0 = get_string(t, "ke0", file, "effect_site", true);
         m.effect_site = es;
     }
+    m.covariates = parse_covariates(root, file);
+    m.covariate_effects = parse_covariate_effects(root, file);
+    m.variability = parse_variability(root, file);
+    m.residual_error = parse_residual_error(root, file);
     m.validate();
+    complete_population_layer(m, file);
     return m;
 }
 

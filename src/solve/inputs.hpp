@@ -63,6 +63,11 @@ void record(Trajectory& tr, const LinearSystem& sys, const OutputMap& map, const
 // Keeps only the outputs named (in that order; empty = all); InputError names an unknown one.
 void select_outputs(LinearSystem& sys, const std::vector<std::string>& names);
 
+// simulate(LinearSystem, ...) without re-validating `grid` and `opt` and without selecting outputs
+// (the caller selected them on `sys`): the population runner's per-subject entry.
+Trajectory simulate_system(const LinearSystem& sys, const Regimen& regimen, const OutputGrid& grid,
+                           const SimOptions& opt);
+
 // simulate() without re-validating `grid` and `opt` (run_sweep validates them once for all points).
 Trajectory simulate_prevalidated(const Model& model, const Regimen& regimen, const OutputGrid& grid,
                                  const SimOptions& opt, const Subject& subject);

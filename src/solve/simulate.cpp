@@ -129,21 +129,27 @@ Trajectory simulate_selected(const LinearSystem& sys, const Regimen& regimen, co
     Trajectory tr = opt.solver == SolverKind::exact ? detail::simulate_exact(sys, in, times, opt)
                                                     : detail::simulate_ode(sys, in, times, opt);
     tr.dose_total_mg = in.total_mg;
+    for (const auto& e : regimen.sorted()) tr.dose_times.push_back(e.time);
+    tr.last_dose_time = regimen.last_time();
     return tr;
 }
 }  // namespace
 
-Trajectory simulate(const LinearSystem& sys, const Regimen& regimen, const OutputGrid& grid, const SimOptions& opt,
-                    double weight_kg) {
+Trajectory simulate(const LinearSystem& sys, const Regimen& regimen, const OutputGrid& grid, const SimOptions& opt) {
     opt.validate();
     grid.validate();
-    if (opt.outputs.empty()) return simulate_selected(sys, regimen, grid, opt, weight_kg);
+    if (opt.outputs.empty()) return simulate_selected(sys, regimen, grid, opt, sys.weight_kg);
     LinearSystem selected = sys;
     detail::select_outputs(selected, opt.outputs);
-    return simulate_selected(selected, regimen, grid, opt, weight_kg);
+    return simulate_selected(selected, regimen, grid, opt, sys.weight_kg);
 }
 
 namespace detail {
+Trajectory simulate_system(const LinearSystem& sys, const Regimen& regimen, const OutputGrid& grid,
+                           const SimOptions& opt) {
+    return simulate_selected(sys, regimen, grid, opt, sys.weight_kg);
+}
+
 Trajectory simulate_prevalidated(const Model& model, const Regimen& regimen, const OutputGrid& grid,
                                  const SimOptions& opt, const Subject& subject) {
     LinearSystem sys = compile(model, subject);

@@ -512,7 +512,7 @@ TEST(ClosedForm, AllometricExponentOnClearance) {
         Subject subj;
         subj.weight_kg = w;
         const double cl = s.CL * std::pow(w / 70.0, 0.75);
-        EXPECT_NEAR(compile(m, subj).values.at("CL"), cl, 1e-14 * cl);
+        EXPECT_NEAR(compile(m, subj).value("CL"), cl, 1e-14 * cl);
         check_both_solvers(m, Regimen().add(dose(0, D, "iv")), grid(24, 4),
                            [&](double t) { return c1_bolus(D, s.V, cl / s.V, t); },
                            "allometric CL, " + std::to_string(static_cast<int>(w)) + " kg", subj);
@@ -528,7 +528,7 @@ TEST(ClosedForm, AgeSlopeOnClearance) {
         Subject subj;
         subj.age_years = age;
         const double cl = s.CL - 0.1 * std::max(0.0, age - 60.0);
-        EXPECT_NEAR(compile(m, subj).values.at("CL"), cl, 1e-14 * cl);
+        EXPECT_NEAR(compile(m, subj).value("CL"), cl, 1e-14 * cl);
         check_both_solvers(m, Regimen().add(dose(0, D, "iv")), grid(24, 4),
                            [&](double t) { return c1_bolus(D, s.V, cl / s.V, t); },
                            "age slope CL, " + std::to_string(static_cast<int>(age)) + " y", subj);

@@ -100,8 +100,8 @@ TEST(Published, ClementsClearanceAndVolumeWithinKampMetaAnalysis) {
     // Kamp 2020 meta-analysis (independent of Clements): CL 79 L/h (69-90), V 252 L (200-304) at 70 kg.
     const Model m = load_library_model("ketamine_iv_clements", kModels);
     const LinearSystem s = compile(m, Subject{});
-    const double V1 = s.values.at("V1"), CL = s.values.at("k10") * V1;
-    const double Vss = V1 * (1 + s.values.at("k12") / s.values.at("k21"));
+    const double V1 = s.value("V1"), CL = s.value("k10") * V1;
+    const double Vss = V1 * (1 + s.value("k12") / s.value("k21"));
     EXPECT_GE(CL, 69.0);
     EXPECT_LE(CL, 90.0);
     EXPECT_GE(Vss, 200.0);

@@ -84,4 +84,12 @@ inline bool close_enough(double got, double want, double rtol, double atol) {
     return std::fabs(got - want) <= rtol * std::fabs(want) + atol;
 }
 
+// ---- populations -----------------------------------------------------------------------------
+// Sample statistics of N independent draws against their distribution: a sample mean is within
+// kSampleSigmas standard errors of the truth, and so is a sample variance (its standard error is
+// sigma^2 sqrt(2 / (N - 1)) for normal draws). The draws are deterministic (fixed seeds), so these
+// tests cannot flake; 4 standard errors would still flag a wrong variance convention (CV^2 versus
+// ln(1 + CV^2) differs by 10-30 % for the library's CVs) at the sample sizes used (>= 4000).
+constexpr double kSampleSigmas = 4.0;
+
 }  // namespace ketasim::test

@@ -1,0 +1,197 @@
+#pragma once
+// Virtual populations: reproducible random streams, covariate distributions, per-subject tables,
+// the population point source (subject i -> covariates + random effects), population PK runs
+// through the run layer, and summaries (percentile bands, metric distributions, rates with
+// Wilson intervals, Kaplan-Meier medians). Format and order of application: docs/populations.md.
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ketasim/metrics.hpp"
+#include "ketasim/model.hpp"
+#include "ketasim/regimen.hpp"
+#include "ketasim/run.hpp"
+#include "ketasim/simulate.hpp"
+
+namespace ketasim {
+
+// ---- reproducible random numbers -------------------------------------------------------------
+
+// What a stream is drawn for; part of its key, so adding draws of one kind never shifts another.
+enum class StreamKind : std::uint64_t { covariates = 1, iiv = 2, iov = 3, residual = 4, pd = 5 };
+
+// A hash-seeded stream: the key (seed, replicate, subject, occasion, kind) is mixed with
+// SplitMix64 into the state of a xoshiro256** generator. The same key gives the same numbers
+// whatever thread, chunk or process draws them; distinct keys give independent-looking streams.
+class RandomStream {
+public:
+    RandomStream(std::uint64_t seed, std::uint64_t replicate, std::uint64_t subject, std::uint64_t occasion,
+                 StreamKind kind);
+    std::uint64_t next_u64();
+    double uniform();   // in (0, 1), 53 random bits
+    double normal();    // N(0, 1), Box-Muller (both values used)
+
+private:
+    std::uint64_t s_[4];
+    double spare_ = 0.0;
+    bool has_spare_ = false;
+};
+
+// Largest accepted seed: 2^63 - 1, so seeds survive a round trip through signed 64-bit integers
+// (HDF5 attributes, pandas, JSON) unchanged.
+constexpr std::uint64_t kMaxSeed = (std::uint64_t{1} << 63) - 1;
+
+// ---- covariate distributions ------------------------------------------------------------------
+
+enum class CovariateDistributionKind { fixed, normal, lognormal, uniform, bernoulli };
+
+// One covariate of a virtual population. `weight` in kg, `age` in years, any other name is a 0/1
+// flag (bernoulli). normal: mean, sd; lognormal: median, cv (fraction of the median, exact
+// log-normal convention); uniform: lower, upper; fixed: value. Normal and log-normal draws are
+// truncated to [lower, upper] by redrawing.
+struct CovariateDistribution {
+    std::string name;
+    CovariateDistributionKind kind = CovariateDistributionKind::fixed;
+    double value = 0.0, mean = 0.0, sd = 0.0, median = 0.0, cv = 0.0, p = 0.0;
+    double lower = -std::numeric_limits<double>::infinity(), upper = std::numeric_limits<double>::infinity();
+    std::string where;   // "file:line" or "covariates['weight']" for messages
+    void validate() const;
+    double draw(RandomStream& rng) const;
+};
+
+// From named fields given as text with units ("80 kg", "15 kg", "45 years", "0.58"), as a file
+// or Python gives them: {"distribution": "normal", "mean": "80 kg", "sd": "15 kg", ...}.
+CovariateDistribution parse_covariate_distribution(const std::string& name,
+                                                   const std::map<std::string, std::string>& fields,
+                                                   const std::string& where);
+// A covariate file: one [NAME] table per covariate with the fields above (docs/populations.md).
+std::vector<CovariateDistribution> parse_covariate_distributions(const std::string& toml_text,
+                                                                 const std::string& source_name);
+std::vector<CovariateDistribution> load_covariate_distributions(const std::string& path);
+
+// ---- per-subject tables -----------------------------------------------------------------------
+
+// One row per subject; columns by name: `weight` (kg), `age` (years), a flag covariate (0/1), or
+// a model parameter (its file unit; the value replaces the typical value before random effects).
+// `ID` (optional) is kept as the subject's id.
+struct SubjectTable {
+    std::vector<std::string> columns;
+    std::vector<std::string> units;   // per column, as given in the header ("" = none)
+    std::vector<int> header_index;    // per column, its position in the file's header
+    std::vector<double> values;   // rows x columns, row-major
+    std::vector<long> ids;        // empty = 0, 1, 2, ...
+    std::string source;           // file name or "table" for messages
+    std::size_t rows() const { return columns.empty() ? 0 : values.size() / columns.size(); }
+};
+// CSV with a header; units in brackets as the event-table reader allows (WT[kg], AGE[years],
+// CL[L/h]); WT/AGE/SEX are read as weight/age/sex. Every column must be known to `model`.
+SubjectTable load_subject_table(const std::string& path);
+// The same from headers and a rows x headers row-major array (a pandas DataFrame).
+SubjectTable subject_table_from_columns(const std::vector<std::string>& headers, const std::vector<double>& values,
+                                       const std::string& source_name);
+SubjectTable parse_subject_table(const std::string& csv_text, const std::string& source_name);
+
+// ---- the population point source ---------------------------------------------------------------
+
+struct PopulationSpec {
+    std::size_t n = 0;                 // subjects; with a table, 0 = one per row (else must equal rows)
+    std::uint64_t seed = 0;            // in [0, kMaxSeed]
+    std::uint64_t replicate = 0;
+    std::vector<CovariateDistribution> covariates;   // each must be a covariate the model uses
+    SubjectTable table;                // optional per-subject values (rows replace draws)
+    bool variability = true;           // draw the model's random effects (false: typical subjects)
+    void validate() const;
+};
+
+// Subject i of a population: covariates (table row, else drawn, else the model's reference),
+// random effects drawn with the model's covariances (Cholesky), parameter overrides from the
+// table by index. Thread-safe; nothing is materialized up front.
+class PopulationSource {
+public:
+    // `regimen_uses_weight`: the regimen doses per kg, so weight matters even when the model's
+    // parameters do not use it. Throws InputError for a covariate or table column the model (and
+    // regimen) does not use, naming the covariates it does use.
+    PopulationSource(const Model& model, const PopulationSpec& spec, bool regimen_uses_weight = false);
+    std::size_t size() const { return n_; }
+    const ParameterLayout& layout() const { return layout_; }
+    const PopulationSpec& spec() const { return spec_; }
+    // Subject i and its overrides (layout().size() values, NaN = none) in `overrides`.
+    Subject subject(std::size_t i, std::vector<double>& overrides) const;
+    // Random effects of occasion `occasion` (1-based) for the model's per-occasion blocks; the
+    // subject's IIV entries are kept. No-op when the model has no per-occasion block.
+    void occasion_effects(std::size_t i, std::uint64_t occasion, Subject& s) const;
+    bool has_occasion_effects() const { return has_iov_; }
+    // Column names/units of the subject description (covariates, then parameters with random
+    // effects or table overrides, canonical units) and their values for a compiled subject.
+    const std::vector<std::string>& describe_names() const { return describe_names_; }
+    const std::vector<std::string>& describe_units() const { return describe_units_; }
+    void describe(const Subject& s, const LinearSystem& sys, double* out) const;
+
+private:
+    const Model* model_;
+    PopulationSpec spec_;
+    ParameterLayout layout_;
+    std::size_t n_ = 0;
+    struct Block {
+        std::vector<int> eta;   // entries of Subject::eta
+        Eigen::MatrixXd L;      // Cholesky factor of omega
+        bool per_occasion;
+    };
+    std::vector<Block> blocks_;
+    bool has_iov_ = false;
+    std::vector<int> table_param_col_;   // per table column: parameter index or -1
+    std::vector<std::string> table_covariate_;   // per table column: covariate name or ""
+    std::vector<std::string> flag_names_;
+    std::vector<std::string> describe_names_, describe_units_;
+    std::vector<int> describe_params_;
+};
+
+// ---- population PK runs -----------------------------------------------------------------------
+
+struct PopulationRunOptions {
+    std::vector<std::string> outputs;   // outputs to record and compute metrics on; empty = all
+    MetricOptions metric_options;       // last_dose_time 0 = the regimen's own
+    bool keep_trajectories = false;     // for bands (memory: subjects x outputs x times)
+    bool residual_error = false;        // observations with the model's residual error (trajectories)
+    ParallelOptions parallel;
+    void validate() const;
+};
+
+// Simulates subjects [begin, end) of the population on one regimen and grid; the sink receives
+// per-subject columns: `subject`, the source's description columns, then `<output>.<metric>` for
+// every output and metric of the registry. The same seed gives bit-identical columns for any
+// thread count, chunk size or index range.
+void run_population(const Model& model, const Regimen& regimen, const OutputGrid& grid, const PopulationSource& source,
+                    std::size_t begin, std::size_t end, const SimOptions& sim, const PopulationRunOptions& options,
+                    ResultSink& sink);
+
+// ---- summaries ---------------------------------------------------------------------------------
+
+// Percentile (0-100) of finite values by linear interpolation between order statistics (type 7,
+// as NumPy's default); NaN when none is finite.
+double percentile(std::vector<double> values, double p);
+
+// Bands over time: result[k][j] = percentile percentiles[k] of output row `output` at time j
+// across the trajectories (which must share the grid).
+std::vector<std::vector<double>> percentile_bands(const std::vector<Trajectory>& trajectories, const std::string& output,
+                                                  const std::vector<double>& percentiles);
+
+struct Proportion {
+    std::size_t successes = 0, n = 0;
+    double estimate = std::numeric_limits<double>::quiet_NaN();
+    double lower = std::numeric_limits<double>::quiet_NaN(), upper = std::numeric_limits<double>::quiet_NaN();
+};
+// Wilson score interval at the given two-sided confidence z (1.959964 for 95 %).
+Proportion wilson_interval(std::size_t successes, std::size_t n, double z = 1.959963984540054);
+
+// Kaplan-Meier survival of event times (h) with censoring (event[i] false = censored at time[i]).
+struct KaplanMeier {
+    std::vector<double> time, survival;      // step function: S(t) = survival[k] for time[k] <= t < time[k+1]
+    double median = std::numeric_limits<double>::quiet_NaN();   // first time with S <= 0.5; NaN if never
+    std::size_t n = 0, events = 0;
+};
+KaplanMeier kaplan_meier(const std::vector<double>& time, const std::vector<bool>& event);
+
+}  // namespace ketasim

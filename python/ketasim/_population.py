@@ -1,0 +1,249 @@
+"""Virtual populations: ``ks.population(model, regimen, n=..., seed=...)``.
+
+The population (covariate draws, random effects from the model file, per-subject tables) and the
+summaries (percentile bands, Wilson intervals, Kaplan-Meier) are the C++ library's; this module
+turns Python values into its inputs and its columns into pandas/xarray.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _core
+from ._models import ModelLike, load_model
+from ._regimen import Regimen, as_core_regimen
+from ._simulate import make_grid, make_metric_options, make_options
+from ._units import Quantity
+
+CovariatesArg = Union[None, str, os.PathLike, Mapping[str, Mapping[str, Any]]]
+ProgressArg = Union[bool, Callable[[int, int], Optional[bool]]]
+
+#: Percentiles of the default bands and summaries (the 90 % prediction interval and the median).
+DEFAULT_PERCENTILES = (5.0, 50.0, 95.0)
+
+
+def _int_arg(value: Any, what: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{what}: expected an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{what}: {value} must be >= {minimum}")
+    return int(value)
+
+
+def _covariates(covariates: CovariatesArg) -> list:
+    if covariates is None:
+        return []
+    if isinstance(covariates, (str, os.PathLike)):
+        return list(_core.load_covariate_distributions(os.fspath(covariates)))
+    if not isinstance(covariates, Mapping):
+        raise TypeError("covariates: expected {name: {'distribution': ..., ...}} or a TOML file path, "
+                        f"got {type(covariates).__name__}")
+    out = []
+    for name, fields in covariates.items():
+        if not isinstance(fields, Mapping):
+            raise TypeError(f"covariates['{name}']: expected a mapping of fields such as "
+                            "{'distribution': 'normal', 'mean': '80 kg', 'sd': '15 kg', 'lower': '40 kg'}, "
+                            f"got {type(fields).__name__}")
+        text = {}
+        for k, v in fields.items():
+            if isinstance(v, bool) or not isinstance(v, (str, numbers.Real)):
+                raise TypeError(f"covariates['{name}']['{k}']: expected text such as '80 kg' or a number, got {v!r}")
+            text[str(k)] = v if isinstance(v, str) else repr(float(v))
+        out.append(_core.covariate_distribution(str(name), text, f"covariates['{name}']"))
+    return out
+
+
+def _table(table: Any) -> Optional[_core.SubjectTable]:
+    if table is None:
+        return None
+    if isinstance(table, (str, os.PathLike)):
+        return _core.load_subject_table(os.fspath(table))
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pd = None
+    if pd is not None and isinstance(table, pd.DataFrame):
+        headers = [str(c) for c in table.columns]
+        values = table.to_numpy(dtype=float)
+        return _core.subject_table(headers, np.ascontiguousarray(values), "table")
+    raise TypeError(f"table: expected a pandas DataFrame or a CSV path, got {type(table).__name__}")
+
+
+class PopulationResult:
+    """One row per subject (covariates, varying parameters, metrics) and, when kept, trajectories.
+
+    ``frame``: pandas DataFrame, one row per subject; ``frame.attrs["units"]`` maps each column to
+    its unit. ``bands(output)``: percentile bands over time; ``summary()``: metric distributions;
+    ``to_xarray()``: an ``xarray.Dataset`` with dimensions ``subject`` (and ``percentile``,
+    ``time`` when trajectories were kept).
+    """
+
+    def __init__(self, raw: dict, model_name: str, seed: int, n: int):
+        self._raw = raw
+        self.model = model_name
+        self.seed = seed
+        self.n = n
+        self.units: Dict[str, str] = dict(zip(raw["names"], raw["units"]))
+        self.trajectories: Optional[np.ndarray] = raw.get("trajectories")
+        self.time: Optional[np.ndarray] = np.asarray(raw["time"]) if "time" in raw else None
+        self.outputs: list = list(raw.get("output_names", []))
+
+    def __repr__(self) -> str:
+        kept = "" if self.trajectories is None else f", trajectories {self.trajectories.shape}"
+        return f"<PopulationResult {self.model}: {self.n} subjects, seed {self.seed}{kept}>"
+
+    @property
+    def frame(self) -> "pandas.DataFrame":  # noqa: F821
+        import pandas as pd
+
+        cols = self._raw["columns"]
+        df = pd.DataFrame({k: cols[k] for k in self._raw["names"]})
+        df["subject"] = df["subject"].astype(np.int64)
+        df = df.set_index("subject")
+        df.attrs["units"] = {k: v for k, v in self.units.items() if k != "subject"}
+        return df
+
+    def column(self, name: str) -> np.ndarray:
+        if name not in self._raw["columns"]:
+            raise KeyError(f"no column '{name}' (columns: {', '.join(self._raw['names'])})")
+        return self._raw["columns"][name]
+
+    def summary(self, percentiles: Sequence[float] = DEFAULT_PERCENTILES) -> "pandas.DataFrame":  # noqa: F821
+        """Percentiles of every metric column across subjects (NaN-aware), with units."""
+        import pandas as pd
+
+        rows = []
+        for name in self._raw["names"]:
+            if "." not in name:
+                continue
+            v = np.asarray(self._raw["columns"][name], dtype=float)
+            finite = v[np.isfinite(v)]
+            row = {"metric": name, "unit": self.units[name], "n": int(finite.size)}
+            for p in percentiles:
+                row[f"P{p:g}"] = float(np.percentile(finite, p)) if finite.size else float("nan")
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("metric")
+
+    def bands(self, output: str, percentiles: Sequence[float] = DEFAULT_PERCENTILES) -> "pandas.DataFrame":  # noqa: F821
+        """Percentile bands of ``output`` over time: index time (h), a column per percentile."""
+        import pandas as pd
+
+        if self.trajectories is None:
+            raise ValueError("bands: trajectories were not kept; run ks.population(..., bands=True)")
+        if output not in self.outputs:
+            raise KeyError(f"bands: no output '{output}' (outputs: {', '.join(self.outputs)})")
+        k = self.outputs.index(output)
+        values = self.trajectories[:, k, :]
+        b = np.percentile(values, list(percentiles), axis=0)
+        df = pd.DataFrame(b.T, index=pd.Index(self.time, name="time_h"), columns=[f"P{p:g}" for p in percentiles])
+        df.attrs["units"] = {c: self._raw["output_units"][k] for c in df.columns}
+        return df
+
+    def to_xarray(self, percentiles: Sequence[float] = DEFAULT_PERCENTILES) -> "xarray.Dataset":  # noqa: F821
+        import xarray as xr
+
+        cols = self._raw["columns"]
+        subject = np.asarray(cols["subject"], dtype=np.int64)
+        data = {}
+        for name in self._raw["names"]:
+            if name == "subject":
+                continue
+            data[name] = xr.DataArray(np.asarray(cols[name]), dims=("subject",), attrs={"units": self.units[name]})
+        ds = xr.Dataset(data, coords={"subject": subject})
+        if self.trajectories is not None:
+            ps = np.asarray(list(percentiles), dtype=float)
+            for k, out in enumerate(self.outputs):
+                ds[f"{out}_band"] = xr.DataArray(np.percentile(self.trajectories[:, k, :], ps, axis=0),
+                                                 dims=("percentile", "time"),
+                                                 attrs={"units": self._raw["output_units"][k]})
+            ds = ds.assign_coords(percentile=ps, time=xr.DataArray(self.time, dims=("time",), attrs={"units": "h"}))
+        ds.attrs.update({"model": self.model, "seed": self.seed, "n_subjects": self.n})
+        return ds
+
+
+def _progress(progress: ProgressArg, total: int):
+    if callable(progress):
+        return progress, lambda: None
+    if not progress:
+        return None, lambda: None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # the run still reacts to Ctrl-C without a bar
+        return None, lambda: None
+    bar = tqdm(total=total, unit="subject", desc="ketasim population")
+
+    def update(done: int, _total: int) -> None:
+        bar.update(done - bar.n)
+
+    return update, bar.close
+
+
+def population(
+    model: ModelLike,
+    regimen: Union[Regimen, _core.Regimen, str, os.PathLike],
+    *,
+    n: Optional[int] = None,
+    seed: int = 0,
+    covariates: CovariatesArg = None,
+    table: Any = None,
+    variability: bool = True,
+    t_end: Quantity = "24 h",
+    dt: Quantity = "5 min",
+    outputs: Union[str, Sequence[str], None] = None,
+    threshold: Optional[float] = None,
+    bands: bool = False,
+    residual_error: bool = False,
+    threads: int = 0,
+    chunk: int = 16,
+    progress: ProgressArg = False,
+    models_dir: Union[str, os.PathLike, None] = None,
+) -> PopulationResult:
+    """Simulate a virtual population on one regimen.
+
+    model: library name, model file or ``ks.Model``. Its file declares the covariates it uses,
+        between-subject variability (random effects) and residual error.
+    n, seed: number of subjects and the seed; the same seed gives identical results whatever
+        ``threads`` and ``chunk`` are. With ``table`` the table's rows are the subjects.
+    covariates: ``{name: fields}``, e.g. ``{"weight": {"distribution": "normal", "mean": "80 kg",
+        "sd": "15 kg", "lower": "40 kg", "upper": "150 kg"}, "asian": {"distribution": "bernoulli",
+        "p": 0.14}}``, or a TOML file of such tables. A covariate the model does not use is an error.
+    table: per-subject values, a DataFrame or CSV with columns ``WT[kg]``, ``AGE[years]``, flags
+        (0/1) or parameters in their file unit (``CL[L/h]``); optional ``ID``.
+    variability: False gives typical subjects (covariates still apply).
+    bands: keep every trajectory for percentile bands (memory: n x outputs x times doubles).
+    residual_error: add the model's residual error to the kept trajectories (observations).
+    threads: 0 = all cores ($SLURM_CPUS_PER_TASK when set).
+    """
+    m = load_model(model, models_dir)
+    reg = as_core_regimen(regimen)
+    spec = _core.PopulationSpec()
+    if n is not None:
+        spec.n = _int_arg(n, "n", 1)
+    elif table is None:
+        raise ValueError("population: give n (the number of subjects) or a table of subjects")
+    spec.seed = _int_arg(seed, "seed", 0)
+    spec.covariates = _covariates(covariates)
+    tbl = _table(table)
+    if tbl is not None:
+        spec.table = tbl
+    if not isinstance(variability, bool):
+        raise TypeError(f"variability: expected True or False, got {variability!r}")
+    threads = _int_arg(threads, "threads", 0)
+    chunk = _int_arg(chunk, "chunk", 1)
+    outs = [] if outputs is None else ([outputs] if isinstance(outputs, str) else [str(o) for o in outputs])
+    spec.variability = variability
+    total = tbl.rows if tbl is not None else spec.n
+    callback, close = _progress(progress, total)
+    try:
+        raw = _core.run_population(m, reg, make_grid(t_end, dt), spec, options=make_options(), outputs=outs,
+                                   metric_options=make_metric_options(threshold=threshold),
+                                   keep_trajectories=bool(bands or residual_error),
+                                   residual_error=bool(residual_error), threads=threads, chunk=chunk,
+                                   progress=callback)
+    finally:
+        close()
+    return PopulationResult(raw, m.name, spec.seed, total)

@@ -1,0 +1,137 @@
+// Populations: specs from Python values (covariate fields as text with units, a table as headers
+// plus a 2-D array), run_population with the GIL released, columns as NumPy arrays.
+#include <optional>
+
+#include "bindings.hpp"
+
+namespace {
+using namespace ketasim;
+
+py::dict population_with_gil_released(const Model& model, const Regimen& regimen, const OutputGrid& grid,
+                                      const PopulationSpec& spec, std::size_t begin, std::optional<std::size_t> end,
+                                      const SimOptions& options, std::vector<std::string> outputs,
+                                      const MetricOptions& metric_options, bool keep_trajectories, bool residual_error,
+                                      int threads, std::size_t chunk, py::object progress) {
+    bool per_kg = false;
+    for (const auto& e : regimen.events) per_kg = per_kg || e.per_kg;
+    const PopulationSource source(model, spec, per_kg);
+    PopulationRunOptions ro;
+    ro.outputs = std::move(outputs);
+    ro.metric_options = metric_options;
+    ro.keep_trajectories = keep_trajectories;
+    ro.residual_error = residual_error;
+    ro.parallel.threads = threads;
+    ro.parallel.chunk = chunk;
+    std::optional<py::error_already_set> pending;   // Ctrl-C or an error in `progress`
+    ro.parallel.progress = [&](std::size_t done, std::size_t total) {
+        py::gil_scoped_acquire gil;
+        if (pending) return false;
+        if (PyErr_CheckSignals() != 0) {
+            pending.emplace();
+            return false;
+        }
+        if (progress.is_none()) return true;
+        try {
+            py::object r = progress(done, total);
+            return r.is_none() || r.cast<bool>();
+        } catch (py::error_already_set& e) {
+            pending.emplace(std::move(e));
+            return false;
+        }
+    };
+    MemorySink sink(keep_trajectories);
+    try {
+        py::gil_scoped_release release;
+        run_population(model, regimen, grid, source, begin, end.value_or(source.size()), options, ro, sink);
+    } catch (const RunCancelled&) {
+        if (pending) throw *pending;
+        throw;
+    }
+    if (pending) throw *pending;
+    py::dict out;
+    py::dict cols;
+    for (std::size_t c = 0; c < sink.names.size(); ++c) {
+        py::array_t<double> a(static_cast<py::ssize_t>(sink.columns[c].size()));
+        std::copy(sink.columns[c].begin(), sink.columns[c].end(), a.mutable_data());
+        cols[py::str(sink.names[c])] = a;
+    }
+    out["columns"] = cols;
+    out["names"] = sink.names;
+    out["units"] = sink.units;
+    if (keep_trajectories && !sink.trajectories.empty()) {
+        const Trajectory& t0 = sink.trajectories[0];
+        const auto n = static_cast<py::ssize_t>(sink.trajectories.size()), k = static_cast<py::ssize_t>(t0.values.rows()),
+                   t = static_cast<py::ssize_t>(t0.values.cols());
+        py::array_t<double> a({n, k, t});
+        double* p = a.mutable_data();
+        for (const auto& tr : sink.trajectories) {
+            std::copy(tr.values.data(), tr.values.data() + k * t, p);
+            p += k * t;
+        }
+        out["trajectories"] = a;
+        out["time"] = t0.time;
+        out["output_names"] = t0.names;
+        out["output_units"] = t0.units;
+    }
+    return out;
+}
+}  // namespace
+
+void bind_population(py::module_& m) {
+    py::class_<CovariateDistribution>(m, "CovariateDistribution")
+        .def_readonly("name", &CovariateDistribution::name)
+        .def("__repr__", [](const CovariateDistribution& d) { return "<CovariateDistribution " + d.name + ">"; });
+    m.def("covariate_distribution", &parse_covariate_distribution, py::arg("name"), py::arg("fields"), py::arg("where"));
+    m.def("load_covariate_distributions", &load_covariate_distributions, py::arg("path"));
+
+    py::class_<SubjectTable>(m, "SubjectTable")
+        .def_readonly("columns", &SubjectTable::columns)
+        .def_property_readonly("rows", &SubjectTable::rows);
+    m.def("load_subject_table", &load_subject_table, py::arg("path"));
+    m.def("subject_table",
+          [](const std::vector<std::string>& headers,
+             const py::array_t<double, py::array::c_style | py::array::forcecast>& values, const std::string& source) {
+              if (values.ndim() != 2 || values.shape(1) != static_cast<py::ssize_t>(headers.size()))
+                  throw InputError(source + ": values must have shape (rows, " + std::to_string(headers.size()) + ")");
+              std::vector<double> v(values.data(), values.data() + values.size());
+              return subject_table_from_columns(headers, v, source);
+          },
+          py::arg("headers"), py::arg("values"), py::arg("source"));
+
+    py::class_<PopulationSpec>(m, "PopulationSpec")
+        .def(py::init<>())
+        .def_readwrite("n", &PopulationSpec::n)
+        .def_readwrite("seed", &PopulationSpec::seed)
+        .def_readwrite("replicate", &PopulationSpec::replicate)
+        .def_readwrite("covariates", &PopulationSpec::covariates)
+        .def_readwrite("table", &PopulationSpec::table)
+        .def_readwrite("variability", &PopulationSpec::variability);
+
+    m.def("run_population", &population_with_gil_released, py::arg("model"), py::arg("regimen"), py::arg("grid"),
+          py::arg("spec"), py::arg("begin") = 0, py::arg("end") = py::none(),
+          py::arg_v("options", SimOptions{}, "SimOptions()"), py::arg("outputs") = std::vector<std::string>{},
+          py::arg_v("metric_options", MetricOptions{}, "MetricOptions()"), py::arg("keep_trajectories") = false,
+          py::arg("residual_error") = false, py::arg("threads") = 0, py::arg("chunk") = 16,
+          py::arg("progress") = py::none());
+
+    m.def("percentile_bands", &percentile_bands, py::arg("trajectories"), py::arg("output"), py::arg("percentiles"));
+    m.def("wilson_interval",
+          [](std::size_t x, std::size_t n) {
+              const Proportion p = wilson_interval(x, n);
+              return py::make_tuple(p.estimate, p.lower, p.upper);
+          },
+          py::arg("successes"), py::arg("n"));
+    m.def("kaplan_meier",
+          [](const std::vector<double>& t, const std::vector<bool>& e) {
+              const KaplanMeier km = kaplan_meier(t, e);
+              py::dict d;
+              d["time"] = km.time;
+              d["survival"] = km.survival;
+              d["median"] = km.median;
+              d["n"] = km.n;
+              d["events"] = km.events;
+              return d;
+          },
+          py::arg("time"), py::arg("event"));
+    m.def("resolve_thread_count", &resolve_thread_count, py::arg("requested"));
+}

@@ -1,0 +1,508 @@
+// Populations: random streams, parallel_for, variability blocks in model files, covariates, the
+// population source and run (thread/chunk/range invariance), IOV against a closed form, summaries.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <numeric>
+#include <set>
+
+#include "ketasim/ketasim.hpp"
+#include "tolerances.hpp"
+
+using namespace ketasim;
+
+namespace {
+
+Model library(const std::string& name) { return load_library_model(name, KETASIM_TEST_MODELS_DIR); }
+
+struct Moments {
+    double mean = 0, var = 0;
+};
+Moments moments(const std::vector<double>& x) {
+    Moments m;
+    for (double v : x) m.mean += v;
+    m.mean /= static_cast<double>(x.size());
+    for (double v : x) m.var += (v - m.mean) * (v - m.mean);
+    m.var /= static_cast<double>(x.size() - 1);
+    return m;
+}
+
+// |sample mean - mu| and |sample variance - sigma2| within kSampleSigmas standard errors.
+void expect_normal_sample(const std::vector<double>& x, double mu, double sigma2, const std::string& what) {
+    const Moments m = moments(x);
+    const double n = static_cast<double>(x.size());
+    EXPECT_NEAR(m.mean, mu, test::kSampleSigmas * std::sqrt(sigma2 / n)) << what;
+    EXPECT_NEAR(m.var, sigma2, test::kSampleSigmas * sigma2 * std::sqrt(2.0 / (n - 1))) << what;
+}
+
+std::string model_with_variability(const std::string& block) {
+    return R"(
+name = "t"
+[parameters.V]
+value = 10
+unit = "L"
+source = "test"
+[parameters.k]
+value = 0.5
+unit = "1/h"
+source = "test"
+[parameters.F]
+value = 0.5
+unit = "1"
+source = "test"
+[[compartments]]
+name = "central"
+volume = "V"
+[[flows]]
+from = "central"
+rate = "k"
+[routes.iv]
+kind = "iv"
+[[routes.iv.branches]]
+target = "central"
+fraction = "F"
+[[outputs]]
+name = "C_plasma"
+compartment = "central"
+)" + block;
+}
+
+}  // namespace
+
+// ---- random streams ------------------------------------------------------------------------------
+
+TEST(RandomStream, SameKeySameNumbersOtherKeysOtherNumbers) {
+    RandomStream a(42, 0, 7, 0, StreamKind::iiv), b(42, 0, 7, 0, StreamKind::iiv);
+    for (int i = 0; i < 100; ++i) EXPECT_EQ(a.next_u64(), b.next_u64());
+    // Every component of the key changes the stream.
+    const std::uint64_t base = RandomStream(42, 0, 7, 0, StreamKind::iiv).next_u64();
+    EXPECT_NE(RandomStream(43, 0, 7, 0, StreamKind::iiv).next_u64(), base);
+    EXPECT_NE(RandomStream(42, 1, 7, 0, StreamKind::iiv).next_u64(), base);
+    EXPECT_NE(RandomStream(42, 0, 8, 0, StreamKind::iiv).next_u64(), base);
+    EXPECT_NE(RandomStream(42, 0, 7, 1, StreamKind::iiv).next_u64(), base);
+    EXPECT_NE(RandomStream(42, 0, 7, 0, StreamKind::iov).next_u64(), base);
+    // Swapped components are not the same key.
+    EXPECT_NE(RandomStream(7, 0, 42, 0, StreamKind::iiv).next_u64(), base);
+}
+
+TEST(RandomStream, NormalsHaveMeanZeroVarianceOneAndUniformsStayInside) {
+    RandomStream r(1, 0, 0, 0, StreamKind::iiv);
+    std::vector<double> z(20000);
+    for (auto& v : z) v = r.normal();
+    expect_normal_sample(z, 0.0, 1.0, "normal()");
+    // One normal per subject stream (the first draw of many keys) is normal too: streams of
+    // consecutive subjects are not correlated into a narrow distribution.
+    std::vector<double> first(20000);
+    for (std::size_t i = 0; i < first.size(); ++i) first[i] = RandomStream(1, 0, i, 0, StreamKind::iiv).normal();
+    expect_normal_sample(first, 0.0, 1.0, "first draw of consecutive subjects");
+    for (int i = 0; i < 100000; ++i) {
+        const double u = r.uniform();
+        ASSERT_GT(u, 0.0);
+        ASSERT_LT(u, 1.0);
+    }
+}
+
+// ---- parallel_for --------------------------------------------------------------------------------
+
+TEST(ParallelFor, EveryIndexExactlyOnceForAnyThreadsAndChunk) {
+    for (int threads : {1, 2, 3, 8})
+        for (std::size_t chunk : {1u, 3u, 16u, 1000u}) {
+            std::vector<std::atomic<int>> hits(257);
+            ParallelOptions o;
+            o.threads = threads;
+            o.chunk = chunk;
+            parallel_for(5, 257, o, [&](std::size_t b, std::size_t e) {
+                for (std::size_t i = b; i < e; ++i) hits[i].fetch_add(1);
+            });
+            for (std::size_t i = 0; i < hits.size(); ++i) ASSERT_EQ(hits[i].load(), i < 5 ? 0 : 1) << i;
+        }
+}
+
+TEST(ParallelFor, ErrorOfTheLowestFailingChunkWhateverTheThreadCount) {
+    for (int threads : {1, 2, 4}) {
+        ParallelOptions o;
+        o.threads = threads;
+        o.chunk = 2;
+        try {
+            parallel_for(0, 100, o, [&](std::size_t b, std::size_t) {
+                if (b >= 40) throw InputError("fail at " + std::to_string(b));
+            });
+            FAIL() << "no error";
+        } catch (const InputError& e) {
+            EXPECT_STREQ(e.what(), "fail at 40") << threads;
+        }
+    }
+}
+
+TEST(ParallelFor, ProgressCanCancelAndZeroThreadsMeansAllCores) {
+    ParallelOptions o;
+    o.threads = 2;
+    o.chunk = 1;
+    o.progress = [](std::size_t, std::size_t) { return false; };
+    EXPECT_THROW(parallel_for(0, 1000000, o,
+                              [](std::size_t, std::size_t) {
+                                  volatile double x = 0;
+                                  for (int i = 0; i < 2000; ++i) x = x + std::sqrt(static_cast<double>(i));
+                              }),
+                 RunCancelled);
+    EXPECT_GE(resolve_thread_count(0), 1);
+    EXPECT_EQ(resolve_thread_count(3), 3);
+    setenv("SLURM_CPUS_PER_TASK", "5", 1);
+    EXPECT_EQ(resolve_thread_count(0), 5);
+    setenv("SLURM_CPUS_PER_TASK", "garbage", 1);
+    EXPECT_GE(resolve_thread_count(0), 1);
+    unsetenv("SLURM_CPUS_PER_TASK");
+    ParallelOptions bad;
+    bad.threads = -1;
+    EXPECT_THROW(bad.validate(), InputError);
+    bad.threads = 1;
+    bad.chunk = 0;
+    EXPECT_THROW(bad.validate(), InputError);
+}
+
+// ---- model files -------------------------------------------------------------------------------
+
+TEST(ModelVariability, EsketamineCarriesPerezRuixoIivWithTheLogNormalConvention) {
+    const Model m = library("esketamine_nasal");
+    ASSERT_EQ(m.variability.size(), 3u);
+    const VariabilityBlock& b = m.variability[0];
+    ASSERT_EQ(b.parameters[0], "ka_n");
+    // omega^2 = ln(1 + CV^2): 61.5 % -> 0.3208 (nlmixr2lib's comment rounds it to 0.319).
+    EXPECT_NEAR(b.omega(0, 0), std::log1p(0.615 * 0.615), 1e-15);
+    EXPECT_NEAR(b.omega(1, 1), 0.0730, 1e-4);   // Vc 27.5 %: nlmixr2lib 0.0730 (3 significant digits)
+    EXPECT_EQ(m.variability[2].distribution, EtaDistribution::logit);
+    EXPECT_NEAR(m.variability[2].omega(0, 0), 0.708 * 0.708, 1e-15);
+    EXPECT_EQ(m.covariate_names(), (std::vector<std::string>{"age", "asian", "japanese"}));
+    ASSERT_EQ(m.residual_error.size(), 2u);
+    EXPECT_DOUBLE_EQ(m.residual_error[0].exponential, 0.276);
+    // Racemic models: an assumed block, declared so.
+    const Model c = library("ketamine_iv_clements");
+    ASSERT_EQ(c.variability.size(), 1u);
+    EXPECT_TRUE(c.variability[0].assumed);
+    EXPECT_EQ(c.covariate_names(), (std::vector<std::string>{"weight"}));
+}
+
+TEST(ModelVariability, BadBlocksAreErrorsNamingLineValueAndRule) {
+    auto err = [](const std::string& block) {
+        try {
+            parse_model(model_with_variability(block), "m.toml");
+        } catch (const InputError& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    EXPECT_NE(err("[[variability]]\nparameters=['V','k']\nvariance=[[0.1,0.2],[0.2,0.1]]\nsource='x'\n")
+                  .find("not positive definite"),
+              std::string::npos);
+    EXPECT_NE(err("[[variability]]\nparameters=['V']\ncv_percent=[1500]\nsource='x'\n").find("must be in (0, 1000) %"),
+              std::string::npos);
+    EXPECT_NE(err("[[variability]]\nparameters=['V']\ncv_percent=[0]\nsource='x'\n").find("cv_percent[0] = 0"),
+              std::string::npos);
+    EXPECT_NE(err("[[variability]]\nparameters=['Vx']\ncv_percent=[20]\nsource='x'\n").find("'Vx' is not a parameter"),
+              std::string::npos);
+    EXPECT_NE(err("[[variability]]\nparameters=['F']\ncv_percent=[20]\nsource='x'\n").find("use distribution = \"logit\""),
+              std::string::npos);
+    EXPECT_NE(err("[[variability]]\nparameters=['V']\ncv_percent=[20]\n").find("source: required"), std::string::npos);
+    EXPECT_NE(err("[[variability]]\nparameters=['V']\ncv_percent=[20]\nsd=[1]\nsource='x'\n").find("exactly one of"),
+              std::string::npos);
+    EXPECT_NE(err("[[variability]]\nparameters=['V']\nvariance=[nan]\nsource='x'\n").find("must be finite"),
+              std::string::npos);
+    EXPECT_NE(err("[[variability]]\nparameters=['V']\ncv_percent=[20]\nsource='x'\n[[variability]]\nparameters=['V']\n"
+                  "cv_percent=[10]\nsource='x'\n")
+                  .find("has a random effect at the subject level already"),
+              std::string::npos);
+    EXPECT_NE(err("[[variability]]\nparameters=['V']\ncv_percent=[20]\nsource='x'\nlevel='visit'\n").find("not a level"),
+              std::string::npos);
+    EXPECT_NE(err("[covariates.weight]\nunit='kg'\n").find("declared but not used"), std::string::npos);
+    EXPECT_NE(err("[covariates.smoker]\nunit='flag'\n").find("declared but not used"), std::string::npos);
+    EXPECT_NE(err("[[covariate_effects]]\nparameter='k'\ncovariate='smoker'\nfactor=2\nsource='x'\n").find("not declared"),
+              std::string::npos);
+    EXPECT_NE(err("[covariates.smoker]\nunit='flag'\n[[covariate_effects]]\nparameter='k'\ncovariate='smoker'\n"
+                  "factor=-2\nsource='x'\n")
+                  .find("must be finite and > 0"),
+              std::string::npos);
+    EXPECT_NE(err("[[residual_error]]\noutput='C'\nproportional_percent=10\nsource='x'\n").find("not an output"),
+              std::string::npos);
+    EXPECT_NE(err("[[variabilty]]\nparameters=['V']\n").find("unknown key"), std::string::npos);
+}
+
+// ---- parameters by index, covariates and random effects -------------------------------------------
+
+TEST(ParameterLayout, CompileMatchesTheNamedPathAndAppliesEffectsInTheDocumentedOrder) {
+    const Model m = library("esketamine_nasal");
+    const ParameterLayout layout(m);
+    Subject s;
+    s.age_years = 70;
+    s.parameters["Vc"] = 150;
+    const LinearSystem a = compile(m, s), b = layout.compile(s);
+    EXPECT_EQ(a.A, b.A);
+    EXPECT_EQ(a.C, b.C);
+    EXPECT_DOUBLE_EQ(a.value("Qh"), 151 - 2.19 * 10);
+    // Flags: Asian kel x0.36; Japanese FRn x1.34 before the logit random effect.
+    s.covariates["asian"] = 1;
+    s.covariates["japanese"] = 1;
+    const LinearSystem f = layout.compile(s);
+    EXPECT_DOUBLE_EQ(f.value("kel"), 1.11 * 0.36);
+    EXPECT_DOUBLE_EQ(f.value("FRn"), 0.54 * 1.34);
+    // Random effects: lognormal multiplies by exp(eta); logit acts on logit(FRn x 1.34).
+    s.eta.assign(static_cast<std::size_t>(layout.eta_count()), 0.0);
+    s.eta[0] = 0.5;                                         // ka_n
+    s.eta[static_cast<std::size_t>(layout.eta_count() - 1)] = 2.0;   // FRn (logit)
+    const LinearSystem g = layout.compile(s);
+    EXPECT_NEAR(g.value("ka_n"), 2.93 * std::exp(0.5), 1e-12);
+    const double p = 0.54 * 1.34, x = std::log(p / (1 - p)) + 2.0;
+    EXPECT_NEAR(g.value("FRn"), 1 / (1 + std::exp(-x)), 1e-15);
+    EXPECT_LT(g.value("FRn"), 1.0);
+    // A covariate the model does not use is an error naming the ones it uses.
+    Subject w;
+    w.covariates["smoker"] = 1;
+    try {
+        compile(m, w);
+        FAIL();
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("it uses: age, asian, japanese"), std::string::npos) << e.what();
+    }
+}
+
+// ---- population source --------------------------------------------------------------------------
+
+TEST(PopulationSource, DrawnEtasFollowTheModelCovarianceIncludingCorrelation) {
+    const Model m = library("ketamine_iv_clements");
+    PopulationSpec spec;
+    spec.n = 6000;
+    spec.seed = 2024;
+    const PopulationSource src(m, spec);
+    std::vector<double> e0(spec.n), e1(spec.n);
+    std::vector<double> ov;
+    for (std::size_t i = 0; i < spec.n; ++i) {
+        const Subject s = src.subject(i, ov);
+        e0[i] = s.eta[0];
+        e1[i] = s.eta[1];
+    }
+    expect_normal_sample(e0, 0.0, 0.084, "eta V1");
+    expect_normal_sample(e1, 0.0, 0.064, "eta k10");
+    double cov = 0;
+    for (std::size_t i = 0; i < spec.n; ++i) cov += e0[i] * e1[i];
+    cov /= static_cast<double>(spec.n - 1);
+    // Standard error of a sample covariance of a bivariate normal: sqrt((s11 s22 + s12^2) / n).
+    EXPECT_NEAR(cov, -0.061, test::kSampleSigmas * std::sqrt((0.084 * 0.064 + 0.061 * 0.061) / spec.n));
+    // Subject i is the same whoever asks and in whatever order.
+    const Subject again = src.subject(17, ov);
+    const Subject other = PopulationSource(m, spec).subject(17, ov);
+    EXPECT_EQ(again.eta, other.eta);
+}
+
+TEST(PopulationSource, CovariateDistributionsAndTheirErrors) {
+    const Model m = library("ketamine_iv_clements");
+    PopulationSpec spec;
+    spec.n = 5000;
+    spec.seed = 3;
+    spec.covariates.push_back(parse_covariate_distribution(
+        "weight", {{"distribution", "normal"}, {"mean", "80 kg"}, {"sd", "15 kg"}, {"lower", "40 kg"}, {"upper", "160 kg"}},
+        "covariates.weight"));
+    const PopulationSource src(m, spec);
+    std::vector<double> w(spec.n), ov;
+    for (std::size_t i = 0; i < spec.n; ++i) w[i] = src.subject(i, ov).weight_kg;
+    for (double x : w) ASSERT_TRUE(x >= 40 && x <= 160);
+    // Truncation at +-2.67 SD barely moves the moments: mean 80, variance 0.96 x 225 (truncated normal).
+    EXPECT_NEAR(moments(w).mean, 80.0, test::kSampleSigmas * 15 / std::sqrt(5000.0));
+
+    auto err = [&](const std::string& name, std::map<std::string, std::string> f, const std::string& model = "") {
+        try {
+            PopulationSpec s2;
+            s2.n = 1;
+            s2.covariates.push_back(parse_covariate_distribution(name, f, "covariates." + name));
+            PopulationSource(model.empty() ? m : library(model), s2);
+        } catch (const InputError& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    EXPECT_NE(err("weight", {{"distribution", "normal"}, {"mean", "80"}, {"sd", "15 kg"}, {"lower", "40 kg"}})
+                  .find("needs its unit, kg"),
+              std::string::npos);
+    EXPECT_NE(err("weight", {{"distribution", "normal"}, {"mean", "80 kg"}, {"sd", "15 kg"}, {"lower", "400 kg"}})
+                  .find("holds no mass"),
+              std::string::npos);
+    EXPECT_NE(err("weight", {{"distribution", "normal"}, {"mean", "80 kg"}, {"sd", "15 kg"}}).find("lower bound"),
+              std::string::npos);
+    EXPECT_NE(err("weight", {{"distribution", "gamma"}}).find("not a distribution"), std::string::npos);
+    EXPECT_NE(err("weight", {{"distribution", "normal"}, {"mean", "80 kg"}, {"sdev", "1 kg"}}).find("not a field"),
+              std::string::npos);
+    EXPECT_NE(err("sex", {{"distribution", "bernoulli"}, {"p", "1.5"}}).find("probability"), std::string::npos);
+    // Weight on esketamine: not used by the model.
+    EXPECT_NE(err("weight", {{"distribution", "fixed"}, {"value", "80 kg"}}, "esketamine_nasal")
+                  .find("does not use covariate 'weight' (it uses: age, asian, japanese)"),
+              std::string::npos);
+    PopulationSpec zero;
+    EXPECT_THROW(PopulationSource(m, zero), InputError);
+    PopulationSpec big_seed;
+    big_seed.n = 1;
+    big_seed.seed = kMaxSeed + 1;
+    EXPECT_THROW(PopulationSource(m, big_seed), InputError);
+}
+
+TEST(PopulationSource, SubjectTableRowsSetCovariatesAndParametersByName) {
+    const Model m = library("ketamine_iv_clements");
+    PopulationSpec spec;
+    spec.table = parse_subject_table("ID,WT[kg],k10[1/min]\n1,60,0.02\n2,90,0.01\n", "subjects.csv");
+    spec.variability = false;
+    const PopulationSource src(m, spec);
+    ASSERT_EQ(src.size(), 2u);
+    std::vector<double> ov;
+    const Subject s = src.subject(1, ov);
+    EXPECT_EQ(s.weight_kg, 90);
+    const LinearSystem sys = src.layout().compile(s, ov.data());
+    EXPECT_DOUBLE_EQ(sys.value("k10"), 0.01 * 60);
+    auto err = [&](const std::string& csv, const std::string& model = "ketamine_iv_clements") {
+        try {
+            PopulationSpec s2;
+            s2.table = parse_subject_table(csv, "subjects.csv");
+            PopulationSource(library(model), s2);
+        } catch (const InputError& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    EXPECT_NE(err("WT,k10[1/min]\n60,0.02\n").find("WT[kg]"), std::string::npos);
+    EXPECT_NE(err("WT[kg],k10[1/h]\n60,0.02\n").find("write the header as k10[1/min]"), std::string::npos);
+    EXPECT_NE(err("WT[kg],CLX[L/h]\n60,1\n").find("column 'CLX': not a covariate"), std::string::npos);
+    EXPECT_NE(err("AGE[years]\n60\n").find("column 'age': not a covariate"), std::string::npos);
+    EXPECT_NE(err("WT[kg]\n-60\n").find("must be in (0, 1000)"), std::string::npos);
+    EXPECT_NE(err("WT[kg]\nabc\n").find("not a finite number"), std::string::npos);
+    EXPECT_NE(err("WT[kg]\n").find("no rows"), std::string::npos);
+}
+
+// ---- population runs ----------------------------------------------------------------------------
+
+namespace {
+MemorySink run(const Model& m, const PopulationSource& src, std::size_t b, std::size_t e, int threads, std::size_t chunk,
+               bool keep = false) {
+    const Regimen reg = Regimen::intranasal(56, {0.0, 72.0});
+    PopulationRunOptions o;
+    o.outputs = {"C_plasma"};
+    o.parallel.threads = threads;
+    o.parallel.chunk = chunk;
+    o.keep_trajectories = keep;
+    MemorySink sink(keep);
+    run_population(m, reg, OutputGrid::uniform(0, 120, 0.25), src, b, e, SimOptions{}, o, sink);
+    return sink;
+}
+}  // namespace
+
+TEST(PopulationRun, BitIdenticalForAnyThreadCountChunkSizeAndIndexRange) {
+    const Model m = library("esketamine_nasal");
+    PopulationSpec spec;
+    spec.n = 40;
+    spec.seed = 11;
+    spec.covariates.push_back(parse_covariate_distribution("asian", {{"distribution", "bernoulli"}, {"p", "0.3"}}, "asian"));
+    const PopulationSource src(m, spec);
+    const MemorySink one = run(m, src, 0, 40, 1, 16);
+    const MemorySink two = run(m, src, 0, 40, 2, 3);
+    const MemorySink lo = run(m, src, 0, 17, 2, 1), hi = run(m, src, 17, 40, 1, 5);
+    ASSERT_EQ(one.names, two.names);
+    // Bit for bit (NaN included: a metric that is undefined is undefined in every run).
+    auto same_bits = [](const std::vector<double>& a, const std::vector<double>& b) {
+        return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+    };
+    for (std::size_t c = 0; c < one.columns.size(); ++c) {
+        EXPECT_TRUE(same_bits(one.columns[c], two.columns[c])) << one.names[c];
+        std::vector<double> joined = lo.columns[c];
+        joined.insert(joined.end(), hi.columns[c].begin(), hi.columns[c].end());
+        EXPECT_TRUE(same_bits(one.columns[c], joined)) << one.names[c];
+    }
+    // Subjects differ (variability is on) and the Cmax column is finite and positive.
+    const auto& cmax = one.column("C_plasma.cmax");
+    EXPECT_NE(cmax[0], cmax[1]);
+    for (double c : cmax) EXPECT_TRUE(std::isfinite(c) && c > 0);
+    // Typical subjects (variability off) all equal the single-subject simulation.
+    PopulationSpec typical = spec;
+    typical.variability = false;
+    typical.covariates.clear();
+    const PopulationSource tsrc(m, typical);
+    const MemorySink t = run(m, tsrc, 0, 3, 1, 1);
+    SimOptions only_plasma;
+    only_plasma.outputs = {"C_plasma"};
+    const Trajectory tr =
+        simulate(m, Regimen::intranasal(56, {0.0, 72.0}), OutputGrid::uniform(0, 120, 0.25), only_plasma);
+    EXPECT_EQ(t.column("C_plasma.cmax")[2], compute_metrics(tr, "C_plasma").cmax);
+}
+
+TEST(PopulationRun, OccasionEffectsMatchTheOneCompartmentClosedFormPerDose) {
+    const Model m = load_model(std::string(KETASIM_TEST_DATA_DIR) + "/iov_model.toml");
+    PopulationSpec spec;
+    spec.n = 3;
+    spec.seed = 5;
+    const PopulationSource src(m, spec);
+    Regimen reg;
+    for (double t : {0.0, 24.0}) {
+        DoseEvent e;
+        e.time = t;
+        e.amount = 100.0;
+        e.route = "oral";
+        reg.add(e);
+    }
+    PopulationRunOptions o;
+    o.keep_trajectories = true;
+    MemorySink sink(true);
+    const OutputGrid grid = OutputGrid::uniform(0, 48, 0.5);
+    run_population(m, reg, grid, src, 0, 3, SimOptions{}, o, sink);
+    std::vector<double> ov;
+    for (std::size_t i = 0; i < 3; ++i) {
+        const Subject s = src.subject(i, ov);
+        double ka[3];
+        double cl = 0;
+        for (std::uint64_t k = 1; k <= 2; ++k) {
+            Subject sk = s;
+            src.occasion_effects(i, k, sk);
+            const LinearSystem sys = src.layout().compile(sk);
+            ka[k] = sys.value("ka");
+            cl = sys.value("CL");
+        }
+        EXPECT_NE(ka[1], ka[2]);
+        const double V = 100, ke = cl / V;
+        const Trajectory& tr = sink.trajectories[i];
+        for (std::size_t j = 0; j < grid.times.size(); ++j) {
+            const double t = grid.times[j];
+            double c = 0;
+            for (int k = 1; k <= 2; ++k) {
+                const double td = t - 24.0 * (k - 1);
+                if (td < 0) continue;
+                c += 100.0 * ka[k] / (V * (ka[k] - ke)) * (std::exp(-ke * td) - std::exp(-ka[k] * td)) * 1000.0;
+            }
+            EXPECT_NEAR(tr.values(0, static_cast<Eigen::Index>(j)), c, test::kExactRtol * c + test::kConcAtol)
+                << "subject " << i << " t " << t;
+        }
+    }
+}
+
+// ---- summaries --------------------------------------------------------------------------------
+
+TEST(Summaries, PercentileWilsonAndKaplanMeierAgainstHandValues) {
+    // NumPy: np.percentile([1, 2, 3, 4, 5], [10, 25, 50]) = [1.4, 2.0, 3.0].
+    EXPECT_DOUBLE_EQ(percentile({5, 1, 4, 2, 3}, 10), 1.4);
+    EXPECT_DOUBLE_EQ(percentile({5, 1, 4, 2, 3}, 25), 2.0);
+    EXPECT_DOUBLE_EQ(percentile({5, 1, 4, 2, 3, NAN}, 50), 3.0);
+    EXPECT_TRUE(std::isnan(percentile({NAN}, 50)));
+    // Wilson 95 % for 7/10, by hand from the score formula: centre (0.7 + z^2/20) / (1 + z^2/10)
+    // = 0.6445, half-width 0.2477: (0.3968, 0.8922). For 0/20 the upper limit is z^2/(n + z^2) = 0.1611.
+    const Proportion p = wilson_interval(7, 10);
+    EXPECT_NEAR(p.lower, 0.3968, 1e-4);
+    EXPECT_NEAR(p.upper, 0.8922, 1e-4);
+    const Proportion z = wilson_interval(0, 20);
+    EXPECT_EQ(z.lower, 0.0);
+    EXPECT_NEAR(z.upper, 0.1611, 1e-4);
+    // Kaplan-Meier: events at 1, 3 (x2), censored at 2 and 4, event at 5; n = 6.
+    // S(1) = 5/6; at 3, 4 at risk, 2 events: S = 5/6 * 2/4 = 5/12; at 5, 1 at risk: S = 0.
+    const KaplanMeier km = kaplan_meier({1, 2, 3, 3, 4, 5}, {true, false, true, true, false, true});
+    ASSERT_EQ(km.time, (std::vector<double>{0, 1, 3, 5}));
+    EXPECT_NEAR(km.survival[1], 5.0 / 6, 1e-15);
+    EXPECT_NEAR(km.survival[2], 5.0 / 12, 1e-15);
+    EXPECT_EQ(km.survival[3], 0.0);
+    EXPECT_EQ(km.median, 3.0);
+    EXPECT_EQ(km.events, 4u);
+    EXPECT_TRUE(std::isnan(kaplan_meier({1, 2}, {false, false}).median));
+}
