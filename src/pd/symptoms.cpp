@@ -194,7 +194,7 @@ SymptomCurve simulate_symptoms_coupled(const Model& model, const Regimen& regime
     };
     auto apply = [&](const detail::Breakpoint& bp) {
         for (const auto& bo : bp.boluses) x[static_cast<std::size_t>(bo.state)] += bo.amount;
-        for (const auto& r : bp.rates) u[r.state] += r.delta;
+        for (const auto& r : bp.rates) u[r.state] = r.rate;   // absolute rates (inputs.hpp)
     };
     std::size_t b = 0;
     const std::size_t nb = in.breakpoints.size();
