@@ -1,5 +1,8 @@
 #pragma once
 // Private: dose events turned into state-space inputs (boluses and zero-order rate changes).
+#include <algorithm>
+#include <cmath>
+#include <limits>
 #include <vector>
 
 #include "ketasim/model.hpp"
@@ -70,6 +73,15 @@ void select_outputs(LinearSystem& sys, const std::vector<std::string>& names);
 // simulate() without re-validating `grid` and `opt` (run_sweep validates them once for all points).
 Trajectory simulate_prevalidated(const Model& model, const Regimen& regimen, const OutputGrid& grid,
                                  const SimOptions& opt, const Subject& subject);
+
+// Segments up to this long (ending at t_end) are propagated exactly instead of by an ODE
+// stepper: at least kTimeSnap (outputs that close to a breakpoint are snapped to it anyway), and
+// at least 64 ulps of t_end. Boost.Odeint 1.74 treats times within an absolute 2.2e-16 as equal
+// (less_with_sign / less_eq_with_sign): integrate_times() then interpolates from a step it never
+// took (segfault) and integrate_adaptive() skips the segment (an infusion of 1e-20 h was lost).
+inline double min_ode_segment(double t_end) {
+    return std::max(kTimeSnap, 64.0 * std::numeric_limits<double>::epsilon() * std::fabs(t_end));
+}
 
 // x <- x(t + h) for dx/dt = A x + u, exactly (Pade exponential of the augmented matrix
 // [[A h, u h], [0, 0]]). For intervals too short for an ODE stepper (see ode.cpp).

@@ -2,9 +2,7 @@
 // spans a discontinuity (dose, infusion start or stop). Dense output gives the values at the
 // output times without shortening steps.
 #include <boost/numeric/odeint.hpp>
-#include <algorithm>
 #include <cmath>
-#include <limits>
 #include <vector>
 
 #include "inputs.hpp"
@@ -43,14 +41,6 @@ struct Jac {
     }
 };
 
-// Segments up to this long are propagated exactly instead of by the stepper: at least kTimeSnap
-// (outputs that close to a breakpoint are snapped to it anyway), and at least 64 ulps of the
-// end time, so that the stepper never works with steps near the time resolution, where
-// Boost.Odeint 1.74's integrate_times() reads past its time range.
-double min_segment(double t_end) {
-    return std::max(kTimeSnap, 64.0 * std::numeric_limits<double>::epsilon() * std::fabs(t_end));
-}
-
 template <class State, class Stepper, class System>
 void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
          const SimOptions& opt, Trajectory& tr, Stepper stepper, System system_factory) {
@@ -78,11 +68,9 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
         }
         const bool ends_at_breakpoint = j < timeline.size();
         // Outputs at or just after the segment's start are propagated to exactly, not by the
-        // stepper: Boost 1.74's dense integrate_times() counts a time as reached when it is
-        // within an absolute 2.2e-16 (epsilon, less_eq_with_sign) of the current time, and then
-        // calls calc_state() before the stepper has taken a step (segfault; regression tests
+        // stepper (see min_ode_segment(); regression tests
         // ClosedForm.OdeDopri5OutputAtTimeZeroWithoutDoseThere and Dopri5TinySegment.*).
-        while (seg_times.size() > 2 && seg_cols[1] >= 0 && seg_times[1] - t <= min_segment(seg_times[1])) {
+        while (seg_times.size() > 2 && seg_cols[1] >= 0 && seg_times[1] - t <= min_ode_segment(seg_times[1])) {
             for (int s = 0; s < n; ++s) xe[s] = x[s];
             if (seg_times[1] > t) propagate_exactly(sys.A, u, seg_times[1] - t, xe);
             for (int s = 0; s < n; ++s) x[s] = xe[s];
@@ -94,7 +82,7 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
             seg_cols[0] = -1;
         }
         const double t_end = seg_times.back();
-        if (t_end - t > 0 && t_end - t <= min_segment(t_end)) {
+        if (t_end - t > 0 && t_end - t <= min_ode_segment(t_end)) {
             // Too short for the stepper (issue 9: a segment of 1e-20 h, or one ulp, segfaulted
             // dopri5 inside Boost's integrate_times): propagate it exactly, output by output.
             for (int s = 0; s < n; ++s) xe[s] = x[s];

@@ -167,6 +167,24 @@ TEST(Dopri5TinySegment, ZeroOrderRouteDurationOf1e300Hours) {
     }
 }
 
+// The coupled PK/PD ODE path (src/pd/symptoms.cpp, integrate_adaptive) skipped segments within
+// Boost's 2.2e-16 of each other: the 1e-20 h infusion at t = 0 was lost (MADRS relapse 1.54 d
+// instead of 2.93 d on a two-session course). It must match the same dose given as a bolus.
+TEST(Dopri5TinySegment, CoupledPdPathKeepsATinyInfusion) {
+    const std::string dir = KETASIM_TEST_MODELS_DIR;
+    const Model m = load_model(dir + "/ketamine_iv_clements.toml");
+    const SymptomModel sm = SymptomModel::from_parameters(load_library_pd("madrs", dir));
+    std::vector<double> times;
+    for (int i = 0; i <= 96; ++i) times.push_back(0.5 * i);
+    const SymptomCurve tiny =
+        simulate_symptoms_coupled(m, Regimen::iv_infusion(35.0, 1e-20, {0.0}), Subject{}, times, sm, 0.0);
+    const SymptomCurve bolus = simulate_symptoms_coupled(m, Regimen::iv_bolus(35.0, {0.0}), Subject{}, times, sm, 0.0);
+    for (std::size_t i = 1; i < times.size(); ++i) {
+        EXPECT_NEAR(tiny.ce[i], bolus.ce[i], 1e-6 * bolus.ce[i] + test::kOdeConcAtol) << "t = " << times[i];
+        EXPECT_NEAR(tiny.P[i], bolus.P[i], 1e-6) << "t = " << times[i];
+    }
+}
+
 // The exact solver quantizes step sizes to 1e-12 h; the input integral was not corrected, so an
 // infusion shorter than 5e-13 h delivered nothing and one of 1.4e-12 h delivered 1e-12 h worth.
 TEST(ExactSolverStepQuantum, ShortInfusionsDeliverTheirWholeDose) {
