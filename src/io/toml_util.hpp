@@ -82,7 +82,8 @@ inline void check_toml_text(const std::string& s, const std::string& file) {
     if (s.size() > kMaxTomlBytes)
         throw InputError(file + ": " + std::to_string(s.size()) + " bytes is more than the limit of " +
                          std::to_string(kMaxTomlBytes) + " bytes for a TOML input");
-    std::size_t i = 0, line = 1, line_begin = 0;
+    // A UTF-8 byte order mark (some Windows editors write one) is allowed at the start, as in toml++.
+    std::size_t i = s.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0, line = 1, line_begin = i;
     auto fail = [&](std::size_t at, const std::string& rule) {
         throw InputError(file + ":" + std::to_string(line) + ":" + std::to_string(at - line_begin + 1) + ": " + rule);
     };

@@ -230,6 +230,7 @@ TEST(TomlLimits, TomlPlusPlusUndefinedBehaviourPatternsAreCleanErrors) {
     // Non-ASCII text in strings and comments, and arrays spanning lines, are fine.
     const std::string ok = "title = \"\xc2\xa7 d\xc3\xa9j\xc3\xa0\" # caf\xc3\xa9\n" + one_cmt();
     EXPECT_NO_THROW(parse_model(ok, "ok.toml"));
+    EXPECT_NO_THROW(parse_model("\xEF\xBB\xBF" + ok, "bom.toml"));   // a UTF-8 byte order mark
     EXPECT_NO_THROW(parse_regimen("[[dose]]\nroute = \"iv\"\namount = 1\ndays = [\n  0,\n  1,\n]\n", "r.toml"));
 }
 
