@@ -1,10 +1,19 @@
 #pragma once
 // Dose events and schedules. Times are in hours and amounts in mg (or mg/kg with per_kg) at the
 // API; text input (TOML, CSV, CLI) accepts explicit units and is converted on reading.
+#include <cstddef>
 #include <string>
 #include <vector>
 
 namespace ketasim {
+
+// Bounds on what a regimen may ask for, checked before anything is allocated. 1e7 events is
+// about 1 GB of DoseEvent plus the solver's breakpoints, and far beyond any clinical regimen
+// (daily doses for 100 years are 36,500 events); a larger request is almost surely a unit slip.
+constexpr std::size_t kMaxDoseEvents = 10'000'000;
+// Devices per intranasal session: clinical sessions use 1-3 (Spravato) up to ~10 sprays; 100
+// leaves room for studies with small sprays while rejecting e.g. mg_per_device = 1e-9.
+constexpr long kMaxDevicesPerSession = 100;
 
 struct DoseEvent {
     double time = 0.0;       // h
@@ -41,8 +50,9 @@ public:
 
     std::vector<DoseEvent> sorted() const;
     double last_time() const;     // latest dose start (or infusion end) in h, 0 if empty
-    // Finite, non-negative values; device >= 1; no overlapping infusions into the same
-    // route/compartment. Throws InputError naming the event index, field, value and rule.
+    // At most kMaxDoseEvents events; finite, non-negative values; device >= 1. O(n). Overlapping
+    // infusions are allowed (rates add, as in NONMEM). Throws InputError naming the event
+    // index, field, value and rule.
     void validate() const;
 };
 

@@ -22,11 +22,22 @@ const char* to_string(OdeMethod m);
 SolverKind solver_from_string(const std::string& s);
 OdeMethod ode_method_from_string(const std::string& s);
 
+// ODE tolerance bounds enforced by SimOptions::validate(). rtol above 1e-3 lets dopri5 accept
+// steps with errors comparable to the solution (negative concentrations); below 1e-14 it asks
+// for less than double rounding and the step size underflows.
+constexpr double kMinRtol = 1e-14;
+constexpr double kMaxRtol = 1e-3;
+// atol applies to every state in that state's own unit: mg for compartment amounts and sinks,
+// ng/mL for the effect site (Ce), so the same number is 1000x stricter or looser depending on the
+// state (1 mg in 1 L is 1000 ng/mL). 1e-3 mg is 0.1 ng/mL even in a 10 L volume, so a larger atol
+// would let the controller ignore concentrations of clinical interest (assay limits ~1 ng/mL).
+constexpr double kMaxAtol = 1e-3;
+
 struct SimOptions {
     SolverKind solver = SolverKind::exact;
     OdeMethod method = OdeMethod::dopri5;
-    double rtol = 1e-8;              // ODE relative tolerance
-    double atol = 1e-10;             // ODE absolute tolerance, in state units (mg, ng/mL)
+    double rtol = 1e-8;              // ODE relative tolerance, in [kMinRtol, kMaxRtol]
+    double atol = 1e-10;             // ODE absolute tolerance, in (0, kMaxAtol], in each state's unit (above)
     long max_steps = 10'000'000;     // ODE steps per run before giving up
     bool include_event_times = false;   // add every dose/infusion start/stop to the output grid
     bool output_amounts = false;        // also output every state (A_<name>, mg)

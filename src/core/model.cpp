@@ -82,6 +82,20 @@ void Model::validate() const {
         const std::string f = w + ": parameters." + p.name;
         if (!seen.insert(p.name).second) throw InputError(f + ": defined twice");
         if (!std::isfinite(p.value)) throw InputError(f + ": value " + fmt(p.value) + " is not finite");
+        // A NaN bound makes every comparison false (the range check is off); an infinite
+        // exponent or reference weight zeroes or blows up the parameter for every subject.
+        auto finite = [&](const char* key, double v) {
+            if (!std::isfinite(v)) throw InputError(f + "." + key + ": " + fmt(v) + " must be a finite number");
+        };
+        finite("lower", p.lower);
+        finite("upper", p.upper);
+        finite("allometric_exponent", p.allometric_exponent);
+        finite("age_slope", p.age_slope);
+        finite("age_reference", p.age_reference);
+        if (!(std::isfinite(p.reference_weight_kg) && p.reference_weight_kg > 0))
+            throw InputError(f + ".reference_weight: " + fmt(p.reference_weight_kg) + " kg must be finite and > 0");
+        if (!(p.lower <= p.upper))
+            throw InputError(f + ": range [" + fmt(p.lower) + ", " + fmt(p.upper) + "] is empty (lower must be <= upper)");
         if (p.value < p.lower || p.value > p.upper)
             throw InputError(f + ": value " + fmt(p.value) + " is outside its range [" + fmt(p.lower) +
                              ", " + fmt(p.upper) + "]");

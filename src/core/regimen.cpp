@@ -14,7 +14,18 @@ namespace {
 using detail::fmt;
 }  // namespace
 
+namespace {
+// Checked before any allocation, so a request for billions of events fails at once, not after
+// gigabytes (issue 9: mg_per_device = 1e-9 asked for 5.6e10 events).
+void check_room(std::size_t have, double more, const std::string& what) {
+    if (static_cast<double>(have) + more > static_cast<double>(kMaxDoseEvents))
+        throw InputError(what + ": " + fmt(more) + " more dose events (on top of " + std::to_string(have) +
+                         ") is more than the maximum of " + std::to_string(kMaxDoseEvents) + " per regimen");
+}
+}  // namespace
+
 Regimen& Regimen::add(const DoseEvent& e) {
+    check_room(events.size(), 1, "add");
     events.push_back(e);
     return *this;
 }
@@ -23,6 +34,7 @@ Regimen& Regimen::add_repeated(const DoseEvent& e, double ii, int addl) {
     if (addl < 0) throw InputError("ADDL: " + std::to_string(addl) + " must be >= 0");
     if (addl > 0 && !(std::isfinite(ii) && ii > 0))
         throw InputError("II: " + fmt(ii) + " h must be > 0 when ADDL > 0");
+    check_room(events.size(), static_cast<double>(addl) + 1, "ADDL " + std::to_string(addl));
     for (int i = 0; i <= addl; ++i) {
         DoseEvent c = e;
         c.time = e.time + i * ii;
@@ -32,6 +44,7 @@ Regimen& Regimen::add_repeated(const DoseEvent& e, double ii, int addl) {
 }
 
 Regimen& Regimen::add_on_days(const DoseEvent& e, const std::vector<double>& days) {
+    check_room(events.size(), static_cast<double>(days.size()), "days");
     for (double d : days) {
         if (!(std::isfinite(d) && d >= 0)) throw InputError("days: " + fmt(d) + " must be a day number >= 0");
         DoseEvent c = e;
@@ -42,11 +55,13 @@ Regimen& Regimen::add_on_days(const DoseEvent& e, const std::vector<double>& day
 }
 
 Regimen& Regimen::merge(const Regimen& other) {
+    check_room(events.size(), static_cast<double>(other.events.size()), "merge");
     events.insert(events.end(), other.events.begin(), other.events.end());
     return *this;
 }
 
 Regimen Regimen::iv_infusion(double amount, double duration_h, const std::vector<double>& times, bool per_kg) {
+    check_room(0, static_cast<double>(times.size()), "iv_infusion");
     Regimen r;
     for (double t : times) {
         DoseEvent e;
@@ -69,12 +84,19 @@ Regimen Regimen::intranasal(double total_mg, const std::vector<double>& times, d
     if (!(mg_per_device > 0)) throw InputError("intranasal: mg_per_device " + fmt(mg_per_device) + " must be > 0");
     if (!(total_mg > 0)) throw InputError("intranasal: total dose " + fmt(total_mg) + " mg must be > 0");
     if (!(spacing_h >= 0)) throw InputError("intranasal: device spacing " + fmt(spacing_h) + " h must be >= 0");
+    if (!std::isfinite(total_mg)) throw InputError("intranasal: total dose " + fmt(total_mg) + " mg must be finite");
     const double nd = total_mg / mg_per_device;
+    // Before lround (undefined past LONG_MAX) and before allocating anything.
+    if (!(nd <= kMaxDevicesPerSession + 0.5))
+        throw InputError("intranasal: total dose " + fmt(total_mg) + " mg in " + fmt(mg_per_device) + " mg devices is " +
+                         fmt(nd) + " devices per session; the maximum is " + std::to_string(kMaxDevicesPerSession));
     const long n = std::lround(nd);
     if (std::fabs(nd - static_cast<double>(n)) > 1e-9 || n < 1)
         throw InputError("intranasal: total dose " + fmt(total_mg) + " mg is not a whole number of " +
                          fmt(mg_per_device) + " mg devices");
+    check_room(0, static_cast<double>(n) * static_cast<double>(times.size()), "intranasal");
     Regimen r;
+    r.events.reserve(static_cast<std::size_t>(n) * times.size());
     for (double t : times)
         for (long d = 0; d < n; ++d) {
             DoseEvent e;
@@ -100,33 +122,26 @@ double Regimen::last_time() const {
 }
 
 void Regimen::validate() const {
+    // O(n): one pass, no pairwise checks. Overlapping infusions into one place are legal (as in
+    // NONMEM their rates add) and handled by both solvers, so they need no check here.
+    if (events.size() > kMaxDoseEvents)
+        throw InputError("regimen: " + std::to_string(events.size()) + " dose events is more than the maximum of " +
+                         std::to_string(kMaxDoseEvents) + " per regimen");
     for (std::size_t i = 0; i < events.size(); ++i) {
         const auto& e = events[i];
-        const std::string f = "dose[" + std::to_string(i) + "]";
         if (!(std::isfinite(e.time) && e.time >= 0))
-            throw InputError(f + ".time: " + fmt(e.time) + " h must be finite and >= 0");
+            throw InputError("dose[" + std::to_string(i) + "].time: " + fmt(e.time) + " h must be finite and >= 0");
         if (!(std::isfinite(e.amount) && e.amount > 0))
-            throw InputError(f + ".amount: " + fmt(e.amount) + (e.per_kg ? " mg/kg" : " mg") + " must be finite and > 0");
+            throw InputError("dose[" + std::to_string(i) + "].amount: " + fmt(e.amount) + (e.per_kg ? " mg/kg" : " mg") +
+                             " must be finite and > 0");
         if (!(std::isfinite(e.duration) && e.duration >= 0))
-            throw InputError(f + ".duration: " + fmt(e.duration) + " h must be finite and >= 0 (0 = bolus)");
-        if (e.device < 1) throw InputError(f + ".device: " + std::to_string(e.device) + " must be >= 1");
+            throw InputError("dose[" + std::to_string(i) + "].duration: " + fmt(e.duration) +
+                             " h must be finite and >= 0 (0 = bolus)");
+        if (e.device < 1)
+            throw InputError("dose[" + std::to_string(i) + "].device: " + std::to_string(e.device) + " must be >= 1");
         if (e.route.empty() && e.compartment.empty())
-            throw InputError(f + ": needs a route or a compartment");
+            throw InputError("dose[" + std::to_string(i) + "]: needs a route or a compartment");
     }
-    // Overlapping infusions into the same place are almost always a regimen error.
-    for (std::size_t i = 0; i < events.size(); ++i)
-        for (std::size_t j = i + 1; j < events.size(); ++j) {
-            const auto& a = events[i];
-            const auto& b = events[j];
-            if (a.duration <= 0 || b.duration <= 0) continue;
-            const std::string pa = a.compartment.empty() ? a.route : "cmt " + a.compartment;
-            const std::string pb = b.compartment.empty() ? b.route : "cmt " + b.compartment;
-            if (pa != pb) continue;
-            if (a.time < b.time + b.duration && b.time < a.time + a.duration)
-                throw InputError("dose[" + std::to_string(i) + "] (" + fmt(a.time) + " h to " + fmt(a.time + a.duration) +
-                                 " h) and dose[" + std::to_string(j) + "] (" + fmt(b.time) + " h to " +
-                                 fmt(b.time + b.duration) + " h) are overlapping infusions into " + pa);
-        }
 }
 
 std::vector<double> parse_number_list(const std::string& text, const std::string& what) {

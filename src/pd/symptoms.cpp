@@ -189,12 +189,20 @@ SymptomCurve simulate_symptoms_coupled(const Model& model, const Regimen& regime
     double t = 0.0;
     // Never step across a breakpoint: integrate to it, apply it, go on.
     auto integrate_to = [&](double t1) {
-        if (t1 > t) odeint::integrate_adaptive(stepper, rhs, x, t, t1, std::min(t1 - t, 0.1));
+        if (t1 > t && t1 - t <= detail::min_ode_segment(t1)) {
+            // Too short for the stepper (Boost skips it): the PK part exactly; P and E move by at
+            // most their rate (<= k_on, k_tr) times 1e-9 h.
+            Eigen::VectorXd xs = Eigen::Map<const Eigen::VectorXd>(x.data(), n);
+            detail::propagate_exactly(sys.A, u, t1 - t, xs);
+            Eigen::Map<Eigen::VectorXd>(x.data(), n) = xs;
+        } else if (t1 > t) {
+            odeint::integrate_adaptive(stepper, rhs, x, t, t1, std::min(t1 - t, 0.1));
+        }
         t = t1;
     };
     auto apply = [&](const detail::Breakpoint& bp) {
         for (const auto& bo : bp.boluses) x[static_cast<std::size_t>(bo.state)] += bo.amount;
-        for (const auto& r : bp.rates) u[r.state] += r.delta;
+        for (const auto& r : bp.rates) u[r.state] = r.rate;   // absolute rates (inputs.hpp)
     };
     std::size_t b = 0;
     const std::size_t nb = in.breakpoints.size();

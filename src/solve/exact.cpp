@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "inputs.hpp"
+#include "core/text.hpp"
 #include "ketasim/errors.hpp"
 
 namespace ketasim::detail {
@@ -101,7 +102,7 @@ public:
         M.topRightCorner(n, n) = Eigen::MatrixXd::Identity(n, n) * h;
         const Eigen::MatrixXd X = M.exp();
         if (!X.allFinite())
-            throw SolverError("exact solver: matrix exponential is not finite for step " + std::to_string(h) +
+            throw SolverError("exact solver: matrix exponential is not finite for step " + fmt(h) +
                               " h (rate constants too large?)");
         cache_.push_back({key, X.topLeftCorner(n, n), X.topRightCorner(n, n)});
         return cache_.back();
@@ -216,7 +217,7 @@ private:
 };
 
 [[noreturn]] void step_too_long(double h) {
-    throw SolverError("exact solver: one step of " + std::to_string(h) +
+    throw SolverError("exact solver: one step of " + fmt(h) +
                       " h between output times is longer than 1e6 h; add output times");
 }
 
@@ -257,7 +258,46 @@ std::vector<int> relevant_states(const LinearSystem& sys, bool all) {
     return keep;
 }
 
+// Double precision cannot resolve a state that turns over much faster than the slowest one.
+// Such a state (a compartment with a volume near zero) sits at a quasi-steady amount x_f ~
+// (inflow / k_fast), a fraction ~ k_slow / k_fast of the drug in the system; both the eigenbasis
+// and the Pade exponential produce it as a difference of terms of the size of the whole amount,
+// so its relative error is ~ eps * k_fast / k_slow (measured: esketamine_nasal with Vc = 1e-12 L,
+// ratio ~1e15, C_plasma wrong by up to 49 % while rosenbrock4 was within 1e-9; issue 9). The
+// turnover of a state is -A(i, i), the sum of its outflow rate constants; states without outflow
+// (sinks) are exact and do not count. Above kMaxTurnoverRatio the error bound eps * ratio would
+// exceed 2.2e-8, so the exact solver refuses instead of returning wrong numbers.
+constexpr double kMaxTurnoverRatio = 1e8;
+
+void check_scaling(const Eigen::MatrixXd& A, const std::vector<int>& keep, const LinearSystem& sys) {
+    int fast = -1, slow = -1;
+    for (int i = 0; i < static_cast<int>(A.rows()); ++i) {
+        const double k = -A(i, i);
+        if (!(k > 0)) continue;
+        if (fast < 0 || k > -A(fast, fast)) fast = i;
+        if (slow < 0 || k < -A(slow, slow)) slow = i;
+    }
+    if (fast < 0) return;
+    const double kf = -A(fast, fast), ks = -A(slow, slow);
+    if (std::isfinite(kf) && kf <= kMaxTurnoverRatio * ks) return;
+    const auto name = [&](int i) { return "'" + sys.state_names[static_cast<std::size_t>(keep[static_cast<std::size_t>(i)])] + "'"; };
+    throw SolverError("exact solver: state " + name(fast) + " turns over at " + fmt(kf) + " 1/h, " + fmt(kf / ks) +
+                      " times faster than state " + name(slow) + " (" + fmt(ks) + " 1/h); above " + fmt(kMaxTurnoverRatio) +
+                      " double precision cannot keep the fast state's amount accurate (error ~ 2.2e-16 x ratio). "
+                      "Check the parameters of " + name(fast) + " (a volume near zero?) or use solver = ode with "
+                      "method = rosenbrock4");
+}
+
 }  // namespace
+
+void propagate_exactly(const Eigen::MatrixXd& A, const Eigen::VectorXd& u, double h, Eigen::VectorXd& x) {
+    const Eigen::Index n = A.rows();
+    Eigen::MatrixXd M = Eigen::MatrixXd::Zero(n + 1, n + 1);
+    M.topLeftCorner(n, n) = A * h;
+    M.topRightCorner(n, 1) = u * h;
+    const Eigen::MatrixXd X = M.exp();
+    x = X.topLeftCorner(n, n) * x + X.topRightCorner(n, 1);
+}
 
 Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
                           const SimOptions& opt) {
@@ -270,6 +310,7 @@ Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, cons
     Eigen::MatrixXd A(n, n);
     for (int i = 0; i < n; ++i)
         for (int j = 0; j < n; ++j) A(i, j) = sys.A(keep[i], keep[j]);
+    check_scaling(A, keep, sys);
     OutputMap omap(sys);
     for (auto& t : omap.terms) t.state = to_reduced[t.state];   // every state C reads is kept
     const Eigen::Index n_out = sys.C.rows();
@@ -331,21 +372,35 @@ Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, cons
         // Round to the step quantum (h >= 0): steps equal up to float noise share one key.
         const long long key = static_cast<long long>(h * kInvStepQuantum + 0.5);
         if (key != last_key || (key > 0 && !closed)) change_step(key);
+        // The input integral is corrected for the quantization, G(h) = G(hq) + E(hq) (h - hq) +
+        // O(|A| (h - hq)^2): without it an infusion shorter than the quantum delivered nothing,
+        // and one of 1.4e-12 h delivered 1e-12 h worth (issue 9). E(hq) x + G(hq) u + E(hq) u dh
+        // = E(hq) (x + dh u) + G(hq) u, so the correction costs one multiply-add per state.
+        const double dh = h - static_cast<double>(key) * kStepQuantum;
         if (spectral) {
+            double* zp = z.data();
+            const double* wp = w.data();
             if (last_d) {
                 const double* e = last_d->e.data();
                 const double* g = last_d->g.data();
-                double* zp = z.data();
-                const double* wp = w.data();
                 if (has_input)
-                    for (int i = 0; i < n; ++i) zp[i] = e[i] * zp[i] + g[i] * wp[i];
+                    for (int i = 0; i < n; ++i) zp[i] = e[i] * (zp[i] + dh * wp[i]) + g[i] * wp[i];
                 else
                     for (int i = 0; i < n; ++i) zp[i] *= e[i];
+            } else if (has_input) {
+                for (int i = 0; i < n; ++i) zp[i] += dh * wp[i];
             }
         } else if (last) {
-            small_gemv(last->E, x.data(), tmp.data(), false);
-            if (has_input) small_gemv(last->G, u.data(), tmp.data(), true);
+            if (has_input) {
+                for (int i = 0; i < n; ++i) x[i] += dh * u[i];
+                small_gemv(last->E, x.data(), tmp.data(), false);
+                small_gemv(last->G, u.data(), tmp.data(), true);
+            } else {
+                small_gemv(last->E, x.data(), tmp.data(), false);
+            }
             x.swap(tmp);
+        } else if (has_input) {
+            x += dh * u;
         }
         t = tp;
     };
@@ -363,15 +418,13 @@ Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, cons
         for (const auto& r : bp.rates)
             if (to_reduced[r.state] >= 0) {
                 mark_reached(to_reduced[r.state]);
-                u[to_reduced[r.state]] += r.delta;
+                u[to_reduced[r.state]] = r.rate;
                 rates_changed = true;
             }
         if (!rates_changed) return;
         has_input = false;
-        for (int i = 0; i < n; ++i) {
-            if (std::fabs(u[i]) < 1e-300) u[i] = 0.0;
+        for (int i = 0; i < n; ++i)
             if (u[i] != 0.0) has_input = true;
-        }
         if (spectral) w.noalias() = cache.Vinv() * u;
     };
     // The same merge of output times and breakpoints as build_timeline(), without materializing it.

@@ -1,5 +1,8 @@
 #pragma once
 // Private: dose events turned into state-space inputs (boluses and zero-order rate changes).
+#include <algorithm>
+#include <cmath>
+#include <limits>
 #include <vector>
 
 #include "ketasim/model.hpp"
@@ -13,10 +16,14 @@ struct Bolus {
     int state;
     double amount;   // mg
 };
+// From `time` on, the zero-order input into `state` is `rate` (the sum of the infusions running
+// then). Absolute, not a change: adding and subtracting rates of very different size (a 1 s
+// infusion over a 24 h one) would leave rounding garbage of the large rate's size, even a
+// negative input, once the short one ends (issue 9: C_plasma -18,420 ng/mL).
 struct RateChange {
     double time;
     int state;
-    double delta;    // mg/h
+    double rate;     // mg/h, >= 0
 };
 
 // Everything that happens at one breakpoint, in time order.
@@ -71,6 +78,25 @@ Trajectory simulate_system(const LinearSystem& sys, const Regimen& regimen, cons
 // simulate() without re-validating `grid` and `opt` (run_sweep validates them once for all points).
 Trajectory simulate_prevalidated(const Model& model, const Regimen& regimen, const OutputGrid& grid,
                                  const SimOptions& opt, const Subject& subject);
+
+// Segments up to this long (ending at t_end) are propagated exactly instead of by an ODE
+// stepper: at least kTimeSnap (outputs that close to a breakpoint are snapped to it anyway), and
+// at least 64 ulps of t_end. Boost.Odeint 1.74 treats times within an absolute 2.2e-16 as equal
+// (less_with_sign / less_eq_with_sign): integrate_times() then interpolates from a step it never
+// took (segfault) and integrate_adaptive() skips the segment (an infusion of 1e-20 h was lost).
+inline double min_ode_segment(double t_end) {
+    return std::max(kTimeSnap, 64.0 * std::numeric_limits<double>::epsilon() * std::fabs(t_end));
+}
+
+// x <- x(t + h) for dx/dt = A x + u, exactly (Pade exponential of the augmented matrix
+// [[A h, u h], [0, 0]]). For intervals too short for an ODE stepper (see ode.cpp).
+void propagate_exactly(const Eigen::MatrixXd& A, const Eigen::VectorXd& u, double h, Eigen::VectorXd& x);
+
+// Checks every value of `tr` (issue 9: no silent wrong numbers): a non-finite value, or a value
+// below -tolerance, is a SolverError naming the output, the time and the value; negatives within
+// the tolerance (rounding noise around a true zero) are set to 0. See simulate.cpp for the
+// tolerance.
+void check_outputs(Trajectory& tr, const LinearSystem& sys, const SimOptions& opt);
 
 Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
                           const SimOptions& opt);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "inputs.hpp"
+#include "core/text.hpp"
 #include "ketasim/errors.hpp"
 
 namespace ketasim::detail {
@@ -66,17 +67,31 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
             if (timeline[j].breakpoint >= 0) break;
         }
         const bool ends_at_breakpoint = j < timeline.size();
-        // Outputs at the segment's own start time are read from x directly: Boost 1.74's dense
-        // integrate_times() would call calc_state() before the stepper has taken a step (crash;
-        // regression test ClosedForm.OdeDopri5OutputAtTimeZeroWithoutDoseThere).
-        while (seg_times.size() > 2 && seg_times[1] == t && seg_cols[1] >= 0) {
+        // Outputs at or just after the segment's start are propagated to exactly, not by the
+        // stepper (see min_ode_segment(); regression tests
+        // ClosedForm.OdeDopri5OutputAtTimeZeroWithoutDoseThere and Dopri5TinySegment.*).
+        while (seg_times.size() > 2 && seg_cols[1] >= 0 && seg_times[1] - t <= min_ode_segment(seg_times[1])) {
             for (int s = 0; s < n; ++s) xe[s] = x[s];
+            if (seg_times[1] > t) propagate_exactly(sys.A, u, seg_times[1] - t, xe);
+            for (int s = 0; s < n; ++s) x[s] = xe[s];
             record(tr, sys, omap, xe, seg_cols[1], opt);
-            seg_times.erase(seg_times.begin() + 1);
-            seg_cols.erase(seg_cols.begin() + 1);
+            t = seg_times[1];
+            seg_times.erase(seg_times.begin());
+            seg_times[0] = t;
+            seg_cols.erase(seg_cols.begin());
+            seg_cols[0] = -1;
         }
         const double t_end = seg_times.back();
-        if (t_end - t > 0) {
+        if (t_end - t > 0 && t_end - t <= min_ode_segment(t_end)) {
+            // Too short for the stepper (issue 9: a segment of 1e-20 h, or one ulp, segfaulted
+            // dopri5 inside Boost's integrate_times): propagate it exactly, output by output.
+            for (int s = 0; s < n; ++s) xe[s] = x[s];
+            for (std::size_t k = 1; k < seg_times.size(); ++k) {
+                if (seg_times[k] > seg_times[k - 1]) propagate_exactly(sys.A, u, seg_times[k] - seg_times[k - 1], xe);
+                if (seg_cols[k] >= 0) record(tr, sys, omap, xe, seg_cols[k], opt);
+            }
+            for (int s = 0; s < n; ++s) x[s] = xe[s];
+        } else if (t_end - t > 0) {
             std::size_t idx = 0;
             auto obs = [&](const State& xs, double /*tt*/) {
                 const int col = seg_cols[idx++];
@@ -90,11 +105,11 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
                 odeint::integrate_times(stepper, system, x, seg_times.begin(), seg_times.end(), dt0, obs,
                                         odeint::max_step_checker(static_cast<int>(std::min<long>(opt.max_steps, 2147483647L))));
             } catch (const odeint::step_adjustment_error& e) {
-                throw SolverError(std::string("ode solver: step size adjustment failed near t = ") + std::to_string(t) +
+                throw SolverError(std::string("ode solver: step size adjustment failed near t = ") + fmt(t) +
                                   " h (" + e.what() + "); try method = rosenbrock4 or looser tolerances");
             } catch (const odeint::no_progress_error& e) {
                 throw SolverError(std::string("ode solver: more than max_steps = ") + std::to_string(opt.max_steps) +
-                                  " steps between two output times near t = " + std::to_string(t) +
+                                  " steps between two output times near t = " + fmt(t) +
                                   " h; raise max_steps or use method = rosenbrock4 (stiff)");
             }
         }
@@ -110,9 +125,7 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
             const TimelinePoint& p = timeline[j];
             const Breakpoint& bp = in.breakpoints[p.breakpoint];
             for (const auto& b : bp.boluses) x[b.state] += b.amount;
-            for (const auto& r : bp.rates) u[r.state] += r.delta;
-            for (int s = 0; s < n; ++s)
-                if (std::fabs(u[s]) < 1e-300) u[s] = 0.0;
+            for (const auto& r : bp.rates) u[r.state] = r.rate;
             if (p.output >= 0) {
                 for (int s = 0; s < n; ++s) xe[s] = x[s];
                 record(tr, sys, omap, xe, p.output, opt);

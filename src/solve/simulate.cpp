@@ -1,5 +1,6 @@
 #include "ketasim/simulate.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -29,10 +30,15 @@ OdeMethod ode_method_from_string(const std::string& s) {
 }
 
 void SimOptions::validate() const {
-    if (!(std::isfinite(rtol) && rtol > 0 && rtol < 1))
-        throw InputError("SimOptions.rtol: " + fmt(rtol) + " must be in (0, 1)");
-    if (!(std::isfinite(atol) && atol > 0))
-        throw InputError("SimOptions.atol: " + fmt(atol) + " must be finite and > 0");
+    // Bounds (see the SimOptions comment in simulate.hpp): looser tolerances let the error
+    // controller accept steps whose error is as large as the solution itself (rtol 0.5 gave
+    // Ce = -191,820 ng/mL, issue 9), tighter ones than 1e-14 ask for less than double rounding.
+    if (!(std::isfinite(rtol) && rtol >= kMinRtol && rtol <= kMaxRtol))
+        throw InputError("SimOptions.rtol: " + fmt(rtol) + " must be in [" + fmt(kMinRtol) + ", " + fmt(kMaxRtol) +
+                         "]");
+    if (!(std::isfinite(atol) && atol > 0 && atol <= kMaxAtol))
+        throw InputError("SimOptions.atol: " + fmt(atol) + " must be in (0, " + fmt(kMaxAtol) +
+                         "] (mg for amounts, ng/mL for effect-site states)");
     if (max_steps < 1) throw InputError("SimOptions.max_steps: " + std::to_string(max_steps) + " must be >= 1");
     for (std::size_t i = 0; i < outputs.size(); ++i) {
         if (outputs[i].empty()) throw InputError("SimOptions.outputs[" + std::to_string(i) + "]: empty output name");
@@ -44,6 +50,48 @@ void SimOptions::validate() const {
 }
 
 namespace detail {
+// Negative values down to this fraction of an output's own maximum are rounding noise around a
+// true zero (an emptied depot, an output before its first dose reaches it) and are set to 0.
+// It is the exact solver's documented accuracy (tests/cpp/tolerances.hpp kExactRtol: cond(V) <
+// 1e4 times eps per step, over up to ~1e3 steps); anything more negative is a wrong number.
+// The ODE solver may in addition undershoot by its own error: rtol times the scale, plus atol
+// (per state, times the output's coefficients) with a factor 10 for global accumulation.
+constexpr double kNegativeNoise = 1e-9;
+
+void check_outputs(Trajectory& tr, const LinearSystem& sys, const SimOptions& opt) {
+    const Eigen::Index nt = tr.values.cols();
+    for (Eigen::Index k = 0; k < tr.values.rows(); ++k) {
+        auto row = tr.values.row(k);
+        if (!row.allFinite())   // vectorized passes: the check costs a few us per 10^4 values
+            for (Eigen::Index j = 0; j < nt; ++j)
+                if (!std::isfinite(row[j]))
+                    throw SolverError("output " + tr.names[static_cast<std::size_t>(k)] + " at t = " +
+                                      fmt(tr.time[static_cast<std::size_t>(j)]) + " h is " + fmt(row[j]) +
+                                      " (not finite: a dose, rate or parameter beyond double precision?)");
+        if (nt == 0) continue;
+        const double lowest = row.minCoeff();
+        if (lowest >= 0.0) continue;   // the usual case
+        const double scale = std::max(-lowest, row.maxCoeff());
+        double tol = kNegativeNoise * scale;
+        if (opt.solver == SolverKind::ode) {
+            const double coef = k < sys.C.rows() ? sys.C.row(k).cwiseAbs().sum() : 1.0;
+            tol += opt.rtol * scale + 10.0 * opt.atol * coef;
+        }
+        for (Eigen::Index j = 0; j < nt; ++j) {
+            const double v = row[j];
+            if (v >= 0) continue;
+            if (-v <= tol) {
+                row[j] = 0.0;
+                continue;
+            }
+            throw SolverError("output " + tr.names[static_cast<std::size_t>(k)] + " at t = " +
+                              fmt(tr.time[static_cast<std::size_t>(j)]) + " h is " + fmt(v) + " " +
+                              tr.units[static_cast<std::size_t>(k)] + ", below -" + fmt(tol) +
+                              " (the rounding allowance); the solver lost accuracy");
+        }
+    }
+}
+
 // Keeps only the outputs named in `names` (in that order); InputError names an unknown one.
 void select_outputs(LinearSystem& sys, const std::vector<std::string>& names) {
     if (names.empty()) return;
@@ -131,6 +179,7 @@ Trajectory simulate_selected(const LinearSystem& sys, const Regimen& regimen, co
     tr.dose_total_mg = in.total_mg;
     for (const auto& e : regimen.sorted()) tr.dose_times.push_back(e.time);
     tr.last_dose_time = regimen.last_time();
+    detail::check_outputs(tr, sys, opt);
     return tr;
 }
 }  // namespace

@@ -321,9 +321,9 @@ TEST_F(EventTableTest, IiAddlAndSsErrors) {
     expect_error("TIME,AMT,SS\n0,10,1\n", 2, {"column SS", "value '1'", "not supported"});
 }
 
-TEST_F(EventTableTest, OverlappingInfusionsNameTheRows) {
-    expect_error("TIME,AMT,DUR\n0,10,1\n5,10,1\n0.5,10,1\n", 4,
-                 {"the dose on line 2", "the dose on line 4", "overlapping infusions"});
+// Overlapping infusions are legal, as in NONMEM (rates add; see robustness_test.cpp).
+TEST_F(EventTableTest, OverlappingInfusionsAreAccepted) {
+    EXPECT_EQ(load_event_table(write("t.csv", "TIME,AMT,DUR\n0,10,1\n5,10,1\n0.5,10,1\n")).regimen.events.size(), 3u);
 }
 
 }  // namespace
