@@ -14,7 +14,9 @@ struct MetricOptions {
     // Terminal phase for lambda_z: points with t >= terminal_start (h). NaN = automatic: the last
     // third of the interval from the later of Tmax and the last dose event to the end.
     double terminal_start = std::numeric_limits<double>::quiet_NaN();
-    double last_dose_time = 0.0;   // h, used by the automatic terminal window
+    // h, used by the automatic terminal window. NaN = the trajectory's own (Trajectory::
+    // last_dose_time, filled by simulate()); 0 for the (t, c) overload. A number overrides it.
+    double last_dose_time = std::numeric_limits<double>::quiet_NaN();
     // false skips the log-linear terminal fit (one log per terminal point): lambda_z, half_life,
     // auc_0_inf, terminal_r2 and terminal_start are then NaN. For sweeps that do not report them.
     bool terminal_phase = true;
@@ -38,6 +40,35 @@ Metrics compute_metrics(const std::vector<double>& t, const double* c,
                         const MetricOptions& options = {});
 Metrics compute_metrics(const Trajectory& traj, const std::string& output,
                         const MetricOptions& options = {});
+
+// ---- the metric registry ---------------------------------------------------------------------
+// Every scalar metric of Metrics, once: the HDF5 writer, the CLI tables, the Python bindings
+// (ketasim.METRICS, metric frames, sweeps) all loop over this list. Names are lower_snake.
+// Metrics::c_at (C at MetricOptions::at_times) is a vector, not in the list; the HDF5 writer
+// stores it as /metrics/<output>/c_at (docs/formats.md).
+enum class MetricUnit {
+    output,           // the output's unit (ng/mL)
+    output_times_h,   // output unit * h
+    hour,             // h
+    per_hour,         // 1/h
+    one               // dimensionless
+};
+struct MetricInfo {
+    const char* name;
+    MetricUnit unit;
+    bool terminal_fit;   // NaN unless MetricOptions::terminal_phase (the log-linear terminal fit)
+    bool threshold;      // NaN unless MetricOptions::threshold is given
+    const char* description;
+};
+const std::vector<MetricInfo>& metric_registry();
+// Index in metric_registry() of `name`; InputError naming the value and the accepted names.
+std::size_t metric_index(const std::string& name);
+// Value of metric_registry()[index] in `m` (std::out_of_range past the end).
+double metric_value(const Metrics& m, std::size_t index);
+// The unit rule: "output unit", "output unit * h", "h", "1/h", "1".
+const char* to_string(MetricUnit u);
+// The unit of a metric for an output with unit `output_unit`: "ng/mL", "ng/mL*h", "h", "1/h", "1".
+std::string metric_unit(const MetricInfo& info, const std::string& output_unit);
 
 // Linear interpolation of c(t) at time x (t sorted); throws InputError outside the range.
 double interpolate(const std::vector<double>& t, const double* c, double x);

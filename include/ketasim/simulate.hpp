@@ -52,6 +52,11 @@ struct Trajectory {
     std::vector<std::string> units;     // per output
     OutputMatrix values;                // names.size() x time.size()
     double dose_total_mg = 0.0;         // everything the regimen gave
+    // The regimen's dose start times (h, sorted) and Regimen::last_time() (latest start or
+    // infusion end), filled by simulate(): metrics use it for the automatic terminal window,
+    // so callers need not pass it by hand.
+    std::vector<double> dose_times;
+    double last_dose_time = 0.0;
 
     int index(const std::string& name) const;    // throws InputError if unknown
     bool has(const std::string& name) const;

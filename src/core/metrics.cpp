@@ -31,11 +31,85 @@ inline double log_mean(double a, double b) {
 }
 }  // namespace
 
+namespace {
+struct MetricEntry {
+    MetricInfo info;
+    double Metrics::*field;
+};
+const std::vector<MetricEntry>& entries() {
+    using U = MetricUnit;
+    static const std::vector<MetricEntry> e = {
+        {{"cmax", U::output, false, false, "highest value on the output grid"}, &Metrics::cmax},
+        {{"tmax", U::hour, false, false, "time of cmax (first occurrence)"}, &Metrics::tmax},
+        {{"auc_0_t", U::output_times_h, false, false, "area under the curve over the grid, linear-up/log-down trapezoids"},
+         &Metrics::auc_0_t},
+        {{"auc_0_inf", U::output_times_h, true, false, "auc_0_t + C_last / lambda_z"}, &Metrics::auc_0_inf},
+        {{"lambda_z", U::per_hour, true, false, "terminal rate constant, log-linear least squares over the terminal window"},
+         &Metrics::lambda_z},
+        {{"half_life", U::hour, true, false, "ln 2 / lambda_z: apparent terminal half-life within the window"},
+         &Metrics::half_life},
+        {{"terminal_r2", U::one, true, false, "r^2 of the log-linear terminal fit"}, &Metrics::terminal_r2},
+        {{"terminal_start", U::hour, true, false, "time of the first point of the terminal fit"},
+         &Metrics::terminal_start},
+        {{"time_above", U::hour, false, true, "total time with the output above the threshold"}, &Metrics::time_above},
+        {{"time_to_threshold", U::hour, false, true, "first upward crossing of the threshold"},
+         &Metrics::time_to_threshold},
+        {{"time_below_after_peak", U::hour, false, true, "first time after tmax with the output at or below the threshold"},
+         &Metrics::time_below_after_peak},
+    };
+    return e;
+}
+}  // namespace
+
+const std::vector<MetricInfo>& metric_registry() {
+    static const std::vector<MetricInfo> r = [] {
+        std::vector<MetricInfo> v;
+        for (const auto& e : entries()) v.push_back(e.info);
+        return v;
+    }();
+    return r;
+}
+
+std::size_t metric_index(const std::string& name) {
+    const auto& r = metric_registry();
+    for (std::size_t i = 0; i < r.size(); ++i)
+        if (name == r[i].name) return i;
+    std::string names;
+    for (const auto& m : r) names += (names.empty() ? "" : ", ") + std::string(m.name);
+    throw InputError("metric '" + name + "' is not known (accepted: " + names + ")");
+}
+
+double metric_value(const Metrics& m, std::size_t index) { return m.*(entries().at(index).field); }
+
+const char* to_string(MetricUnit u) {
+    switch (u) {
+        case MetricUnit::output: return "output unit";
+        case MetricUnit::output_times_h: return "output unit * h";
+        case MetricUnit::hour: return "h";
+        case MetricUnit::per_hour: return "1/h";
+        case MetricUnit::one: return "1";
+    }
+    return "?";
+}
+
+std::string metric_unit(const MetricInfo& info, const std::string& output_unit) {
+    switch (info.unit) {
+        case MetricUnit::output: return output_unit;
+        case MetricUnit::output_times_h: return output_unit + "*h";
+        case MetricUnit::hour: return "h";
+        case MetricUnit::per_hour: return "1/h";
+        case MetricUnit::one: return "1";
+    }
+    return "";
+}
+
 void MetricOptions::validate() const {
     for (double t : at_times)
         if (!std::isfinite(t)) throw InputError("metrics.at_times: " + fmt(t) + " is not finite");
     if (!std::isnan(threshold) && !std::isfinite(threshold))
         throw InputError("metrics.threshold: " + fmt(threshold) + " is not finite");
+    if (!std::isnan(last_dose_time) && !std::isfinite(last_dose_time))
+        throw InputError("metrics.last_dose_time: " + fmt(last_dose_time) + " is not finite");
 }
 
 double interpolate(const std::vector<double>& t, const double* c, double x) {
@@ -81,7 +155,7 @@ Metrics compute_metrics(const std::vector<double>& t, const double* c, const Met
     // Terminal phase: log-linear least squares over the window.
     double ts = opt.terminal_start;
     if (std::isnan(ts)) {
-        const double from = std::max(m.tmax, opt.last_dose_time);
+        const double from = std::max(m.tmax, std::isnan(opt.last_dose_time) ? 0.0 : opt.last_dose_time);
         ts = from + (t.back() - from) * (2.0 / 3.0);
     }
     double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
@@ -146,7 +220,10 @@ Metrics compute_metrics(const std::vector<double>& t, const double* c, const Met
 
 Metrics compute_metrics(const Trajectory& tr, const std::string& output, const MetricOptions& opt) {
     const int i = tr.index(output);
-    return compute_metrics(tr.time, tr.values.row(i).data(), opt);
+    if (!std::isnan(opt.last_dose_time)) return compute_metrics(tr.time, tr.values.row(i).data(), opt);
+    MetricOptions own = opt;
+    own.last_dose_time = tr.last_dose_time;
+    return compute_metrics(tr.time, tr.values.row(i).data(), own);
 }
 
 }  // namespace ketasim

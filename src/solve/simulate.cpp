@@ -129,6 +129,8 @@ Trajectory simulate_selected(const LinearSystem& sys, const Regimen& regimen, co
     Trajectory tr = opt.solver == SolverKind::exact ? detail::simulate_exact(sys, in, times, opt)
                                                     : detail::simulate_ode(sys, in, times, opt);
     tr.dose_total_mg = in.total_mg;
+    for (const auto& e : regimen.sorted()) tr.dose_times.push_back(e.time);
+    tr.last_dose_time = regimen.last_time();
     return tr;
 }
 }  // namespace
