@@ -28,7 +28,7 @@ T_END_H, DT_H = 24.0, 1.0 / 60.0
 
 def model_values(model) -> dict:
     """Parameter values in h, L, mg (only the units this model uses)."""
-    to_h = {"1/h": 1.0, "1/min": 60.0, "L/h": 1.0, "L": 1.0, "h": 1.0, "1": 1.0}
+    to_h = {"1/h": 1.0, "1/min": 60.0, "L/h": 1.0, "L": 1.0, "h": 1.0, "1": 1.0, "dimensionless": 1.0}
     return {p.name: p.value * to_h[p.unit] for p in model.parameters}
 
 
@@ -102,7 +102,7 @@ def main(argv=None) -> int:
     ks_times = []
     for _ in range(max(20, a.repeat)):
         t0 = time.perf_counter()
-        df = ks.sweep(model, regimen, {"ka_n": ka}, metrics=["Cmax", "AUC"], t_end=T_END_H, dt=DT_H, threads=1)
+        df = ks.sweep(model, regimen, {"ka_n": ka}, metrics=["cmax", "auc_0_t"], t_end=T_END_H, dt=DT_H, threads=1)
         ks_times.append(time.perf_counter() - t0)
 
     base = model_values(model)
@@ -115,8 +115,8 @@ def main(argv=None) -> int:
             cmax[i], auc[i] = c.max(), auc_lin_up_log_down(t_out, c)
         sp_times.append(time.perf_counter() - t0)
 
-    err_cmax = float(np.max(np.abs(cmax / df["Cmax"].to_numpy() - 1)))
-    err_auc = float(np.max(np.abs(auc / df["AUC"].to_numpy() - 1)))
+    err_cmax = float(np.max(np.abs(cmax / df["cmax"].to_numpy() - 1)))
+    err_auc = float(np.max(np.abs(auc / df["auc_0_t"].to_numpy() - 1)))
     ks_rate, sp_rate = a.n / min(ks_times), a.n / min(sp_times)
 
     print(f"esketamine_nasal, 56 mg (2 x 28 mg, 5 min apart), 0-24 h every 1 min ({t_out.size} points), "

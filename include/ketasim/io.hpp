@@ -53,6 +53,7 @@ struct ResultArm {
     std::vector<Trajectory> subjects;         // same times and outputs for all
     std::vector<Subject> subject_info;        // same length as subjects (may be empty)
     std::vector<std::map<std::string, Metrics>> metrics;   // per subject, per output (optional)
+    std::vector<double> at_times;             // h: MetricOptions::at_times of Metrics::c_at (optional)
 };
 
 struct RunInfo {
@@ -66,6 +67,10 @@ struct RunInfo {
 void write_hdf5(const std::string& path, const std::vector<ResultArm>& arms, const RunInfo& info);
 // CSV: one row per (arm, subject, time), a column per output with its unit in the header.
 void write_csv(const std::string& path, const std::vector<ResultArm>& arms);
+// Writes `text` to `path` through a temporary (path + ".part") renamed into place when complete:
+// a failed write (e.g. a full disk) throws IoError and leaves neither a partial file nor the
+// temporary. The directory must exist.
+void write_text_atomically(const std::string& path, const std::string& text);
 // Writes by extension (.h5/.hdf5 or .csv); throws InputError for anything else.
 void write_results(const std::string& path, const std::vector<ResultArm>& arms, const RunInfo& info);
 

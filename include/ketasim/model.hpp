@@ -81,6 +81,10 @@ struct EffectSite {
     std::string name = "Ce";
     std::string driver = "C_plasma";   // output name
     std::string ke0;                   // parameter name (rate)
+    // Parameter name (dimensionless, > 0): factor converting this Ce into racemic-equivalent
+    // ng/mL, the scale the PD parameters (models/pd/*.toml) are calibrated on. Empty: not given
+    // (PD on this model is then refused rather than guessed).
+    std::string racemic_equivalent;
 };
 
 // ---- population layer of a model file (docs/populations.md) ------------------------------------

@@ -6,6 +6,7 @@
 //  - clinical metrics on a course (onset, response, remission, relapse) and standard schedules.
 // Calibration targets and procedure: docs/calibration.md. Times in hours.
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,14 +72,9 @@ struct AcuteCurves {
     std::vector<double> sbp_rise;       // mmHg
 };
 
-// `ce_scale` converts the Ce row into racemic-equivalent ng/mL (see kEsketamineRacemicEquivalent).
+// `ce_scale` converts the Ce row into racemic-equivalent ng/mL (see racemic_equivalent_scale()).
 AcuteCurves acute_effects(const Trajectory& tr, const AcuteEffectModel& m, const std::vector<double>& session_starts_h,
                           double ce_scale = 1.0, const std::string& ce_name = "Ce");
-
-// Racemic 0.5 mg/kg holds 0.25 mg/kg S-ketamine, and the S-enantiomer carries most of the NMDA
-// activity, so 1 ng/mL esketamine is treated as 2 ng/mL racemic-equivalent: an assumption used to
-// PREDICT esketamine effects with parameters calibrated on racemic IV data (docs/calibration.md).
-constexpr double kEsketamineRacemicEquivalent = 2.0;
 
 struct SessionAcute {
     double start_h = 0;
@@ -168,26 +164,55 @@ ClinicalMetrics clinical_metrics(const SymptomCurve& s, const SymptomModel& m, c
 
 // ---- schedules and courses -------------------------------------------------------------------
 
+// A course: the PK model it runs on, its regimen and the session start times. The model is part
+// of the course, so the name reported and the racemic-equivalence factor used always belong to
+// the model simulated.
 struct CourseSpec {
     std::string name, description;
-    std::string model = "ketamine_iv_clements";   // library model
+    Model model;
     Regimen regimen;
     std::vector<double> session_starts_h;
-    double ce_scale = 1.0;                          // Ce -> racemic-equivalent ng/mL
 };
 
-// Racemic IV mg_per_kg over duration_h on the given days (24 h * day).
-CourseSpec iv_course_on_days(const std::vector<double>& days, double mg_per_kg = 0.5, double duration_h = 40.0 / 60.0);
-// 2x weekly (days 0, 3 of each week) or 3x weekly (days 0, 2, 4) for `weeks` weeks.
-CourseSpec iv_course(int per_week, int weeks, double mg_per_kg = 0.5, double duration_h = 40.0 / 60.0);
-// Spravato induction: weeks 1-4 twice weekly (days 0, 3), 56 mg on day 0 then 84 mg; weeks 5..weeks
-// once weekly 84 mg. `weeks` in [1, 8] (default 8).
-CourseSpec esketamine_induction(int weeks = 8);
-
-// Ce -> racemic-equivalent ng/mL factor for a model, from the analyte of its effect-site driver
-// output (or the model's analyte): esketamine -> kEsketamineRacemicEquivalent, racemic ketamine
-// -> 1. Any other analyte is an InputError: the PD parameters are calibrated on racemic Ce only.
+// Ce -> racemic-equivalent ng/mL factor of a model: the value of the parameter named by its
+// [effect_site] racemic_equivalent key (each library model states its source: 1 by definition for
+// racemic ketamine, 2 assumed for esketamine). InputError if the model has no effect site or no
+// such key: the PD parameters are calibrated on racemic Ce, so the factor is never guessed.
 double racemic_equivalent_scale(const Model& model);
+
+// Racemic IV mg_per_kg over duration_h on the given days (24 h * day) on `model` (route "iv").
+CourseSpec iv_course_on_days(const Model& model, const std::vector<double>& days, double mg_per_kg = 0.5,
+                             double duration_h = 40.0 / 60.0);
+// 2x weekly (days 0, 3 of each week) or 3x weekly (days 0, 2, 4) for `weeks` weeks, in [1, 52].
+CourseSpec iv_course(const Model& model, int per_week, int weeks, double mg_per_kg = 0.5,
+                     double duration_h = 40.0 / 60.0);
+// Spravato induction: weeks 1-4 twice weekly (days 0, 3), 56 mg on day 0 then 84 mg; weeks 5..weeks
+// once weekly 84 mg, as 28 mg devices 5 min apart (route "intranasal"). `weeks` in [1, 8].
+CourseSpec esketamine_induction(const Model& model, int weeks = 8);
+
+// Named schedules (the CLI's --schedule and Python's schedule names), defined here only.
+struct ScheduleInfo {
+    const char* name;
+    const char* default_model;   // library model the schedule is written for
+    int default_weeks;           // 0: the schedule has no weeks (iv-days)
+    int max_weeks;
+    const char* description;
+};
+const std::vector<ScheduleInfo>& schedule_registry();
+const ScheduleInfo& schedule_info(const std::string& name);   // InputError listing the names
+// Arguments of a named schedule. weeks not set: the schedule's default (a given value outside
+// [1, max_weeks] is an error, never a fallback). days: iv-days only (and
+// required there). mg_per_kg and duration_h: IV schedules only (NaN: the default 0.5 mg/kg, 40 min).
+struct ScheduleRequest {
+    std::string name;
+    std::optional<int> weeks;
+    std::vector<double> days;
+    double mg_per_kg = std::numeric_limits<double>::quiet_NaN();
+    double duration_h = std::numeric_limits<double>::quiet_NaN();
+};
+// Validates the request against the schedule (an argument the schedule does not take is an
+// InputError naming it) and builds the course on `model`.
+CourseSpec schedule_course(const ScheduleRequest& request, const Model& model);
 
 // Session start times (h) of a regimen: dose start times in order, grouped so that a dose starting
 // within `session_window_h` of the first dose of the current session belongs to that session
@@ -195,10 +220,13 @@ double racemic_equivalent_scale(const Model& model);
 // InputError for an empty regimen or a window outside (0, 24] h.
 std::vector<double> group_sessions(const Regimen& regimen, double session_window_h = 2.0);
 
-// A course from any regimen (e.g. a regimen TOML file) on `model`: sessions from group_sessions(),
-// ce_scale from racemic_equivalent_scale(model), spec.model = model.name. Every dose's route must
-// be a route of the model (InputError naming the event, route and the model's routes).
+// A course from any regimen (e.g. a regimen TOML file) on `model`: sessions from group_sessions().
+// Every dose's route must be a route of the model and the model must give its racemic-equivalence
+// factor (InputError naming the event, route and the model's routes, or the missing key).
 CourseSpec course_from_regimen(const Regimen& regimen, const Model& model, double session_window_h = 2.0);
+
+// The same course (regimen, sessions) on another model, checked as course_from_regimen does.
+CourseSpec with_model(const CourseSpec& spec, const Model& model);
 
 // How run_course integrates the symptom states (both must agree; tests hold them together).
 enum class PdSolver {
@@ -229,7 +257,8 @@ struct SessionReport {
 };
 
 struct CourseResult {
-    CourseSpec spec;
+    CourseSpec spec;                     // spec.model: the model simulated
+    double ce_scale = 1.0;               // racemic_equivalent_scale(spec.model), as used
     Trajectory pk;
     AcuteCurves acute;
     SymptomCurve symptoms;
@@ -237,7 +266,48 @@ struct CourseResult {
     ClinicalMetrics clinical;
 };
 
-CourseResult run_course(const Model& model, const CourseSpec& spec, const AcuteEffectModel& acute,
-                        const SymptomModel& symptoms, const CourseOptions& o = {});
+CourseResult run_course(const CourseSpec& spec, const AcuteEffectModel& acute, const SymptomModel& symptoms,
+                        const CourseOptions& o = {});
+
+// ---- the session table -----------------------------------------------------------------------
+// One row per session of a CourseResult. The CLI (`ketasim course` table and --out CSV) and
+// Python (CourseResult.sessions) both read this list, so they have the same columns.
+enum class ColumnKind { integer, real, boolean };
+struct SessionColumn {
+    const char* name;          // CSV / DataFrame column
+    const char* unit;          // "1", "d", "h", "min", "ng/mL", "%", "mmHg", "MADRS points", "bool"
+    ColumnKind kind;
+    const char* label;         // short console header
+    const char* description;
+};
+const std::vector<SessionColumn>& session_columns();
+// rows x columns (session_columns() order); integers and booleans (0/1) as doubles; NaN where a
+// value does not exist (e.g. no discharge within the window).
+std::vector<std::vector<double>> session_table(const CourseResult& r);
+// The table as CSV text (header = column names; doubles round-trip exactly; NaN written as "nan").
+std::string session_table_csv(const CourseResult& r);
+
+// ---- the flagship comparison -----------------------------------------------------------------
+// IV racemic ketamine 0.5 mg/kg over 40 min versus intranasal esketamine and intranasal racemic
+// ketamine (`ketasim compare`, python ketasim.flagship), defined here only.
+constexpr double kDissociativeThresholdNgPerMl = 100.0;   // lower end (Krystal 1994, via Zanos 2018 Table 1)
+struct FlagshipOptions {
+    double weight_kg = 70.0;          // for the IV mg/kg dose text
+    double esketamine_mg = 56.0;      // multiple of 28 (devices)
+    double racemic_in_mg = 50.0;
+    std::string iv_model = "ketamine_iv_clements";
+    std::string esketamine_model = "esketamine_nasal";
+    std::string racemic_in_model = "ketamine_intranasal_racemic";
+    void validate() const;
+};
+struct ArmSpec {
+    std::string name;          // identifier (HDF5 group): iv_racemic, in_esketamine, in_racemic
+    std::string label;         // human-readable arm label (figure legends, Python keys)
+    std::string short_label;   // for table columns
+    std::string model;         // library model name or file
+    Regimen regimen;
+    std::string description;   // the dose in words
+};
+std::vector<ArmSpec> flagship_arms(const FlagshipOptions& o = {});
 
 }  // namespace ketasim

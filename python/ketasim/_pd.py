@@ -19,23 +19,9 @@ from ._regimen import Regimen, as_core_regimen
 from ._simulate import Result
 from ._units import Quantity, to_hours
 
-#: Column units of ``CourseResult.sessions`` (also in ``df.attrs["units"]``). The names are those
-#: of the CSV written by ``ketasim course --out``.
-SESSION_UNITS: Dict[str, str] = {
-    "session": "1-based index",
-    "day": "d from time 0",
-    "peak_ce_ng_per_mL": "ng/mL racemic-equivalent Ce",
-    "t_peak_ce_h": "h after the session start",
-    "peak_dissociation_pct": "% of maximal dissociation",
-    "t_peak_dissociation_h": "h after the session start",
-    "peak_sbp_rise_mmHg": "mmHg",
-    "t_peak_sbp_h": "h after the session start",
-    "discharge_min": "min after the session start (NaN: not within the window)",
-    "madrs_before": "MADRS points at the session start",
-    "madrs_24h": "MADRS points 24 h after the start",
-    "response_24h": "bool: MADRS 24 h <= baseline * (1 - response_fraction)",
-    "remission_24h": "bool: MADRS 24 h <= remission_threshold",
-}
+#: Columns of ``CourseResult.sessions`` and their units: the C++ session table
+#: (``session_columns()`` in include/ketasim/pd.hpp), also the CSV of ``ketasim course --out``.
+SESSION_UNITS: Dict[str, str] = {c.name: c.unit for c in _core.session_columns()}
 
 SYMPTOM_UNITS: Dict[str, str] = {
     "time_h": "h",
@@ -59,22 +45,22 @@ _ACUTE_FIELDS = ("diss_emax", "diss_ec50", "diss_hill", "sbp_emax", "sbp_ec50", 
                  "diss_tolerance_per_session", "diss_discharge_threshold", "sbp_discharge_threshold")
 _SYMPTOM_FIELDS = ("baseline", "ec50", "hill", "k_on", "k_off", "k_tr", "emax_p", "placebo_max", "k_placebo")
 
-#: Named schedules accepted by ``course()`` (the CLI's ``--schedule`` names).
-SCHEDULE_NAMES = ("iv-3x-weekly", "iv-2x-weekly", "esketamine-induction")
+#: Named schedules accepted by ``course()`` (the CLI's ``--schedule`` names; C++ schedule_registry()).
+SCHEDULE_NAMES = tuple(s.name for s in _core.schedule_registry())
 
 
 class Schedule:
-    """A treatment course to simulate: model, regimen and session start times.
+    """A treatment course to simulate: the PK model it runs on, its regimen and session starts.
 
-    Build one with ``ks.schedules.iv``, ``iv_days``, ``esketamine_induction`` or ``from_regimen``.
-    ``ce_scale`` converts the model's Ce into racemic-equivalent ng/mL (2 for esketamine).
+    Build one with ``ks.schedules.named``, ``iv``, ``iv_days``, ``esketamine_induction`` or
+    ``from_regimen``. ``ce_scale`` converts the model's Ce into racemic-equivalent ng/mL: the
+    model file's ``racemic_equivalent`` parameter (2 for esketamine, assumed; 1 for racemic).
     """
 
-    __slots__ = ("_core", "_model")
+    __slots__ = ("_core",)
 
-    def __init__(self, spec: _core.CourseSpec, model: Optional[_core.Model] = None) -> None:
+    def __init__(self, spec: _core.CourseSpec) -> None:
         self._core = spec
-        self._model = model   # the loaded model when built from one (a .toml path need not be in the library)
 
     @property
     def name(self) -> str:
@@ -86,7 +72,12 @@ class Schedule:
 
     @property
     def model(self) -> str:
-        """Library name of the PK model the schedule is meant for."""
+        """Name of the PK model the course runs on."""
+        return self._core.model.name
+
+    @property
+    def core_model(self) -> _core.Model:
+        """The PK model the course runs on."""
         return self._core.model
 
     @property
@@ -105,7 +96,15 @@ class Schedule:
 
     @property
     def ce_scale(self) -> float:
-        return self._core.ce_scale
+        return _core.racemic_equivalent_scale(self._core.model)
+
+    def on_model(self, model: ModelLike, models_dir: Union[str, os.PathLike, None] = None) -> "Schedule":
+        """The same regimen and sessions on another model (routes checked)."""
+        m = load_model(model, models_dir)
+        spec = _core.with_model(self._core, m)
+        if m.name != self.model:
+            spec.description = f"{self.description} (model {m.name})"
+        return Schedule(spec)
 
     def to_core(self) -> _core.CourseSpec:
         return self._core
@@ -130,48 +129,74 @@ def _mg_per_kg(value: Any) -> float:
     return float(value)
 
 
-def iv(per_week: int = 3, weeks: int = 2, mg_per_kg: float = 0.5, duration: Quantity = "40 min") -> Schedule:
+def _model_for(name: str, model: Optional[ModelLike], models_dir: Union[str, os.PathLike, None] = None) -> _core.Model:
+    return load_model(model if model is not None else _core.schedule_info(name).default_model, models_dir)
+
+
+def named(name: str, *, weeks: Optional[int] = None, days: Union[str, Iterable[float], None] = None,
+          mg_per_kg: Optional[float] = None, duration: Optional[Quantity] = None,
+          model: Optional[ModelLike] = None, models_dir: Union[str, os.PathLike, None] = None) -> Schedule:
+    """A named schedule (``SCHEDULE_NAMES``: iv-3x-weekly, iv-2x-weekly, iv-days,
+    esketamine-induction) with its arguments, as ``ketasim course --schedule`` builds it; the
+    arguments are checked by the C++ library (an argument the schedule does not take is an error).
+    ``model``: default the schedule's own."""
+    q = _core.ScheduleRequest()
+    q.name = str(name)
+    if weeks is not None:
+        q.weeks = _int_arg(weeks, "weeks")
+    if days is not None:
+        q.days = _core.parse_number_list(days, "days") if isinstance(days, str) else [float(x) for x in days]
+    if mg_per_kg is not None:
+        q.mg_per_kg = _mg_per_kg(mg_per_kg)
+    if duration is not None:
+        q.duration_h = to_hours(duration, "duration")
+    _core.schedule_info(q.name)   # unknown name: ValueError listing the names, before loading a model
+    return Schedule(_core.schedule_course(q, _model_for(q.name, model, models_dir)))
+
+
+def iv(per_week: int = 3, weeks: int = 2, mg_per_kg: float = 0.5, duration: Quantity = "40 min",
+       model: Optional[ModelLike] = None) -> Schedule:
     """Racemic ketamine IV infusions: ``per_week`` = 3 (days 0, 2, 4 of each week) or 2 (days 0,
     3) for ``weeks`` weeks (1-52), ``mg_per_kg`` over ``duration`` (number = h, or "40 min")."""
-    return Schedule(_core.iv_course(_int_arg(per_week, "per_week"), _int_arg(weeks, "weeks"),
-                                    _mg_per_kg(mg_per_kg), to_hours(duration, "duration")))
+    return Schedule(_core.iv_course(_model_for("iv-days", model), _int_arg(per_week, "per_week"),
+                                    _int_arg(weeks, "weeks"), _mg_per_kg(mg_per_kg), to_hours(duration, "duration")))
 
 
-def iv_days(days: Union[str, Iterable[float]], mg_per_kg: float = 0.5, duration: Quantity = "40 min") -> Schedule:
+def iv_days(days: Union[str, Iterable[float]], mg_per_kg: float = 0.5, duration: Quantity = "40 min",
+            model: Optional[ModelLike] = None) -> Schedule:
     """Racemic ketamine IV infusions on the given days (``[0, 2, 4, 7, 9, 11]`` or "0,2,4")."""
-    d = _core.parse_number_list(days, "days") if isinstance(days, str) else [float(x) for x in days]
-    return Schedule(_core.iv_course_on_days(d, _mg_per_kg(mg_per_kg), to_hours(duration, "duration")))
+    return named("iv-days", days=days, mg_per_kg=mg_per_kg, duration=duration, model=model)
 
 
-def esketamine_induction(weeks: int = 8) -> Schedule:
+def esketamine_induction(weeks: int = 8, model: Optional[ModelLike] = None) -> Schedule:
     """Spravato induction: 56 mg on day 0, then 84 mg, twice weekly in weeks 1-4 and weekly in
     weeks 5..``weeks`` (1-8), as 28 mg devices 5 min apart, on the esketamine_nasal model."""
-    return Schedule(_core.esketamine_induction(_int_arg(weeks, "weeks")))
+    return named("esketamine-induction", weeks=weeks, model=model)
 
 
 def from_regimen(regimen: Union[Regimen, _core.Regimen, str, os.PathLike], model: ModelLike = "ketamine_iv_clements",
-                 *, session_window: Quantity = "2 h") -> Schedule:
+                 *, session_window: Quantity = "2 h", models_dir: Union[str, os.PathLike, None] = None) -> Schedule:
     """A schedule from any regimen (``ks.Regimen`` or a regimen .toml file) on ``model``.
 
     Sessions are the dose start times grouped so that a dose within ``session_window`` of a
-    session's first dose joins it (nasal devices 5 min apart are one session). The Ce scale
-    follows the model's analyte (esketamine: 2, racemic ketamine: 1).
+    session's first dose joins it (nasal devices 5 min apart are one session). The Ce scale is
+    the model file's ``racemic_equivalent`` parameter.
     """
-    m = load_model(model)
+    m = load_model(model, models_dir)
     spec = _core.course_from_regimen(as_core_regimen(regimen), m, to_hours(session_window, "session_window"))
     if isinstance(regimen, (str, os.PathLike)):
         spec.name = os.fspath(regimen)
-    return Schedule(spec, m)
+    return Schedule(spec)
 
 
-def _schedule(schedule: Union[Schedule, str, os.PathLike, Regimen], model: Optional[ModelLike]) -> Schedule:
+def _schedule(schedule: Union[Schedule, str, os.PathLike, Regimen], model: Optional[ModelLike],
+              models_dir: Union[str, os.PathLike, None]) -> Schedule:
     if isinstance(schedule, Schedule):
-        return schedule
+        return schedule if model is None else schedule.on_model(model, models_dir)
     if isinstance(schedule, str) and schedule in SCHEDULE_NAMES:
-        return {"iv-3x-weekly": lambda: iv(3, 2), "iv-2x-weekly": lambda: iv(2, 4),
-                "esketamine-induction": esketamine_induction}[schedule]()
+        return named(schedule, model=model, models_dir=models_dir)
     if isinstance(schedule, (str, os.PathLike, Regimen, _core.Regimen)):
-        return from_regimen(schedule, model if model is not None else "ketamine_iv_clements")
+        return from_regimen(schedule, model if model is not None else "ketamine_iv_clements", models_dir=models_dir)
     raise TypeError(f"schedule: expected a ks.Schedule, one of {', '.join(SCHEDULE_NAMES)}, a regimen file or a "
                     f"ks.Regimen; got {type(schedule).__name__}")
 
@@ -206,8 +231,7 @@ class CourseResult:
         acute_model, symptom_model: the parameters used (C++ structs).
     """
 
-    def __init__(self, core: _core.CourseResult, schedule: Schedule, model: _core.Model,
-                 subject: _core.Subject, acute_model: _core.AcuteEffectModel,
+    def __init__(self, core: _core.CourseResult, schedule: Schedule, subject: _core.Subject, acute_model: _core.AcuteEffectModel,
                  symptom_model: _core.SymptomModel, options: _core.CourseOptions) -> None:
         import pandas as pd
 
@@ -216,20 +240,14 @@ class CourseResult:
         self.acute_model = acute_model
         self.symptom_model = symptom_model
         self.options = options
-        self.pk = Result(core.pk, model, core.spec.regimen, subject)
-        rows = []
-        for s in core.sessions:
-            a = s.acute
-            rows.append({
-                "session": s.index, "day": s.day, "peak_ce_ng_per_mL": a.peak_ce, "t_peak_ce_h": a.t_peak_ce_h,
-                "peak_dissociation_pct": a.peak_diss, "t_peak_dissociation_h": a.t_peak_diss_h,
-                "peak_sbp_rise_mmHg": a.peak_sbp, "t_peak_sbp_h": a.t_peak_sbp_h,
-                "discharge_min": a.discharge_h * 60.0, "madrs_before": s.madrs_before,
-                "madrs_24h": s.madrs_after_24h, "response_24h": bool(s.response),
-                "remission_24h": bool(s.remission),
-            })
-        self.sessions = pd.DataFrame(rows, columns=list(SESSION_UNITS)).set_index("session", drop=False)
-        self.sessions.index.name = None
+        self.pk = Result(core.pk, core.spec.model, core.spec.regimen, subject)
+        # The C++ session table (session_columns()): the same columns as ``ketasim course --out``.
+        cols = _core.session_columns()
+        table = np.asarray(core.session_table, dtype=float).reshape(-1, len(cols))
+        kinds = {_core.ColumnKind.integer: "int64", _core.ColumnKind.boolean: "bool"}
+        self.sessions = pd.DataFrame({c.name: table[:, k].astype(kinds.get(c.kind, "float64"))
+                                      for k, c in enumerate(cols)})
+        self.sessions.index = self.sessions["session"].to_numpy()
         self.sessions.attrs["units"] = dict(SESSION_UNITS)
 
         sc = core.symptom_curves
@@ -306,10 +324,11 @@ def course(
     """Simulate a treatment course, as ``ketasim course`` does.
 
     Args:
-        schedule: a ``Schedule`` (``ks.schedules.*``), a schedule name ("iv-3x-weekly",
-            "iv-2x-weekly", "esketamine-induction"), a regimen .toml file or a ``ks.Regimen``.
+        schedule: a ``Schedule`` (``ks.schedules.*``), a schedule name (``SCHEDULE_NAMES``, with
+            its defaults), a regimen .toml file or a ``ks.Regimen``.
         model: PK model (library name, .toml or loaded model). Default: the schedule's own model;
-            for a regimen, ketamine_iv_clements. The Ce scale follows the model's analyte.
+            for a regimen, ketamine_iv_clements. The Ce scale is the model file's
+            ``racemic_equivalent`` parameter.
         weight: body weight, kg.
         follow_up: simulated time after the last session start (number = h, or "28 d"); >= 24 h.
         dt: grid of the exact PK solution (number = h, or "1 min"); at most 15 min.
@@ -328,17 +347,7 @@ def course(
     Raises:
         ValueError: bad input, naming the argument or field, its value and the rule.
     """
-    sched = _schedule(schedule, model)
-    if model is not None:
-        m = load_model(model, models_dir)
-    else:
-        m = sched._model if sched._model is not None else load_model(sched.model, models_dir)
-    if m.name != sched.model:
-        # A schedule on another model: its routes are checked and the Ce scale follows the model.
-        spec = _core.course_from_regimen(sched.to_core().regimen, m)
-        spec.name, spec.session_starts_h = sched.name, list(sched.session_starts_h)
-        spec.description = f"{sched.description} (model {m.name})"
-        sched = Schedule(spec, m)
+    sched = _schedule(schedule, model, models_dir)
     d = _dir(models_dir)
     am = _core.AcuteEffectModel.from_parameters(_core.load_library_pd("acute_effects", d))
     if diss_tolerance is not None:
@@ -364,8 +373,8 @@ def course(
     o.validate()
     subject = _core.Subject()
     subject.weight_kg = o.weight_kg
-    core = _core.run_course(m, sched.to_core(), am, sm, o)
-    return CourseResult(core, sched, m, subject, am, sm, o)
+    core = _core.run_course(sched.to_core(), am, sm, o)
+    return CourseResult(core, sched, subject, am, sm, o)
 
 
 def load_pd(name: str, models_dir: Union[str, os.PathLike, None] = None) -> "pandas.DataFrame":  # noqa: F821
@@ -381,4 +390,5 @@ def load_pd(name: str, models_dir: Union[str, os.PathLike, None] = None) -> "pan
     return df
 
 
-__all__ = ["CourseResult", "Schedule", "course", "load_pd", "SESSION_UNITS", "SYMPTOM_UNITS", "ACUTE_UNITS"]
+__all__ = ["CourseResult", "Schedule", "course", "load_pd", "SCHEDULE_NAMES", "SESSION_UNITS", "SYMPTOM_UNITS",
+           "ACUTE_UNITS"]

@@ -41,10 +41,11 @@ class ResultArm:
     time: np.ndarray
     outputs: Dict[str, np.ndarray]                 # output -> (N, T)
     units: Dict[str, str]
-    metrics: Dict[str, Dict[str, np.ndarray]]      # output -> metric (file name) -> (N,)
+    metrics: Dict[str, Dict[str, np.ndarray]]      # output -> metric (ks.METRICS name; c_at (N, K)) -> values
     metric_units: Dict[str, Dict[str, str]]
     subjects: Optional["pandas.DataFrame"]         # noqa: F821  one row per subject
     attrs: Dict[str, Any] = field(default_factory=dict)
+    metric_at_times: Dict[str, List[float]] = field(default_factory=dict)   # output -> c_at times, h
 
     @property
     def n_subjects(self) -> int:
@@ -75,10 +76,19 @@ class ResultArm:
             columns=["subject", "time", "output", "value", "unit"])
 
     def metrics_frame(self) -> "pandas.DataFrame":  # noqa: F821
-        """One row per subject, columns "<output>.<metric>" (file metric names)."""
+        """One row per subject, columns "<output>.<metric>" (``ks.METRICS`` names; c_at as
+        "<output>.c_at_<t>h" per time of its ``at_times`` attribute)."""
         import pandas as pd
 
-        cols = {f"{o}.{k}": v for o, d in self.metrics.items() for k, v in d.items()}
+        cols: Dict[str, np.ndarray] = {}
+        for o, d in self.metrics.items():
+            for k, v in d.items():
+                if v.ndim == 2:
+                    times = self.metric_at_times.get(o, [])
+                    for j in range(v.shape[1]):
+                        cols[f"{o}.c_at_{times[j]:g}h" if j < len(times) else f"{o}.{k}_{j}"] = v[:, j]
+                else:
+                    cols[f"{o}.{k}"] = v
         df = pd.DataFrame(cols)
         df.index.name = "subject"
         return df
@@ -142,11 +152,14 @@ def _read_arm(g, name: str) -> ResultArm:
             units[k] = _text(ds.attrs.get("units", ""))
     metrics: Dict[str, Dict[str, np.ndarray]] = {}
     metric_units: Dict[str, Dict[str, str]] = {}
+    at_times: Dict[str, List[float]] = {}
     if "metrics" in g:
         for o, og in g["metrics"].items():
             if hasattr(og, "items"):
                 metrics[o] = {k: ds[()] for k, ds in og.items()}
                 metric_units[o] = {k: _text(ds.attrs.get("units", "")) for k, ds in og.items()}
+                if "c_at" in og and "at_times" in og["c_at"].attrs:
+                    at_times[o] = [float(x) for x in np.atleast_1d(og["c_at"].attrs["at_times"])]
             else:  # flat /metrics/<name>
                 metrics.setdefault("", {})[o] = og[()]
                 metric_units.setdefault("", {})[o] = _text(og.attrs.get("units", ""))
@@ -165,7 +178,7 @@ def _read_arm(g, name: str) -> ResultArm:
             for j, pn in enumerate(pnames):
                 cols[pn] = p[:, j]
         subjects = pd.DataFrame(cols) if cols else None
-    return ResultArm(name, time, outputs, units, metrics, metric_units, subjects, _attrs(g))
+    return ResultArm(name, time, outputs, units, metrics, metric_units, subjects, _attrs(g), at_times)
 
 
 def read_results(path: Union[str, os.PathLike]) -> ResultFile:
@@ -214,7 +227,7 @@ def write_results(path: Union[str, os.PathLike], results: Any, *, command: str =
             and the time grid (one row per subject).
         command: stored as the file's "command" attribute.
 
-    Metrics (Cmax, Tmax, AUC, ..., as ``ks.metrics``) are computed for every output and stored
+    Metrics (``ks.METRICS``: cmax, tmax, auc_0_t, ..., as ``ks.metrics``) are computed for every output and stored
     under /metrics. ``ks.read_results(path)`` reads the file back.
     """
     from . import _core
@@ -237,7 +250,7 @@ def write_results(path: Union[str, os.PathLike], results: Any, *, command: str =
                                  f"({first.model.name}, {r.model.name})")
             if not np.array_equal(np.asarray(r.time), np.asarray(first.time)):
                 raise ValueError(f"write_results: arm '{name}': results on different time grids")
-        mo = make_metric_options(last_dose_time=first.regimen.last_time())
+        mo = make_metric_options()   # last dose: each trajectory's own
         metrics = [{o: _core.compute_metrics(r.trajectory, o, mo) for o in r.outputs} for r in rs]
         reg = first.regimen if isinstance(first.regimen, Regimen) else Regimen._wrap(first.regimen)
         arms.append((str(name), first.model, repr(reg), [r.trajectory for r in rs],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Dict, Iterable, Mapping, Optional, Sequence, Union
+from typing import Dict, Iterable, Mapping, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
@@ -12,30 +12,28 @@ from ._models import ModelLike, load_model
 from ._regimen import Regimen, as_core_regimen
 from ._units import Quantity, to_hours, to_hours_list
 
-# Metric names of the Python API -> Metrics field (the HDF5 writer's names, also accepted).
-METRICS: Dict[str, str] = {
-    "Cmax": "cmax",
-    "Tmax": "tmax",
-    "AUC": "auc_0_t",
-    "AUC_inf": "auc_0_inf",
-    "lambda_z": "lambda_z",
-    "half_life": "half_life",
-    "terminal_r2": "terminal_r2",
-    "time_above": "time_above",
-    "time_to_threshold": "time_to_threshold",
-    "time_below_after_peak": "time_below_after_peak",
+class MetricSpec(NamedTuple):
+    """One entry of the C++ metric registry (include/ketasim/metrics.hpp)."""
+
+    unit: str            # unit rule: "output unit", "output unit * h", "h", "1/h", "1"
+    terminal_fit: bool   # NaN without the log-linear terminal fit
+    threshold: bool      # NaN without a threshold
+    description: str
+
+
+#: The metrics, by name (the HDF5 file names, sweep columns and ``ks.metrics`` keys), in registry order.
+METRICS: Dict[str, MetricSpec] = {
+    i.name: MetricSpec(i.unit_rule, bool(i.terminal_fit), bool(i.threshold), i.description)
+    for i in _core.metric_registry()
 }
-_ALIASES = {v: k for k, v in METRICS.items()}
 
 
 def metric_name(name: str) -> str:
-    """The API name of a metric given by API name or file name ("auc_0_t" -> "AUC")."""
-    if name in METRICS:
-        return name
-    if name in _ALIASES:
-        return _ALIASES[name]
-    raise ValueError(f"metric '{name}' is not known (accepted: {', '.join(METRICS)}; or their file names "
-                     f"{', '.join(_ALIASES)})")
+    """``name`` if it is a metric of the registry (ValueError listing the names otherwise)."""
+    if not isinstance(name, str):
+        raise ValueError(f"metric {name!r} must be a name (accepted: {', '.join(METRICS)})")
+    _core.metric_index(name)   # raises ValueError naming the value and the accepted names
+    return name
 
 
 def make_subject(weight: float = 70.0, age: float = 40.0, params: Optional[Mapping[str, float]] = None) -> _core.Subject:
@@ -66,12 +64,14 @@ def make_options(solver: str = "exact", method: str = "dopri5", rtol: float = 1e
 
 
 def make_metric_options(threshold: Optional[float] = None, at_times: Optional[Iterable[Quantity]] = None,
-                        terminal_start: Optional[Quantity] = None, last_dose_time: float = 0.0) -> _core.MetricOptions:
+                        terminal_start: Optional[Quantity] = None,
+                        last_dose_time: Optional[float] = None) -> _core.MetricOptions:
+    """MetricOptions; ``last_dose_time`` None = each trajectory's own (its regimen's last dose)."""
     o = _core.MetricOptions()
     o.threshold = math.nan if threshold is None else float(threshold)
     o.at_times = [] if at_times is None else to_hours_list(at_times, "at_times")
     o.terminal_start = math.nan if terminal_start is None else to_hours(terminal_start, "terminal_start")
-    o.last_dose_time = float(last_dose_time)
+    o.last_dose_time = math.nan if last_dose_time is None else float(last_dose_time)
     o.validate()
     return o
 
@@ -199,9 +199,9 @@ def simulate(
 
 
 def _metric_dict(mt: _core.Metrics, at_times: Sequence[float]) -> Dict[str, float]:
-    d = {name: float(getattr(mt, field)) for name, field in METRICS.items()}
+    d = {name: float(_core.metric_value(mt, i)) for i, name in enumerate(METRICS)}
     for t, c in zip(at_times, mt.c_at):
-        d[f"C_at_{t:g}h"] = float(c)
+        d[f"c_at_{t:g}h"] = float(c)
     return d
 
 
@@ -216,18 +216,18 @@ def metrics(
 ):
     """Exposure metrics of a result, computed by the C++ library on the output grid.
 
-    Metrics: Cmax (output unit), Tmax (h), AUC (0-t, linear-up/log-down, unit*h), AUC_inf,
-    lambda_z (1/h), half_life (h, apparent, over the automatic terminal window after the last
-    dose), terminal_r2, and with a ``threshold`` (output unit): time_above (h),
-    time_to_threshold (h, first upward crossing), time_below_after_peak (h); ``at_times`` adds
-    ``C_at_<t>h`` entries.
+    Metrics: those of ``ks.METRICS`` (the C++ registry): cmax (output unit), tmax (h), auc_0_t
+    (linear-up/log-down, unit*h), auc_0_inf, lambda_z (1/h), half_life (h, apparent, over the
+    automatic terminal window after the last dose), terminal_r2, terminal_start (h), and with a
+    ``threshold`` (output unit): time_above (h), time_to_threshold (h, first upward crossing),
+    time_below_after_peak (h); ``at_times`` adds ``c_at_<t>h`` entries.
 
     Returns ``{metric: value}`` when ``outputs`` is one output name, else
     ``{output: {metric: value}}`` for the given outputs (default: all); with ``as_frame=True`` a
     DataFrame with one row per output.
     """
     at = [] if at_times is None else to_hours_list(at_times, "at_times")
-    mo = make_metric_options(threshold, at, terminal_start, result.regimen.last_time())
+    mo = make_metric_options(threshold, at, terminal_start)   # last dose: the trajectory's own
     single = isinstance(outputs, str)
     names = [outputs] if single else (result.outputs if outputs is None else list(outputs))
     out = {n: _metric_dict(_core.compute_metrics(result.trajectory, n, mo), at) for n in names}

@@ -21,8 +21,8 @@ from ._simulate import (
 )
 from ._units import Quantity
 
-#: Metrics that need the log-linear terminal-phase fit.
-TERMINAL_METRICS = {"AUC_inf", "lambda_z", "half_life", "terminal_r2"}
+#: Metrics that need the log-linear terminal-phase fit (from the C++ registry).
+TERMINAL_METRICS = {name for name, spec in METRICS.items() if spec.terminal_fit}
 
 #: Sweep variables that are not model parameters.
 SPECIAL_VARIABLES = {
@@ -94,7 +94,7 @@ def sweep(
     regimen: Union[RegimenLike, Mapping[str, RegimenLike], Sequence[RegimenLike]],
     params: Mapping[str, Iterable[float]],
     *,
-    metrics: Sequence[str] = ("Cmax", "Tmax", "AUC"),
+    metrics: Sequence[str] = ("cmax", "tmax", "auc_0_t"),
     outputs: Union[str, Sequence[str], None] = None,
     t_end: Quantity = "24 h",
     dt: Quantity = "1 min",
@@ -124,7 +124,7 @@ def sweep(
             dose / regimen total, so the number and timing of devices or infusions stay the same),
             "weight" (kg) or "age" (years). All combinations are run (cartesian product) in
             ``itertools.product`` order: the last variable varies fastest.
-        metrics: metric names (see ``ketasim.METRICS``; default Cmax, Tmax, AUC).
+        metrics: metric names (see ``ketasim.METRICS``; default cmax, tmax, auc_0_t).
         outputs: output(s) to report (default: the model's first output, e.g. C_plasma).
         weight, age, fixed: subject values and parameter overrides shared by every point.
         threshold: concentration threshold for the time_* metrics (output unit).
@@ -184,7 +184,7 @@ def sweep(
         columns.update({n: grid_values[:, i] for i, n in enumerate(names)})
         for o in outs:
             for mn in metric_names:
-                columns[mn if len(outs) == 1 else f"{o}.{mn}"] = arrays[o][METRICS[mn]]
+                columns[mn if len(outs) == 1 else f"{o}.{mn}"] = arrays[o][mn]
         frames.append(pd.DataFrame(columns))
     df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     df.index.name = "point"

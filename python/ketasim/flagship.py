@@ -7,24 +7,21 @@ import os
 from pathlib import Path
 from typing import Dict, Optional, Tuple, Union
 
+from . import _core
 from ._regimen import Regimen
 from ._simulate import Result, metrics, simulate
 
 #: ng/mL: lower end of the dissociative plasma range (Krystal 1994, via Zanos 2018 Table 1);
-#: the CLI's default too.
-DEFAULT_THRESHOLD = 100.0
+#: the CLI's default too (C++ kDissociativeThresholdNgPerMl).
+DEFAULT_THRESHOLD = _core.DISSOCIATIVE_THRESHOLD_NG_PER_ML
 
 
 def arms(weight: float = 70.0, esketamine_mg: float = 56.0, racemic_in_mg: float = 50.0) -> Dict[str, Tuple[str, Regimen]]:
-    """label -> (model, regimen) of the three flagship arms."""
-    return {
-        "IV racemic ketamine 0.5 mg/kg over 40 min": (
-            "ketamine_iv_clements", Regimen.iv_infusion(0.5, "40 min", per_kg=True)),
-        f"IN esketamine {esketamine_mg:g} mg (28 mg devices, 5 min apart)": (
-            "esketamine_nasal", Regimen.intranasal(esketamine_mg)),
-        f"IN racemic ketamine {racemic_in_mg:g} mg": (
-            "ketamine_intranasal_racemic", Regimen.intranasal(racemic_in_mg, devices=1)),
-    }
+    """label -> (model, regimen) of the three flagship arms, as defined by the C++ library
+    (``flagship_arms()``, the arms of ``ketasim compare``)."""
+    o = _core.FlagshipOptions()
+    o.weight_kg, o.esketamine_mg, o.racemic_in_mg = float(weight), float(esketamine_mg), float(racemic_in_mg)
+    return {a.label: (a.model, Regimen._wrap(a.regimen)) for a in _core.flagship_arms(o)}
 
 
 def compare(
@@ -42,7 +39,8 @@ def compare(
     """Run the three flagship arms, save a figure (plasma and effect-site Ce) and print a table.
 
     Returns ``(results_by_label, table)``; ``table`` is a DataFrame of plasma and effect-site
-    metrics per arm (Cmax ng/mL, Tmax min, AUC0-t ng*h/mL, time to reach ``threshold`` min).
+    metrics per arm (``ks.METRICS`` names: cmax ng/mL, tmax min, auc_0_t ng*h/mL, time to reach
+    ``threshold`` min).
     ``out=None`` skips the figure. ``zoom_h`` limits the time axis of the figure (None = all).
     """
     import pandas as pd
@@ -58,14 +56,14 @@ def compare(
             "arm": label,
             "model": model,
             "dose (mg)": r.dose_total_mg,
-            "Cmax (ng/mL)": mp["Cmax"],
-            "Tmax (min)": mp["Tmax"] * 60,
-            "AUC0-t (ng*h/mL)": mp["AUC"],
-            f"time to {threshold:g} ng/mL (min)": mp["time_to_threshold"] * 60,
-            f"time above {threshold:g} ng/mL (min)": mp["time_above"] * 60,
-            "Ce max (ng/mL)": me["Cmax"],
-            "Ce Tmax (min)": me["Tmax"] * 60,
-            f"Ce time to {threshold:g} ng/mL (min)": me["time_to_threshold"] * 60,
+            "cmax (ng/mL)": mp["cmax"],
+            "tmax (min)": mp["tmax"] * 60,
+            "auc_0_t (ng/mL*h)": mp["auc_0_t"],
+            f"time_to_threshold {threshold:g} ng/mL (min)": mp["time_to_threshold"] * 60,
+            f"time_above {threshold:g} ng/mL (min)": mp["time_above"] * 60,
+            "Ce cmax (ng/mL)": me["cmax"],
+            "Ce tmax (min)": me["tmax"] * 60,
+            f"Ce time_to_threshold {threshold:g} ng/mL (min)": me["time_to_threshold"] * 60,
         })
     table = pd.DataFrame(rows).set_index("arm")
     if show_table:

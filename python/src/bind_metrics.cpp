@@ -25,6 +25,24 @@ void bind_metrics(py::module_& m) {
         .def_readonly("time_above", &Metrics::time_above)
         .def_readonly("time_to_threshold", &Metrics::time_to_threshold)
         .def_readonly("time_below_after_peak", &Metrics::time_below_after_peak);
+    py::enum_<MetricUnit>(m, "MetricUnit")
+        .value("output", MetricUnit::output)
+        .value("output_times_h", MetricUnit::output_times_h)
+        .value("hour", MetricUnit::hour)
+        .value("per_hour", MetricUnit::per_hour)
+        .value("one", MetricUnit::one);
+    py::class_<MetricInfo>(m, "MetricInfo")
+        .def_property_readonly("name", [](const MetricInfo& i) { return std::string(i.name); })
+        .def_readonly("unit", &MetricInfo::unit)
+        .def_property_readonly("unit_rule", [](const MetricInfo& i) { return std::string(to_string(i.unit)); })
+        .def_readonly("terminal_fit", &MetricInfo::terminal_fit)
+        .def_readonly("threshold", &MetricInfo::threshold)
+        .def_property_readonly("description", [](const MetricInfo& i) { return std::string(i.description); })
+        .def("unit_for", [](const MetricInfo& i, const std::string& u) { return metric_unit(i, u); },
+             py::arg("output_unit"));
+    m.def("metric_registry", &metric_registry, py::return_value_policy::reference);
+    m.def("metric_index", &metric_index, py::arg("name"));
+    m.def("metric_value", &metric_value, py::arg("metrics"), py::arg("index"));
     m.def("compute_metrics",
           py::overload_cast<const Trajectory&, const std::string&, const MetricOptions&>(&compute_metrics),
           py::arg("trajectory"), py::arg("output"), py::arg_v("options", MetricOptions{}, "MetricOptions()"));

@@ -92,20 +92,66 @@ void bind_pd(py::module_& m) {
         .def(py::init<>())
         .def_readwrite("name", &CourseSpec::name)
         .def_readwrite("description", &CourseSpec::description)
-        .def_readwrite("model", &CourseSpec::model)
-        .def_readwrite("regimen", &CourseSpec::regimen)
-        .def_readwrite("session_starts_h", &CourseSpec::session_starts_h)
-        .def_readwrite("ce_scale", &CourseSpec::ce_scale);
-    m.attr("ESKETAMINE_RACEMIC_EQUIVALENT") = kEsketamineRacemicEquivalent;
-    m.def("iv_course_on_days", &iv_course_on_days, py::arg("days"), py::arg("mg_per_kg") = 0.5,
-          py::arg("duration_h") = 40.0 / 60.0);
-    m.def("iv_course", &iv_course, py::arg("per_week"), py::arg("weeks"), py::arg("mg_per_kg") = 0.5,
-          py::arg("duration_h") = 40.0 / 60.0);
-    m.def("esketamine_induction", &esketamine_induction, py::arg("weeks") = 8);
-    m.def("group_sessions", &group_sessions, py::arg("regimen"), py::arg("session_window_h") = 2.0);
+        .def_readonly("model", &CourseSpec::model)
+        .def_readonly("regimen", &CourseSpec::regimen)
+        .def_readonly("session_starts_h", &CourseSpec::session_starts_h);
     m.def("racemic_equivalent_scale", &racemic_equivalent_scale, py::arg("model"));
+    m.def("iv_course_on_days", &iv_course_on_days, py::arg("model"), py::arg("days"), py::arg("mg_per_kg") = 0.5,
+          py::arg("duration_h") = 40.0 / 60.0);
+    m.def("iv_course", &iv_course, py::arg("model"), py::arg("per_week"), py::arg("weeks"), py::arg("mg_per_kg") = 0.5,
+          py::arg("duration_h") = 40.0 / 60.0);
+    m.def("esketamine_induction", &esketamine_induction, py::arg("model"), py::arg("weeks") = 8);
+    py::class_<ScheduleInfo>(m, "ScheduleInfo")
+        .def_property_readonly("name", [](const ScheduleInfo& s) { return std::string(s.name); })
+        .def_property_readonly("default_model", [](const ScheduleInfo& s) { return std::string(s.default_model); })
+        .def_readonly("default_weeks", &ScheduleInfo::default_weeks)
+        .def_readonly("max_weeks", &ScheduleInfo::max_weeks)
+        .def_property_readonly("description", [](const ScheduleInfo& s) { return std::string(s.description); });
+    m.def("schedule_registry", &schedule_registry, py::return_value_policy::reference);
+    m.def("schedule_info", &schedule_info, py::arg("name"), py::return_value_policy::reference);
+    py::class_<ScheduleRequest>(m, "ScheduleRequest")
+        .def(py::init<>())
+        .def_readwrite("name", &ScheduleRequest::name)
+        .def_readwrite("weeks", &ScheduleRequest::weeks)
+        .def_readwrite("days", &ScheduleRequest::days)
+        .def_readwrite("mg_per_kg", &ScheduleRequest::mg_per_kg)
+        .def_readwrite("duration_h", &ScheduleRequest::duration_h);
+    m.def("schedule_course", &schedule_course, py::arg("request"), py::arg("model"));
+    m.def("group_sessions", &group_sessions, py::arg("regimen"), py::arg("session_window_h") = 2.0);
     m.def("course_from_regimen", &course_from_regimen, py::arg("regimen"), py::arg("model"),
           py::arg("session_window_h") = 2.0);
+    m.def("with_model", &with_model, py::arg("spec"), py::arg("model"));
+
+    py::enum_<ColumnKind>(m, "ColumnKind")
+        .value("integer", ColumnKind::integer)
+        .value("real", ColumnKind::real)
+        .value("boolean", ColumnKind::boolean);
+    py::class_<SessionColumn>(m, "SessionColumn")
+        .def_property_readonly("name", [](const SessionColumn& c) { return std::string(c.name); })
+        .def_property_readonly("unit", [](const SessionColumn& c) { return std::string(c.unit); })
+        .def_readonly("kind", &SessionColumn::kind)
+        .def_property_readonly("label", [](const SessionColumn& c) { return std::string(c.label); })
+        .def_property_readonly("description", [](const SessionColumn& c) { return std::string(c.description); });
+    m.def("session_columns", &session_columns, py::return_value_policy::reference);
+
+    m.attr("DISSOCIATIVE_THRESHOLD_NG_PER_ML") = kDissociativeThresholdNgPerMl;
+    py::class_<FlagshipOptions>(m, "FlagshipOptions")
+        .def(py::init<>())
+        .def_readwrite("weight_kg", &FlagshipOptions::weight_kg)
+        .def_readwrite("esketamine_mg", &FlagshipOptions::esketamine_mg)
+        .def_readwrite("racemic_in_mg", &FlagshipOptions::racemic_in_mg)
+        .def_readwrite("iv_model", &FlagshipOptions::iv_model)
+        .def_readwrite("esketamine_model", &FlagshipOptions::esketamine_model)
+        .def_readwrite("racemic_in_model", &FlagshipOptions::racemic_in_model)
+        .def("validate", &FlagshipOptions::validate);
+    py::class_<ArmSpec>(m, "ArmSpec")
+        .def_readonly("name", &ArmSpec::name)
+        .def_readonly("label", &ArmSpec::label)
+        .def_readonly("short_label", &ArmSpec::short_label)
+        .def_readonly("model", &ArmSpec::model)
+        .def_readonly("regimen", &ArmSpec::regimen)
+        .def_readonly("description", &ArmSpec::description);
+    m.def("flagship_arms", &flagship_arms, py::arg_v("options", FlagshipOptions{}, "FlagshipOptions()"));
 
     py::class_<SessionAcute>(m, "SessionAcute")
         .def_readonly("start_h", &SessionAcute::start_h)
@@ -138,6 +184,18 @@ void bind_pd(py::module_& m) {
 
     py::class_<CourseResult>(m, "CourseResult")
         .def_readonly("spec", &CourseResult::spec)
+        .def_readonly("ce_scale", &CourseResult::ce_scale)
+        .def_property_readonly("session_table", [](const CourseResult& r) {
+            // rows x columns of session_columns(), one new array.
+            const auto rows = session_table(r);
+            const auto n = static_cast<py::ssize_t>(rows.size()),
+                       k = static_cast<py::ssize_t>(session_columns().size());
+            py::array_t<double> a({n, k});
+            auto w = a.mutable_unchecked<2>();
+            for (py::ssize_t i = 0; i < n; ++i)
+                for (py::ssize_t j = 0; j < k; ++j) w(i, j) = rows[static_cast<std::size_t>(i)][static_cast<std::size_t>(j)];
+            return a;
+        })
         .def_readonly("pk", &CourseResult::pk)
         .def_readonly("sessions", &CourseResult::sessions)
         .def_readonly("clinical", &CourseResult::clinical)
@@ -154,6 +212,6 @@ void bind_pd(py::module_& m) {
                               {"madrs", &s.madrs}, {"madrs_control", &s.madrs_control}};
             });
         });
-    m.def("run_course", &run_course, py::arg("model"), py::arg("spec"), py::arg("acute"), py::arg("symptoms"),
+    m.def("run_course", &run_course, py::arg("spec"), py::arg("acute"), py::arg("symptoms"),
           py::arg_v("options", CourseOptions{}, "CourseOptions()"), py::call_guard<py::gil_scoped_release>());
 }

@@ -25,6 +25,8 @@ void bind_simulate(py::module_& m) {
         .def("validate", &OutputGrid::validate);
 
     py::class_<Trajectory>(m, "Trajectory")
+        .def_readonly("dose_times", &Trajectory::dose_times)
+        .def_readonly("last_dose_time", &Trajectory::last_dose_time)
         .def_property_readonly("time", [](py::object self) {
             const auto& t = self.cast<const Trajectory&>();
             return readonly_view(t.time.data(), {static_cast<py::ssize_t>(t.time.size())}, self);

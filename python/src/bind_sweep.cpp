@@ -7,22 +7,6 @@
 namespace {
 using namespace ketasim;
 
-// Metric fields in the order (and with the names) of the HDF5 writer (src/io/results.cpp).
-const std::vector<std::pair<const char*, double Metrics::*>>& metric_fields() {
-    static const std::vector<std::pair<const char*, double Metrics::*>> f = {
-        {"cmax", &Metrics::cmax},
-        {"tmax", &Metrics::tmax},
-        {"auc_0_t", &Metrics::auc_0_t},
-        {"auc_0_inf", &Metrics::auc_0_inf},
-        {"lambda_z", &Metrics::lambda_z},
-        {"half_life", &Metrics::half_life},
-        {"terminal_r2", &Metrics::terminal_r2},
-        {"time_above", &Metrics::time_above},
-        {"time_to_threshold", &Metrics::time_to_threshold},
-        {"time_below_after_peak", &Metrics::time_below_after_peak}};
-    return f;
-}
-
 // {output: {metric: array (points,)}}; c_at as "c_at" (points, n_at_times).
 py::dict metric_arrays(const SweepResult& r) {
     py::dict out;
@@ -30,11 +14,14 @@ py::dict metric_arrays(const SweepResult& r) {
     const auto n = static_cast<py::ssize_t>(r.metrics.size());
     for (const auto& kv : r.metrics[0]) {
         py::dict d;
-        for (const auto& [name, field] : metric_fields()) {
+        // One array per entry of the metric registry (include/ketasim/metrics.hpp).
+        const auto& reg = metric_registry();
+        for (std::size_t q = 0; q < reg.size(); ++q) {
             py::array_t<double> a(n);
             auto w = a.mutable_unchecked<1>();
-            for (py::ssize_t i = 0; i < n; ++i) w(i) = r.metrics[static_cast<std::size_t>(i)].at(kv.first).*field;
-            d[name] = a;
+            for (py::ssize_t i = 0; i < n; ++i)
+                w(i) = metric_value(r.metrics[static_cast<std::size_t>(i)].at(kv.first), q);
+            d[reg[q].name] = a;
         }
         const auto k = static_cast<py::ssize_t>(kv.second.c_at.size());
         py::array_t<double> c({n, k});
@@ -125,12 +112,6 @@ void bind_sweep(py::module_& m) {
         .def_property_readonly("output_units", [](const SweepResult& r) {
             return r.trajectories.empty() ? std::vector<std::string>{} : r.trajectories[0].units;
         });
-
-    m.def("metric_fields", [] {
-        std::vector<std::string> n;
-        for (const auto& f : metric_fields()) n.emplace_back(f.first);
-        return n;
-    });
 
     m.def("run_sweep", &sweep_with_gil_released, py::arg("model"), py::arg("points"), py::arg("grid"),
           py::arg_v("options", SimOptions{}, "SimOptions()"), py::arg("threads") = 1,

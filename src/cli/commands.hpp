@@ -1,8 +1,13 @@
 #pragma once
 // Private to the CLI: command implementations shared by main.cpp.
 #include <limits>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "ketasim/metrics.hpp"
+#include "ketasim/pd.hpp"
 
 namespace ketasim::cli {
 
@@ -10,14 +15,15 @@ struct CompareOptions {
     double weight_kg = 70.0;
     double t_end_h = 24.0;
     double dt_h = 1.0 / 60.0;
-    double threshold = 100.0;    // ng/mL: lower end of the dissociative range (Krystal 1994)
+    double threshold = kDissociativeThresholdNgPerMl;
     std::string out = "flagship.h5";
     std::string models_dir;
-    std::string iv_model = "ketamine_iv_clements";
-    std::string esketamine_model = "esketamine_nasal";
-    std::string racemic_in_model = "ketamine_intranasal_racemic";
-    double esketamine_mg = 56.0;
-    double racemic_in_mg = 50.0;
+    // Defaults of the library's FlagshipOptions (include/ketasim/pd.hpp).
+    std::string iv_model = FlagshipOptions{}.iv_model;
+    std::string esketamine_model = FlagshipOptions{}.esketamine_model;
+    std::string racemic_in_model = FlagshipOptions{}.racemic_in_model;
+    double esketamine_mg = FlagshipOptions{}.esketamine_mg;
+    double racemic_in_mg = FlagshipOptions{}.racemic_in_mg;
     std::string command;
 };
 
@@ -25,16 +31,17 @@ int run_compare(const CompareOptions& o);
 
 struct CourseCliOptions {
     std::string schedule = "iv-3x-weekly";
-    int weeks = 0;                  // 0 = the schedule's default
+    std::optional<int> weeks;       // not given = the schedule's default
     std::string days;               // iv-days: "0,2,4,7,9,11"
     bool schedule_given = false;    // --schedule on the command line (exclusive with --regimen)
     std::string regimen;            // regimen TOML file instead of a named schedule
     std::string model;              // library model or .toml file; default: the schedule's, or the IV default
     std::string session_window = "2 h";   // doses closer than this to a session's first dose join it
-    double diss_tolerance = std::numeric_limits<double>::quiet_NaN();   // (0, 1]; NaN = the acute_effects file's
+    double diss_tolerance = 1.0;    // (0, 1]; used only when diss_tolerance_given
+    bool diss_tolerance_given = false;   // else the acute_effects file's value
     double weight_kg = 70.0;
     double follow_up_days = 28.0;
-    std::string out;                // session table as CSV
+    std::string out;                // session table: FILE.csv only
     std::string pd_solver = "semi-analytic";   // or "coupled-ode"
     std::string models_dir;
 };
@@ -56,6 +63,11 @@ struct PopulationCliOptions {
     std::string models_dir;
 };
 int run_population_cli(const PopulationCliOptions& o);
+
+// A metrics table: one row per output of `tr` (output, unit, then each metric of `metric_names`,
+// registry names from include/ketasim/metrics.hpp, headed "name [unit]", e.g. "auc_0_t [unit*h]").
+std::vector<std::vector<std::string>> metrics_rows(const Trajectory& tr, const std::map<std::string, Metrics>& ms,
+                                                   const std::vector<std::string>& metric_names);
 
 // Formats a table with aligned columns (first row = header).
 std::string format_table(const std::vector<std::vector<std::string>>& rows);

@@ -44,21 +44,36 @@ std::string format_table(const std::vector<std::vector<std::string>>& rows) {
     return os.str();
 }
 
+std::vector<std::vector<std::string>> metrics_rows(const Trajectory& tr, const std::map<std::string, Metrics>& ms,
+                                                   const std::vector<std::string>& metric_names) {
+    std::vector<std::vector<std::string>> rows = {{"output", "unit"}};
+    std::vector<std::size_t> idx;
+    for (const auto& n : metric_names) {
+        idx.push_back(metric_index(n));
+        const MetricInfo& info = metric_registry()[idx.back()];
+        // The output's own unit is in the "unit" column; others relative to it ("unit*h") or fixed ("h").
+        rows[0].push_back(n + (info.unit == MetricUnit::output ? "" : " [" + metric_unit(info, "unit") + "]"));
+    }
+    for (std::size_t k = 0; k < tr.names.size(); ++k) {
+        const auto it = ms.find(tr.names[k]);
+        if (it == ms.end()) continue;
+        std::vector<std::string> r = {tr.names[k], tr.units[k]};
+        for (std::size_t i : idx) r.push_back(fmt_num(metric_value(it->second, i)));
+        rows.push_back(r);
+    }
+    return rows;
+}
+
 int run_compare(const CompareOptions& o) {
-    struct ArmSpec {
-        std::string name, label, model;
-        Regimen regimen;
-        std::string regimen_text;
-    };
-    const double iv_mg = 0.5 * o.weight_kg;
-    std::vector<ArmSpec> specs;
-    specs.push_back({"iv_racemic", "IV racemic ketamine", o.iv_model, Regimen::iv_infusion(0.5, 40.0 / 60.0, {0.0}, true),
-                     "racemic ketamine 0.5 mg/kg (" + fmt_num(iv_mg) + " mg) IV over 40 min at t = 0"});
-    specs.push_back({"in_esketamine", "IN esketamine", o.esketamine_model, Regimen::intranasal(o.esketamine_mg, {0.0}),
-                     "esketamine " + fmt_num(o.esketamine_mg) + " mg intranasal as 28 mg devices 5 min apart"});
-    specs.push_back({"in_racemic", "IN racemic ketamine", o.racemic_in_model,
-                     Regimen::intranasal(o.racemic_in_mg, {0.0}, o.racemic_in_mg, 0.0),
-                     "racemic ketamine " + fmt_num(o.racemic_in_mg) + " mg intranasal at t = 0 (one dose event)"});
+    // The arms are the library's (flagship_arms()); this command only runs and prints them.
+    FlagshipOptions fo;
+    fo.weight_kg = o.weight_kg;
+    fo.esketamine_mg = o.esketamine_mg;
+    fo.racemic_in_mg = o.racemic_in_mg;
+    fo.iv_model = o.iv_model;
+    fo.esketamine_model = o.esketamine_model;
+    fo.racemic_in_model = o.racemic_in_model;
+    const std::vector<ArmSpec> specs = flagship_arms(fo);
 
     const OutputGrid grid = OutputGrid::uniform(0.0, o.t_end_h, o.dt_h);
     SimOptions sim;
@@ -68,11 +83,15 @@ int run_compare(const CompareOptions& o) {
     models.reserve(specs.size());
     for (const auto& s : specs) models.push_back(load_library_model(s.model, o.models_dir));
 
-    MetricOptions mo;
+    MetricOptions mo;   // last_dose_time: each trajectory's own
     mo.threshold = o.threshold;
     const std::vector<double> at = {0.25, 2.0 / 3.0, 1.0, 2.0, 4.0, 8.0, 24.0};
     for (double t : at)
         if (t <= o.t_end_h + 1e-9) mo.at_times.push_back(t);
+    // Rows of the table: these registry metrics (metrics.hpp), then C at the times, then the
+    // threshold metrics; each labelled with its registry name and unit.
+    const std::vector<std::string> head = {"cmax", "tmax", "auc_0_t", "auc_0_inf", "half_life"};
+    const std::vector<std::string> tail = {"time_to_threshold", "time_above"};
 
     std::vector<ResultArm> arms;
     // Metrics as rows, one column per (arm, analyte): fits a terminal.
@@ -82,40 +101,39 @@ int run_compare(const CompareOptions& o) {
         const Model& m = models[i];
         Trajectory tr = simulate(m, specs[i].regimen, grid, sim, subj);
         std::map<std::string, Metrics> ms;
-        for (const auto& out : tr.names) {
-            MetricOptions moo = mo;
-            moo.last_dose_time = specs[i].regimen.last_time();
-            ms[out] = compute_metrics(tr, out, moo);
-        }
+        for (const auto& out : tr.names) ms[out] = compute_metrics(tr, out, mo);
         for (const auto& out : m.outputs) {
             const Metrics& x = ms.at(out.name);
-            labels.push_back(specs[i].label + (out.name == "C_plasma" ? "" : ": " + out.analyte));
-            std::vector<std::string> c = {fmt_num(x.cmax), fmt_num(x.tmax * 60.0), fmt_num(x.auc_0_t),
-                                          fmt_num(x.auc_0_inf), fmt_num(x.half_life)};
+            labels.push_back(specs[i].short_label + (out.name == "C_plasma" ? "" : ": " + out.analyte));
+            std::vector<std::string> c;
+            for (const auto& n : head) c.push_back(fmt_num(metric_value(x, metric_index(n))));
             for (double v : x.c_at) c.push_back(fmt_num(v));
-            c.push_back(fmt_num(x.time_to_threshold * 60.0));
-            c.push_back(fmt_num(x.time_above * 60.0));
+            for (const auto& n : tail) c.push_back(fmt_num(metric_value(x, metric_index(n))));
             cols.push_back(c);
         }
         ResultArm arm;
         arm.name = specs[i].name;
         arm.model = &models[i];
-        arm.regimen_text = specs[i].regimen_text;
+        arm.regimen_text = specs[i].description;
         arm.subjects.push_back(std::move(tr));
         arm.subject_info.push_back(subj);
         arm.metrics.push_back(ms);
+        arm.at_times = mo.at_times;
         arms.push_back(std::move(arm));
     }
 
     std::cout << "ketasim " << version() << ": IV versus intranasal ketamine, one typical " << fmt_num(o.weight_kg)
               << " kg adult, 0-" << fmt_num(o.t_end_h) << " h (exact solver, output every " << fmt_num(o.dt_h * 60.0)
               << " min)\n\n";
-    for (const auto& s : specs) std::cout << "  " << s.label << ": " << s.regimen_text << "  [model " << s.model << "]\n";
-    std::vector<std::string> names = {"Cmax (ng/mL)", "Tmax (min)", "AUC0-t (ng*h/mL)", "AUC0-inf (ng*h/mL)",
-                                      "apparent t1/2 (h)"};
-    for (double t : mo.at_times) names.push_back("C at " + fmt_num(t * 60.0) + " min (ng/mL)");
-    names.push_back("time to reach " + fmt_num(o.threshold) + " ng/mL (min)");
-    names.push_back("time above " + fmt_num(o.threshold) + " ng/mL (min)");
+    for (const auto& s : specs) std::cout << "  " << s.short_label << ": " << s.description << "  [model " << s.model << "]\n";
+    const std::string unit = "ng/mL";
+    auto row_name = [&](const std::string& n) {
+        return n + " (" + metric_unit(metric_registry()[metric_index(n)], unit) + ")";
+    };
+    std::vector<std::string> names;
+    for (const auto& n : head) names.push_back(row_name(n));
+    for (double t : mo.at_times) names.push_back("c_at " + fmt_num(t * 60.0) + " min (" + unit + ")");
+    for (const auto& n : tail) names.push_back(row_name(n));
     std::vector<std::vector<std::string>> rows = {labels};
     for (std::size_t r = 0; r < names.size(); ++r) {
         std::vector<std::string> row = {names[r]};
@@ -126,7 +144,7 @@ int run_compare(const CompareOptions& o) {
     std::cout << "Concentrations in plasma, ng/mL; racemic columns are total (R+S) ketamine, esketamine columns the S-enantiomer\n"
                  "(a racemic dose holds half its mass as S-ketamine). Threshold " << fmt_num(o.threshold)
               << " ng/mL: lower end of the dissociative plasma range\n"
-                 "(Krystal 1994, via Zanos 2018 Table 1). t1/2: log-linear fit over the last third after Tmax, so an\n"
+                 "(Krystal 1994, via Zanos 2018 Table 1). half_life: log-linear fit over the last third after tmax, so an\n"
                  "apparent terminal half-life within the window, not the true terminal phase. Effect-site curves (Ce) are in the file.\n";
     RunInfo info;
     info.options = sim;

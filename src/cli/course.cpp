@@ -1,9 +1,6 @@
 // `ketasim course`: a treatment course session by session (acute effects, discharge time, MADRS)
 // with clinical metrics. The symptom model is calibrated, not published (docs/calibration.md).
 #include <cmath>
-#include <fstream>
-#include <iomanip>
-#include <limits>
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -16,18 +13,23 @@ std::string days_text(double h) { return std::isnan(h) ? "-" : fmt_num(h / 24.0)
 }  // namespace
 
 int run_course(const CourseCliOptions& o) {
-    const bool tolerance_given = !std::isnan(o.diss_tolerance);
-    if (tolerance_given && !(o.diss_tolerance > 0 && o.diss_tolerance <= 1))
-        throw InputError("--diss-tolerance: " + fmt_num(o.diss_tolerance) +
+    // Given flags are checked, never replaced by a default: NaN or 0 is an error, not "not given".
+    if (o.diss_tolerance_given && !(o.diss_tolerance > 0 && o.diss_tolerance <= 1))
+        throw InputError("--diss-tolerance: " + (std::isnan(o.diss_tolerance) ? std::string("nan") : fmt_num(o.diss_tolerance)) +
                          ": must be in (0, 1] (dissociation Emax multiplier per earlier session; 1 = no tolerance)");
+    // The session table is CSV only: refuse any other extension before the (long) run.
+    const auto ends_with = [](const std::string& s, const std::string& x) {
+        return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
+    };
+    if (!o.out.empty() && !ends_with(o.out, ".csv"))
+        throw InputError("--out " + o.out + ": the session table is written as CSV only: give a FILE.csv");
     CourseSpec spec;
-    Model model;
     if (!o.regimen.empty()) {
         if (o.schedule_given) throw InputError("--regimen and --schedule are exclusive: give one");
-        if (o.weeks > 0 || !o.days.empty())
+        if (o.weeks || !o.days.empty())
             throw InputError("--weeks and --days apply to --schedule, not to --regimen (the file gives the doses)");
         const double window = parse_quantity(o.session_window, Dimension::time, "--session-window", "h");
-        model = load_library_model(o.model.empty() ? "ketamine_iv_clements" : o.model, o.models_dir);
+        const Model model = load_library_model(o.model.empty() ? "ketamine_iv_clements" : o.model, o.models_dir);
         try {
             spec = course_from_regimen(load_regimen(o.regimen), model, window);
         } catch (const InputError& e) {
@@ -40,30 +42,23 @@ int run_course(const CourseCliOptions& o) {
         spec.name = o.regimen;
         spec.description = "regimen " + o.regimen + ": " + spec.description;
     } else {
-        if (o.schedule == "iv-3x-weekly")
-            spec = iv_course(3, o.weeks > 0 ? o.weeks : 2);
-        else if (o.schedule == "iv-2x-weekly")
-            spec = iv_course(2, o.weeks > 0 ? o.weeks : 4);
-        else if (o.schedule == "esketamine-induction")
-            spec = esketamine_induction(o.weeks > 0 ? o.weeks : 8);
-        else if (o.schedule == "iv-days")
-            spec = iv_course_on_days(parse_number_list(o.days, "--days"));
-        else
-            throw InputError("--schedule: '" + o.schedule +
-                             "' is not a schedule (iv-3x-weekly, iv-2x-weekly, esketamine-induction, iv-days)");
-        if (!o.model.empty()) {
-            model = load_library_model(o.model, o.models_dir);
-            // The schedule's sessions on another model: its routes and Ce scale are checked.
-            CourseSpec other;
+        ScheduleRequest q;
+        q.name = o.schedule;
+        const ScheduleInfo& info = [&]() -> const ScheduleInfo& {
             try {
-                other = course_from_regimen(spec.regimen, model);
+                return schedule_info(o.schedule);
             } catch (const InputError& e) {
-                throw InputError("--model " + o.model + " with --schedule " + o.schedule + ": " + e.what());
+                throw InputError(std::string("--schedule: ") + e.what());
             }
-            spec.model = model.name;
-            spec.ce_scale = other.ce_scale;
-        } else {
-            model = load_library_model(spec.model, o.models_dir);
+        }();
+        q.weeks = o.weeks;
+        if (!o.days.empty()) q.days = parse_number_list(o.days, "--days");
+        const Model model = load_library_model(o.model.empty() ? info.default_model : o.model, o.models_dir);
+        try {
+            spec = schedule_course(q, model);
+        } catch (const InputError& e) {
+            throw InputError("--schedule " + o.schedule + (o.model.empty() ? "" : " with --model " + o.model) + ": " +
+                             e.what());
         }
     }
     CourseOptions co;
@@ -72,23 +67,32 @@ int run_course(const CourseCliOptions& o) {
     co.models_dir = o.models_dir;
     co.pd_solver = pd_solver_from_string(o.pd_solver);
     AcuteEffectModel acute = AcuteEffectModel::from_parameters(load_library_pd("acute_effects", o.models_dir));
-    if (tolerance_given) acute.diss_tolerance_per_session = o.diss_tolerance;
+    if (o.diss_tolerance_given) acute.diss_tolerance_per_session = o.diss_tolerance;
     const SymptomModel symptoms = SymptomModel::from_parameters(load_library_pd("madrs", o.models_dir));
-    const CourseResult r = run_course(model, spec, acute, symptoms, co);
+    const CourseResult r = ketasim::run_course(spec, acute, symptoms, co);
+    // Built (and checked finite) before anything is printed or written.
+    const std::vector<std::vector<double>> table = session_table(r);
 
-    std::cout << "ketasim course: " << spec.description << "\nmodel " << spec.model << ", " << fmt_num(o.weight_kg)
+    std::cout << "ketasim course: " << spec.description << "\nmodel " << r.spec.model.name << ", " << fmt_num(o.weight_kg)
               << " kg; baseline MADRS " << fmt_num(symptoms.baseline)
               << (acute.diss_tolerance_per_session != 1.0
                       ? "; dissociation tolerance x " + fmt_num(acute.diss_tolerance_per_session) + " per session"
                       : "")
-              << (spec.ce_scale != 1.0 ? "; esketamine Ce x " + fmt_num(spec.ce_scale) + " as racemic-equivalent (assumption)" : "")
+              << (r.ce_scale != 1.0 ? "; Ce x " + fmt_num(r.ce_scale) + " as racemic-equivalent (parameters." +
+                                          r.spec.model.effect_site->racemic_equivalent + " of the model file)"
+                                    : "")
               << "\n\n";
-    std::vector<std::vector<std::string>> rows = {{"session", "day", "peak Ce ng/mL", "peak dissoc %", "peak SBP mmHg",
-                                                   "discharge min", "MADRS before", "MADRS 24 h", "status 24 h"}};
-    for (const auto& s : r.sessions)
-        rows.push_back({std::to_string(s.index), fmt_num(s.day), fmt_num(s.acute.peak_ce), fmt_num(s.acute.peak_diss),
-                        "+" + fmt_num(s.acute.peak_sbp), fmt_num(s.acute.discharge_h * 60.0), fmt_num(s.madrs_before),
-                        fmt_num(s.madrs_after_24h), s.remission ? "remission" : (s.response ? "response" : "-")});
+    // The session table of the library (session_columns()): the same columns as --out and Python.
+    const auto& cols = session_columns();
+    std::vector<std::vector<std::string>> rows(1);
+    for (const auto& c : cols) rows[0].push_back(c.label);
+    for (const auto& row : table) {
+        rows.emplace_back();
+        for (std::size_t k = 0; k < row.size(); ++k)
+            rows.back().push_back(cols[k].kind == ColumnKind::boolean ? (row[k] != 0 ? "yes" : "-")
+                                  : cols[k].kind == ColumnKind::integer ? std::to_string(static_cast<long long>(row[k]))
+                                                                         : fmt_num(row[k]));
+    }
     std::cout << format_table(rows);
     const auto& c = r.clinical;
     std::cout << "\nonset (>= " << fmt_num(co.clinical.onset_fraction * 100) << "% fall): "
@@ -104,16 +108,7 @@ int run_course(const CourseCliOptions& o) {
               << "\n\nTimes from the first session unless stated. The MADRS model is calibrated to single-dose IV data, not "
                  "published;\nrepeated-session and esketamine values are predictions (docs/calibration.md).\n";
     if (!o.out.empty()) {
-        std::ofstream f(o.out);
-        if (!f) throw IoError(o.out + ": cannot open for writing");
-        f << std::setprecision(std::numeric_limits<double>::max_digits10);   // round-trips exactly
-        f << "session,day,peak_ce_ng_per_mL,peak_dissociation_pct,peak_sbp_rise_mmHg,discharge_min,madrs_before,"
-             "madrs_24h,response_24h,remission_24h\n";
-        for (const auto& s : r.sessions)
-            f << s.index << "," << s.day << "," << s.acute.peak_ce << "," << s.acute.peak_diss << "," << s.acute.peak_sbp
-              << "," << s.acute.discharge_h * 60.0 << "," << s.madrs_before << "," << s.madrs_after_24h << ","
-              << (s.response ? 1 : 0) << "," << (s.remission ? 1 : 0) << "\n";
-        if (!f) throw IoError(o.out + ": write failed");
+        write_text_atomically(o.out, session_table_csv(r));
         std::cout << "\nwritten: " << o.out << "\n";
     }
     return 0;

@@ -138,26 +138,13 @@ int cmd_simulate(const SimulateArgs& a, const std::string& command) {
     opt.output_amounts = a.amounts;
     Trajectory tr = simulate(m, reg, grid, opt, s);
 
-    MetricOptions mo;
+    MetricOptions mo;   // the automatic terminal window uses the trajectory's own last dose
     mo.threshold = a.threshold;
-    mo.last_dose_time = reg.last_time();
     std::map<std::string, Metrics> ms;
-    std::vector<std::vector<std::string>> rows = {{"output", "unit", "Cmax", "Tmax h", "AUC0-t", "AUC0-inf", "t1/2 h"}};
-    if (!std::isnan(a.threshold)) {
-        rows[0].push_back("reach thr h");
-        rows[0].push_back("above thr h");
-    }
-    for (std::size_t k = 0; k < tr.names.size(); ++k) {
-        const Metrics x = compute_metrics(tr, tr.names[k], mo);
-        ms[tr.names[k]] = x;
-        std::vector<std::string> r = {tr.names[k], tr.units[k], cli::fmt_num(x.cmax), cli::fmt_num(x.tmax),
-                                      cli::fmt_num(x.auc_0_t), cli::fmt_num(x.auc_0_inf), cli::fmt_num(x.half_life)};
-        if (!std::isnan(a.threshold)) {
-            r.push_back(cli::fmt_num(x.time_to_threshold));
-            r.push_back(cli::fmt_num(x.time_above));
-        }
-        rows.push_back(r);
-    }
+    for (const auto& name : tr.names) ms[name] = compute_metrics(tr, name, mo);
+    std::vector<std::string> shown = {"cmax", "tmax", "auc_0_t", "auc_0_inf", "half_life"};
+    if (!std::isnan(a.threshold)) shown.insert(shown.end(), {"time_to_threshold", "time_above"});
+    const std::vector<std::vector<std::string>> rows = cli::metrics_rows(tr, ms, shown);
     std::cout << m.title << "\nregimen: " << regimen_text << "; " << reg.events.size() << " dose event(s), "
               << cli::fmt_num(tr.dose_total_mg) << " mg in total; weight " << cli::fmt_num(a.weight) << " kg\n\n"
               << cli::format_table(rows);
@@ -229,9 +216,17 @@ int main(int argc, char** argv) {
     cmp->add_option("--out", co.out, "Result file (.h5 or .csv)")->capture_default_str();
 
     cli::CourseCliOptions cso;
+    int crs_weeks = 0;
     auto* crs = app.add_subcommand("course", "A treatment course: acute effects, discharge time and MADRS per session");
-    crs->add_option("--schedule", cso.schedule, "iv-3x-weekly, iv-2x-weekly, esketamine-induction or iv-days")->capture_default_str();
-    crs->add_option("--weeks", cso.weeks, "Weeks of treatment (default: 2, 4 and 8 by schedule)");
+    std::string schedule_names, schedule_weeks;   // from the library's list (schedule_registry())
+    for (const auto& sch : schedule_registry()) {
+        schedule_names += (schedule_names.empty() ? "" : ", ") + std::string(sch.name);
+        if (sch.default_weeks > 0)
+            schedule_weeks += (schedule_weeks.empty() ? "" : ", ") + std::string(sch.name) + " " +
+                              std::to_string(sch.default_weeks);
+    }
+    crs->add_option("--schedule", cso.schedule, "Named schedule: " + schedule_names)->capture_default_str();
+    crs->add_option("--weeks", crs_weeks, "Weeks of treatment (default: " + schedule_weeks + ")");
     crs->add_option("--days", cso.days, "iv-days: session days, e.g. '0,2,4,7,9,11'");
     crs->add_option("--weight", cso.weight_kg, "Body weight, kg")->capture_default_str();
     crs->add_option("--follow-up-days", cso.follow_up_days, "Follow-up after the last session, days")->capture_default_str();
@@ -249,7 +244,7 @@ int main(int argc, char** argv) {
                     "semi-analytic (exact PK, then the symptom states) or coupled-ode (PK and symptom states as one "
                     "ODE system: the reference, slower)")
         ->capture_default_str();
-    crs->add_option("--out", cso.out, "Write the session table: FILE.csv");
+    crs->add_option("--out", cso.out, "Write the session table: FILE.csv (written whole or not at all)");
 
     cli::PopulationCliOptions po;
     auto* pop = app.add_subcommand("population", "A virtual population on one regimen: metric distributions, one row per subject");
@@ -298,6 +293,8 @@ int main(int argc, char** argv) {
         if (*crs) {
             cso.models_dir = models_dir;
             cso.schedule_given = crs->count("--schedule") > 0;
+            if (crs->count("--weeks") > 0) cso.weeks = crs_weeks;
+            cso.diss_tolerance_given = crs->count("--diss-tolerance") > 0;
             return cli::run_course(cso);
         }
     } catch (const InputError& e) {

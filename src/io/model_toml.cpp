@@ -1,4 +1,5 @@
 // Model files: see docs/formats.md and the annotated models/*.toml.
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -154,11 +155,12 @@ Model parse_model(const std::string& text, const std::string& file) {
     }
     if (const toml::node* en = root.get("effect_site")) {
         const toml::table& t = as_table(*en, file, "effect_site");
-        check_keys(t, {"name", "driver", "ke0", "description"}, file, "effect_site");
+        check_keys(t, {"name", "driver", "ke0", "racemic_equivalent", "description"}, file, "effect_site");
         EffectSite es;
         es.name = get_string(t, "name", file, "effect_site", false, "Ce");
         es.driver = get_string(t, "driver", file, "effect_site", false, "C_plasma");
         es.ke0 = get_string(t, "ke0", file, "effect_site", true);
+        es.racemic_equivalent = get_string(t, "racemic_equivalent", file, "effect_site", false);
         m.effect_site = es;
     }
     m.covariates = parse_covariates(root, file);
@@ -166,6 +168,15 @@ Model parse_model(const std::string& text, const std::string& file) {
     m.variability = parse_variability(root, file);
     m.residual_error = parse_residual_error(root, file);
     m.validate();
+    if (m.effect_site && !m.effect_site->racemic_equivalent.empty()) {
+        const std::string& pn = m.effect_site->racemic_equivalent;
+        if (!m.has_parameter(pn))
+            throw InputError(file + ": effect_site.racemic_equivalent names parameter '" + pn + "', which is not defined");
+        const Parameter& p = m.parameter(pn);
+        if (p.unit_info.dimension != Dimension::dimensionless || !(p.value > 0) || !std::isfinite(p.value))
+            throw InputError(file + ": parameters." + pn + " (effect_site.racemic_equivalent): value " +
+                             detail::fmt(p.value) + " " + p.unit + ": must be a finite number > 0 with unit 'dimensionless'");
+    }
     complete_population_layer(m, file);
     return m;
 }

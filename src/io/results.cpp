@@ -99,27 +99,6 @@ H5::DataSet write_2d(H5::Group& g, const std::string& name, const std::vector<do
     return ds;
 }
 
-std::string metric_unit(const std::string& metric, const std::string& unit) {
-    if (metric == "cmax" || metric == "c_last") return unit;
-    if (metric == "auc_0_t" || metric == "auc_0_inf") return unit + "*h";
-    if (metric == "lambda_z") return "1/h";
-    if (metric == "terminal_r2") return "1";
-    return "h";
-}
-
-std::vector<std::pair<std::string, double>> metric_values(const Metrics& m) {
-    return {{"cmax", m.cmax},
-            {"tmax", m.tmax},
-            {"auc_0_t", m.auc_0_t},
-            {"auc_0_inf", m.auc_0_inf},
-            {"lambda_z", m.lambda_z},
-            {"half_life", m.half_life},
-            {"terminal_r2", m.terminal_r2},
-            {"time_above", m.time_above},
-            {"time_to_threshold", m.time_to_threshold},
-            {"time_below_after_peak", m.time_below_after_peak}};
-}
-
 void write_arm(H5::Group& g, const ResultArm& arm) {
     const Trajectory& t0 = arm.subjects[0];
     const hsize_t N = arm.subjects.size(), T = t0.time.size();
@@ -170,12 +149,37 @@ void write_arm(H5::Group& g, const ResultArm& arm) {
         for (std::size_t k = 0; k < t0.names.size(); ++k) {
             const std::string& out = t0.names[k];
             if (!arm.metrics[0].count(out)) continue;
+            for (std::size_t i = 0; i < arm.metrics.size(); ++i)
+                if (!arm.metrics[i].count(out))
+                    throw InputError("results: arm '" + arm.name + "': subject " + std::to_string(i) +
+                                     " has no metrics for output '" + out + "'");
             H5::Group og = mg.createGroup(out);
-            const auto names = metric_values(arm.metrics[0].at(out));
-            for (std::size_t q = 0; q < names.size(); ++q) {
+            // One dataset per registry entry (include/ketasim/metrics.hpp), in registry order.
+            const auto& reg = metric_registry();
+            for (std::size_t q = 0; q < reg.size(); ++q) {
                 std::vector<double> v;
-                for (const auto& ms : arm.metrics) v.push_back(metric_values(ms.at(out))[q].second);
-                write_1d(og, names[q].first, v, metric_unit(names[q].first, t0.units[k]));
+                for (const auto& ms : arm.metrics) v.push_back(metric_value(ms.at(out), q));
+                write_1d(og, reg[q].name, v, metric_unit(reg[q], t0.units[k]));
+            }
+            // C at MetricOptions::at_times: (N, K), attr at_times (h).
+            const std::size_t n_at = arm.metrics[0].at(out).c_at.size();
+            if (n_at > 0) {
+                std::vector<double> v;
+                for (std::size_t i = 0; i < arm.metrics.size(); ++i) {
+                    const auto& c = arm.metrics[i].at(out).c_at;
+                    if (c.size() != n_at)
+                        throw InputError("results: arm '" + arm.name + "': subject " + std::to_string(i) + " has " +
+                                         std::to_string(c.size()) + " c_at values for output '" + out + "', not " +
+                                         std::to_string(n_at));
+                    v.insert(v.end(), c.begin(), c.end());
+                }
+                H5::DataSet ds = write_2d(og, "c_at", v, arm.metrics.size(), n_at, t0.units[k]);
+                if (arm.at_times.size() == n_at) {
+                    hsize_t n = n_at;
+                    H5::Attribute a = ds.createAttribute("at_times", H5::PredType::NATIVE_DOUBLE, H5::DataSpace(1, &n));
+                    a.write(H5::PredType::NATIVE_DOUBLE, arm.at_times.data());
+                }
+                attr_strs(ds, "dims", {"subject", "at_time"});
             }
         }
     }
@@ -282,6 +286,26 @@ void write_csv(const std::string& path, const std::vector<ResultArm>& arms) {
         out.close();
         if (!out) throw IoError(path + ": write failed (disk full?)");
         fs::rename(tmp, path);
+    } catch (...) {
+        remove_quietly(tmp);
+        throw;
+    }
+}
+
+void write_text_atomically(const std::string& path, const std::string& text) {
+    check_target(path);
+    const std::string tmp = path + ".part";
+    try {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        if (!out) throw IoError(path + ": cannot open '" + tmp + "' for writing");
+        out.write(text.data(), static_cast<std::streamsize>(text.size()));
+        out.flush();
+        out.close();
+        if (!out) throw IoError(path + ": write failed (disk full?)");
+        fs::rename(tmp, path);
+    } catch (const fs::filesystem_error& e) {
+        remove_quietly(tmp);
+        throw IoError(path + ": " + e.what());
     } catch (...) {
         remove_quietly(tmp);
         throw;

@@ -2,8 +2,9 @@
 // clinical metrics. Schedules: docs reference section 5 (IV 0.5 mg/kg over 40 min 2x or 3x
 // weekly; Spravato induction twice weekly for 4 weeks, then weekly).
 #include <algorithm>
-#include <cctype>
 #include <cmath>
+#include <iomanip>
+#include <sstream>
 
 #include "ketasim/errors.hpp"
 #include "ketasim/metrics.hpp"
@@ -16,17 +17,44 @@ namespace ketasim {
 namespace {
 using detail::pd_num;
 using detail::pd_require;
-}  // namespace
 
-CourseSpec iv_course_on_days(const std::vector<double>& days, double mg_per_kg, double duration_h) {
-    if (days.empty()) throw InputError("iv course: days is empty: need at least one session");
-    if (!(mg_per_kg > 0)) throw InputError("iv course: mg_per_kg = " + pd_num(mg_per_kg) + ": must be > 0");
-    if (!(duration_h >= 0)) throw InputError("iv course: duration_h = " + pd_num(duration_h) + ": must be >= 0");
+std::string route_list(const Model& model) {
+    std::string routes;
+    for (const auto& r : model.route_names()) routes += (routes.empty() ? "" : ", ") + r;
+    return routes;
+}
+
+// Attaches `model` to a course after checking that it can run it: every dose's route is a route
+// of the model, and the model has an effect site with its racemic-equivalence factor.
+CourseSpec attach_model(CourseSpec c, const Model& model) {
+    c.regimen.validate();
+    for (std::size_t i = 0; i < c.regimen.events.size(); ++i) {
+        const DoseEvent& e = c.regimen.events[i];
+        if (!e.compartment.empty() || model.has_route(e.route)) continue;
+        throw InputError("regimen event " + std::to_string(i) + " (t = " + pd_num(e.time) + " h): route '" + e.route +
+                         "' is not a route of model '" + model.name + "' (routes: " + route_list(model) + ")");
+    }
+    racemic_equivalent_scale(model);   // throws if the model cannot run PD
+    c.model = model;
+    return c;
+}
+
+// The regimen and sessions of an IV course, before a model is attached.
+CourseSpec iv_days_spec(const std::vector<double>& days, double mg_per_kg, double duration_h) {
+    if (days.empty()) throw InputError("iv course: days is empty: need at least one session day (e.g. 0,2,4,7,9,11)");
+    for (double d : days)
+        if (!(d >= 0 && d <= 3650)) throw InputError("iv course: day " + pd_num(d) + ": must be in [0, 3650]");
+    if (!(mg_per_kg > 0 && mg_per_kg <= 10))
+        throw InputError("iv course: mg_per_kg = " + pd_num(mg_per_kg) + ": must be in (0, 10]");
+    if (!(duration_h >= 0 && duration_h <= 24))
+        throw InputError("iv course: duration_h = " + pd_num(duration_h) + ": must be in [0, 24] h");
     CourseSpec c;
     for (double d : days) c.session_starts_h.push_back(24.0 * d);
     std::sort(c.session_starts_h.begin(), c.session_starts_h.end());
+    for (std::size_t i = 1; i < c.session_starts_h.size(); ++i)
+        if (c.session_starts_h[i] == c.session_starts_h[i - 1])
+            throw InputError("iv course: day " + pd_num(c.session_starts_h[i] / 24.0) + " is given twice");
     c.regimen = Regimen::iv_infusion(mg_per_kg, duration_h, c.session_starts_h, true);
-    c.model = "ketamine_iv_clements";
     c.name = "iv-days";
     std::string list;
     for (double d : days) list += (list.empty() ? "" : ",") + pd_num(d);
@@ -34,8 +62,30 @@ CourseSpec iv_course_on_days(const std::vector<double>& days, double mg_per_kg, 
                     " min on days " + list;
     return c;
 }
+}  // namespace
 
-CourseSpec iv_course(int per_week, int weeks, double mg_per_kg, double duration_h) {
+double racemic_equivalent_scale(const Model& model) {
+    if (!model.effect_site) throw InputError("model '" + model.name + "' has no [effect_site]: PD needs Ce");
+    const std::string& pn = model.effect_site->racemic_equivalent;
+    if (pn.empty())
+        throw InputError("model '" + model.name + "': [effect_site] has no racemic_equivalent key: the PD parameters are "
+                         "calibrated on racemic Ce, so give the parameter converting this model's Ce into "
+                         "racemic-equivalent ng/mL (1 for racemic ketamine), with its source");
+    if (!model.has_parameter(pn))
+        throw InputError("model '" + model.name + "': effect_site.racemic_equivalent names parameter '" + pn +
+                         "', which is not defined");
+    const double v = model.parameter(pn).value;
+    if (!(v > 0) || !std::isfinite(v))
+        throw InputError("model '" + model.name + "': parameters." + pn + " = " + pd_num(v) + ": must be finite and > 0");
+    return v;
+}
+
+CourseSpec iv_course_on_days(const Model& model, const std::vector<double>& days, double mg_per_kg,
+                             double duration_h) {
+    return attach_model(iv_days_spec(days, mg_per_kg, duration_h), model);
+}
+
+CourseSpec iv_course(const Model& model, int per_week, int weeks, double mg_per_kg, double duration_h) {
     if (per_week != 2 && per_week != 3)
         throw InputError("iv course: per_week = " + std::to_string(per_week) + ": must be 2 or 3");
     if (weeks < 1 || weeks > 52) throw InputError("iv course: weeks = " + std::to_string(weeks) + ": must be in [1, 52]");
@@ -44,19 +94,17 @@ CourseSpec iv_course(int per_week, int weeks, double mg_per_kg, double duration_
     std::vector<double> days;
     for (int w = 0; w < weeks; ++w)
         for (double d : week_days) days.push_back(7.0 * w + d);
-    CourseSpec c = iv_course_on_days(days, mg_per_kg, duration_h);
+    CourseSpec c = iv_days_spec(days, mg_per_kg, duration_h);
     c.name = per_week == 3 ? "iv-3x-weekly" : "iv-2x-weekly";
     c.description += " (" + std::to_string(per_week) + "x weekly for " + std::to_string(weeks) + " weeks)";
-    return c;
+    return attach_model(std::move(c), model);
 }
 
-CourseSpec esketamine_induction(int weeks) {
+CourseSpec esketamine_induction(const Model& model, int weeks) {
     if (weeks < 1 || weeks > 8)
         throw InputError("esketamine induction: weeks = " + std::to_string(weeks) + ": must be in [1, 8]");
     CourseSpec c;
     c.name = "esketamine-induction";
-    c.model = "esketamine_nasal";
-    c.ce_scale = kEsketamineRacemicEquivalent;
     for (int w = 0; w < weeks; ++w) {
         const std::vector<double> days = w < 4 ? std::vector<double>{0, 3} : std::vector<double>{0};
         for (double d : days) {
@@ -69,22 +117,50 @@ CourseSpec esketamine_induction(int weeks) {
     c.description = "esketamine intranasal, 28 mg devices 5 min apart: 56 mg on day 0, then 84 mg; twice weekly in weeks "
                     "1-4" + std::string(weeks > 4 ? ", weekly in weeks 5-" + std::to_string(weeks) : "") +
                     " (" + std::to_string(c.session_starts_h.size()) + " sessions)";
-    return c;
+    return attach_model(std::move(c), model);
 }
 
-double racemic_equivalent_scale(const Model& model) {
-    std::string analyte = model.analyte;
-    if (model.effect_site)
-        for (const auto& o : model.outputs)
-            if (o.name == model.effect_site->driver && !o.analyte.empty()) analyte = o.analyte;
-    std::string lower;
-    for (char ch : analyte) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    // "esketamine" first: it contains "ketamine".
-    if (lower.rfind("esketamine", 0) == 0) return kEsketamineRacemicEquivalent;
-    if (lower.find("racemic") != std::string::npos) return 1.0;
-    throw InputError("model '" + model.name + "': analyte '" + analyte +
-                     "' of the effect-site driver is neither esketamine nor racemic ketamine: the PD parameters are "
-                     "calibrated on racemic Ce, so the Ce scale cannot be chosen");
+const std::vector<ScheduleInfo>& schedule_registry() {
+    // Docs reference section 5 (IV 0.5 mg/kg over 40 min 2x or 3x weekly) and the Spravato label.
+    static const std::vector<ScheduleInfo> r = {
+        {"iv-3x-weekly", "ketamine_iv_clements", 2, 52,
+         "racemic ketamine 0.5 mg/kg IV over 40 min on days 0, 2, 4 of each week"},
+        {"iv-2x-weekly", "ketamine_iv_clements", 4, 52, "racemic ketamine 0.5 mg/kg IV over 40 min on days 0, 3 of each week"},
+        {"iv-days", "ketamine_iv_clements", 0, 0, "racemic ketamine 0.5 mg/kg IV over 40 min on the given days"},
+        {"esketamine-induction", "esketamine_nasal", 8, 8,
+         "Spravato induction: 56 mg then 84 mg intranasal, twice weekly in weeks 1-4, then weekly"},
+    };
+    return r;
+}
+
+const ScheduleInfo& schedule_info(const std::string& name) {
+    for (const auto& s : schedule_registry())
+        if (name == s.name) return s;
+    std::string names;
+    for (const auto& s : schedule_registry()) names += (names.empty() ? "" : ", ") + std::string(s.name);
+    throw InputError("schedule '" + name + "' is not a schedule (accepted: " + names + ")");
+}
+
+CourseSpec schedule_course(const ScheduleRequest& q, const Model& model) {
+    const ScheduleInfo& info = schedule_info(q.name);
+    const std::string n = q.name;
+    const bool iv = n.rfind("iv-", 0) == 0;
+    if (q.weeks && info.default_weeks == 0)
+        throw InputError("schedule " + n + ": weeks = " + std::to_string(*q.weeks) + ": this schedule takes days, not weeks");
+    if (q.weeks && (*q.weeks < 1 || *q.weeks > info.max_weeks))
+        throw InputError("schedule " + n + ": weeks = " + std::to_string(*q.weeks) + ": must be in [1, " +
+                         std::to_string(info.max_weeks) + "] (default " + std::to_string(info.default_weeks) + ")");
+    if (n != "iv-days" && !q.days.empty())
+        throw InputError("schedule " + n + ": days apply to iv-days only");
+    if (!iv && !(std::isnan(q.mg_per_kg) && std::isnan(q.duration_h)))
+        throw InputError("schedule " + n + ": mg_per_kg and duration apply to the IV schedules only");
+    const double mg = std::isnan(q.mg_per_kg) ? 0.5 : q.mg_per_kg;
+    const double dur = std::isnan(q.duration_h) ? 40.0 / 60.0 : q.duration_h;
+    const int weeks = q.weeks ? *q.weeks : info.default_weeks;
+    if (n == "iv-3x-weekly") return iv_course(model, 3, weeks, mg, dur);
+    if (n == "iv-2x-weekly") return iv_course(model, 2, weeks, mg, dur);
+    if (n == "iv-days") return iv_course_on_days(model, q.days, mg, dur);
+    return esketamine_induction(model, weeks);
 }
 
 std::vector<double> group_sessions(const Regimen& regimen, double session_window_h) {
@@ -99,26 +175,21 @@ std::vector<double> group_sessions(const Regimen& regimen, double session_window
 
 CourseSpec course_from_regimen(const Regimen& regimen, const Model& model, double session_window_h) {
     regimen.validate();
-    for (std::size_t i = 0; i < regimen.events.size(); ++i) {
-        const DoseEvent& e = regimen.events[i];
-        if (!e.compartment.empty() || model.has_route(e.route)) continue;
-        std::string routes;
-        for (const auto& r : model.route_names()) routes += (routes.empty() ? "" : ", ") + r;
-        throw InputError("regimen event " + std::to_string(i) + " (t = " + pd_num(e.time) + " h): route '" + e.route +
-                         "' is not a route of model '" + model.name + "' (routes: " + routes + ")");
-    }
     CourseSpec c;
     c.name = "regimen";
-    c.model = model.name;
     c.regimen = regimen;
     c.session_starts_h = group_sessions(regimen, session_window_h);
-    c.ce_scale = racemic_equivalent_scale(model);
     std::string days;
     for (double t : c.session_starts_h) days += (days.empty() ? "" : ",") + pd_num(t / 24.0);
     c.description = std::to_string(regimen.events.size()) + " dose event(s) in " +
-                    std::to_string(c.session_starts_h.size()) + " session(s) on days " + days + " (model " + model.name +
-                    ")";
-    return c;
+                    std::to_string(c.session_starts_h.size()) + " session(s) on days " + days;
+    return attach_model(std::move(c), model);
+}
+
+CourseSpec with_model(const CourseSpec& spec, const Model& model) {
+    CourseSpec c = spec;
+    c.model = Model{};
+    return attach_model(std::move(c), model);
 }
 
 void CourseOptions::validate() const {
@@ -137,15 +208,17 @@ PdSolver pd_solver_from_string(const std::string& s) {
     throw InputError("pd solver: '" + s + "' is not a PD solver (accepted: semi-analytic, coupled-ode)");
 }
 
-CourseResult run_course(const Model& model, const CourseSpec& spec, const AcuteEffectModel& acute,
-                        const SymptomModel& symptoms, const CourseOptions& o) {
+CourseResult run_course(const CourseSpec& spec, const AcuteEffectModel& acute, const SymptomModel& symptoms,
+                        const CourseOptions& o) {
     o.validate();
     acute.validate();
     symptoms.validate();
-    if (!model.effect_site) throw InputError("model '" + model.name + "' has no [effect_site]: PD needs Ce");
+    const Model& model = spec.model;
+    const double ce_scale = racemic_equivalent_scale(model);   // also: the model has an effect site
     if (spec.session_starts_h.empty()) throw InputError("course '" + spec.name + "': no sessions");
     CourseResult r;
     r.spec = spec;
+    r.ce_scale = ce_scale;
     const double t_first = spec.session_starts_h.front();
     const double t_end = spec.session_starts_h.back() + o.follow_up_h;
     Subject subj;
@@ -159,14 +232,14 @@ CourseResult run_course(const Model& model, const CourseSpec& spec, const AcuteE
                      grid.times.end());
     r.pk = simulate(model, spec.regimen, grid, SimOptions{}, subj);
     const std::string ce = model.effect_site->name;
-    r.acute = acute_effects(r.pk, acute, spec.session_starts_h, spec.ce_scale, ce);
-    const auto sa = session_acute_metrics(r.pk, r.acute, acute, spec.session_starts_h, spec.ce_scale, ce);
+    r.acute = acute_effects(r.pk, acute, spec.session_starts_h, ce_scale, ce);
+    const auto sa = session_acute_metrics(r.pk, r.acute, acute, spec.session_starts_h, ce_scale, ce);
     if (o.pd_solver == PdSolver::coupled_ode) {
-        r.symptoms = simulate_symptoms_coupled(model, spec.regimen, subj, r.pk.time, symptoms, t_first, spec.ce_scale,
+        r.symptoms = simulate_symptoms_coupled(model, spec.regimen, subj, r.pk.time, symptoms, t_first, ce_scale,
                                                o.symptom);
     } else {
         const double ke0 = resolve_parameter(model.parameter(model.effect_site->ke0), subj);   // 1/h
-        r.symptoms = simulate_symptoms(r.pk, symptoms, t_first, spec.ce_scale, o.symptom, ce, ke0,
+        r.symptoms = simulate_symptoms(r.pk, symptoms, t_first, ce_scale, o.symptom, ce, ke0,
                                        model.effect_site->driver);
     }
     r.clinical = clinical_metrics(r.symptoms, symptoms, spec.session_starts_h, o.clinical);
@@ -184,6 +257,90 @@ CourseResult run_course(const Model& model, const CourseSpec& spec, const AcuteE
         r.sessions.push_back(s);
     }
     return r;
+}
+
+const std::vector<SessionColumn>& session_columns() {
+    using K = ColumnKind;
+    static const std::vector<SessionColumn> c = {
+        {"session", "1", K::integer, "session", "1-based session index"},
+        {"day", "d", K::real, "day", "session start, days from time 0"},
+        {"peak_ce_ng_per_mL", "ng/mL", K::real, "peak Ce", "peak racemic-equivalent effect-site concentration"},
+        {"t_peak_ce_h", "h", K::real, "t peak Ce h", "time of the peak Ce after the session start"},
+        {"peak_dissociation_pct", "%", K::real, "peak dissoc %", "peak dissociation, % of the maximal effect"},
+        {"t_peak_dissociation_h", "h", K::real, "t dissoc h", "time of the peak dissociation after the session start"},
+        {"peak_sbp_rise_mmHg", "mmHg", K::real, "peak SBP mmHg", "peak systolic blood pressure rise"},
+        {"t_peak_sbp_h", "h", K::real, "t SBP h", "time of the peak SBP rise after the session start"},
+        {"discharge_min", "min", K::real, "discharge min",
+         "after the session start, first time from which every effect stays below its discharge threshold (NaN: not "
+         "within the window)"},
+        {"madrs_before", "MADRS points", K::real, "MADRS before", "MADRS at the session start"},
+        {"madrs_24h", "MADRS points", K::real, "MADRS 24 h", "MADRS 24 h after the session start"},
+        {"response_24h", "bool", K::boolean, "response", "MADRS 24 h <= baseline * (1 - response_fraction)"},
+        {"remission_24h", "bool", K::boolean, "remission", "MADRS 24 h <= remission_threshold"},
+    };
+    return c;
+}
+
+std::vector<std::vector<double>> session_table(const CourseResult& r) {
+    std::vector<std::vector<double>> rows;
+    for (const auto& s : r.sessions) {
+        const SessionAcute& a = s.acute;
+        rows.push_back({static_cast<double>(s.index), s.day, a.peak_ce, a.t_peak_ce_h, a.peak_diss, a.t_peak_diss_h,
+                        a.peak_sbp, a.t_peak_sbp_h, a.discharge_h * 60.0, s.madrs_before, s.madrs_after_24h,
+                        s.response ? 1.0 : 0.0, s.remission ? 1.0 : 0.0});
+        if (rows.back().size() != session_columns().size())
+            throw std::logic_error("session_table: row and session_columns() differ in length");
+        // Every value but discharge (NaN = no discharge within the window) must be finite.
+        for (std::size_t k = 0; k < rows.back().size(); ++k)
+            if (!std::isfinite(rows.back()[k]) && std::string(session_columns()[k].name) != "discharge_min")
+                throw SolverError("session " + std::to_string(s.index) + ": " + session_columns()[k].name +
+                                  " is not finite (" + pd_num(rows.back()[k]) + ")");
+    }
+    return rows;
+}
+
+std::string session_table_csv(const CourseResult& r) {
+    const auto& cols = session_columns();
+    std::ostringstream os;
+    os << std::setprecision(std::numeric_limits<double>::max_digits10);   // round-trips exactly
+    for (std::size_t k = 0; k < cols.size(); ++k) os << (k ? "," : "") << cols[k].name;
+    os << "\n";
+    for (const auto& row : session_table(r)) {
+        for (std::size_t k = 0; k < row.size(); ++k) {
+            if (k) os << ",";
+            if (std::isnan(row[k]))
+                os << "nan";
+            else if (cols[k].kind == ColumnKind::real)
+                os << row[k];
+            else
+                os << static_cast<long long>(row[k]);
+        }
+        os << "\n";
+    }
+    return os.str();
+}
+
+void FlagshipOptions::validate() const {
+    // Doses are checked by the Regimen builders (whole devices, > 0); the weight here.
+    if (!(weight_kg > 0 && weight_kg < 1000)) throw InputError("weight_kg = " + pd_num(weight_kg) + ": must be in (0, 1000)");
+    for (const auto* m : {&iv_model, &esketamine_model, &racemic_in_model})
+        if (m->empty()) throw InputError("flagship: a model name is empty");
+}
+
+std::vector<ArmSpec> flagship_arms(const FlagshipOptions& o) {
+    o.validate();
+    return {
+        {"iv_racemic", "IV racemic ketamine 0.5 mg/kg over 40 min", "IV racemic ketamine", o.iv_model,
+         Regimen::iv_infusion(0.5, 40.0 / 60.0, {0.0}, true),
+         "racemic ketamine 0.5 mg/kg (" + pd_num(0.5 * o.weight_kg) + " mg) IV over 40 min at t = 0"},
+        {"in_esketamine", "IN esketamine " + pd_num(o.esketamine_mg) + " mg (28 mg devices, 5 min apart)",
+         "IN esketamine", o.esketamine_model, Regimen::intranasal(o.esketamine_mg, {0.0}),
+         "esketamine " + pd_num(o.esketamine_mg) + " mg intranasal as 28 mg devices 5 min apart"},
+        {"in_racemic", "IN racemic ketamine " + pd_num(o.racemic_in_mg) + " mg", "IN racemic ketamine",
+         o.racemic_in_model,
+         Regimen::intranasal(o.racemic_in_mg, {0.0}, o.racemic_in_mg, 0.0),
+         "racemic ketamine " + pd_num(o.racemic_in_mg) + " mg intranasal at t = 0 (one dose event)"},
+    };
 }
 
 }  // namespace ketasim

@@ -22,7 +22,7 @@ check "show-model prints sources" 'grep -q "Perez-Ruixo 2021 Table 3" "$TMP/out"
 
 run compare --out "$TMP/flag.h5"
 check "compare exits 0" '[ "$(rc)" = 0 ]'
-check "compare prints Cmax" 'grep -q "Cmax (ng/mL)" "$TMP/out"'
+check "compare prints cmax (registry name and unit)" 'grep -q "cmax (ng/mL)" "$TMP/out" && grep -q "auc_0_t (ng/mL\*h)" "$TMP/out"'
 check "compare writes the HDF5 file" '[ -s "$TMP/flag.h5" ]'
 check "compare leaves no .part" '[ ! -e "$TMP/flag.h5.part" ]'
 
@@ -85,14 +85,14 @@ check "course 2x weekly file = schedule" '[ "$(rc)" = 0 ] && cmp -s "$TMP/two_sc
 run course --schedule iv-days --days 0,2 --diss-tolerance 0.5 --out "$TMP/tol.csv"
 check "course --diss-tolerance exits 0" '[ "$(rc)" = 0 ] && grep -q "tolerance x 0.5" "$TMP/out"'
 # Column 4 is peak dissociation: session 2 lower with tolerance, session 1 as without.
-check "course tolerance lowers session 2 only" 'awk -F, "NR==2{a=\$4} NR==3{b=\$4} END{exit !(b < a)}" "$TMP/tol.csv" && [ "$(sed -n 2p "$TMP/tol.csv")" = "$(sed -n 2p "$TMP/days.csv")" ]'
+check "course tolerance lowers session 2 only" 'awk -F, "NR==2{a=\$5} NR==3{b=\$5} END{exit !(b < a)}" "$TMP/tol.csv" && [ "$(sed -n 2p "$TMP/tol.csv")" = "$(sed -n 2p "$TMP/days.csv")" ]'
 run course --schedule esketamine-induction --model ketamine_iv_clements
 check "course schedule on a model without its route exits 2" '[ "$(rc)" = 2 ] && grep -q "route .intranasal." "$TMP/err"'
 run course --schedule iv-days --days 0 --model ketamine_iv_domino
 check "course schedule on another IV model exits 0" '[ "$(rc)" = 0 ] && grep -q "model ketamine_iv_domino" "$TMP/out"'
 run course --schedule iv-days --days 0,2 --pd-solver coupled-ode --out "$TMP/coupled.csv"
 # Same session table from both PD solvers, to 4 significant digits (they agree to ~1e-8).
-check "course --pd-solver coupled-ode agrees" '[ "$(rc)" = 0 ] && awk -F, "NR==FNR{if(FNR>1)a[FNR]=\$8;next} FNR>1{d=\$8-a[FNR]; if(d<0)d=-d; if(d>1e-4*\$8) bad=1} END{exit bad}" "$TMP/days.csv" "$TMP/coupled.csv"'
+check "course --pd-solver coupled-ode agrees" '[ "$(rc)" = 0 ] && awk -F, "NR==FNR{if(FNR>1)a[FNR]=\$11;next} FNR>1{d=\$11-a[FNR]; if(d<0)d=-d; if(d>1e-4*\$11) bad=1} END{exit bad}" "$TMP/days.csv" "$TMP/coupled.csv"'
 run course --pd-solver rk4
 check "course --pd-solver rk4 exits 2" '[ "$(rc)" = 2 ] && grep -q "not a PD solver" "$TMP/err"'
 run course --diss-tolerance 1.5
@@ -108,6 +108,27 @@ check "course missing regimen file exits non-zero naming it" '[ "$(rc)" != 0 ] &
 printf '[[dose]]\nroute = "iv"\namount = "-1 mg"\n' > "$TMP/negative.toml"
 run course --regimen "$TMP/negative.toml"
 check "course bad regimen file names file:line and field" '[ "$(rc)" = 2 ] && grep -q "negative.toml:3" "$TMP/err" && grep -q "dose\[0\].amount" "$TMP/err"'
+
+# The session table: the library's columns (session_columns()), the same as Python's DataFrame.
+check "course CSV header is the session table" '[ "$(head -1 "$TMP/days.csv")" = "session,day,peak_ce_ng_per_mL,t_peak_ce_h,peak_dissociation_pct,t_peak_dissociation_h,peak_sbp_rise_mmHg,t_peak_sbp_h,discharge_min,madrs_before,madrs_24h,response_24h,remission_24h" ]'
+# Issue 9 regressions: given values are checked, never replaced by the default.
+run course --schedule iv-2x-weekly --weeks -1
+check "course --weeks -1 exits 2 naming the value" '[ "$(rc)" = 2 ] && grep -q "weeks = -1: must be in \[1, 52\]" "$TMP/err"'
+run course --schedule esketamine-induction --weeks 0
+check "course --weeks 0 exits 2" '[ "$(rc)" = 2 ] && grep -q "weeks = 0: must be in \[1, 8\]" "$TMP/err"'
+run course --schedule iv-days --days 0 --weeks 2
+check "course --weeks with iv-days exits 2" '[ "$(rc)" = 2 ] && grep -q "takes days, not weeks" "$TMP/err"'
+run course --schedule weekly
+check "course unknown --schedule exits 2 listing the names" '[ "$(rc)" = 2 ] && grep -q -- "--schedule: schedule .weekly. is not a schedule" "$TMP/err" && grep -q "iv-days" "$TMP/err"'
+run course --schedule iv-days --days 0 --diss-tolerance nan
+check "course --diss-tolerance nan exits 2" '[ "$(rc)" = 2 ] && grep -q -- "--diss-tolerance: nan: must be in (0, 1\]" "$TMP/err"'
+run course --schedule iv-days --days 0 --out "$TMP/sessions.h5"
+check "course --out .h5 exits 2, nothing written" '[ "$(rc)" = 2 ] && grep -q "CSV only" "$TMP/err" && [ ! -e "$TMP/sessions.h5" ]'
+ln -s /dev/full "$TMP/full.csv.part"
+run course --schedule iv-days --days 0 --out "$TMP/full.csv"
+check "course --out on a full disk fails, no file, no 'written:'" '[ "$(rc)" = 3 ] && ! grep -q "written:" "$TMP/out" && [ ! -e "$TMP/full.csv" ] && [ ! -e "$TMP/full.csv.part" ]'
+run course --schedule iv-days --days 0 --model esketamine_nasal
+check "course IV schedule on the esketamine model uses its Ce scale" '[ "$(rc)" = 0 ] && grep -q "model esketamine_nasal" "$TMP/out" && grep -q "Ce x 2" "$TMP/out"'
 
 run --help
 check "--help exits 0" '[ "$(rc)" = 0 ] && grep -q simulate "$TMP/out"'

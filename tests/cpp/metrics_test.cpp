@@ -97,8 +97,8 @@ TEST(Metrics, ExplicitTerminalWindow) {
     EXPECT_NEAR(m.lambda_z, e.k, test::kMetricsRtol * e.k);
 }
 
-TEST(Metrics, OnASimulatedBolusAucInfIsDoseOverClearance) {
-    const Model m = parse_model(R"(
+Model one_compartment() {
+    return parse_model(R"(
 name = "one_cmt"
 [parameters.V]
 value = 40
@@ -122,6 +122,10 @@ target = "central"
 name = "C_plasma"
 compartment = "central"
 )", "metrics_test");
+}
+
+TEST(Metrics, OnASimulatedBolusAucInfIsDoseOverClearance) {
+    const Model m = one_compartment();
     DoseEvent d;
     d.amount = 100;
     const Trajectory tr = simulate(m, Regimen().add(d), OutputGrid::uniform(0, 48, 0.5));
@@ -130,6 +134,75 @@ compartment = "central"
     // The exact solver is within kExactRtol of the closed form; the metrics add only roundoff.
     EXPECT_NEAR(mt.auc_0_inf, auc_inf, test::kExactRtol * auc_inf);
     EXPECT_NEAR(mt.lambda_z, 0.25, test::kExactRtol * 0.25);
+}
+
+TEST(Metrics, TrajectoryKnowsItsLastDoseForTheTerminalWindow) {
+    // 100 mg at 0 h and 10 mg at 30 h (so tmax stays 0), grid to 48 h: the automatic terminal
+    // window starts after the LAST dose (30 + (48 - 30) * 2/3 = 42 h) without the caller passing
+    // it; an explicit value overrides (0: from tmax = 0, 48 * 2/3 = 32 h).
+    DoseEvent d;
+    d.amount = 100;
+    Regimen reg;
+    reg.add(d);
+    d.time = 30;
+    d.amount = 10;
+    reg.add(d);
+    const Trajectory tr = simulate(one_compartment(), reg, OutputGrid::uniform(0, 48, 0.5));
+    EXPECT_EQ(tr.dose_times, (std::vector<double>{0.0, 30.0}));
+    EXPECT_EQ(tr.last_dose_time, reg.last_time());
+    const Metrics own = compute_metrics(tr, "C_plasma");
+    ASSERT_EQ(own.tmax, 0.0);
+    EXPECT_DOUBLE_EQ(own.terminal_start, 42.0);
+    MetricOptions explicit_zero;
+    explicit_zero.last_dose_time = 0.0;
+    EXPECT_DOUBLE_EQ(compute_metrics(tr, "C_plasma", explicit_zero).terminal_start, 32.0);   // 48 * 2/3
+    MetricOptions bad;
+    bad.last_dose_time = std::numeric_limits<double>::infinity();
+    EXPECT_THROW(compute_metrics(tr, "C_plasma", bad), InputError);
+}
+
+TEST(MetricRegistry, EveryEntryReadsItsOwnField) {
+    // Distinct values in every field, so a registry entry reading the wrong field fails.
+    Metrics m;
+    m.cmax = 1, m.tmax = 2, m.auc_0_t = 3, m.auc_0_inf = 4, m.lambda_z = 5, m.half_life = 6, m.terminal_r2 = 7;
+    m.terminal_start = 8, m.time_above = 9, m.time_to_threshold = 10, m.time_below_after_peak = 11;
+    const std::vector<std::pair<std::string, double>> expect = {
+        {"cmax", 1}, {"tmax", 2}, {"auc_0_t", 3}, {"auc_0_inf", 4}, {"lambda_z", 5}, {"half_life", 6},
+        {"terminal_r2", 7}, {"terminal_start", 8}, {"time_above", 9}, {"time_to_threshold", 10},
+        {"time_below_after_peak", 11}};
+    ASSERT_EQ(metric_registry().size(), expect.size());
+    for (std::size_t i = 0; i < expect.size(); ++i) {
+        EXPECT_EQ(metric_registry()[i].name, expect[i].first);
+        EXPECT_EQ(metric_index(expect[i].first), i);
+        EXPECT_EQ(metric_value(m, i), expect[i].second) << expect[i].first;
+    }
+    EXPECT_THROW(metric_value(m, expect.size()), std::out_of_range);
+}
+
+TEST(MetricRegistry, UnitsFlagsAndUnknownNames) {
+    auto unit = [](const std::string& n) { return metric_unit(metric_registry()[metric_index(n)], "ng/mL"); };
+    EXPECT_EQ(unit("cmax"), "ng/mL");
+    EXPECT_EQ(unit("auc_0_inf"), "ng/mL*h");
+    EXPECT_EQ(unit("tmax"), "h");
+    EXPECT_EQ(unit("lambda_z"), "1/h");
+    EXPECT_EQ(unit("terminal_r2"), "1");
+    // terminal_fit and threshold flags agree with what compute_metrics leaves NaN.
+    const MonoExp e;
+    MetricOptions no_fit;
+    no_fit.terminal_phase = false;
+    const Metrics m = compute_metrics(e.t, e.c.data(), no_fit);
+    for (std::size_t i = 0; i < metric_registry().size(); ++i) {
+        const MetricInfo& info = metric_registry()[i];
+        EXPECT_EQ(std::isnan(metric_value(m, i)), info.terminal_fit || info.threshold) << info.name;
+    }
+    try {
+        metric_index("Cmax");
+        FAIL() << "expected InputError";
+    } catch (const InputError& err) {
+        const std::string msg = err.what();
+        EXPECT_NE(msg.find("metric 'Cmax' is not known"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("cmax, tmax, auc_0_t"), std::string::npos) << msg;
+    }
 }
 
 // Triangle: 0 at t = 0, peak 10 at t = 5, back to 0 at t = 10 (1 h steps).

@@ -70,6 +70,38 @@ TEST(ModelToml, EveryLibraryModelLoadsWithSourcesAndUnits) {
     }
 }
 
+TEST(ModelToml, EveryLibraryModelStatesItsRacemicEquivalenceWithASource) {
+    // PD needs the Ce -> racemic-equivalent factor from the model file (never guessed from names).
+    for (const auto& e : list_models(kModels)) {
+        const Model m = load_library_model(e.name, kModels);
+        ASSERT_TRUE(m.effect_site) << e.name;
+        ASSERT_FALSE(m.effect_site->racemic_equivalent.empty()) << e.name;
+        const Parameter& p = m.parameter(m.effect_site->racemic_equivalent);
+        const bool esketamine = e.name.find("esketamine") != std::string::npos;
+        EXPECT_EQ(p.value, esketamine ? 2.0 : 1.0) << e.name;
+        // 2 for esketamine is an assumption and says so; 1 for racemic ketamine is the definition.
+        EXPECT_EQ(p.source.rfind(esketamine ? "assumed:" : "definition:", 0), 0u) << e.name << ": " << p.source;
+    }
+}
+
+TEST(ModelToml, RacemicEquivalentMustNameADimensionlessPositiveParameter) {
+    const std::string es = std::string(kMinimal) + R"([effect_site]
+ke0 = "k"
+racemic_equivalent = "R"
+)";
+    expect_error(es, {"bad.toml", "effect_site.racemic_equivalent", "'R'", "not defined"});
+    const std::string with_r = replace(es, "[[compartments]]", R"([parameters.R]
+value = 0
+unit = "dimensionless"
+source = "test"
+[[compartments]])");
+    expect_error(with_r, {"parameters.R", "racemic_equivalent", "value 0", "> 0"});
+    expect_error(replace(with_r, "value = 0\nunit = \"dimensionless\"", "value = 2\nunit = \"1/h\""),
+                 {"parameters.R", "dimensionless"});
+    const Model ok = parse_model(replace(with_r, "value = 0\nunit", "value = 2\nunit"), "ok.toml");
+    EXPECT_EQ(ok.effect_site->racemic_equivalent, "R");
+}
+
 TEST(ModelToml, MinimalModelParsesAndCompiles) {
     const Model m = parse_model(kMinimal, "min.toml");
     const LinearSystem s = compile(m);

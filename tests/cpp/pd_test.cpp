@@ -7,6 +7,8 @@
 #include <Eigen/Dense>
 #include <cmath>
 #include <cstdio>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,19 @@ constexpr double kPdSolverOdeRtol = 1e-10, kPdSolverOdeAtol = 1e-12;
 std::string models_dir() { return KETASIM_TEST_MODELS_DIR; }
 
 Model clements() { return load_model(models_dir() + "/ketamine_iv_clements.toml"); }
+Model esketamine() { return load_model(models_dir() + "/esketamine_nasal.toml"); }
+
+// The message of the InputError `f` throws ("" if it does not throw).
+template <class F>
+std::string input_error(F f) {
+    try {
+        f();
+    } catch (const InputError& e) {
+        return e.what();
+    }
+    return "";
+}
+
 
 Trajectory single_iv(double mg_per_kg, double t_end_h, double dt_h = 1.0 / 60.0) {
     return simulate(clements(), Regimen::iv_infusion(mg_per_kg, 40.0 / 60.0, {0.0}, true),
@@ -405,19 +420,64 @@ TEST(ClinicalMetrics, HandBuiltCurve) {
 }
 
 TEST(Schedules, StandardRegimens) {
-    const CourseSpec three = iv_course(3, 2);
+    const CourseSpec three = iv_course(clements(), 3, 2);
     EXPECT_EQ(three.session_starts_h, (std::vector<double>{0, 48, 96, 168, 216, 264}));
     EXPECT_EQ(three.regimen.events.size(), 6u);
     EXPECT_DOUBLE_EQ(three.regimen.events[0].duration, 40.0 / 60.0);
     EXPECT_TRUE(three.regimen.events[0].per_kg);
-    EXPECT_EQ(iv_course(2, 4).session_starts_h.size(), 8u);
-    const CourseSpec esk = esketamine_induction();
+    EXPECT_EQ(iv_course(clements(), 2, 4).session_starts_h.size(), 8u);
+    const CourseSpec esk = esketamine_induction(esketamine());
     EXPECT_EQ(esk.session_starts_h.size(), 12u);                   // 8 + 4
     EXPECT_EQ(esk.regimen.events.size(), 2u + 11u * 3u);           // 56 mg = 2 devices, then 84 mg = 3
     EXPECT_DOUBLE_EQ(esk.session_starts_h.back(), 24.0 * 49.0);
-    EXPECT_DOUBLE_EQ(esk.ce_scale, kEsketamineRacemicEquivalent);
-    EXPECT_THROW(iv_course(4, 2), InputError);
-    EXPECT_THROW(esketamine_induction(9), InputError);
+    EXPECT_EQ(esk.model.name, "esketamine_nasal");
+    EXPECT_THROW(iv_course(clements(), 4, 2), InputError);
+    EXPECT_THROW(esketamine_induction(esketamine(), 9), InputError);
+}
+
+TEST(Schedules, ByNameMatchesTheBuildersAndRejectsBadArguments) {
+    // Every registered name builds, on its default model, the course of its builder.
+    for (const auto& info : schedule_registry()) {
+        ScheduleRequest q;
+        q.name = info.name;
+        if (q.name == "iv-days") q.days = {0, 2, 4};
+        const Model model = load_library_model(info.default_model, models_dir());
+        const CourseSpec c = schedule_course(q, model);
+        EXPECT_EQ(c.name, info.name);
+        EXPECT_EQ(c.model.name, info.default_model);
+    }
+    ScheduleRequest q;
+    q.name = "iv-3x-weekly";
+    EXPECT_EQ(schedule_course(q, clements()).session_starts_h, iv_course(clements(), 3, 2).session_starts_h);
+    q.weeks = 3;
+    EXPECT_EQ(schedule_course(q, clements()).session_starts_h.size(), 9u);
+    // Regression (issue 9): a given weeks outside the range is an error, never the default.
+    for (int w : {-1, 0, 53}) {
+        q.weeks = w;
+        const std::string msg = input_error([&] { schedule_course(q, clements()); });
+        EXPECT_NE(msg.find("weeks = " + std::to_string(w) + ": must be in [1, 52]"), std::string::npos) << msg;
+    }
+    q.name = "esketamine-induction";
+    q.weeks = 9;
+    EXPECT_NE(input_error([&] { schedule_course(q, esketamine()); }).find("must be in [1, 8]"), std::string::npos);
+    q.weeks.reset();
+    q.mg_per_kg = 0.5;
+    EXPECT_NE(input_error([&] { schedule_course(q, esketamine()); }).find("IV schedules only"), std::string::npos);
+    ScheduleRequest d;
+    d.name = "iv-days";
+    EXPECT_NE(input_error([&] { schedule_course(d, clements()); }).find("days is empty"), std::string::npos);
+    d.days = {0, 2};
+    d.weeks = 2;
+    EXPECT_NE(input_error([&] { schedule_course(d, clements()); }).find("takes days, not weeks"), std::string::npos);
+    ScheduleRequest bad;
+    bad.name = "weekly";
+    const std::string msg = input_error([&] { schedule_course(bad, clements()); });
+    EXPECT_NE(msg.find("'weekly' is not a schedule"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("iv-days"), std::string::npos) << msg;
+    // A schedule on a model without its route.
+    q = ScheduleRequest{};
+    q.name = "esketamine-induction";
+    EXPECT_NE(input_error([&] { schedule_course(q, clements()); }).find("route 'intranasal'"), std::string::npos);
 }
 
 TEST(Course, SixIvSessionsPrediction) {
@@ -425,7 +485,7 @@ TEST(Course, SixIvSessionsPrediction) {
     const SymptomModel s = SymptomModel::from_parameters(load_library_pd("madrs", models_dir()));
     CourseOptions o;
     o.models_dir = models_dir();
-    const CourseResult r = run_course(clements(), iv_course_on_days({0, 2, 4, 7, 9, 11}), a, s, o);
+    const CourseResult r = run_course(iv_course_on_days(clements(), {0, 2, 4, 7, 9, 11}), a, s, o);
     ASSERT_EQ(r.sessions.size(), 6u);
     for (const auto& x : r.sessions) {
         EXPECT_NEAR(x.acute.peak_sbp, r.sessions[0].acute.peak_sbp, 0.5);   // no BP tolerance
@@ -437,18 +497,7 @@ TEST(Course, SixIvSessionsPrediction) {
 
 // ---- courses from regimen files ----------------------------------------------------------------
 
-// The message of the InputError `f` throws ("" if it does not throw).
-template <class F>
-std::string input_error(F f) {
-    try {
-        f();
-    } catch (const InputError& e) {
-        return e.what();
-    }
-    return "";
-}
 
-Model esketamine() { return load_model(models_dir() + "/esketamine_nasal.toml"); }
 Regimen regimen_file(const std::string& name) { return load_regimen(models_dir() + "/regimens/" + name); }
 
 // Largest |a - b| / max|b| over a curve.
@@ -469,19 +518,19 @@ TEST(Course, BothPdSolversAgreeOnTheFullPkPdSystem) {
     };
     // Six IV infusions (IV route, racemic) and the esketamine induction's first two weeks (nasal
     // devices, swallowed fraction, metabolite chain, Ce scaled x2).
-    const std::vector<Case> cases = {{"6 IV sessions", iv_course_on_days({0, 2, 4, 7, 9, 11}), 7 * 24.0},
-                                     {"esketamine induction, 2 weeks", esketamine_induction(2), 7 * 24.0}};
+    const std::vector<Case> cases = {
+        {"6 IV sessions", iv_course_on_days(clements(), {0, 2, 4, 7, 9, 11}), 7 * 24.0},
+        {"esketamine induction, 2 weeks", esketamine_induction(esketamine(), 2), 7 * 24.0}};
     for (const auto& c : cases) {
-        const Model model = load_library_model(c.spec.model, models_dir());
         CourseOptions o;
         o.models_dir = models_dir();
         o.follow_up_h = c.follow_up_h;
         o.symptom.rtol = kPdSolverOdeRtol;
         o.symptom.atol = kPdSolverOdeAtol;
         o.pd_solver = PdSolver::semi_analytic;
-        const CourseResult semi = run_course(model, c.spec, am, sm, o);
+        const CourseResult semi = run_course(c.spec, am, sm, o);
         o.pd_solver = PdSolver::coupled_ode;
-        const CourseResult coupled = run_course(model, c.spec, am, sm, o);
+        const CourseResult coupled = run_course(c.spec, am, sm, o);
         ASSERT_EQ(semi.symptoms.time, coupled.symptoms.time);
         const double e_madrs = max_rel_to_peak(coupled.symptoms.madrs, semi.symptoms.madrs);
         const double e_p = max_rel_to_peak(coupled.symptoms.P, semi.symptoms.P);
@@ -504,12 +553,12 @@ TEST(Course, HermiteAndLinearCeDifferByTheGridErrorOnly) {
     // On the 1-min course grid the two must differ by less than the grid-convergence bound.
     const SymptomModel sm = SymptomModel::from_parameters(load_library_pd("madrs", models_dir()));
     const AcuteEffectModel am = AcuteEffectModel::from_parameters(load_library_pd("acute_effects", models_dir()));
-    const CourseSpec spec = iv_course_on_days({0, 2, 4, 7, 9, 11});
+    const CourseSpec spec = iv_course_on_days(clements(), {0, 2, 4, 7, 9, 11});
     CourseOptions o;
     o.models_dir = models_dir();
     o.follow_up_h = 7 * 24.0;
-    const CourseResult r = run_course(load_library_model(spec.model, models_dir()), spec, am, sm, o);
-    const SymptomCurve linear = simulate_symptoms(r.pk, sm, spec.session_starts_h.front(), spec.ce_scale, o.symptom);
+    const CourseResult r = run_course(spec, am, sm, o);
+    const SymptomCurve linear = simulate_symptoms(r.pk, sm, spec.session_starts_h.front(), r.ce_scale, o.symptom);
     double worst = 0;
     for (std::size_t i = 0; i < linear.madrs.size(); ++i)
         worst = std::max(worst, std::fabs(linear.madrs[i] - r.symptoms.madrs[i]));
@@ -547,10 +596,9 @@ TEST(CourseFromRegimen, GroupSessionsByWindowFromFirstDose) {
 
 TEST(CourseFromRegimen, EsketamineFileIsTheInductionSchedule) {
     const CourseSpec file = course_from_regimen(regimen_file("esketamine_induction.toml"), esketamine());
-    const CourseSpec code = esketamine_induction(8);
+    const CourseSpec code = esketamine_induction(esketamine(), 8);
     EXPECT_EQ(file.session_starts_h, code.session_starts_h);   // 3 devices of a session count once
-    EXPECT_EQ(file.model, code.model);
-    EXPECT_EQ(file.ce_scale, kEsketamineRacemicEquivalent);
+    EXPECT_EQ(file.model.name, code.model.name);
     const auto a = file.regimen.sorted(), b = code.regimen.sorted();
     ASSERT_EQ(a.size(), b.size());
     for (std::size_t i = 0; i < a.size(); ++i) {
@@ -568,11 +616,11 @@ TEST(CourseFromRegimen, SixSessionFileGivesTheSameCourseAsIvCourseOnDays) {
     CourseOptions o;
     o.models_dir = models_dir();
     const CourseSpec file = course_from_regimen(regimen_file("iv_6_sessions.toml"), clements());
-    const CourseSpec code = iv_course_on_days({0, 2, 4, 7, 9, 11});
+    const CourseSpec code = iv_course_on_days(clements(), {0, 2, 4, 7, 9, 11});
     EXPECT_EQ(file.session_starts_h, code.session_starts_h);
-    EXPECT_EQ(file.ce_scale, 1.0);
-    const CourseResult rf = run_course(clements(), file, a, s, o);
-    const CourseResult rc = run_course(clements(), code, a, s, o);
+    const CourseResult rf = run_course(file, a, s, o);
+    const CourseResult rc = run_course(code, a, s, o);
+    EXPECT_EQ(rf.ce_scale, 1.0);
     ASSERT_EQ(rf.sessions.size(), 6u);
     ASSERT_EQ(rc.sessions.size(), 6u);
     // Same dose events (bit for bit) through the same code path: the results are identical.
@@ -585,7 +633,7 @@ TEST(CourseFromRegimen, SixSessionFileGivesTheSameCourseAsIvCourseOnDays) {
     EXPECT_EQ(rf.clinical.response_h, rc.clinical.response_h);
     // The 2x weekly file is iv_course(2, 4).
     EXPECT_EQ(course_from_regimen(regimen_file("iv_2x_weekly_4_weeks.toml"), clements()).session_starts_h,
-              iv_course(2, 4).session_starts_h);
+              iv_course(clements(), 2, 4).session_starts_h);
 }
 
 TEST(CourseFromRegimen, BadInputsNameTheProblem) {
@@ -595,14 +643,17 @@ TEST(CourseFromRegimen, BadInputsNameTheProblem) {
     EXPECT_NE(route.find("route 'intranasal'"), std::string::npos) << route;
     EXPECT_NE(route.find("ketamine_iv_clements"), std::string::npos) << route;
     EXPECT_NE(route.find("routes: iv"), std::string::npos) << route;
-    // An analyte the PD is not calibrated for: no Ce scale can be chosen.
-    Model nor = clements();
-    nor.analyte = "norketamine";
-    for (auto& out : nor.outputs) out.analyte = "norketamine";
-    const std::string analyte = input_error([&] { racemic_equivalent_scale(nor); });
-    EXPECT_NE(analyte.find("analyte 'norketamine'"), std::string::npos) << analyte;
+    // The Ce scale is the model file's racemic_equivalent parameter (1 racemic, 2 esketamine), never
+    // guessed: a model without the key cannot run PD.
     EXPECT_EQ(racemic_equivalent_scale(clements()), 1.0);
-    EXPECT_EQ(racemic_equivalent_scale(esketamine()), kEsketamineRacemicEquivalent);
+    EXPECT_EQ(racemic_equivalent_scale(esketamine()), 2.0);
+    Model none = clements();
+    none.effect_site->racemic_equivalent.clear();
+    const std::string missing = input_error([&] { racemic_equivalent_scale(none); });
+    EXPECT_NE(missing.find("no racemic_equivalent key"), std::string::npos) << missing;
+    EXPECT_NE(input_error([&] { course_from_regimen(regimen_file("iv_6_sessions.toml"), none); })
+                  .find("racemic_equivalent"),
+              std::string::npos);
     // A regimen that fails its own validation (negative amount) is rejected before grouping.
     Regimen neg;
     DoseEvent e;
@@ -615,8 +666,98 @@ TEST(Course, DissociationToleranceAndModelsAreValidated) {
     AcuteEffectModel a;
     a.diss_tolerance_per_session = 1.5;
     const SymptomModel s;
-    const std::string msg = input_error([&] { run_course(clements(), iv_course_on_days({0}), a, s); });
+    const std::string msg = input_error([&] { run_course(iv_course_on_days(clements(), {0}), a, s); });
     EXPECT_NE(msg.find("diss_tolerance_per_session = 1.5"), std::string::npos) << msg;
+}
+
+TEST(Course, IvScheduleOnTheEsketamineModelUsesThatModelsScaleAndName) {
+    // Regression: run_course(esketamine_nasal, iv_course(...)) ran with the Ce scale 1 of the IV
+    // course and reported the IV model. The course now carries its model: scale 2, its name.
+    const AcuteEffectModel a = AcuteEffectModel::from_parameters(load_library_pd("acute_effects", models_dir()));
+    const SymptomModel s = SymptomModel::from_parameters(load_library_pd("madrs", models_dir()));
+    CourseOptions o;
+    o.models_dir = models_dir();
+    o.follow_up_h = 48.0;
+    const CourseResult r = run_course(iv_course_on_days(esketamine(), {0}), a, s, o);
+    EXPECT_EQ(r.spec.model.name, "esketamine_nasal");
+    EXPECT_EQ(r.ce_scale, 2.0);
+    // The scale really reaches the PD: racemic-equivalent Ce is 2x the model's Ce row, everywhere.
+    const auto ce = r.pk["Ce"];
+    for (std::size_t i = 0; i < r.symptoms.ce.size(); i += 97)
+        EXPECT_DOUBLE_EQ(r.symptoms.ce[i], std::max(0.0, 2.0 * ce[static_cast<Eigen::Index>(i)])) << i;
+    // with_model moves a course to another model and re-checks it.
+    const CourseSpec moved = with_model(iv_course_on_days(clements(), {0, 2}), esketamine());
+    EXPECT_EQ(moved.model.name, "esketamine_nasal");
+    EXPECT_EQ(moved.session_starts_h, (std::vector<double>{0.0, 48.0}));
+    EXPECT_NE(input_error([&] { with_model(esketamine_induction(esketamine(), 1), clements()); }).find("route"),
+              std::string::npos);
+}
+
+TEST(SessionTable, ColumnsRowsAndCsvAgree) {
+    const AcuteEffectModel a = AcuteEffectModel::from_parameters(load_library_pd("acute_effects", models_dir()));
+    const SymptomModel s = SymptomModel::from_parameters(load_library_pd("madrs", models_dir()));
+    CourseOptions o;
+    o.models_dir = models_dir();
+    o.follow_up_h = 48.0;
+    const CourseResult r = run_course(iv_course_on_days(clements(), {0, 2}), a, s, o);
+    const auto& cols = session_columns();
+    const auto rows = session_table(r);
+    ASSERT_EQ(rows.size(), 2u);
+    ASSERT_EQ(rows[0].size(), cols.size());
+    std::set<std::string> names;
+    for (const auto& c : cols) {
+        EXPECT_TRUE(names.insert(c.name).second) << c.name;
+        EXPECT_STRNE(c.unit, "");
+    }
+    auto col = [&](const std::string& n) {
+        for (std::size_t k = 0; k < cols.size(); ++k)
+            if (n == cols[k].name) return k;
+        ADD_FAILURE() << n;
+        return std::size_t{0};
+    };
+    // Each column holds the SessionReport field it names.
+    EXPECT_EQ(rows[1][col("session")], 2.0);
+    EXPECT_EQ(rows[1][col("day")], 2.0);
+    EXPECT_EQ(rows[1][col("peak_ce_ng_per_mL")], r.sessions[1].acute.peak_ce);
+    EXPECT_EQ(rows[1][col("discharge_min")], r.sessions[1].acute.discharge_h * 60.0);
+    EXPECT_EQ(rows[1][col("madrs_24h")], r.sessions[1].madrs_after_24h);
+    EXPECT_EQ(rows[1][col("response_24h")], r.sessions[1].response ? 1.0 : 0.0);
+    // CSV: header = names; values round-trip exactly.
+    const std::string csv = session_table_csv(r);
+    std::istringstream is(csv);
+    std::string header, line;
+    std::getline(is, header);
+    std::string expect;
+    for (const auto& c : cols) expect += (expect.empty() ? "" : ",") + std::string(c.name);
+    EXPECT_EQ(header, expect);
+    std::getline(is, line);
+    std::getline(is, line);
+    std::istringstream ls(line);
+    std::string cell;
+    for (std::size_t k = 0; std::getline(ls, cell, ','); ++k) EXPECT_EQ(std::stod(cell), rows[1][k]) << cols[k].name;
+}
+
+TEST(Flagship, ArmsAreDefinedOnce) {
+    const auto arms = flagship_arms();
+    ASSERT_EQ(arms.size(), 3u);
+    EXPECT_EQ(arms[0].name, "iv_racemic");
+    EXPECT_EQ(arms[0].model, "ketamine_iv_clements");
+    ASSERT_EQ(arms[0].regimen.events.size(), 1u);
+    EXPECT_TRUE(arms[0].regimen.events[0].per_kg);
+    EXPECT_EQ(arms[0].regimen.events[0].amount, 0.5);
+    EXPECT_DOUBLE_EQ(arms[0].regimen.events[0].duration, 40.0 / 60.0);
+    EXPECT_EQ(arms[1].model, "esketamine_nasal");
+    EXPECT_EQ(arms[1].regimen.events.size(), 2u);   // 56 mg = two 28 mg devices
+    EXPECT_EQ(arms[2].regimen.events.size(), 1u);   // one 50 mg dose event
+    EXPECT_EQ(arms[2].regimen.events[0].amount, 50.0);
+    FlagshipOptions o;
+    o.esketamine_mg = 84.0;
+    EXPECT_EQ(flagship_arms(o)[1].regimen.events.size(), 3u);
+    o.esketamine_mg = 50.0;   // not whole devices: the Regimen builder's rule
+    EXPECT_THROW(flagship_arms(o), InputError);
+    o = FlagshipOptions{};
+    o.weight_kg = -1;
+    EXPECT_NE(input_error([&] { flagship_arms(o); }).find("weight_kg = -1"), std::string::npos);
 }
 
 }  // namespace

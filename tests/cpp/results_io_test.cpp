@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <H5Cpp.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "ketasim/ketasim.hpp"
@@ -88,6 +90,73 @@ TEST(ResultsIo, Hdf5LayoutReadsBack) {
     double wv[2];
     w.read(wv, H5::PredType::NATIVE_DOUBLE);
     EXPECT_EQ(wv[1], 90.0);
+}
+
+TEST(ResultsIo, EveryRegistryMetricIsWrittenWithItsUnitAndCAtWithItsTimes) {
+    Fixture f;
+    ResultArm a = f.arm();
+    MetricOptions mo;
+    mo.at_times = {0.5, 1.0};
+    std::map<std::string, Metrics> ms;
+    ms["C_plasma"] = compute_metrics(f.tr, "C_plasma", mo);
+    a.metrics = {ms, ms};
+    a.at_times = mo.at_times;
+    const std::string path = (tmpdir() / "registry.h5").string();
+    write_hdf5(path, {a}, RunInfo{});
+    H5::H5File file(path, H5F_ACC_RDONLY);
+    H5::Group g = file.openGroup("/metrics/C_plasma");
+    ASSERT_EQ(g.getNumObjs(), metric_registry().size() + 1);   // + c_at
+    for (std::size_t q = 0; q < metric_registry().size(); ++q) {
+        const MetricInfo& info = metric_registry()[q];
+        H5::DataSet ds = g.openDataSet(info.name);
+        EXPECT_EQ(read_str_attr(ds, "units"), metric_unit(info, "ng/mL")) << info.name;
+        double v[2];
+        ds.read(v, H5::PredType::NATIVE_DOUBLE);
+        const double want = metric_value(ms["C_plasma"], q);
+        if (std::isnan(want))
+            EXPECT_TRUE(std::isnan(v[1])) << info.name;
+        else
+            EXPECT_EQ(v[1], want) << info.name;
+    }
+    H5::DataSet c = g.openDataSet("c_at");
+    hsize_t dims[2];
+    c.getSpace().getSimpleExtentDims(dims);
+    EXPECT_EQ(dims[0], 2u);
+    EXPECT_EQ(dims[1], 2u);
+    double cv[4], tv[2];
+    c.read(cv, H5::PredType::NATIVE_DOUBLE);
+    c.openAttribute("at_times").read(H5::PredType::NATIVE_DOUBLE, tv);
+    EXPECT_EQ(tv[0], 0.5);
+    EXPECT_EQ(tv[1], 1.0);
+    EXPECT_EQ(cv[3], ms["C_plasma"].c_at[1]);
+}
+
+TEST(ResultsIo, TextIsWrittenWholeOrNotAtAll) {
+    const fs::path d = tmpdir();
+    const std::string path = (d / "table.csv").string();
+    write_text_atomically(path, "a,b\n1,2\n");
+    std::ifstream in(path);
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(all, "a,b\n1,2\n");
+    EXPECT_FALSE(fs::exists(path + ".part"));
+    // Missing directory: IoError naming it, nothing created.
+    EXPECT_THROW(write_text_atomically((d / "no_such_dir" / "x.csv").string(), "x"), IoError);
+    // The target is a directory: the rename fails; the temporary is removed.
+    const fs::path sub = d / "a_directory.csv";
+    fs::create_directories(sub / "inside");
+    EXPECT_THROW(write_text_atomically(sub.string(), "x"), IoError);
+    EXPECT_FALSE(fs::exists(sub.string() + ".part"));
+    // A full device (Linux /dev/full): the stream error is detected, not reported as written.
+    if (fs::exists("/dev/full")) {
+        const fs::path link = d / "full.csv.part";
+        // The temporary is path + ".part"; make it a link to /dev/full so the write hits ENOSPC.
+        fs::remove(link);
+        fs::create_symlink("/dev/full", link);
+        std::string big(1 << 16, 'x');
+        EXPECT_THROW(write_text_atomically((d / "full.csv").string(), big), IoError);
+        EXPECT_FALSE(fs::exists(d / "full.csv"));
+        EXPECT_FALSE(fs::is_symlink(link));
+    }
 }
 
 TEST(ResultsIo, SeveralArmsUnderArms) {

@@ -49,9 +49,11 @@ def test_issue_example(esketamine, nasal56):
     np.testing.assert_array_equal(wide["Ce"].to_numpy(), r["Ce"])
     m = ks.metrics(r)
     assert set(m) == set(r.outputs)
-    assert m["C_plasma"]["Cmax"] == pytest.approx(r["C_plasma"].max())
+    assert m["C_plasma"]["cmax"] == pytest.approx(r["C_plasma"].max())
     frame = ks.metrics(r, as_frame=True)
-    assert frame.loc["Ce", "Tmax"] == m["Ce"]["Tmax"]
+    assert frame.loc["Ce", "tmax"] == m["Ce"]["tmax"]
+    # One spelling: the keys are the registry's names (ks.METRICS), in its order.
+    assert list(m["Ce"]) == list(ks.METRICS)
 
 
 def test_python_equals_core(esketamine, nasal56):
@@ -62,8 +64,21 @@ def test_python_equals_core(esketamine, nasal56):
     t = _core.simulate(esketamine, _core.Regimen.intranasal(56.0, [0.0]), _core.OutputGrid.uniform(0, 6, 0.1),
                        _core.SimOptions(), s)
     np.testing.assert_array_equal(r.values, t.values)
+    # The trajectory knows its last dose (5 min: the second device); no need to pass it.
+    assert t.last_dose_time == 5 / 60 and list(t.dose_times) == [0.0, 5 / 60]
     mt = _core.compute_metrics(t, "C_plasma", ks._simulate.make_metric_options(last_dose_time=5 / 60))
-    assert ks.metrics(r, "C_plasma")["AUC"] == mt.auc_0_t
+    assert ks.metrics(r, "C_plasma")["auc_0_t"] == mt.auc_0_t
+    assert ks.metrics(r, "C_plasma")["terminal_start"] == mt.terminal_start
+    assert _core.compute_metrics(t, "C_plasma").terminal_start == mt.terminal_start
+
+
+def test_metric_registry():
+    assert list(ks.METRICS)[:3] == ["cmax", "tmax", "auc_0_t"]
+    assert all(n == n.lower() for n in ks.METRICS)
+    assert ks.METRICS["auc_0_inf"].unit == "output unit * h" and ks.METRICS["auc_0_inf"].terminal_fit
+    assert ks.METRICS["time_above"].threshold and not ks.METRICS["cmax"].terminal_fit
+    with pytest.raises(ValueError, match="metric 'Cmax' is not known.*cmax"):
+        ks._simulate.metric_name("Cmax")
 
 
 def test_units_in_strings_match_numbers(clements):
@@ -99,7 +114,7 @@ def test_metrics_threshold_and_at_times(clements):
     m = ks.metrics(r, "C_plasma", threshold=100, at_times=["40 min", 2])
     assert 0 < m["time_to_threshold"] < 40 / 60
     assert m["time_above"] > 0
-    assert m["C_at_0.666667h"] == pytest.approx(m["Cmax"])
+    assert m["c_at_0.666667h"] == pytest.approx(m["cmax"])
     assert math.isnan(ks.metrics(r, "C_plasma")["time_above"])
 
 

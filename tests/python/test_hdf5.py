@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import ketasim as ks
+from ketasim import _core
 
 h5py = pytest.importorskip("h5py")
 
@@ -115,7 +116,9 @@ def test_public_write_results_round_trip(tmp_path, esketamine, nasal56):
     np.testing.assert_array_equal(nasal["C_plasma"][0], a["C_plasma"])
     np.testing.assert_array_equal(nasal["C_plasma"][1], b["C_plasma"])
     np.testing.assert_array_equal(res.arms["iv"]["Ce"][0], iv["Ce"])
-    assert nasal.metrics["C_plasma"]["cmax"][1] == ks.metrics(b, "C_plasma")["Cmax"]
+    assert nasal.metrics["C_plasma"]["cmax"][1] == ks.metrics(b, "C_plasma")["cmax"]
+    # Every metric of the registry, nothing else.
+    assert set(nasal.metrics["C_plasma"]) == set(ks.METRICS)
     np.testing.assert_array_equal(nasal.subjects["weight_kg"], [60, 90])
     # A failed write (no such directory) raises and leaves no file behind.
     bad = tmp_path / "missing" / "x.h5"
@@ -146,6 +149,13 @@ def test_cli_compare_file_round_trip(tmp_path):
     for arm, r in zip(res, results.values()):
         np.testing.assert_allclose(arm["C_plasma"][0], r["C_plasma"], rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(arm["Ce"][0], r["Ce"], rtol=1e-12, atol=1e-12)
+    # Same arms (C++ flagship_arms()): names and labels.
+    assert list(results) == [a.label for a in _core.flagship_arms()]
+    # C at the table's times is in the file, with its times; metric_frame spells them c_at_<t>h.
+    iv = res["iv_racemic"]
+    assert iv.metric_at_times["C_plasma"][:2] == [0.25, pytest.approx(2 / 3)]
+    frame = iv.metrics_frame()
+    assert "C_plasma.c_at_0.25h" in frame.columns and "C_plasma.cmax" in frame.columns
 
 
 @pytest.mark.parametrize("order", ["import h5py, ketasim", "import ketasim, h5py"])

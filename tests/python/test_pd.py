@@ -52,7 +52,7 @@ def test_standard_schedules():
     np.testing.assert_array_equal(ks.schedules.iv(2, 4).session_days, [0, 3, 7, 10, 14, 17, 21, 24])
     e = ks.schedules.esketamine_induction(8)
     assert e.model == "esketamine_nasal" and len(e) == 12
-    assert e.ce_scale == ks._core.ESKETAMINE_RACEMIC_EQUIVALENT
+    assert e.ce_scale == 2.0   # the model file's racemic_equivalent parameter
     # 56 mg = 2 devices on day 0, then 84 mg = 3 devices: 2 + 11 * 3 events.
     assert len(e.regimen) == 2 + 11 * 3
     iv = ks.schedules.iv_days("0,2,4", mg_per_kg=1.0, duration="1 h")
@@ -63,7 +63,7 @@ def test_standard_schedules():
 def test_regimen_files_group_into_the_standard_sessions():
     f = ks.schedules.from_regimen(REGIMENS / "esketamine_induction.toml", "esketamine_nasal")
     np.testing.assert_array_equal(f.session_starts_h, ks.schedules.esketamine_induction().session_starts_h)
-    assert f.ce_scale == ks._core.ESKETAMINE_RACEMIC_EQUIVALENT
+    assert f.ce_scale == 2.0
     f2 = ks.schedules.from_regimen(REGIMENS / "iv_2x_weekly_4_weeks.toml")
     np.testing.assert_array_equal(f2.session_starts_h, ks.schedules.iv(2, 4).session_starts_h)
     assert f2.ce_scale == 1.0
@@ -161,6 +161,29 @@ def test_schedule_on_another_model():
         ks.course("esketamine-induction", model="ketamine_iv_clements")
 
 
+def test_named_schedules_are_the_cli_names():
+    # One list (C++ schedule_registry()), iv-days included; named() = the builders.
+    assert ks.schedules.NAMES == ("iv-3x-weekly", "iv-2x-weekly", "iv-days", "esketamine-induction")
+    np.testing.assert_array_equal(ks.schedules.named("iv-days", days=SIX_DAYS).session_days, SIX_DAYS)
+    np.testing.assert_array_equal(ks.schedules.named("iv-2x-weekly").session_starts_h,
+                                  ks.schedules.iv(2, 4).session_starts_h)
+    assert len(ks.schedules.named("esketamine-induction", weeks=2)) == 4
+    with pytest.raises(ValueError, match=r"weeks = -1: must be in \[1, 52\]"):
+        ks.schedules.named("iv-2x-weekly", weeks=-1)
+    with pytest.raises(ValueError, match="days is empty"):
+        ks.course("iv-days")
+    with pytest.raises(ValueError, match="'weekly' is not a schedule.*iv-days"):
+        ks.schedules.named("weekly")
+
+
+def test_iv_schedule_on_the_esketamine_model_uses_its_scale_and_name():
+    # Regression: the course carried the IV model's Ce scale (1) and name; now the model's own.
+    r = ks.course(ks.schedules.iv_days([0]), model="esketamine_nasal", follow_up="1 d")
+    assert r.schedule.model == "esketamine_nasal" and r.pk.model.name == "esketamine_nasal"
+    assert r.schedule.ce_scale == 2.0
+    assert r.sessions["peak_ce_ng_per_mL"].iloc[0] == pytest.approx(2.0 * r.pk["Ce"].max(), rel=1e-12)
+
+
 def test_regimen_file_course_equals_schedule(six):
     # The same dose events on the same grid through the same code: equal to the last bit.
     f = ks.course(REGIMENS / "iv_6_sessions.toml")
@@ -199,6 +222,7 @@ def test_python_course_equals_cli(tmp_path, args, schedule):
     if "--diss-tolerance" in args:
         kw = {"diss_tolerance": 0.8, "weight": 85}
     py = ks.course(schedule(), **kw).sessions
+    assert list(py.columns) == list(cli)   # one session table (C++ session_columns())
     assert len(py) == len(cli["session"])
     for col, want in cli.items():
         got = py[col].to_numpy(float)

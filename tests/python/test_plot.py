@@ -39,7 +39,7 @@ def test_sweep_heatmap(esketamine, nasal56):
 
     df = ks.sweep(esketamine, nasal56, {"ka_n": np.linspace(1, 5, 5), "FRn": [0.3, 0.45, 0.6]}, t_end="12 h",
                   dt="5 min")
-    ax = ks.plot.sweep_heatmap(df, "ka_n", "FRn", "Cmax")
+    ax = ks.plot.sweep_heatmap(df, "ka_n", "FRn", "cmax")
     assert ax.get_xlabel() == "ka_n"
     plt.close(ax.figure)
     with pytest.raises(ValueError, match="no column 'Cmin'"):
@@ -52,10 +52,10 @@ def test_flagship_compare_writes_png_and_table(tmp_path, capsys):
     assert out.stat().st_size > 10_000
     assert len(results) == 3 and table.shape[0] == 3
     printed = capsys.readouterr().out
-    assert "Cmax (ng/mL)" in printed and str(out) in printed
+    assert "cmax (ng/mL)" in printed and str(out) in printed
     iv = table.iloc[0]
     # IV 0.5 mg/kg over 40 min: peak at the end of the infusion.
-    assert iv["Tmax (min)"] == pytest.approx(40.0)
+    assert iv["tmax (min)"] == pytest.approx(40.0)
     assert iv["dose (mg)"] == pytest.approx(35.0)
 
 
