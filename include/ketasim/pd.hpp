@@ -32,6 +32,9 @@ struct PdParameterSet {
     std::string name, title, description;
     std::string source_path;
     std::vector<PdParameter> parameters;
+    // Between-patient variability of PD parameters ([[variability]] blocks, the model files'
+    // format: docs/populations.md); per-occasion blocks are not supported for PD.
+    std::vector<VariabilityBlock> variability;
     const PdParameter& parameter(const std::string& name) const;   // throws InputError if missing
     double value(const std::string& name) const { return parameter(name).value; }
     bool has(const std::string& name) const;
@@ -268,6 +271,10 @@ struct CourseResult {
 
 CourseResult run_course(const CourseSpec& spec, const AcuteEffectModel& acute, const SymptomModel& symptoms,
                         const CourseOptions& o = {});
+// The same for one subject of a population (covariates, overrides and random effects; its weight
+// replaces CourseOptions::weight_kg, which must then be left at its default).
+CourseResult run_course(const CourseSpec& spec, const AcuteEffectModel& acute, const SymptomModel& symptoms,
+                        const CourseOptions& o, const Subject& subject);
 
 // ---- the session table -----------------------------------------------------------------------
 // One row per session of a CourseResult. The CLI (`ketasim course` table and --out CSV) and

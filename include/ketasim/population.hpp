@@ -11,6 +11,7 @@
 
 #include "ketasim/metrics.hpp"
 #include "ketasim/model.hpp"
+#include "ketasim/pd.hpp"
 #include "ketasim/regimen.hpp"
 #include "ketasim/run.hpp"
 #include "ketasim/simulate.hpp"
@@ -166,6 +167,48 @@ struct PopulationRunOptions {
 void run_population(const Model& model, const Regimen& regimen, const OutputGrid& grid, const PopulationSource& source,
                     std::size_t begin, std::size_t end, const SimOptions& sim, const PopulationRunOptions& options,
                     ResultSink& sink);
+
+// ---- treatment courses in a population ---------------------------------------------------------
+
+// Random effects of a PD parameter set ([[variability]] blocks of models/pd/*.toml) for subject
+// `subject`: a copy of `set` with the drawn values (file units), drawn from the stream
+// (seed, replicate, subject, 0, pd) with `stream_offset` normals skipped, so the acute-effect and
+// symptom sets of one subject use disjoint numbers.
+PdParameterSet draw_pd_parameters(const PdParameterSet& set, const PopulationSpec& spec, std::size_t subject,
+                                  std::size_t stream_offset = 0);
+
+struct CoursePopulationOptions {
+    CourseOptions course;         // dt, follow-up, PD solver, clinical thresholds (weight: per subject)
+    bool stop_at_remission = false;   // a patient's course ends after the first session with remission
+    int max_sessions = 0;             // 0 = every session of the course; else at most this many
+    ParallelOptions parallel;
+    void validate() const;
+};
+
+// One row per subject: `subject`, the source's description columns, the PD parameters that vary,
+// `sessions_given`, per session k (1-based; NaN after a patient's course stopped):
+// `madrs_24h.k`, `response.k`, `remission.k` (0/1 at 24 h after the start), `peak_dissociation.k`
+// (%), `peak_sbp_rise.k` (mmHg), `discharge.k` (h after the start); then `sessions_to_response`,
+// `sessions_to_remission` (NaN: never), `responder_at_last` (0/1, at 24 h after the last session
+// given), `relapse_h` (h from the last session's start to the first MADRS above the response
+// level, for responders; NaN otherwise) and `relapse_observed` (1, or 0 = censored at the end of
+// follow-up), `baseline_madrs`, `madrs_end`.
+void run_course_population(const CourseSpec& spec, const PdParameterSet& acute, const PdParameterSet& symptoms,
+                           const PopulationSource& source, std::size_t begin, std::size_t end,
+                           const CoursePopulationOptions& options, ResultSink& sink);
+
+// Population rates of a course: response and remission per session with 95 % Wilson intervals
+// (over every subject; a patient whose course stopped at remission counts as remitted and
+// responding at later sessions), the cumulative share remitted by each session, Kaplan-Meier
+// medians of sessions to first response and to remission (censored at the sessions given), and
+// of the relapse time after the last session among responders (censored at the end of follow-up).
+struct CoursePopulationSummary {
+    std::size_t n = 0;
+    std::vector<Proportion> response, remission, ever_remitted;   // per session
+    KaplanMeier sessions_to_response, sessions_to_remission, relapse_h;
+    Proportion responders_at_last;
+};
+CoursePopulationSummary summarize_course_population(const MemorySink& sink, std::size_t n_sessions);
 
 // ---- summaries ---------------------------------------------------------------------------------
 

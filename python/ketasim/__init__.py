@@ -19,7 +19,7 @@ from ._core import InputError, IoError, Model, SolverError
 from . import schedules
 from ._models import list_models, load_model, models_dir, parameters_frame
 from ._pd import CourseResult, Schedule, course, load_pd
-from ._population import PopulationResult, population
+from ._population import CoursePopulationResult, PopulationResult, population
 from ._regimen import Regimen
 from ._results import ResultArm, ResultFile, read_results, write_results
 from ._simulate import METRICS, Result, metrics, simulate
@@ -36,6 +36,7 @@ __all__ = [
     "Model",
     "Regimen",
     "Result",
+    "CoursePopulationResult",
     "PopulationResult",
     "ResultArm",
     "ResultFile",

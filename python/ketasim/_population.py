@@ -17,7 +17,7 @@ from . import _core
 from ._models import ModelLike, load_model
 from ._regimen import Regimen, as_core_regimen
 from ._simulate import make_grid, make_metric_options, make_options
-from ._units import Quantity
+from ._units import Quantity, to_hours
 
 CovariatesArg = Union[None, str, os.PathLike, Mapping[str, Mapping[str, Any]]]
 ProgressArg = Union[bool, Callable[[int, int], Optional[bool]]]
@@ -165,6 +165,72 @@ class PopulationResult:
         return ds
 
 
+class CoursePopulationResult(PopulationResult):
+    """A treatment course over a population: one row per patient (``frame``: PK and PD parameters,
+    per-session ``madrs_24h.k``, ``response.k``, ``remission.k``, ``peak_dissociation.k``,
+    ``peak_sbp_rise.k``, ``discharge.k``; ``sessions_to_response``, ``relapse_h``, ...) and the
+    population rates computed by the C++ library (``rates``: per session with 95 % Wilson
+    intervals; ``sessions_to_response``/``sessions_to_remission``/``relapse``: Kaplan-Meier).
+    """
+
+    def __init__(self, raw: dict, model_name: str, seed: int, n: int, schedule_name: str):
+        super().__init__(raw, model_name, seed, n)
+        self.schedule = schedule_name
+        self._summary = raw["summary"]
+
+    def __repr__(self) -> str:
+        r = self.rates
+        last = r.iloc[-1]
+        med = self.sessions_to_response["median"]
+        rel = self.relapse["median"]
+        return (f"<CoursePopulationResult {self.schedule} on {self.model}: {self.n} patients, seed {self.seed}; "
+                f"response after session 1 {r['response'].iloc[0]:.0%}, after session {len(r)} "
+                f"{last['response']:.0%}; remission {last['remission']:.0%}; median sessions to response "
+                f"{'not reached' if np.isnan(med) else f'{med:g}'}; median relapse "
+                f"{'not reached' if np.isnan(rel) else f'{rel / 24:.1f} d'} after the last session>")
+
+    @property
+    def rates(self) -> "pandas.DataFrame":  # noqa: F821
+        """Per session: response and remission rates (at 24 h after the session start) with 95 %
+        Wilson intervals, and the share remitted by then. Index: session (1-based)."""
+        import pandas as pd
+
+        rows = []
+        days = self._summary["session_days"]
+        for k, (rs, rm, ev) in enumerate(zip(self._summary["response"], self._summary["remission"],
+                                             self._summary["ever_remitted"])):
+            rows.append({"session": k + 1, "day": days[k] / 24.0,
+                         "response": rs[2], "response_lo": rs[3], "response_hi": rs[4],
+                         "remission": rm[2], "remission_lo": rm[3], "remission_hi": rm[4],
+                         "ever_remitted": ev[2], "n": rs[1]})
+        return pd.DataFrame(rows).set_index("session")
+
+    @property
+    def sessions_to_response(self) -> Dict[str, Any]:
+        """Kaplan-Meier of the session of first response (censored at the sessions given)."""
+        return dict(self._summary["sessions_to_response"])
+
+    @property
+    def sessions_to_remission(self) -> Dict[str, Any]:
+        return dict(self._summary["sessions_to_remission"])
+
+    @property
+    def relapse(self) -> Dict[str, Any]:
+        """Kaplan-Meier of the time (h) from the last session's start to relapse (MADRS back above
+        the response level) among responders at the last session; censored at the end of follow-up."""
+        return dict(self._summary["relapse_h"])
+
+    def still_responding(self, after: Quantity) -> float:
+        """Share of responders at the last session still responding ``after`` the last session
+        (Kaplan-Meier survival at that time)."""
+        t = to_hours(after, "after")
+        km = self.relapse
+        times, surv = np.asarray(km["time"]), np.asarray(km["survival"])
+        if times.size == 0:
+            return float("nan")
+        return float(surv[np.searchsorted(times, t, side="right") - 1])
+
+
 def _progress(progress: ProgressArg, total: int):
     if callable(progress):
         return progress, lambda: None
@@ -183,8 +249,8 @@ def _progress(progress: ProgressArg, total: int):
 
 
 def population(
-    model: ModelLike,
-    regimen: Union[Regimen, _core.Regimen, str, os.PathLike],
+    model: Optional[ModelLike],
+    regimen: Any,
     *,
     n: Optional[int] = None,
     seed: int = 0,
@@ -201,6 +267,7 @@ def population(
     chunk: int = 16,
     progress: ProgressArg = False,
     models_dir: Union[str, os.PathLike, None] = None,
+    course_options: Optional[Mapping[str, Any]] = None,
 ) -> PopulationResult:
     """Simulate a virtual population on one regimen.
 
@@ -217,9 +284,43 @@ def population(
     bands: keep every trajectory for percentile bands (memory: n x outputs x times doubles).
     residual_error: add the model's residual error to the kept trajectories (observations).
     threads: 0 = all cores ($SLURM_CPUS_PER_TASK when set).
+
+    Treatment courses: pass a ``ks.Schedule`` or a schedule name (``"iv-3x-weekly"``, ...) as the
+    second argument (``model`` None = the schedule's own) and get a ``CoursePopulationResult``;
+    the keywords of ``course_options`` apply (``follow_up``, ``dt``, ``stop_at_remission``,
+    ``max_sessions``, ``remission_threshold``, ``response_fraction``, ``pd_solver``).
     """
+    from ._pd import SCHEDULE_NAMES, Schedule
+
+    if isinstance(regimen, Schedule) or (isinstance(regimen, str) and regimen in SCHEDULE_NAMES):
+        return _course_population(model, regimen, n=n, seed=seed, covariates=covariates, table=table,
+                                  variability=variability, threads=threads, chunk=chunk, progress=progress,
+                                  models_dir=models_dir, **(course_options or {}))
+    if course_options:
+        raise TypeError("population: course_options apply to a schedule (a ks.Schedule or a schedule name), "
+                        "not to a regimen")
+    if model is None:
+        raise TypeError("population: give the model (library name, .toml file or ks.Model)")
     m = load_model(model, models_dir)
     reg = as_core_regimen(regimen)
+    spec = _population_spec(n, seed, covariates, table, variability)
+    threads = _int_arg(threads, "threads", 0)
+    chunk = _int_arg(chunk, "chunk", 1)
+    outs = [] if outputs is None else ([outputs] if isinstance(outputs, str) else [str(o) for o in outputs])
+    total = spec.table.rows if spec.table.rows else spec.n
+    callback, close = _progress(progress, total)
+    try:
+        raw = _core.run_population(m, reg, make_grid(t_end, dt), spec, options=make_options(), outputs=outs,
+                                   metric_options=make_metric_options(threshold=threshold),
+                                   keep_trajectories=bool(bands or residual_error),
+                                   residual_error=bool(residual_error), threads=threads, chunk=chunk,
+                                   progress=callback)
+    finally:
+        close()
+    return PopulationResult(raw, m.name, spec.seed, total)
+
+
+def _population_spec(n, seed, covariates, table, variability) -> "_core.PopulationSpec":
     spec = _core.PopulationSpec()
     if n is not None:
         spec.n = _int_arg(n, "n", 1)
@@ -232,18 +333,45 @@ def population(
         spec.table = tbl
     if not isinstance(variability, bool):
         raise TypeError(f"variability: expected True or False, got {variability!r}")
-    threads = _int_arg(threads, "threads", 0)
-    chunk = _int_arg(chunk, "chunk", 1)
-    outs = [] if outputs is None else ([outputs] if isinstance(outputs, str) else [str(o) for o in outputs])
     spec.variability = variability
-    total = tbl.rows if tbl is not None else spec.n
+    return spec
+
+
+def _course_population(model, schedule, *, n, seed, covariates, table, variability, threads, chunk, progress,
+                       models_dir, follow_up: Quantity = "28 d", dt: Quantity = "1 min",
+                       stop_at_remission: bool = False, max_sessions: int = 0, remission_threshold: float = 10.0,
+                       response_fraction: float = 0.5, pd_solver: str = "semi-analytic") -> CoursePopulationResult:
+    from ._models import _dir
+    from ._pd import _schedule
+
+    sched = _schedule(schedule, model, models_dir)
+    d = _dir(models_dir)
+    spec = _population_spec(n, seed, covariates, table, variability)
+    o = _core.CoursePopulationOptions()
+    co = _core.CourseOptions()
+    co.follow_up_h = to_hours(follow_up, "follow_up")
+    co.dt_h = to_hours(dt, "dt")
+    co.pd_solver = pd_solver
+    clin = _core.ClinicalOptions()
+    for name, value in (("remission_threshold", remission_threshold), ("response_fraction", response_fraction)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name}: expected a number, got {value!r}")
+    clin.remission_threshold = float(remission_threshold)
+    clin.response_fraction = float(response_fraction)
+    co.clinical = clin
+    o.course = co
+    if not isinstance(stop_at_remission, bool):
+        raise TypeError(f"stop_at_remission: expected True or False, got {stop_at_remission!r}")
+    o.stop_at_remission = stop_at_remission
+    o.max_sessions = _int_arg(max_sessions, "max_sessions", 0)
+    o.threads = _int_arg(threads, "threads", 0)
+    o.chunk = _int_arg(chunk, "chunk", 1)
+    o.validate()
+    total = spec.table.rows if spec.table.rows else spec.n
     callback, close = _progress(progress, total)
     try:
-        raw = _core.run_population(m, reg, make_grid(t_end, dt), spec, options=make_options(), outputs=outs,
-                                   metric_options=make_metric_options(threshold=threshold),
-                                   keep_trajectories=bool(bands or residual_error),
-                                   residual_error=bool(residual_error), threads=threads, chunk=chunk,
-                                   progress=callback)
+        raw = _core.run_course_population(sched.to_core(), _core.load_library_pd("acute_effects", d),
+                                          _core.load_library_pd("madrs", d), spec, o, progress=callback)
     finally:
         close()
-    return PopulationResult(raw, m.name, spec.seed, total)
+    return CoursePopulationResult(raw, sched.to_core().model.name, spec.seed, total, sched.name)

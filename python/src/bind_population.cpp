@@ -7,6 +7,32 @@
 namespace {
 using namespace ketasim;
 
+py::dict columns_dict(const MemorySink& sink) {
+    py::dict out, cols;
+    for (std::size_t c = 0; c < sink.names.size(); ++c) {
+        py::array_t<double> a(static_cast<py::ssize_t>(sink.columns[c].size()));
+        std::copy(sink.columns[c].begin(), sink.columns[c].end(), a.mutable_data());
+        cols[py::str(sink.names[c])] = a;
+    }
+    out["columns"] = cols;
+    out["names"] = sink.names;
+    out["units"] = sink.units;
+    return out;
+}
+
+py::dict km_dict(const KaplanMeier& km) {
+    py::dict d;
+    d["time"] = km.time;
+    d["survival"] = km.survival;
+    d["median"] = km.median;
+    d["n"] = km.n;
+    d["events"] = km.events;
+    return d;
+}
+
+py::tuple prop(const Proportion& p) { return py::make_tuple(p.successes, p.n, p.estimate, p.lower, p.upper); }
+
+
 py::dict population_with_gil_released(const Model& model, const Regimen& regimen, const OutputGrid& grid,
                                       const PopulationSpec& spec, std::size_t begin, std::optional<std::size_t> end,
                                       const SimOptions& options, std::vector<std::string> outputs,
@@ -48,16 +74,7 @@ py::dict population_with_gil_released(const Model& model, const Regimen& regimen
         throw;
     }
     if (pending) throw *pending;
-    py::dict out;
-    py::dict cols;
-    for (std::size_t c = 0; c < sink.names.size(); ++c) {
-        py::array_t<double> a(static_cast<py::ssize_t>(sink.columns[c].size()));
-        std::copy(sink.columns[c].begin(), sink.columns[c].end(), a.mutable_data());
-        cols[py::str(sink.names[c])] = a;
-    }
-    out["columns"] = cols;
-    out["names"] = sink.names;
-    out["units"] = sink.units;
+    py::dict out = columns_dict(sink);
     if (keep_trajectories && !sink.trajectories.empty()) {
         const Trajectory& t0 = sink.trajectories[0];
         const auto n = static_cast<py::ssize_t>(sink.trajectories.size()), k = static_cast<py::ssize_t>(t0.values.rows()),
@@ -75,9 +92,78 @@ py::dict population_with_gil_released(const Model& model, const Regimen& regimen
     }
     return out;
 }
+py::dict course_population_with_gil_released(const CourseSpec& spec, const PdParameterSet& acute,
+                                             const PdParameterSet& symptoms, const PopulationSpec& pop,
+                                             const CoursePopulationOptions& options, py::object progress) {
+    const PopulationSource source(spec.model, pop, true);
+    CoursePopulationOptions o = options;
+    std::optional<py::error_already_set> pending;
+    o.parallel.progress = [&](std::size_t done, std::size_t total) {
+        py::gil_scoped_acquire gil;
+        if (pending) return false;
+        if (PyErr_CheckSignals() != 0) {
+            pending.emplace();
+            return false;
+        }
+        if (progress.is_none()) return true;
+        try {
+            py::object r = progress(done, total);
+            return r.is_none() || r.cast<bool>();
+        } catch (py::error_already_set& e) {
+            pending.emplace(std::move(e));
+            return false;
+        }
+    };
+    MemorySink sink;
+    std::size_t n_sessions = 0;
+    try {
+        py::gil_scoped_release release;
+        run_course_population(spec, acute, symptoms, source, 0, source.size(), o, sink);
+    } catch (const RunCancelled&) {
+        if (pending) throw *pending;
+        throw;
+    }
+    if (pending) throw *pending;
+    n_sessions = options.max_sessions > 0
+                     ? std::min<std::size_t>(static_cast<std::size_t>(options.max_sessions), spec.session_starts_h.size())
+                     : spec.session_starts_h.size();
+    const CoursePopulationSummary s = summarize_course_population(sink, n_sessions);
+    py::dict out = columns_dict(sink);
+    py::list resp, rem, ever;
+    for (const auto& p : s.response) resp.append(prop(p));
+    for (const auto& p : s.remission) rem.append(prop(p));
+    for (const auto& p : s.ever_remitted) ever.append(prop(p));
+    py::dict summary;
+    summary["response"] = resp;
+    summary["remission"] = rem;
+    summary["ever_remitted"] = ever;
+    summary["sessions_to_response"] = km_dict(s.sessions_to_response);
+    summary["sessions_to_remission"] = km_dict(s.sessions_to_remission);
+    summary["relapse_h"] = km_dict(s.relapse_h);
+    summary["responders_at_last"] = prop(s.responders_at_last);
+    summary["session_days"] = std::vector<double>(spec.session_starts_h.begin(),
+                                                  spec.session_starts_h.begin() + static_cast<std::ptrdiff_t>(n_sessions));
+    out["summary"] = summary;
+    return out;
+}
 }  // namespace
 
 void bind_population(py::module_& m) {
+    py::class_<CoursePopulationOptions>(m, "CoursePopulationOptions")
+        .def(py::init<>())
+        .def_readwrite("course", &CoursePopulationOptions::course)
+        .def_readwrite("stop_at_remission", &CoursePopulationOptions::stop_at_remission)
+        .def_readwrite("max_sessions", &CoursePopulationOptions::max_sessions)
+        .def_property(
+            "threads", [](const CoursePopulationOptions& o) { return o.parallel.threads; },
+            [](CoursePopulationOptions& o, int t) { o.parallel.threads = t; })
+        .def_property(
+            "chunk", [](const CoursePopulationOptions& o) { return o.parallel.chunk; },
+            [](CoursePopulationOptions& o, std::size_t c) { o.parallel.chunk = c; })
+        .def("validate", &CoursePopulationOptions::validate);
+    m.def("run_course_population", &course_population_with_gil_released, py::arg("spec"), py::arg("acute"),
+          py::arg("symptoms"), py::arg("population"), py::arg("options"), py::arg("progress") = py::none());
+
     py::class_<CovariateDistribution>(m, "CovariateDistribution")
         .def_readonly("name", &CovariateDistribution::name)
         .def("__repr__", [](const CovariateDistribution& d) { return "<CovariateDistribution " + d.name + ">"; });
@@ -121,17 +207,7 @@ void bind_population(py::module_& m) {
               return py::make_tuple(p.estimate, p.lower, p.upper);
           },
           py::arg("successes"), py::arg("n"));
-    m.def("kaplan_meier",
-          [](const std::vector<double>& t, const std::vector<bool>& e) {
-              const KaplanMeier km = kaplan_meier(t, e);
-              py::dict d;
-              d["time"] = km.time;
-              d["survival"] = km.survival;
-              d["median"] = km.median;
-              d["n"] = km.n;
-              d["events"] = km.events;
-              return d;
-          },
+    m.def("kaplan_meier", [](const std::vector<double>& t, const std::vector<bool>& e) { return km_dict(kaplan_meier(t, e)); },
           py::arg("time"), py::arg("event"));
     m.def("resolve_thread_count", &resolve_thread_count, py::arg("requested"));
 }

@@ -49,6 +49,15 @@ int run_course(const CourseCliOptions& o);
 
 struct PopulationCliOptions {
     std::string model, regimen;
+    // A treatment course instead of a regimen: --schedule NAME [--weeks N] [--days LIST].
+    std::string schedule;
+    std::optional<int> weeks;
+    std::string days;
+    double follow_up_days = 28.0;
+    std::string course_dt = "1 min";
+    bool stop_at_remission = false;
+    int max_sessions = 0;
+    double remission_threshold = 10.0;
     long n = 0;
     long long seed = 0;
     std::string covariates;   // covariate-distribution TOML file

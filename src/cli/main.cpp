@@ -248,8 +248,16 @@ int main(int argc, char** argv) {
 
     cli::PopulationCliOptions po;
     auto* pop = app.add_subcommand("population", "A virtual population on one regimen: metric distributions, one row per subject");
-    pop->add_option("model", po.model, "Library name or .toml model file")->required();
-    pop->add_option("--regimen", po.regimen, "Regimen TOML file ([[dose]] entries)")->required();
+    pop->add_option("model", po.model, "Library name or .toml model file (with --schedule: default the schedule's)");
+    pop->add_option("--regimen", po.regimen, "Regimen TOML file ([[dose]] entries): a PK population");
+    pop->add_option("--schedule", po.schedule,
+                    "A treatment course per patient instead: iv-3x-weekly, iv-2x-weekly, iv-days or esketamine-induction");
+    pop->add_option("--weeks", po.weeks, "--schedule: weeks of treatment (default: the schedule's)");
+    pop->add_option("--days", po.days, "--schedule iv-days: session days, e.g. '0,2,4,7,9,11'");
+    pop->add_option("--follow-up-days", po.follow_up_days, "--schedule: follow-up after the last session, days")->capture_default_str();
+    pop->add_flag("--stop-at-remission", po.stop_at_remission, "--schedule: a patient's course ends at the first remission");
+    pop->add_option("--max-sessions", po.max_sessions, "--schedule: at most this many sessions (0 = all)")->capture_default_str();
+    pop->add_option("--remission-threshold", po.remission_threshold, "--schedule: remission = MADRS <= this")->capture_default_str();
     pop->add_option("--n", po.n, "Number of subjects (not with --subjects, which gives one per row)");
     pop->add_option("--seed", po.seed, "Random seed in [0, 2^63 - 1]; the same seed gives the same population")->capture_default_str();
     pop->add_option("--covariates", po.covariates, "Covariate distributions: TOML file with [weight], [age], ... tables");
@@ -288,6 +296,7 @@ int main(int argc, char** argv) {
         if (*pop) {
             po.models_dir = models_dir;
             if (pop->count("--n") == 0 && po.subjects.empty()) throw InputError("--n: give the number of subjects (or --subjects FILE)");
+            if (pop->count("--dt")) po.course_dt = po.dt;   // a course's PK grid defaults to 1 min
             return cli::run_population_cli(po);
         }
         if (*crs) {

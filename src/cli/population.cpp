@@ -34,7 +34,100 @@ private:
 
 }  // namespace
 
+namespace {
+PopulationSpec population_spec(const PopulationCliOptions& o) {
+    PopulationSpec spec;
+    if (o.n < 0) throw InputError("--n: " + std::to_string(o.n) + " must be >= 1");
+    spec.n = static_cast<std::size_t>(o.n);
+    if (o.seed < 0) throw InputError("--seed: " + std::to_string(o.seed) + " must be in [0, 2^63 - 1]");
+    spec.seed = static_cast<std::uint64_t>(o.seed);
+    spec.variability = !o.no_variability;
+    if (!o.covariates.empty()) spec.covariates = load_covariate_distributions(o.covariates);
+    if (!o.subjects.empty()) spec.table = load_subject_table(o.subjects);
+    return spec;
+}
+
+std::string pct(const Proportion& p) {
+    return fmt_num(100 * p.estimate, 3) + " (" + fmt_num(100 * p.lower, 3) + "-" + fmt_num(100 * p.upper, 3) + ")";
+}
+
+int run_course_population_cli(const PopulationCliOptions& o) {
+    if (!o.regimen.empty()) throw InputError("--regimen and --schedule are exclusive: give one");
+    ScheduleRequest q;
+    q.name = o.schedule;
+    const ScheduleInfo& info = [&]() -> const ScheduleInfo& {
+        try {
+            return schedule_info(o.schedule);
+        } catch (const InputError& e) {
+            throw InputError(std::string("--schedule: ") + e.what());
+        }
+    }();
+    q.weeks = o.weeks;
+    if (!o.days.empty()) q.days = parse_number_list(o.days, "--days");
+    const Model model = load_library_model(o.model.empty() ? info.default_model : o.model, o.models_dir);
+    const CourseSpec spec = schedule_course(q, model);
+    const PopulationSource source(spec.model, population_spec(o), true);
+    CoursePopulationOptions co;
+    if (!(o.follow_up_days >= 1)) throw InputError("--follow-up-days: " + fmt_num(o.follow_up_days) + " must be >= 1");
+    co.course.follow_up_h = o.follow_up_days * 24.0;
+    co.course.dt_h = parse_quantity(o.course_dt, Dimension::time, "--dt");
+    co.course.clinical.remission_threshold = o.remission_threshold;
+    co.course.models_dir = o.models_dir;
+    co.stop_at_remission = o.stop_at_remission;
+    co.max_sessions = o.max_sessions;
+    co.parallel.threads = o.threads;
+    co.parallel.chunk = static_cast<std::size_t>(o.chunk < 1 ? 0 : o.chunk);
+    ProgressLine progress(!o.quiet);
+    co.parallel.progress = [&](std::size_t d, std::size_t t) { return progress(d, t); };
+    MemorySink sink;
+    run_course_population(spec, load_library_pd("acute_effects", o.models_dir), load_library_pd("madrs", o.models_dir),
+                          source, 0, source.size(), co, sink);
+    const std::size_t n_sessions =
+        co.max_sessions > 0 ? std::min<std::size_t>(static_cast<std::size_t>(co.max_sessions), spec.session_starts_h.size())
+                            : spec.session_starts_h.size();
+    const CoursePopulationSummary s = summarize_course_population(sink, n_sessions);
+    std::cout << "ketasim population: " << spec.description << "
+model " << spec.model.name << "; " << s.n
+              << " patients, seed " << o.seed << (source.spec().variability ? "" : ", no random effects")
+              << (co.stop_at_remission ? "; each course stops at the first remission" : "")
+              << "
+response: MADRS fall >= 50 % of baseline; remission: MADRS <= "
+              << fmt_num(co.course.clinical.remission_threshold) << "; both 24 h after the session start (95 % Wilson)
+
+";
+    std::vector<std::vector<std::string>> rows = {{"session", "day", "response %", "remission %", "remitted by then %"}};
+    for (std::size_t k = 0; k < n_sessions; ++k)
+        rows.push_back({std::to_string(k + 1), fmt_num(spec.session_starts_h[k] / 24.0), pct(s.response[k]),
+                        pct(s.remission[k]), pct(s.ever_remitted[k])});
+    std::cout << format_table(rows);
+    auto med = [](double v, const std::string& unit) { return std::isnan(v) ? std::string("not reached") : fmt_num(v) + unit; };
+    std::cout << "
+median sessions to first response: " << med(s.sessions_to_response.median, "")
+              << "
+median sessions to remission: " << med(s.sessions_to_remission.median, "")
+              << "
+responders after the last session: " << pct(s.responders_at_last)
+              << " %
+median time to relapse after the last session (responders, Kaplan-Meier): "
+              << med(s.relapse_h.median / 24.0, " d") << "
+";
+    if (!o.out.empty()) {
+        const bool is_csv = o.out.size() > 4 && o.out.substr(o.out.size() - 4) == ".csv";
+        if (!is_csv) throw InputError("--out " + o.out + ": population results are written as .csv (one row per patient)");
+        write_table_csv(o.out, sink.names, sink.units, sink.columns);
+        std::cout << "
+written: " << o.out << " (" << s.n << " rows)\n";
+    }
+    return 0;
+}
+}  // namespace
+
 int run_population_cli(const PopulationCliOptions& o) {
+    if (!o.schedule.empty()) return run_course_population_cli(o);
+    if (o.weeks || !o.days.empty() || o.stop_at_remission || o.max_sessions)
+        throw InputError("--weeks, --days, --stop-at-remission and --max-sessions apply to --schedule");
+    if (o.model.empty()) throw InputError("give the model (library name or .toml) and --regimen FILE, or --schedule NAME");
+    if (o.regimen.empty()) throw InputError("--regimen FILE: the doses every subject gets (or --schedule NAME for a course)");
     const Model model = load_library_model(o.model, o.models_dir);
     const bool csv_regimen = o.regimen.size() > 4 && o.regimen.substr(o.regimen.size() - 4) == ".csv";
     if (csv_regimen)
@@ -44,14 +137,7 @@ int run_population_cli(const PopulationCliOptions& o) {
     bool per_kg = false;
     for (const auto& e : regimen.events) per_kg = per_kg || e.per_kg;
 
-    PopulationSpec spec;
-    if (o.n < 0) throw InputError("--n: " + std::to_string(o.n) + " must be >= 1");
-    spec.n = static_cast<std::size_t>(o.n);
-    if (o.seed < 0) throw InputError("--seed: " + std::to_string(o.seed) + " must be in [0, 2^63 - 1]");
-    spec.seed = static_cast<std::uint64_t>(o.seed);
-    spec.variability = !o.no_variability;
-    if (!o.covariates.empty()) spec.covariates = load_covariate_distributions(o.covariates);
-    if (!o.subjects.empty()) spec.table = load_subject_table(o.subjects);
+    const PopulationSpec spec = population_spec(o);
     const PopulationSource source(model, spec, per_kg);
 
     const double t_end = parse_quantity(o.t_end, Dimension::time, "--t-end");

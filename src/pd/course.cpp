@@ -210,6 +210,13 @@ PdSolver pd_solver_from_string(const std::string& s) {
 
 CourseResult run_course(const CourseSpec& spec, const AcuteEffectModel& acute, const SymptomModel& symptoms,
                         const CourseOptions& o) {
+    Subject subj;
+    subj.weight_kg = o.weight_kg;
+    return run_course(spec, acute, symptoms, o, subj);
+}
+
+CourseResult run_course(const CourseSpec& spec, const AcuteEffectModel& acute, const SymptomModel& symptoms,
+                        const CourseOptions& o, const Subject& subj) {
     o.validate();
     acute.validate();
     symptoms.validate();
@@ -221,8 +228,6 @@ CourseResult run_course(const CourseSpec& spec, const AcuteEffectModel& acute, c
     r.ce_scale = ce_scale;
     const double t_first = spec.session_starts_h.front();
     const double t_end = spec.session_starts_h.back() + o.follow_up_h;
-    Subject subj;
-    subj.weight_kg = o.weight_kg;
     OutputGrid grid = OutputGrid::uniform(0.0, t_end, o.dt_h);
     // Session starts on the grid, so "before" and discharge windows start exactly at a dose.
     grid.times.insert(grid.times.end(), spec.session_starts_h.begin(), spec.session_starts_h.end());
@@ -238,7 +243,11 @@ CourseResult run_course(const CourseSpec& spec, const AcuteEffectModel& acute, c
         r.symptoms = simulate_symptoms_coupled(model, spec.regimen, subj, r.pk.time, symptoms, t_first, ce_scale,
                                                o.symptom);
     } else {
-        const double ke0 = resolve_parameter(model.parameter(model.effect_site->ke0), subj);   // 1/h
+        // ke0 of this subject, random effects included (1/h).
+        const ParameterLayout layout(model);
+        std::vector<double> values(layout.size());
+        layout.resolve(subj, nullptr, values.data());
+        const double ke0 = values[static_cast<std::size_t>(layout.index(model.effect_site->ke0))];
         r.symptoms = simulate_symptoms(r.pk, symptoms, t_first, ce_scale, o.symptom, ce, ke0,
                                        model.effect_site->driver);
     }

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "io/population_toml.hpp"
 #include "io/toml_util.hpp"
 #include "ketasim/io.hpp"
 #include "ketasim/pd.hpp"
@@ -38,7 +39,7 @@ std::string PdParameterSet::where(const std::string& n) const {
 PdParameterSet parse_pd_parameters(const std::string& text, const std::string& file) {
     using namespace detail;
     const toml::table root = parse_toml(text, file);
-    check_keys(root, {"name", "title", "description", "notes", "parameters"}, file, "");
+    check_keys(root, {"name", "title", "description", "notes", "parameters", "variability"}, file, "");
     PdParameterSet s;
     s.source_path = file;
     s.name = get_string(root, "name", file, "", true);
@@ -68,6 +69,15 @@ PdParameterSet parse_pd_parameters(const std::string& text, const std::string& f
                              "': a calibrated parameter's source must start with 'calibrated: <targets>'");
         s.parameters.push_back(std::move(p));
     }
+    s.variability = parse_variability(root, file);
+    check_variability(s.variability, file, [&](const std::string& n, const std::string& where) {
+        if (!s.has(n)) throw InputError(where + ": '" + n + "' is not a parameter of " + file);
+        return s.value(n);
+    });
+    for (const auto& b : s.variability)
+        if (b.per_occasion)
+            throw InputError(file + ":" + std::to_string(b.line) + ": variability: level = \"occasion\" is not supported "
+                             "for PD parameters (only \"subject\")");
     return s;
 }
 

@@ -441,6 +441,16 @@ PopulationSource::PopulationSource(const Model& model, const PopulationSpec& spe
             for (const auto& p : b.parameters) varies[static_cast<std::size_t>(layout_.index(p))] = true;
     for (int pi : table_param_col_)
         if (pi >= 0) varies[static_cast<std::size_t>(pi)] = true;
+    // Parameters moved by a covariate that differs between subjects (drawn or tabulated).
+    std::set<std::string> varying_cov(table_covariate_.begin(), table_covariate_.end());
+    for (const auto& d : spec_.covariates) varying_cov.insert(d.name);
+    for (std::size_t i = 0; i < varies.size(); ++i) {
+        const Parameter& p = model.parameters[i];
+        if (varying_cov.count("weight") && (p.unit_info.per_kg || p.allometric_exponent != 0.0)) varies[i] = true;
+        if (varying_cov.count("age") && p.age_slope != 0.0) varies[i] = true;
+    }
+    for (const auto& e : model.covariate_effects)
+        if (varying_cov.count(e.covariate)) varies[static_cast<std::size_t>(layout_.index(e.parameter))] = true;
     for (std::size_t i = 0; i < varies.size(); ++i)
         if (varies[i]) {
             describe_params_.push_back(static_cast<int>(i));

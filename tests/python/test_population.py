@@ -1,0 +1,128 @@
+"""Virtual populations from Python: reproducibility, covariates, tables, bands, errors, CLI agreement."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ketasim as ks
+
+WEIGHT = {"weight": {"distribution": "normal", "mean": "80 kg", "sd": "15 kg", "lower": "40 kg", "upper": "150 kg"}}
+
+
+def test_same_seed_same_population_whatever_threads_and_chunk(esketamine, nasal56):
+    runs = [ks.population(esketamine, nasal56, n=30, seed=7, threads=t, chunk=c, t_end="24 h")
+            for t, c in ((1, 16), (2, 1), (2, 7))]
+    first = runs[0].frame
+    for r in runs[1:]:
+        pd.testing.assert_frame_equal(first, r.frame, check_exact=True)
+    other = ks.population(esketamine, nasal56, n=30, seed=8, t_end="24 h").frame
+    assert not np.array_equal(first["C_plasma.cmax"], other["C_plasma.cmax"])
+
+
+def test_typical_subjects_equal_the_single_simulation(esketamine, nasal56):
+    pop = ks.population(esketamine, nasal56, n=3, variability=False, outputs="C_plasma", t_end="24 h", dt="5 min")
+    one = ks.simulate(esketamine, nasal56, t_end="24 h", dt="5 min", outputs="C_plasma")
+    # Cmax is the largest value on the output grid.
+    np.testing.assert_array_equal(pop.frame["C_plasma.cmax"], np.full(3, one["C_plasma"].max()))
+
+
+def test_units_and_columns(esketamine, nasal56):
+    f = ks.population(esketamine, nasal56, n=5, seed=1, outputs="C_plasma").frame
+    assert f.index.name == "subject"
+    assert f.attrs["units"]["C_plasma.cmax"] == "ng/mL"
+    assert f.attrs["units"]["C_plasma.auc_0_t"] == "ng/mL*h"
+    assert f.attrs["units"]["Vc"] == "L"
+    assert {"age", "asian", "japanese", "ka_n", "FRn"} <= set(f.columns)
+
+
+def test_covariates_drawn_within_bounds_and_unused_covariate_is_an_error(clements, esketamine, nasal56):
+    iv = ks.Regimen.iv_infusion("0.5 mg/kg", "40 min", at=0)
+    pop = ks.population(clements, iv, n=400, seed=2, covariates=WEIGHT, outputs="C_plasma")
+    w = pop.frame["weight"]
+    assert w.between(40, 150).all()
+    assert abs(w.mean() - 80) < 4 * 15 / np.sqrt(400)
+    with pytest.raises(ValueError, match=r"does not use covariate 'weight' \(it uses: age, asian, japanese\)"):
+        ks.population(esketamine, nasal56, n=3, covariates=WEIGHT)
+    with pytest.raises(ValueError, match="needs its unit, kg"):
+        ks.population(clements, iv, n=3, covariates={"weight": {"distribution": "fixed", "value": 80}})
+
+
+def test_asian_flag_lowers_clearance(esketamine, nasal56):
+    pop = ks.population(esketamine, nasal56, n=200, seed=3, variability=False,
+                        covariates={"asian": {"distribution": "bernoulli", "p": 0.5}})
+    f = pop.frame
+    assert set(np.unique(f["asian"])) == {0.0, 1.0}
+    np.testing.assert_allclose(f.loc[f.asian == 1, "kel"], 1.11 * 0.36, rtol=1e-14)
+    assert (f.loc[f.asian == 1, "C_plasma.auc_0_t"].min() > f.loc[f.asian == 0, "C_plasma.auc_0_t"].max())
+
+
+def test_table_of_subjects(clements):
+    iv = ks.Regimen.iv_infusion("0.5 mg/kg", "40 min", at=0)
+    table = pd.DataFrame({"ID": [10, 11], "WT[kg]": [60.0, 90.0], "k10[1/min]": [0.0109, 0.0218]})
+    pop = ks.population(clements, iv, table=table, variability=False, outputs="C_plasma", t_end="12 h")
+    f = pop.frame
+    np.testing.assert_array_equal(f["weight"], [60.0, 90.0])
+    np.testing.assert_allclose(f["k10"], [0.0109 * 60, 0.0218 * 60], rtol=1e-14)
+    for i, (w, k10) in enumerate([(60.0, 0.0109), (90.0, 0.0218)]):
+        one = ks.simulate(clements, iv, weight=w, params={"k10": k10}, t_end="12 h", dt="5 min", outputs="C_plasma")
+        assert f["C_plasma.cmax"].iloc[i] == pytest.approx(one["C_plasma"].max(), rel=1e-12)
+    with pytest.raises(ValueError, match=r"write the header as k10\[1/min\]"):
+        ks.population(clements, iv, table=pd.DataFrame({"k10[1/h]": [1.0]}))
+
+
+def test_bands_are_percentiles_of_the_trajectories(esketamine, nasal56):
+    pop = ks.population(esketamine, nasal56, n=200, seed=4, bands=True, outputs="C_plasma", t_end="12 h",
+                        dt="10 min")
+    b = pop.bands("C_plasma")
+    assert list(b.columns) == ["P5", "P50", "P95"]
+    traj = pop.trajectories[:, 0, :]
+    np.testing.assert_array_equal(b["P50"].to_numpy(), np.percentile(traj, 50, axis=0))
+    assert (b["P5"] <= b["P50"]).all() and (b["P50"] <= b["P95"]).all()
+    ds = pop.to_xarray()
+    assert ds["C_plasma_band"].dims == ("percentile", "time")
+    assert ds["C_plasma.cmax"].attrs["units"] == "ng/mL"
+
+
+def test_residual_error_gives_noisy_observations_with_the_stated_log_sd(esketamine, nasal56):
+    clean = ks.population(esketamine, nasal56, n=100, seed=5, bands=True, outputs="C_plasma", t_end="12 h")
+    noisy = ks.population(esketamine, nasal56, n=100, seed=5, residual_error=True, outputs="C_plasma", t_end="12 h")
+    a, b = clean.trajectories[:, 0, 1:], noisy.trajectories[:, 0, 1:]   # t = 0 is 0 in both
+    r = np.log(b / a).ravel()
+    n = r.size
+    # exp(eps) with eps ~ N(0, 0.276^2): the log ratio has SD 0.276 (4 standard errors).
+    assert abs(r.std(ddof=1) - 0.276) < 4 * 0.276 / np.sqrt(2 * (n - 1))
+    assert abs(r.mean()) < 4 * 0.276 / np.sqrt(n)
+
+
+@pytest.mark.parametrize("kwargs, exc, msg", [
+    ({"n": 0}, ValueError, "n: 0 must be >= 1"),
+    ({"n": True}, TypeError, "n: expected an integer"),
+    ({"n": 3, "threads": "2"}, TypeError, "threads: expected an integer"),
+    ({"n": 3, "seed": -1}, ValueError, "seed: -1 must be >= 0"),
+    ({"n": 3, "seed": 2**63}, ValueError, r"seed: .* must be in \[0, 2\^63 - 1\]"),
+    ({"n": 3, "covariates": {"weight": 80}}, TypeError, "expected a mapping of fields"),
+    ({}, ValueError, "give n"),
+])
+def test_bad_arguments_name_the_argument(esketamine, nasal56, kwargs, exc, msg):
+    with pytest.raises(exc, match=msg):
+        ks.population(esketamine, nasal56, **kwargs)
+
+
+def test_cli_population_writes_the_same_numbers(esketamine, tmp_path, ketasim_cli):
+    reg = tmp_path / "esk56.toml"
+    reg.write_text('[[dose]]\nroute = "intranasal"\namount = "56 mg"\ndevice_mg = 28\ndays = [0]\n')
+    out = tmp_path / "pop.csv"
+    subprocess.run([ketasim_cli, "population", "esketamine_nasal", "--regimen", str(reg), "--n", "25", "--seed", "9",
+                    "--t-end", "24 h", "--dt", "5 min", "--threads", "2", "--quiet", "--out", str(out)],
+                   check=True, capture_output=True)
+    cli = pd.read_csv(out)
+    py = ks.population(esketamine, str(reg), n=25, seed=9, t_end="24 h", dt="5 min").frame
+    assert cli.columns[0] == "subject"
+    for name in ("C_plasma.cmax", "C_plasma.auc_0_t", "ka_n"):
+        col = next(c for c in cli.columns if c.startswith(name + "["))
+        np.testing.assert_allclose(cli[col].to_numpy(), py[name].to_numpy(), rtol=1e-15)
