@@ -168,6 +168,33 @@ void run_population(const Model& model, const Regimen& regimen, const OutputGrid
                     std::size_t begin, std::size_t end, const SimOptions& sim, const PopulationRunOptions& options,
                     ResultSink& sink);
 
+// ---- summaries ---------------------------------------------------------------------------------
+
+// Percentile (0-100) of finite values by linear interpolation between order statistics (type 7,
+// as NumPy's default); NaN when none is finite.
+double percentile(std::vector<double> values, double p);
+
+// Bands over time: result[k][j] = percentile percentiles[k] of output row `output` at time j
+// across the trajectories (which must share the grid).
+std::vector<std::vector<double>> percentile_bands(const std::vector<Trajectory>& trajectories, const std::string& output,
+                                                  const std::vector<double>& percentiles);
+
+struct Proportion {
+    std::size_t successes = 0, n = 0;
+    double estimate = std::numeric_limits<double>::quiet_NaN();
+    double lower = std::numeric_limits<double>::quiet_NaN(), upper = std::numeric_limits<double>::quiet_NaN();
+};
+// Wilson score interval at the given two-sided confidence z (1.959964 for 95 %).
+Proportion wilson_interval(std::size_t successes, std::size_t n, double z = 1.959963984540054);
+
+// Kaplan-Meier survival of event times (h) with censoring (event[i] false = censored at time[i]).
+struct KaplanMeier {
+    std::vector<double> time, survival;      // step function: S(t) = survival[k] for time[k] <= t < time[k+1]
+    double median = std::numeric_limits<double>::quiet_NaN();   // first time with S <= 0.5; NaN if never
+    std::size_t n = 0, events = 0;
+};
+KaplanMeier kaplan_meier(const std::vector<double>& time, const std::vector<bool>& event);
+
 // ---- treatment courses in a population ---------------------------------------------------------
 
 // Random effects of a PD parameter set ([[variability]] blocks of models/pd/*.toml) for subject
@@ -209,32 +236,5 @@ struct CoursePopulationSummary {
     Proportion responders_at_last;
 };
 CoursePopulationSummary summarize_course_population(const MemorySink& sink, std::size_t n_sessions);
-
-// ---- summaries ---------------------------------------------------------------------------------
-
-// Percentile (0-100) of finite values by linear interpolation between order statistics (type 7,
-// as NumPy's default); NaN when none is finite.
-double percentile(std::vector<double> values, double p);
-
-// Bands over time: result[k][j] = percentile percentiles[k] of output row `output` at time j
-// across the trajectories (which must share the grid).
-std::vector<std::vector<double>> percentile_bands(const std::vector<Trajectory>& trajectories, const std::string& output,
-                                                  const std::vector<double>& percentiles);
-
-struct Proportion {
-    std::size_t successes = 0, n = 0;
-    double estimate = std::numeric_limits<double>::quiet_NaN();
-    double lower = std::numeric_limits<double>::quiet_NaN(), upper = std::numeric_limits<double>::quiet_NaN();
-};
-// Wilson score interval at the given two-sided confidence z (1.959964 for 95 %).
-Proportion wilson_interval(std::size_t successes, std::size_t n, double z = 1.959963984540054);
-
-// Kaplan-Meier survival of event times (h) with censoring (event[i] false = censored at time[i]).
-struct KaplanMeier {
-    std::vector<double> time, survival;      // step function: S(t) = survival[k] for time[k] <= t < time[k+1]
-    double median = std::numeric_limits<double>::quiet_NaN();   // first time with S <= 0.5; NaN if never
-    std::size_t n = 0, events = 0;
-};
-KaplanMeier kaplan_meier(const std::vector<double>& time, const std::vector<bool>& event);
 
 }  // namespace ketasim

@@ -86,37 +86,27 @@ int run_course_population_cli(const PopulationCliOptions& o) {
         co.max_sessions > 0 ? std::min<std::size_t>(static_cast<std::size_t>(co.max_sessions), spec.session_starts_h.size())
                             : spec.session_starts_h.size();
     const CoursePopulationSummary s = summarize_course_population(sink, n_sessions);
-    std::cout << "ketasim population: " << spec.description << "
-model " << spec.model.name << "; " << s.n
+    std::cout << "ketasim population: " << spec.description << "\nmodel " << spec.model.name << "; " << s.n
               << " patients, seed " << o.seed << (source.spec().variability ? "" : ", no random effects")
               << (co.stop_at_remission ? "; each course stops at the first remission" : "")
-              << "
-response: MADRS fall >= 50 % of baseline; remission: MADRS <= "
-              << fmt_num(co.course.clinical.remission_threshold) << "; both 24 h after the session start (95 % Wilson)
-
-";
+              << "\nresponse: MADRS fall >= 50 % of baseline; remission: MADRS <= "
+              << fmt_num(co.course.clinical.remission_threshold) << "; both 24 h after the session start (95 % Wilson)\n\n";
     std::vector<std::vector<std::string>> rows = {{"session", "day", "response %", "remission %", "remitted by then %"}};
     for (std::size_t k = 0; k < n_sessions; ++k)
         rows.push_back({std::to_string(k + 1), fmt_num(spec.session_starts_h[k] / 24.0), pct(s.response[k]),
                         pct(s.remission[k]), pct(s.ever_remitted[k])});
     std::cout << format_table(rows);
     auto med = [](double v, const std::string& unit) { return std::isnan(v) ? std::string("not reached") : fmt_num(v) + unit; };
-    std::cout << "
-median sessions to first response: " << med(s.sessions_to_response.median, "")
-              << "
-median sessions to remission: " << med(s.sessions_to_remission.median, "")
-              << "
-responders after the last session: " << pct(s.responders_at_last)
-              << " %
-median time to relapse after the last session (responders, Kaplan-Meier): "
-              << med(s.relapse_h.median / 24.0, " d") << "
-";
+    std::cout << "\nmedian sessions to first response: " << med(s.sessions_to_response.median, "")
+              << "\nmedian sessions to remission: " << med(s.sessions_to_remission.median, "")
+              << "\nresponders after the last session: " << pct(s.responders_at_last)
+              << " %\nmedian time to relapse after the last session (responders, Kaplan-Meier): "
+              << med(s.relapse_h.median / 24.0, " d") << "\n";
     if (!o.out.empty()) {
         const bool is_csv = o.out.size() > 4 && o.out.substr(o.out.size() - 4) == ".csv";
         if (!is_csv) throw InputError("--out " + o.out + ": population results are written as .csv (one row per patient)");
         write_table_csv(o.out, sink.names, sink.units, sink.columns);
-        std::cout << "
-written: " << o.out << " (" << s.n << " rows)\n";
+        std::cout << "\nwritten: " << o.out << " (" << s.n << " rows)\n";
     }
     return 0;
 }

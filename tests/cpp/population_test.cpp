@@ -506,3 +506,107 @@ TEST(Summaries, PercentileWilsonAndKaplanMeierAgainstHandValues) {
     EXPECT_EQ(km.events, 4u);
     EXPECT_TRUE(std::isnan(kaplan_meier({1, 2}, {false, false}).median));
 }
+
+// ---- treatment courses in a population ----------------------------------------------------------
+
+namespace {
+struct CourseFixture {
+    Model model = library("ketamine_iv_clements");
+    PdParameterSet acute = load_library_pd("acute_effects", KETASIM_TEST_MODELS_DIR);
+    PdParameterSet madrs = load_library_pd("madrs", KETASIM_TEST_MODELS_DIR);
+    CourseSpec spec = iv_course_on_days(model, {0, 2, 4, 7, 9, 11});
+};
+
+MemorySink course_run(const CourseFixture& f, const PopulationSource& src, std::size_t b, std::size_t e, int threads,
+                      std::size_t chunk, bool stop = false, int max_sessions = 0) {
+    CoursePopulationOptions o;
+    o.course.dt_h = 5.0 / 60.0;   // coarser than the 1-min default: the invariances do not depend on it
+    o.course.follow_up_h = 14 * 24.0;
+    o.parallel.threads = threads;
+    o.parallel.chunk = chunk;
+    o.stop_at_remission = stop;
+    o.max_sessions = max_sessions;
+    MemorySink sink;
+    run_course_population(f.spec, f.acute, f.madrs, src, b, e, o, sink);
+    return sink;
+}
+}  // namespace
+
+TEST(CoursePopulation, BitIdenticalForAnyThreadCountChunkAndRange) {
+    const CourseFixture f;
+    PopulationSpec spec;
+    spec.n = 12;
+    spec.seed = 99;
+    const PopulationSource src(f.model, spec, true);
+    const MemorySink a = course_run(f, src, 0, 12, 1, 16), b = course_run(f, src, 0, 12, 2, 1);
+    const MemorySink lo = course_run(f, src, 0, 5, 2, 2), hi = course_run(f, src, 5, 12, 1, 3);
+    for (std::size_t c = 0; c < a.columns.size(); ++c) {
+        std::vector<double> joined = lo.columns[c];
+        joined.insert(joined.end(), hi.columns[c].begin(), hi.columns[c].end());
+        ASSERT_EQ(std::memcmp(a.columns[c].data(), b.columns[c].data(), a.columns[c].size() * sizeof(double)), 0)
+            << a.names[c];
+        ASSERT_EQ(std::memcmp(a.columns[c].data(), joined.data(), joined.size() * sizeof(double)), 0) << a.names[c];
+    }
+    // PD parameters vary between patients (assumed variability in models/pd) and baseline MADRS is
+    // the drawn one.
+    const auto& base = a.column("baseline");
+    EXPECT_NE(base[0], base[1]);
+    EXPECT_EQ(a.column("baseline_madrs"), base);
+}
+
+TEST(CoursePopulation, TypicalPatientEqualsRunCourseAndRatesCountThePatients) {
+    const CourseFixture f;
+    PopulationSpec spec;
+    spec.n = 2;
+    spec.variability = false;
+    const PopulationSource src(f.model, spec, true);
+    const MemorySink s = course_run(f, src, 0, 2, 1, 1);
+    CourseOptions co;
+    co.dt_h = 5.0 / 60.0;
+    co.follow_up_h = 14 * 24.0;
+    const CourseResult r = run_course(f.spec, AcuteEffectModel::from_parameters(f.acute),
+                                      SymptomModel::from_parameters(f.madrs), co);
+    for (std::size_t k = 0; k < r.sessions.size(); ++k) {
+        const std::string i = std::to_string(k + 1);
+        EXPECT_EQ(s.column("madrs_24h." + i)[1], r.sessions[k].madrs_after_24h);
+        EXPECT_EQ(s.column("response." + i)[0], r.sessions[k].response ? 1.0 : 0.0);
+        EXPECT_EQ(s.column("peak_dissociation." + i)[0], r.sessions[k].acute.peak_diss);
+    }
+    // Rates: a population of identical patients has rates of 0 or 1.
+    const CoursePopulationSummary sum = summarize_course_population(s, 6);
+    for (const auto& p : sum.response) EXPECT_TRUE(p.estimate == 0.0 || p.estimate == 1.0);
+}
+
+TEST(CoursePopulation, StoppingAtRemissionTruncatesEachCourseAndKeepsEarlierSessions) {
+    const CourseFixture f;
+    PopulationSpec spec;
+    spec.n = 30;
+    spec.seed = 5;
+    const PopulationSource src(f.model, spec, true);
+    const MemorySink full = course_run(f, src, 0, 30, 2, 4);
+    const MemorySink stop = course_run(f, src, 0, 30, 2, 4, true);
+    const MemorySink four = course_run(f, src, 0, 30, 2, 4, false, 4);
+    int stopped = 0;
+    for (std::size_t i = 0; i < 30; ++i) {
+        const double first_rem = full.column("sessions_to_remission")[i];
+        const double given = stop.column("sessions_given")[i];
+        if (std::isnan(first_rem)) {
+            EXPECT_EQ(given, 6.0);
+        } else {
+            EXPECT_EQ(given, first_rem);
+            stopped += given < 6;
+        }
+        // Sessions up to the stop are the same course (later doses cannot change the past).
+        for (int k = 1; k <= static_cast<int>(given); ++k) {
+            const std::string s = "madrs_24h." + std::to_string(k);
+            EXPECT_NEAR(stop.column(s)[i], full.column(s)[i], 1e-9) << i << " " << s;
+        }
+        EXPECT_EQ(four.column("sessions_given")[i], 4.0);
+    }
+    EXPECT_GT(stopped, 0);
+    EXPECT_EQ(four.names.size(), full.names.size() - 2 * 6);
+    const CoursePopulationSummary s = summarize_course_population(stop, 6);
+    // Cumulative remission never falls.
+    for (std::size_t k = 1; k < s.ever_remitted.size(); ++k)
+        EXPECT_GE(s.ever_remitted[k].estimate, s.ever_remitted[k - 1].estimate);
+}
