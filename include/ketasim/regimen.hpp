@@ -49,6 +49,7 @@ public:
                               const std::string& route = "intranasal");
 
     std::vector<DoseEvent> sorted() const;
+    bool per_kg() const;          // any dose in mg/kg: the subject's weight matters
     double last_time() const;     // latest dose start (or infusion end) in h, 0 if empty
     // At most kMaxDoseEvents events; finite, non-negative values; device >= 1. O(n). Overlapping
     // infusions are allowed (rates add, as in NONMEM). Throws InputError naming the event

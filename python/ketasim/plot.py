@@ -12,6 +12,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
     from ._pd import CourseResult
+    from ._population import CoursePopulationResult, PopulationResult
     from ._simulate import Result
 
 Thresholds = Union[None, float, Sequence[float], Mapping[str, float]]
@@ -197,4 +198,66 @@ def course(
     return np.asarray([ax_m, ax_s], dtype=object)
 
 
-__all__ = ["concentration", "course", "sweep_heatmap", "first_crossing"]
+def bands(
+    result: "PopulationResult",
+    output: str = "C_plasma",
+    *,
+    percentiles: Sequence[float] = (5, 50, 95),
+    ax: Optional["Axes"] = None,
+    label: Optional[str] = None,
+    color: Optional[str] = None,
+    hours: bool = True,
+) -> "Axes":
+    """VPC-style bands of a population (``ks.population(..., bands=True)``): the median line and
+    the shaded band between the outer percentiles (default 5 and 95: a 90 % prediction interval)."""
+    import matplotlib.pyplot as plt
+
+    if len(percentiles) != 3 or not (percentiles[0] < percentiles[1] < percentiles[2]):
+        raise ValueError(f"bands: percentiles must be (low, middle, high), increasing; got {tuple(percentiles)}")
+    b = result.bands(output, percentiles)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    t = b.index.to_numpy() if hours else b.index.to_numpy() / 24.0
+    lo, mid, hi = (b[c].to_numpy() for c in b.columns)
+    name = label or f"{result.model} (n = {result.n})"
+    (line,) = ax.plot(t, mid, color=color, label=f"{name}: median")
+    ax.fill_between(t, lo, hi, color=line.get_color(), alpha=0.25,
+                    label=f"{name}: P{percentiles[0]:g}-P{percentiles[2]:g}")
+    unit = b.attrs["units"][b.columns[0]]
+    ax.set_xlabel("time (h)" if hours else "time (days)")
+    ax.set_ylabel(f"{output} ({unit})")
+    ax.legend(frameon=False, fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def population_rates(
+    results: Union["CoursePopulationResult", Mapping[str, "CoursePopulationResult"]],
+    *,
+    ax: Optional["Axes"] = None,
+) -> "Axes":
+    """Response and remission rates by session with 95 % Wilson intervals (error bars), one
+    colour per course; points are per session, not a time series, so they are not joined."""
+    import matplotlib.pyplot as plt
+
+    items = list(results.items()) if isinstance(results, Mapping) else [(results.schedule, results)]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    width = 0.3 / max(1, len(items))
+    for k, (label, r) in enumerate(items):
+        rates = r.rates
+        x = rates.index.to_numpy(float) + (k - (len(items) - 1) / 2) * width
+        for what, marker, off in (("response", "o", -width / 4), ("remission", "s", width / 4)):
+            y = 100 * rates[what].to_numpy()
+            err = np.vstack([y - 100 * rates[f"{what}_lo"].to_numpy(), 100 * rates[f"{what}_hi"].to_numpy() - y])
+            ax.errorbar(x + off, y, yerr=err, fmt=marker, ms=5, capsize=2, ls="none",
+                        color=f"C{k}", mfc=f"C{k}" if what == "response" else "white", label=f"{label}: {what}")
+    ax.set_xlabel("session")
+    ax.set_ylabel("patients (%), 24 h after the session; bars: 95 % CI")
+    ax.set_ylim(0, 100)
+    ax.legend(frameon=False, fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    return ax
+
+
+__all__ = ["bands", "concentration", "course", "population_rates", "sweep_heatmap", "first_crossing"]

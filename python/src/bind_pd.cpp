@@ -212,6 +212,9 @@ void bind_pd(py::module_& m) {
                               {"madrs", &s.madrs}, {"madrs_control", &s.madrs_control}};
             });
         });
-    m.def("run_course", &run_course, py::arg("spec"), py::arg("acute"), py::arg("symptoms"),
+    m.def("run_course",
+          static_cast<CourseResult (*)(const CourseSpec&, const AcuteEffectModel&, const SymptomModel&,
+                                       const CourseOptions&)>(&run_course),
+          py::arg("spec"), py::arg("acute"), py::arg("symptoms"),
           py::arg_v("options", CourseOptions{}, "CourseOptions()"), py::call_guard<py::gil_scoped_release>());
 }

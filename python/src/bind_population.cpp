@@ -38,9 +38,7 @@ py::dict population_with_gil_released(const Model& model, const Regimen& regimen
                                       const SimOptions& options, std::vector<std::string> outputs,
                                       const MetricOptions& metric_options, bool keep_trajectories, bool residual_error,
                                       int threads, std::size_t chunk, py::object progress) {
-    bool per_kg = false;
-    for (const auto& e : regimen.events) per_kg = per_kg || e.per_kg;
-    const PopulationSource source(model, spec, per_kg);
+    const PopulationSource source(model, spec, regimen.per_kg());
     PopulationRunOptions ro;
     ro.outputs = std::move(outputs);
     ro.metric_options = metric_options;
@@ -95,7 +93,7 @@ py::dict population_with_gil_released(const Model& model, const Regimen& regimen
 py::dict course_population_with_gil_released(const CourseSpec& spec, const PdParameterSet& acute,
                                              const PdParameterSet& symptoms, const PopulationSpec& pop,
                                              const CoursePopulationOptions& options, py::object progress) {
-    const PopulationSource source(spec.model, pop, true);
+    const PopulationSource source(spec.model, pop, spec.regimen.per_kg());
     CoursePopulationOptions o = options;
     std::optional<py::error_already_set> pending;
     o.parallel.progress = [&](std::size_t done, std::size_t total) {

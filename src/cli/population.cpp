@@ -66,7 +66,7 @@ int run_course_population_cli(const PopulationCliOptions& o) {
     if (!o.days.empty()) q.days = parse_number_list(o.days, "--days");
     const Model model = load_library_model(o.model.empty() ? info.default_model : o.model, o.models_dir);
     const CourseSpec spec = schedule_course(q, model);
-    const PopulationSource source(spec.model, population_spec(o), true);
+    const PopulationSource source(spec.model, population_spec(o), spec.regimen.per_kg());
     CoursePopulationOptions co;
     if (!(o.follow_up_days >= 1)) throw InputError("--follow-up-days: " + fmt_num(o.follow_up_days) + " must be >= 1");
     co.course.follow_up_h = o.follow_up_days * 24.0;
@@ -122,13 +122,11 @@ int run_population_cli(const PopulationCliOptions& o) {
     const bool csv_regimen = o.regimen.size() > 4 && o.regimen.substr(o.regimen.size() - 4) == ".csv";
     if (csv_regimen)
         throw InputError("--regimen " + o.regimen +
-                         ": event tables with several IDs are per-subject regimens; give them as --dataset");
+                         ": a population takes a regimen TOML file; an event table (.csv) is run per ID by "
+                         "`ketasim simulate --regimen FILE.csv --id N`");
     const Regimen regimen = load_regimen(o.regimen);
-    bool per_kg = false;
-    for (const auto& e : regimen.events) per_kg = per_kg || e.per_kg;
-
     const PopulationSpec spec = population_spec(o);
-    const PopulationSource source(model, spec, per_kg);
+    const PopulationSource source(model, spec, regimen.per_kg());
 
     const double t_end = parse_quantity(o.t_end, Dimension::time, "--t-end");
     const double dt = parse_quantity(o.dt, Dimension::time, "--dt");

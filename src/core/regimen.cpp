@@ -109,6 +109,12 @@ Regimen Regimen::intranasal(double total_mg, const std::vector<double>& times, d
     return r;
 }
 
+bool Regimen::per_kg() const {
+    for (const auto& e : events)
+        if (e.per_kg) return true;
+    return false;
+}
+
 std::vector<DoseEvent> Regimen::sorted() const {
     std::vector<DoseEvent> s = events;
     std::stable_sort(s.begin(), s.end(), [](const DoseEvent& a, const DoseEvent& b) { return a.time < b.time; });

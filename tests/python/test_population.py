@@ -126,3 +126,59 @@ def test_cli_population_writes_the_same_numbers(esketamine, tmp_path, ketasim_cl
     for name in ("C_plasma.cmax", "C_plasma.auc_0_t", "ka_n"):
         col = next(c for c in cli.columns if c.startswith(name + "["))
         np.testing.assert_allclose(cli[col].to_numpy(), py[name].to_numpy(), rtol=1e-15)
+
+
+# ---- treatment courses in a population ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def iv6():
+    return ks.population(None, "iv-3x-weekly", n=60, seed=11, threads=2,
+                         course_options={"follow_up": "14 d", "dt": "5 min"})
+
+
+def test_course_population_rates_match_the_patient_rows(iv6):
+    assert isinstance(iv6, ks.CoursePopulationResult)
+    f, r = iv6.frame, iv6.rates
+    assert list(r.index) == [1, 2, 3, 4, 5, 6]
+    for k in (1, 6):
+        assert r.loc[k, "response"] == pytest.approx(f[f"response.{k}"].mean(), abs=1e-15)
+        assert r.loc[k, "response_lo"] <= r.loc[k, "response"] <= r.loc[k, "response_hi"]
+    # Sessions to first response: the Kaplan-Meier median equals the plain median when every
+    # patient responded (no censoring), else it is at least the plain median of the responders.
+    first = f["sessions_to_response"]
+    if first.notna().all():
+        assert iv6.sessions_to_response["median"] == np.sort(first)[(len(first) - 1) // 2]
+    assert 0 <= iv6.still_responding("28 d") <= 1
+    assert "iv-3x-weekly" in repr(iv6)
+
+
+def test_course_population_is_thread_invariant_and_stops_at_remission():
+    kw = dict(n=8, seed=2, course_options={"follow_up": "7 d", "dt": "5 min"})
+    a = ks.population(None, "iv-3x-weekly", threads=1, **kw).frame
+    b = ks.population(None, "iv-3x-weekly", threads=2, chunk=1, **kw).frame
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    s = ks.population(None, "iv-3x-weekly", n=8, seed=2,
+                      course_options={"follow_up": "7 d", "dt": "5 min", "stop_at_remission": True}).frame
+    rem = a["sessions_to_remission"]
+    np.testing.assert_array_equal(s["sessions_given"], np.where(rem.notna(), rem, 6))
+
+
+def test_course_population_errors(esketamine):
+    with pytest.raises(TypeError, match="course_options apply to a schedule"):
+        ks.population(esketamine, ks.Regimen.intranasal(56, devices=2), n=2, course_options={"dt": "5 min"})
+    with pytest.raises(TypeError, match="stop_at_remission: expected True or False"):
+        ks.population(None, "iv-3x-weekly", n=2, course_options={"stop_at_remission": 1})
+    with pytest.raises(ValueError, match="does not use covariate 'weight'"):
+        ks.population(None, "esketamine-induction", n=2,
+                      covariates={"weight": {"distribution": "fixed", "value": "80 kg"}})
+
+
+def test_plots(iv6, esketamine, nasal56):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    pop = ks.population(esketamine, nasal56, n=50, seed=1, bands=True, outputs="C_plasma", t_end="12 h")
+    ax = ks.plot.bands(pop, "C_plasma")
+    assert ax.get_ylabel() == "C_plasma (ng/mL)"
+    ax2 = ks.plot.population_rates({"IV 3x weekly": iv6})
+    assert ax2.get_ylim() == (0, 100)
