@@ -273,7 +273,7 @@ const std::vector<SessionColumn>& session_columns() {
     static const std::vector<SessionColumn> c = {
         {"session", "1", K::integer, "session", "1-based session index"},
         {"day", "d", K::real, "day", "session start, days from time 0"},
-        {"peak_ce_ng_per_mL", "ng/mL", K::real, "peak Ce", "peak racemic-equivalent effect-site concentration"},
+        {"peak_ce_ng_per_mL", "ng/mL", K::real, "peak Ce ng/mL", "peak racemic-equivalent effect-site concentration"},
         {"t_peak_ce_h", "h", K::real, "t peak Ce h", "time of the peak Ce after the session start"},
         {"peak_dissociation_pct", "%", K::real, "peak dissoc %", "peak dissociation, % of the maximal effect"},
         {"t_peak_dissociation_h", "h", K::real, "t dissoc h", "time of the peak dissociation after the session start"},
