@@ -6,6 +6,12 @@
 
 namespace ketasim {
 
+// An intranasal dose means the session's total, given as devices: Spravato's 28 mg devices, one
+// every 5 min (label). Used by Regimen::intranasal, the CLI (--route intranasal --dose "56 mg") and
+// Python (Regimen.intranasal), so "56 mg" is two 28 mg devices 5 min apart everywhere.
+inline constexpr double kNasalDeviceMg = 28.0;
+inline constexpr double kNasalDeviceSpacingH = 5.0 / 60.0;
+
 struct DoseEvent {
     double time = 0.0;       // h
     double amount = 0.0;     // mg, or mg/kg when per_kg
@@ -36,7 +42,7 @@ public:
     // One intranasal session per start time: total_mg given as devices of mg_per_device,
     // `spacing_h` apart (Spravato: 28 mg devices, 5 min apart).
     static Regimen intranasal(double total_mg, const std::vector<double>& times,
-                              double mg_per_device = 28.0, double spacing_h = 5.0 / 60.0,
+                              double mg_per_device = kNasalDeviceMg, double spacing_h = kNasalDeviceSpacingH,
                               const std::string& route = "intranasal");
 
     std::vector<DoseEvent> sorted() const;

@@ -19,11 +19,11 @@ def arms(weight: float = 70.0, esketamine_mg: float = 56.0, racemic_in_mg: float
     """label -> (model, regimen) of the three flagship arms."""
     return {
         "IV racemic ketamine 0.5 mg/kg over 40 min": (
-            "ketamine_iv_clements", Regimen.iv_infusion(0.5, "40 min", per_kg=True)),
+            "ketamine_iv_clements", Regimen.iv_infusion("0.5 mg/kg", "40 min")),
         f"IN esketamine {esketamine_mg:g} mg (28 mg devices, 5 min apart)": (
-            "esketamine_nasal", Regimen.intranasal(esketamine_mg)),
+            "esketamine_nasal", Regimen.intranasal(f"{esketamine_mg} mg")),
         f"IN racemic ketamine {racemic_in_mg:g} mg": (
-            "ketamine_intranasal_racemic", Regimen.intranasal(racemic_in_mg, devices=1)),
+            "ketamine_intranasal_racemic", Regimen.intranasal(f"{racemic_in_mg} mg", devices=1)),
     }
 
 

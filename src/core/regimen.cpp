@@ -100,18 +100,27 @@ double Regimen::last_time() const {
 }
 
 void Regimen::validate() const {
+    // Messages say "dose[i]..."; the fields (index, key, value, rule) let file readers name the
+    // line the event came from without parsing the message.
+    auto fail = [](std::size_t i, const std::string& key, const std::string& value, const std::string& rule) {
+        ErrorContext c;
+        c.key = key;
+        c.value = value;
+        c.rule = rule;
+        c.index = static_cast<long>(i);
+        throw InputError("dose[" + std::to_string(i) + "]" + (key.empty() ? "" : "." + key) + ": " +
+                             (value.empty() ? "" : value + " ") + rule,
+                         c);
+    };
     for (std::size_t i = 0; i < events.size(); ++i) {
         const auto& e = events[i];
-        const std::string f = "dose[" + std::to_string(i) + "]";
-        if (!(std::isfinite(e.time) && e.time >= 0))
-            throw InputError(f + ".time: " + fmt(e.time) + " h must be finite and >= 0");
+        if (!(std::isfinite(e.time) && e.time >= 0)) fail(i, "time", fmt(e.time) + " h", "must be finite and >= 0");
         if (!(std::isfinite(e.amount) && e.amount > 0))
-            throw InputError(f + ".amount: " + fmt(e.amount) + (e.per_kg ? " mg/kg" : " mg") + " must be finite and > 0");
+            fail(i, "amount", fmt(e.amount) + (e.per_kg ? " mg/kg" : " mg"), "must be finite and > 0");
         if (!(std::isfinite(e.duration) && e.duration >= 0))
-            throw InputError(f + ".duration: " + fmt(e.duration) + " h must be finite and >= 0 (0 = bolus)");
-        if (e.device < 1) throw InputError(f + ".device: " + std::to_string(e.device) + " must be >= 1");
-        if (e.route.empty() && e.compartment.empty())
-            throw InputError(f + ": needs a route or a compartment");
+            fail(i, "duration", fmt(e.duration) + " h", "must be finite and >= 0 (0 = bolus)");
+        if (e.device < 1) fail(i, "device", std::to_string(e.device), "must be >= 1");
+        if (e.route.empty() && e.compartment.empty()) fail(i, "", "", "needs a route or a compartment");
     }
     // Overlapping infusions into the same place are almost always a regimen error.
     for (std::size_t i = 0; i < events.size(); ++i)
@@ -122,10 +131,18 @@ void Regimen::validate() const {
             const std::string pa = a.compartment.empty() ? a.route : "cmt " + a.compartment;
             const std::string pb = b.compartment.empty() ? b.route : "cmt " + b.compartment;
             if (pa != pb) continue;
-            if (a.time < b.time + b.duration && b.time < a.time + a.duration)
+            if (a.time < b.time + b.duration && b.time < a.time + a.duration) {
+                ErrorContext c;
+                c.index = static_cast<long>(j);
+                c.other_index = static_cast<long>(i);
+                c.rule = "infusion (" + fmt(b.time) + " h to " + fmt(b.time + b.duration) +
+                         " h) overlaps the infusion (" + fmt(a.time) + " h to " + fmt(a.time + a.duration) +
+                         " h) into " + pa;
                 throw InputError("dose[" + std::to_string(i) + "] (" + fmt(a.time) + " h to " + fmt(a.time + a.duration) +
-                                 " h) and dose[" + std::to_string(j) + "] (" + fmt(b.time) + " h to " +
-                                 fmt(b.time + b.duration) + " h) are overlapping infusions into " + pa);
+                                     " h) and dose[" + std::to_string(j) + "] (" + fmt(b.time) + " h to " +
+                                     fmt(b.time + b.duration) + " h) are overlapping infusions into " + pa,
+                                 c);
+            }
         }
 }
 

@@ -57,7 +57,16 @@ inline double get_number(const toml::table& t, const std::string& key, const std
         return def;
     }
     if (auto v = n->value<double>()) return *v;
-    throw InputError(at_line(file, *n) + ": " + path + "." + key + ": must be a number");
+    std::string got = "(a table or array)";
+    if (auto str = n->value_exact<std::string>()) got = "'" + *str + "'";
+    else if (auto b = n->value_exact<bool>()) got = *b ? "true" : "false";
+    ErrorContext c;
+    c.file = file;
+    c.line = static_cast<int>(n->source().begin.line);
+    c.key = path + "." + key;
+    c.value = got;
+    c.rule = "must be a number";
+    throw InputError(at_line(file, *n) + ": " + path + "." + key + ": value " + got + " must be a number", c);
 }
 
 inline bool get_bool(const toml::table& t, const std::string& key, const std::string& file,
