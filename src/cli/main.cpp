@@ -119,7 +119,20 @@ int cmd_simulate(const SimulateArgs& a, const std::string& command) {
     Subject s;
     s.weight_kg = a.weight;
     s.age_years = a.age;
-    for (const auto& kv : a.sets) s.parameters.insert(parse_set(kv));
+    for (const auto& kv : a.sets) {
+        const auto [name, value] = parse_set(kv);
+        if (!m.has_parameter(name)) {
+            std::vector<std::string> names;
+            for (const auto& p : m.parameters) names.push_back(p.name);
+            const std::string near = closest_name(name, names);
+            throw InputError(ErrorContext{"", 0, "--set", kv,
+                                          "names no parameter of model '" + m.name + "'" +
+                                              (near.empty() ? std::string() : " (did you mean " + near + "?)") +
+                                              "; see ketasim show-model " + m.name});
+        }
+        if (!s.parameters.emplace(name, value).second)
+            throw InputError(ErrorContext{"", 0, "--set", kv, "sets '" + name + "' a second time"});
+    }
     Regimen reg;
     std::string regimen_text;
     std::vector<double> extra_times;
