@@ -23,7 +23,7 @@ import ketasim as ks
 
 RTOL_AGREEMENT = 1e-3   # the acceptance bound; LSODA at rtol 1e-6 is far inside it
 DEVICE_MG, N_DEVICES, SPACING_H = 28.0, 2, 5.0 / 60.0
-T_END_H, DT_H = 24.0, 1.0 / 60.0
+T_END_H, DT_H = 24.0, 1.0 / 60.0   # the ketasim calls below spell these as "24 h" and "1 min"
 
 
 def model_values(model) -> dict:
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     model = ks.load_model("esketamine_nasal")
-    regimen = ks.Regimen.intranasal(56, devices=2)
+    regimen = ks.Regimen.intranasal("56 mg", devices=2)
     ka = np.linspace(1.0, 5.0, a.n)
 
     # A ketasim run of N subjects takes milliseconds, where scheduler noise is a large fraction:
@@ -102,11 +102,11 @@ def main(argv=None) -> int:
     ks_times = []
     for _ in range(max(20, a.repeat)):
         t0 = time.perf_counter()
-        df = ks.sweep(model, regimen, {"ka_n": ka}, metrics=["cmax", "auc_0_t"], t_end=T_END_H, dt=DT_H, threads=1)
+        df = ks.sweep(model, regimen, {"ka_n": ka}, metrics=["cmax", "auc_0_t"], t_end=f"{T_END_H:g} h", dt="1 min", threads=1)
         ks_times.append(time.perf_counter() - t0)
 
     base = model_values(model)
-    t_out = np.asarray(ks.simulate(model, regimen, T_END_H, DT_H).time)
+    t_out = np.asarray(ks.simulate(model, regimen, f"{T_END_H:g} h", "1 min").time)
     sp_times, cmax, auc = [], np.empty(a.n), np.empty(a.n)
     for _ in range(a.repeat):
         t0 = time.perf_counter()

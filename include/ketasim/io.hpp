@@ -25,11 +25,19 @@ Regimen parse_regimen(const std::string& toml_text, const std::string& source_na
 // CMT names a model compartment or route by name, or a 1-based compartment number.
 // Times in hours, amounts in mg, RATE in mg/h, DUR in h, unless the header gives units as
 // TIME[min], AMT[mg/kg], DUR[min]. Returns the doses of subject `id` (all if id < 0).
+// Every column must be known: a misspelt AMT or RATE would otherwise be ignored (zero doses, or a
+// bolus instead of an infusion). Known columns: ID, TIME, AMT, RATE, DUR, CMT, EVID, II, ADDL,
+// DEVICE, SS, and DV and MDV (read and ignored: simulated, not fitted); an unknown column is an
+// InputError naming the closest known one. `covariate_columns` (upper case) are the caller's
+// covariate names (WT, AGE, ...): accepted and returned in `covariate_columns`; their values are
+// for the caller to read (covariates are applied by the populations code, not here).
 struct EventTable {
     Regimen regimen;
     std::vector<double> observation_times;   // h, EVID 0 rows
+    std::vector<std::string> covariate_columns;   // the header's columns that are caller covariates
 };
-EventTable load_event_table(const std::string& path, const Model* model = nullptr, long id = -1);
+EventTable load_event_table(const std::string& path, const Model* model = nullptr, long id = -1,
+                            const std::vector<std::string>& covariate_columns = {});
 
 // The model library: models/index.toml.
 struct LibraryEntry {

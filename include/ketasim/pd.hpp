@@ -45,6 +45,26 @@ struct PdParameterSet {
 // Every [parameters.X] needs value, unit, description, source; `calibrated = true` requires a
 // source starting with "calibrated:". Throws InputError naming file:line, key, value and rule.
 PdParameterSet parse_pd_parameters(const std::string& toml_text, const std::string& source_name);
+
+// The unit a PD parameter is read in: a dimension converted to its canonical unit, or a fixed
+// scale that has no conversion (a score is only meaningful on its own scale).
+enum class PdUnit {
+    concentration,    // canonical ng/mL; also ug/mL, mg/L, ug/L (converted)
+    rate,             // canonical 1/h; also 1/min, 1/d (converted)
+    fraction,         // "1" (also "fraction", "%" converted to a fraction)
+    percent_effect,   // "% of maximal effect" only (the dissociation scale 0-100)
+    mmhg,             // "mmHg" only
+    madrs_points,     // "MADRS points" only
+};
+struct PdParameterSpec {
+    const char* name;
+    PdUnit unit;
+};
+// The parameters `p` must hold, as declared by the code that consumes them (one table per PD
+// model: AcuteEffectModel, SymptomModel). Every parameter of `p` must be in `spec` (an unknown
+// or misspelt name is an InputError naming the closest valid one), every spec entry must be
+// present, and each unit must be one of its PdUnit's; values come back in canonical units.
+PdParameterSet conform_pd_parameters(const PdParameterSet& p, const std::vector<PdParameterSpec>& spec);
 PdParameterSet load_pd_parameters(const std::string& path);
 // models/pd/<name>.toml of the library directory (see default_models_dir()).
 PdParameterSet load_library_pd(const std::string& name, const std::string& models_dir = "");

@@ -14,6 +14,11 @@ constexpr std::size_t kMaxDoseEvents = 10'000'000;
 // Devices per intranasal session: clinical sessions use 1-3 (Spravato) up to ~10 sprays; 100
 // leaves room for studies with small sprays while rejecting e.g. mg_per_device = 1e-9.
 constexpr long kMaxDevicesPerSession = 100;
+// An intranasal dose means the session's total, given as devices: Spravato's 28 mg devices, one
+// every 5 min (label). Used by Regimen::intranasal, the CLI (--route intranasal --dose "56 mg") and
+// Python (Regimen.intranasal), so "56 mg" is two 28 mg devices 5 min apart everywhere.
+inline constexpr double kNasalDeviceMg = 28.0;
+inline constexpr double kNasalDeviceSpacingH = 5.0 / 60.0;
 
 struct DoseEvent {
     double time = 0.0;       // h
@@ -45,7 +50,7 @@ public:
     // One intranasal session per start time: total_mg given as devices of mg_per_device,
     // `spacing_h` apart (Spravato: 28 mg devices, 5 min apart).
     static Regimen intranasal(double total_mg, const std::vector<double>& times,
-                              double mg_per_device = 28.0, double spacing_h = 5.0 / 60.0,
+                              double mg_per_device = kNasalDeviceMg, double spacing_h = kNasalDeviceSpacingH,
                               const std::string& route = "intranasal");
 
     std::vector<DoseEvent> sorted() const;

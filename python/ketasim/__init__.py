@@ -2,7 +2,7 @@
 
     import ketasim as ks
     m = ks.load_model("esketamine_nasal")
-    r = ks.simulate(m, ks.Regimen.intranasal(56, devices=2), t_end="24 h", dt="1 min")
+    r = ks.simulate(m, ks.Regimen.intranasal("56 mg", devices=2), t_end="24 h", dt="1 min")
     r["C_plasma"]          # NumPy view of the plasma curve, ng/mL
     ks.metrics(r)          # cmax, tmax, auc_0_t, ... per output (ks.METRICS)
     c = ks.course(ks.schedules.iv_days([0, 2, 4, 7, 9, 11]))

@@ -6,9 +6,14 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['AcuteEffectModel', 'ClinicalMetrics', 'ClinicalOptions', 'Compartment', 'CourseOptions', 'CourseResult', 'CourseSpec', 'DoseEvent', 'ArmSpec', 'ColumnKind', 'DISSOCIATIVE_THRESHOLD_NG_PER_ML', 'FlagshipOptions', 'MetricInfo', 'MetricUnit', 'ScheduleInfo', 'ScheduleRequest', 'SessionColumn', 'EffectSite', 'EventTable', 'InputError', 'IoError', 'LibraryEntry', 'MetricOptions', 'Metrics', 'Model', 'OutputGrid', 'OutputSpec', 'Parameter', 'PdParameter', 'PdParameterSet', 'Regimen', 'SessionAcute', 'SessionReport', 'SimOptions', 'SolverError', 'Subject', 'SweepPoint', 'SweepResult', 'SymptomModel', 'SymptomOptions', 'Trajectory', 'compute_metrics', 'compute_metrics_array', 'course_from_regimen', 'default_models_dir', 'esketamine_induction', 'group_sessions', 'iv_course', 'iv_course_on_days', 'list_models', 'load_event_table', 'load_library_model', 'load_library_pd', 'load_model', 'load_pd_parameters', 'load_regimen', 'flagship_arms', 'metric_index', 'metric_registry', 'metric_value', 'schedule_course', 'schedule_info', 'schedule_registry', 'session_columns', 'with_model', 'parse_model', 'parse_number_list', 'parse_quantity', 'parse_regimen', 'parse_unit', 'racemic_equivalent_scale', 'resolve_model_path', 'run_course', 'run_sweep', 'simulate', 'version', 'write_results']
+__all__: list[str] = ['AcuteEffectModel', 'ClinicalMetrics', 'ClinicalOptions', 'Compartment', 'CourseOptions', 'CourseResult', 'CourseSpec', 'DoseEvent', 'ArmSpec', 'ColumnKind', 'DISSOCIATIVE_THRESHOLD_NG_PER_ML', 'FlagshipOptions', 'MetricInfo', 'MetricUnit', 'ScheduleInfo', 'ScheduleRequest', 'SessionColumn', 'EffectSite', 'EventTable', 'InputError', 'IoError', 'LibraryEntry', 'MetricOptions', 'Metrics', 'Model', 'OutputGrid', 'OutputSpec', 'Parameter', 'PdParameter', 'PdParameterSet', 'Regimen', 'SessionAcute', 'SessionReport', 'SimOptions', 'SolverError', 'Subject', 'SweepPoint', 'SweepResult', 'SymptomModel', 'SymptomOptions', 'Trajectory', 'compute_metrics', 'compute_metrics_array', 'course_from_regimen', 'default_models_dir', 'esketamine_induction', 'group_sessions', 'iv_course', 'iv_course_on_days', 'list_models', 'load_event_table', 'load_library_model', 'load_library_pd', 'load_model', 'load_pd_parameters', 'load_regimen', 'flagship_arms', 'metric_index', 'metric_registry', 'metric_value', 'schedule_course', 'schedule_info', 'schedule_registry', 'session_columns', 'with_model', 'parse_model', 'parse_number_list', 'parse_quantity', 'parse_regimen', 'parse_unit', 'racemic_equivalent_scale', 'resolve_model_path', 'run_course', 'run_sweep', 'simulate', 'version', 'write_results', 'NASAL_DEVICE_MG', 'NASAL_DEVICE_SPACING_H', 'accepted_units', 'parse_dose']
 class InputError(ValueError):
-    pass
+    file: str | None
+    line: int | None
+    key: str | None
+    value: str | None
+    rule: str | None
+    index: int | None
 class SolverError(RuntimeError):
     pass
 class IoError(RuntimeError):
@@ -405,6 +410,9 @@ class LibraryEntry:
         ...
 class EventTable:
     @property
+    def covariate_columns(self) -> list[str]:
+        ...
+    @property
     def observation_times(self) -> list[float]:
         ...
     @property
@@ -418,7 +426,7 @@ def default_models_dir() -> str:
     ...
 def list_models(models_dir: str = '') -> list[LibraryEntry]:
     ...
-def load_event_table(path: str, model: Model = None, id: typing.SupportsInt | typing.SupportsIndex = -1) -> EventTable:
+def load_event_table(path: str, model: Model = None, id: typing.SupportsInt | typing.SupportsIndex = -1, covariate_columns: collections.abc.Sequence[str] = []) -> EventTable:
     ...
 def load_library_model(name_or_path: str, models_dir: str = '') -> Model:
     ...
@@ -455,6 +463,14 @@ def parse_model(toml_text: str, source_name: str) -> Model:
 def parse_number_list(text: str, what: str) -> list[float]:
     ...
 def parse_quantity(text: str, dimension: str, what: str, default_unit: str = '') -> float:
+    """
+    The one quantity parser (include/ketasim/units.hpp): text such as '40 min' in canonical units
+    """
+def parse_dose(text: str, what: str, allow_per_kg: bool = True) -> tuple[float, bool]:
+    """
+    (amount, per_kg) of a dose such as '56 mg' or '0.5 mg/kg' (amount in mg or mg/kg)
+    """
+def accepted_units(dimension: str, per_kg: bool = False) -> str:
     ...
 def parse_regimen(toml_text: str, source_name: str) -> Regimen:
     ...
@@ -478,6 +494,8 @@ __version__: str = '0.1.0'
 
 # ---- pharmacodynamics and courses (bind_pd.cpp; include/ketasim/pd.hpp) ----
 DISSOCIATIVE_THRESHOLD_NG_PER_ML: float
+NASAL_DEVICE_MG: float
+NASAL_DEVICE_SPACING_H: float
 class PdParameter:
     @property
     def name(self) -> str: ...

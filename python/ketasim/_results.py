@@ -13,6 +13,7 @@ the root. Only h5py and NumPy are needed; ketasim's compiled core is not used.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Union
 
@@ -192,7 +193,13 @@ def read_results(path: Union[str, os.PathLike]) -> ResultFile:
         import h5py
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise ImportError("ketasim.read_results needs h5py (pip install h5py)") from e
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"read_results: path: expected a file path, got {type(path).__name__} {path!r}")
     p = os.fspath(path)
+    if not os.path.isfile(p):
+        raise FileNotFoundError(f"read_results: path: '{p}' is not a file")
+    if not h5py.is_hdf5(p):
+        raise ValueError(f"read_results: path: '{p}' is not an HDF5 file (ketasim writes .h5; read .csv with pandas)")
     with h5py.File(p, "r") as f:
         attrs = _attrs(f)
         arms: Dict[str, ResultArm] = {}
@@ -234,6 +241,13 @@ def write_results(path: Union[str, os.PathLike], results: Any, *, command: str =
     from ._regimen import Regimen
     from ._simulate import Result, make_metric_options
 
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"write_results: path: expected a file path, got {type(path).__name__} {path!r}")
+    if not isinstance(command, str):
+        raise TypeError(f"write_results: command: expected a str, got {type(command).__name__} {command!r}")
+    if not isinstance(results, (Result, Mapping)):
+        raise TypeError(f"write_results: results: expected a ks.Result or {{arm name: Result or [Result, ...]}}, "
+                        f"got {type(results).__name__}")
     arms_in = {"arm": results} if isinstance(results, Result) else dict(results)
     if not arms_in:
         raise ValueError("write_results: no results to write")

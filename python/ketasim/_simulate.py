@@ -10,7 +10,7 @@ import numpy as np
 from . import _core
 from ._models import ModelLike, load_model
 from ._regimen import Regimen, as_core_regimen
-from ._units import Quantity, to_hours, to_hours_list
+from ._units import Quantity, to_hours, to_hours_list, to_int, to_params, to_real
 
 class MetricSpec(NamedTuple):
     """One entry of the C++ metric registry (include/ketasim/metrics.hpp)."""
@@ -38,9 +38,9 @@ def metric_name(name: str) -> str:
 
 def make_subject(weight: float = 70.0, age: float = 40.0, params: Optional[Mapping[str, float]] = None) -> _core.Subject:
     s = _core.Subject()
-    s.weight_kg = float(weight)
-    s.age_years = float(age)
-    s.parameters = {str(k): float(v) for k, v in (params or {}).items()}
+    s.weight_kg = to_real(weight, "weight", "a body weight in kg (a number)")
+    s.age_years = to_real(age, "age", "an age in years (a number)")
+    s.parameters = to_params(params, "params")
     return s
 
 
@@ -48,17 +48,34 @@ def make_grid(t_end: Quantity, dt: Quantity, t_start: Quantity = 0.0,
               times: Optional[Iterable[Quantity]] = None) -> _core.OutputGrid:
     if times is not None:
         return _core.OutputGrid.at(to_hours_list(times, "times"))
-    return _core.OutputGrid.uniform(to_hours(t_start, "t_start"), to_hours(t_end, "t_end"), to_hours(dt, "dt"))
+    t0, t1, step = to_hours(t_start, "t_start"), to_hours(t_end, "t_end"), to_hours(dt, "dt")
+    try:
+        return _core.OutputGrid.uniform(t0, t1, step)
+    except _core.InputError as e:  # name the arguments, as the CLI names its flags
+        raise _core.InputError(f"t_start/t_end/dt: {e}") from None
 
 
 def make_options(solver: str = "exact", method: str = "dopri5", rtol: float = 1e-8, atol: float = 1e-10,
                  max_steps: int = 10_000_000, include_event_times: bool = False,
                  output_amounts: bool = False, outputs: Union[str, Sequence[str], None] = None) -> _core.SimOptions:
     o = _core.SimOptions()
-    o.solver, o.method, o.rtol, o.atol, o.max_steps = solver, method, float(rtol), float(atol), int(max_steps)
+    for name, v in (("solver", solver), ("method", method)):
+        if not isinstance(v, str):
+            raise TypeError(f"{name}: expected a name (str), got {type(v).__name__} {v!r}")
+    for name, v in (("include_event_times", include_event_times), ("output_amounts", output_amounts)):
+        if not isinstance(v, (bool, np.bool_)):
+            raise TypeError(f"{name}: expected True or False, got {type(v).__name__} {v!r}")
+    o.solver, o.method = solver, method
+    o.rtol, o.atol = to_real(rtol, "rtol"), to_real(atol, "atol")
+    o.max_steps = to_int(max_steps, "max_steps")
     o.include_event_times, o.output_amounts = bool(include_event_times), bool(output_amounts)
     if outputs is not None:
-        o.outputs = [outputs] if isinstance(outputs, str) else [str(x) for x in outputs]
+        if isinstance(outputs, str):
+            o.outputs = [outputs]
+        elif isinstance(outputs, (list, tuple)) and all(isinstance(x, str) for x in outputs):
+            o.outputs = list(outputs)
+        else:
+            raise TypeError(f"outputs: expected an output name or a list of names, got {outputs!r}")
     o.validate()
     return o
 
@@ -68,10 +85,12 @@ def make_metric_options(threshold: Optional[float] = None, at_times: Optional[It
                         last_dose_time: Optional[float] = None) -> _core.MetricOptions:
     """MetricOptions; ``last_dose_time`` None = each trajectory's own (its regimen's last dose)."""
     o = _core.MetricOptions()
-    o.threshold = math.nan if threshold is None else float(threshold)
+    o.threshold = math.nan if threshold is None else to_real(threshold, "threshold", "a concentration (a number)")
+    if threshold is not None and not (math.isfinite(o.threshold) and o.threshold > 0):
+        raise ValueError(f"threshold: {threshold!r} must be a finite concentration > 0 (the output's unit)")
     o.at_times = [] if at_times is None else to_hours_list(at_times, "at_times")
     o.terminal_start = math.nan if terminal_start is None else to_hours(terminal_start, "terminal_start")
-    o.last_dose_time = math.nan if last_dose_time is None else float(last_dose_time)
+    o.last_dose_time = math.nan if last_dose_time is None else to_real(last_dose_time, "last_dose_time")
     o.validate()
     return o
 
@@ -174,8 +193,8 @@ def simulate(
     Args:
         model: a library name, a .toml path or a loaded model.
         regimen: a ``Regimen`` or a regimen file (.toml, or .csv event table).
-        t_end, dt, t_start: output grid; numbers are hours, strings carry units ("24 h", "1 min").
-        times: explicit output times instead of the uniform grid.
+        t_end, dt, t_start: output grid, each with its unit ("24 h", "1 min"); 0 may be bare.
+        times: explicit output times (each with its unit) instead of the uniform grid.
         weight, age: body weight (kg) and age (years) of the subject.
         params: parameter overrides in each parameter's file unit (e.g. ``{"ka_n": 2.0}``, 1/h).
         solver: "exact" (matrix exponential) or "ode" (Boost.Odeint, ``method`` dopri5 or
@@ -227,7 +246,7 @@ def metrics(
     DataFrame with one row per output.
     """
     at = [] if at_times is None else to_hours_list(at_times, "at_times")
-    mo = make_metric_options(threshold, at, terminal_start)   # last dose: the trajectory's own
+    mo = make_metric_options(threshold, at_times, terminal_start)   # last dose: the trajectory's own
     single = isinstance(outputs, str)
     names = [outputs] if single else (result.outputs if outputs is None else list(outputs))
     out = {n: _metric_dict(_core.compute_metrics(result.trajectory, n, mo), at) for n in names}

@@ -19,7 +19,7 @@ from ._simulate import (
     make_subject,
     metric_name,
 )
-from ._units import Quantity
+from ._units import Quantity, to_int
 
 #: Metrics that need the log-linear terminal-phase fit (from the C++ registry).
 TERMINAL_METRICS = {name for name, spec in METRICS.items() if spec.terminal_fit}
@@ -172,7 +172,7 @@ def sweep(
             offset = k * n_points
             cb = None if callback is None else (lambda d, _t, offset=offset: callback(offset + d, total))
             # The points (overrides, weight, age, dose scaling) are built in C++ from the value array.
-            results.append(_core.run_sweep_grid(m, subject, base, names, values, grid, options, int(threads), outs,
+            results.append(_core.run_sweep_grid(m, subject, base, names, values, grid, options, to_int(threads, "threads"), outs,
                                                 keep, metric_options, cb))
     finally:
         close()

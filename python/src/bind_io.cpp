@@ -13,13 +13,15 @@ void bind_io(py::module_& m) {
         .def_readonly("notes", &LibraryEntry::notes);
     py::class_<EventTable>(m, "EventTable")
         .def_readonly("regimen", &EventTable::regimen)
-        .def_readonly("observation_times", &EventTable::observation_times);
+        .def_readonly("observation_times", &EventTable::observation_times)
+        .def_readonly("covariate_columns", &EventTable::covariate_columns);
 
     m.def("load_model", &load_model, py::arg("path"));
     m.def("parse_model", &parse_model, py::arg("toml_text"), py::arg("source_name"));
     m.def("load_regimen", &load_regimen, py::arg("path"));
     m.def("parse_regimen", &parse_regimen, py::arg("toml_text"), py::arg("source_name"));
-    m.def("load_event_table", &load_event_table, py::arg("path"), py::arg("model") = nullptr, py::arg("id") = -1);
+    m.def("load_event_table", &load_event_table, py::arg("path"), py::arg("model") = nullptr, py::arg("id") = -1,
+          py::arg("covariate_columns") = std::vector<std::string>{});
     m.def("default_models_dir", &default_models_dir);
     m.def("list_models", &list_models, py::arg("models_dir") = "");
     m.def("resolve_model_path", &resolve_model_path, py::arg("name_or_path"), py::arg("models_dir") = "");

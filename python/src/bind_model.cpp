@@ -1,18 +1,6 @@
 // Model data (read-only views of the loaded model), Subject, and unit parsing.
 #include "bindings.hpp"
 
-namespace {
-ketasim::Dimension dimension_from_string(const std::string& s) {
-    using ketasim::Dimension;
-    for (Dimension d : {Dimension::time, Dimension::amount, Dimension::volume, Dimension::flow, Dimension::rate,
-                        Dimension::fraction, Dimension::concentration, Dimension::dimensionless})
-        if (s == ketasim::to_string(d)) return d;
-    throw ketasim::InputError("dimension: '" + s +
-                              "' is not a dimension (accepted: time, amount, volume, flow, rate, fraction, "
-                              "concentration, dimensionless)");
-}
-}  // namespace
-
 void bind_model(py::module_& m) {
     using namespace ketasim;
     py::class_<Parameter>(m, "Parameter")
@@ -74,5 +62,14 @@ void bind_model(py::module_& m) {
     m.def("parse_quantity", [](const std::string& text, const std::string& dimension, const std::string& what,
                                const std::string& default_unit) {
         return parse_quantity(text, dimension_from_string(dimension), what, default_unit);
-    }, py::arg("text"), py::arg("dimension"), py::arg("what"), py::arg("default_unit") = "");
+    }, py::arg("text"), py::arg("dimension"), py::arg("what"), py::arg("default_unit") = "",
+       "The one quantity parser (include/ketasim/units.hpp): text such as '40 min' in canonical units");
+    m.def("parse_dose", [](const std::string& text, const std::string& what, bool allow_per_kg) {
+        const Dose d = parse_dose(text, what, allow_per_kg);
+        return py::make_tuple(d.amount, d.per_kg);
+    }, py::arg("text"), py::arg("what"), py::arg("allow_per_kg") = true,
+       "(amount, per_kg) of a dose such as '56 mg' or '0.5 mg/kg' (amount in mg or mg/kg)");
+    m.def("accepted_units", [](const std::string& dimension, bool per_kg) {
+        return accepted_units(dimension_from_string(dimension), per_kg);
+    }, py::arg("dimension"), py::arg("per_kg") = false);
 }

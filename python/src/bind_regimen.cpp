@@ -25,10 +25,12 @@ void bind_regimen(py::module_& m) {
                     py::arg("per_kg") = false)
         .def_static("iv_bolus", &Regimen::iv_bolus, py::arg("amount_mg"), py::arg("times"))
         .def_static("intranasal", &Regimen::intranasal, py::arg("total_mg"), py::arg("times"),
-                    py::arg("mg_per_device") = 28.0, py::arg("spacing_h") = 5.0 / 60.0,
+                    py::arg("mg_per_device") = kNasalDeviceMg, py::arg("spacing_h") = kNasalDeviceSpacingH,
                     py::arg("route") = "intranasal")
         .def("sorted", &Regimen::sorted)
         .def("last_time", &Regimen::last_time)
         .def("validate", &Regimen::validate);
+    m.attr("NASAL_DEVICE_MG") = kNasalDeviceMg;
+    m.attr("NASAL_DEVICE_SPACING_H") = kNasalDeviceSpacingH;
     m.def("parse_number_list", &parse_number_list, py::arg("text"), py::arg("what"));
 }

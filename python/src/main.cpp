@@ -7,17 +7,31 @@ PYBIND11_MODULE(_core, m) {
 
     // Typed C++ errors become Python exceptions with the same message. InputError subclasses
     // ValueError and SolverError/IoError subclass RuntimeError, so `except ValueError` works.
-    py::register_exception<ketasim::InputError>(m, "InputError", PyExc_ValueError);
+    // InputError's structured fields become attributes (file, line, key, value, rule, index;
+    // None when absent), so callers need not parse the message.
+    // Leaked on purpose: a static py::object would be destroyed after the interpreter.
+    static auto* input_error = new py::exception<ketasim::InputError>(m, "InputError", PyExc_ValueError);
     py::register_exception<ketasim::SolverError>(m, "SolverError", PyExc_RuntimeError);
     py::register_exception<ketasim::IoError>(m, "IoError", PyExc_RuntimeError);
     // A cancelled sweep (Ctrl-C or a callback returning False) is a KeyboardInterrupt.
-    py::register_exception_translator([](std::exception_ptr p) {
+    py::register_exception_translator([](std::exception_ptr p) {  // NOLINT: uses input_error
         try {
             if (p) std::rethrow_exception(p);
         } catch (const ketasim::SweepCancelled& e) {
             py::set_error(PyExc_KeyboardInterrupt, e.what());
         } catch (const ketasim::RunCancelled& e) {
             py::set_error(PyExc_KeyboardInterrupt, e.what());
+        } catch (const ketasim::InputError& e) {
+            const ketasim::ErrorContext& c = e.context();
+            py::object exc = py::reinterpret_borrow<py::object>(input_error->ptr())(py::str(e.what()));
+            auto opt = [](const std::string& s) -> py::object { return s.empty() ? py::object(py::none()) : py::object(py::str(s)); };
+            exc.attr("file") = opt(c.file);
+            exc.attr("line") = c.line > 0 ? py::object(py::int_(c.line)) : py::none();
+            exc.attr("key") = opt(c.key);
+            exc.attr("value") = opt(c.value);
+            exc.attr("rule") = opt(c.rule);
+            exc.attr("index") = c.index >= 0 ? py::object(py::int_(c.index)) : py::none();
+            PyErr_SetObject(input_error->ptr(), exc.ptr());
         }
     });
 

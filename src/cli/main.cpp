@@ -1,5 +1,8 @@
-// The ketasim command line. Exit codes: 0 success, 1 usage error, 2 bad input, 3 solver or I/O failure.
+// The ketasim command line. Exit codes (README "Exit codes", docs/bad_input.md): 0 success;
+// 1 usage error (unknown or missing flags, conflicting flags, a flag value CLI11 cannot read);
+// 2 bad input (a value or file breaks a rule: InputError); 3 solver or I/O failure.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -18,28 +21,59 @@ std::string join_args(int argc, char** argv) {
     return s;
 }
 
-// "35 mg" or "0.5 mg/kg" -> (value, per_kg)
-std::pair<double, bool> parse_dose(const std::string& text) {
-    std::istringstream is(text);
-    double v = 0;
-    std::string unit;
-    is >> v;
-    if (!is) throw InputError("--dose: '" + text + "' is not a dose (e.g. '35 mg' or '0.5 mg/kg')");
-    is >> unit;
-    if (unit.empty() || unit == "mg") return {v, false};
-    if (unit == "mg/kg") return {v, true};
-    throw InputError("--dose: unit '" + unit + "' in '" + text + "' is not accepted (mg or mg/kg)");
+// A flag combination that cannot be run (missing, conflicting): exit 1, like CLI11's own errors.
+class UsageError : public std::invalid_argument {
+public:
+    using std::invalid_argument::invalid_argument;
+};
+
+// Runs `f`, adding the flag to an InputError from the library (e.g. the output grid's rule), so
+// the message says which flag to change.
+template <class F>
+auto with_flags(const std::string& flags, F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const InputError& e) {
+        ErrorContext c = e.context();
+        c.key = flags;
+        throw InputError(flags + ": " + e.what(), c);
+    }
+}
+
+// A number as typed: 0, 2.5, 1e-05 (ostream's shortest form), for messages.
+std::string plain(double v) {
+    std::ostringstream os;
+    os << v;
+    return os.str();
+}
+
+// --days: day numbers, each once (a repeated day would dose twice), none negative.
+std::vector<double> parse_days(const std::string& text) {
+    if (text.find_first_not_of(" \t") == std::string::npos)
+        throw InputError(ErrorContext{"", 0, "--days", text, "is empty; list the dosing days, e.g. '0,2,4'"});
+    std::vector<double> days = parse_number_list(text, "--days");
+    std::vector<double> seen;
+    for (double d : days) {
+        if (!(d >= 0))
+            throw InputError(ErrorContext{"", 0, "--days", text, "lists day " + plain(d) + "; days must be >= 0"});
+        if (std::find(seen.begin(), seen.end(), d) != seen.end())
+            throw InputError(ErrorContext{"", 0, "--days", text,
+                                          "lists day " + plain(d) + " twice; each day doses once"});
+        seen.push_back(d);
+    }
+    return days;
 }
 
 std::pair<std::string, double> parse_set(const std::string& kv) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0)
-        throw InputError("--set: '" + kv + "' must look like NAME=VALUE (value in the parameter's file unit)");
+        throw InputError(ErrorContext{"", 0, "--set", kv,
+                                      "must look like NAME=VALUE (value in the parameter's file unit)"});
     const std::string val = kv.substr(eq + 1);
     char* end = nullptr;
     const double v = std::strtod(val.c_str(), &end);
     if (end == val.c_str() || *end != '\0' || !std::isfinite(v))
-        throw InputError("--set: value '" + val + "' for '" + kv.substr(0, eq) + "' is not a number");
+        throw InputError(ErrorContext{"", 0, "--set " + kv.substr(0, eq), val, "is not a finite number"});
     return {kv.substr(0, eq), v};
 }
 
@@ -72,11 +106,12 @@ int cmd_show_model(const std::string& name, const std::string& dir) {
 }
 
 struct SimulateArgs {
-    std::string model, regimen, dose, route = "iv", duration = "0 min", days, device, device_spacing = "5 min";
+    std::string model, regimen, dose, route, duration, days, device, device_spacing = "5 min";
     std::string t_end = "24 h", dt = "5 min", out, solver = "exact", method = "dopri5", models_dir;
     double weight = 70, age = 40, rtol = 1e-8, atol = 1e-10, threshold = NAN;
     std::vector<std::string> sets;
     bool event_times = false, amounts = false;
+    bool days_given = false, threshold_given = false, duration_given = false, spacing_given = false;
 };
 
 int cmd_simulate(const SimulateArgs& a, const std::string& command) {
@@ -84,12 +119,30 @@ int cmd_simulate(const SimulateArgs& a, const std::string& command) {
     Subject s;
     s.weight_kg = a.weight;
     s.age_years = a.age;
-    for (const auto& kv : a.sets) s.parameters.insert(parse_set(kv));
+    for (const auto& kv : a.sets) {
+        const auto [name, value] = parse_set(kv);
+        if (!m.has_parameter(name)) {
+            std::vector<std::string> names;
+            for (const auto& p : m.parameters) names.push_back(p.name);
+            const std::string near = closest_name(name, names);
+            throw InputError(ErrorContext{"", 0, "--set", kv,
+                                          "names no parameter of model '" + m.name + "'" +
+                                              (near.empty() ? std::string() : " (did you mean " + near + "?)") +
+                                              "; see ketasim show-model " + m.name});
+        }
+        if (!s.parameters.emplace(name, value).second)
+            throw InputError(ErrorContext{"", 0, "--set", kv, "sets '" + name + "' a second time"});
+    }
     Regimen reg;
     std::string regimen_text;
     std::vector<double> extra_times;
     if (!a.regimen.empty()) {
-        if (!a.dose.empty()) throw InputError("--regimen and --dose are exclusive: give one");
+        if (!a.dose.empty()) throw UsageError("--regimen and --dose are exclusive: give one");
+        const std::vector<std::pair<bool, const char*>> dose_flags = {
+            {!a.route.empty(), "--route"}, {a.duration_given, "--duration"}, {a.days_given, "--days"}, {!a.device.empty(), "--device"}};
+        for (const auto& [given, flag] : dose_flags)
+            if (given) throw UsageError(std::string(flag) + " applies to --dose; the regimen file " + a.regimen +
+                                        " gives its own");
         const bool csv = a.regimen.size() > 4 && a.regimen.substr(a.regimen.size() - 4) == ".csv";
         if (csv) {
             EventTable et = load_event_table(a.regimen, &m);
@@ -100,42 +153,73 @@ int cmd_simulate(const SimulateArgs& a, const std::string& command) {
         }
         regimen_text = "from " + a.regimen;
     } else {
-        if (a.dose.empty()) throw InputError("give a dose (--dose '0.5 mg/kg' --route iv --duration '40 min') or --regimen FILE");
-        const auto [amount, per_kg] = parse_dose(a.dose);
+        if (a.dose.empty()) throw UsageError("give a dose (--dose '0.5 mg/kg' --route iv --duration '40 min') or --regimen FILE");
+        // The route: given, or the model's only one. A model with several routes (esketamine_nasal:
+        // intranasal, oral, iv) has no silent default: an IV bolus of a nasal product is a wrong answer.
+        std::string route = a.route;
+        if (route.empty()) {
+            const auto routes = m.route_names();
+            if (routes.size() != 1) {
+                std::string list;
+                for (const auto& r : routes) list += (list.empty() ? "" : ", ") + r;
+                throw UsageError("--route is required: model '" + m.name + "' has several routes (" + list + ")");
+            }
+            route = routes.front();
+        }
+        if (!m.has_route(route)) (void)m.route(route);   // throws the model's "unknown route ... (this model has: ...)"
+        const RouteKind kind = m.route(route).kind;
+        const Dose dose = parse_dose(a.dose, "--dose");
         DoseEvent e;
-        e.amount = amount;
-        e.per_kg = per_kg;
-        e.route = a.route;
-        e.duration = parse_quantity(a.duration, Dimension::time, "--duration", "h");
-        const std::vector<double> days = a.days.empty() ? std::vector<double>{0.0} : parse_number_list(a.days, "--days");
-        if (!a.device.empty()) {
-            if (per_kg) throw InputError("--device: intranasal devices take a dose in mg, not mg/kg");
-            const double dev = parse_quantity(a.device, Dimension::amount, "--device", "mg");
-            const double spacing = parse_quantity(a.device_spacing, Dimension::time, "--device-spacing", "h");
-            std::vector<double> times;
-            for (double d : days) times.push_back(24.0 * d);
-            reg = Regimen::intranasal(amount, times, dev, spacing, a.route);
+        e.amount = dose.amount;
+        e.per_kg = dose.per_kg;
+        e.route = route;
+        if (a.duration_given) {
+            e.duration = parse_quantity(a.duration, Dimension::time, "--duration");
+            if (e.duration > 0 && kind != RouteKind::iv)
+                throw InputError(ErrorContext{"", 0, "--duration", a.duration,
+                                              "applies to iv infusions; route '" + route + "' has its own absorption"});
+        }
+        const std::vector<double> days = a.days_given ? parse_days(a.days) : std::vector<double>{0.0};
+        std::vector<double> times;
+        for (double d : days) times.push_back(24.0 * d);
+        if (kind == RouteKind::intranasal) {
+            // One meaning of an intranasal dose, as in Python's Regimen.intranasal: the total of a
+            // session, given as devices (default kNasalDeviceMg, kNasalDeviceSpacingH apart).
+            if (dose.per_kg) throw InputError(ErrorContext{"", 0, "--dose", a.dose, "is per kg; an intranasal dose is in mg"});
+            const double dev = a.device.empty() ? kNasalDeviceMg : parse_quantity(a.device, Dimension::amount, "--device");
+            const double spacing = parse_quantity(a.device_spacing, Dimension::time, "--device-spacing");
+            reg = with_flags("--dose/--device", [&] { return Regimen::intranasal(dose.amount, times, dev, spacing, route); });
         } else {
+            if (!a.device.empty() || a.spacing_given)
+                throw UsageError("--device and --device-spacing apply to intranasal routes, not '" + route + "'");
             reg.add_on_days(e, days);
         }
-        regimen_text = a.dose + " " + a.route + (e.duration > 0 ? " over " + a.duration : "") +
-                       (a.days.empty() ? "" : " on days " + a.days) + (a.device.empty() ? "" : " as " + a.device + " devices");
+        regimen_text = a.dose + " " + route + (e.duration > 0 ? " over " + a.duration : "") +
+                       (a.days_given ? " on days " + a.days : "") +
+                       (kind == RouteKind::intranasal
+                            ? " as " + (a.device.empty() ? cli::fmt_num(kNasalDeviceMg) + " mg" : a.device) + " devices"
+                            : "");
     }
-    const double t_end = parse_quantity(a.t_end, Dimension::time, "--t-end", "h");
-    const double dt = parse_quantity(a.dt, Dimension::time, "--dt", "h");
-    OutputGrid grid = OutputGrid::uniform(0.0, t_end, dt);
+    const double t_end = parse_quantity(a.t_end, Dimension::time, "--t-end");
+    const double dt = parse_quantity(a.dt, Dimension::time, "--dt");
+    OutputGrid grid = with_flags("--t-end/--dt", [&] { return OutputGrid::uniform(0.0, t_end, dt); });
     if (!extra_times.empty()) {
         grid.times.insert(grid.times.end(), extra_times.begin(), extra_times.end());
         std::sort(grid.times.begin(), grid.times.end());
         grid.times.erase(std::unique(grid.times.begin(), grid.times.end()), grid.times.end());
     }
+    if (a.threshold_given && !(std::isfinite(a.threshold) && a.threshold > 0))
+        throw InputError(ErrorContext{"", 0, "--threshold", plain(a.threshold),
+                                      "must be a finite concentration > 0 (ng/mL)"});
     SimOptions opt;
-    opt.solver = solver_from_string(a.solver);
-    opt.method = ode_method_from_string(a.method);
+    opt.solver = with_flags("--solver", [&] { return solver_from_string(a.solver); });
+    opt.method = with_flags("--method", [&] { return ode_method_from_string(a.method); });
     opt.rtol = a.rtol;
     opt.atol = a.atol;
     opt.include_event_times = a.event_times;
     opt.output_amounts = a.amounts;
+    with_flags("--rtol/--atol", [&] { opt.validate(); });
+    with_flags("--weight/--age", [&] { s.validate(); });
     Trajectory tr = simulate(m, reg, grid, opt, s);
 
     MetricOptions mo;   // the automatic terminal window uses the trajectory's own last dose
@@ -143,7 +227,7 @@ int cmd_simulate(const SimulateArgs& a, const std::string& command) {
     std::map<std::string, Metrics> ms;
     for (const auto& name : tr.names) ms[name] = compute_metrics(tr, name, mo);
     std::vector<std::string> shown = {"cmax", "tmax", "auc_0_t", "auc_0_inf", "half_life"};
-    if (!std::isnan(a.threshold)) shown.insert(shown.end(), {"time_to_threshold", "time_above"});
+    if (a.threshold_given) shown.insert(shown.end(), {"time_to_threshold", "time_above"});
     const std::vector<std::vector<std::string>> rows = cli::metrics_rows(tr, ms, shown);
     std::cout << m.title << "\nregimen: " << regimen_text << "; " << reg.events.size() << " dose event(s), "
               << cli::fmt_num(tr.dose_total_mg) << " mg in total; weight " << cli::fmt_num(a.weight) << " kg\n\n"
@@ -184,10 +268,12 @@ int main(int argc, char** argv) {
     sim->add_option("model", sa.model, "Library name (see `ketasim models`) or a .toml model file")->required();
     sim->add_option("--regimen", sa.regimen, "Regimen file: .toml ([[dose]] entries) or NONMEM-style .csv event table");
     sim->add_option("--dose", sa.dose, "Dose per administration, e.g. '35 mg' or '0.5 mg/kg'");
-    sim->add_option("--route", sa.route, "Route name of the model (iv, intranasal, oral, ...)")->capture_default_str();
-    sim->add_option("--duration", sa.duration, "Infusion duration, e.g. '40 min' (iv only)")->capture_default_str();
-    sim->add_option("--days", sa.days, "Dose on these days, e.g. '0,2,4,7,9,11'");
-    sim->add_option("--device", sa.device, "Intranasal: split each dose into devices of this size, e.g. '28 mg'");
+    sim->add_option("--route", sa.route,
+                    "Route name of the model (iv, intranasal, oral, ...); required when the model has several routes");
+    sim->add_option("--duration", sa.duration, "Infusion duration with its unit, e.g. '40 min' (iv only; default: bolus)");
+    sim->add_option("--days", sa.days, "Dose on these days, e.g. '0,2,4,7,9,11' (default: day 0)");
+    sim->add_option("--device", sa.device,
+                    "Intranasal: the dose is given as devices of this size (default '28 mg', 5 min apart: 56 mg = two devices)");
     sim->add_option("--device-spacing", sa.device_spacing, "Intranasal: time between devices")->capture_default_str();
     sim->add_option("--weight", sa.weight, "Body weight, kg")->capture_default_str();
     sim->add_option("--age", sa.age, "Age, years")->capture_default_str();
@@ -198,7 +284,7 @@ int main(int argc, char** argv) {
     sim->add_option("--method", sa.method, "ODE method: dopri5 or rosenbrock4 (stiff)")->capture_default_str();
     sim->add_option("--rtol", sa.rtol, "ODE relative tolerance")->capture_default_str();
     sim->add_option("--atol", sa.atol, "ODE absolute tolerance (mg)")->capture_default_str();
-    sim->add_option("--threshold", sa.threshold, "Concentration threshold, ng/mL, for time-to and time-above");
+    sim->add_option("--threshold", sa.threshold, "Concentration threshold, ng/mL (finite, > 0), for time-to and time-above");
     sim->add_flag("--event-times", sa.event_times, "Add every dose and infusion start/stop to the output times");
     sim->add_flag("--amounts", sa.amounts, "Also output every compartment amount (mg), including the sinks");
     sim->add_option("--out", sa.out, "Write the curves: FILE.h5 (HDF5) or FILE.csv");
@@ -274,8 +360,16 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        // --help and --version exit 0 as CLI11 prints them; every other parse error is a usage
+        // error: one line, exit 1 (CLI11's own codes 104-109 are not part of our contract).
+        if (e.get_exit_code() == 0) return app.exit(e);
+        std::cerr << "ketasim: usage error: " << e.what() << " (see ketasim --help)\n";
+        return 1;
     }
+    sa.days_given = sim->count("--days") > 0;
+    sa.threshold_given = sim->count("--threshold") > 0;
+    sa.duration_given = sim->count("--duration") > 0;
+    sa.spacing_given = sim->count("--device-spacing") > 0;
     const std::string command = join_args(argc, argv);
     try {
         if (*models) return cmd_models(models_dir);
@@ -286,8 +380,11 @@ int main(int argc, char** argv) {
         }
         if (*cmp) {
             co.models_dir = models_dir;
-            co.t_end_h = parse_quantity(c_tend, Dimension::time, "--t-end", "h");
-            co.dt_h = parse_quantity(c_dt, Dimension::time, "--dt", "h");
+            co.t_end_h = parse_quantity(c_tend, Dimension::time, "--t-end");
+            co.dt_h = parse_quantity(c_dt, Dimension::time, "--dt");
+            if (!(std::isfinite(co.threshold) && co.threshold > 0))
+                throw InputError(ErrorContext{"", 0, "--threshold", plain(co.threshold),
+                                              "must be a finite concentration > 0 (ng/mL)"});
             if (!(co.weight_kg > 0 && co.weight_kg < 1000))
                 throw InputError("--weight: " + std::to_string(co.weight_kg) + " kg must be in (0, 1000)");
             co.command = command;
@@ -306,6 +403,9 @@ int main(int argc, char** argv) {
             cso.diss_tolerance_given = crs->count("--diss-tolerance") > 0;
             return cli::run_course(cso);
         }
+    } catch (const UsageError& e) {
+        std::cerr << "ketasim: usage error: " << e.what() << "\n";
+        return 1;
     } catch (const InputError& e) {
         std::cerr << "ketasim: error: " << e.what() << "\n";
         return 2;

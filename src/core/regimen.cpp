@@ -133,20 +133,27 @@ void Regimen::validate() const {
     if (events.size() > kMaxDoseEvents)
         throw InputError("regimen: " + std::to_string(events.size()) + " dose events is more than the maximum of " +
                          std::to_string(kMaxDoseEvents) + " per regimen");
+    // Messages say "dose[i]..."; the fields (index, key, value, rule) let file readers name the
+    // line the event came from without parsing the message.
+    auto fail = [](std::size_t i, const std::string& key, const std::string& value, const std::string& rule) {
+        ErrorContext c;
+        c.key = key;
+        c.value = value;
+        c.rule = rule;
+        c.index = static_cast<long>(i);
+        throw InputError("dose[" + std::to_string(i) + "]" + (key.empty() ? "" : "." + key) + ": " +
+                             (value.empty() ? "" : value + " ") + rule,
+                         c);
+    };
     for (std::size_t i = 0; i < events.size(); ++i) {
         const auto& e = events[i];
-        if (!(std::isfinite(e.time) && e.time >= 0))
-            throw InputError("dose[" + std::to_string(i) + "].time: " + fmt(e.time) + " h must be finite and >= 0");
+        if (!(std::isfinite(e.time) && e.time >= 0)) fail(i, "time", fmt(e.time) + " h", "must be finite and >= 0");
         if (!(std::isfinite(e.amount) && e.amount > 0))
-            throw InputError("dose[" + std::to_string(i) + "].amount: " + fmt(e.amount) + (e.per_kg ? " mg/kg" : " mg") +
-                             " must be finite and > 0");
+            fail(i, "amount", fmt(e.amount) + (e.per_kg ? " mg/kg" : " mg"), "must be finite and > 0");
         if (!(std::isfinite(e.duration) && e.duration >= 0))
-            throw InputError("dose[" + std::to_string(i) + "].duration: " + fmt(e.duration) +
-                             " h must be finite and >= 0 (0 = bolus)");
-        if (e.device < 1)
-            throw InputError("dose[" + std::to_string(i) + "].device: " + std::to_string(e.device) + " must be >= 1");
-        if (e.route.empty() && e.compartment.empty())
-            throw InputError("dose[" + std::to_string(i) + "]: needs a route or a compartment");
+            fail(i, "duration", fmt(e.duration) + " h", "must be finite and >= 0 (0 = bolus)");
+        if (e.device < 1) fail(i, "device", std::to_string(e.device), "must be >= 1");
+        if (e.route.empty() && e.compartment.empty()) fail(i, "", "", "needs a route or a compartment");
     }
 }
 

@@ -31,22 +31,14 @@ std::string upper(std::string s) {
     return s;
 }
 
-// value * factor, but divides by 60 / 3600 / 1000 instead of multiplying by their rounded
-// reciprocals, so TIME[min] 40 is the same double as 40.0 / 60.0 written in code.
-double to_canonical(double value, double factor) {
-    if (factor < 1.0) {
-        const double inv = 1.0 / factor;
-        if (inv == std::round(inv)) return value / inv;
-    }
-    return value * factor;
-}
-
 struct Column {
     int index = -1;
     std::string header;       // as written, for messages
     double factor = 1.0;      // file unit -> canonical (h, mg, mg/h)
     bool per_kg = false;
+    UnitInfo unit;            // the header's unit (canonical when none)
     bool present() const { return index >= 0; }
+    double to_canonical(double v) const { return unit.to_canonical(v); }
 };
 
 class TableReader {
@@ -54,7 +46,13 @@ public:
     explicit TableReader(std::string path) : path_(std::move(path)) {}
 
     [[noreturn]] void fail(int line, const std::string& col, const std::string& value, const std::string& rule) const {
-        throw InputError(path_ + ":" + std::to_string(line) + ": column " + col + ": value '" + value + "' " + rule);
+        ErrorContext c;
+        c.file = path_;
+        c.line = line;
+        c.key = col;
+        c.value = value;
+        c.rule = rule;
+        throw InputError(path_ + ":" + std::to_string(line) + ": column " + col + ": value '" + value + "' " + rule, c);
     }
 
     // Splits one CSV line. Fields may be double-quoted (a comma inside, "" for a quote).
@@ -109,9 +107,18 @@ private:
 // "" and "." (NONMEM's missing value) count as absent.
 bool missing(const std::string& s) { return s.empty() || s == "."; }
 
+// The columns this reader understands; DV and MDV are read and ignored (a simulation has no
+// observed values; MDV follows from EVID).
+const std::vector<std::string>& known_columns() {
+    static const std::vector<std::string> k = {"ID", "TIME", "AMT", "RATE", "DUR", "CMT", "EVID",
+                                               "II", "ADDL", "DEVICE", "SS", "DV", "MDV"};
+    return k;
+}
+
 }  // namespace
 
-EventTable load_event_table(const std::string& path, const Model* model, long id) {
+EventTable load_event_table(const std::string& path, const Model* model, long id,
+                            const std::vector<std::string>& covariate_columns) {
     const TableReader rd(path);
     std::ifstream in(path, std::ios::binary);
     if (!in) throw InputError(path + ": cannot open file");
@@ -135,6 +142,7 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
     const int hline = lines.front().first;
     const std::vector<std::string> header = rd.split(lines.front().second, hline);
     std::map<std::string, Column> cols;
+    std::vector<std::string> out_covariates;
     for (std::size_t i = 0; i < header.size(); ++i) {
         const std::string raw = header[i];
         std::string name = raw, unit;
@@ -147,6 +155,20 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
         name = upper(name);
         if (name.empty()) rd.fail(hline, std::to_string(i + 1), raw, "is an empty column name in the header");
         if (cols.count(name)) rd.fail(hline, name, raw, "appears twice in the header");
+        const auto& known = known_columns();
+        const bool is_covariate =
+            std::find(covariate_columns.begin(), covariate_columns.end(), name) != covariate_columns.end();
+        if (std::find(known.begin(), known.end(), name) == known.end() && !is_covariate) {
+            std::vector<std::string> all = known;
+            all.insert(all.end(), covariate_columns.begin(), covariate_columns.end());
+            const std::string near = closest_name(name, all);
+            std::string list;
+            for (const auto& k : all) list += (list.empty() ? "" : ", ") + k;
+            rd.fail(hline, name, raw,
+                    "is not a known column" + (near.empty() ? std::string() : " (did you mean " + near + "?)") +
+                        "; columns are " + list + " (a misspelt column would be ignored, so it is an error)");
+        }
+        if (is_covariate) out_covariates.push_back(name);
         Column c;
         c.index = static_cast<int>(i);
         c.header = raw;
@@ -171,6 +193,7 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
                     rd.fail(hline, name, raw, "has unit '" + unit + "'; expected amount/time such as mg/h, mg/min or mg/kg/h");
                 c.factor = a.factor / t.factor;
                 c.per_kg = a.per_kg;
+                c.unit = UnitInfo{Dimension::amount, c.factor, c.per_kg};
             } else {
                 UnitInfo u;
                 const std::string accepted = dim == Dimension::time ? "time (h, min, s, d)" : "amount (mg, g, ug, mg/kg)";
@@ -184,6 +207,7 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
                                                   (u.per_kg ? " per kg" : "") + ", expected " + accepted);
                 c.factor = u.factor;
                 c.per_kg = u.per_kg;
+                c.unit = u;
             }
         }
         cols[name] = c;
@@ -208,6 +232,7 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
                     "; give both per kg (AMT[mg/kg], RATE[mg/kg/h]) or neither");
 
     EventTable out;
+    out.covariate_columns = out_covariates;
     std::vector<int> event_line;
     bool id_seen = false;
     for (std::size_t r = 1; r < lines.size(); ++r) {
@@ -243,7 +268,7 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
         id_seen = id_seen || keep;
 
         if (!has(cTIME)) rd.fail(ln, "TIME", text(cTIME), "is empty; every row needs a TIME");
-        const double time = to_canonical(number(cTIME, "TIME"), cTIME.factor);
+        const double time = cTIME.to_canonical(number(cTIME, "TIME"));
         if (time < 0) rd.fail(ln, "TIME", text(cTIME), "must be >= 0");
         const double amt_raw = has(cAMT) ? number(cAMT, "AMT") : 0.0;
         if (has(cSS) && number(cSS, "SS") != 0)
@@ -267,7 +292,7 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
         e.time = time;
         if (!has(cAMT)) rd.fail(ln, "AMT", text(cAMT), "is missing; a dose row (EVID 1) needs AMT > 0");
         if (!(amt_raw > 0)) rd.fail(ln, "AMT", text(cAMT), "must be > 0 on a dose row (EVID 1)");
-        e.amount = to_canonical(amt_raw, cAMT.factor);
+        e.amount = cAMT.to_canonical(amt_raw);
         e.per_kg = cAMT.per_kg;
 
         const double rate_raw = has(cRATE) ? number(cRATE, "RATE") : 0.0;
@@ -276,7 +301,7 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
                     std::string("(NONMEM modelled ") + (rate_raw == -1 ? "rate" : "duration") +
                         ") is not supported; give DUR or a positive RATE");
         if (rate_raw < 0) rd.fail(ln, "RATE", text(cRATE), "must be >= 0 (0 = bolus)");
-        const double dur = has(cDUR) ? to_canonical(number(cDUR, "DUR"), cDUR.factor) : 0.0;
+        const double dur = has(cDUR) ? cDUR.to_canonical(number(cDUR, "DUR")) : 0.0;
         if (dur < 0) rd.fail(ln, "DUR", text(cDUR), "must be >= 0 (0 = bolus)");
         e.duration = dur;
         if (rate_raw > 0) {
@@ -326,7 +351,7 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
         }
 
         const long addl = has(cADDL) ? integer(cADDL, "ADDL") : 0;
-        const double ii = has(cII) ? to_canonical(number(cII, "II"), cII.factor) : 0.0;
+        const double ii = has(cII) ? cII.to_canonical(number(cII, "II")) : 0.0;
         if (addl < 0 || addl > 100000) rd.fail(ln, "ADDL", text(cADDL), "must be between 0 and 100000");
         if (ii < 0) rd.fail(ln, "II", text(cII), "must be >= 0");
         if (addl > 0 && !(ii > 0)) rd.fail(ln, "II", text(cII), "must be > 0 when ADDL > 0");
@@ -359,33 +384,17 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
     try {
         out.regimen.validate();
     } catch (const InputError& err) {
-        // validate() counts events ("dose[n]"); name the CSV rows instead.
-        const std::string msg = err.what();
-        std::string text;
-        int last_line = -1;
-        std::size_t pos = 0;
-        while (true) {
-            const std::size_t a = msg.find("dose[", pos);
-            if (a == std::string::npos) break;
-            std::size_t b = a + 5;
-            while (b < msg.size() && std::isdigit(static_cast<unsigned char>(msg[b]))) ++b;
-            if (b == a + 5 || b >= msg.size() || msg[b] != ']') {
-                text += msg.substr(pos, a + 5 - pos);
-                pos = a + 5;
-                continue;
-            }
-            const std::size_t n = std::stoul(msg.substr(a + 5, b - a - 5));
-            text += msg.substr(pos, a - pos);
-            if (n < sorted_line.size()) {
-                last_line = sorted_line[n];
-                text += "the dose on line " + std::to_string(last_line);
-            } else {
-                text += msg.substr(a, b + 1 - a);
-            }
-            pos = b + 1;
-        }
-        text += msg.substr(pos);
-        throw InputError(path + (last_line > 0 ? ":" + std::to_string(last_line) : "") + ": " + text);
+        // validate() counts events ("dose[n]"); name the CSV line the event came from instead.
+        ErrorContext c = err.context();
+        const auto n = static_cast<long>(sorted_line.size());
+        if (c.index < 0 || c.index >= n) throw InputError(path + ": " + err.what(), c);
+        c.file = path;
+        c.line = sorted_line[static_cast<std::size_t>(c.index)];
+        std::string msg = path + ":" + std::to_string(c.line) + ": the dose on line " + std::to_string(c.line) +
+                          (c.key.empty() ? "" : ": " + c.key) + ": " + (c.value.empty() ? "" : c.value + " ") + c.rule;
+        if (c.other_index >= 0 && c.other_index < n)
+            msg += " (the dose on line " + std::to_string(sorted_line[static_cast<std::size_t>(c.other_index)]) + ")";
+        throw InputError(msg, c);
     }
     return out;
 }

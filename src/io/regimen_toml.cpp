@@ -1,6 +1,5 @@
 // Regimen files: [[dose]] entries, see docs/formats.md ("Regimen files (TOML)") and
 // models/regimens/*.toml. Every error names file:line, dose[i].key, the value and the rule.
-#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -18,16 +17,6 @@ namespace ketasim {
 namespace {
 using detail::fmt;
 
-// value * factor, but divides by 60 / 3600 / 1000 instead of multiplying by their rounded
-// reciprocals, so "40 min" is the same double as 40.0 / 60.0 written in code.
-double to_canonical(double value, double factor) {
-    if (factor < 1.0) {
-        const double inv = 1.0 / factor;
-        if (inv == std::round(inv)) return value / inv;
-    }
-    return value * factor;
-}
-
 // Reads one [[dose]] table; `where` is "file:line: dose[i]" without the key.
 class DoseReader {
 public:
@@ -40,7 +29,13 @@ public:
                (key.empty() ? "" : "." + key);
     }
     [[noreturn]] void fail(const std::string& key, const std::string& msg) const {
-        throw InputError(loc(key) + ": " + msg);
+        const toml::node* n = key.empty() ? nullptr : t_.get(key);
+        ErrorContext c;
+        c.file = file_;
+        c.line = static_cast<int>((n ? n->source() : t_.source()).begin.line);
+        c.key = path_ + (key.empty() ? "" : "." + key);
+        c.rule = msg;
+        throw InputError(loc(key) + ": " + msg, c);
     }
     bool has(const std::string& key) const { return t_.get(key) != nullptr; }
 
@@ -50,48 +45,31 @@ public:
         fail(key, "value " + describe(*n) + " must be a string");
     }
 
-    // A quantity with a unit of dimension `dim` ("40 min", "0.5 mg/kg"). For amounts a bare
-    // TOML number is mg; for times a bare number is rejected (minutes or hours would be a guess).
+    // A quantity with a unit of dimension `dim` ("40 min", "0.5 mg/kg"), read by the one quantity
+    // parser (units.hpp). A bare number is rejected for amounts as for times: a file that says
+    // amount = 0.5 could mean mg or mg/kg, as duration = 40 could mean minutes or hours.
     double quantity(const std::string& key, Dimension dim, bool allow_per_kg, bool* per_kg = nullptr) const {
         const toml::node* n = t_.get(key);
-        const std::string example = dim == Dimension::time ? "'40 min'" : "'0.5 mg/kg' or '56 mg'";
-        double value = 0.0;
-        UnitInfo info;
-        std::string text;
-        if (n->is_number() && dim == Dimension::amount) {
-            value = *n->value<double>();
-            text = fmt(value);
-            info = parse_unit("mg");
-        } else if (auto s = n->value_exact<std::string>()) {
-            text = *s;
-            const char* begin = text.c_str();
-            char* end = nullptr;
-            value = std::strtod(begin, &end);
-            if (end == begin)
-                fail(key, "value '" + text + "' is not a number with a unit (e.g. " + example + ")");
-            std::string unit(end);
-            unit.erase(0, unit.find_first_not_of(" \t"));
-            unit.erase(unit.find_last_not_of(" \t") + 1);
-            if (unit.empty())
-                fail(key, "value '" + text + "' needs a unit of " + to_string(dim) + " (e.g. " + example + ")");
-            const std::string accepted = std::string(to_string(dim)) +
-                                         (dim == Dimension::time ? " (h, min, s, d)"
-                                                                 : allow_per_kg ? " (mg, g, ug or mg/kg)" : " (mg, g, ug)");
-            try {
-                info = parse_unit(unit);
-            } catch (const InputError&) {
-                fail(key, "value '" + text + "' has an unknown unit '" + unit + "', expected " + accepted);
-            }
-            if (info.dimension != dim || (info.per_kg && !allow_per_kg))
-                fail(key, "value '" + text + "' has unit '" + unit + "' of dimension " + to_string(info.dimension) +
-                              (info.per_kg ? " per kg" : "") + ", expected " + accepted);
-        } else {
-            fail(key, "value " + describe(*n) + " must be a string with a unit, e.g. " + example +
-                          (dim == Dimension::amount ? ", or a number of mg" : ""));
+        const std::string example = dim == Dimension::time ? "\"40 min\"" : "\"0.5 mg/kg\" or \"56 mg\"";
+        auto s = n->value_exact<std::string>();
+        if (!s) {
+            if (n->is_number())
+                fail(key, "value " + describe(*n) + " is a bare number; write it with its unit as a string, e.g. " +
+                              key + " = " + (dim == Dimension::time ? "\"" + describe(*n) + " min\""
+                                                                   : "\"" + describe(*n) + " mg\""));
+            fail(key, "value " + describe(*n) + " must be a string with a unit, e.g. " + example);
         }
-        if (!std::isfinite(value)) fail(key, "value '" + text + "' must be finite");
-        if (per_kg) *per_kg = info.per_kg;
-        return to_canonical(value, info.factor);
+        try {
+            if (dim == Dimension::amount) {
+                const Dose d = parse_dose(*s, key, allow_per_kg);
+                if (per_kg) *per_kg = d.per_kg;
+                return d.amount;
+            }
+            if (per_kg) *per_kg = false;
+            return parse_quantity(*s, dim, key);
+        } catch (const InputError& e) {
+            fail(key, "value '" + *s + "' " + e.context().rule);
+        }
     }
 
     static std::string describe(const toml::node& n) {
@@ -112,35 +90,6 @@ private:
     std::string file_;
     std::string path_;
 };
-
-// Replaces validate()'s "dose[n]" (index into the expanded event list) with "event n (dose[i],
-// line L)", so overlap errors point at the [[dose]] entries the user wrote.
-std::string annotate_events(const std::string& msg, const std::vector<std::string>& labels, long* last) {
-    std::string out;
-    std::size_t pos = 0;
-    *last = -1;
-    while (true) {
-        const std::size_t a = msg.find("dose[", pos);
-        if (a == std::string::npos) break;
-        std::size_t b = a + 5;
-        while (b < msg.size() && std::isdigit(static_cast<unsigned char>(msg[b]))) ++b;
-        if (b == a + 5 || b >= msg.size() || msg[b] != ']') {
-            out += msg.substr(pos, a + 5 - pos);
-            pos = a + 5;
-            continue;
-        }
-        const long n = std::stol(msg.substr(a + 5, b - a - 5));
-        out += msg.substr(pos, a - pos);
-        if (n >= 0 && static_cast<std::size_t>(n) < labels.size()) {
-            out += "event " + std::to_string(n) + " (" + labels[static_cast<std::size_t>(n)] + ")";
-            *last = n;
-        } else {
-            out += msg.substr(a, b + 1 - a);
-        }
-        pos = b + 1;
-    }
-    return out + msg.substr(pos);
-}
 
 }  // namespace
 
@@ -183,7 +132,7 @@ Regimen parse_regimen(const std::string& text, const std::string& file) {
             if (e.compartment.empty()) d.fail("compartment", "value '' must name a compartment of the model");
         }
 
-        if (!d.has("amount")) d.fail("", "amount is missing (e.g. amount = \"0.5 mg/kg\" or amount = 56 for mg)");
+        if (!d.has("amount")) d.fail("", "amount is missing (e.g. amount = \"0.5 mg/kg\" or amount = \"56 mg\")");
         e.amount = d.quantity("amount", Dimension::amount, true, &e.per_kg);
         if (!(e.amount > 0)) d.fail("amount", "value " + fmt(e.amount) + (e.per_kg ? " mg/kg" : " mg") + " must be > 0");
 
@@ -289,9 +238,16 @@ Regimen parse_regimen(const std::string& text, const std::string& file) {
     try {
         regimen.validate();
     } catch (const InputError& err) {
-        long last = -1;
-        const std::string msg = annotate_events(err.what(), origin, &last);
-        throw InputError((last >= 0 ? origin_loc[static_cast<std::size_t>(last)] : file) + ": " + msg);
+        // validate() counts expanded events; name the [[dose]] entries (and lines) they came from.
+        ErrorContext c = err.context();
+        const auto n = static_cast<long>(origin.size());
+        if (c.index < 0 || c.index >= n) throw InputError(file + ": " + err.what(), c);
+        std::string msg = origin_loc[static_cast<std::size_t>(c.index)] + (c.key.empty() ? "" : "." + c.key) + ": " +
+                          (c.value.empty() ? "" : c.value + " ") + c.rule;
+        if (c.other_index >= 0 && c.other_index < n)
+            msg += " (the other infusion: " + origin[static_cast<std::size_t>(c.other_index)] + ")";
+        c.file = file;
+        throw InputError(msg, c);
     }
     return regimen;
 }

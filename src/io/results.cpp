@@ -8,8 +8,15 @@
 // Several arms: the same layout under /arms/<arm>/ (root keeps the run attributes).
 #include <H5Cpp.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <random>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -196,16 +203,88 @@ void check_target(const std::string& path) {
         throw IoError(path + ": cannot write: directory '" + parent.string() + "' does not exist");
 }
 
+bool pid_alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
+
+// The writer's claim on `path`: PATH.lock created with O_EXCL holding our pid, so two runs
+// writing the same --out cannot interleave (the second fails clearly); the data goes to a
+// temporary PATH.part-<pid>-<random> of its own and is renamed over PATH when complete. Claims
+// and temporaries left by a killed run (kill -9) are removed when their pid is dead.
+class WriteClaim {
+public:
+    explicit WriteClaim(const std::string& path) : path_(path), lock_(path + ".lock") {
+        clean_stale();
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            const int fd = ::open(lock_.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+            if (fd >= 0) {
+                const std::string pid = std::to_string(::getpid()) + "\n";
+                const ssize_t w = ::write(fd, pid.data(), pid.size());
+                ::close(fd);
+                if (w != static_cast<ssize_t>(pid.size())) {
+                    remove_quietly(lock_);
+                    throw IoError(path + ": cannot write the lock file " + lock_ + " (disk full?)");
+                }
+                std::random_device rd;
+                tmp_ = path + ".part-" + std::to_string(::getpid()) + "-" + std::to_string(rd() % 1000000000u);
+                return;
+            }
+            if (errno != EEXIST) throw IoError(path + ": cannot create " + lock_ + ": " + std::strerror(errno));
+            const long owner = read_pid(lock_);
+            if (pid_alive(owner))
+                throw IoError(path + ": another ketasim run (pid " + std::to_string(owner) +
+                              ") is writing this file; wait for it or choose another --out");
+            remove_quietly(lock_);   // stale: its writer is gone
+        }
+        throw IoError(path + ": cannot claim " + lock_ + " (another run keeps creating it)");
+    }
+    ~WriteClaim() {
+        remove_quietly(tmp_);
+        remove_quietly(lock_);
+    }
+    WriteClaim(const WriteClaim&) = delete;
+    WriteClaim& operator=(const WriteClaim&) = delete;
+    const std::string& tmp() const { return tmp_; }
+
+private:
+    static long read_pid(const std::string& file) {
+        std::ifstream in(file);
+        long pid = 0;
+        in >> pid;
+        return in ? pid : 0;
+    }
+    // PATH.part-<pid>-* of dead runs.
+    void clean_stale() const {
+        const fs::path p(path_);
+        const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+        const std::string prefix = p.filename().string() + ".part-";
+        std::error_code ec;
+        for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+            const std::string name = it->path().filename().string();
+            if (name.compare(0, prefix.size(), prefix) != 0) continue;
+            const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+            if (pid > 0 && !pid_alive(pid)) remove_quietly(it->path().string());
+        }
+    }
+    std::string path_, lock_, tmp_;
+};
+
 }  // namespace
 
 void write_hdf5(const std::string& path, const std::vector<ResultArm>& arms, const RunInfo& info) {
     check_arms(arms);
     check_target(path);
-    const std::string tmp = path + ".part";
+    const WriteClaim claim(path);
+    const std::string& tmp = claim.tmp();
     H5::Exception::dontPrint();
+    // HDF5 builds the file in memory (core driver, no backing store); we write the finished image
+    // with checked writes. HDF5 then never meets a full disk: a failed H5Dwrite/H5Fclose on a
+    // full filesystem used to leave the file half-closed inside the library, and its exit-time
+    // cleanup crashed (segfault, exit 139).
+    std::vector<char> image;
     try {
+        H5::FileAccPropList fapl;
+        fapl.setCore(1 << 20, false);
+        H5::H5File f(tmp, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, fapl);
         {
-            H5::H5File f(tmp, H5F_ACC_TRUNC);
             H5::Group root = f.openGroup("/");
             attr_str(root, "ketasim_version", version());
             attr_str(root, "created", now_iso());
@@ -230,18 +309,26 @@ void write_hdf5(const std::string& path, const std::vector<ResultArm>& arms, con
                 attr_strs(ag, "order", order);
             }
             attr_str(root, "complete", "yes");
-            f.close();
         }
-        fs::rename(tmp, path);
+        f.flush(H5F_SCOPE_LOCAL);
+        const ssize_t n = H5Fget_file_image(f.getId(), nullptr, 0);
+        if (n <= 0) throw IoError(path + ": HDF5 write failed: no file image");
+        image.resize(static_cast<std::size_t>(n));
+        if (H5Fget_file_image(f.getId(), image.data(), image.size()) != n)
+            throw IoError(path + ": HDF5 write failed: incomplete file image");
+        f.close();
     } catch (const H5::Exception& e) {
-        remove_quietly(tmp);
         throw IoError(path + ": HDF5 write failed: " + e.getDetailMsg());
+    }
+    try {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        if (!out) throw IoError(path + ": cannot open " + tmp + " for writing");
+        out.write(image.data(), static_cast<std::streamsize>(image.size()));
+        out.close();
+        if (!out) throw IoError(path + ": write failed (disk full?)");
+        fs::rename(tmp, path);
     } catch (const fs::filesystem_error& e) {
-        remove_quietly(tmp);
         throw IoError(path + ": " + e.what());
-    } catch (...) {
-        remove_quietly(tmp);
-        throw;
     }
 }
 
@@ -255,7 +342,8 @@ void write_csv(const std::string& path, const std::vector<ResultArm>& arms) {
                 cols.push_back(a.subjects[0].names[k]);
                 units.push_back(a.subjects[0].units[k]);
             }
-    const std::string tmp = path + ".part";
+    const WriteClaim claim(path);
+    const std::string& tmp = claim.tmp();
     try {
         std::ofstream out(tmp);
         if (!out) throw IoError(path + ": cannot open for writing");

@@ -246,12 +246,29 @@ inline double get_number(const toml::table& t, const std::string& key, const std
     if (auto v = n->value<double>()) {
         // TOML spells nan and inf as numbers; no ketasim quantity accepts them (a NaN bound
         // switches a range check off, an infinite exponent zeroes a parameter).
-        if (!std::isfinite(*v))
+        if (!std::isfinite(*v)) {
+            ErrorContext c;
+            c.file = file;
+            c.line = static_cast<int>(n->source().begin.line);
+            c.key = path + "." + key;
+            c.value = fmt(*v);
+            c.rule = "must be a finite number";
             throw InputError(at_line(file, *n) + ": " + path + "." + key + ": value " + fmt(*v) +
-                             " is not finite (must be a finite number)");
+                                 " is not finite (must be a finite number)",
+                             c);
+        }
         return *v;
     }
-    throw InputError(at_line(file, *n) + ": " + path + "." + key + ": must be a number");
+    std::string got = "(a table or array)";
+    if (auto str = n->value_exact<std::string>()) got = "'" + *str + "'";
+    else if (auto b = n->value_exact<bool>()) got = *b ? "true" : "false";
+    ErrorContext c;
+    c.file = file;
+    c.line = static_cast<int>(n->source().begin.line);
+    c.key = path + "." + key;
+    c.value = got;
+    c.rule = "must be a number";
+    throw InputError(at_line(file, *n) + ": " + path + "." + key + ": value " + got + " must be a number", c);
 }
 
 inline bool get_bool(const toml::table& t, const std::string& key, const std::string& file,

@@ -44,7 +44,16 @@ void AcuteEffectModel::validate() const {
     pd_require(sbp_discharge_threshold > 0, "sbp_discharge_threshold", sbp_discharge_threshold, "must be > 0");
 }
 
-AcuteEffectModel AcuteEffectModel::from_parameters(const PdParameterSet& p) {
+AcuteEffectModel AcuteEffectModel::from_parameters(const PdParameterSet& file) {
+    // The parameters this model reads and the unit each is read in (converted to canonical).
+    static const std::vector<PdParameterSpec> kSpec = {
+        {"diss_emax", PdUnit::percent_effect},        {"diss_ec50", PdUnit::concentration},
+        {"diss_hill", PdUnit::fraction},              {"sbp_emax", PdUnit::mmhg},
+        {"sbp_ec50", PdUnit::concentration},          {"sbp_hill", PdUnit::fraction},
+        {"diss_tolerance_per_session", PdUnit::fraction}, {"diss_discharge_threshold", PdUnit::percent_effect},
+        {"sbp_discharge_threshold", PdUnit::mmhg},
+    };
+    const PdParameterSet p = conform_pd_parameters(file, kSpec);
     AcuteEffectModel m;
     m.diss_emax = checked(p, "diss_emax", non_negative, "must be >= 0");
     m.diss_ec50 = checked(p, "diss_ec50", positive, "must be > 0");

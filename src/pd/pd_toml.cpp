@@ -1,5 +1,6 @@
 // PD parameter files (models/pd/*.toml): value, unit, description and source side by side, with
 // the same file:line, key, value, rule error style as the PK model loader.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +10,7 @@
 #include "io/toml_util.hpp"
 #include "ketasim/io.hpp"
 #include "ketasim/pd.hpp"
+#include "ketasim/units.hpp"
 #include "pd/pd_check.hpp"
 
 namespace ketasim {
@@ -79,6 +81,93 @@ PdParameterSet parse_pd_parameters(const std::string& text, const std::string& f
             throw InputError(file + ":" + std::to_string(b.line) + ": variability: level = \"occasion\" is not supported "
                              "for PD parameters (only \"subject\")");
     return s;
+}
+
+namespace {
+
+const char* describe(PdUnit u) {
+    switch (u) {
+        case PdUnit::concentration: return "a concentration (ng/mL, ug/mL, mg/L, ug/L)";
+        case PdUnit::rate: return "a rate (1/h, 1/min, 1/d)";
+        case PdUnit::fraction: return "a fraction (1, fraction or %)";
+        case PdUnit::percent_effect: return "'% of maximal effect'";
+        case PdUnit::mmhg: return "'mmHg'";
+        case PdUnit::madrs_points: return "'MADRS points'";
+    }
+    return "?";
+}
+
+// Factor from `unit` to the canonical unit of `u`; throws the rule when the unit does not fit.
+double pd_factor(const std::string& unit, PdUnit u) {
+    const auto fixed = [&](const char* name) {
+        if (unit != name) throw InputError(std::string("must be ") + describe(u));
+        return 1.0;
+    };
+    switch (u) {
+        case PdUnit::percent_effect: return fixed("% of maximal effect");
+        case PdUnit::mmhg: return fixed("mmHg");
+        case PdUnit::madrs_points: return fixed("MADRS points");
+        default: break;
+    }
+    UnitInfo info;
+    try {
+        info = parse_unit(unit);
+    } catch (const InputError&) {
+        throw InputError(std::string("is not a known unit; expected ") + describe(u));
+    }
+    const Dimension want = u == PdUnit::concentration ? Dimension::concentration
+                           : u == PdUnit::rate        ? Dimension::rate
+                                                      : Dimension::fraction;
+    if (info.dimension != want || info.per_kg)
+        throw InputError(std::string("is of dimension ") + to_string(info.dimension) + "; expected " + describe(u));
+    return info.factor;
+}
+
+}  // namespace
+
+PdParameterSet conform_pd_parameters(const PdParameterSet& p, const std::vector<PdParameterSpec>& spec) {
+    std::vector<std::string> names;
+    for (const auto& s : spec) names.emplace_back(s.name);
+    PdParameterSet out = p;
+    for (auto& q : out.parameters) {
+        const auto it = std::find_if(spec.begin(), spec.end(), [&](const PdParameterSpec& s) { return q.name == s.name; });
+        ErrorContext c;
+        c.file = p.source_path;
+        c.line = q.line;
+        c.key = "parameters." + q.name;
+        if (it == spec.end()) {
+            const std::string near = closest_name(q.name, names);
+            std::string list;
+            for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+            c.rule = "is not a parameter of this PD model" + (near.empty() ? std::string() : " (did you mean " + near + "?)") +
+                     "; parameters: " + list;
+            throw InputError(p.where(q.name) + ": " + c.rule, c);
+        }
+        double factor = 1.0;
+        try {
+            factor = pd_factor(q.unit, it->unit);
+        } catch (const InputError& e) {
+            c.key += ".unit";
+            c.value = q.unit;
+            c.rule = e.what();
+            throw InputError(p.where(q.name) + ".unit = '" + q.unit + "': " + e.what(), c);
+        }
+        if (factor != 1.0) {
+            q.value = UnitInfo{Dimension::dimensionless, factor, false}.to_canonical(q.value);
+            q.unit = it->unit == PdUnit::concentration ? "ng/mL" : it->unit == PdUnit::rate ? "1/h" : "1";
+        }
+    }
+    for (const auto& s : spec)
+        if (!p.has(s.name)) {
+            ErrorContext c;
+            c.file = p.source_path;
+            c.key = std::string("parameters.") + s.name;
+            c.rule = "required parameter is missing";
+            throw InputError(p.source_path + ": parameters." + s.name + ": required parameter is missing (" +
+                                 describe(s.unit) + ")",
+                             c);
+        }
+    return out;
 }
 
 PdParameterSet load_pd_parameters(const std::string& path) {

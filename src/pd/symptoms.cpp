@@ -39,7 +39,14 @@ void SymptomModel::validate() const {
     pd_require(std::isfinite(k_placebo) && k_placebo >= 0, "k_placebo", k_placebo, "must be finite and >= 0");
 }
 
-SymptomModel SymptomModel::from_parameters(const PdParameterSet& p) {
+SymptomModel SymptomModel::from_parameters(const PdParameterSet& file) {
+    // The parameters this model reads and the unit each is read in (converted to canonical).
+    static const std::vector<PdParameterSpec> kSpec = {
+        {"baseline", PdUnit::madrs_points}, {"ec50", PdUnit::concentration}, {"hill", PdUnit::fraction},
+        {"emax_p", PdUnit::fraction},       {"placebo_max", PdUnit::fraction}, {"k_placebo", PdUnit::rate},
+        {"k_on", PdUnit::rate},             {"k_off", PdUnit::rate},          {"k_tr", PdUnit::rate},
+    };
+    const PdParameterSet p = conform_pd_parameters(file, kSpec);
     const double inf = 1e300;
     SymptomModel m;
     m.baseline = checked(p, "baseline", 0, 60, false, "must be in [0, 60] (MADRS)");

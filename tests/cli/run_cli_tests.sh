@@ -4,7 +4,7 @@
 set -u
 KS=${1:-./build/ketasim}
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+trap 'umount "$TMP/full" 2>/dev/null; rm -rf "$TMP"' EXIT
 pass=0; fail=0
 check() {  # name, condition (string evaluated)
   if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $1"; fi
@@ -37,7 +37,7 @@ check "simulate ode h5 exits 0" '[ "$(rc)" = 0 ]'
 # Bad input: exit 2, one line on stderr naming the problem, no output file.
 run simulate ketamine_iv_clements --dose "-5 mg" --out "$TMP/bad.h5"
 check "negative dose exits 2" '[ "$(rc)" = 2 ]'
-check "negative dose message names the field" 'grep -q "amount" "$TMP/err" && [ "$(wc -l < "$TMP/err")" = 1 ]'
+check "negative dose message names the flag" 'grep -q -- "--dose" "$TMP/err" && [ "$(wc -l < "$TMP/err")" = 1 ]'
 check "negative dose writes no file" '[ ! -e "$TMP/bad.h5" ] && [ ! -e "$TMP/bad.h5.part" ]'
 
 run simulate ketamine_iv_clements --dose "5 kg"
@@ -132,6 +132,55 @@ check "course IV schedule on the esketamine model uses its Ce scale" '[ "$(rc)" 
 
 run --help
 check "--help exits 0" '[ "$(rc)" = 0 ] && grep -q simulate "$TMP/out"'
+
+# ---- issue 9: exit codes, one meaning per flag, result files -----------------------------------
+# (Per-rule bad-input cases live in docs/bad_input.md, run by tests/python/test_bad_input.py.)
+one_line() { [ "$(wc -l < "$TMP/err")" = 1 ]; }
+run simulate ketamine_iv_clements --dose "35 mg" --no-such-flag
+check "unknown flag exits 1 on one line" '[ "$(rc)" = 1 ] && one_line && grep -q "usage error" "$TMP/err"'
+run simulate
+check "missing model exits 1 on one line" '[ "$(rc)" = 1 ] && one_line'
+run simulate ketamine_iv_clements --dose "35 mg" --weight abc
+check "unreadable --weight exits 1" '[ "$(rc)" = 1 ] && one_line'
+run simulate ketamine_iv_clements --dose "35 mg" --dt 5
+check "--dt 5 (no unit) exits 2 naming the flag" '[ "$(rc)" = 2 ] && one_line && grep -q -- "--dt" "$TMP/err"'
+run simulate esketamine_nasal --dose "56 mg"
+check "multi-route model needs --route (exit 1)" '[ "$(rc)" = 1 ] && grep -q "intranasal, iv, oral" "$TMP/err"'
+# One meaning of an intranasal dose: 56 mg = two 28 mg devices 5 min apart, as in Python.
+run simulate esketamine_nasal --route intranasal --dose "56 mg" --t-end "2 h" --out "$TMP/in56.csv"
+check "intranasal 56 mg = 2 devices" '[ "$(rc)" = 0 ] && grep -q "2 dose event(s)" "$TMP/out"'
+run simulate esketamine_nasal --route intranasal --dose "56 mg" --device "28 mg" --t-end "2 h" --out "$TMP/in56b.csv"
+check "intranasal default device = explicit 28 mg" 'cmp -s "$TMP/in56.csv" "$TMP/in56b.csv"'
+run simulate ketamine_iv_clements --dose "35 mg" --duration "40 minutes" --t-end "2 hours" --dt "10 min"
+check "spelt-out time units accepted" '[ "$(rc)" = 0 ]'
+
+# Two writers of one --out: the second fails clearly while the first holds the claim; a claim or
+# temporary left by a dead run (kill -9) is cleaned.
+sleep 30 & LIVE=$!
+echo "$LIVE" > "$TMP/busy.h5.lock"
+run simulate ketamine_iv_clements --dose "35 mg" --out "$TMP/busy.h5"
+check "second writer exits 3 naming the other run" '[ "$(rc)" = 3 ] && grep -q "another ketasim run (pid $LIVE)" "$TMP/err" && [ ! -e "$TMP/busy.h5" ]'
+kill "$LIVE" 2>/dev/null; wait "$LIVE" 2>/dev/null
+true & DEAD=$!; wait "$DEAD"
+echo "$DEAD" > "$TMP/busy.h5.lock"
+echo junk > "$TMP/busy.h5.part-$DEAD-123"
+run simulate ketamine_iv_clements --dose "35 mg" --out "$TMP/busy.h5"
+check "stale claim and .part of a dead run are cleaned" '[ "$(rc)" = 0 ] && [ -s "$TMP/busy.h5" ] && [ ! -e "$TMP/busy.h5.lock" ] && [ ! -e "$TMP/busy.h5.part-$DEAD-123" ]'
+check "no temporary left after a run" '[ -z "$(ls "$TMP" | grep -e "\.part-" -e "\.lock")" ]'
+
+# A full disk: HDF5 and CSV writes fail with exit 3 (not a crash in HDF5's exit cleanup: 139) and
+# leave nothing behind. Needs a tiny tmpfs (root); CI runs as root, so this runs there.
+mkdir -p "$TMP/full"
+if mount -t tmpfs -o size=64k tmpfs "$TMP/full" 2>/dev/null; then
+  run simulate ketamine_iv_clements --dose "35 mg" --t-end "7 d" --dt "1 min" --amounts --out "$TMP/full/x.h5"
+  check "full disk HDF5: exit 3, no crash" '[ "$(rc)" = 3 ] && grep -q "x.h5" "$TMP/err"'
+  check "full disk HDF5: nothing left" '[ -z "$(ls -A "$TMP/full")" ]'
+  run simulate ketamine_iv_clements --dose "35 mg" --t-end "7 d" --dt "1 min" --amounts --out "$TMP/full/x.csv"
+  check "full disk CSV: exit 3, nothing left" '[ "$(rc)" = 3 ] && [ -z "$(ls -A "$TMP/full")" ]'
+  umount "$TMP/full"
+else
+  echo "SKIP: full-disk checks need root (mount -t tmpfs)"
+fi
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -187,7 +187,9 @@ TEST_F(EventTableTest, CommentsBlankLinesQuotesCrlfAndExtraColumns) {
                                                    "  # a comment between rows\r\n"
                                                    "1,0,10,\"iv\",.,70\r\n"
                                                    "\r\n"
-                                                   "1,\"2\",0,\"a,b\",12.5,70\r\n"));
+                                                   "1,\"2\",0,\"a,b\",12.5,70\r\n"),
+                                    nullptr, -1, {"WT"});
+    EXPECT_EQ(t.covariate_columns, (std::vector<std::string>{"WT"}));
     ASSERT_EQ(t.regimen.events.size(), 1u);
     EXPECT_EQ(t.regimen.events[0].route, "iv");
     EXPECT_EQ(t.observation_times, (std::vector<double>{2.0}));
@@ -324,6 +326,20 @@ TEST_F(EventTableTest, IiAddlAndSsErrors) {
 // Overlapping infusions are legal, as in NONMEM (rates add; see robustness_test.cpp).
 TEST_F(EventTableTest, OverlappingInfusionsAreAccepted) {
     EXPECT_EQ(load_event_table(write("t.csv", "TIME,AMT,DUR\n0,10,1\n5,10,1\n0.5,10,1\n")).regimen.events.size(), 3u);
+}
+
+// Regression (issue 9): a misspelt column was ignored, giving zero doses (AMNT) or a bolus
+// instead of an infusion (DURATION, RAET). Unknown columns are errors naming the closest one.
+TEST_F(EventTableTest, UnknownColumnsNameTheClosestKnownOne) {
+    expect_error("TIME,AMNT\n0,35\n", 1, {"column AMNT", "not a known column", "did you mean AMT?"});
+    expect_error("TIME,AMT,DURATION\n0,35,0.5\n", 1, {"column DURATION", "did you mean DUR?"});
+    expect_error("TIME,AMT,RAET\n0,35,70\n", 1, {"column RAET", "did you mean RATE?"});
+    expect_error("TIME,AMT,XYZZY\n0,35,1\n", 1, {"column XYZZY", "not a known column", "columns are ID, TIME"});
+    // Covariates are accepted only when the caller names them (the populations code reads them).
+    expect_error("TIME,AMT,WT\n0,35,70\n", 1, {"column WT", "not a known column"});
+    const auto t = load_event_table(write("c.csv", "TIME,AMT,WT,AGE\n0,35,70,40\n"), nullptr, -1, {"WT", "AGE"});
+    EXPECT_EQ(t.covariate_columns, (std::vector<std::string>{"WT", "AGE"}));
+    expect_error("TIME,AMT,WGT\n0,35,70\n", 1, {"column WGT"});
 }
 
 }  // namespace

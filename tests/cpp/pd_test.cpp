@@ -133,17 +133,53 @@ TEST(PdParameters, ErrorsNameFileLineKeyValueRule) {
     } catch (const InputError& e) {
         EXPECT_NE(std::string(e.what()).find("x.toml:4: parameters.a.units: unknown key"), std::string::npos) << e.what();
     }
-    const std::string negative =
-        "name = \"acute\"\n"
-        "[parameters.diss_emax]\nvalue = 100.0\nunit = \"%\"\ndescription = \"d\"\nsource = \"s\"\n"
-        "[parameters.diss_ec50]\nvalue = -5.0\nunit = \"ng/mL\"\ndescription = \"d\"\nsource = \"s\"\n";
+    PdParameterSet lib = load_library_pd("acute_effects", models_dir());
+    for (auto& q : lib.parameters)
+        if (q.name == "diss_ec50") q.value = -5.0;
     try {
-        AcuteEffectModel::from_parameters(parse_pd_parameters(negative, "a.toml"));
+        AcuteEffectModel::from_parameters(lib);
         FAIL() << "no throw";
     } catch (const InputError& e) {
-        EXPECT_NE(std::string(e.what()).find("a.toml:7: parameters.diss_ec50.value = -5: must be > 0"), std::string::npos)
+        EXPECT_NE(std::string(e.what()).find(lib.where("diss_ec50") + ".value = -5: must be > 0"), std::string::npos)
             << e.what();
     }
+}
+
+// Regression (issue 9): PD files ignored `unit` (an EC50 in mg/L was 1000x off, a rate in 1/min
+// 60x) and misspelt parameter names. Units are converted to canonical or rejected by dimension.
+TEST(PdParameters, UnitsAreConvertedOrRejectedAndNamesChecked) {
+    const PdParameterSet lib = load_library_pd("madrs", models_dir());
+    auto with = [&](const std::string& name, double value, const std::string& unit) {
+        PdParameterSet p = lib;
+        for (auto& q : p.parameters)
+            if (q.name == name) {
+                q.value = value;
+                q.unit = unit;
+            }
+        return p;
+    };
+    const SymptomModel base = SymptomModel::from_parameters(lib);
+    EXPECT_EQ(SymptomModel::from_parameters(with("ec50", base.ec50 / 1000.0, "mg/L")).ec50, base.ec50 / 1000.0 * 1000.0);
+    EXPECT_DOUBLE_EQ(SymptomModel::from_parameters(with("k_on", base.k_on / 60.0, "1/min")).k_on, base.k_on);
+    auto expect_msg = [](const PdParameterSet& p, const std::vector<std::string>& parts) {
+        try {
+            SymptomModel::from_parameters(p);
+            ADD_FAILURE() << "no throw";
+        } catch (const InputError& e) {
+            for (const auto& part : parts)
+                EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << part << " not in " << e.what();
+        }
+    };
+    expect_msg(with("ec50", 1.0, "parsec"), {"parameters.ec50.unit = 'parsec'", "concentration"});
+    expect_msg(with("k_on", 1.0, "mg"), {"parameters.k_on.unit = 'mg'", "dimension amount", "rate"});
+    expect_msg(with("baseline", 30.0, "points"), {"parameters.baseline.unit", "'MADRS points'"});
+    PdParameterSet typo = lib;
+    for (auto& q : typo.parameters)
+        if (q.name == "k_off") q.name = "k_of";
+    expect_msg(typo, {"parameters.k_of", "not a parameter of this PD model", "did you mean k_off?"});
+    PdParameterSet missing = lib;
+    missing.parameters.pop_back();
+    expect_msg(missing, {"required parameter is missing"});
 }
 
 // ---- effect site -----------------------------------------------------------------------------

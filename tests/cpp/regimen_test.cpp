@@ -198,14 +198,14 @@ TEST(RegimenToml, ExampleFileMatchesTheSixSessionSchedule) {
 // "23 min" must be 23.0 / 60.0 exactly (23 * (1.0 / 60.0) is one ulp off), so a file and the
 // same regimen written in code simulate identically.
 TEST(RegimenToml, MinutesConvertExactlyAsInCode) {
-    const Regimen r = parse_regimen("[[dose]]\nroute = \"iv\"\namount = 1\nduration = \"23 min\"\ntime = \"31 min\"\n",
+    const Regimen r = parse_regimen("[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\nduration = \"23 min\"\ntime = \"31 min\"\n",
                                     "reg.toml");
     EXPECT_EQ(r.events[0].duration, 23.0 / 60.0);
     EXPECT_EQ(r.events[0].time, 31.0 / 60.0);
 }
 
-TEST(RegimenToml, EveryAddlAndBareNumberAmountInMg) {
-    const Regimen r = parse_regimen("[[dose]]\nroute = \"oral\"\namount = 50\nevery = \"12 h\"\naddl = 3\ntime = \"30 min\"\n",
+TEST(RegimenToml, EveryAddlAmountInMg) {
+    const Regimen r = parse_regimen("[[dose]]\nroute = \"oral\"\namount = \"50 mg\"\nevery = \"12 h\"\naddl = 3\ntime = \"30 min\"\n",
                                     "reg.toml");
     ASSERT_EQ(r.events.size(), 4u);
     for (int i = 0; i < 4; ++i) {
@@ -247,7 +247,7 @@ days = [0, 3]
 
 TEST(RegimenToml, DeviceSpacingAndEvery) {
     const Regimen r = parse_regimen(
-        "[[dose]]\nroute = \"intranasal\"\namount = 56\ndevice_mg = 28\ndevice_spacing = \"10 min\"\n"
+        "[[dose]]\nroute = \"intranasal\"\namount = \"56 mg\"\ndevice_mg = 28\ndevice_spacing = \"10 min\"\n"
         "every = \"24 h\"\naddl = 1\n",
         "reg.toml");
     ASSERT_EQ(r.events.size(), 4u);
@@ -269,73 +269,78 @@ TEST(RegimenToml, CompartmentDose) {
 
 // Every error names the file and line, dose[i].key and the offending value.
 TEST(RegimenTomlErrors, UnknownKey) {
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = 10\nduraton = \"40 min\"\n",
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"10 mg\"\nduraton = \"40 min\"\n",
                       {"reg.toml:4", "dose[0].duraton", "unknown key", "duration"});
     expect_toml_error("[[doses]]\nroute = \"iv\"\n", {"reg.toml", "doses", "unknown key"});
 }
 
 TEST(RegimenTomlErrors, WrongTypes) {
-    expect_toml_error("[[dose]]\nroute = 3\namount = 10\n", {"reg.toml:2", "dose[0].route", "3", "must be a string"});
+    expect_toml_error("[[dose]]\nroute = 3\namount = \"10 mg\"\n", {"reg.toml:2", "dose[0].route", "3", "must be a string"});
     expect_toml_error("[[dose]]\nroute = \"iv\"\namount = true\n", {"reg.toml:3", "dose[0].amount", "true"});
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = 10\ndays = \"0,2\"\n",
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"10 mg\"\ndays = \"0,2\"\n",
                       {"reg.toml:4", "dose[0].days", "'0,2'", "array"});
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = 10\ndays = [0, \"2\"]\n",
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"10 mg\"\ndays = [0, \"2\"]\n",
                       {"reg.toml:4", "dose[0].days", "'2'", "day number"});
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = 10\nevery = \"24 h\"\naddl = 2.5\n",
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"10 mg\"\nevery = \"24 h\"\naddl = 2.5\n",
                       {"reg.toml:5", "dose[0].addl", "2.5", "whole number"});
-    expect_toml_error("[[dose]]\nroute = \"intranasal\"\namount = 56\ndevice_mg = \"28 mg\"\n",
+    expect_toml_error("[[dose]]\nroute = \"intranasal\"\namount = \"56 mg\"\ndevice_mg = \"28 mg\"\n",
                       {"reg.toml:4", "dose[0].device_mg", "'28 mg'", "number of mg"});
     expect_toml_error("dose = 3\n", {"reg.toml:1", "dose", "array of tables"});
 }
 
 TEST(RegimenTomlErrors, BadUnits) {
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = 10\nduration = \"40 kg\"\n",
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"10 mg\"\nduration = \"40 kg\"\n",
                       {"reg.toml:4", "dose[0].duration", "40 kg", "unknown unit 'kg'", "expected time"});
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = 10\nduration = \"40 mg\"\n",
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"10 mg\"\nduration = \"40 mg\"\n",
                       {"reg.toml:4", "dose[0].duration", "'40 mg'", "amount", "expected time"});
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = 10\nduration = 40\n",
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"10 mg\"\nduration = 40\n",
                       {"reg.toml:4", "dose[0].duration", "40", "unit"});
     expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"0.5\"\n",
                       {"reg.toml:3", "dose[0].amount", "'0.5'", "needs a unit"});
     expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"0.5 L/kg\"\n",
-                      {"reg.toml:3", "dose[0].amount", "'0.5 L/kg'", "expected amount"});
+                      {"reg.toml:3", "dose[0].amount", "'0.5 L/kg'", "expected a dose"});
     expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"lots\"\n",
                       {"reg.toml:3", "dose[0].amount", "'lots'", "not a number"});
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = 1\ntime = \"1 mg/kg\"\n",
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\ntime = \"1 mg/kg\"\n",
                       {"reg.toml:4", "dose[0].time", "'1 mg/kg'", "expected time"});
 }
 
 TEST(RegimenTomlErrors, NegativeZeroAndNaNValues) {
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = -5\n", {"reg.toml:3", "dose[0].amount", "-5", "> 0"});
+    // A bare number is not given a unit, for amounts as for times (mg or mg/kg would be a guess).
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = -5\n", {"reg.toml:3", "dose[0].amount", "-5", "bare number"});
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = 35\n", {"reg.toml:3", "dose[0].amount", "35", "bare number",
+                                                                      "amount = \"35 mg\""});
     expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"0 mg\"\n", {"reg.toml:3", "dose[0].amount", "0", "> 0"});
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = nan\n", {"reg.toml:3", "dose[0].amount", "nan", "finite"});
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = nan\n", {"reg.toml:3", "dose[0].amount", "nan", "bare number"});
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"nan mg\"\n", {"reg.toml:3", "dose[0].amount", "nan mg"});
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"35 mg extra\"\n", {"reg.toml:3", "unknown unit 'mg extra'"});
     expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"nan mg\"\n",
-                      {"reg.toml:3", "dose[0].amount", "nan mg", "finite"});
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = 1\nduration = \"-40 min\"\n",
+                      {"reg.toml:3", "dose[0].amount", "nan mg", "not a number"});
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\nduration = \"-40 min\"\n",
                       {"reg.toml:4", "dose[0].duration", ">= 0"});
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = 1\ntime = \"-1 h\"\n",
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\ntime = \"-1 h\"\n",
                       {"reg.toml:4", "dose[0].time", "-1", ">= 0"});
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = 1\ndays = [0, -2]\n",
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\ndays = [0, -2]\n",
                       {"reg.toml:4", "dose[0].days", "-2", ">= 0"});
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = 1\ndays = [0, nan]\n",
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\ndays = [0, nan]\n",
                       {"reg.toml:4", "dose[0].days", "nan"});
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = 1\nevery = \"0 h\"\naddl = 1\n",
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\nevery = \"0 h\"\naddl = 1\n",
                       {"reg.toml:4", "dose[0].every", "> 0"});
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = 1\nevery = \"1 h\"\naddl = -1\n",
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\nevery = \"1 h\"\naddl = -1\n",
                       {"reg.toml:5", "dose[0].addl", "-1"});
-    expect_toml_error("[[dose]]\nroute = \"intranasal\"\namount = 56\ndevice_mg = 0\n",
+    expect_toml_error("[[dose]]\nroute = \"intranasal\"\namount = \"56 mg\"\ndevice_mg = 0\n",
                       {"reg.toml:4", "dose[0].device_mg", "0", "> 0"});
 }
 
 TEST(RegimenTomlErrors, DaysAndEveryBothGiven) {
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = 1\ndays = [0, 2]\nevery = \"24 h\"\naddl = 2\n",
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\ndays = [0, 2]\nevery = \"24 h\"\naddl = 2\n",
                       {"reg.toml:5", "dose[0].every", "days", "not both"});
 }
 
 TEST(RegimenTomlErrors, EveryAndAddlGoTogether) {
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = 1\nevery = \"24 h\"\n",
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\nevery = \"24 h\"\n",
                       {"reg.toml:4", "dose[0].every", "addl"});
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = 1\naddl = 3\n", {"reg.toml:4", "dose[0].addl", "every"});
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\naddl = 3\n", {"reg.toml:4", "dose[0].addl", "every"});
 }
 
 TEST(RegimenTomlErrors, DeviceSplitRules) {
@@ -343,24 +348,24 @@ TEST(RegimenTomlErrors, DeviceSplitRules) {
                       {"reg.toml:4", "dose[0].device_mg", "28", "70", "whole number of 28 mg devices"});
     expect_toml_error("[[dose]]\nroute = \"intranasal\"\namount = \"1 mg/kg\"\ndevice_mg = 28\n",
                       {"reg.toml:4", "dose[0].device_mg", "mg/kg"});
-    expect_toml_error("[[dose]]\nroute = \"intranasal\"\namount = 56\ndevice_spacing = \"5 min\"\n",
+    expect_toml_error("[[dose]]\nroute = \"intranasal\"\namount = \"56 mg\"\ndevice_spacing = \"5 min\"\n",
                       {"reg.toml:4", "dose[0].device_spacing", "device_mg"});
-    expect_toml_error("[[dose]]\ncompartment = \"nasal\"\namount = 56\ndevice_mg = 28\n",
+    expect_toml_error("[[dose]]\ncompartment = \"nasal\"\namount = \"56 mg\"\ndevice_mg = 28\n",
                       {"reg.toml:4", "dose[0].device_mg", "compartment"});
-    expect_toml_error("[[dose]]\nroute = \"intranasal\"\namount = 56\ndevice_mg = 28\nduration = \"5 min\"\n",
+    expect_toml_error("[[dose]]\nroute = \"intranasal\"\namount = \"56 mg\"\ndevice_mg = 28\nduration = \"5 min\"\n",
                       {"reg.toml:5", "dose[0].duration", "device"});
 }
 
 TEST(RegimenTomlErrors, RouteAndCompartment) {
-    expect_toml_error("[[dose]]\nroute = \"iv\"\ncompartment = \"central\"\namount = 1\n",
+    expect_toml_error("[[dose]]\nroute = \"iv\"\ncompartment = \"central\"\namount = \"1 mg\"\n",
                       {"reg.toml:3", "dose[0].compartment", "not both"});
-    expect_toml_error("[[dose]]\namount = 1\n", {"reg.toml:1", "dose[0]", "route"});
-    expect_toml_error("[[dose]]\nroute = \"\"\namount = 1\n", {"reg.toml:2", "dose[0].route", "''"});
+    expect_toml_error("[[dose]]\namount = \"1 mg\"\n", {"reg.toml:1", "dose[0]", "route"});
+    expect_toml_error("[[dose]]\nroute = \"\"\namount = \"1 mg\"\n", {"reg.toml:2", "dose[0].route", "''"});
     expect_toml_error("[[dose]]\nroute = \"iv\"\n", {"reg.toml:1", "dose[0]", "amount is missing"});
 }
 
 TEST(RegimenTomlErrors, SecondEntryIsNamedByItsIndexAndLine) {
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = 1\n\n[[dose]]\nroute = \"iv\"\namount = \"2 mg\"\nduration = \"3 kg\"\n",
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\n\n[[dose]]\nroute = \"iv\"\namount = \"2 mg\"\nduration = \"3 kg\"\n",
                       {"reg.toml:8", "dose[1].duration", "3 kg"});
 }
 
@@ -379,7 +384,7 @@ time = "48.5 h"
 )";
     EXPECT_EQ(parse_regimen(toml, "reg.toml").events.size(), 3u);
     // Within one entry: infusions longer than the repeat interval.
-    EXPECT_EQ(parse_regimen("[[dose]]\nroute = \"iv\"\namount = 1\nduration = \"2 h\"\nevery = \"1 h\"\naddl = 2\n",
+    EXPECT_EQ(parse_regimen("[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\nduration = \"2 h\"\nevery = \"1 h\"\naddl = 2\n",
                             "reg.toml")
                   .events.size(),
               3u);

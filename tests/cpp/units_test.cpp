@@ -29,6 +29,12 @@ const std::vector<Expected> kUnits = {
     {"d", Dimension::time, 24.0, false},
     {"day", Dimension::time, 24.0, false},
     {"days", Dimension::time, 24.0, false},
+    {"hour", Dimension::time, 1.0, false},
+    {"hours", Dimension::time, 1.0, false},
+    {"minute", Dimension::time, 1.0 / 60.0, false},
+    {"minutes", Dimension::time, 1.0 / 60.0, false},
+    {"seconds", Dimension::time, 1.0 / 3600.0, false},
+    {"weeks", Dimension::time, 168.0, false},
     {"mg", Dimension::amount, 1.0, false},
     {"g", Dimension::amount, 1000.0, false},
     {"ug", Dimension::amount, 1e-3, false},
@@ -55,10 +61,9 @@ const std::vector<Expected> kUnits = {
     {"ng/mL", Dimension::concentration, 1.0, false},
     {"ug/mL", Dimension::concentration, 1000.0, false},
     {"mg/L", Dimension::concentration, 1000.0, false},
-    {"nmol/mL", Dimension::concentration, 237.7, false},   // ketamine base, 237.7 g/mol
+    {"ug/L", Dimension::concentration, 1.0, false},
     {"dimensionless", Dimension::dimensionless, 1.0, false},
     {"score", Dimension::dimensionless, 1.0, false},
-    {"mmHg", Dimension::dimensionless, 1.0, false},
 };
 
 TEST(Units, EveryAcceptedUnit) {
@@ -128,8 +133,8 @@ TEST(Units, UnknownUnitNamesTheText) {
     expect_error([] { parse_unit("furlong/fortnight"); }, {"furlong/fortnight", "accepted"});
     expect_error([] { parse_unit(""); }, {"unknown unit"});
     expect_error([] { parse_unit("ML"); }, {"'ML'"});   // case matters: megalitre is not millilitre
-    expect_error([] { parse_quantity("40 minutes", Dimension::time, "infusion duration"); },
-                 {"infusion duration", "minutes"});
+    expect_error([] { parse_quantity("40 furlongs", Dimension::time, "infusion duration"); },
+                 {"infusion duration", "furlongs"});
 }
 
 TEST(Units, WrongDimensionNamesTheTextAndBothDimensions) {
@@ -143,6 +148,77 @@ TEST(Units, QuantityWithoutNumberOrUnit) {
     expect_error([] { parse_quantity("min", Dimension::time, "duration"); }, {"duration", "'min'", "not a number"});
     expect_error([] { parse_quantity("40", Dimension::time, "duration"); }, {"duration", "'40'", "needs a unit"});
     expect_error([] { parse_quantity("inf h", Dimension::time, "duration"); }, {"duration", "'inf h'"});
+}
+
+// Regression (issue 9): "hours"/"minutes" were rejected while "days" was accepted.
+TEST(Units, SpeltOutTimeUnits) {
+    EXPECT_EQ(parse_quantity("40 minutes", Dimension::time, "duration"), 40.0 / 60.0);
+    EXPECT_EQ(parse_quantity("2 hours", Dimension::time, "t"), 2.0);
+    EXPECT_EQ(parse_quantity("1 hour", Dimension::time, "t"), 1.0);
+    EXPECT_EQ(parse_quantity("2 weeks", Dimension::time, "t"), 336.0);
+}
+
+// Regression (issue 9): "23 min" converted to different doubles in two parsers; the one parser
+// divides by 60 (the same double as 23.0 / 60.0 in code).
+TEST(Units, MinutesConvertExactlyAsInCode) {
+    for (int m = 1; m < 200; ++m)
+        EXPECT_EQ(parse_quantity(std::to_string(m) + " min", Dimension::time, "t"), m / 60.0) << m;
+    EXPECT_EQ(parse_quantity("500 ug", Dimension::amount, "dose"), 0.5);
+}
+
+// Regression (issue 9): the accepted units of a time option listed mg, L and mmHg.
+TEST(Units, AcceptedUnitsArePerDimension) {
+    const std::string t = accepted_units(Dimension::time);
+    EXPECT_NE(t.find("min"), std::string::npos);
+    for (const char* other : {"mg", "mmHg", "L", "ng/mL"}) EXPECT_EQ(t.find(other), std::string::npos) << other;
+    expect_error([] { parse_quantity("5 mmHg", Dimension::time, "--dt"); }, {"--dt", "expected time (h, hr"});
+    try {
+        parse_quantity("5 mmHg", Dimension::time, "--dt");
+    } catch (const InputError& e) {
+        EXPECT_EQ(std::string(e.what()).find("mg/kg"), std::string::npos) << e.what();
+    }
+}
+
+// Regression (issue 9): nmol/mL used ketamine's molar mass for every analyte.
+TEST(Units, MolarUnitsAreRefused) {
+    expect_error([] { parse_unit("nmol/mL"); }, {"nmol/mL", "molar", "per analyte"});
+    expect_error([] { parse_quantity("1 nmol/mL", Dimension::concentration, "threshold"); },
+                 {"threshold", "molar", "ng/mL"});
+}
+
+TEST(Units, BareNumbersAndTrailingText) {
+    expect_error([] { parse_quantity("5", Dimension::time, "--dt"); }, {"--dt", "'5'", "needs a unit of time"});
+    expect_error([] { parse_quantity("5 min extra", Dimension::time, "--dt"); }, {"--dt", "unknown unit 'min extra'"});
+    expect_error([] { parse_quantity("nan h", Dimension::time, "--dt"); }, {"--dt", "'nan h'"});
+    expect_error([] { parse_quantity("0x10 h", Dimension::time, "--dt"); }, {"--dt", "not a number"});
+    try {
+        parse_quantity("5", Dimension::time, "--dt");
+    } catch (const InputError& e) {
+        EXPECT_EQ(e.context().key, "--dt");
+        EXPECT_EQ(e.context().value, "5");
+    }
+}
+
+TEST(Units, ParseDose) {
+    EXPECT_EQ(parse_dose("56 mg", "--dose").amount, 56.0);
+    EXPECT_FALSE(parse_dose("56 mg", "--dose").per_kg);
+    EXPECT_TRUE(parse_dose("0.5 mg/kg", "--dose").per_kg);
+    EXPECT_EQ(parse_dose("0.5 g", "--dose").amount, 500.0);
+    expect_error([] { parse_dose("35", "--dose"); }, {"--dose", "'35'", "needs a unit"});
+    expect_error([] { parse_dose("35 mg extra", "--dose"); }, {"--dose", "unknown unit 'mg extra'"});
+    expect_error([] { parse_dose("5 kg", "--dose"); }, {"--dose", "'5 kg'", "unknown unit 'kg'"});
+    expect_error([] { parse_dose("5 L", "--dose"); }, {"--dose", "dimension volume"});
+    expect_error([] { parse_dose("-5 mg", "--dose"); }, {"--dose", "'-5 mg'", "> 0"});
+    expect_error([] { parse_dose("1 mg/kg", "total", false); }, {"total", "per kg"});
+}
+
+TEST(Units, ClosestName) {
+    const std::vector<std::string> cols = {"ID", "TIME", "AMT", "RATE", "DUR", "CMT", "EVID", "II", "ADDL"};
+    EXPECT_EQ(closest_name("AMNT", cols), "AMT");
+    EXPECT_EQ(closest_name("RAET", cols), "RATE");
+    EXPECT_EQ(closest_name("DURATION", cols), "DUR");
+    EXPECT_EQ(closest_name("XYZZY", cols), "");
+    EXPECT_EQ(closest_name("k_of", {"k_on", "k_off", "k_tr"}), "k_off");   // a tie goes to the prefix
 }
 
 }  // namespace

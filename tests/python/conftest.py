@@ -29,7 +29,7 @@ def clements():
 
 @pytest.fixture(scope="session")
 def nasal56():
-    return ks.Regimen.intranasal(56, devices=2)
+    return ks.Regimen.intranasal("56 mg", devices=2)
 
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -58,7 +58,7 @@ def test_issue_example(esketamine, nasal56):
 
 def test_python_equals_core(esketamine, nasal56):
     """The Python layer adds parsing only: the numbers are the C++ library's."""
-    r = ks.simulate(esketamine, nasal56, t_end=6, dt=0.1, weight=80, params={"ka_n": 2.0})
+    r = ks.simulate(esketamine, nasal56, t_end="6 h", dt="6 min", weight=80, params={"ka_n": 2.0})
     s = _core.Subject()
     s.weight_kg, s.parameters = 80.0, {"ka_n": 2.0}
     t = _core.simulate(esketamine, _core.Regimen.intranasal(56.0, [0.0]), _core.OutputGrid.uniform(0, 6, 0.1),
@@ -83,22 +83,22 @@ def test_metric_registry():
 
 def test_units_in_strings_match_numbers(clements):
     a = ks.simulate(clements, ks.Regimen.iv_infusion("0.5 mg/kg", duration="40 min"), t_end="1 d", dt="5 min")
-    b = ks.simulate(clements, ks.Regimen.iv_infusion(0.5, duration=40 / 60, per_kg=True), t_end=24, dt=5 / 60)
+    b = ks.simulate(clements, ks.Regimen.iv_infusion("0.5 mg/kg", duration="40 min"), t_end="24 h", dt="5 min")
     np.testing.assert_array_equal(a.values, b.values)
     assert a.dose_total_mg == pytest.approx(35.0)
 
 
 def test_regimens():
-    r = ks.Regimen.intranasal(84)
+    r = ks.Regimen.intranasal("84 mg")
     assert [e.device for e in r.events] == [1, 2, 3]
     assert [round(e.time * 60) for e in r.events] == [0, 5, 10]
-    days = ks.Regimen.intranasal(56).on_days("0,2,4")
+    days = ks.Regimen.intranasal("56 mg").on_days("0,2,4")
     assert len(days) == 6 and days.last_time() == pytest.approx(96 + 5 / 60)
-    both = ks.Regimen.iv_bolus(10) + ks.Regimen.oral(20, at="2 h")
+    both = ks.Regimen.iv_bolus("10 mg") + ks.Regimen.oral("20 mg", at="2 h")
     assert [e.route for e in both.events] == ["iv", "oral"]
     assert both.total_mg() == 30
     assert ks.Regimen.iv_bolus("0.2 mg/kg").total_mg(weight_kg=50) == pytest.approx(10)
-    assert "device 2" in repr(ks.Regimen.intranasal(56))
+    assert "device 2" in repr(ks.Regimen.intranasal("56 mg"))
     toml = ks.Regimen.from_toml('[[dose]]\ntime = "0 h"\namount = "56 mg"\nroute = "intranasal"\n')
     assert len(toml) >= 1
 
@@ -111,7 +111,7 @@ def test_ode_solver_agrees_with_exact(esketamine, nasal56):
 
 def test_metrics_threshold_and_at_times(clements):
     r = ks.simulate(clements, ks.Regimen.iv_infusion("0.5 mg/kg", "40 min"), t_end="24 h", dt="1 min")
-    m = ks.metrics(r, "C_plasma", threshold=100, at_times=["40 min", 2])
+    m = ks.metrics(r, "C_plasma", threshold=100, at_times=["40 min", "2 h"])
     assert 0 < m["time_to_threshold"] < 40 / 60
     assert m["time_above"] > 0
     assert m["c_at_0.666667h"] == pytest.approx(m["cmax"])
@@ -119,13 +119,13 @@ def test_metrics_threshold_and_at_times(clements):
 
 
 def test_explicit_times_and_amounts(esketamine, nasal56):
-    r = ks.simulate(esketamine, nasal56, times=[0, "30 min", 1, 2], output_amounts=True)
+    r = ks.simulate(esketamine, nasal56, times=[0, "30 min", "1 h", "2 h"], output_amounts=True)
     np.testing.assert_allclose(r.time, [0, 0.5, 1, 2])
     assert any(n.startswith("A_") for n in r.outputs)
 
 
 def test_result_is_a_dataframe_friendly_object(esketamine, nasal56):
-    r = ks.simulate(esketamine, nasal56, t_end=2, dt=0.5)
+    r = ks.simulate(esketamine, nasal56, t_end="2 h", dt="30 min")
     assert isinstance(r.to_pandas(), pd.DataFrame)
     assert "C_plasma" in r and "nothing" not in r
     assert "esketamine_nasal" in repr(r)

@@ -9,18 +9,27 @@ import ketasim as ks
 
 def test_unknown_route(esketamine):
     with pytest.raises(ValueError, match=r"unknown route 'rectal' \(this model has: intranasal, iv, oral\)"):
-        ks.simulate(esketamine, ks.Regimen.dose(10, "rectal"))
+        ks.simulate(esketamine, ks.Regimen.dose("10 mg", "rectal"))
 
 
 def test_negative_dose_is_value_error_with_cpp_message():
-    with pytest.raises(ValueError, match=r"dose\[0\]\.amount: -5 mg must be finite and > 0") as e:
-        ks.Regimen.iv_bolus(-5)
+    with pytest.raises(ValueError, match=r"iv_bolus: dose: '-5 mg' must be > 0") as e:
+        ks.Regimen.iv_bolus("-5 mg")
     assert isinstance(e.value, ks.InputError)
+    # The C++ validator's message when an event is built by hand.
+    r = ks.Regimen.iv_bolus("5 mg")
+    core = r.to_core()
+    e0 = core.events[0]
+    e0.amount = -5.0
+    core.events = [e0]
+    with pytest.raises(ks.InputError, match=r"dose\[0\]\.amount: -5 mg must be finite and > 0") as e:
+        core.validate()
+    assert (e.value.key, e.value.value, e.value.rule, e.value.index) == ("amount", "-5 mg", "must be finite and > 0", 0)
 
 
 def test_intranasal_not_whole_devices():
     with pytest.raises(ValueError, match="not a whole number of 28 mg devices"):
-        ks.Regimen.intranasal(50)
+        ks.Regimen.intranasal("50 mg")
 
 
 def test_unknown_model():
@@ -29,7 +38,7 @@ def test_unknown_model():
 
 
 def test_unknown_output(esketamine, nasal56):
-    r = ks.simulate(esketamine, nasal56, t_end=1, dt=0.5)
+    r = ks.simulate(esketamine, nasal56, t_end="1 h", dt="30 min")
     with pytest.raises(ValueError, match=r"trajectory: no output 'C_brain' \(outputs: C_plasma, C_metabolite, Ce\)"):
         r["C_brain"]
 
@@ -38,7 +47,7 @@ def test_bad_time_string(esketamine, nasal56):
     with pytest.raises(ValueError, match="t_end"):
         ks.simulate(esketamine, nasal56, t_end="24 parsecs")
     with pytest.raises(ValueError, match="output grid"):
-        ks.simulate(esketamine, nasal56, t_end=1, dt=0)
+        ks.simulate(esketamine, nasal56, t_end="1 h", dt=0)
 
 
 def test_unknown_parameter_override(esketamine, nasal56):
@@ -74,3 +83,81 @@ def test_exception_classes():
     assert issubclass(ks.InputError, ValueError)
     assert issubclass(ks.SolverError, RuntimeError)
     assert issubclass(ks.IoError, RuntimeError)
+
+
+# ---- issue 9: no silent wrong numbers at the Python boundary ---------------------------------
+
+def test_bare_numbers_are_not_given_a_unit():
+    with pytest.raises(ValueError, match=r"iv_infusion: dose: 0\.5 is a bare number; give its unit, e\.g\. '0\.5 mg'"):
+        ks.Regimen.iv_infusion(0.5)
+    with pytest.raises(ValueError, match=r"iv_infusion: duration: 40 is a bare number"):
+        ks.Regimen.iv_infusion("35 mg", 40)
+    with pytest.raises(ValueError, match=r"intranasal: total: 56 is a bare number"):
+        ks.Regimen.intranasal(56)
+    with pytest.raises(ValueError, match=r"dt: 5 is a bare number"):
+        ks.simulate("ketamine_iv_clements", ks.Regimen.iv_bolus("35 mg"), "1 h", 5)
+    # Zero is zero in every unit.
+    assert ks.Regimen.iv_bolus("35 mg", at=0).events[0].time == 0.0
+
+
+def test_units_spelt_out_and_one_parser():
+    a = ks.Regimen.iv_infusion("35 mg", "40 minutes")
+    b = ks.Regimen.iv_infusion("35 mg", "40 min")
+    assert a.events[0].duration == b.events[0].duration == 40 / 60
+    # "23 min" is the same double here as in a regimen file (one C++ parser).
+    r = ks.Regimen.from_toml('[[dose]]\nroute = "iv"\namount = "1 mg"\nduration = "23 min"\n')
+    assert ks.Regimen.iv_infusion("1 mg", "23 min").events[0].duration == r.events[0].duration == 23 / 60
+    assert ks.Regimen.iv_bolus("5 mg", at="2 hours").events[0].time == 2.0
+
+
+def test_intranasal_means_devices_everywhere():
+    r = ks.Regimen.intranasal("56 mg")
+    assert [(e.amount, e.device) for e in r.events] == [(28.0, 1), (28.0, 2)]
+    assert r.events[1].time == pytest.approx(5 / 60)
+    with pytest.raises(ValueError, match="intranasal: total: '1 mg/kg' is per kg"):
+        ks.Regimen.intranasal("1 mg/kg")
+
+
+def test_argument_types_are_checked_naming_the_argument():
+    reg = ks.Regimen.iv_bolus("35 mg")
+    with pytest.raises(TypeError, match="weight: expected a body weight in kg"):
+        ks.simulate("ketamine_iv_clements", reg, "1 h", "10 min", weight=True)
+    with pytest.raises(TypeError, match="age: expected an age in years"):
+        ks.simulate("ketamine_iv_clements", reg, "1 h", "10 min", age="40")
+    with pytest.raises(TypeError, match="times: expected a time"):
+        ks.simulate("ketamine_iv_clements", reg, times={1: 2})
+    with pytest.raises(TypeError, match=r"params: expected a mapping such as \{'k10': 1\.0\}"):
+        ks.simulate("ketamine_iv_clements", reg, "1 h", "10 min", params=[("k10", 1)])
+    with pytest.raises(TypeError, match=r"params\['k10'\]: expected a number"):
+        ks.simulate("ketamine_iv_clements", reg, "1 h", "10 min", params={"k10": "1"})
+    with pytest.raises(TypeError, match="threads: expected a whole number"):
+        ks.sweep("ketamine_iv_clements", reg, {"k10": [0.5, 1]}, t_end="1 h", dt="10 min", threads="2")
+    with pytest.raises(TypeError, match="include_event_times: expected True or False"):
+        ks.simulate("ketamine_iv_clements", reg, "1 h", "10 min", include_event_times="yes")
+    with pytest.raises(ValueError, match="threshold: nan must be a finite concentration"):
+        ks.metrics(ks.simulate("ketamine_iv_clements", reg, "1 h", "10 min"), threshold=float("nan"))
+
+
+def test_input_error_fields(tmp_path):
+    p = tmp_path / "reg.toml"
+    p.write_text('[[dose]]\nroute = "iv"\namount = "35 mg"\nduration = "40"\n')
+    with pytest.raises(ks.InputError) as e:
+        ks.Regimen.from_file(p)
+    err = e.value
+    assert (err.file, err.line, err.key) == (str(p), 4, "dose[0].duration")
+    assert "needs a unit of time" in err.rule
+    csv = tmp_path / "ev.csv"
+    csv.write_text("TIME,AMT,DUR\n0,35,0.5\n0.25,35,0.5\n")
+    with pytest.raises(ks.InputError) as e:
+        ks.Regimen.from_file(csv)
+    assert (e.value.file, e.value.line) == (str(csv), 3)
+    assert "overlaps the infusion" in str(e.value) and "line 2" in str(e.value)
+
+
+def test_event_table_unknown_column_and_covariate_hook(tmp_path):
+    csv = tmp_path / "ev.csv"
+    csv.write_text("TIME,AMT,WT\n0,35,70\n")
+    with pytest.raises(ks.InputError, match="column WT: value 'WT' is not a known column"):
+        ks.Regimen.from_file(csv)
+    t = ks._core.load_event_table(str(csv), None, -1, ["WT"])
+    assert list(t.covariate_columns) == ["WT"] and t.regimen.events[0].amount == 35.0

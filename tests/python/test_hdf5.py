@@ -167,7 +167,7 @@ def test_h5py_and_ketasim_in_one_process(order, tmp_path):
 import numpy as np, ketasim as ks
 from ketasim import _core
 p = {str(tmp_path / 'x.h5')!r}
-r = ks.simulate('esketamine_nasal', ks.Regimen.intranasal(56), '2 h', '10 min')
+r = ks.simulate('esketamine_nasal', ks.Regimen.intranasal('56 mg'), '2 h', '10 min')
 _core.write_results(p, [('a', r.model, '', [r.trajectory], [r.subject], [{{}}])])
 with h5py.File(p, 'r') as f:
     assert np.array_equal(f['outputs/C_plasma'][0], r['C_plasma'])

@@ -68,7 +68,7 @@ def test_regimen_files_group_into_the_standard_sessions():
     np.testing.assert_array_equal(f2.session_starts_h, ks.schedules.iv(2, 4).session_starts_h)
     assert f2.ce_scale == 1.0
     # A window shorter than the 5 min between devices makes every device its own session.
-    g = ks.schedules.from_regimen(ks.Regimen.intranasal(84, devices=3), "esketamine_nasal", session_window="1 min")
+    g = ks.schedules.from_regimen(ks.Regimen.intranasal("84 mg", devices=3), "esketamine_nasal", session_window="1 min")
     assert len(g) == 3
 
 

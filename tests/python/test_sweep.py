@@ -74,7 +74,7 @@ def test_dose_sweep_scales_the_regimen(clements):
 def test_schedule_dimension(esketamine, nasal56):
     # Schedules (regimens) as a sweep dimension: every regimen crossed with the parameter grid,
     # regimens slowest; each block equals a plain sweep of that regimen, bit for bit.
-    twice = ks.Regimen.intranasal(56, devices=2, at=[0, "72 h"])
+    twice = ks.Regimen.intranasal("56 mg", devices=2, at=[0, "72 h"])
     regs = {"once": nasal56, "days 0 and 3": twice}
     params = {"ka_n": [1.5, 3.0], "weight": [60, 80]}
     kw = dict(metrics=["cmax", "auc_0_t"], t_end="96 h", dt="5 min")
@@ -95,7 +95,7 @@ def test_schedule_dimension(esketamine, nasal56):
 
 
 def test_schedule_dimension_trajectories_and_progress(esketamine, nasal56):
-    regs = {"56 mg": nasal56, "84 mg": ks.Regimen.intranasal(84, devices=3)}
+    regs = {"56 mg": nasal56, "84 mg": ks.Regimen.intranasal("84 mg", devices=3)}
     seen = []
     df, tr = ks.sweep(esketamine, regs, {"ka_n": [2.0, 4.0]}, t_end="4 h", dt="10 min", trajectories="numpy",
                       progress=lambda d, t: seen.append((d, t)))
