@@ -11,6 +11,8 @@ PYBIND11_MODULE(_core, m) {
     // None when absent), so callers need not parse the message.
     // Leaked on purpose: a static py::object would be destroyed after the interpreter.
     static auto* input_error = new py::exception<ketasim::InputError>(m, "InputError", PyExc_ValueError);
+    // Class-level defaults, so an InputError raised in Python (no C++ context) has them too.
+    for (const char* field : {"file", "line", "key", "value", "rule", "index"}) input_error->attr(field) = py::none();
     py::register_exception<ketasim::SolverError>(m, "SolverError", PyExc_RuntimeError);
     py::register_exception<ketasim::IoError>(m, "IoError", PyExc_RuntimeError);
     // A cancelled sweep (Ctrl-C or a callback returning False) is a KeyboardInterrupt.

@@ -254,6 +254,7 @@ int cmd_simulate(const SimulateArgs& a, const std::string& command) {
 int main(int argc, char** argv) {
     CLI::App app{"ketasim " + version() + ": ketamine and esketamine PK/PD simulation"};
     app.require_subcommand(1);
+    app.footer("Exit codes: 0 success, 1 usage error, 2 bad input, 3 solver or I/O failure (docs/bad_input.md).");
     app.set_version_flag("--version", version());
     std::string models_dir;
     app.add_option("--models-dir", models_dir, "Model library directory (default: $KETASIM_MODELS_DIR or the built-in one)");

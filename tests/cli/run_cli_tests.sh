@@ -132,6 +132,7 @@ check "course IV schedule on the esketamine model uses its Ce scale" '[ "$(rc)" 
 
 run --help
 check "--help exits 0" '[ "$(rc)" = 0 ] && grep -q simulate "$TMP/out"'
+check "--help states the exit codes" 'grep -q "Exit codes: 0 success, 1 usage error, 2 bad input, 3" "$TMP/out"'
 
 # ---- issue 9: exit codes, one meaning per flag, result files -----------------------------------
 # (Per-rule bad-input cases live in docs/bad_input.md, run by tests/python/test_bad_input.py.)

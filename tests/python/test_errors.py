@@ -161,3 +161,10 @@ def test_event_table_unknown_column_and_covariate_hook(tmp_path):
         ks.Regimen.from_file(csv)
     t = ks._core.load_event_table(str(csv), None, -1, ["WT"])
     assert list(t.covariate_columns) == ["WT"] and t.regimen.events[0].amount == 35.0
+
+
+def test_input_error_fields_default_to_none():
+    with pytest.raises(ks.InputError) as e:
+        ks.simulate("ketamine_iv_clements", ks.Regimen.iv_bolus("35 mg"), "1 h", "0 min")
+    assert str(e.value).startswith("t_start/t_end/dt: output grid")
+    assert (e.value.file, e.value.line, e.value.key) == (None, None, None)
