@@ -231,7 +231,7 @@ TEST(TomlLimits, TomlPlusPlusUndefinedBehaviourPatternsAreCleanErrors) {
     const std::string ok = "title = \"\xc2\xa7 d\xc3\xa9j\xc3\xa0\" # caf\xc3\xa9\n" + one_cmt();
     EXPECT_NO_THROW(parse_model(ok, "ok.toml"));
     EXPECT_NO_THROW(parse_model("\xEF\xBB\xBF" + ok, "bom.toml"));   // a UTF-8 byte order mark
-    EXPECT_NO_THROW(parse_regimen("[[dose]]\nroute = \"iv\"\namount = 1\ndays = [\n  0,\n  1,\n]\n", "r.toml"));
+    EXPECT_NO_THROW(parse_regimen("[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\ndays = [\n  0,\n  1,\n]\n", "r.toml"));
 }
 
 // Regimen validation compared every pair of events (and built strings per pair): 1e5 doses took
