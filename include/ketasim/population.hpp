@@ -72,6 +72,13 @@ std::vector<CovariateDistribution> parse_covariate_distributions(const std::stri
                                                                  const std::string& source_name);
 std::vector<CovariateDistribution> load_covariate_distributions(const std::string& path);
 
+// The rule for every face that lets a user set covariates (CLI --weight/--age, Python weight=/
+// age=, sweep variables, population draws and tables): each named covariate must be one the model
+// uses (or weight with a regimen dosed in mg/kg). InputError naming `where`, the covariate and the
+// covariates the model does use.
+void require_covariates_used(const Model& model, bool regimen_per_kg, const std::vector<std::string>& names,
+                             const std::string& where);
+
 // ---- per-subject tables -----------------------------------------------------------------------
 
 // One row per subject; columns by name: `weight` (kg), `age` (years), a flag covariate (0/1), or

@@ -176,8 +176,8 @@ def simulate(
     *,
     t_start: Quantity = 0.0,
     times: Optional[Iterable[Quantity]] = None,
-    weight: float = 70.0,
-    age: float = 40.0,
+    weight: Optional[float] = None,
+    age: Optional[float] = None,
     params: Optional[Mapping[str, float]] = None,
     solver: str = "exact",
     method: str = "dopri5",
@@ -195,7 +195,8 @@ def simulate(
         regimen: a ``Regimen`` or a regimen file (.toml, or .csv event table).
         t_end, dt, t_start: output grid, each with its unit ("24 h", "1 min"); 0 may be bare.
         times: explicit output times (each with its unit) instead of the uniform grid.
-        weight, age: body weight (kg) and age (years) of the subject.
+        weight, age: body weight (kg) and age (years) of the subject; default 70 kg, 40 years.
+            Giving one the model does not use (weight on esketamine_nasal) is an error.
         params: parameter overrides in each parameter's file unit (e.g. ``{"ka_n": 2.0}``, 1/h).
         solver: "exact" (matrix exponential) or "ode" (Boost.Odeint, ``method`` dopri5 or
             rosenbrock4, tolerances ``rtol``/``atol``).
@@ -210,7 +211,9 @@ def simulate(
     """
     m = load_model(model)
     reg = as_core_regimen(regimen)
-    subject = make_subject(weight, age, params)
+    given = [n for n, v in (("weight", weight), ("age", age)) if v is not None]
+    subject = make_subject(70.0 if weight is None else weight, 40.0 if age is None else age, params)
+    _core.require_covariates_used(m, reg.per_kg(), given, "simulate")
     grid = make_grid(t_end, dt, t_start, times)
     opts = make_options(solver, method, rtol, atol, max_steps, include_event_times, output_amounts, outputs)
     traj = _core.simulate(m, reg, grid, opts, subject)

@@ -100,8 +100,8 @@ def sweep(
     dt: Quantity = "1 min",
     t_start: Quantity = 0.0,
     times: Optional[Iterable[Quantity]] = None,
-    weight: float = 70.0,
-    age: float = 40.0,
+    weight: Optional[float] = None,
+    age: Optional[float] = None,
     fixed: Optional[Mapping[str, float]] = None,
     threshold: Optional[float] = None,
     threads: int = 1,
@@ -162,7 +162,12 @@ def sweep(
     n_points = grid_values.shape[0]
     total = n_points * len(regimens)
     callback, close = _progress_callback(progress, total)
-    subject = make_subject(weight, age, fixed)
+    subject = make_subject(70.0 if weight is None else weight, 40.0 if age is None else age, fixed)
+    # Weight or age set or swept on a model that does not use them is an error (C++ rule).
+    given = [n for n, v in (("weight", weight), ("age", age)) if v is not None] + [
+        n for n in names if n in ("weight", "age")]
+    for label, base in regimens:
+        _core.require_covariates_used(m, base.per_kg(), given, "sweep" if label is None else f"sweep[{label!r}]")
     grid = make_grid(t_end, dt, t_start, times)
     options = make_options(solver, method, rtol, atol)
     values = np.ascontiguousarray(grid_values, dtype=float)

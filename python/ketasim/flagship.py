@@ -9,6 +9,7 @@ from typing import Dict, Optional, Tuple, Union
 
 from . import _core
 from ._regimen import Regimen
+from ._models import load_model
 from ._simulate import Result, metrics, simulate
 
 #: ng/mL: lower end of the dissociative plasma range (Krystal 1994, via Zanos 2018 Table 1);
@@ -48,7 +49,11 @@ def compare(
     results: Dict[str, Result] = {}
     rows = []
     for label, (model, regimen) in arms(weight, esketamine_mg, racemic_in_mg).items():
-        r = simulate(model, regimen, t_end, dt, weight=weight)
+        # The subject's weight goes to the arms it matters for (mg/kg dose or per-kg parameters);
+        # giving it to a model that does not use it is an error (esketamine_nasal).
+        m = load_model(model)
+        uses_weight = regimen._core.per_kg() or "weight" in m.covariate_names()
+        r = simulate(m, regimen, t_end, dt, weight=weight if uses_weight else None)
         results[label] = r
         mp = metrics(r, "C_plasma", threshold=threshold)
         me = metrics(r, "Ce", threshold=threshold)

@@ -45,6 +45,7 @@ void bind_model(py::module_& m) {
         .def_readonly("effect_site", &Model::effect_site)
         .def("parameter", &Model::parameter, py::arg("name"), py::return_value_policy::reference_internal)
         .def("has_parameter", &Model::has_parameter, py::arg("name"))
+        .def("covariate_names", &Model::covariate_names)
         .def("route_names", &Model::route_names)
         .def("validate", &Model::validate);
 

@@ -207,5 +207,7 @@ void bind_population(py::module_& m) {
           py::arg("successes"), py::arg("n"));
     m.def("kaplan_meier", [](const std::vector<double>& t, const std::vector<bool>& e) { return km_dict(kaplan_meier(t, e)); },
           py::arg("time"), py::arg("event"));
+    m.def("require_covariates_used", &require_covariates_used, py::arg("model"), py::arg("regimen_per_kg"),
+          py::arg("names"), py::arg("where"));
     m.def("resolve_thread_count", &resolve_thread_count, py::arg("requested"));
 }

@@ -29,6 +29,7 @@ void bind_regimen(py::module_& m) {
                     py::arg("route") = "intranasal")
         .def("sorted", &Regimen::sorted)
         .def("last_time", &Regimen::last_time)
+        .def("per_kg", &Regimen::per_kg)
         .def("validate", &Regimen::validate);
     m.attr("NASAL_DEVICE_MG") = kNasalDeviceMg;
     m.attr("NASAL_DEVICE_SPACING_H") = kNasalDeviceSpacingH;

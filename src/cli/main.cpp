@@ -112,6 +112,7 @@ struct SimulateArgs {
     std::vector<std::string> sets;
     bool event_times = false, amounts = false;
     bool days_given = false, threshold_given = false, duration_given = false, spacing_given = false;
+    std::vector<std::string> covariates_given;   // "weight", "age": set on the command line
 };
 
 int cmd_simulate(const SimulateArgs& a, const std::string& command) {
@@ -220,6 +221,7 @@ int cmd_simulate(const SimulateArgs& a, const std::string& command) {
     opt.output_amounts = a.amounts;
     with_flags("--rtol/--atol", [&] { opt.validate(); });
     with_flags("--weight/--age", [&] { s.validate(); });
+    require_covariates_used(m, reg.per_kg(), a.covariates_given, "--weight/--age");
     Trajectory tr = simulate(m, reg, grid, opt, s);
 
     MetricOptions mo;   // the automatic terminal window uses the trajectory's own last dose
@@ -369,6 +371,8 @@ int main(int argc, char** argv) {
     }
     sa.days_given = sim->count("--days") > 0;
     sa.threshold_given = sim->count("--threshold") > 0;
+    if (sim->count("--weight")) sa.covariates_given.push_back("weight");
+    if (sim->count("--age")) sa.covariates_given.push_back("age");
     sa.duration_given = sim->count("--duration") > 0;
     sa.spacing_given = sim->count("--device-spacing") > 0;
     const std::string command = join_args(argc, argv);

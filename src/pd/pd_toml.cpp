@@ -72,10 +72,9 @@ PdParameterSet parse_pd_parameters(const std::string& text, const std::string& f
         s.parameters.push_back(std::move(p));
     }
     s.variability = parse_variability(root, file);
-    check_variability(s.variability, file, [&](const std::string& n, const std::string& where) {
-        if (!s.has(n)) throw InputError(where + ": '" + n + "' is not a parameter of " + file);
-        return s.value(n);
-    });
+    // The names are checked against the file when a PD model takes the set
+    // (conform_pd_parameters): a misspelt parameter table is reported there first, with the
+    // closest valid name, rather than as a variability block naming a "missing" parameter.
     for (const auto& b : s.variability)
         if (b.per_occasion)
             throw InputError(file + ":" + std::to_string(b.line) + ": variability: level = \"occasion\" is not supported "
@@ -157,6 +156,13 @@ PdParameterSet conform_pd_parameters(const PdParameterSet& p, const std::vector<
             q.unit = it->unit == PdUnit::concentration ? "ng/mL" : it->unit == PdUnit::rate ? "1/h" : "1";
         }
     }
+    // Variability blocks name parameters of this set (their covariance and domain rules are
+    // checked where they are drawn: run_course_population).
+    for (std::size_t i = 0; i < out.variability.size(); ++i)
+        for (const auto& n : out.variability[i].parameters)
+            if (!out.has(n))
+                throw InputError(p.source_path + ":" + std::to_string(out.variability[i].line) + ": variability[" +
+                                 std::to_string(i) + "].parameters: '" + n + "' is not a parameter of this PD model");
     for (const auto& s : spec)
         if (!p.has(s.name)) {
             ErrorContext c;

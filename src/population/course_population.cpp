@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "core/text.hpp"
+#include "io/population_toml.hpp"
 #include "ketasim/errors.hpp"
 #include "ketasim/population.hpp"
 
@@ -91,6 +92,11 @@ void run_course_population(const CourseSpec& spec, const PdParameterSet& acute_s
     // The typical PD models first: a bad file fails before any subject runs.
     AcuteEffectModel::from_parameters(acute_set).validate();
     SymptomModel::from_parameters(symptom_set).validate();
+    for (const PdParameterSet* set : {&acute_set, &symptom_set})
+        detail::check_variability(set->variability, set->source_path, [&](const std::string& n, const std::string& w) {
+            if (!set->has(n)) throw InputError(w + ": '" + n + "' is not a parameter of " + set->source_path);
+            return set->value(n);
+        });
     std::size_t acute_normals = 0;
     for (const auto& b : acute_set.variability) acute_normals += b.parameters.size();
 

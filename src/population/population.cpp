@@ -57,6 +57,20 @@ bool is_builtin(const std::string& n) { return n == "weight" || n == "age"; }
 
 }  // namespace
 
+void require_covariates_used(const Model& model, bool regimen_per_kg, const std::vector<std::string>& names,
+                             const std::string& where) {
+    const std::vector<std::string> used = model.covariate_names();
+    for (const auto& n : names) {
+        if (n == "weight" && regimen_per_kg) continue;
+        if (std::find(used.begin(), used.end(), n) != used.end()) continue;
+        std::string list;
+        for (const auto& c : used) list += (list.empty() ? "" : ", ") + c;
+        throw InputError(where + ": model '" + model.name + "' does not use covariate '" + n +
+                         "' (it uses: " + (list.empty() ? "none" : list) + ")" +
+                         (n == "weight" ? "; weight matters only with per-kg parameters or a dose in mg/kg" : ""));
+    }
+}
+
 // ---- covariate distributions -------------------------------------------------------------------
 
 void CovariateDistribution::validate() const {
@@ -372,9 +386,8 @@ PopulationSource::PopulationSource(const Model& model, const PopulationSpec& spe
         return s.empty() ? std::string("none") : s;
     };
     for (const auto& d : spec_.covariates)
-        if (!uses(d.name))
-            throw InputError((d.where.empty() ? "covariates['" + d.name + "']" : d.where) + ": model '" + model.name +
-                             "' does not use covariate '" + d.name + "' (it uses: " + used_list() + ")");
+        require_covariates_used(model, regimen_uses_weight, {d.name},
+                                d.where.empty() ? "covariates['" + d.name + "']" : d.where);
     for (const auto& c : model.covariates)
         if (!is_builtin(c.name)) flag_names_.push_back(c.name);
     // Table columns: covariates the model uses, or parameters (their file unit).

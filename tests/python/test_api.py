@@ -58,9 +58,9 @@ def test_issue_example(esketamine, nasal56):
 
 def test_python_equals_core(esketamine, nasal56):
     """The Python layer adds parsing only: the numbers are the C++ library's."""
-    r = ks.simulate(esketamine, nasal56, t_end="6 h", dt="6 min", weight=80, params={"ka_n": 2.0})
+    r = ks.simulate(esketamine, nasal56, t_end="6 h", dt="6 min", age=70, params={"ka_n": 2.0})
     s = _core.Subject()
-    s.weight_kg, s.parameters = 80.0, {"ka_n": 2.0}
+    s.age_years, s.parameters = 70.0, {"ka_n": 2.0}
     t = _core.simulate(esketamine, _core.Regimen.intranasal(56.0, [0.0]), _core.OutputGrid.uniform(0, 6, 0.1),
                        _core.SimOptions(), s)
     np.testing.assert_array_equal(r.values, t.values)
@@ -129,3 +129,15 @@ def test_result_is_a_dataframe_friendly_object(esketamine, nasal56):
     assert isinstance(r.to_pandas(), pd.DataFrame)
     assert "C_plasma" in r and "nothing" not in r
     assert "esketamine_nasal" in repr(r)
+
+
+def test_a_covariate_the_model_does_not_use_is_an_error(esketamine, nasal56, clements):
+    """Regression (issue 8): weight on esketamine_nasal was silently ignored."""
+    with pytest.raises(ValueError, match=r"simulate: model 'esketamine_nasal' does not use covariate 'weight' "
+                                         r"\(it uses: age, asian, japanese\)"):
+        ks.simulate(esketamine, nasal56, weight=80)
+    with pytest.raises(ValueError, match="sweep: model 'esketamine_nasal' does not use covariate 'weight'"):
+        ks.sweep(esketamine, nasal56, {"weight": [60, 80]})
+    # Weight is used by per-kg parameters (clements) and by mg/kg doses on any model.
+    ks.simulate(clements, ks.Regimen.iv_infusion("0.5 mg/kg", "40 min"), weight=80)
+    ks.simulate(esketamine, ks.Regimen.iv_infusion("0.2 mg/kg", "40 min"), weight=80)

@@ -105,8 +105,8 @@ def test_cpp_writer_round_trip(tmp_path, esketamine, nasal56):
 
 def test_public_write_results_round_trip(tmp_path, esketamine, nasal56):
     """ks.write_results -> ks.read_results: one arm of two subjects, and a second arm."""
-    a = ks.simulate(esketamine, nasal56, "8 h", "5 min", weight=60)
-    b = ks.simulate(esketamine, nasal56, "8 h", "5 min", weight=90, params={"ka_n": 3.0})
+    a = ks.simulate(esketamine, nasal56, "8 h", "5 min", age=30)
+    b = ks.simulate(esketamine, nasal56, "8 h", "5 min", age=75, params={"ka_n": 3.0})
     iv = ks.simulate("ketamine_iv_clements", ks.Regimen.iv_infusion("0.5 mg/kg", "40 min"), "8 h", "5 min")
     path = tmp_path / "py.h5"
     ks.write_results(path, {"nasal": [a, b], "iv": iv}, command="pytest")
@@ -119,7 +119,7 @@ def test_public_write_results_round_trip(tmp_path, esketamine, nasal56):
     assert nasal.metrics["C_plasma"]["cmax"][1] == ks.metrics(b, "C_plasma")["cmax"]
     # Every metric of the registry, nothing else.
     assert set(nasal.metrics["C_plasma"]) == set(ks.METRICS)
-    np.testing.assert_array_equal(nasal.subjects["weight_kg"], [60, 90])
+    np.testing.assert_array_equal(nasal.subjects["age_years"], [30, 75])
     # A failed write (no such directory) raises and leaves no file behind.
     bad = tmp_path / "missing" / "x.h5"
     with pytest.raises(RuntimeError):

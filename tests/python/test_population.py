@@ -165,7 +165,7 @@ def test_course_population_is_thread_invariant_and_stops_at_remission():
 
 def test_course_population_errors(esketamine):
     with pytest.raises(TypeError, match="course_options apply to a schedule"):
-        ks.population(esketamine, ks.Regimen.intranasal(56, devices=2), n=2, course_options={"dt": "5 min"})
+        ks.population(esketamine, ks.Regimen.intranasal("56 mg", devices=2), n=2, course_options={"dt": "5 min"})
     with pytest.raises(TypeError, match="stop_at_remission: expected True or False"):
         ks.population(None, "iv-3x-weekly", n=2, course_options={"stop_at_remission": 1})
     with pytest.raises(ValueError, match="does not use covariate 'weight'"):

@@ -21,14 +21,15 @@ ROUNDOFF_RTOL = 1e-11
 
 def test_issue_example_grid_and_order(esketamine, nasal56):
     ka = np.linspace(1, 5, 20)
-    df = ks.sweep(esketamine, nasal56, params={"ka_n": ka, "weight": [50, 70, 90]},
+    # esketamine_nasal uses age (hepatic flow above 60), not weight (issue 8: weight is refused).
+    df = ks.sweep(esketamine, nasal56, params={"ka_n": ka, "age": [50, 70, 90]},
                   metrics=["cmax", "tmax", "auc_0_t"], threads=2, t_end="12 h", dt="5 min")
     assert isinstance(df, pd.DataFrame)
-    assert df.columns.tolist() == ["ka_n", "weight", "cmax", "tmax", "auc_0_t"]
+    assert df.columns.tolist() == ["ka_n", "age", "cmax", "tmax", "auc_0_t"]
     expected = list(itertools.product(ka, [50.0, 70.0, 90.0]))   # last variable fastest
-    np.testing.assert_array_equal(df[["ka_n", "weight"]].to_numpy(), np.array(expected))
+    np.testing.assert_array_equal(df[["ka_n", "age"]].to_numpy(), np.array(expected))
     # Faster nasal absorption: higher and earlier peak.
-    first = df[df.weight == 70]
+    first = df[df.age == 70]
     assert first["cmax"].is_monotonic_increasing
     assert first["tmax"].iloc[-1] < first["tmax"].iloc[0]
 
@@ -76,10 +77,10 @@ def test_schedule_dimension(esketamine, nasal56):
     # regimens slowest; each block equals a plain sweep of that regimen, bit for bit.
     twice = ks.Regimen.intranasal("56 mg", devices=2, at=[0, "72 h"])
     regs = {"once": nasal56, "days 0 and 3": twice}
-    params = {"ka_n": [1.5, 3.0], "weight": [60, 80]}
+    params = {"ka_n": [1.5, 3.0], "age": [50, 80]}
     kw = dict(metrics=["cmax", "auc_0_t"], t_end="96 h", dt="5 min")
     df = ks.sweep(esketamine, regs, params, **kw)
-    assert list(df.columns) == ["regimen", "ka_n", "weight", "cmax", "auc_0_t"]
+    assert list(df.columns) == ["regimen", "ka_n", "age", "cmax", "auc_0_t"]
     assert list(df["regimen"]) == ["once"] * 4 + ["days 0 and 3"] * 4
     for label, reg in regs.items():
         block = df[df.regimen == label].drop(columns="regimen").reset_index(drop=True)
@@ -164,7 +165,7 @@ def test_ctrl_c_interrupts_a_long_sweep(esketamine, nasal56):
 
 
 def test_empty_and_single_variable_grid(esketamine, nasal56):
-    df = ks.sweep(esketamine, nasal56, {"weight": 70}, t_end="1 h", dt="10 min")
+    df = ks.sweep(esketamine, nasal56, {"age": 70}, t_end="1 h", dt="10 min")
     assert len(df) == 1
     with pytest.raises(ValueError, match="non-empty"):
         ks.sweep(esketamine, nasal56, {"ka_n": []})
