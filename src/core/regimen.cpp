@@ -38,6 +38,10 @@ Regimen& Regimen::add_repeated(const DoseEvent& e, double ii, int addl) {
     for (int i = 0; i <= addl; ++i) {
         DoseEvent c = e;
         c.time = e.time + i * ii;
+        if (i > 0) {   // NONMEM SS=1 with ADDL: the steady state is reached once, the copies are plain doses
+            c.steady_state = false;
+            c.interval = 0.0;
+        }
         events.push_back(c);
     }
     return *this;
@@ -147,6 +151,19 @@ void Regimen::validate() const {
             throw InputError("dose[" + std::to_string(i) + "].device: " + std::to_string(e.device) + " must be >= 1");
         if (e.route.empty() && e.compartment.empty())
             throw InputError("dose[" + std::to_string(i) + "]: needs a route or a compartment");
+        if (e.steady_state) {
+            if (!(std::isfinite(e.interval) && e.interval > 0))
+                throw InputError("dose[" + std::to_string(i) + "].interval: " + fmt(e.interval) +
+                                 " h must be finite and > 0 for a steady-state dose (II)");
+            if (e.duration > e.interval)
+                throw InputError("dose[" + std::to_string(i) + "].duration: " + fmt(e.duration) +
+                                 " h is longer than the steady-state interval " + fmt(e.interval) +
+                                 " h (infusions longer than the interval are not supported at steady state)");
+        } else if (e.interval != 0.0) {
+            throw InputError("dose[" + std::to_string(i) + "].interval: " + fmt(e.interval) +
+                             " h given for a dose that is not steady state (set steady_state, or use "
+                             "add_repeated for repeated doses)");
+        }
     }
 }
 
