@@ -28,6 +28,16 @@ struct DoseEvent {
     std::string compartment;    // direct input into a compartment (NONMEM CMT), bypassing routes
     double duration = 0.0;      // h, zero-order infusion (iv or compartment doses); 0 = bolus
     int device = 1;             // 1-based device index within one intranasal session
+    // Steady state (NONMEM SS=1 with II): at `time` the state is reset to the periodic steady
+    // state of this dose repeated every `interval` h forever (trough, just before the dose), then
+    // the dose is given. Doses before the last steady-state time are ignored (SS=1 resets);
+    // steady-state doses at that same time are superposed. The sinks (`eliminated`,
+    // `unabsorbed`) only record mass and restart from 0 at the reset. Computed exactly by both
+    // solvers (see docs/design.md, "Steady state"). The dose's inputs, route lags and
+    // absorption included, must end within one interval (NONMEM allows longer infusions; ketasim
+    // does not, to keep the trough free of running inputs).
+    bool steady_state = false;
+    double interval = 0.0;      // h (II); only with steady_state, then > 0
 
     double amount_mg(double weight_kg) const { return per_kg ? amount * weight_kg : amount; }
 };
@@ -56,7 +66,9 @@ public:
     std::vector<DoseEvent> sorted() const;
     bool per_kg() const;          // any dose in mg/kg: the subject's weight matters
     double last_time() const;     // latest dose start (or infusion end) in h, 0 if empty
-    // At most kMaxDoseEvents events; finite, non-negative values; device >= 1. O(n). Overlapping
+    // At most kMaxDoseEvents events; finite, non-negative values; device >= 1; a steady-state
+    // dose has a finite interval > 0 and a duration <= interval, and only such a dose has an
+    // interval. O(n). Overlapping
     // infusions are allowed (rates add, as in NONMEM). Throws InputError naming the event
     // index, field, value and rule.
     void validate() const;

@@ -62,8 +62,8 @@ struct Trajectory {
     std::vector<std::string> names;     // output names
     std::vector<std::string> units;     // per output
     OutputMatrix values;                // names.size() x time.size()
-    double dose_total_mg = 0.0;         // everything the regimen gave
-    // The regimen's dose start times (h, sorted) and Regimen::last_time() (latest start or
+    double dose_total_mg = 0.0;         // everything the regimen gave (not doses a steady state drops)
+    // The regimen's dose start times (h, sorted; without doses a steady-state dose drops) and Regimen::last_time() (latest start or
     // infusion end), filled by simulate(): metrics use it for the automatic terminal window,
     // so callers need not pass it by hand.
     std::vector<double> dose_times;

@@ -13,7 +13,7 @@ Times = Union[Quantity, Iterable[Quantity]]
 
 def _copy_event(e: _core.DoseEvent) -> _core.DoseEvent:
     c = _core.DoseEvent()
-    for f in ("time", "amount", "per_kg", "route", "compartment", "duration", "device"):
+    for f in ("time", "amount", "per_kg", "route", "compartment", "duration", "device", "steady_state", "interval"):
         setattr(c, f, getattr(e, f))
     return c
 
@@ -192,6 +192,19 @@ class Regimen:
             e.amount *= f
         return Regimen(events)
 
+    def at_steady_state(self, interval: Quantity) -> "Regimen":
+        """Every dose marked steady state (NONMEM SS=1 with II = ``interval``): at its time the
+        state is the periodic steady state of that dose repeated every ``interval`` forever,
+        computed exactly; doses before the last steady-state time are ignored. See
+        docs/design.md, "Steady-state doses"."""
+        ii = to_hours(interval, "at_steady_state: interval")
+        events = [_copy_event(e) for e in self._core.events]
+        for e in events:
+            e.steady_state, e.interval = True, ii
+        r = _core.Regimen()
+        r.events = events
+        return Regimen._wrap(r)
+
     def validate(self) -> None:
         """Raise ValueError (with the C++ message) for a malformed regimen."""
         self._core.validate()
@@ -208,7 +221,8 @@ class Regimen:
             where = e.compartment or e.route
             dur = f" over {e.duration * 60:g} min" if e.duration > 0 else ""
             dev = f" (device {e.device})" if e.device > 1 else ""
-            parts.append(f"{e.amount:g} {'mg/kg' if e.per_kg else 'mg'} {where}{dur} at {e.time:g} h{dev}")
+            ss = f" at steady state every {e.interval:g} h" if e.steady_state else ""
+            parts.append(f"{e.amount:g} {'mg/kg' if e.per_kg else 'mg'} {where}{dur} at {e.time:g} h{dev}{ss}")
         return "Regimen([" + "; ".join(parts) + "])"
 
 

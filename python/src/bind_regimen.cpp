@@ -11,7 +11,9 @@ void bind_regimen(py::module_& m) {
         .def_readwrite("route", &DoseEvent::route)
         .def_readwrite("compartment", &DoseEvent::compartment)
         .def_readwrite("duration", &DoseEvent::duration)
-        .def_readwrite("device", &DoseEvent::device);
+        .def_readwrite("device", &DoseEvent::device)
+        .def_readwrite("steady_state", &DoseEvent::steady_state)
+        .def_readwrite("interval", &DoseEvent::interval);
     py::class_<Regimen>(m, "Regimen")
         .def(py::init<>())
         .def_readwrite("events", &Regimen::events)

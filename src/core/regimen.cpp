@@ -38,6 +38,10 @@ Regimen& Regimen::add_repeated(const DoseEvent& e, double ii, int addl) {
     for (int i = 0; i <= addl; ++i) {
         DoseEvent c = e;
         c.time = e.time + i * ii;
+        if (i > 0) {   // NONMEM SS=1 with ADDL: the steady state is reached once, the copies are plain doses
+            c.steady_state = false;
+            c.interval = 0.0;
+        }
         events.push_back(c);
     }
     return *this;
@@ -154,6 +158,17 @@ void Regimen::validate() const {
             fail(i, "duration", fmt(e.duration) + " h", "must be finite and >= 0 (0 = bolus)");
         if (e.device < 1) fail(i, "device", std::to_string(e.device), "must be >= 1");
         if (e.route.empty() && e.compartment.empty()) fail(i, "", "", "needs a route or a compartment");
+        if (e.steady_state) {
+            if (!(std::isfinite(e.interval) && e.interval > 0))
+                fail(i, "interval", fmt(e.interval) + " h", "must be finite and > 0 for a steady-state dose (II)");
+            if (e.duration > e.interval)
+                fail(i, "duration", fmt(e.duration) + " h",
+                     "is longer than the steady-state interval " + fmt(e.interval) +
+                         " h (infusions longer than the interval are not supported at steady state)");
+        } else if (e.interval != 0.0) {
+            fail(i, "interval", fmt(e.interval) + " h",
+                 "given for a dose that is not steady state (set steady_state, or use add_repeated for repeated doses)");
+        }
     }
 }
 

@@ -223,7 +223,7 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
         std::string have;
         for (const auto& h : header) have += (have.empty() ? "" : ",") + h;
         rd.fail(hline, "TIME", have, "has no TIME column (required; columns are ID, TIME, AMT, RATE, DUR, CMT, EVID, "
-                                     "II, ADDL, DEVICE)");
+                                     "II, ADDL, SS, DEVICE)");
     }
     if (cRATE.present() && cRATE.per_kg != cAMT.per_kg)
         rd.fail(hline, "RATE", cRATE.header,
@@ -271,8 +271,10 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
         const double time = cTIME.to_canonical(number(cTIME, "TIME"));
         if (time < 0) rd.fail(ln, "TIME", text(cTIME), "must be >= 0");
         const double amt_raw = has(cAMT) ? number(cAMT, "AMT") : 0.0;
-        if (has(cSS) && number(cSS, "SS") != 0)
-            rd.fail(ln, "SS", text(cSS), "is not supported (steady-state doses); give the doses explicitly or use II/ADDL");
+        // SS=1 with II: steady state (DoseEvent::steady_state); SS=2 (add without reset) and SS=3 are not supported.
+        const long ss = has(cSS) ? integer(cSS, "SS") : 0;
+        if (ss != 0 && ss != 1)
+            rd.fail(ln, "SS", text(cSS), "must be 0 or 1 (steady state with II); SS=2 and SS=3 are not supported");
 
         long evid = amt_raw > 0 ? 1 : 0;
         if (has(cEVID)) {
@@ -284,6 +286,7 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
         }
         if (evid == 0) {
             if (amt_raw != 0) rd.fail(ln, "AMT", text(cAMT), "on an observation row (EVID 0) must be 0 or empty");
+            if (ss != 0) rd.fail(ln, "SS", text(cSS), "on an observation row (EVID 0) must be 0 or empty");
             if (keep) out.observation_times.push_back(time);
             continue;
         }
@@ -355,8 +358,13 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
         if (addl < 0 || addl > 100000) rd.fail(ln, "ADDL", text(cADDL), "must be between 0 and 100000");
         if (ii < 0) rd.fail(ln, "II", text(cII), "must be >= 0");
         if (addl > 0 && !(ii > 0)) rd.fail(ln, "II", text(cII), "must be > 0 when ADDL > 0");
-        if (addl == 0 && ii > 0)
-            rd.fail(ln, "II", text(cII), "is given without ADDL; steady-state dosing is not supported, give ADDL > 0");
+        if (ss == 1) {
+            if (!(ii > 0)) rd.fail(ln, "II", text(cII), "must be > 0 on a steady-state row (SS 1)");
+            e.steady_state = true;   // the II/duration rules are Regimen::validate()'s
+            e.interval = ii;
+        } else if (addl == 0 && ii > 0) {
+            rd.fail(ln, "II", text(cII), "is given without ADDL or SS; give ADDL > 0 (repeated doses) or SS 1 (steady state)");
+        }
         if (!keep) continue;
         out.regimen.add_repeated(e, ii, static_cast<int>(addl));
         event_line.resize(out.regimen.events.size(), ln);

@@ -164,6 +164,10 @@ SymptomCurve simulate_symptoms_coupled(const Model& model, const Regimen& regime
     if (!model.effect_site) throw InputError("model '" + model.name + "' has no [effect_site]: PD needs Ce");
     const OutputGrid grid = OutputGrid::at(times);   // validates: finite, >= 0, increasing
     const LinearSystem sys = compile(model, subject);
+    for (std::size_t i = 0; i < regimen.events.size(); ++i)
+        if (regimen.events[i].steady_state)   // P and E would need their own periodic steady state
+            throw InputError("dose[" + std::to_string(i) + "].steady_state: steady-state doses are not supported by "
+                             "the coupled symptom model");
     const detail::InputSchedule in = detail::build_inputs(sys, regimen, subject.weight_kg);
     const int n = sys.size();
     const Eigen::Index ce_row = [&] {

@@ -405,6 +405,13 @@ Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, cons
         t = tp;
     };
     auto apply = [&](const Breakpoint& bp) {
+        if (bp.reset) {   // steady state (inputs.cpp): the state is replaced, then the doses given
+            for (int i = 0; i < n; ++i) {
+                x[i] = bp.reset_state[keep[static_cast<std::size_t>(i)]];
+                if (x[i] != 0.0) mark_reached(i);
+            }
+            if (spectral) z.noalias() = cache.Vinv() * x;
+        }
         for (const auto& bo : bp.boluses) {
             const int s = to_reduced[bo.state];
             if (s < 0) continue;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <sstream>
+#include <unsupported/Eigen/MatrixFunctions>
 
 #include "core/text.hpp"
 #include "ketasim/errors.hpp"
@@ -67,9 +68,24 @@ InputSchedule build_inputs(const LinearSystem& sys, const Regimen& regimen, doub
     };
     std::vector<Infusion> infusions;
     InputSchedule in;
+    // Steady state (NONMEM SS=1): the last steady-state time resets the state, so every dose
+    // before it is ignored; the steady-state doses at that time are superposed (linearity).
+    double t_ss = -std::numeric_limits<double>::infinity();
+    for (const auto& e : regimen.events)
+        if (e.steady_state) t_ss = std::max(t_ss, e.time);
+    Eigen::VectorXd reset;
     for (std::size_t i = 0; i < regimen.events.size(); ++i) {
         const DoseEvent& e = regimen.events[i];
         const std::string f = "dose[" + std::to_string(i) + "]";
+        if (e.time < t_ss) continue;
+        in.dose_times.push_back(e.time);
+        if (e.steady_state) {
+            const Eigen::VectorXd x = steady_state_trough(sys, e, weight_kg, f);
+            if (reset.size() == 0)
+                reset = x;
+            else
+                reset += x;
+        }
         const double amt = e.amount_mg(weight_kg);
         if (!std::isfinite(amt))
             throw InputError(f + ".amount: " + fmt(e.amount) + " mg/kg x " + fmt(weight_kg) + " kg is not a finite amount");
@@ -125,8 +141,84 @@ InputSchedule build_inputs(const LinearSystem& sys, const Regimen& regimen, doub
         bp.time = r.time;
         bp.rates.push_back(r);
     }
+    if (reset.size() > 0) {
+        auto& bp = by_time[t_ss];
+        bp.time = t_ss;
+        bp.reset = true;
+        bp.reset_state = std::move(reset);
+    }
     for (auto& kv : by_time) in.breakpoints.push_back(std::move(kv.second));
+    std::sort(in.dose_times.begin(), in.dose_times.end());
     return in;
+}
+
+// Periodic steady state of x' = A x + u(t), u the inputs of one dose repeated every tau.
+// Over one period from a trough, x(tau) = E x(0) + c with E = exp(A tau) and c the state at tau
+// after one dose from x = 0 (boluses, lagged branches and zero-order infusions, all within
+// [0, tau]: propagated exactly, segment by segment, by the augmented-matrix exponential of
+// propagate_exactly()). The periodic solution is the fixed point x = E x + c, so the trough is
+//     x_ss = (I - E)^-1 c  = sum_{m >= 1} (response at m tau of one dose),
+// e.g. one compartment, bolus D: x_ss = D e^{-k tau} / (1 - e^{-k tau}); infusion of rate R over
+// d: c = (R / k) (1 - e^{-k d}) e^{-k (tau - d)}. I - E is singular where A has a zero
+// eigenvalue: the sinks (`eliminated`, `unabsorbed`: no outflow, no feedback) accumulate without
+// bound, so the fixed point is solved on the other states only (the sinks do not feed back, so
+// their block of c is not needed) and the sinks are set to 0 (they only record mass). Any other
+// zero or near-zero eigenvalue (a compartment without elimination) has no steady state: an error.
+Eigen::VectorXd steady_state_trough(const LinearSystem& sys, const DoseEvent& e, double weight_kg,
+                                    const std::string& field) {
+    const double tau = e.interval;
+    DoseEvent one = e;
+    one.time = 0.0;
+    one.steady_state = false;
+    one.interval = 0.0;
+    Regimen r;
+    r.events.push_back(one);
+    const InputSchedule in = build_inputs(sys, r, weight_kg);
+    const int n = sys.size();
+    Eigen::VectorXd x = Eigen::VectorXd::Zero(n), u = Eigen::VectorXd::Zero(n);
+    double t = 0.0;
+    for (const auto& bp : in.breakpoints) {
+        bool starts = !bp.boluses.empty();
+        for (const auto& rc : bp.rates) starts = starts || rc.rate > 0;
+        if (bp.time > tau || (bp.time == tau && starts))
+            throw InputError(field + ".interval: " + fmt(tau) + " h is shorter than the dose's inputs, which reach " +
+                             fmt(bp.time) + " h after the dose (route lag and absorption duration included); at " +
+                             "steady state a dose's inputs must end within one interval");
+        if (bp.time > t) propagate_exactly(sys.A, u, bp.time - t, x);
+        t = bp.time;
+        for (const auto& b : bp.boluses) x[b.state] += b.amount;
+        for (const auto& rc : bp.rates) u[rc.state] = rc.rate;
+    }
+    if (tau > t) propagate_exactly(sys.A, u, tau - t, x);
+    std::vector<int> live;
+    for (int s = 0; s < n; ++s)
+        if (sys.state_kinds[static_cast<std::size_t>(s)] != StateKind::sink) live.push_back(s);
+    const auto m = static_cast<Eigen::Index>(live.size());
+    Eigen::MatrixXd A(m, m);
+    Eigen::VectorXd c(m);
+    for (Eigen::Index i = 0; i < m; ++i) {
+        c[i] = x[live[static_cast<std::size_t>(i)]];
+        for (Eigen::Index j = 0; j < m; ++j) A(i, j) = sys.A(live[static_cast<std::size_t>(i)], live[static_cast<std::size_t>(j)]);
+    }
+    Eigen::MatrixXd M = Eigen::MatrixXd::Identity(m, m) - (A * tau).exp();
+    const Eigen::PartialPivLU<Eigen::MatrixXd> lu(M);
+    // rcond ~ (slowest rate x tau) for a stable system; 1e-12 would be a half-life 1e12 times
+    // the interval, i.e. no elimination in double precision.
+    const double rcond = m > 0 ? lu.rcond() : 1.0;
+    if (!(rcond > 1e-12))
+        throw SolverError(field + ": no steady state for interval " + fmt(tau) + " h: the model keeps drug without "
+                          "elimination (I - exp(A tau) is singular, rcond " + fmt(rcond) + ")");
+    const Eigen::VectorXd xs = m > 0 ? Eigen::VectorXd(lu.solve(c)) : Eigen::VectorXd();
+    Eigen::VectorXd out = Eigen::VectorXd::Zero(n);
+    const double scale = xs.size() > 0 ? xs.cwiseAbs().maxCoeff() : 0.0;
+    for (Eigen::Index i = 0; i < m; ++i) {
+        double v = xs[i];
+        if (!std::isfinite(v) || v < -1e-12 * scale)
+            throw SolverError(field + ": steady state of state '" + sys.state_names[static_cast<std::size_t>(live[static_cast<std::size_t>(i)])] +
+                              "' is " + fmt(v) + " (not finite or negative: the solver lost accuracy)");
+        out[live[static_cast<std::size_t>(i)]] = std::max(0.0, v);   // rounding noise around 0
+    }
+    return out;
 }
 
 std::vector<double> output_times(const OutputGrid& grid, const InputSchedule& in, const SimOptions& opt) {

@@ -26,19 +26,31 @@ struct RateChange {
     double rate;     // mg/h, >= 0
 };
 
-// Everything that happens at one breakpoint, in time order.
+// Everything that happens at one breakpoint, in time order: first the steady-state reset (the
+// whole state, all sys.size() states, replaces x), then the boluses and rates.
 struct Breakpoint {
     double time = 0;
     std::vector<Bolus> boluses;
     std::vector<RateChange> rates;
+    bool reset = false;
+    Eigen::VectorXd reset_state;   // mg (ng/mL for the effect site), when reset
 };
 
 struct InputSchedule {
     std::vector<Breakpoint> breakpoints;   // sorted, distinct times
     double total_mg = 0;
+    std::vector<double> dose_times;   // h, sorted: the doses given (not those a steady state drops)
 };
 
+// Steady-state doses (DoseEvent::steady_state): every dose before the last steady-state time T
+// is dropped, and the breakpoint at T resets the state to the sum of the steady-state troughs of
+// the steady-state doses at T (steady_state_trough()).
 InputSchedule build_inputs(const LinearSystem& sys, const Regimen& regimen, double weight_kg);
+
+// The periodic steady state just before a dose of `e` (given at time 0, repeated every
+// e.interval h), all sys.size() states; sinks are 0. `field` names the dose in errors.
+Eigen::VectorXd steady_state_trough(const LinearSystem& sys, const DoseEvent& e, double weight_kg,
+                                    const std::string& field);
 
 // One point of the simulation timeline: a breakpoint (index into breakpoints) and/or an output.
 struct TimelinePoint {

@@ -124,6 +124,10 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
         if (ends_at_breakpoint) {
             const TimelinePoint& p = timeline[j];
             const Breakpoint& bp = in.breakpoints[p.breakpoint];
+            // Steady state: the exact trough (inputs.cpp) is the initial condition; the stepper's
+            // job is the dynamics after it.
+            if (bp.reset)
+                for (int s = 0; s < n; ++s) x[s] = bp.reset_state[s];
             for (const auto& b : bp.boluses) x[b.state] += b.amount;
             for (const auto& r : bp.rates) u[r.state] = r.rate;
             if (p.output >= 0) {

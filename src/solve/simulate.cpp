@@ -177,7 +177,7 @@ Trajectory simulate_selected(const LinearSystem& sys, const Regimen& regimen, co
     Trajectory tr = opt.solver == SolverKind::exact ? detail::simulate_exact(sys, in, times, opt)
                                                     : detail::simulate_ode(sys, in, times, opt);
     tr.dose_total_mg = in.total_mg;
-    for (const auto& e : regimen.sorted()) tr.dose_times.push_back(e.time);
+    tr.dose_times = in.dose_times;
     tr.last_dose_time = regimen.last_time();
     detail::check_outputs(tr, sys, opt);
     return tr;

@@ -317,10 +317,25 @@ TEST_F(EventTableTest, CmtErrors) {
 
 TEST_F(EventTableTest, IiAddlAndSsErrors) {
     expect_error("TIME,AMT,II,ADDL\n0,10,0,2\n", 2, {"column II", "value '0'", "ADDL > 0"});
-    expect_error("TIME,AMT,II,ADDL\n0,10,24,0\n", 2, {"column II", "value '24'", "steady-state"});
+    expect_error("TIME,AMT,II,ADDL\n0,10,24,0\n", 2, {"column II", "value '24'", "SS 1"});
     expect_error("TIME,AMT,II,ADDL\n0,10,24,-1\n", 2, {"column ADDL", "value '-1'"});
     expect_error("TIME,AMT,II,ADDL\n0,10,24,1.5\n", 2, {"column ADDL", "value '1.5'", "whole number"});
-    expect_error("TIME,AMT,SS\n0,10,1\n", 2, {"column SS", "value '1'", "not supported"});
+    expect_error("TIME,AMT,SS\n0,10,1\n", 2, {"column II", "steady-state row"});
+    expect_error("TIME,AMT,SS,II\n0,10,2,12\n", 2, {"column SS", "value '2'", "not supported"});
+    expect_error("TIME,AMT,SS,II\n0,0,1,12\n", 2, {"column SS", "observation"});
+    // Regimen::validate()'s rule, reported on the CSV line.
+    expect_error("TIME,AMT,DUR,SS,II\n0,10,3,1,2\n", 2, {"line 2", "longer than the steady-state interval"});
+}
+
+// SS=1 with II: a steady-state dose (DoseEvent::steady_state, interval II); with ADDL the
+// copies are plain doses (NONMEM).
+TEST_F(EventTableTest, SteadyStateRows) {
+    const auto t = load_event_table(write("ss.csv", "TIME,AMT,SS,II[min],ADDL\n2,10,1,720,1\n"));
+    ASSERT_EQ(t.regimen.events.size(), 2u);
+    EXPECT_TRUE(t.regimen.events[0].steady_state);
+    EXPECT_EQ(t.regimen.events[0].interval, 12.0);
+    EXPECT_FALSE(t.regimen.events[1].steady_state);
+    EXPECT_EQ(t.regimen.events[1].time, 14.0);
 }
 
 // Overlapping infusions are legal, as in NONMEM (rates add; see robustness_test.cpp).
