@@ -7,6 +7,8 @@
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -47,9 +49,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         case 1: opt.solver = SolverKind::ode; opt.method = OdeMethod::dopri5; break;
         default: opt.solver = SolverKind::ode; opt.method = OdeMethod::rosenbrock4; break;
     }
-    // Bounds the time one input may take (a stiff fuzzed system on dopri5 would otherwise run to
-    // the 10^7-step default); running out is a clean SolverError.
-    opt.max_steps = 100000;
+    // Bounds the time one input may take: a stiff fuzzed system on dopri5 would otherwise run to
+    // the 10^7-step default (about a minute in Release, far longer under ASan) before its clean
+    // SolverError. 10^4 steps between two output times take ~2 s under ASan.
+    opt.max_steps = 10000;
     opt.include_event_times = in.ConsumeBool();
 
     Subject subject;
@@ -86,6 +89,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         for (int i = 0; i < n; ++i) grid.times.push_back(fuzzed_number(in, 10.0));
     }
 
+    if (std::getenv("KETASIM_FUZZ_VERBOSE")) {   // describes the scenario when replaying a finding
+        std::fprintf(stderr, "model %s, solver %s/%s, include_event_times %d, weight %.17g kg, age %.17g y\n",
+                     model.name.c_str(), to_string(opt.solver), to_string(opt.method), opt.include_event_times,
+                     subject.weight_kg, subject.age_years);
+        for (const auto& [name, value] : subject.parameters) std::fprintf(stderr, "  %s = %.17g\n", name.c_str(), value);
+        for (const auto& e : regimen.events)
+            std::fprintf(stderr, "  dose %s t=%.17g h amount=%.17g %s duration=%.17g h device %d\n", e.route.c_str(),
+                         e.time, e.amount, e.per_kg ? "mg/kg" : "mg", e.duration, e.device);
+        std::fprintf(stderr, "  %zu output times:", grid.times.size());
+        for (double t : grid.times) std::fprintf(stderr, " %.17g", t);
+        std::fprintf(stderr, "\n");
+    }
     ketasim_fuzz::simulate_and_check(model, regimen, grid, opt, subject, "simulate");
     return 0;
 }
