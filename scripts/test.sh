@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Builds everything and runs every test: GoogleTest (via CTest), the CLI checks, pytest
-# (including the README example and the notebooks). Installs what is missing first.
+# (including the README example, the notebooks and the Hypothesis property tests), then the same
+# C++ tests and CLI checks under AddressSanitizer + UndefinedBehaviorSanitizer and a short run of
+# each libFuzzer harness (docs/fuzzing.md). Installs what is missing first.
+# For a quicker local run: KETASIM_SANITIZE=0 skips the sanitizer build, KETASIM_FUZZ_SECONDS=0
+# the fuzzing (CI sets neither).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,4 +16,11 @@ if [ -f pyproject.toml ]; then
   bash scripts/install_python.sh
   echo "== Python tests (pytest)"
   python3 -m pytest tests/python
+fi
+if [ "${KETASIM_SANITIZE:-1}" != 0 ]; then
+  bash scripts/sanitize.sh
+  if [ "${KETASIM_FUZZ_SECONDS:-60}" != 0 ]; then
+    echo "== Fuzzing (libFuzzer, ASan+UBSan)"
+    bash scripts/fuzz.sh -t "${KETASIM_FUZZ_SECONDS:-60}"
+  fi
 fi
