@@ -339,6 +339,10 @@ TEST(AcuteCalibration, EveryTargetMetWithinTolerance) {
                     side(r.sessions[0].acute.side_effects, inc.name));
         EXPECT_NEAR(got, inc.course, kIncidenceAtol) << inc.name;
     }
+    // Not fitted: no BP tolerance over 6 sessions (reference section 3). X decays between sessions
+    // (half-life ~39 min, sessions >= 2 days apart), so every session's peak is the first one's up
+    // to the plasma left from the previous session (measured +4e-6 mmHg): 1e-3 mmHg.
+    for (const auto& x : r.sessions) EXPECT_NEAR(x.acute.peak_sbp, r.sessions[0].acute.peak_sbp, 1e-3) << x.index;
 }
 
 // Facts of reference section 3 that were NOT fitted: the model's values, checked against them.
