@@ -1,6 +1,7 @@
 #pragma once
 // Pharmacodynamics on a simulated effect-site curve (Ce, ng/mL):
-//  - acute effects (dissociation, systolic BP rise) as sigmoid Emax functions of Ce;
+//  - acute effects (dissociation on Ce; systolic BP rise on plasma with acute tolerance) and
+//    per-session side-effect probabilities;
 //  - a CALIBRATED, NOT PUBLISHED symptom model (MADRS 0-60) driven by Ce through a plasticity
 //    state, integrated with Boost.Odeint (dopri5) on the exact PK solution;
 //  - clinical metrics on a course (onset, response, remission, relapse) and standard schedules.
@@ -74,30 +75,58 @@ PdParameterSet load_library_pd(const std::string& name, const std::string& model
 // E(c) = emax c^hill / (ec50^hill + c^hill) for c >= 0 (negative c, from roundoff, counts as 0).
 double sigmoid_emax(double c, double emax, double ec50, double hill);
 
+// Acute effects (docs/calibration.md, section 1):
+//  - dissociation: sigmoid Emax of the effect-site concentration Ce (ke0 of the PK model file);
+//  - systolic BP rise: sigmoid Emax of the PLASMA concentration (the effect site's driver) with
+//    acute tolerance: rise = sbp_emax S(Cp) (1 - X), dX/dt = sbp_k_tol (S(Cp) - X), X in [0, 1).
+//    A Ce-driven effect peaks after Ce, i.e. after the end of an infusion; the BP rise peaks at
+//    30 min of a 40-min infusion (Riva-Posse 2018), which only a plasma-driven effect that
+//    attenuates while the plasma level still rises can do. X returns to 0 between sessions;
+//  - the side effects patients are warned about, as per-session PROBABILITIES, a logistic
+//    function of the log of the session's peak Ce: p = 1 / (1 + (c50 / peak Ce)^se_slope).
 struct AcuteEffectModel {
     // Dissociation on a 0..diss_emax scale (CADSS-like; percent of the maximal effect).
     double diss_emax = 100.0, diss_ec50 = 150.0, diss_hill = 3.0;
-    // Systolic blood pressure rise, mmHg.
+    // Systolic blood pressure rise, mmHg, on racemic-equivalent plasma concentration.
     double sbp_emax = 10.0, sbp_ec50 = 100.0, sbp_hill = 1.0;
+    double sbp_k_tol = 0.0;   // 1/h; 0 = no acute tolerance
     // Dissociation Emax is multiplied by this factor for every earlier session (1 = no
     // tolerance). An assumption, not a fit: the reference only says it "fades".
     double diss_tolerance_per_session = 1.0;
     // Discharge readiness: every effect below its threshold until the next dose.
     double diss_discharge_threshold = 10.0;
     double sbp_discharge_threshold = 2.0;
+    // Side-effect probabilities per session: peak Ce (racemic-equivalent ng/mL) giving p = 0.5,
+    // and the common slope on log peak Ce.
+    double nausea_c50 = 1e4, dizziness_c50 = 1e4, drowsiness_c50 = 1e4, dissociation_report_c50 = 1e4;
+    double se_slope = 1.0;
     void validate() const;   // names the field, value and rule
     static AcuteEffectModel from_parameters(const PdParameterSet& p);
 };
+
+// Probabilities of the side effects patients are warned about (per session or per course).
+struct SideEffectRisk {
+    double nausea = 0, dizziness = 0, drowsiness = 0, dissociation = 0;   // in [0, 1]
+};
+// Per-session probabilities for a session whose peak racemic-equivalent Ce is `peak_ce` (ng/mL).
+SideEffectRisk side_effect_risk(const AcuteEffectModel& m, double peak_ce);
+// Per-course incidence from per-session probabilities: 1 - prod_k (1 - p_k), i.e. sessions are
+// taken as independent given their exposure (an ASSUMPTION: no patient-level propensity).
+SideEffectRisk course_incidence(const std::vector<SideEffectRisk>& per_session);
 
 struct AcuteCurves {
     std::vector<double> time;           // h (the trajectory's grid)
     std::vector<double> dissociation;   // 0..diss_emax
     std::vector<double> sbp_rise;       // mmHg
+    std::vector<double> sbp_tolerance;  // X, in [0, 1)
 };
 
-// `ce_scale` converts the Ce row into racemic-equivalent ng/mL (see racemic_equivalent_scale()).
+// `ce_scale` converts the Ce row (and the plasma driver row `driver_name`, for the BP rise) into
+// racemic-equivalent ng/mL (see racemic_equivalent_scale()). The tolerance state X is integrated
+// exactly for S(Cp) linear between grid points (second order in the grid step).
 AcuteCurves acute_effects(const Trajectory& tr, const AcuteEffectModel& m, const std::vector<double>& session_starts_h,
-                          double ce_scale = 1.0, const std::string& ce_name = "Ce");
+                          double ce_scale = 1.0, const std::string& ce_name = "Ce",
+                          const std::string& driver_name = "C_plasma");
 
 struct SessionAcute {
     double start_h = 0;
@@ -107,6 +136,7 @@ struct SessionAcute {
     // First time after the start (h) from which every effect stays below its threshold until the
     // next session (or the end of the grid). NaN if never within the window.
     double discharge_h = std::numeric_limits<double>::quiet_NaN();
+    SideEffectRisk side_effects;                  // per-session probabilities (from peak_ce)
 };
 std::vector<SessionAcute> session_acute_metrics(const Trajectory& tr, const AcuteCurves& a, const AcuteEffectModel& m,
                                                 const std::vector<double>& session_starts_h, double ce_scale = 1.0,
@@ -287,6 +317,7 @@ struct CourseResult {
     SymptomCurve symptoms;
     std::vector<SessionReport> sessions;
     ClinicalMetrics clinical;
+    SideEffectRisk side_effects_course;  // course_incidence() of the sessions' probabilities
 };
 
 CourseResult run_course(const CourseSpec& spec, const AcuteEffectModel& acute, const SymptomModel& symptoms,

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['AcuteEffectModel', 'ClinicalMetrics', 'ClinicalOptions', 'Compartment', 'CourseOptions', 'CourseResult', 'CourseSpec', 'DoseEvent', 'ArmSpec', 'ColumnKind', 'DISSOCIATIVE_THRESHOLD_NG_PER_ML', 'FlagshipOptions', 'MetricInfo', 'MetricUnit', 'ScheduleInfo', 'ScheduleRequest', 'SessionColumn', 'EffectSite', 'EventTable', 'InputError', 'IoError', 'LibraryEntry', 'MetricOptions', 'Metrics', 'Model', 'OutputGrid', 'OutputSpec', 'Parameter', 'PdParameter', 'PdParameterSet', 'Regimen', 'SessionAcute', 'SessionReport', 'SimOptions', 'SolverError', 'Subject', 'SweepPoint', 'SweepResult', 'SymptomModel', 'SymptomOptions', 'Trajectory', 'compute_metrics', 'compute_metrics_array', 'course_from_regimen', 'default_models_dir', 'esketamine_induction', 'group_sessions', 'iv_course', 'iv_course_on_days', 'list_models', 'load_event_table', 'load_library_model', 'load_library_pd', 'load_model', 'load_pd_parameters', 'load_regimen', 'flagship_arms', 'metric_index', 'metric_registry', 'metric_value', 'schedule_course', 'schedule_info', 'schedule_registry', 'session_columns', 'with_model', 'parse_model', 'parse_number_list', 'parse_quantity', 'parse_regimen', 'parse_unit', 'racemic_equivalent_scale', 'resolve_model_path', 'run_course', 'run_sweep', 'simulate', 'version', 'write_results', 'NASAL_DEVICE_MG', 'NASAL_DEVICE_SPACING_H', 'accepted_units', 'parse_dose']
+__all__: list[str] = ['AcuteEffectModel', 'ClinicalMetrics', 'ClinicalOptions', 'Compartment', 'CourseOptions', 'CourseResult', 'CourseSpec', 'DoseEvent', 'ArmSpec', 'ColumnKind', 'DISSOCIATIVE_THRESHOLD_NG_PER_ML', 'FlagshipOptions', 'MetricInfo', 'MetricUnit', 'ScheduleInfo', 'ScheduleRequest', 'SessionColumn', 'EffectSite', 'EventTable', 'InputError', 'IoError', 'LibraryEntry', 'MetricOptions', 'Metrics', 'Model', 'OutputGrid', 'OutputSpec', 'Parameter', 'PdParameter', 'PdParameterSet', 'Regimen', 'SessionAcute', 'SessionReport', 'SimOptions', 'SolverError', 'Subject', 'SweepPoint', 'SweepResult', 'SymptomModel', 'SymptomOptions', 'Trajectory', 'compute_metrics', 'compute_metrics_array', 'course_from_regimen', 'default_models_dir', 'esketamine_induction', 'group_sessions', 'iv_course', 'iv_course_on_days', 'list_models', 'load_event_table', 'load_library_model', 'load_library_pd', 'load_model', 'load_pd_parameters', 'load_regimen', 'flagship_arms', 'metric_index', 'metric_registry', 'metric_value', 'schedule_course', 'schedule_info', 'schedule_registry', 'session_columns', 'with_model', 'parse_model', 'parse_number_list', 'parse_quantity', 'parse_regimen', 'parse_unit', 'racemic_equivalent_scale', 'resolve_model_path', 'run_course', 'run_sweep', 'simulate', 'version', 'write_results', 'NASAL_DEVICE_MG', 'NASAL_DEVICE_SPACING_H', 'accepted_units', 'parse_dose', 'SideEffectRisk', 'side_effect_risk', 'course_incidence']
 class InputError(ValueError):
     file: str | None
     line: int | None
@@ -531,6 +531,12 @@ class AcuteEffectModel:
     sbp_emax: float
     sbp_ec50: float
     sbp_hill: float
+    sbp_k_tol: float
+    nausea_c50: float
+    dizziness_c50: float
+    drowsiness_c50: float
+    dissociation_report_c50: float
+    se_slope: float
     diss_tolerance_per_session: float
     diss_discharge_threshold: float
     sbp_discharge_threshold: float
@@ -638,6 +644,14 @@ class ArmSpec:
     def regimen(self) -> Regimen: ...
     @property
     def description(self) -> str: ...
+class SideEffectRisk:
+    nausea: float
+    dizziness: float
+    drowsiness: float
+    dissociation: float
+    def __init__(self) -> None: ...
+def side_effect_risk(model: AcuteEffectModel, peak_ce: typing.SupportsFloat) -> SideEffectRisk: ...
+def course_incidence(per_session: collections.abc.Sequence[SideEffectRisk]) -> SideEffectRisk: ...
 class SessionAcute:
     @property
     def start_h(self) -> float: ...
@@ -655,6 +669,8 @@ class SessionAcute:
     def t_peak_sbp_h(self) -> float: ...
     @property
     def discharge_h(self) -> float: ...
+    @property
+    def side_effects(self) -> SideEffectRisk: ...
 class SessionReport:
     @property
     def index(self) -> int: ...
@@ -704,6 +720,8 @@ class CourseResult:
     def sessions(self) -> list[SessionReport]: ...
     @property
     def clinical(self) -> ClinicalMetrics: ...
+    @property
+    def side_effects_course(self) -> SideEffectRisk: ...
     @property
     def acute_curves(self) -> dict[str, numpy.typing.NDArray[numpy.float64]]: ...
     @property

@@ -39,10 +39,12 @@ ACUTE_UNITS: Dict[str, str] = {
     "day": "d",
     "dissociation_pct": "% of maximal dissociation",
     "sbp_rise_mmHg": "mmHg",
+    "sbp_tolerance": "1 (acute-tolerance state X of the SBP rise, 0-1)",
 }
 
-_ACUTE_FIELDS = ("diss_emax", "diss_ec50", "diss_hill", "sbp_emax", "sbp_ec50", "sbp_hill",
-                 "diss_tolerance_per_session", "diss_discharge_threshold", "sbp_discharge_threshold")
+_ACUTE_FIELDS = ("diss_emax", "diss_ec50", "diss_hill", "sbp_emax", "sbp_ec50", "sbp_hill", "sbp_k_tol",
+                 "diss_tolerance_per_session", "diss_discharge_threshold", "sbp_discharge_threshold",
+                 "nausea_c50", "dizziness_c50", "drowsiness_c50", "dissociation_report_c50", "se_slope")
 _SYMPTOM_FIELDS = ("baseline", "ec50", "hill", "k_on", "k_off", "k_tr", "emax_p", "placebo_max", "k_placebo")
 
 #: Named schedules accepted by ``course()`` (the CLI's ``--schedule`` names; C++ schedule_registry()).
@@ -224,7 +226,10 @@ class CourseResult:
         schedule: the ``Schedule`` simulated.
         sessions: one row per session (columns and units: ``SESSION_UNITS``, ``df.attrs["units"]``).
         symptoms: MADRS and its states on the simulation grid (``SYMPTOM_UNITS``).
-        acute: dissociation and SBP rise on the grid (``ACUTE_UNITS``).
+        acute: dissociation, SBP rise and its tolerance state on the grid (``ACUTE_UNITS``).
+        side_effects: incidence over the course of nausea, dizziness, drowsiness and reported
+            dissociation, 1 - prod(1 - p_k) of the per-session probabilities ``p_*`` in
+            ``sessions`` (sessions independent given exposure: an assumption).
         clinical: onset/response/remission times (h from the first session), response
             duration, relapse after the last session (h), sessions to response, lowest MADRS.
         pk: the PK simulation as a ``ks.Result`` (C_plasma, Ce, ... in ng/mL).
@@ -258,8 +263,13 @@ class CourseResult:
         self.symptoms.attrs["units"] = dict(SYMPTOM_UNITS)
         ac = core.acute_curves
         self.acute = pd.DataFrame({"time_h": ac["time"], "day": ac["time"] / 24.0,
-                                   "dissociation_pct": ac["dissociation"], "sbp_rise_mmHg": ac["sbp_rise"]})
+                                   "dissociation_pct": ac["dissociation"], "sbp_rise_mmHg": ac["sbp_rise"],
+                                   "sbp_tolerance": ac["sbp_tolerance"]})
         self.acute.attrs["units"] = dict(ACUTE_UNITS)
+
+        se = core.side_effects_course
+        self.side_effects: Dict[str, float] = {"nausea": se.nausea, "dizziness": se.dizziness,
+                                               "drowsiness": se.drowsiness, "dissociation": se.dissociation}
 
         c = core.clinical
         self.clinical: Dict[str, Any] = {

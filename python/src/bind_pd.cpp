@@ -46,6 +46,12 @@ void bind_pd(py::module_& m) {
         .def_readwrite("sbp_emax", &AcuteEffectModel::sbp_emax)
         .def_readwrite("sbp_ec50", &AcuteEffectModel::sbp_ec50)
         .def_readwrite("sbp_hill", &AcuteEffectModel::sbp_hill)
+        .def_readwrite("sbp_k_tol", &AcuteEffectModel::sbp_k_tol)
+        .def_readwrite("nausea_c50", &AcuteEffectModel::nausea_c50)
+        .def_readwrite("dizziness_c50", &AcuteEffectModel::dizziness_c50)
+        .def_readwrite("drowsiness_c50", &AcuteEffectModel::drowsiness_c50)
+        .def_readwrite("dissociation_report_c50", &AcuteEffectModel::dissociation_report_c50)
+        .def_readwrite("se_slope", &AcuteEffectModel::se_slope)
         .def_readwrite("diss_tolerance_per_session", &AcuteEffectModel::diss_tolerance_per_session)
         .def_readwrite("diss_discharge_threshold", &AcuteEffectModel::diss_discharge_threshold)
         .def_readwrite("sbp_discharge_threshold", &AcuteEffectModel::sbp_discharge_threshold)
@@ -153,6 +159,14 @@ void bind_pd(py::module_& m) {
         .def_readonly("description", &ArmSpec::description);
     m.def("flagship_arms", &flagship_arms, py::arg_v("options", FlagshipOptions{}, "FlagshipOptions()"));
 
+    py::class_<SideEffectRisk>(m, "SideEffectRisk")
+        .def(py::init<>())
+        .def_readwrite("nausea", &SideEffectRisk::nausea)
+        .def_readwrite("dizziness", &SideEffectRisk::dizziness)
+        .def_readwrite("drowsiness", &SideEffectRisk::drowsiness)
+        .def_readwrite("dissociation", &SideEffectRisk::dissociation);
+    m.def("side_effect_risk", &side_effect_risk, py::arg("model"), py::arg("peak_ce"));
+    m.def("course_incidence", &course_incidence, py::arg("per_session"));
     py::class_<SessionAcute>(m, "SessionAcute")
         .def_readonly("start_h", &SessionAcute::start_h)
         .def_readonly("peak_ce", &SessionAcute::peak_ce)
@@ -161,7 +175,8 @@ void bind_pd(py::module_& m) {
         .def_readonly("t_peak_diss_h", &SessionAcute::t_peak_diss_h)
         .def_readonly("peak_sbp", &SessionAcute::peak_sbp)
         .def_readonly("t_peak_sbp_h", &SessionAcute::t_peak_sbp_h)
-        .def_readonly("discharge_h", &SessionAcute::discharge_h);
+        .def_readonly("discharge_h", &SessionAcute::discharge_h)
+        .def_readonly("side_effects", &SessionAcute::side_effects);
     py::class_<SessionReport>(m, "SessionReport")
         .def_readonly("index", &SessionReport::index)
         .def_readonly("day", &SessionReport::day)
@@ -199,10 +214,12 @@ void bind_pd(py::module_& m) {
         .def_readonly("pk", &CourseResult::pk)
         .def_readonly("sessions", &CourseResult::sessions)
         .def_readonly("clinical", &CourseResult::clinical)
+        .def_readonly("side_effects_course", &CourseResult::side_effects_course)
         .def_property_readonly("acute_curves", [](py::object self) {
             return curves(self, [](const CourseResult& r) {
                 return Curves{{"time", &r.acute.time}, {"dissociation", &r.acute.dissociation},
-                              {"sbp_rise", &r.acute.sbp_rise}};
+                              {"sbp_rise", &r.acute.sbp_rise},
+                              {"sbp_tolerance", &r.acute.sbp_tolerance}};
             });
         })
         .def_property_readonly("symptom_curves", [](py::object self) {

@@ -105,6 +105,11 @@ int run_course(const CourseCliOptions& o) {
               << (std::isnan(c.response_h) ? "-" : (c.response_lost ? days_text(c.response_duration_h) : "not lost in follow-up"))
               << "\nrelapse (response lost) after the last session: "
               << (std::isnan(c.relapse_after_last_h) ? "-" : days_text(c.relapse_after_last_h))
+              << "\nside effects over the course (1 - prod(1 - p) over sessions, sessions independent: an assumption): "
+                 "nausea "
+              << fmt_num(100 * r.side_effects_course.nausea) << "%, dizziness " << fmt_num(100 * r.side_effects_course.dizziness)
+              << "%, drowsiness " << fmt_num(100 * r.side_effects_course.drowsiness) << "%, dissociation "
+              << fmt_num(100 * r.side_effects_course.dissociation) << "%"
               << "\n\nTimes from the first session unless stated. The MADRS model is calibrated to single-dose IV data, not "
                  "published;\nrepeated-session and esketamine values are predictions (docs/calibration.md).\n";
     if (!o.out.empty()) {

@@ -1,4 +1,6 @@
-// Acute effects: sigmoid Emax functions of the effect-site concentration (algebraic).
+// Acute effects: dissociation (sigmoid Emax of Ce), systolic BP rise (sigmoid Emax of plasma
+// concentration with an acute-tolerance state), side-effect probabilities per session and course.
+// Structure and calibration: docs/calibration.md, section 1.
 #include <algorithm>
 #include <cmath>
 
@@ -38,6 +40,11 @@ void AcuteEffectModel::validate() const {
     pd_require(std::isfinite(sbp_emax) && sbp_emax >= 0, "sbp_emax", sbp_emax, "must be finite and >= 0");
     pd_require(std::isfinite(sbp_ec50) && sbp_ec50 > 0, "sbp_ec50", sbp_ec50, "must be finite and > 0");
     pd_require(std::isfinite(sbp_hill) && sbp_hill > 0, "sbp_hill", sbp_hill, "must be finite and > 0");
+    pd_require(std::isfinite(sbp_k_tol) && sbp_k_tol >= 0, "sbp_k_tol", sbp_k_tol, "must be finite and >= 0 (1/h)");
+    for (const auto& [name, v] : {std::pair<const char*, double>{"nausea_c50", nausea_c50}, {"dizziness_c50", dizziness_c50},
+                                  {"drowsiness_c50", drowsiness_c50}, {"dissociation_report_c50", dissociation_report_c50},
+                                  {"se_slope", se_slope}})
+        pd_require(std::isfinite(v) && v > 0, name, v, "must be finite and > 0");
     pd_require(diss_tolerance_per_session > 0 && diss_tolerance_per_session <= 1, "diss_tolerance_per_session",
             diss_tolerance_per_session, "must be in (0, 1] (1 = no tolerance)");
     pd_require(diss_discharge_threshold > 0, "diss_discharge_threshold", diss_discharge_threshold, "must be > 0");
@@ -61,31 +68,87 @@ AcuteEffectModel AcuteEffectModel::from_parameters(const PdParameterSet& file) {
     m.sbp_emax = checked(p, "sbp_emax", non_negative, "must be >= 0");
     m.sbp_ec50 = checked(p, "sbp_ec50", positive, "must be > 0");
     m.sbp_hill = checked(p, "sbp_hill", positive, "must be > 0");
+    m.sbp_k_tol = checked(p, "sbp_k_tol", non_negative, "must be >= 0 (1/h)");
     m.diss_tolerance_per_session = checked(p, "diss_tolerance_per_session", unit_interval, "must be in (0, 1]");
     m.diss_discharge_threshold = checked(p, "diss_discharge_threshold", positive, "must be > 0");
     m.sbp_discharge_threshold = checked(p, "sbp_discharge_threshold", positive, "must be > 0");
+    m.nausea_c50 = checked(p, "nausea_c50", positive, "must be > 0");
+    m.dizziness_c50 = checked(p, "dizziness_c50", positive, "must be > 0");
+    m.drowsiness_c50 = checked(p, "drowsiness_c50", positive, "must be > 0");
+    m.dissociation_report_c50 = checked(p, "dissociation_report_c50", positive, "must be > 0");
+    m.se_slope = checked(p, "se_slope", positive, "must be > 0");
     return m;
 }
 
+SideEffectRisk side_effect_risk(const AcuteEffectModel& m, double peak_ce) {
+    // sigmoid_emax with Emax 1 is the logistic in ln(peak Ce): p = 1 / (1 + (c50 / c)^slope).
+    SideEffectRisk r;
+    r.nausea = sigmoid_emax(peak_ce, 1.0, m.nausea_c50, m.se_slope);
+    r.dizziness = sigmoid_emax(peak_ce, 1.0, m.dizziness_c50, m.se_slope);
+    r.drowsiness = sigmoid_emax(peak_ce, 1.0, m.drowsiness_c50, m.se_slope);
+    r.dissociation = sigmoid_emax(peak_ce, 1.0, m.dissociation_report_c50, m.se_slope);
+    return r;
+}
+
+SideEffectRisk course_incidence(const std::vector<SideEffectRisk>& per_session) {
+    // Product of the "no event" probabilities, accumulated as sums of log1p(-p) so that many small
+    // probabilities lose no precision.
+    double ln[4] = {0, 0, 0, 0};
+    for (const auto& p : per_session) {
+        const double v[4] = {p.nausea, p.dizziness, p.drowsiness, p.dissociation};
+        for (int k = 0; k < 4; ++k) {
+            if (!(v[k] >= 0 && v[k] <= 1)) throw InputError("course_incidence: probability " + pd_num(v[k]) + " outside [0, 1]");
+            ln[k] += std::log1p(-v[k]);
+        }
+    }
+    SideEffectRisk r;
+    r.nausea = -std::expm1(ln[0]);
+    r.dizziness = -std::expm1(ln[1]);
+    r.drowsiness = -std::expm1(ln[2]);
+    r.dissociation = -std::expm1(ln[3]);
+    return r;
+}
+
 AcuteCurves acute_effects(const Trajectory& tr, const AcuteEffectModel& m, const std::vector<double>& starts,
-                          double ce_scale, const std::string& ce_name) {
+                          double ce_scale, const std::string& ce_name, const std::string& driver_name) {
     m.validate();
     pd_require(ce_scale > 0 && std::isfinite(ce_scale), "ce_scale", ce_scale, "must be finite and > 0");
     const auto ce = tr[ce_name];
+    const auto cp = tr[driver_name];
     std::vector<double> s = starts;
     std::sort(s.begin(), s.end());
+    const std::size_t n = tr.time.size();
     AcuteCurves a;
     a.time = tr.time;
-    a.dissociation.resize(tr.time.size());
-    a.sbp_rise.resize(tr.time.size());
-    for (std::size_t i = 0; i < tr.time.size(); ++i) {
-        const double c = ce_scale * ce[static_cast<Eigen::Index>(i)];
+    a.dissociation.resize(n);
+    a.sbp_rise.resize(n);
+    a.sbp_tolerance.resize(n);
+    double x = 0.0, s_prev = 0.0;   // tolerance state and S(Cp) at the previous grid point
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto ii = static_cast<Eigen::Index>(i);
+        const double c = ce_scale * ce[ii];
         // Sessions started strictly before the current one: the current one counts from its start.
         const auto started = std::upper_bound(s.begin(), s.end(), tr.time[i] + 1e-12) - s.begin();
         const double prior = std::max<long>(0, static_cast<long>(started) - 1);
         const double emax = m.diss_emax * std::pow(m.diss_tolerance_per_session, prior);
         a.dissociation[i] = sigmoid_emax(c, emax, m.diss_ec50, m.diss_hill);
-        a.sbp_rise[i] = sigmoid_emax(c, m.sbp_emax, m.sbp_ec50, m.sbp_hill);
+        const double sp = sigmoid_emax(ce_scale * cp[ii], 1.0, m.sbp_ec50, m.sbp_hill);
+        if (i > 0) {
+            // dX/dt = k (S - X) with S linear over [t_{i-1}, t_i]: exact update
+            //   X1 = X0 e + S0 (1 - e) + (S1 - S0) (1 - (1 - e) / (k h)),  e = exp(-k h).
+            const double kh = m.sbp_k_tol * (tr.time[i] - tr.time[i - 1]);
+            if (kh > 1e-8) {
+                const double one_minus_e = -std::expm1(-kh);
+                x = x * (1.0 - one_minus_e) + s_prev * one_minus_e + (sp - s_prev) * (1.0 - one_minus_e / kh);
+            } else {
+                x += kh * (0.5 * (s_prev + sp) - x);   // first order in kh (kh = 0: no tolerance)
+            }
+        }
+        s_prev = sp;
+        a.sbp_tolerance[i] = x;
+        a.sbp_rise[i] = m.sbp_emax * sp * (1.0 - x);
+        if (!std::isfinite(a.dissociation[i]) || !std::isfinite(a.sbp_rise[i]))
+            throw SolverError("acute_effects: non-finite effect at t = " + pd_num(tr.time[i]) + " h");
     }
     return a;
 }
@@ -123,6 +186,7 @@ std::vector<SessionAcute> session_acute_metrics(const Trajectory& tr, const Acut
             else if (last_above_idx + 1 < i1)
                 s.discharge_h = tr.time[last_above_idx + 1] - s.start_h;
         }
+        s.side_effects = side_effect_risk(m, s.peak_ce);
         out.push_back(s);
     }
     return out;

@@ -237,7 +237,7 @@ CourseResult run_course(const CourseSpec& spec, const AcuteEffectModel& acute, c
                      grid.times.end());
     r.pk = simulate(model, spec.regimen, grid, SimOptions{}, subj);
     const std::string ce = model.effect_site->name;
-    r.acute = acute_effects(r.pk, acute, spec.session_starts_h, ce_scale, ce);
+    r.acute = acute_effects(r.pk, acute, spec.session_starts_h, ce_scale, ce, model.effect_site->driver);
     const auto sa = session_acute_metrics(r.pk, r.acute, acute, spec.session_starts_h, ce_scale, ce);
     if (o.pd_solver == PdSolver::coupled_ode) {
         r.symptoms = simulate_symptoms_coupled(model, spec.regimen, subj, r.pk.time, symptoms, t_first, ce_scale,
@@ -265,6 +265,9 @@ CourseResult run_course(const CourseSpec& spec, const AcuteEffectModel& acute, c
         s.remission = s.madrs_after_24h <= o.clinical.remission_threshold;
         r.sessions.push_back(s);
     }
+    std::vector<SideEffectRisk> per_session;
+    for (const auto& x : sa) per_session.push_back(x.side_effects);
+    r.side_effects_course = course_incidence(per_session);
     return r;
 }
 
@@ -282,6 +285,11 @@ const std::vector<SessionColumn>& session_columns() {
         {"discharge_min", "min", K::real, "discharge min",
          "after the session start, first time from which every effect stays below its discharge threshold (NaN: not "
          "within the window)"},
+        {"p_nausea", "1", K::real, "P nausea", "probability of nausea/vomiting in this session (logistic in log peak Ce)"},
+        {"p_dizziness", "1", K::real, "P dizzy", "probability of dizziness in this session (logistic in log peak Ce)"},
+        {"p_drowsiness", "1", K::real, "P drowsy", "probability of drowsiness in this session (logistic in log peak Ce)"},
+        {"p_dissociation", "1", K::real, "P dissoc",
+         "probability that dissociation is reported as a side effect in this session (logistic in log peak Ce)"},
         {"madrs_before", "MADRS points", K::real, "MADRS before", "MADRS at the session start"},
         {"madrs_24h", "MADRS points", K::real, "MADRS 24 h", "MADRS 24 h after the session start"},
         {"response_24h", "bool", K::boolean, "response", "MADRS 24 h <= baseline * (1 - response_fraction)"},
@@ -295,7 +303,8 @@ std::vector<std::vector<double>> session_table(const CourseResult& r) {
     for (const auto& s : r.sessions) {
         const SessionAcute& a = s.acute;
         rows.push_back({static_cast<double>(s.index), s.day, a.peak_ce, a.t_peak_ce_h, a.peak_diss, a.t_peak_diss_h,
-                        a.peak_sbp, a.t_peak_sbp_h, a.discharge_h * 60.0, s.madrs_before, s.madrs_after_24h,
+                        a.peak_sbp, a.t_peak_sbp_h, a.discharge_h * 60.0, a.side_effects.nausea, a.side_effects.dizziness,
+                        a.side_effects.drowsiness, a.side_effects.dissociation, s.madrs_before, s.madrs_after_24h,
                         s.response ? 1.0 : 0.0, s.remission ? 1.0 : 0.0});
         if (rows.back().size() != session_columns().size())
             throw std::logic_error("session_table: row and session_columns() differ in length");

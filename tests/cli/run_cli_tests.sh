@@ -92,7 +92,7 @@ run course --schedule iv-days --days 0 --model ketamine_iv_domino
 check "course schedule on another IV model exits 0" '[ "$(rc)" = 0 ] && grep -q "model ketamine_iv_domino" "$TMP/out"'
 run course --schedule iv-days --days 0,2 --pd-solver coupled-ode --out "$TMP/coupled.csv"
 # Same session table from both PD solvers, to 4 significant digits (they agree to ~1e-8).
-check "course --pd-solver coupled-ode agrees" '[ "$(rc)" = 0 ] && awk -F, "NR==FNR{if(FNR>1)a[FNR]=\$11;next} FNR>1{d=\$11-a[FNR]; if(d<0)d=-d; if(d>1e-4*\$11) bad=1} END{exit bad}" "$TMP/days.csv" "$TMP/coupled.csv"'
+check "course --pd-solver coupled-ode agrees" '[ "$(rc)" = 0 ] && awk -F, "NR==FNR{if(FNR>1)a[FNR]=\$15;next} FNR>1{d=\$15-a[FNR]; if(d<0)d=-d; if(d>1e-4*\$15) bad=1} END{exit bad}" "$TMP/days.csv" "$TMP/coupled.csv"'
 run course --pd-solver rk4
 check "course --pd-solver rk4 exits 2" '[ "$(rc)" = 2 ] && grep -q "not a PD solver" "$TMP/err"'
 run course --diss-tolerance 1.5
@@ -110,7 +110,7 @@ run course --regimen "$TMP/negative.toml"
 check "course bad regimen file names file:line and field" '[ "$(rc)" = 2 ] && grep -q "negative.toml:3" "$TMP/err" && grep -q "dose\[0\].amount" "$TMP/err"'
 
 # The session table: the library's columns (session_columns()), the same as Python's DataFrame.
-check "course CSV header is the session table" '[ "$(head -1 "$TMP/days.csv")" = "session,day,peak_ce_ng_per_mL,t_peak_ce_h,peak_dissociation_pct,t_peak_dissociation_h,peak_sbp_rise_mmHg,t_peak_sbp_h,discharge_min,madrs_before,madrs_24h,response_24h,remission_24h" ]'
+check "course CSV header is the session table" '[ "$(head -1 "$TMP/days.csv")" = "session,day,peak_ce_ng_per_mL,t_peak_ce_h,peak_dissociation_pct,t_peak_dissociation_h,peak_sbp_rise_mmHg,t_peak_sbp_h,discharge_min,p_nausea,p_dizziness,p_drowsiness,p_dissociation,madrs_before,madrs_24h,response_24h,remission_24h" ]'
 # Issue 9 regressions: given values are checked, never replaced by the default.
 run course --schedule iv-2x-weekly --weeks -1
 check "course --weeks -1 exits 2 naming the value" '[ "$(rc)" = 2 ] && grep -q "weeks = -1: must be in \[1, 52\]" "$TMP/err"'

@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ketasim/ketasim.hpp"
@@ -244,31 +246,244 @@ ke0 = "ke0"
 }
 
 // ---- acute calibration (reproduces models/pd/acute_effects.toml) ------------------------------
+// Targets: reference section 3 and the clinic's discharge window (docs/calibration.md section 1).
+// Every fit is on the default IV model (Clements, 70 kg, racemic 0.5 mg/kg over 40 min), exact PK.
 
-TEST(AcuteCalibration, KrystalRangeAndTimingAndBloodPressure) {
-    const AcuteEffectModel file = AcuteEffectModel::from_parameters(load_library_pd("acute_effects", models_dir()));
-    // Krystal 1994 range 100-250 ng/mL read as 20% and 80% of Emax.
-    const double ec50 = std::sqrt(100.0 * 250.0), hill = std::log(16.0) / std::log(2.5);
-    EXPECT_TRUE(close_enough(file.diss_ec50, ec50, kRefitRtol, 0.0));
-    EXPECT_TRUE(close_enough(file.diss_hill, hill, kRefitRtol, 0.0));
+constexpr double kInfusionEndMin = 40.0;
+constexpr double kDischargeTargetAfterEndMin = 37.5;     // middle of the clinic's 30-45 min
+constexpr double kSbpPeakTargetMin = 30.0;               // Riva-Posse 2018: largest mean rise at 30 min
+constexpr double kSbpPeakTargetMmHg = 3.3;               // ... of +3.3 mmHg
+constexpr int kCourseSessions = 6;                       // assumption: the Rodrigues 2022 course as 6 sessions
+struct Incidence {
+    const char* name;
+    double course;   // over the course (Rodrigues 2022, n = 203)
+};
+constexpr Incidence kIncidences[] = {{"nausea", 0.133}, {"dizziness", 0.452}, {"drowsiness", 0.564},
+                                     {"dissociation", 0.356}};
+// Target tolerances. Discharge: the clinic's window itself (30-45 min after the end). SBP peak
+// time: one grid step (1 min) either side, the resolution of the course grid. SBP size: 0.05 mmHg,
+// below the 0.1 mmHg precision of the published mean. Incidences: 0.005 absolute (the published
+// percentages have one decimal; the six sessions of a 3x weekly course carry over ~nothing).
+constexpr double kSbpPeakTimeTolMin = 1.0;
+constexpr double kSbpPeakTolMmHg = 0.05;
+constexpr double kIncidenceAtol = 0.005;
+
+double side(const SideEffectRisk& r, const std::string& name) {
+    if (name == "nausea") return r.nausea;
+    if (name == "dizziness") return r.dizziness;
+    if (name == "drowsiness") return r.drowsiness;
+    return r.dissociation;
+}
+double& side_c50(AcuteEffectModel& m, const std::string& name) {
+    if (name == "nausea") return m.nausea_c50;
+    if (name == "dizziness") return m.dizziness_c50;
+    if (name == "drowsiness") return m.drowsiness_c50;
+    return m.dissociation_report_c50;
+}
+
+// Time (min) of the SBP peak from the three grid points around the grid maximum (parabola), so
+// that the fit sees a continuous function of sbp_k_tol; and the grid maximum (mmHg).
+std::pair<double, double> sbp_peak(const Trajectory& tr, const AcuteEffectModel& m) {
+    const AcuteCurves a = acute_effects(tr, m, {0.0});
+    const auto it = std::max_element(a.sbp_rise.begin(), a.sbp_rise.end());
+    const auto i = static_cast<std::size_t>(it - a.sbp_rise.begin());
+    const double y0 = a.sbp_rise[i - 1], y1 = a.sbp_rise[i], y2 = a.sbp_rise[i + 1];
+    const double dt = tr.time[i + 1] - tr.time[i];
+    const double offset = 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2);
+    return {(tr.time[i] + offset * dt) * 60.0, y1};
+}
+
+// The calibration, from scratch: only the assumptions (scale, thresholds, sbp_ec50, slope) are
+// taken from `fixed`; every `calibrated = true` value is recomputed.
+AcuteEffectModel refit_acute(const AcuteEffectModel& fixed) {
+    AcuteEffectModel m = fixed;
+    // (1) diss_hill: Krystal 1994 range 100-250 ng/mL as 10-90% of Emax.
+    m.diss_hill = std::log(81.0) / std::log(2.5);
+    // (2) diss_ec50: dissociation = threshold at 37.5 min after the end (closed form in Ce there).
+    const double t_min = kInfusionEndMin + kDischargeTargetAfterEndMin;
+    const Trajectory fine = single_iv(0.5, 2.0, 0.5 / 60.0);   // 77.5 min is a grid point
+    const double ce_t = fine["Ce"][static_cast<Eigen::Index>(std::lround(t_min / 0.5))];
+    const double r = m.diss_emax / m.diss_discharge_threshold - 1.0;   // (ec50/c)^h = r
+    m.diss_ec50 = ce_t * std::pow(r, 1.0 / m.diss_hill);
+    // (3) sbp_hill = diss_hill (assumption); sbp_k_tol: peak at 30 min (bisection in log k, the
+    // peak moves earlier as k grows); sbp_emax: the grid peak = +3.3 mmHg.
+    m.sbp_hill = m.diss_hill;
+    m.sbp_emax = 1.0;
     const Trajectory tr = single_iv(0.5, 6.0);
-    const AcuteCurves a = acute_effects(tr, file, {0.0});
-    const auto s = session_acute_metrics(tr, a, file, {0.0});
+    double lo = 1e-2, hi = 1e2;   // 1/h
+    m.sbp_k_tol = lo;
+    EXPECT_GT(sbp_peak(tr, m).first, kSbpPeakTargetMin);
+    m.sbp_k_tol = hi;
+    EXPECT_LT(sbp_peak(tr, m).first, kSbpPeakTargetMin);
+    for (int it = 0; it < 80 && hi / lo > 1 + 1e-12; ++it) {
+        m.sbp_k_tol = std::sqrt(lo * hi);
+        (sbp_peak(tr, m).first > kSbpPeakTargetMin ? lo : hi) = m.sbp_k_tol;
+    }
+    m.sbp_k_tol = std::sqrt(lo * hi);
+    m.sbp_emax = kSbpPeakTargetMmHg / sbp_peak(tr, m).second;
+    // (4) side effects: per-session p from the course incidence (6 independent sessions), then
+    // c50 = peak Ce ((1 - p) / p)^(1 / slope) at the session's peak Ce on the 1-min grid.
+    const double peak_ce = compute_metrics(tr, "Ce").cmax;
+    for (const auto& inc : kIncidences) {
+        const double p = 1.0 - std::pow(1.0 - inc.course, 1.0 / kCourseSessions);
+        side_c50(m, inc.name) = peak_ce * std::pow((1.0 - p) / p, 1.0 / m.se_slope);
+    }
+    return m;
+}
+
+TEST(AcuteCalibration, RefitFromScratchReproducesFile) {
+    const AcuteEffectModel file = AcuteEffectModel::from_parameters(load_library_pd("acute_effects", models_dir()));
+    const AcuteEffectModel fit = refit_acute(file);
+    const std::pair<const char*, std::pair<double, double>> pairs[] = {
+        {"diss_hill", {fit.diss_hill, file.diss_hill}},
+        {"diss_ec50", {fit.diss_ec50, file.diss_ec50}},
+        {"sbp_hill", {fit.sbp_hill, file.sbp_hill}},
+        {"sbp_k_tol", {fit.sbp_k_tol, file.sbp_k_tol}},
+        {"sbp_emax", {fit.sbp_emax, file.sbp_emax}},
+        {"nausea_c50", {fit.nausea_c50, file.nausea_c50}},
+        {"dizziness_c50", {fit.dizziness_c50, file.dizziness_c50}},
+        {"drowsiness_c50", {fit.drowsiness_c50, file.drowsiness_c50}},
+        {"dissociation_report_c50", {fit.dissociation_report_c50, file.dissociation_report_c50}},
+    };
+    for (const auto& [name, v] : pairs) {
+        std::printf("refit %-24s %.8g (file %.8g)\n", name, v.first, v.second);
+        EXPECT_TRUE(close_enough(v.second, v.first, kRefitRtol, 0.0)) << name << ": refit " << v.first;
+    }
+}
+
+TEST(AcuteCalibration, EveryTargetMetWithinTolerance) {
+    const AcuteEffectModel m = AcuteEffectModel::from_parameters(load_library_pd("acute_effects", models_dir()));
+    const Trajectory tr = single_iv(0.5, 6.0);
+    const auto s = session_acute_metrics(tr, acute_effects(tr, m, {0.0}), m, {0.0});
     ASSERT_EQ(s.size(), 1u);
-    // SBP Emax: peak +5 mmHg given the fixed EC50 and hill.
-    const double want_emax = 5.0 / sigmoid_emax(s[0].peak_ce, 1.0, file.sbp_ec50, file.sbp_hill);
-    EXPECT_TRUE(close_enough(file.sbp_emax, want_emax, 1e-3, 0.0)) << "refit sbp_emax = " << want_emax;
-    EXPECT_GE(s[0].peak_sbp, 3.0);
-    EXPECT_LE(s[0].peak_sbp, 7.0);
-    // Checks that were not fitted: dissociation peaks within the first hour and is below the
-    // discharge threshold by 1.5-2 h.
+    const double discharge_after_end = s[0].discharge_h * 60.0 - kInfusionEndMin;
+    EXPECT_GE(discharge_after_end, 30.0);
+    EXPECT_LE(discharge_after_end, 45.0);
+    EXPECT_NEAR(s[0].t_peak_sbp_h * 60.0, kSbpPeakTargetMin, kSbpPeakTimeTolMin);
+    EXPECT_NEAR(s[0].peak_sbp, kSbpPeakTargetMmHg, kSbpPeakTolMmHg);
+    std::printf("targets: discharge %.0f min after the end (target 30-45, fit 37.5); SBP peak +%.3f mmHg (3.3) at "
+                "%.0f min (30)\n", discharge_after_end, s[0].peak_sbp, s[0].t_peak_sbp_h * 60.0);
+    // Incidences over a 3x weekly course of 6 sessions (run_course: the per-course aggregation).
+    CourseOptions o;
+    o.models_dir = models_dir();
+    o.follow_up_h = 24.0;
+    const CourseResult r = run_course(iv_course(clements(), 3, 2), m, SymptomModel{}, o);
+    ASSERT_EQ(r.sessions.size(), static_cast<std::size_t>(kCourseSessions));
+    for (const auto& inc : kIncidences) {
+        const double got = side(r.side_effects_course, inc.name);
+        std::printf("  %-13s over the course %.4f (target %.3f), session 1 p = %.4f\n", inc.name, got, inc.course,
+                    side(r.sessions[0].acute.side_effects, inc.name));
+        EXPECT_NEAR(got, inc.course, kIncidenceAtol) << inc.name;
+    }
+    // Not fitted: no BP tolerance over 6 sessions (reference section 3). X decays between sessions
+    // (half-life ~39 min, sessions >= 2 days apart), so every session's peak is the first one's up
+    // to the plasma left from the previous session (measured +4e-6 mmHg): 1e-3 mmHg.
+    for (const auto& x : r.sessions) EXPECT_NEAR(x.acute.peak_sbp, r.sessions[0].acute.peak_sbp, 1e-3) << x.index;
+}
+
+// Facts of reference section 3 that were NOT fitted: the model's values, checked against them.
+TEST(AcuteCalibration, UnfittedFactsAndPredictions) {
+    const AcuteEffectModel m = AcuteEffectModel::from_parameters(load_library_pd("acute_effects", models_dir()));
+    const Trajectory tr = single_iv(0.5, 6.0);
+    const AcuteCurves a = acute_effects(tr, m, {0.0});
+    const auto s = session_acute_metrics(tr, a, m, {0.0});
+    // Dissociation concentrated in the first 60 min; resolved by 1.5-2 h (discharge threshold).
     EXPECT_LT(s[0].t_peak_diss_h, 1.0);
-    EXPECT_GE(s[0].discharge_h, 1.5);
-    EXPECT_LE(s[0].discharge_h, 2.0);
-    std::printf("acute: peak Ce %.1f ng/mL at %.0f min; dissociation %.1f%% at %.0f min; SBP +%.2f mmHg at %.0f min "
-                "(target 30-40 min); discharge at %.0f min; refit sbp_emax %.4f\n",
+    EXPECT_LT(s[0].discharge_h, 1.5);
+    // SBP peak within 30-40 min, +3 to +7 mmHg; back to baseline after the infusion, within 1.5 h:
+    // below 1 mmHg (under the resolution of a cuff reading) at 90 min.
+    EXPECT_LT(interpolate(a.time, a.sbp_rise.data(), 1.5), 1.0);
+    std::printf("IV 0.5 mg/kg: peak Ce %.1f ng/mL at %.0f min; dissociation %.1f%% at %.0f min; SBP +%.2f at %.0f min, "
+                "+%.2f at 40 min, +%.2f at 60 min, +%.2f at 90 min; discharge %.0f min after the start\n",
                 s[0].peak_ce, s[0].t_peak_ce_h * 60, s[0].peak_diss, s[0].t_peak_diss_h * 60, s[0].peak_sbp,
-                s[0].t_peak_sbp_h * 60, s[0].discharge_h * 60, want_emax);
+                s[0].t_peak_sbp_h * 60, interpolate(a.time, a.sbp_rise.data(), 40.0 / 60),
+                interpolate(a.time, a.sbp_rise.data(), 1.0), interpolate(a.time, a.sbp_rise.data(), 1.5),
+                s[0].discharge_h * 60);
+    // Esketamine (predictions): the label observes >= 2 h; TRANSFORM-2: resolved by 1.5 h.
+    const Model esk = esketamine();
+    const double scale = racemic_equivalent_scale(esk);
+    for (double mg : {56.0, 84.0}) {
+        const Trajectory te = simulate(esk, Regimen::intranasal(mg, {0.0}), OutputGrid::uniform(0.0, 8.0, 1.0 / 60));
+        const auto se = session_acute_metrics(te, acute_effects(te, m, {0.0}, scale), m, {0.0}, scale);
+        std::printf("esketamine %.0f mg: peak Ce %.1f ng/mL (racemic-equivalent) at %.0f min; dissociation %.1f%% at "
+                    "%.0f min; SBP +%.2f at %.0f min; discharge %.0f min after the first spray; p nausea %.3f, "
+                    "dizziness %.3f, drowsiness %.3f, dissociation %.3f\n",
+                    mg, se[0].peak_ce, se[0].t_peak_ce_h * 60, se[0].peak_diss, se[0].t_peak_diss_h * 60, se[0].peak_sbp,
+                    se[0].t_peak_sbp_h * 60, se[0].discharge_h * 60, se[0].side_effects.nausea,
+                    se[0].side_effects.dizziness, se[0].side_effects.drowsiness, se[0].side_effects.dissociation);
+        EXPECT_FALSE(std::isnan(se[0].discharge_h)) << mg;
+        // Sensitivity to the assumed racemic-equivalence factor (not used anywhere else).
+        for (double f : {1.0, 1.5}) {
+            const auto sf = session_acute_metrics(te, acute_effects(te, m, {0.0}, f), m, {0.0}, f);
+            std::printf("  with racemic_equivalent %.1f instead of %.1f: discharge %.0f min\n", f, scale,
+                        sf[0].discharge_h * 60);
+        }
+    }
+}
+
+// The tolerance state against its closed form: S constant from t = 0 gives X = S (1 - e^{-kt}).
+TEST(AcuteEffects, ToleranceStateMatchesClosedFormUnderConstantDrive) {
+    AcuteEffectModel m;
+    m.sbp_emax = 5.0;
+    m.sbp_ec50 = 100.0;
+    m.sbp_hill = 2.0;
+    m.sbp_k_tol = 1.3;
+    Trajectory tr;
+    for (int i = 0; i <= 300; ++i) tr.time.push_back(i * 0.01 + (i % 3) * 1e-3);   // non-uniform grid
+    const Eigen::Index n = static_cast<Eigen::Index>(tr.time.size());
+    tr.names = {"Ce", "C_plasma"};
+    tr.units = {"ng/mL", "ng/mL"};
+    tr.values = Eigen::MatrixXd::Constant(2, n, 150.0);
+    const AcuteCurves a = acute_effects(tr, m, {0.0});
+    const double s = sigmoid_emax(150.0, 1.0, 100.0, 2.0);
+    for (std::size_t i = 0; i < tr.time.size(); ++i) {
+        const double x = s * (1.0 - std::exp(-1.3 * tr.time[i]));
+        EXPECT_NEAR(a.sbp_tolerance[i], x, 1e-14) << tr.time[i];
+        EXPECT_NEAR(a.sbp_rise[i], 5.0 * s * (1.0 - x), 1e-13) << tr.time[i];
+    }
+    m.sbp_k_tol = 0.0;   // no tolerance: the plain sigmoid of the plasma concentration
+    const AcuteCurves b = acute_effects(tr, m, {0.0});
+    for (std::size_t i = 0; i < tr.time.size(); ++i) EXPECT_EQ(b.sbp_rise[i], 5.0 * s);
+}
+
+// Halving the grid converges (second order: S(Cp) is linear between grid points in the update).
+TEST(AcuteEffects, SbpGridHalvingConverges) {
+    const AcuteEffectModel m = AcuteEffectModel::from_parameters(load_library_pd("acute_effects", models_dir()));
+    auto sbp = [&](double dt_min) {
+        const Trajectory tr = single_iv(0.5, 3.0, dt_min / 60.0);
+        const AcuteCurves a = acute_effects(tr, m, {0.0});
+        std::vector<double> v;
+        for (int k = 0; k <= 180; ++k) v.push_back(interpolate(a.time, a.sbp_rise.data(), k / 60.0));
+        return v;
+    };
+    const auto s2 = sbp(2.0), s1 = sbp(1.0), s05 = sbp(0.5);
+    double d21 = 0, d105 = 0;
+    for (std::size_t k = 0; k < s1.size(); k += 2) {   // minutes on all three grids
+        d21 = std::max(d21, std::fabs(s2[k] - s1[k]));
+        d105 = std::max(d105, std::fabs(s1[k] - s05[k]));
+    }
+    std::printf("SBP grid halving: max change 2->1 min %.2e, 1->0.5 min %.2e mmHg\n", d21, d105);
+    EXPECT_LT(d105, 0.01);   // mmHg, far below a cuff's 1-2 mmHg resolution
+    EXPECT_GT(d21 / d105, 3.0);
+}
+
+TEST(SideEffects, CourseIncidenceIsOneMinusProductOfComplements) {
+    std::vector<SideEffectRisk> v(3);
+    v[0].nausea = 0.1; v[1].nausea = 0.2; v[2].nausea = 0.3;
+    v[0].drowsiness = 1.0;
+    const SideEffectRisk c = course_incidence(v);
+    EXPECT_NEAR(c.nausea, 1.0 - 0.9 * 0.8 * 0.7, 1e-15);
+    EXPECT_EQ(c.drowsiness, 1.0);
+    EXPECT_EQ(c.dizziness, 0.0);
+    EXPECT_EQ(course_incidence({}).nausea, 0.0);
+    v[1].dizziness = 1.5;
+    EXPECT_NE(input_error([&] { course_incidence(v); }).find("1.5 outside [0, 1]"), std::string::npos);
+    AcuteEffectModel m;
+    m.nausea_c50 = 200.0;
+    EXPECT_DOUBLE_EQ(side_effect_risk(m, 200.0).nausea, 0.5);
+    EXPECT_EQ(side_effect_risk(m, 0.0).nausea, 0.0);
+    m.se_slope = 0.0;
+    EXPECT_NE(input_error([&] { m.validate(); }).find("se_slope = 0"), std::string::npos);
 }
 
 TEST(Discharge, MonotoneInDose) {

@@ -105,6 +105,26 @@ def test_six_iv_sessions_believable(six):
     assert c["min_madrs"] <= six.response_level
 
 
+def test_side_effect_probabilities_per_session_and_course(six):
+    s = six.sessions
+    cols = ["p_nausea", "p_dizziness", "p_drowsiness", "p_dissociation"]
+    assert all(six.sessions.attrs["units"][c] == "1" for c in cols)
+    p = s[cols].to_numpy()
+    assert np.all((p > 0) & (p < 1))
+    # The course incidence is 1 - prod(1 - p_k) over the sessions (the C++ aggregation).
+    for c in cols:
+        name = c[2:]
+        assert six.side_effects[name] == pytest.approx(1 - np.prod(1 - s[c].to_numpy()), rel=1e-12)
+    # Calibrated on the 6-session IV course (Rodrigues 2022; docs/calibration.md): the same here.
+    assert six.side_effects["drowsiness"] == pytest.approx(0.564, abs=0.005)
+    assert six.side_effects["nausea"] == pytest.approx(0.133, abs=0.005)
+    # A larger peak exposure, a larger probability.
+    hi = ks.course(ks.schedules.iv_days([0], mg_per_kg=1.0), follow_up="1 d").sessions
+    assert np.all(hi[cols].to_numpy()[0] > p[0])
+    r = ks._core.course_incidence([ks._core.SideEffectRisk()] * 2)
+    assert r.nausea == 0.0
+
+
 def test_esketamine_induction_believable(esk):
     s = esk.sessions
     assert len(s) == 12
