@@ -58,7 +58,10 @@ AcuteEffectModel AcuteEffectModel::from_parameters(const PdParameterSet& file) {
         {"diss_hill", PdUnit::fraction},              {"sbp_emax", PdUnit::mmhg},
         {"sbp_ec50", PdUnit::concentration},          {"sbp_hill", PdUnit::fraction},
         {"diss_tolerance_per_session", PdUnit::fraction}, {"diss_discharge_threshold", PdUnit::percent_effect},
-        {"sbp_discharge_threshold", PdUnit::mmhg},
+        {"sbp_discharge_threshold", PdUnit::mmhg},    {"sbp_k_tol", PdUnit::rate},
+        {"se_slope", PdUnit::fraction},               {"nausea_c50", PdUnit::concentration},
+        {"dizziness_c50", PdUnit::concentration},     {"drowsiness_c50", PdUnit::concentration},
+        {"dissociation_report_c50", PdUnit::concentration},
     };
     const PdParameterSet p = conform_pd_parameters(file, kSpec);
     AcuteEffectModel m;
