@@ -390,26 +390,23 @@ std::size_t run_spectral(SpectralRun& r, std::size_t o, PropagatorCache& cache) 
         e[i] = win.e[i];
         g[i] = win.g[i];
     }
-    for (; o < o_end; ++o) {
-        const double to = times[o];
-        const double h = to - t;
-        if (!(h >= win.lo && h < win.hi)) {
-            if (!set_window(cache, h, win)) break;
-            for (int i = 0; i < N; ++i) {
-                e[i] = win.e[i];
-                g[i] = win.g[i];
+    // Two loops: the inner one makes no call, so the register allocator keeps the state in
+    // registers there (every xmm register is caller-saved, and a call anywhere in the loop made
+    // it keep the state on the stack); the outer one moves the step window.
+    while (o < o_end) {
+        const double lo = win.lo, hi = win.hi, kq = win.kq;
+        for (; o < o_end; ++o) {
+            const double to = times[o];
+            const double h = to - t;
+            if (!(h >= lo && h < hi)) break;
+            if (has_input) {
+                const double dh = h - kq;
+                for (int i = 0; i < N; ++i) z[i] = e[i] * (z[i] + dh * w[i]) + g[i] * w[i];
+            } else {
+                for (int i = 0; i < N; ++i) z[i] *= e[i];
             }
-        }
-        if (has_input) {
-            const double dh = h - win.kq;
-            for (int i = 0; i < N; ++i) z[i] = e[i] * (z[i] + dh * w[i]) + g[i] * w[i];
-        } else {
-            for (int i = 0; i < N; ++i) z[i] *= e[i];
-        }
-        t = to;
-        for (int k = 0; k < M; ++k) {
-            double v = 0.0;
-            if (!zero[k]) {
+            t = to;
+            for (int k = 0; k < M; ++k) {
                 const double* row = cv + k * N;
                 double a0 = 0.0, a1 = 0.0;
                 int j = 0;
@@ -418,9 +415,13 @@ std::size_t run_spectral(SpectralRun& r, std::size_t o, PropagatorCache& cache) 
                     a1 += row[j + 1] * z[j + 1];
                 }
                 if (j < N) a0 += row[j] * z[j];
-                v = a0 + a1;
+                values[static_cast<std::size_t>(k) * nt + o] = zero[k] ? 0.0 : a0 + a1;
             }
-            values[static_cast<std::size_t>(k) * nt + o] = v;
+        }
+        if (o == o_end || !set_window(cache, times[o] - t, win)) break;
+        for (int i = 0; i < N; ++i) {
+            e[i] = win.e[i];
+            g[i] = win.g[i];
         }
     }
     for (int i = 0; i < N; ++i) r.z[i] = z[i];
