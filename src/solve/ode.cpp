@@ -147,6 +147,7 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
 Trajectory simulate_ode(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
                         const SimOptions& opt) {
     Trajectory tr = make_trajectory(sys, times, opt);
+    tr.values.setZero();
     if (opt.method == OdeMethod::dopri5) {
         auto stepper = odeint::make_dense_output(opt.atol, opt.rtol, odeint::runge_kutta_dopri5<StdState>());
         run<StdState>(sys, in, times, opt, tr, stepper, [&](const Eigen::VectorXd* u) { return Rhs{&sys.A, u}; });
