@@ -106,14 +106,14 @@ def test_regimens():
 def test_steady_state_regimen(clements):
     # SS=1 with II: at its time the state is the periodic steady state, computed exactly; it
     # equals the same infusion given 60 times every 12 h (distance left ~ e^{-60 x 12 h / t1/2}).
-    one = ks.Regimen.iv_infusion(35, duration="40 min", at="720 h")
+    one = ks.Regimen.iv_infusion("35 mg", duration="40 min", at="720 h")
     ss = one.at_steady_state("12 h")
     assert [(e.steady_state, e.interval) for e in ss.events] == [(True, 12.0)]
     assert "steady state every 12 h" in repr(ss)
-    assert (ss + ks.Regimen.iv_bolus(1, at="730 h")).events[0].steady_state  # copies keep the flag
-    repeated = ks.Regimen.iv_infusion(35, duration="40 min", at=[12.0 * k for k in range(61)])
-    a = ks.simulate(clements, ss, times=np.linspace(720, 732, 49))
-    b = ks.simulate(clements, repeated, times=np.linspace(720, 732, 49))
+    assert (ss + ks.Regimen.iv_bolus("1 mg", at="730 h")).events[0].steady_state  # copies keep the flag
+    repeated = ks.Regimen.iv_infusion("35 mg", duration="40 min", at=[f"{12 * k} h" for k in range(61)])
+    a = ks.simulate(clements, ss, times=[f"{t} h" for t in np.linspace(720, 732, 49)])
+    b = ks.simulate(clements, repeated, times=[f"{t} h" for t in np.linspace(720, 732, 49)])
     np.testing.assert_allclose(a["C_plasma"], b["C_plasma"], rtol=1e-9)
     assert a.dose_total_mg == pytest.approx(35.0)
     with pytest.raises(ValueError, match="interval"):

@@ -129,8 +129,13 @@ def regimens(draw):
     return doses
 
 
+def hours(x) -> str:
+    """A time with its unit, exact to the last bit (repr of the float)."""
+    return f"{float(x)!r} h"
+
+
 def make_regimen(doses) -> ks.Regimen:
-    parts = [ks.Regimen.dose(a, route, at=t0, duration=d) for route, t0, a, d in doses]
+    parts = [ks.Regimen.dose(f"{float(a)!r} mg", route, at=hours(t0), duration=hours(d)) for route, t0, a, d in doses]
     total = parts[0]
     for p in parts[1:]:
         total = total + p
@@ -176,6 +181,7 @@ def load(text: str, directory: str) -> ks.Model:
 
 
 TIMES = np.unique(np.concatenate([np.linspace(0.0, 72.0, 145), [0.001, 0.01, 0.1]]))
+TIMES_Q = [hours(t) for t in TIMES]
 
 
 def check_values(r: ks.Result) -> None:
@@ -194,7 +200,7 @@ def check_values(r: ks.Result) -> None:
 @given(models(), regimens())
 def test_exact_solution_is_finite_nonnegative_and_conserves_mass(model_dir, m, doses):
     text, spec = m
-    r = ks.simulate(load(text, model_dir), make_regimen(doses), times=TIMES, output_amounts=True)
+    r = ks.simulate(load(text, model_dir), make_regimen(doses), times=TIMES_Q, output_amounts=True)
     check_values(r)
     amounts = [i for i, name in enumerate(r.outputs) if name.startswith("A_")]
     assert {"A_eliminated", "A_unabsorbed", "A_depot", "A_central"} <= set(r.outputs)
@@ -210,8 +216,8 @@ def test_exact_and_ode_solvers_agree(model_dir, m, doses):
     text, _ = m
     model = load(text, model_dir)
     reg = make_regimen(doses)
-    exact = ks.simulate(model, reg, times=TIMES, output_amounts=True)
-    ode = ks.simulate(model, reg, times=TIMES, output_amounts=True, solver="ode", rtol=1e-10, atol=1e-12)
+    exact = ks.simulate(model, reg, times=TIMES_Q, output_amounts=True)
+    ode = ks.simulate(model, reg, times=TIMES_Q, output_amounts=True, solver="ode", rtol=1e-10, atol=1e-12)
     check_values(ode)
     assert exact.outputs == ode.outputs
     peak = np.abs(exact.values).max(axis=1, keepdims=True)
@@ -232,7 +238,7 @@ def test_sweep_is_bitwise_independent_of_thread_count(model_dir, m, doses, n_val
     params = {"k10": list(np.geomspace(0.05, 5.0, n_values)), "dose": [10.0, 100.0]}
     if spec["n"] >= 2:
         params["k12"] = [0.1, 1.0]
-    kwargs = dict(metrics=("Cmax", "Tmax", "AUC"), times=TIMES, trajectories="numpy")
+    kwargs = dict(metrics=("cmax", "tmax", "auc_0_t"), times=TIMES_Q, trajectories="numpy")
     reg = make_regimen(doses)
     df1, tr1 = ks.sweep(model, reg, params, threads=1, **kwargs)
     df2, tr2 = ks.sweep(model, reg, params, threads=2, **kwargs)
