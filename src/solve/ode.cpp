@@ -111,6 +111,16 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
                 throw SolverError(std::string("ode solver: more than max_steps = ") + std::to_string(opt.max_steps) +
                                   " steps between two output times near t = " + fmt(t) +
                                   " h; raise max_steps or use method = rosenbrock4 (stiff)");
+            } catch (const SolverError&) {
+                throw;
+            } catch (const InputError&) {
+                throw;
+            } catch (const std::exception& e) {
+                // Boost.uBLAS (rosenbrock4's LU) throws its own internal_logic/bad_argument on
+                // singular or non-finite Jacobian steps: a numerical failure, named as one
+                // (fuzz finding ublas_internal_logic_escapes_rosenbrock4).
+                throw SolverError(std::string("ode solver (") + to_string(opt.method) + "): failed near t = " + fmt(t) +
+                                  " h (" + e.what() + "); the system is too badly scaled for this method");
             }
         }
         else {
