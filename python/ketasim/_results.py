@@ -143,13 +143,31 @@ def _read_arm(g, name: str) -> ResultArm:
 
     if "time" not in g:
         raise ValueError(f"{g.file.filename}: group '{g.name}' has no 'time' dataset; not a ketasim result")
+    where = f"{g.file.filename}:{g.name}"
     time = g["time"][()]
+    # No silent wrong numbers from a damaged or foreign file: the time axis is a finite, strictly
+    # increasing float vector and every output is a finite float (subjects, times) array.
+    if not (isinstance(time, np.ndarray) and time.ndim == 1 and np.issubdtype(time.dtype, np.floating)):
+        raise ValueError(f"{where}/time: must be a 1-D float dataset (hours), got {getattr(time, 'dtype', type(time))} "
+                         f"of shape {getattr(time, 'shape', ())}")
+    if not (np.all(np.isfinite(time)) and np.all(np.diff(time) > 0)):
+        raise ValueError(f"{where}/time: must be finite and strictly increasing")
     outputs: Dict[str, np.ndarray] = {}
     units: Dict[str, str] = {}
     if "outputs" in g:
         for k, ds in g["outputs"].items():
             v = ds[()]
-            outputs[k] = v.reshape(1, -1) if v.ndim == 1 else v
+            if not (isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.floating) and v.ndim in (1, 2)):
+                raise ValueError(f"{where}/outputs/{k}: must be a float array (subjects, times), got "
+                                 f"{getattr(v, 'dtype', type(v))} of shape {getattr(v, 'shape', ())}")
+            v = v.reshape(1, -1) if v.ndim == 1 else v
+            if v.shape[1] != time.size:
+                raise ValueError(f"{where}/outputs/{k}: {v.shape[1]} columns for {time.size} times")
+            if not np.all(np.isfinite(v)):
+                bad = np.argwhere(~np.isfinite(v))[0]
+                raise ValueError(f"{where}/outputs/{k}: value {v[tuple(bad)]} at subject {bad[0]}, time "
+                                 f"{time[bad[1]]} h is not finite")
+            outputs[k] = v
             units[k] = _text(ds.attrs.get("units", ""))
     metrics: Dict[str, Dict[str, np.ndarray]] = {}
     metric_units: Dict[str, Dict[str, str]] = {}
@@ -202,6 +220,12 @@ def read_results(path: Union[str, os.PathLike]) -> ResultFile:
         raise ValueError(f"read_results: path: '{p}' is not an HDF5 file (ketasim writes .h5; read .csv with pandas)")
     with h5py.File(p, "r") as f:
         attrs = _attrs(f)
+        if "arms" not in f and "time" not in f:
+            raise ValueError(f"{p}: neither /time nor /arms; not a ketasim result file")
+        # The writer sets complete = "yes" last: anything else is a run that did not finish.
+        if attrs.get("complete") != "yes":
+            raise ValueError(f"{p}: not a complete ketasim result (root attribute complete = "
+                             f"{attrs.get('complete')!r}, not 'yes'): the run that wrote it did not finish")
         arms: Dict[str, ResultArm] = {}
         if "arms" in f:
             ag = f["arms"]

@@ -64,6 +64,7 @@ def test_several_arms_layout(tmp_path):
     path = tmp_path / "arms.h5"
     with h5py.File(path, "w") as f:
         f.attrs["ketasim_version"] = "0.1.0"
+        f.attrs["complete"] = "yes"
         ag = f.create_group("arms")
         for i, name in enumerate(["iv", "nasal"]):
             _write_arm(ag.create_group(name), n=2, seed=i)
@@ -173,6 +174,7 @@ with h5py.File(p, 'r') as f:
     assert np.array_equal(f['outputs/C_plasma'][0], r['C_plasma'])
 q = {str(tmp_path / 'y.h5')!r}
 with h5py.File(q, 'w') as f:
+    f.attrs['complete'] = 'yes'
     f.create_dataset('time', data=np.arange(3.0)).attrs['units'] = 'h'
     f.create_group('outputs').create_dataset('C_plasma', data=np.ones((1, 3)))
 assert ks.read_results(q).arm['C_plasma'].shape == (1, 3)
@@ -181,3 +183,44 @@ print('ok')
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
+
+
+def test_read_results_refuses_incomplete_or_damaged_files(tmp_path, esketamine, nasal56):
+    """Regression (issue 9): files without complete = "yes", a text time axis, outputs of the
+    wrong shape or with NaN were read as results."""
+    h5py = pytest.importorskip("h5py")
+    good = tmp_path / "good.h5"
+    ks.write_results(good, {"a": ks.simulate(esketamine, nasal56, "2 h", "30 min")})
+    assert ks.read_results(good).complete
+
+    def damaged(name, edit):
+        p = tmp_path / name
+        p.write_bytes(good.read_bytes())
+        with h5py.File(p, "r+") as f:
+            edit(f)
+        return p
+
+    def time_as_text(f):
+        del f["time"]
+        f["time"] = np.array([b"0", b"1"])
+
+    def wrong_shape(f):
+        name = next(iter(f["outputs"]))
+        del f["outputs"][name]
+        f["outputs"][name] = np.zeros((1, 3))
+
+    def with_nan(f):
+        name = next(iter(f["outputs"]))
+        v = f["outputs"][name][()]
+        v[0, 1] = np.nan
+        f["outputs"][name][...] = v
+
+    cases = {
+        "incomplete.h5": (lambda f: f.attrs.__setitem__("complete", "no"), "not a complete ketasim result"),
+        "text_time.h5": (time_as_text, "time: must be a 1-D float dataset"),
+        "shape.h5": (wrong_shape, "3 columns for 5 times"),
+        "nan.h5": (with_nan, "is not finite"),
+    }
+    for name, (edit, msg) in cases.items():
+        with pytest.raises(ValueError, match=msg):
+            ks.read_results(damaged(name, edit))
