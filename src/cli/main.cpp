@@ -113,6 +113,7 @@ struct SimulateArgs {
     bool event_times = false, amounts = false;
     bool days_given = false, threshold_given = false, duration_given = false, spacing_given = false;
     std::vector<std::string> covariates_given;   // "weight", "age": set on the command line
+    long id = -1;                                 // --id: the subject of a multi-ID event table
 };
 
 int cmd_simulate(const SimulateArgs& a, const std::string& command) {
@@ -146,7 +147,7 @@ int cmd_simulate(const SimulateArgs& a, const std::string& command) {
                                         " gives its own");
         const bool csv = a.regimen.size() > 4 && a.regimen.substr(a.regimen.size() - 4) == ".csv";
         if (csv) {
-            EventTable et = load_event_table(a.regimen, &m);
+            EventTable et = load_event_table(a.regimen, &m, a.id);
             reg = et.regimen;
             extra_times = et.observation_times;
         } else {
@@ -270,6 +271,8 @@ int main(int argc, char** argv) {
     auto* sim = app.add_subcommand("simulate", "Simulate one model and regimen; print metrics; write HDF5 or CSV");
     sim->add_option("model", sa.model, "Library name (see `ketasim models`) or a .toml model file")->required();
     sim->add_option("--regimen", sa.regimen, "Regimen file: .toml ([[dose]] entries) or NONMEM-style .csv event table");
+    sim->add_option("--id", sa.id, "Event table (.csv) with several IDs: simulate this subject (ID column value)")
+        ->check(CLI::NonNegativeNumber);
     sim->add_option("--dose", sa.dose, "Dose per administration, e.g. '35 mg' or '0.5 mg/kg'");
     sim->add_option("--route", sa.route,
                     "Route name of the model (iv, intranasal, oral, ...); required when the model has several routes");
@@ -371,6 +374,10 @@ int main(int argc, char** argv) {
     }
     sa.days_given = sim->count("--days") > 0;
     sa.threshold_given = sim->count("--threshold") > 0;
+    if (sim->count("--id") && (sa.regimen.size() < 4 || sa.regimen.substr(sa.regimen.size() - 4) != ".csv")) {
+        std::cerr << "ketasim: usage error: --id applies to an event table (--regimen FILE.csv)\n";
+        return 1;
+    }
     if (sim->count("--weight")) sa.covariates_given.push_back("weight");
     if (sim->count("--age")) sa.covariates_given.push_back("age");
     sa.duration_given = sim->count("--duration") > 0;

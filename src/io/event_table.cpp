@@ -235,6 +235,7 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
     out.covariate_columns = out_covariates;
     std::vector<int> event_line;
     bool id_seen = false;
+    std::vector<double> ids_seen;   // the first two distinct IDs (several subjects?)
     for (std::size_t r = 1; r < lines.size(); ++r) {
         const int ln = lines[r].first;
         const std::vector<std::string> f = rd.split(lines[r].second, ln);
@@ -262,6 +263,8 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
         if (has(cID)) {
             const double v = number(cID, "ID");
             keep = id < 0 || v == static_cast<double>(id);
+            if (ids_seen.size() < 2 && std::find(ids_seen.begin(), ids_seen.end(), v) == ids_seen.end())
+                ids_seen.push_back(v);
         } else if (cID.present()) {
             rd.fail(ln, "ID", text(cID), "is empty; every row needs a subject ID");
         }
@@ -371,6 +374,12 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
     }
     if (id >= 0 && cID.present() && !id_seen)
         throw InputError(path + ": column ID: no rows for ID " + std::to_string(id));
+    // Regression (issue 8): a dataset of several subjects was run as one subject given every
+    // subject's doses. A regimen is one subject's: several IDs need a choice.
+    if (id < 0 && ids_seen.size() > 1)
+        throw InputError(path + ": column ID: the file holds several subjects (IDs " + detail::fmt(ids_seen[0]) + ", " +
+                         detail::fmt(ids_seen[1]) + ", ...); a regimen is one subject's doses: choose one with --id N "
+                         "(CLI) or id=N (Python)");
 
     // Rows may come in any time order within an ID (NONMEM requires them sorted; we sort).
     std::vector<std::size_t> order(out.regimen.events.size());

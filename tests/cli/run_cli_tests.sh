@@ -34,6 +34,13 @@ check "csv has 5 days at 5 min + header" '[ "$(wc -l < "$TMP/iv.csv")" = 1442 ]'
 run simulate esketamine_nasal --route intranasal --dose "84 mg" --device "28 mg" --solver ode --out "$TMP/esk.h5"
 check "simulate ode h5 exits 0" '[ "$(rc)" = 0 ]'
 
+# A dataset of several subjects: one subject with --id; without it an error, not one merged subject.
+printf 'ID,TIME,AMT,EVID\n1,0,10,1\n2,0,20,1\n2,2,0,0\n' > "$TMP/two.csv"
+run simulate ketamine_iv_clements --regimen "$TMP/two.csv"
+check "two-ID event table without --id exits 2" '[ "$(rc)" = 2 ] && grep -q "several subjects" "$TMP/err"'
+run simulate ketamine_iv_clements --regimen "$TMP/two.csv" --id 2
+check "--id 2 simulates subject 2 (20 mg)" '[ "$(rc)" = 0 ] && grep -q "20.0 mg in total" "$TMP/out"'
+
 # Bad input: exit 2, one line on stderr naming the problem, no output file.
 run simulate ketamine_iv_clements --dose "-5 mg" --out "$TMP/bad.h5"
 check "negative dose exits 2" '[ "$(rc)" = 2 ]'

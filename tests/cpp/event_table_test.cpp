@@ -160,9 +160,17 @@ TEST_F(EventTableTest, IdSelectsOneSubject) {
     ASSERT_EQ(two.regimen.events.size(), 1u);
     EXPECT_EQ(two.regimen.events[0].amount, 20.0);
     EXPECT_EQ(two.observation_times, (std::vector<double>{2.0, 4.0}));
-    const auto all = load_event_table(p);
-    EXPECT_EQ(all.regimen.events.size(), 2u);
-    EXPECT_EQ(all.observation_times.size(), 3u);
+    // Regression (issue 8): without an ID the doses of every subject were given to one subject.
+    try {
+        load_event_table(p);
+        ADD_FAILURE() << "a file of several subjects was read as one";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("several subjects (IDs 1, 2, ...)"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("--id N"), std::string::npos) << e.what();
+    }
+    // A file of one subject needs no ID.
+    const auto one = load_event_table(write("b.csv", "ID,TIME,AMT,EVID\n7,0,10,1\n7,1,0,0\n"));
+    EXPECT_EQ(one.regimen.events.size(), 1u);
     try {
         load_event_table(p, nullptr, 5);
         ADD_FAILURE() << "no error for a missing ID";
