@@ -385,7 +385,10 @@ std::size_t run_spectral(SpectralRun& r, std::size_t o, PropagatorCache& cache) 
         times);
     StepWindow win;
     double t = r.t;
-    if (o < o_end && !set_window(cache, times[o] - t, win)) return o;
+    // No output before the next breakpoint: nothing to propagate here (and no window to read:
+    // UBSan caught the null window read when this returned after the copy instead).
+    if (o >= o_end) return o;
+    if (!set_window(cache, times[o] - t, win)) return o;
     for (int i = 0; i < N; ++i) {
         e[i] = win.e[i];
         g[i] = win.g[i];
