@@ -105,6 +105,7 @@ struct VariabilityBlock {
     bool per_occasion = false;
     std::string source;
     bool assumed = false;     // not from a publication: the file says why
+    bool calibrated = false;  // fitted by this project to stated targets (source "calibrated: ...")
     int line = 0;             // line of the block in its file (messages)
 };
 

@@ -33,6 +33,10 @@ struct PdParameterSet {
     std::string name, title, description;
     std::string source_path;
     std::vector<PdParameter> parameters;
+    // The top-level `structure` key ("" when absent): the equations a symptom file's parameters
+    // belong to (SymptomModel::from_parameters requires it; other PD models reject it).
+    std::string structure;
+    int structure_line = 0;
     // Between-patient variability of PD parameters ([[variability]] blocks, the model files'
     // format: docs/populations.md); per-occasion blocks are not supported for PD.
     std::vector<VariabilityBlock> variability;
@@ -143,12 +147,27 @@ std::vector<SessionAcute> session_acute_metrics(const Trajectory& tr, const Acut
                                                 const std::string& ce_name = "Ce");
 
 // ---- symptom model (calibrated, not published) -----------------------------------------------
-// S(Ce) = Ce^h / (ec50^h + Ce^h)
-// dP/dt = k_on S(Ce) (1 - P) - k_off P          plasticity induced during exposure, P in [0, 1]
-// dE/dt = k_tr (P - E)                           its expression in mood, E in [0, 1] (delay)
-// placebo(t) = placebo_max (1 - exp(-k_placebo (t - t_first)))   expectation, from the 1st session
-// MADRS(t) = baseline (1 - emax_p E) (1 - placebo(t))            in [0, baseline] by construction
+// Two structures, chosen by the model file's `structure` key (docs/symptom_model.md):
+//
+// madrs_v1 (one plasticity state; calibrated to one dose only; kept for comparison):
+//   S(Ce) = Ce^h / (ec50^h + Ce^h)
+//   dP/dt = k_on S(Ce) (1 - P) - k_off P         plasticity induced during exposure, P in [0, 1]
+//   dE/dt = k_tr (P - E)                          its expression in mood, E in [0, 1] (delay)
+// madrs_v2 (consolidation; the default library file models/pd/madrs.toml):
+//   dP/dt = k_on S(Ce) (1 - P) - k_off P         fast, labile plasticity (as v1)
+//   dC/dt = k_cons P (1 - C) - k_off_c C          consolidated (stabilized) plasticity, C in [0, 1]
+//   dE/dt = k_tr (P + C - P C - E)                expression of either; P + C - PC = 1 - (1-P)(1-C)
+// Both:
+//   placebo(t) = placebo_max (1 - exp(-k_placebo (t - t_first)))   expectation, from the 1st session
+//   MADRS(t) = baseline (1 - emax_p E) (1 - placebo(t))            in [0, baseline] by construction
+// v1 is v2 with k_cons = 0 (C stays 0), which is how both are integrated.
+enum class SymptomStructure { madrs_v1, madrs_v2 };
+const char* to_string(SymptomStructure s);
+// "madrs_v1" or "madrs_v2"; anything else is an InputError naming the valid structures.
+SymptomStructure symptom_structure_from_string(const std::string& s);
+
 struct SymptomModel {
+    SymptomStructure structure = SymptomStructure::madrs_v1;
     double baseline = 32.0;        // MADRS points, in [0, 60]
     double ec50 = 150.0;           // ng/mL racemic-equivalent Ce
     double hill = 1.0;
@@ -158,23 +177,27 @@ struct SymptomModel {
     double emax_p = 1.0;           // in [0, 1]
     double placebo_max = 0.28;     // in [0, 1)
     double k_placebo = 0.17;       // 1/h
+    double k_cons = 0.0;           // 1/h, madrs_v2 only (must be 0 for madrs_v1)
+    double k_off_c = 0.0;          // 1/h, madrs_v2 only (must be 0 for madrs_v1)
     void validate() const;
+    // The file's `structure` selects the parameter table: a parameter of the other structure is
+    // an InputError (never silently ignored), as is a missing or unknown structure.
     static SymptomModel from_parameters(const PdParameterSet& p);
 };
 
 struct SymptomOptions {
-    double rtol = 1e-8, atol = 1e-10;   // dopri5 on (P, E)
+    double rtol = 1e-8, atol = 1e-10;   // dopri5 on (P, C, E)
     void validate() const;
 };
 
 struct SymptomCurve {
     std::vector<double> time;     // h, the trajectory's grid
     std::vector<double> ce;       // racemic-equivalent ng/mL
-    std::vector<double> P, E, placebo, madrs;
+    std::vector<double> P, C, E, placebo, madrs;   // C: consolidated state (0 for madrs_v1)
     std::vector<double> madrs_control;   // placebo only (same expectation, no drug)
 };
 
-// Semi-analytic path: integrates (P, E) with dopri5 between consecutive grid points of the exact
+// Semi-analytic path: integrates (P, C, E) with dopri5 between consecutive grid points of the exact
 // PK solution `tr`. Between grid points Ce is linear, or, when `ke0_per_h` is given (with the
 // driver output, normally C_plasma, in `tr`), a cubic Hermite interpolant whose end slopes are
 // the exact dCe/dt = ke0 (C_driver - Ce): fourth order instead of second (docs/calibration.md).
@@ -183,7 +206,7 @@ SymptomCurve simulate_symptoms(const Trajectory& tr, const SymptomModel& m, doub
                                double ke0_per_h = std::numeric_limits<double>::quiet_NaN(),
                                const std::string& driver_name = "C_plasma");
 
-// Coupled path: every PK state (including the effect site) and (P, E) integrated together as one
+// Coupled path: every PK state (including the effect site) and (P, C, E) integrated together as one
 // ODE system by Boost.Odeint dopri5 with error control on all of them, restarted at every dose
 // and infusion start/stop. No exact PK solution involved: the independent reference that the
 // semi-analytic path is tested against. Output on `times` (h, increasing); `ce_scale` as above.
@@ -283,8 +306,8 @@ CourseSpec with_model(const CourseSpec& spec, const Model& model);
 
 // How run_course integrates the symptom states (both must agree; tests hold them together).
 enum class PdSolver {
-    semi_analytic,   // exact PK, then (P, E) by dopri5 on Hermite-interpolated Ce (fast, default)
-    coupled_ode      // PK + effect site + (P, E) as one dopri5 system (reference; slower)
+    semi_analytic,   // exact PK, then (P, C, E) by dopri5 on Hermite-interpolated Ce (fast, default)
+    coupled_ode      // PK + effect site + (P, C, E) as one dopri5 system (reference; slower)
 };
 const char* to_string(PdSolver s);
 PdSolver pd_solver_from_string(const std::string& s);   // "semi-analytic" or "coupled-ode"

@@ -215,6 +215,9 @@ struct CoursePopulationOptions {
     CourseOptions course;         // dt, follow-up, PD solver, clinical thresholds (weight: per subject)
     bool stop_at_remission = false;   // a patient's course ends after the first session with remission
     int max_sessions = 0;             // 0 = every session of the course; else at most this many
+    // Extra columns `madrs_at.<h>`: MADRS at these times (h after the first session start; each
+    // within the simulated span), e.g. 72 and 168 for single-dose rates at 72 h and day 7.
+    std::vector<double> madrs_times_h;
     ParallelOptions parallel;
     void validate() const;
 };
@@ -226,7 +229,7 @@ struct CoursePopulationOptions {
 // `sessions_to_remission` (NaN: never), `responder_at_last` (0/1, at 24 h after the last session
 // given), `relapse_h` (h from the last session's start to the first MADRS above the response
 // level, for responders; NaN otherwise) and `relapse_observed` (1, or 0 = censored at the end of
-// follow-up), `baseline_madrs`, `madrs_end`.
+// follow-up), `baseline_madrs`, `madrs_end`; then `madrs_at.<h>` for options.madrs_times_h.
 void run_course_population(const CourseSpec& spec, const PdParameterSet& acute, const PdParameterSet& symptoms,
                            const PopulationSource& source, std::size_t begin, std::size_t end,
                            const CoursePopulationOptions& options, ResultSink& sink);

@@ -554,6 +554,9 @@ class SymptomModel:
     emax_p: float
     placebo_max: float
     k_placebo: float
+    k_cons: float
+    k_off_c: float
+    structure: str
     def __init__(self) -> None: ...
     def validate(self) -> None: ...
     @staticmethod

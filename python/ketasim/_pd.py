@@ -27,8 +27,9 @@ SYMPTOM_UNITS: Dict[str, str] = {
     "time_h": "h",
     "day": "d",
     "ce_ng_per_mL": "ng/mL racemic-equivalent Ce",
-    "P": "1 (plasticity state, 0-1)",
-    "E": "1 (its expression in mood, 0-1)",
+    "P": "1 (fast plasticity state, 0-1)",
+    "C": "1 (consolidated plasticity state, 0-1; 0 for structure madrs_v1)",
+    "E": "1 (expression of plasticity in mood, 0-1)",
     "placebo": "1 (fraction of baseline removed by expectation)",
     "madrs": "MADRS points",
     "madrs_control": "MADRS points (placebo only, no drug)",
@@ -45,7 +46,8 @@ ACUTE_UNITS: Dict[str, str] = {
 _ACUTE_FIELDS = ("diss_emax", "diss_ec50", "diss_hill", "sbp_emax", "sbp_ec50", "sbp_hill", "sbp_k_tol",
                  "diss_tolerance_per_session", "diss_discharge_threshold", "sbp_discharge_threshold",
                  "nausea_c50", "dizziness_c50", "drowsiness_c50", "dissociation_report_c50", "se_slope")
-_SYMPTOM_FIELDS = ("baseline", "ec50", "hill", "k_on", "k_off", "k_tr", "emax_p", "placebo_max", "k_placebo")
+_SYMPTOM_FIELDS = ("baseline", "ec50", "hill", "k_on", "k_off", "k_tr", "emax_p", "placebo_max", "k_placebo",
+                   "k_cons", "k_off_c")
 
 #: Named schedules accepted by ``course()`` (the CLI's ``--schedule`` names; C++ schedule_registry()).
 SCHEDULE_NAMES = tuple(s.name for s in _core.schedule_registry())
@@ -257,7 +259,8 @@ class CourseResult:
 
         sc = core.symptom_curves
         self.symptoms = pd.DataFrame({
-            "time_h": sc["time"], "day": sc["time"] / 24.0, "ce_ng_per_mL": sc["ce"], "P": sc["P"], "E": sc["E"],
+            "time_h": sc["time"], "day": sc["time"] / 24.0, "ce_ng_per_mL": sc["ce"], "P": sc["P"], "C": sc["C"],
+            "E": sc["E"],
             "placebo": sc["placebo"], "madrs": sc["madrs"], "madrs_control": sc["madrs_control"],
         })
         self.symptoms.attrs["units"] = dict(SYMPTOM_UNITS)
@@ -330,6 +333,7 @@ def course(
     symptoms: Optional[Mapping[str, float]] = None,
     models_dir: Union[str, os.PathLike, None] = None,
     pd_solver: str = "semi-analytic",
+    symptom_model: Union[str, os.PathLike] = "madrs",
 ) -> CourseResult:
     """Simulate a treatment course, as ``ketasim course`` does.
 
@@ -353,6 +357,9 @@ def course(
         pd_solver: "semi-analytic" (exact PK, then the symptom states on the effect-site curve) or
             "coupled-ode" (PK, effect site and symptom states as one ODE system: the slower
             reference; the two agree to ~1e-8, tested).
+        symptom_model: the symptom-model file: a library name ("madrs", structure madrs_v2, the
+            default; "madrs_v1", the single-state structure) or a .toml file; its ``structure`` key
+            selects the equations (docs/symptom_model.md).
 
     Raises:
         ValueError: bad input, naming the argument or field, its value and the rule.
@@ -365,7 +372,7 @@ def course(
             diss_tolerance, "diss_tolerance", "must be in (0, 1] (dissociation Emax multiplier per earlier session; "
             "1 = no tolerance)", lambda v: 0.0 < v <= 1.0)
     _overrides(am, acute, _ACUTE_FIELDS, "acute")
-    sm = _core.SymptomModel.from_parameters(_core.load_library_pd("madrs", d))
+    sm = _core.SymptomModel.from_parameters(_core.load_library_pd(os.fspath(symptom_model), d))
     _overrides(sm, symptoms, _SYMPTOM_FIELDS, "symptoms")
 
     o = _core.CourseOptions()
@@ -388,7 +395,8 @@ def course(
 
 
 def load_pd(name: str, models_dir: Union[str, os.PathLike, None] = None) -> "pandas.DataFrame":  # noqa: F821
-    """A PD parameter set of the library ("madrs" or "acute_effects", models/pd/<name>.toml) as a
+    """A PD parameter set of the library ("madrs", "madrs_v1" or "acute_effects",
+    models/pd/<name>.toml) as a
     DataFrame indexed by parameter name: value, unit, description, source, calibrated. The
     file's name, title, description and path are in ``df.attrs``."""
     import pandas as pd
@@ -396,7 +404,8 @@ def load_pd(name: str, models_dir: Union[str, os.PathLike, None] = None) -> "pan
     p = _core.load_library_pd(name, _dir(models_dir))
     df = pd.DataFrame([{"name": x.name, "value": x.value, "unit": x.unit, "description": x.description,
                         "source": x.source, "calibrated": bool(x.calibrated)} for x in p.parameters]).set_index("name")
-    df.attrs.update({"name": p.name, "title": p.title, "description": p.description, "source_path": p.source_path})
+    df.attrs.update({"name": p.name, "title": p.title, "description": p.description, "source_path": p.source_path,
+                     "structure": p.structure})
     return df
 
 

@@ -288,7 +288,10 @@ def population(
     Treatment courses: pass a ``ks.Schedule`` or a schedule name (``"iv-3x-weekly"``, ...) as the
     second argument (``model`` None = the schedule's own) and get a ``CoursePopulationResult``;
     the keywords of ``course_options`` apply (``follow_up``, ``dt``, ``stop_at_remission``,
-    ``max_sessions``, ``remission_threshold``, ``response_fraction``, ``pd_solver``).
+    ``max_sessions``, ``remission_threshold``, ``response_fraction``, ``pd_solver``,
+    ``symptom_model`` (library name or .toml, default "madrs"; "madrs_v1" for the older structure)
+    and ``madrs_at`` (times after the first session, e.g. ``["72 h", "7 d"]``: columns
+    ``madrs_at.<h>``)).
     """
     from ._pd import SCHEDULE_NAMES, Schedule
 
@@ -340,7 +343,9 @@ def _population_spec(n, seed, covariates, table, variability) -> "_core.Populati
 def _course_population(model, schedule, *, n, seed, covariates, table, variability, threads, chunk, progress,
                        models_dir, follow_up: Quantity = "28 d", dt: Quantity = "1 min",
                        stop_at_remission: bool = False, max_sessions: int = 0, remission_threshold: float = 10.0,
-                       response_fraction: float = 0.5, pd_solver: str = "semi-analytic") -> CoursePopulationResult:
+                       response_fraction: float = 0.5, pd_solver: str = "semi-analytic",
+                       symptom_model: Union[str, os.PathLike] = "madrs",
+                       madrs_at: Sequence[Quantity] = ()) -> CoursePopulationResult:
     from ._models import _dir
     from ._pd import _schedule
 
@@ -364,6 +369,7 @@ def _course_population(model, schedule, *, n, seed, covariates, table, variabili
         raise TypeError(f"stop_at_remission: expected True or False, got {stop_at_remission!r}")
     o.stop_at_remission = stop_at_remission
     o.max_sessions = _int_arg(max_sessions, "max_sessions", 0)
+    o.madrs_times_h = [to_hours(t, "madrs_at") for t in madrs_at]
     o.threads = _int_arg(threads, "threads", 0)
     o.chunk = _int_arg(chunk, "chunk", 1)
     o.validate()
@@ -371,7 +377,8 @@ def _course_population(model, schedule, *, n, seed, covariates, table, variabili
     callback, close = _progress(progress, total)
     try:
         raw = _core.run_course_population(sched.to_core(), _core.load_library_pd("acute_effects", d),
-                                          _core.load_library_pd("madrs", d), spec, o, progress=callback)
+                                          _core.load_library_pd(os.fspath(symptom_model), d), spec, o,
+                                          progress=callback)
     finally:
         close()
     return CoursePopulationResult(raw, sched.to_core().model.name, spec.seed, total, sched.name)

@@ -32,6 +32,7 @@ void bind_pd(py::module_& m) {
         .def_readonly("title", &PdParameterSet::title)
         .def_readonly("description", &PdParameterSet::description)
         .def_readonly("source_path", &PdParameterSet::source_path)
+        .def_readonly("structure", &PdParameterSet::structure)
         .def_readonly("parameters", &PdParameterSet::parameters)
         .def("value", &PdParameterSet::value, py::arg("name"))
         .def("has", &PdParameterSet::has, py::arg("name"));
@@ -68,6 +69,11 @@ void bind_pd(py::module_& m) {
         .def_readwrite("emax_p", &SymptomModel::emax_p)
         .def_readwrite("placebo_max", &SymptomModel::placebo_max)
         .def_readwrite("k_placebo", &SymptomModel::k_placebo)
+        .def_readwrite("k_cons", &SymptomModel::k_cons)
+        .def_readwrite("k_off_c", &SymptomModel::k_off_c)
+        .def_property(
+            "structure", [](const SymptomModel& x) { return std::string(to_string(x.structure)); },
+            [](SymptomModel& x, const std::string& s) { x.structure = symptom_structure_from_string(s); })
         .def("validate", &SymptomModel::validate)
         .def_static("from_parameters", &SymptomModel::from_parameters, py::arg("parameters"));
 
@@ -225,7 +231,7 @@ void bind_pd(py::module_& m) {
         .def_property_readonly("symptom_curves", [](py::object self) {
             return curves(self, [](const CourseResult& r) {
                 const SymptomCurve& s = r.symptoms;
-                return Curves{{"time", &s.time}, {"ce", &s.ce}, {"P", &s.P}, {"E", &s.E}, {"placebo", &s.placebo},
+                return Curves{{"time", &s.time}, {"ce", &s.ce}, {"P", &s.P}, {"C", &s.C}, {"E", &s.E}, {"placebo", &s.placebo},
                               {"madrs", &s.madrs}, {"madrs_control", &s.madrs_control}};
             });
         });

@@ -59,7 +59,7 @@ std::vector<VariabilityBlock> parse_variability(const toml::table& root, const s
         const toml::table& t = table_at(*a, i, file, path);
         const std::string here = at_line(file, (*a)[i]) + ": " + path;
         check_keys(t, {"parameters", "distribution", "level", "cv_percent", "sd", "variance", "source", "assumed",
-                       "description"},
+                       "calibrated", "description"},
                    file, path);
         VariabilityBlock b;
         b.line = static_cast<int>((*a)[i].source().begin.line);
@@ -85,6 +85,11 @@ std::vector<VariabilityBlock> parse_variability(const toml::table& root, const s
         b.per_occasion = level == "occasion";
         b.source = get_string(t, "source", file, path, true);
         b.assumed = get_bool(t, "assumed", file, path, false);
+        b.calibrated = get_bool(t, "calibrated", file, path, false);
+        // Fitted to data by the project (docs/calibration.md): says so, and to which targets.
+        if (b.calibrated && (b.assumed || b.source.rfind("calibrated:", 0) != 0))
+            throw InputError(here + ".source = '" + b.source +
+                             "': a calibrated block is not `assumed` and its source starts with 'calibrated: <targets>'");
         const std::size_t k = b.parameters.size();
         const int given = (t.get("cv_percent") ? 1 : 0) + (t.get("sd") ? 1 : 0) + (t.get("variance") ? 1 : 0);
         if (given != 1)

@@ -63,6 +63,10 @@ AcuteEffectModel AcuteEffectModel::from_parameters(const PdParameterSet& file) {
         {"dizziness_c50", PdUnit::concentration},     {"drowsiness_c50", PdUnit::concentration},
         {"dissociation_report_c50", PdUnit::concentration},
     };
+    if (!file.structure.empty())
+        throw InputError(file.source_path + ":" + std::to_string(file.structure_line) + ": structure = '" +
+                         file.structure + "': the acute-effect model has one structure; `structure` belongs to "
+                         "symptom-model files");
     const PdParameterSet p = conform_pd_parameters(file, kSpec);
     AcuteEffectModel m;
     m.diss_emax = checked(p, "diss_emax", non_negative, "must be >= 0");

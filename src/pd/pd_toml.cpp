@@ -41,12 +41,17 @@ std::string PdParameterSet::where(const std::string& n) const {
 PdParameterSet parse_pd_parameters(const std::string& text, const std::string& file) {
     using namespace detail;
     const toml::table root = parse_toml(text, file);
-    check_keys(root, {"name", "title", "description", "notes", "parameters", "variability"}, file, "");
+    check_keys(root, {"name", "title", "description", "notes", "structure", "parameters", "variability"}, file, "");
     PdParameterSet s;
     s.source_path = file;
     s.name = get_string(root, "name", file, "", true);
     s.title = get_string(root, "title", file, "", false);
     s.description = get_string(root, "description", file, "", false);
+    s.structure = get_string(root, "structure", file, "", false);
+    if (const toml::node* sn = root.get("structure")) {
+        s.structure_line = static_cast<int>(sn->source().begin.line);
+        if (s.structure.empty()) throw InputError(at_line(file, *sn) + ": structure: must not be empty");
+    }
     const toml::node* pn = root.get("parameters");
     if (!pn || !pn->is_table()) throw InputError(file + ": parameters: required table is missing");
     for (const auto& kv : *pn->as_table()) {

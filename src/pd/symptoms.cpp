@@ -1,5 +1,5 @@
-// Symptom model (MADRS), calibrated to single-dose targets, not published: see pd.hpp and
-// docs/calibration.md. (P, E) integrated with Boost.Odeint dopri5 between grid points, Ce linear
+// Symptom model (MADRS), calibrated, not published: see pd.hpp, docs/symptom_model.md and
+// docs/calibration.md. (P, C, E) integrated with Boost.Odeint dopri5 between grid points, Ce linear
 // in between, so each step sees a smooth right-hand side.
 #include <algorithm>
 #include <array>
@@ -27,6 +27,14 @@ double checked(const PdParameterSet& p, const std::string& name, double lo, doub
 
 }  // namespace
 
+const char* to_string(SymptomStructure s) { return s == SymptomStructure::madrs_v2 ? "madrs_v2" : "madrs_v1"; }
+
+SymptomStructure symptom_structure_from_string(const std::string& s) {
+    if (s == "madrs_v1") return SymptomStructure::madrs_v1;
+    if (s == "madrs_v2") return SymptomStructure::madrs_v2;
+    throw InputError("structure = '" + s + "': not a symptom-model structure (accepted: madrs_v1, madrs_v2)");
+}
+
 void SymptomModel::validate() const {
     pd_require(std::isfinite(baseline) && baseline >= 0 && baseline <= 60, "baseline", baseline, "must be in [0, 60] (MADRS)");
     pd_require(std::isfinite(ec50) && ec50 > 0, "ec50", ec50, "must be finite and > 0");
@@ -37,18 +45,41 @@ void SymptomModel::validate() const {
     pd_require(emax_p >= 0 && emax_p <= 1, "emax_p", emax_p, "must be in [0, 1]");
     pd_require(placebo_max >= 0 && placebo_max < 1, "placebo_max", placebo_max, "must be in [0, 1)");
     pd_require(std::isfinite(k_placebo) && k_placebo >= 0, "k_placebo", k_placebo, "must be finite and >= 0");
+    if (structure == SymptomStructure::madrs_v1) {
+        pd_require(k_cons == 0, "k_cons", k_cons, "must be 0 for structure madrs_v1 (a parameter of madrs_v2)");
+        pd_require(k_off_c == 0, "k_off_c", k_off_c, "must be 0 for structure madrs_v1 (a parameter of madrs_v2)");
+    } else {
+        pd_require(std::isfinite(k_cons) && k_cons >= 0, "k_cons", k_cons, "must be finite and >= 0");
+        pd_require(std::isfinite(k_off_c) && k_off_c >= 0, "k_off_c", k_off_c, "must be finite and >= 0");
+    }
 }
 
 SymptomModel SymptomModel::from_parameters(const PdParameterSet& file) {
-    // The parameters this model reads and the unit each is read in (converted to canonical).
-    static const std::vector<PdParameterSpec> kSpec = {
+    // The parameters each structure reads and the unit each is read in (converted to canonical).
+    static const std::vector<PdParameterSpec> kV1 = {
         {"baseline", PdUnit::madrs_points}, {"ec50", PdUnit::concentration}, {"hill", PdUnit::fraction},
         {"emax_p", PdUnit::fraction},       {"placebo_max", PdUnit::fraction}, {"k_placebo", PdUnit::rate},
         {"k_on", PdUnit::rate},             {"k_off", PdUnit::rate},          {"k_tr", PdUnit::rate},
     };
-    const PdParameterSet p = conform_pd_parameters(file, kSpec);
+    static const std::vector<PdParameterSpec> kV2 = [] {
+        std::vector<PdParameterSpec> v = kV1;
+        v.push_back({"k_cons", PdUnit::rate});
+        v.push_back({"k_off_c", PdUnit::rate});
+        return v;
+    }();
+    const std::string where = file.source_path + (file.structure_line > 0 ? ":" + std::to_string(file.structure_line) : "");
+    if (file.structure.empty())
+        throw InputError(where + ": structure: required key is missing for a symptom model (accepted: madrs_v1, madrs_v2)");
+    SymptomStructure st;
+    try {
+        st = symptom_structure_from_string(file.structure);
+    } catch (const InputError& e) {
+        throw InputError(where + ": " + e.what());
+    }
+    const PdParameterSet p = conform_pd_parameters(file, st == SymptomStructure::madrs_v2 ? kV2 : kV1);
     const double inf = 1e300;
     SymptomModel m;
+    m.structure = st;
     m.baseline = checked(p, "baseline", 0, 60, false, "must be in [0, 60] (MADRS)");
     m.ec50 = checked(p, "ec50", 0, inf, true, "must be > 0");
     m.hill = checked(p, "hill", 0, inf, true, "must be > 0");
@@ -58,6 +89,10 @@ SymptomModel SymptomModel::from_parameters(const PdParameterSet& file) {
     m.emax_p = checked(p, "emax_p", 0, 1, false, "must be in [0, 1]");
     m.placebo_max = checked(p, "placebo_max", 0, 0.999999, false, "must be in [0, 1)");
     m.k_placebo = checked(p, "k_placebo", 0, inf, false, "must be >= 0");
+    if (st == SymptomStructure::madrs_v2) {
+        m.k_cons = checked(p, "k_cons", 0, inf, false, "must be >= 0");
+        m.k_off_c = checked(p, "k_off_c", 0, inf, false, "must be >= 0");
+    }
     return m;
 }
 
@@ -73,7 +108,16 @@ inline double stimulus(const SymptomModel& m, double c) {
     return c > 0 ? 1.0 / (1.0 + std::pow(m.ec50 / c, m.hill)) : 0.0;
 }
 
-// Placebo, MADRS and the placebo-only control from (P, E) on s.time.
+// d(P, C, E)/dt at stimulus `stim` (both structures: C stays 0 when k_cons = 0, i.e. madrs_v1).
+inline void symptom_rhs(const SymptomModel& m, double stim, double P, double C, double E, double* d) {
+    d[0] = m.k_on * stim * (1.0 - P) - m.k_off * P;
+    d[1] = m.k_cons * P * (1.0 - C) - m.k_off_c * C;
+    d[2] = m.k_tr * (P + C - P * C - E);
+}
+
+inline double unit_clamp(double v) { return std::min(1.0, std::max(0.0, v)); }
+
+// Placebo, MADRS and the placebo-only control from (P, C, E) on s.time.
 void finish_curve(SymptomCurve& s, const SymptomModel& m, double first_session_h) {
     const std::size_t n = s.time.size();
     s.placebo.resize(n);
@@ -119,11 +163,12 @@ SymptomCurve simulate_symptoms(const Trajectory& tr, const SymptomModel& m, doub
         }
     }
     s.P.assign(n, 0.0);
+    s.C.assign(n, 0.0);
     s.E.assign(n, 0.0);
 
-    using State = std::array<double, 2>;
+    using State = std::array<double, 3>;
     auto stepper = odeint::make_controlled(o.atol, o.rtol, odeint::runge_kutta_dopri5<State>());
-    State x = {0.0, 0.0};
+    State x = {0.0, 0.0, 0.0};
     for (std::size_t i = 0; i + 1 < n; ++i) {
         const double t0 = tr.time[i], t1 = tr.time[i + 1];
         const double c0 = s.ce[i], c1 = s.ce[i + 1];
@@ -140,17 +185,15 @@ SymptomCurve simulate_symptoms(const Trajectory& tr, const SymptomModel& m, doub
                 } else {
                     c = c0 + (c1 - c0) * u;
                 }
-                const double stim = stimulus(m, c);
-                dy[0] = m.k_on * stim * (1.0 - y[0]) - m.k_off * y[0];
-                dy[1] = m.k_tr * (y[0] - y[1]);
+                symptom_rhs(m, stimulus(m, c), y[0], y[1], y[2], dy.data());
             };
             odeint::integrate_adaptive(stepper, rhs, x, t0, t1, h);
-            // P and E stay in [0, 1] exactly; clamp only the roundoff of the integrator.
-            x[0] = std::min(1.0, std::max(0.0, x[0]));
-            x[1] = std::min(1.0, std::max(0.0, x[1]));
+            // P, C and E stay in [0, 1] exactly; clamp only the roundoff of the integrator.
+            for (double& v : x) v = unit_clamp(v);
         }
         s.P[i + 1] = x[0];
-        s.E[i + 1] = x[1];
+        s.C[i + 1] = x[1];
+        s.E[i + 1] = x[2];
     }
     finish_curve(s, m, first_session_h);
     return s;
@@ -177,9 +220,10 @@ SymptomCurve simulate_symptoms_coupled(const Model& model, const Regimen& regime
     }();
     const Eigen::RowVectorXd c_ce = sys.C.row(ce_row);
 
-    // State: the n PK states (mg; the effect site in ng/mL), then P and E.
+    // State: the n PK states (mg; the effect site in ng/mL), then P, C and E.
     using State = std::vector<double>;
-    State x(static_cast<std::size_t>(n) + 2, 0.0);
+    const auto un = static_cast<std::size_t>(n);
+    State x(un + 3, 0.0);
     Eigen::VectorXd u = Eigen::VectorXd::Zero(n);   // zero-order inputs, mg/h
     auto rhs = [&](const State& y, State& dy, double) {
         const Eigen::Map<const Eigen::VectorXd> xs(y.data(), n);
@@ -187,22 +231,21 @@ SymptomCurve simulate_symptoms_coupled(const Model& model, const Regimen& regime
         dxs.noalias() = sys.A * xs;
         dxs += u;
         const double c = ce_scale * c_ce.dot(xs);
-        const double P = y[static_cast<std::size_t>(n)], E = y[static_cast<std::size_t>(n) + 1];
-        dy[static_cast<std::size_t>(n)] = m.k_on * stimulus(m, c) * (1.0 - P) - m.k_off * P;
-        dy[static_cast<std::size_t>(n) + 1] = m.k_tr * (P - E);
+        symptom_rhs(m, stimulus(m, c), y[un], y[un + 1], y[un + 2], &dy[un]);
     };
     auto stepper = odeint::make_controlled(o.atol, o.rtol, odeint::runge_kutta_dopri5<State>());
     SymptomCurve s;
     s.time = times;
     s.ce.assign(times.size(), 0.0);
     s.P.assign(times.size(), 0.0);
+    s.C.assign(times.size(), 0.0);
     s.E.assign(times.size(), 0.0);
     double t = 0.0;
     // Never step across a breakpoint: integrate to it, apply it, go on.
     auto integrate_to = [&](double t1) {
         if (t1 > t && t1 - t <= detail::min_ode_segment(t1)) {
-            // Too short for the stepper (Boost skips it): the PK part exactly; P and E move by at
-            // most their rate (<= k_on, k_tr) times 1e-9 h.
+            // Too short for the stepper (Boost skips it): the PK part exactly; P, C and E move by
+            // at most their rate (<= k_on, k_cons, k_tr) times 1e-9 h.
             Eigen::VectorXd xs = Eigen::Map<const Eigen::VectorXd>(x.data(), n);
             detail::propagate_exactly(sys.A, u, t1 - t, xs);
             Eigen::Map<Eigen::VectorXd>(x.data(), n) = xs;
@@ -227,8 +270,9 @@ SymptomCurve simulate_symptoms_coupled(const Model& model, const Regimen& regime
         integrate_to(times[i]);
         const Eigen::Map<const Eigen::VectorXd> xs(x.data(), n);
         s.ce[i] = std::max(0.0, ce_scale * c_ce.dot(xs));
-        s.P[i] = std::min(1.0, std::max(0.0, x[static_cast<std::size_t>(n)]));
-        s.E[i] = std::min(1.0, std::max(0.0, x[static_cast<std::size_t>(n) + 1]));
+        s.P[i] = unit_clamp(x[un]);
+        s.C[i] = unit_clamp(x[un + 1]);
+        s.E[i] = unit_clamp(x[un + 2]);
     }
     finish_curve(s, m, first_session_h);
     return s;

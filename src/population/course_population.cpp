@@ -72,6 +72,9 @@ void CoursePopulationOptions::validate() const {
         throw InputError("course.weight_kg = " + detail::fmt(course.weight_kg) +
                          ": in a population every subject has its own weight (draw or tabulate the covariate)");
     if (max_sessions < 0) throw InputError("max_sessions: " + std::to_string(max_sessions) + " must be >= 0 (0 = all)");
+    for (double t : madrs_times_h)
+        if (!(t >= 0 && std::isfinite(t)))
+            throw InputError("madrs_times_h: " + detail::fmt(t) + " must be finite and >= 0 (h after the first session)");
     parallel.validate();
 }
 
@@ -132,6 +135,14 @@ void run_course_population(const CourseSpec& spec, const PdParameterSet& acute_s
                                                                                {"madrs_end", "MADRS points"}}) {
         names.push_back(n);
         units.push_back(u);
+    }
+    const double follow_end = course.session_starts_h.back() - course.session_starts_h.front() + o.course.follow_up_h;
+    for (double t : o.madrs_times_h) {
+        if (t > follow_end)
+            throw InputError("madrs_times_h: " + detail::fmt(t) + " h is after the end of the simulation (" +
+                             detail::fmt(follow_end) + " h after the first session): lengthen the follow-up");
+        names.push_back("madrs_at." + detail::fmt(t));
+        units.push_back("MADRS points");
     }
     sink.start(names, units, begin, end);
     const std::size_t n_desc = source.describe_names().size();
@@ -213,6 +224,12 @@ void run_course_population(const CourseSpec& spec, const PdParameterSet& acute_s
                 block.columns[c++][r] = observed;
                 block.columns[c++][r] = sym.baseline;
                 block.columns[c++][r] = res.symptoms.madrs.back();
+                for (double t : o.madrs_times_h) {
+                    // NaN past a course cut short at remission (its follow-up ends earlier).
+                    const double ta = res.spec.session_starts_h.front() + t;
+                    block.columns[c++][r] =
+                        ta <= res.symptoms.time.back() ? interpolate(res.symptoms.time, res.symptoms.madrs.data(), ta) : kNaN;
+                }
             } catch (const InputError& ex) {
                 throw InputError("subject " + std::to_string(i) + ": " + ex.what());
             } catch (const SolverError& ex) {

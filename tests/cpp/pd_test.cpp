@@ -102,7 +102,7 @@ TEST(AcuteEffectModel, ValidateNamesField) {
 // ---- PD parameter files ----------------------------------------------------------------------
 
 TEST(PdParameters, LibraryFilesLoadAndCalibratedAreMarked) {
-    for (const char* name : {"acute_effects", "madrs"}) {
+    for (const char* name : {"acute_effects", "madrs", "madrs_v1"}) {
         const PdParameterSet p = load_library_pd(name, models_dir());
         int calibrated = 0;
         for (const auto& q : p.parameters) {
@@ -117,6 +117,9 @@ TEST(PdParameters, LibraryFilesLoadAndCalibratedAreMarked) {
     }
     EXPECT_NO_THROW(AcuteEffectModel::from_parameters(load_library_pd("acute_effects", models_dir())).validate());
     EXPECT_NO_THROW(SymptomModel::from_parameters(load_library_pd("madrs", models_dir())).validate());
+    EXPECT_EQ(SymptomModel::from_parameters(load_library_pd("madrs", models_dir())).structure, SymptomStructure::madrs_v2);
+    EXPECT_EQ(SymptomModel::from_parameters(load_library_pd("madrs_v1", models_dir())).structure,
+              SymptomStructure::madrs_v1);
 }
 
 TEST(PdParameters, ErrorsNameFileLineKeyValueRule) {
@@ -522,7 +525,7 @@ struct SingleDose {
 const SingleDose& single_dose() {
     static const SingleDose sd = [] {
         SingleDose s;
-        s.m = SymptomModel::from_parameters(load_library_pd("madrs", models_dir()));
+        s.m = SymptomModel::from_parameters(load_library_pd("madrs_v1", models_dir()));
         s.c = simulate_symptoms(single_iv(0.5, 14.0 * 24.0), s.m, 0.0);
         return s;
     }();
@@ -552,7 +555,8 @@ TEST(SymptomModel, SingleDoseMatchesCalibrationTargets) {
 }
 
 TEST(SymptomModel, BoundedForExtremeDosesAndBaselines) {
-    const SymptomModel file = SymptomModel::from_parameters(load_library_pd("madrs", models_dir()));
+  for (const char* name : {"madrs", "madrs_v1"}) {
+    const SymptomModel file = SymptomModel::from_parameters(load_library_pd(name, models_dir()));
     const Trajectory zero = single_iv(1e-9, 48.0, 0.1);
     const Trajectory huge = single_iv(50.0, 48.0, 0.1);   // 100x the 0.5 mg/kg dose
     for (double b : {0.0, 32.0, 60.0}) {
@@ -567,16 +571,21 @@ TEST(SymptomModel, BoundedForExtremeDosesAndBaselines) {
                 ASSERT_LE(c.madrs[i], b + 1e-12);
                 ASSERT_GE(c.P[i], 0.0);
                 ASSERT_LE(c.P[i], 1.0);
+                ASSERT_GE(c.C[i], 0.0);
+                ASSERT_LE(c.C[i], 1.0);
+                ASSERT_GE(c.E[i], 0.0);
+                ASSERT_LE(c.E[i], 1.0);
             }
         }
     }
     SymptomModel m = file;
     m.baseline = 61;
     EXPECT_THROW(m.validate(), InputError);
+  }
 }
 
 TEST(SymptomModel, GridHalvingConverges) {
-    const SymptomModel m = SymptomModel::from_parameters(load_library_pd("madrs", models_dir()));
+    const SymptomModel m = SymptomModel::from_parameters(load_library_pd("madrs_v1", models_dir()));
     const SymptomCurve c1 = simulate_symptoms(single_iv(0.5, 72.0, 2.0 / 60.0), m, 0.0);
     const SymptomCurve c2 = simulate_symptoms(single_iv(0.5, 72.0, 1.0 / 60.0), m, 0.0);
     const SymptomCurve c3 = simulate_symptoms(single_iv(0.5, 72.0, 0.5 / 60.0), m, 0.0);
@@ -592,7 +601,7 @@ TEST(SymptomModel, GridHalvingConverges) {
     std::printf("grid convergence: max |dMADRS| 2->1 min %.2e, 1->0.5 min %.2e points\n", e12, e23);
 }
 
-// ---- symptom calibration (deterministic least squares; reproduces models/pd/madrs.toml) -------
+// ---- madrs_v1 calibration (deterministic least squares; reproduces models/pd/madrs_v1.toml) ----
 // Fixed: baseline 32, ec50 158.11, hill 1, emax_p 1, k_placebo ln2/4h; placebo_max in closed form
 // from the control change. Fitted: log k_on, log k_off, log k_tr by Levenberg-Marquardt with a
 // forward-difference Jacobian from (k_on, k_off, k_tr) = (1, 0.01, 0.1) /h to three residuals:
@@ -601,7 +610,7 @@ TEST(SymptomModel, GridHalvingConverges) {
 //      = baseline [(1 - placebo) (P - E) - placebo' E / k_tr](24 h)
 //   r3 = (control - ketamine)(day 11) - 0.1 * 7.7          (superiority lost by days 10-12)
 TEST(SymptomCalibration, FitReproducesFile) {
-    const SymptomModel file = SymptomModel::from_parameters(load_library_pd("madrs", models_dir()));
+    const SymptomModel file = SymptomModel::from_parameters(load_library_pd("madrs_v1", models_dir()));
     SymptomModel s = file;
     s.placebo_max = (8.8 / 32.0) / (1.0 - std::exp(-24.0 * s.k_placebo));
     EXPECT_TRUE(close_enough(file.placebo_max, s.placebo_max, kRefitRtol, 0.0));
@@ -760,7 +769,8 @@ double max_rel_to_peak(const std::vector<double>& a, const std::vector<double>& 
 }
 
 TEST(Course, BothPdSolversAgreeOnTheFullPkPdSystem) {
-    const SymptomModel sm = SymptomModel::from_parameters(load_library_pd("madrs", models_dir()));
+  for (const char* file : {"madrs", "madrs_v1"}) {   // structures madrs_v2 and madrs_v1
+    const SymptomModel sm = SymptomModel::from_parameters(load_library_pd(file, models_dir()));
     const AcuteEffectModel am = AcuteEffectModel::from_parameters(load_library_pd("acute_effects", models_dir()));
     struct Case {
         std::string what;
@@ -786,17 +796,20 @@ TEST(Course, BothPdSolversAgreeOnTheFullPkPdSystem) {
         const double e_madrs = max_rel_to_peak(coupled.symptoms.madrs, semi.symptoms.madrs);
         const double e_p = max_rel_to_peak(coupled.symptoms.P, semi.symptoms.P);
         const double e_e = max_rel_to_peak(coupled.symptoms.E, semi.symptoms.E);
+        const double e_c = max_rel_to_peak(coupled.symptoms.C, semi.symptoms.C);
         const double e_ce = max_rel_to_peak(coupled.symptoms.ce, semi.symptoms.ce);
-        EXPECT_LT(e_madrs, kPdSolverRtol) << c.what;
+        EXPECT_LT(e_madrs, kPdSolverRtol) << c.what << " " << file;
         EXPECT_LT(e_p, kPdSolverRtol) << c.what;
+        EXPECT_LT(e_c, kPdSolverRtol) << c.what;
         EXPECT_LT(e_e, kPdSolverRtol) << c.what;
         EXPECT_LT(e_ce, kPdSolverRtol) << c.what;
         // And what a clinician reads off the course is the same.
         ASSERT_EQ(semi.sessions.size(), coupled.sessions.size());
         EXPECT_EQ(semi.clinical.sessions_to_response, coupled.clinical.sessions_to_response) << c.what;
-        std::printf("[ pd solvers ] %-32s max rel (to peak): MADRS %.2e  P %.2e  E %.2e  Ce %.2e\n", c.what.c_str(),
-                    e_madrs, e_p, e_e, e_ce);
+        std::printf("[ pd solvers ] %-8s %-32s max rel (to peak): MADRS %.2e  P %.2e  C %.2e  E %.2e  Ce %.2e\n",
+                    file, c.what.c_str(), e_madrs, e_p, e_c, e_e, e_ce);
     }
+  }
 }
 
 TEST(Course, HermiteAndLinearCeDifferByTheGridErrorOnly) {
