@@ -1,0 +1,56 @@
+"""The symptom-model structures from Python: chosen by the model file, v1 kept, MADRS at chosen times
+in course populations (docs/symptom_model.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ketasim as ks
+
+
+def test_structures_are_named_by_the_files():
+    assert ks.load_pd("madrs").attrs["structure"] == "madrs_v2"
+    assert ks.load_pd("madrs_v1").attrs["structure"] == "madrs_v1"
+    v2 = ks.load_pd("madrs")
+    assert {"k_cons", "k_off_c"} <= set(v2.index)
+    assert "k_cons" not in set(ks.load_pd("madrs_v1").index)
+
+
+def test_course_with_either_structure():
+    six = ks.schedules.iv_days([0, 2, 4, 7, 9, 11])
+    v1 = ks.course(six, follow_up="21 d", dt="15 min", symptom_model="madrs_v1")
+    v2 = ks.course(six, follow_up="21 d", dt="15 min")
+    assert v1.symptom_model.structure == "madrs_v1" and v2.symptom_model.structure == "madrs_v2"
+    assert np.all(v1.symptoms["C"] == 0.0)
+    assert v2.symptoms["C"].max() > 0.0
+    for r in (v1, v2):
+        m = r.symptoms["madrs"]
+        assert np.all((m >= 0) & (m <= r.symptom_model.baseline + 1e-12))
+    # Same single-dose calibration (24 h after session 1), different durability.
+    assert v2.sessions["madrs_24h"].iloc[0] == pytest.approx(v1.sessions["madrs_24h"].iloc[0], abs=0.1)
+
+
+def test_structure_errors(tmp_path):
+    text = (ks.load_pd("madrs").attrs["source_path"])
+    bad = tmp_path / "bad.toml"
+    bad.write_text(open(text).read().replace('structure = "madrs_v2"', 'structure = "madrs_v9"'))
+    with pytest.raises(ValueError, match=r"bad.toml:\d+: structure = 'madrs_v9'.*madrs_v1, madrs_v2"):
+        ks.course("iv-3x-weekly", symptom_model=str(bad))
+    v1 = tmp_path / "v1_with_v2_parameter.toml"
+    v1.write_text(open(text).read().replace('structure = "madrs_v2"', 'structure = "madrs_v1"'))
+    with pytest.raises(ValueError, match="parameters.k_cons.*not a parameter of this PD model"):
+        ks.course("iv-3x-weekly", symptom_model=str(v1))
+    with pytest.raises(ValueError, match="k_cons = -1"):
+        ks.course("iv-3x-weekly", symptoms={"k_cons": -1.0})
+
+
+def test_population_madrs_at_columns():
+    p = ks.population(None, ks.schedules.iv_days([0]), n=6, seed=3,
+                      course_options=dict(follow_up="8 d", dt="15 min", madrs_at=["24 h", "7 d"]))
+    f = p.frame
+    np.testing.assert_array_equal(f["madrs_at.24"], f["madrs_24h.1"])
+    assert np.all(f["madrs_at.168"] <= f["baseline_madrs"])
+    with pytest.raises(ValueError, match="madrs_times_h: 240 h is after the end of the simulation"):
+        ks.population(None, ks.schedules.iv_days([0]), n=2,
+                      course_options=dict(follow_up="8 d", dt="15 min", madrs_at=["10 d"]))
