@@ -29,7 +29,7 @@ IV6 = [0, 2, 4, 7, 9, 11]
 
 
 def esketamine(mg: float, days) -> ks.Schedule:
-    return ks.schedules.from_regimen(ks.Regimen.intranasal(f"{mg:g} mg", at=[24.0 * d for d in days]),
+    return ks.schedules.from_regimen(ks.Regimen.intranasal(f"{mg:g} mg", at=[f"{24.0 * d:g} h" for d in days]),
                                      "esketamine_nasal")
 
 
