@@ -182,9 +182,10 @@ TEST(PdParameters, UnitsAreConvertedOrRejectedAndNamesChecked) {
     for (auto& q : typo.parameters)
         if (q.name == "k_off") q.name = "k_of";
     expect_msg(typo, {"parameters.k_of", "not a parameter of this PD model", "did you mean k_off?"});
-    PdParameterSet missing = lib;
-    missing.parameters.pop_back();
-    expect_msg(missing, {"required parameter is missing"});
+    PdParameterSet missing = lib;   // a parameter no variability block names
+    missing.parameters.erase(std::find_if(missing.parameters.begin(), missing.parameters.end(),
+                                          [](const PdParameter& q) { return q.name == "k_tr"; }));
+    expect_msg(missing, {"parameters.k_tr: required parameter is missing"});
 }
 
 // ---- effect site -----------------------------------------------------------------------------

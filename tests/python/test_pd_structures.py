@@ -32,13 +32,15 @@ def test_course_with_either_structure():
 
 
 def test_structure_errors(tmp_path):
-    text = (ks.load_pd("madrs").attrs["source_path"])
+    from pathlib import Path
+
+    text = Path(ks.load_pd("madrs").attrs["source_path"]).read_text()
     bad = tmp_path / "bad.toml"
-    bad.write_text(open(text).read().replace('structure = "madrs_v2"', 'structure = "madrs_v9"'))
+    bad.write_text(text.replace('structure = "madrs_v2"', 'structure = "madrs_v9"'))
     with pytest.raises(ValueError, match=r"bad.toml:\d+: structure = 'madrs_v9'.*madrs_v1, madrs_v2"):
         ks.course("iv-3x-weekly", symptom_model=str(bad))
     v1 = tmp_path / "v1_with_v2_parameter.toml"
-    v1.write_text(open(text).read().replace('structure = "madrs_v2"', 'structure = "madrs_v1"'))
+    v1.write_text(text.replace('structure = "madrs_v2"', 'structure = "madrs_v1"'))
     with pytest.raises(ValueError, match="parameters.k_cons.*not a parameter of this PD model"):
         ks.course("iv-3x-weekly", symptom_model=str(v1))
     with pytest.raises(ValueError, match="k_cons = -1"):
