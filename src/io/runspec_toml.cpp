@@ -193,7 +193,7 @@ RunSpec parse_run_spec(const std::string& text, const std::string& file, const s
             if (!v) throw InputError(detail::at_line(file, *n) + ": run.memory_budget: must be a string such as \"4 GiB\"");
             s.memory_budget_bytes = parse_bytes(*v, detail::at_line(file, *n) + ": run.memory_budget");
         }
-        s.compression = static_cast<int>(get_integer(*r, "compression", file, "run", 0, 9, 4));
+        s.compression = static_cast<int>(get_integer(*r, "compression", file, "run", 0, 9, 1));
     } else {
         throw InputError(file + ": [run]: required (out = \"result.h5\")");
     }
@@ -226,9 +226,13 @@ Shard parse_shard(const std::string& text, const std::string& where) {
     return s;
 }
 
-void shard_range(std::size_t n, const Shard& s, std::size_t& begin, std::size_t& end) {
-    begin = n / s.count * s.index + std::min(s.index, n % s.count);
-    end = begin + n / s.count + (s.index < n % s.count ? 1 : 0);
+void shard_range(std::size_t n, const Shard& s, std::size_t& begin, std::size_t& end, std::size_t chunk) {
+    chunk = std::max<std::size_t>(chunk, 1);
+    const std::size_t chunks = (n + chunk - 1) / chunk;
+    const std::size_t c0 = chunks / s.count * s.index + std::min(s.index, chunks % s.count);
+    const std::size_t c1 = c0 + chunks / s.count + (s.index < chunks % s.count ? 1 : 0);
+    begin = std::min(n, c0 * chunk);
+    end = std::min(n, c1 * chunk);
 }
 
 std::string shard_path(const std::string& out, const Shard& s) {

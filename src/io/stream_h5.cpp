@@ -209,6 +209,13 @@ void disable_evictions(hid_t file, const std::string& path) {
 
 }  // namespace
 
+struct RunFileReader::Impl {
+    std::string path;
+    RunFileLayout layout;
+    H file;
+    bool complete = false;
+};
+
 // ---- lock ---------------------------------------------------------------------------------------
 
 RunLock::RunLock(const std::string& path) : lock_path_(path + ".lock") {
@@ -268,6 +275,17 @@ struct RunFileWriter::Impl {
         done = H(ok(H5Dopen2(f, "chunks_done", H5P_DEFAULT), path, "opening chunks_done"), H5Dclose);
     }
     void flush() { ok(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), path, "flush", 0); }
+    // The rows of chunk k are flushed before the chunk is recorded as done (then flushed again).
+    void mark_done(std::size_t k) {
+        flush();
+        const hsize_t kk = k, one = 1;
+        H fs(H5Dget_space(done.get()), H5Sclose);
+        ok(H5Sselect_hyperslab(fs.get(), H5S_SELECT_SET, &kk, nullptr, &one, nullptr), path, "selecting chunks_done", 0);
+        H ms = space1(1);
+        const std::uint8_t yes = 1;
+        ok(H5Dwrite(done.get(), H5T_NATIVE_UINT8, ms.get(), fs.get(), H5P_DEFAULT, &yes), path, "writing chunks_done", 0);
+        flush();
+    }
 };
 
 RunFileWriter::RunFileWriter(const std::string& path, const RunFileLayout& L, bool in_memory)
@@ -490,14 +508,56 @@ void RunFileWriter::write_chunk(std::size_t k, const RowBlock& b) {
                m.path, "writing " + L.outputs[o], 0);
         }
     }
-    m.flush();   // the rows are on disk before they are recorded as done
-    const hsize_t kk = k, one = 1;
-    H fs(H5Dget_space(m.done.get()), H5Sclose);
-    ok(H5Sselect_hyperslab(fs.get(), H5S_SELECT_SET, &kk, nullptr, &one, nullptr), m.path, "selecting chunks_done", 0);
-    H ms = space1(1);
-    const std::uint8_t yes = 1;
-    ok(H5Dwrite(m.done.get(), H5T_NATIVE_UINT8, ms.get(), fs.get(), H5P_DEFAULT, &yes), m.path, "writing chunks_done", 0);
-    m.flush();
+    m.mark_done(k);
+}
+
+bool RunFileWriter::copy_chunk_raw(std::size_t k, const RunFileReader& src) {
+    Impl& m = *impl_;
+    const RunFileLayout& L = m.layout;
+    const RunFileLayout& S = src.impl_->layout;
+    const std::size_t cb = L.chunk_begin(k), ce = L.chunk_end(k);
+    if (cb < S.begin || ce > S.end || S.columns != L.columns || S.outputs != L.outputs || S.time.size() != L.time.size() ||
+        S.compression != L.compression)
+        return false;
+    const hid_t sf = src.impl_->file.get();
+    std::vector<std::string> names(L.columns);
+    names.insert(names.end(), L.outputs.begin(), L.outputs.end());
+    struct Copy {
+        H from;
+        hid_t to;
+        hsize_t rows;   // rows per HDF5 chunk
+        int rank;
+    };
+    std::vector<Copy> plan;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        const hid_t to = i < L.columns.size() ? m.columns[i].get() : m.outputs[i - L.columns.size()].get();
+        H from(H5Dopen2(sf, names[i].c_str(), H5P_DEFAULT), H5Dclose);
+        if (!from) return false;
+        H p1(H5Dget_create_plist(from.get()), H5Pclose), p2(H5Dget_create_plist(to), H5Pclose);
+        hsize_t c1[2] = {0, 0}, c2[2] = {0, 0};
+        const int r1 = H5Pget_chunk(p1.get(), 2, c1), r2 = H5Pget_chunk(p2.get(), 2, c2);
+        if (r1 < 1 || r1 != r2 || c1[0] != c2[0] || c1[1] != c2[1]) return false;
+        const hsize_t d = c1[0];
+        // Whole HDF5 chunks of both files; a chunk the source pads (its last) only if it is the
+        // destination's last as well (the padding is never read).
+        if ((cb - S.begin) % d != 0 || (cb - L.begin) % d != 0) return false;
+        if ((ce - cb) % d != 0 && !(ce == S.end && ce == L.end)) return false;
+        plan.push_back(Copy{std::move(from), to, d, r1});
+    }
+    std::vector<char> buf;
+    for (const Copy& c : plan)
+        for (hsize_t r = cb; r < ce; r += c.rows) {
+            const hsize_t src_off[2] = {r - S.begin, 0}, dst_off[2] = {r - L.begin, 0};
+            hsize_t bytes = 0;
+            if (H5Dget_chunk_storage_size(c.from.get(), src_off, &bytes) < 0 || bytes == 0)
+                throw IoError(src.impl_->path + ": chunk at row " + std::to_string(r) + " is missing (damaged file?)");
+            buf.resize(bytes);
+            std::uint32_t mask = 0;
+            ok(H5Dread_chunk(c.from.get(), H5P_DEFAULT, src_off, &mask, buf.data()), src.impl_->path, "reading a chunk", 0);
+            ok(H5Dwrite_chunk(c.to, H5P_DEFAULT, mask, dst_off, bytes, buf.data()), m.path, "writing a chunk", 0);
+        }
+    m.mark_done(k);
+    return true;
 }
 
 void RunFileWriter::mark_complete() {
@@ -521,12 +581,6 @@ std::size_t RunFileWriter::image_bytes() const {
 
 // ---- reader -------------------------------------------------------------------------------------
 
-struct RunFileReader::Impl {
-    std::string path;
-    RunFileLayout layout;
-    H file;
-    bool complete = false;
-};
 
 RunFileReader::RunFileReader(const std::string& path) : impl_(std::make_unique<Impl>()) {
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);

@@ -57,6 +57,8 @@ private:
     int fd_ = -1;
 };
 
+class RunFileReader;
+
 class RunFileWriter {
 public:
     // Creates `path` (which must not exist) with every dataset sized for layout.rows();
@@ -74,6 +76,10 @@ public:
     // as done and flushes again, so a chunk recorded as done is on disk whatever happens next.
     // Trajectory values must be finite and columns not infinite (SolverError otherwise).
     void write_chunk(std::size_t k, const RowBlock& rows);
+    // Chunk k copied from `src` as stored (compressed, with its checksums), without decoding:
+    // possible when both files chunk every dataset alike and chunk k lies on whole HDF5 chunks of
+    // `src` (chunk-aligned shards). Returns false, writing nothing, when it is not possible.
+    bool copy_chunk_raw(std::size_t k, const RunFileReader& src);
     void mark_complete();
     std::size_t image_bytes() const;   // in-memory files: the current file size
     void close();
@@ -96,6 +102,7 @@ public:
     RowBlock read_rows(std::size_t begin, std::size_t end) const;
 
 private:
+    friend class RunFileWriter;
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -98,7 +98,7 @@ std::unique_ptr<Prepared> prepare(const RunSpec& spec, const RunControl& control
     const std::size_t n = p->source->size();
     RunFileLayout& L = p->layout;
     L.n_total = n;
-    shard_range(n, control.shard, L.begin, L.end);
+    shard_range(n, control.shard, L.begin, L.end, spec.chunk);
     if (L.end == L.begin)
         throw InputError("--shard " + std::to_string(control.shard.index) + "/" + std::to_string(control.shard.count) +
                          ": no subjects in this shard (the run has " + std::to_string(n) + ")");
@@ -410,6 +410,11 @@ void merge_run_files(const std::string& out, const std::vector<std::string>& sha
         RunFileWriter w(tmp, L);
         for (std::size_t k = 0; k < L.n_chunks(); ++k) {
             const std::size_t b = L.chunk_begin(k), e = L.chunk_end(k);
+            // Chunk-aligned shards: the compressed chunks are copied as stored.
+            bool copied = false;
+            for (std::size_t i : order)
+                if (!copied && in[i]->layout().begin <= b && e <= in[i]->layout().end) copied = w.copy_chunk_raw(k, *in[i]);
+            if (copied) continue;
             RowBlock block;
             block.begin = b;
             block.end = e;

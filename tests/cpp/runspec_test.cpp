@@ -106,22 +106,28 @@ TEST(Shards, ParseAndRejects) {
         EXPECT_THROW(parse_shard(bad), InputError) << bad;
 }
 
-// Every index in exactly one shard, shards in order and as equal as possible.
+// Every index in exactly one shard, shards in order, whole chunks, as equal as possible.
 TEST(Shards, RangesCoverExactlyOnce) {
-    for (std::size_t n : {1u, 2u, 7u, 100u, 101u})
-        for (std::size_t count : {1u, 2u, 3u, 7u, 16u}) {
-            std::size_t next = 0, lo = n, hi = 0;
-            for (std::size_t i = 0; i < count; ++i) {
-                std::size_t b = 0, e = 0;
-                shard_range(n, Shard{i, count}, b, e);
-                EXPECT_EQ(b, next) << n << " " << count << " " << i;
-                lo = std::min(lo, e - b);
-                hi = std::max(hi, e - b);
-                next = e;
+    for (std::size_t chunk : {1u, 4u, 16u})
+        for (std::size_t n : {1u, 2u, 7u, 100u, 101u})
+            for (std::size_t count : {1u, 2u, 3u, 7u, 16u}) {
+                std::size_t next = 0, lo = n, hi = 0;
+                for (std::size_t i = 0; i < count; ++i) {
+                    std::size_t b = 0, e = 0;
+                    shard_range(n, Shard{i, count}, b, e, chunk);
+                    EXPECT_EQ(b, next) << n << " " << count << " " << i;
+                    EXPECT_TRUE(b % chunk == 0 || b == n);
+                    if (e < n) {
+                        lo = std::min(lo, (e - b) / chunk);
+                        hi = std::max(hi, (e - b) / chunk);
+                    }
+                    next = e;
+                }
+                EXPECT_EQ(next, n);
+                if (hi >= lo) {
+                    EXPECT_LE(hi - lo, 1u) << n << " " << count << " " << chunk;
+                }
             }
-            EXPECT_EQ(next, n);
-            EXPECT_LE(hi - lo, 1u);
-        }
 }
 
 TEST(Shards, FileNames) {

@@ -191,6 +191,15 @@ TEST_F(StreamH5, ShardsMergeToTheUnshardedFile) {
     EXPECT_EQ(a.layout().text_attrs, m.layout().text_attrs);
     EXPECT_EQ(a.layout().int_attrs, m.layout().int_attrs);
 
+    // Chunk-aligned shards: the merge copies compressed chunks as stored, checksums included.
+    {
+        detail::RunFileReader s1(parts[1]);
+        detail::RunFileLayout L = a.layout();
+        detail::RunFileWriter w((dir_ / "raw.h5").string(), L);
+        const std::size_t k = (s1.layout().begin - L.begin) / L.chunk;
+        EXPECT_TRUE(w.copy_chunk_raw(k, s1));
+        EXPECT_FALSE(w.copy_chunk_raw(0, s1));   // not in that shard
+    }
     auto merge_error = [&](const std::vector<std::string>& in) {
         try {
             merge_run_files((dir_ / "bad.h5").string(), in);
