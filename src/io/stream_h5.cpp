@@ -276,15 +276,16 @@ struct RunFileWriter::Impl {
     }
     void flush() { ok(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), path, "flush", 0); }
     // The rows of chunk k are flushed before the chunk is recorded as done (then flushed again).
+    bool barriers = true;
     void mark_done(std::size_t k) {
-        flush();
+        if (barriers) flush();
         const hsize_t kk = k, one = 1;
         H fs(H5Dget_space(done.get()), H5Sclose);
         ok(H5Sselect_hyperslab(fs.get(), H5S_SELECT_SET, &kk, nullptr, &one, nullptr), path, "selecting chunks_done", 0);
         H ms = space1(1);
         const std::uint8_t yes = 1;
         ok(H5Dwrite(done.get(), H5T_NATIVE_UINT8, ms.get(), fs.get(), H5P_DEFAULT, &yes), path, "writing chunks_done", 0);
-        flush();
+        if (barriers) flush();
     }
 };
 
@@ -559,6 +560,8 @@ bool RunFileWriter::copy_chunk_raw(std::size_t k, const RunFileReader& src) {
     m.mark_done(k);
     return true;
 }
+
+void RunFileWriter::set_flush_per_chunk(bool on) { impl_->barriers = on; }
 
 void RunFileWriter::mark_complete() {
     Impl& m = *impl_;

@@ -81,6 +81,9 @@ public:
     // `src` (chunk-aligned shards). Returns false, writing nothing, when it is not possible.
     bool copy_chunk_raw(std::size_t k, const RunFileReader& src);
     void mark_complete();
+    // Off: no flush barriers per chunk (a file that is renamed into place only when complete,
+    // such as a merge's output, needs none; the barriers cost most of a merge's time).
+    void set_flush_per_chunk(bool on);
     std::size_t image_bytes() const;   // in-memory files: the current file size
     void close();
 

@@ -408,6 +408,7 @@ void merge_run_files(const std::string& out, const std::vector<std::string>& sha
     fs::remove(tmp, ec);
     try {
         RunFileWriter w(tmp, L);
+        w.set_flush_per_chunk(false);   // renamed into place only when complete
         for (std::size_t k = 0; k < L.n_chunks(); ++k) {
             const std::size_t b = L.chunk_begin(k), e = L.chunk_end(k);
             // Chunk-aligned shards: the compressed chunks are copied as stored.
