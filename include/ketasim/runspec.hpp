@@ -78,6 +78,7 @@ struct RunControl {
 
 struct RunEstimate {
     std::size_t points = 0, begin = 0, end = 0, chunks = 0;
+    std::size_t total = 0;            // points of the whole run (all shards)
     std::string path;
     double output_bytes = 0.0;        // from a simulated and compressed sample chunk
     double peak_memory_bytes = 0.0;

@@ -83,6 +83,11 @@ struct RunCliOptions {
 };
 int run_run_cli(const RunCliOptions& o);
 int run_merge_cli(const std::string& out, const std::vector<std::string>& shards);
+#ifdef KETASIM_WITH_MPI
+// src/mpi/run_mpi.cpp: true when started by mpirun/srun with MPI; then one shard per rank.
+bool launched_by_mpi();
+int run_run_mpi(const RunCliOptions& o);
+#endif
 
 // A metrics table: one row per output of `tr` (output, unit, then each metric of `metric_names`,
 // registry names from include/ketasim/metrics.hpp, headed "name [unit]", e.g. "auc_0_t [unit*h]").

@@ -26,7 +26,7 @@ void install_stop_handlers() {
     struct sigaction sa {};
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;
+    sa.sa_flags = SA_RESTART;   // the handler only sets a flag; interrupted I/O carries on
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGINT, &sa, nullptr);
 }
@@ -42,6 +42,9 @@ std::string size_text(double b) {
 }  // namespace
 
 int run_run_cli(const RunCliOptions& o) {
+#ifdef KETASIM_WITH_MPI
+    if (launched_by_mpi()) return run_run_mpi(o);
+#endif
     const RunSpec spec = load_run_spec(o.spec);
     RunControl control;
     control.models_dir = o.models_dir;
@@ -53,7 +56,7 @@ int run_run_cli(const RunCliOptions& o) {
         const RunEstimate e = estimate_run(spec, control);
         if (o.dry_run) {
             std::cout << "ketasim run --dry-run: " << o.spec << "\n"
-                      << "points: " << e.points << " (rows " << e.begin << " to " << e.end << " of " << spec.n
+                      << "points: " << e.points << " (rows " << e.begin << " to " << e.end << " of " << e.total
                       << "), chunks: " << e.chunks << " of " << spec.chunk << "\n"
                       << "output: " << e.path << ", about " << size_text(e.output_bytes) << " ("
                       << static_cast<long long>(e.output_bytes) << " bytes; disk free " << size_text(e.disk_free_bytes)

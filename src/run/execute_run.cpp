@@ -248,6 +248,7 @@ RunEstimate estimate_run(const RunSpec& spec, const RunControl& control) {
     e.begin = L.begin;
     e.end = L.end;
     e.points = L.rows();
+    e.total = L.n_total;
     e.chunks = L.n_chunks();
     e.path = p->path;
     // Size: an in-memory file of the full shape with its first one and two chunks written. The

@@ -118,5 +118,18 @@ check "misspelt key: exit 2 with did-you-mean" '[ "$(rc)" = 2 ] && grep -q "typo
 run run "$TMP/small.toml" --shard 3/3
 check "bad --shard: exit 2" '[ "$(rc)" = 2 ] && grep -q -- "--shard: .3/3. must be i/N" "$TMP/err"'
 
+# MPI (a KETASIM_WITH_MPI build and mpirun): 2 ranks (oversubscribed) equal 1 process.
+if command -v mpirun >/dev/null && grep -q "MPI_Init" "$KS" 2>/dev/null; then
+  spec 300 mpi.h5 > "$TMP/mpi.toml"
+  mkdir -p "$TMP/one"; cp "$TMP/mpi.toml" "$TMP/weight.toml" "$TMP/one/"
+  ( cd "$TMP/one" && "$KS" run mpi.toml --quiet ) >/dev/null 2>&1
+  ( cd "$TMP" && mpirun --allow-run-as-root --oversubscribe -n 2 "$KS" run mpi.toml --quiet ) >"$TMP/out" 2>"$TMP/err"
+  MPIRC=$?
+  check "mpirun -n 2: exit 0, shard files removed" '[ "$MPIRC" = 0 ] && [ -s "$TMP/mpi.h5" ] && [ -z "$(ls "$TMP" | grep "mpi.shard-")" ]'
+  check "mpirun -n 2: identical to one process (datasets and attributes)" '$SAME "$TMP/one/mpi.h5" "$TMP/mpi.h5"'
+else
+  echo "SKIP: MPI checks (no mpirun, or ketasim built without KETASIM_WITH_MPI)"
+fi
+
 echo "cli (run): $pass passed, $fail failed"
 [ "$fail" = 0 ]
