@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(build-essential cmake pkg-config libeigen3-dev libboost-dev libhdf5-dev libgtest-dev libgmock-dev
               libbenchmark-dev libcli11-dev libtomlplusplus-dev
+              libopenmpi-dev openmpi-bin   # `mpirun ketasim run` (KETASIM_WITH_MPI, docs/hpc.md)
               clang-14 libclang-rt-14-dev llvm-14)   # sanitizer build and libFuzzer (scripts/sanitize.sh, fuzz.sh)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -30,6 +31,6 @@ command -v cmake >/dev/null || $PY -m pip install -q cmake
 GEN=()
 command -v ninja >/dev/null && GEN=(-G Ninja)
 if [ ! -f build/CMakeCache.txt ]; then
-  cmake -S . -B build "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DKETASIM_BUILD_BENCHMARKS=ON >/dev/null
+  cmake -S . -B build "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DKETASIM_BUILD_BENCHMARKS=ON -DKETASIM_WITH_MPI=ON >/dev/null
 fi
 cmake --build build -j "$(nproc)"

@@ -12,6 +12,7 @@ echo "== C++ tests (ctest)"
 (cd build && ctest --output-on-failure -j "$(nproc)")
 echo "== CLI checks"
 bash tests/cli/run_cli_tests.sh ./build/ketasim
+bash tests/cli/run_hpc_tests.sh ./build/ketasim   # ketasim run: kills, resume, shards (needs h5py)
 if [ -f pyproject.toml ]; then
   bash scripts/install_python.sh
   echo "== Python tests (pytest)"

@@ -73,6 +73,22 @@ struct PopulationCliOptions {
 };
 int run_population_cli(const PopulationCliOptions& o);
 
+// `ketasim run SPEC.toml` (src/cli/run.cpp) and `ketasim merge OUT SHARDS...`.
+struct RunCliOptions {
+    std::string spec;
+    int threads = -1;        // -1: the spec's
+    std::string shard;       // "i/N"
+    bool resume = false, dry_run = false, quiet = false, over_budget = false;
+    std::string models_dir;
+};
+int run_run_cli(const RunCliOptions& o);
+int run_merge_cli(const std::string& out, const std::vector<std::string>& shards);
+#ifdef KETASIM_WITH_MPI
+// src/mpi/run_mpi.cpp: true when started by mpirun/srun with MPI; then one shard per rank.
+bool launched_by_mpi();
+int run_run_mpi(const RunCliOptions& o);
+#endif
+
 // A metrics table: one row per output of `tr` (output, unit, then each metric of `metric_names`,
 // registry names from include/ketasim/metrics.hpp, headed "name [unit]", e.g. "auc_0_t [unit*h]").
 std::vector<std::vector<std::string>> metrics_rows(const Trajectory& tr, const std::map<std::string, Metrics>& ms,

@@ -363,6 +363,21 @@ int main(int argc, char** argv) {
     pop->add_flag("--quiet", po.quiet, "No progress line on stderr");
     pop->add_option("--out", po.out, "Write one row per subject: FILE.csv");
 
+    cli::RunCliOptions ro;
+    auto* run = app.add_subcommand("run", "Run a spec file: a population streamed into a resumable HDF5 file (docs/hpc.md)");
+    run->add_option("spec", ro.spec, "Run spec (TOML)")->required();
+    run->add_option("--threads", ro.threads, "Worker threads (overrides the spec's run.threads; 0 = all cores)");
+    run->add_option("--shard", ro.shard, "Run shard i/N of the index range into its own file (merge with `ketasim merge`)");
+    run->add_flag("--resume", ro.resume, "Finish an interrupted run's file");
+    run->add_flag("--dry-run", ro.dry_run, "Print the points, output size and peak memory estimate; run nothing");
+    run->add_flag("--over-budget", ro.over_budget, "Run even if the memory estimate exceeds run.memory_budget");
+    run->add_flag("--quiet", ro.quiet, "No progress line and no summary");
+    std::string merge_out;
+    std::vector<std::string> merge_in;
+    auto* merge = app.add_subcommand("merge", "Combine the shard files of one run spec into one file");
+    merge->add_option("out", merge_out, "The merged file (.h5)")->required();
+    merge->add_option("shards", merge_in, "Shard files (ketasim run --shard i/N)")->required();
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -408,6 +423,11 @@ int main(int argc, char** argv) {
             if (pop->count("--dt")) po.course_dt = po.dt;   // a course's PK grid defaults to 1 min
             return cli::run_population_cli(po);
         }
+        if (*run) {
+            ro.models_dir = models_dir;
+            return cli::run_run_cli(ro);
+        }
+        if (*merge) return cli::run_merge_cli(merge_out, merge_in);
         if (*crs) {
             cso.models_dir = models_dir;
             cso.schedule_given = crs->count("--schedule") > 0;

@@ -1,0 +1,246 @@
+// Run spec TOML (docs/hpc.md): the one parser behind `ketasim run SPEC.toml` and `ks.run(spec)`.
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "io/toml_util.hpp"
+#include "ketasim/errors.hpp"
+#include "ketasim/runspec.hpp"
+#include "ketasim/units.hpp"
+
+namespace ketasim {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Unknown keys name the closest accepted one: a misspelt `trajectory = true` would otherwise
+// silently give a metrics-only run.
+void check_known(const toml::table& t, const std::vector<std::string>& allowed, const std::string& file,
+                 const std::string& path) {
+    for (const auto& kv : t) {
+        const std::string k(kv.first.str());
+        if (std::find(allowed.begin(), allowed.end(), k) != allowed.end()) continue;
+        const std::string near = closest_name(k, allowed);
+        std::string list;
+        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+        throw InputError(detail::at_line(file, kv.second) + ": " + (path.empty() ? "" : path + ".") + k +
+                         ": unknown key" + (near.empty() ? "" : " (did you mean '" + near + "'?)") +
+                         "; accepted: " + list);
+    }
+}
+
+const toml::table* subtable(const toml::table& t, const std::string& key, const std::string& file) {
+    const toml::node* n = t.get(key);
+    if (!n) return nullptr;
+    if (const auto* tt = n->as_table()) return tt;
+    throw InputError(detail::at_line(file, *n) + ": " + key + ": must be a table ([" + key + "])");
+}
+
+std::string resolve(const std::string& base, const std::string& p) {
+    if (p.empty() || fs::path(p).is_absolute() || base.empty()) return p;
+    return (fs::path(base) / p).lexically_normal().string();
+}
+
+long long get_integer(const toml::table& t, const std::string& key, const std::string& file, const std::string& path,
+                      long long lo, long long hi, long long def) {
+    const toml::node* n = t.get(key);
+    if (!n) return def;
+    const auto v = n->value_exact<int64_t>();
+    const std::string where = detail::at_line(file, *n) + ": " + (path.empty() ? "" : path + ".") + key;
+    if (!v) throw InputError(where + ": must be an integer");
+    if (*v < lo || *v > hi)
+        throw InputError(where + ": value " + std::to_string(*v) + " must be in [" + std::to_string(lo) + ", " +
+                         std::to_string(hi) + "]");
+    return *v;
+}
+
+// "4 GiB", "512 MB", "1.5e9" (bytes).
+double parse_bytes(const std::string& text, const std::string& where) {
+    std::istringstream in(text);
+    double v = 0;
+    std::string unit;
+    in >> v;
+    if (!in) throw InputError(where + ": '" + text + "' is not a size (e.g. \"4 GiB\", \"512 MB\")");
+    in >> unit;
+    std::string rest;
+    if (in >> rest) throw InputError(where + ": '" + text + "' is not a size (e.g. \"4 GiB\", \"512 MB\")");
+    const std::vector<std::pair<std::string, double>> units = {
+        {"", 1.0},     {"B", 1.0},       {"kB", 1e3},      {"MB", 1e6},      {"GB", 1e9},
+        {"TB", 1e12},  {"KiB", 1024.0},  {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+    for (const auto& u : units)
+        if (u.first == unit) {
+            const double b = v * u.second;
+            if (!(std::isfinite(b) && b > 0))
+                throw InputError(where + ": '" + text + "' must be a positive finite size");
+            return b;
+        }
+    std::vector<std::string> names;
+    for (const auto& u : units)
+        if (!u.first.empty()) names.push_back(u.first);
+    std::string near;
+    for (const auto& u : names)   // a wrong case (Gib, mb) is the likeliest slip
+        if (u.size() == unit.size() &&
+            std::equal(u.begin(), u.end(), unit.begin(), [](char x, char y) { return std::tolower(x) == std::tolower(y); }))
+            near = u;
+    if (near.empty()) near = closest_name(unit, names);
+    throw InputError(where + ": unknown size unit '" + unit + "'" + (near.empty() ? "" : " (did you mean '" + near + "'?)") +
+                     "; accepted: B, kB, MB, GB, TB, KiB, MiB, GiB, TiB");
+}
+
+}  // namespace
+
+void RunSpec::validate() const {
+    const std::string f = source.empty() ? "spec" : source;
+    if (model.empty()) throw InputError(f + ": model: required (a library name or a model .toml file)");
+    if (regimen.empty()) throw InputError(f + ": regimen: required (a regimen TOML file)");
+    if (n == 0 && table.empty()) throw InputError(f + ": population.n: must be >= 1 (or give population.table)");
+    if (seed > (std::uint64_t{1} << 63) - 1) throw InputError(f + ": population.seed: must be in [0, 2^63 - 1]");
+    if (!(dt_h > 0) || !(t_end_h > 0) || !std::isfinite(t_end_h))
+        throw InputError(f + ": outputs.t_end and outputs.dt must be > 0");
+    if (chunk < 1) throw InputError(f + ": run.chunk: must be >= 1");
+    if (threads < 0) throw InputError(f + ": run.threads: must be >= 0");
+    if (compression < 0 || compression > 9)
+        throw InputError(f + ": run.compression: " + std::to_string(compression) + " must be in [0, 9]");
+    if (out.empty()) throw InputError(f + ": run.out: required (the result file, .h5)");
+    const auto ends = [&](const std::string& s) {
+        return out.size() >= s.size() && out.compare(out.size() - s.size(), s.size(), s) == 0;
+    };
+    if (!ends(".h5") && !ends(".hdf5") && !ends(".nc"))
+        throw InputError(f + ": run.out: '" + out + "' must end in .h5, .hdf5 or .nc (a streamed HDF5 file)");
+    sim.validate();
+}
+
+RunSpec parse_run_spec(const std::string& text, const std::string& file, const std::string& base_dir) {
+    const toml::table root = detail::parse_toml(text, file);
+    RunSpec s;
+    s.source = file;
+    s.text = text;
+    s.base_dir = base_dir;
+    check_known(root, {"model", "regimen", "schedule", "population", "design", "outputs", "solver", "run"}, file, "");
+    if (root.get("design"))
+        throw InputError(detail::at_line(file, *root.get("design")) +
+                         ": design: not supported yet by `ketasim run` (give [population])");
+    if (root.get("schedule"))
+        throw InputError(detail::at_line(file, *root.get("schedule")) +
+                         ": schedule: treatment courses are not supported yet by `ketasim run` (use `ketasim population "
+                         "--schedule`); give regimen = FILE.toml");
+    s.model = detail::get_string(root, "model", file, "", true);
+    const std::string model_path = resolve(base_dir, s.model);
+    // A library name stays a name; a file next to the spec is found relative to it.
+    if (s.model.find('/') != std::string::npos || (s.model.size() > 5 && s.model.substr(s.model.size() - 5) == ".toml"))
+        s.model = model_path;
+    s.regimen = resolve(base_dir, detail::get_string(root, "regimen", file, "", true));
+
+    if (const toml::table* p = subtable(root, "population", file)) {
+        check_known(*p, {"n", "seed", "covariates", "table", "variability"}, file, "population");
+        s.n = static_cast<std::size_t>(get_integer(*p, "n", file, "population", 1, 1'000'000'000'000LL, 0));
+        s.seed = static_cast<std::uint64_t>(get_integer(*p, "seed", file, "population", 0, INT64_MAX, 0));
+        s.covariates = resolve(base_dir, detail::get_string(*p, "covariates", file, "population", false));
+        s.table = resolve(base_dir, detail::get_string(*p, "table", file, "population", false));
+        s.variability = detail::get_bool(*p, "variability", file, "population", true);
+        if (!p->get("n") && s.table.empty())
+            throw InputError(file + ": population.n: required (the number of subjects), unless population.table is given");
+    } else {
+        throw InputError(file + ": [population]: required (n = number of subjects, seed, ...)");
+    }
+
+    if (const toml::table* o = subtable(root, "outputs", file)) {
+        check_known(*o, {"names", "trajectories", "t_end", "dt"}, file, "outputs");
+        if (const toml::node* n = o->get("names")) {
+            const auto* arr = n->as_array();
+            if (!arr) throw InputError(detail::at_line(file, *n) + ": outputs.names: must be an array of output names");
+            for (const auto& e : *arr) {
+                auto v = e.value<std::string>();
+                if (!v || v->empty())
+                    throw InputError(detail::at_line(file, e) + ": outputs.names: every entry must be a non-empty string");
+                s.outputs.push_back(*v);
+            }
+        }
+        s.trajectories = detail::get_bool(*o, "trajectories", file, "outputs", false);
+        s.t_end_h = parse_quantity(detail::get_string(*o, "t_end", file, "outputs", false, "24 h"), Dimension::time,
+                                   file + ": outputs.t_end");
+        s.dt_h = parse_quantity(detail::get_string(*o, "dt", file, "outputs", false, "1 h"), Dimension::time,
+                                file + ": outputs.dt");
+    }
+
+    if (const toml::table* o = subtable(root, "solver", file)) {
+        check_known(*o, {"kind", "method", "rtol", "atol", "max_steps"}, file, "solver");
+        const std::string kind = detail::get_string(*o, "kind", file, "solver", false, "exact");
+        try {
+            s.sim.solver = solver_from_string(kind);
+            if (o->get("method")) s.sim.method = ode_method_from_string(detail::get_string(*o, "method", file, "solver", false));
+        } catch (const InputError& e) {
+            throw InputError(file + ": solver: " + e.what());
+        }
+        s.sim.rtol = detail::get_number(*o, "rtol", file, "solver", false, s.sim.rtol);
+        s.sim.atol = detail::get_number(*o, "atol", file, "solver", false, s.sim.atol);
+        s.sim.max_steps = static_cast<long>(get_integer(*o, "max_steps", file, "solver", 1, INT64_MAX, s.sim.max_steps));
+        if (s.sim.solver != SolverKind::ode && (o->get("rtol") || o->get("atol") || o->get("method")))
+            throw InputError(file + ": solver: rtol, atol and method apply to kind = \"ode\" (the exact solver has none)");
+    }
+
+    if (const toml::table* r = subtable(root, "run", file)) {
+        check_known(*r, {"out", "chunk", "threads", "memory_budget", "compression"}, file, "run");
+        s.out = resolve(base_dir, detail::get_string(*r, "out", file, "run", true));
+        s.chunk = static_cast<std::size_t>(get_integer(*r, "chunk", file, "run", 1, 1'000'000, 256));
+        s.threads = static_cast<int>(get_integer(*r, "threads", file, "run", 0, 4096, 0));
+        if (const toml::node* n = r->get("memory_budget")) {
+            const auto v = n->value<std::string>();
+            if (!v) throw InputError(detail::at_line(file, *n) + ": run.memory_budget: must be a string such as \"4 GiB\"");
+            s.memory_budget_bytes = parse_bytes(*v, detail::at_line(file, *n) + ": run.memory_budget");
+        }
+        s.compression = static_cast<int>(get_integer(*r, "compression", file, "run", 0, 9, 1));
+    } else {
+        throw InputError(file + ": [run]: required (out = \"result.h5\")");
+    }
+    s.validate();
+    return s;
+}
+
+RunSpec load_run_spec(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw InputError(path + ": cannot open run spec");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    const std::string base = fs::path(path).parent_path().string();
+    return parse_run_spec(ss.str(), path, base.empty() ? "." : base);
+}
+
+Shard parse_shard(const std::string& text, const std::string& where) {
+    const auto slash = text.find('/');
+    auto bad = [&]() {
+        return InputError(where + ": '" + text + "' must be i/N with 0 <= i < N (e.g. 0/3, 1/3, 2/3)");
+    };
+    if (slash == std::string::npos || slash == 0 || slash + 1 >= text.size()) throw bad();
+    for (std::size_t k = 0; k < text.size(); ++k)
+        if (k != slash && !std::isdigit(static_cast<unsigned char>(text[k]))) throw bad();
+    if (slash > 9 || text.size() - slash - 1 > 9) throw bad();
+    Shard s;
+    s.index = std::stoul(text.substr(0, slash));
+    s.count = std::stoul(text.substr(slash + 1));
+    if (s.count < 1 || s.index >= s.count) throw bad();
+    return s;
+}
+
+void shard_range(std::size_t n, const Shard& s, std::size_t& begin, std::size_t& end, std::size_t chunk) {
+    chunk = std::max<std::size_t>(chunk, 1);
+    const std::size_t chunks = (n + chunk - 1) / chunk;
+    const std::size_t c0 = chunks / s.count * s.index + std::min(s.index, chunks % s.count);
+    const std::size_t c1 = c0 + chunks / s.count + (s.index < chunks % s.count ? 1 : 0);
+    begin = std::min(n, c0 * chunk);
+    end = std::min(n, c1 * chunk);
+}
+
+std::string shard_path(const std::string& out, const Shard& s) {
+    if (s.count == 1) return out;
+    const fs::path p(out);
+    return (p.parent_path() / (p.stem().string() + ".shard-" + std::to_string(s.index) + "-of-" +
+                               std::to_string(s.count) + p.extension().string()))
+        .string();
+}
+
+}  // namespace ketasim

@@ -1,0 +1,240 @@
+// Streamed run files: values equal the in-memory population run; identical for any thread count;
+// a stopped run resumes to the same values; shards merge to the unsharded file; the size estimate;
+// a second writer and foreign files are refused.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "io/stream_h5.hpp"
+#include "ketasim/errors.hpp"
+#include "ketasim/io.hpp"
+#include "ketasim/population.hpp"
+#include "ketasim/runspec.hpp"
+
+using namespace ketasim;
+namespace fs = std::filesystem;
+
+namespace {
+
+class StreamH5 : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() / ("ketasim_stream_" + std::to_string(::getpid()) + "_" +
+                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+        std::ifstream in(std::string(KETASIM_TEST_DATA_DIR) + "/run/iv_population.toml");
+        std::ostringstream ss;
+        ss << in.rdbuf();
+        text_ = ss.str();
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+    RunSpec spec(const std::string& name) const {
+        RunSpec s = parse_run_spec(text_, "iv_population.toml", std::string(KETASIM_TEST_DATA_DIR) + "/run");
+        s.out = (dir_ / name).string();
+        return s;
+    }
+    static detail::RowBlock all_rows(const std::string& path) {
+        detail::RunFileReader r(path);
+        EXPECT_TRUE(r.complete());
+        return r.read_rows(r.layout().begin, r.layout().end);
+    }
+    static void expect_same(const detail::RowBlock& a, const detail::RowBlock& b) {
+        ASSERT_EQ(a.begin, b.begin);
+        ASSERT_EQ(a.end, b.end);
+        ASSERT_EQ(a.columns.size(), b.columns.size());
+        ASSERT_EQ(a.outputs.size(), b.outputs.size());
+        // Bit-identical, NaN (an undefined metric) equal to NaN.
+        auto same = [](const std::vector<double>& x, const std::vector<double>& y) {
+            if (x.size() != y.size()) return false;
+            for (std::size_t i = 0; i < x.size(); ++i)
+                if (!(x[i] == y[i] || (std::isnan(x[i]) && std::isnan(y[i])))) return false;
+            return true;
+        };
+        for (std::size_t c = 0; c < a.columns.size(); ++c) EXPECT_TRUE(same(a.columns[c], b.columns[c])) << "column " << c;
+        for (std::size_t o = 0; o < a.outputs.size(); ++o) EXPECT_TRUE(same(a.outputs[o], b.outputs[o])) << "output " << o;
+    }
+    fs::path dir_;
+    std::string text_;
+};
+
+}  // namespace
+
+TEST_F(StreamH5, ValuesEqualTheInMemoryRun) {
+    const RunSpec s = spec("a.h5");
+    const RunReport rep = execute_run(s, RunControl{});
+    EXPECT_TRUE(rep.complete);
+    EXPECT_EQ(rep.points, 50u);
+    EXPECT_EQ(rep.computed, 50u);
+    const detail::RowBlock rows = all_rows(s.out);
+
+    const Model model = load_library_model(s.model);
+    const Regimen regimen = load_regimen(s.regimen);
+    PopulationSpec ps;
+    ps.n = s.n;
+    ps.seed = s.seed;
+    ps.covariates = load_covariate_distributions(s.covariates);
+    const PopulationSource source(model, ps, regimen.per_kg());
+    PopulationRunOptions ro;
+    ro.outputs = s.outputs;
+    ro.keep_trajectories = true;
+    MemorySink sink(true);
+    run_population(model, regimen, OutputGrid::uniform(0, s.t_end_h, s.dt_h), source, 0, 50, s.sim, ro, sink);
+    detail::RowBlock mem;
+    mem.begin = 0;
+    mem.end = 50;
+    mem.columns = sink.columns;
+    std::vector<double> traj;
+    for (const auto& tr : sink.trajectories)
+        traj.insert(traj.end(), tr.values.row(0).data(), tr.values.row(0).data() + tr.values.cols());
+    mem.outputs.push_back(traj);
+    expect_same(rows, mem);
+
+    detail::RunFileReader r(s.out);
+    EXPECT_EQ(r.layout().time.size(), 121u);   // 5 d hourly
+    EXPECT_EQ(r.layout().dose_time.size(), 6u);
+    EXPECT_EQ(r.layout().outputs, std::vector<std::string>{"C_plasma"});
+    bool has_seed = false, has_rtol = false;
+    for (const auto& a : r.layout().int_attrs) has_seed = has_seed || (a.first == "seed" && a.second == 7);
+    for (const auto& a : r.layout().number_attrs) has_rtol = has_rtol || a.first == "rtol";
+    EXPECT_TRUE(has_seed);    // random effects and weights were drawn
+    EXPECT_FALSE(has_rtol);   // the exact solver has no tolerance
+    for (auto d : r.chunks_done()) EXPECT_EQ(d, 1);
+}
+
+TEST_F(StreamH5, IdenticalForAnyThreadCount) {
+    RunControl one, two;
+    one.threads = 1;
+    two.threads = 2;
+    execute_run(spec("t1.h5"), one);
+    execute_run(spec("t2.h5"), two);
+    expect_same(all_rows((dir_ / "t1.h5").string()), all_rows((dir_ / "t2.h5").string()));
+}
+
+TEST_F(StreamH5, StoppedRunResumesToTheSameValues) {
+    execute_run(spec("full.h5"), RunControl{});
+    const RunSpec s = spec("part.h5");
+    RunControl stop;
+    stop.threads = 2;
+    int chunks = 0;
+    stop.stop = [&] { return ++chunks >= 2; };   // as a SIGTERM after the second chunk
+    const RunReport r1 = execute_run(s, stop);
+    EXPECT_FALSE(r1.complete);
+    {
+        detail::RunFileReader r(s.out);
+        EXPECT_FALSE(r.complete());
+        std::size_t done = 0;
+        for (auto d : r.chunks_done()) done += d;
+        EXPECT_LT(done, r.layout().n_chunks());
+    }
+    // Not resumable without --resume; a second stop keeps the file resumable too.
+    EXPECT_THROW(execute_run(s, RunControl{}), InputError);
+    RunControl resume;
+    resume.resume = true;
+    const RunReport r2 = execute_run(s, resume);
+    EXPECT_TRUE(r2.complete);
+    EXPECT_EQ(r2.resumed + r2.computed, 50u);
+    EXPECT_EQ(r2.resumed, r1.computed);
+    expect_same(all_rows(s.out), all_rows((dir_ / "full.h5").string()));
+    // Complete: resuming again does nothing, running again is refused.
+    EXPECT_TRUE(execute_run(s, resume).complete);
+    EXPECT_THROW(execute_run(s, RunControl{}), InputError);
+}
+
+TEST_F(StreamH5, ResumeRefusesAnotherSpec) {
+    const RunSpec s = spec("x.h5");
+    RunControl stop;
+    stop.stop = [] { return true; };
+    execute_run(s, stop);
+    RunSpec other = s;
+    other.text += "\n# changed\n";
+    RunControl resume;
+    resume.resume = true;
+    try {
+        execute_run(other, resume);
+        FAIL();
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("different spec"), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(StreamH5, SecondWriterFails) {
+    const RunSpec s = spec("busy.h5");
+    detail::RunLock held(s.out);
+    try {
+        execute_run(s, RunControl{});
+        FAIL();
+    } catch (const IoError& e) {
+        EXPECT_NE(std::string(e.what()).find("another ketasim run (pid " + std::to_string(::getpid())), std::string::npos)
+            << e.what();
+    }
+    EXPECT_FALSE(fs::exists(s.out));
+}
+
+TEST_F(StreamH5, ShardsMergeToTheUnshardedFile) {
+    execute_run(spec("all.h5"), RunControl{});
+    std::vector<std::string> parts;
+    for (std::size_t i = 0; i < 3; ++i) {
+        RunControl c;
+        c.shard = Shard{i, 3};
+        parts.push_back(execute_run(spec("sh.h5"), c).path);
+    }
+    EXPECT_EQ(parts[1], (dir_ / "sh.shard-1-of-3.h5").string());
+    const std::string merged = (dir_ / "merged.h5").string();
+    merge_run_files(merged, {parts[2], parts[0], parts[1]});   // any order
+    expect_same(all_rows(merged), all_rows((dir_ / "all.h5").string()));
+    detail::RunFileReader a((dir_ / "all.h5").string()), m(merged);
+    EXPECT_EQ(a.layout().spec_hash, m.layout().spec_hash);
+    EXPECT_EQ(a.layout().text_attrs, m.layout().text_attrs);
+    EXPECT_EQ(a.layout().int_attrs, m.layout().int_attrs);
+
+    // Chunk-aligned shards: the merge copies compressed chunks as stored, checksums included.
+    {
+        detail::RunFileReader s1(parts[1]);
+        detail::RunFileLayout L = a.layout();
+        detail::RunFileWriter w((dir_ / "raw.h5").string(), L);
+        const std::size_t k = (s1.layout().begin - L.begin) / L.chunk;
+        EXPECT_TRUE(w.copy_chunk_raw(k, s1));
+        EXPECT_FALSE(w.copy_chunk_raw(0, s1));   // not in that shard
+    }
+    auto merge_error = [&](const std::vector<std::string>& in) {
+        try {
+            merge_run_files((dir_ / "bad.h5").string(), in);
+        } catch (const InputError& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    EXPECT_NE(merge_error({parts[0], parts[2]}).find("uncovered"), std::string::npos);
+    EXPECT_NE(merge_error({parts[0], parts[1]}).find("are missing"), std::string::npos);
+    EXPECT_NE(merge_error({parts[0], parts[1], parts[1], parts[2]}).find("overlap"), std::string::npos);
+    EXPECT_FALSE(fs::exists(dir_ / "bad.h5"));
+}
+
+TEST_F(StreamH5, EstimateWithinTwentyPercent) {
+    RunSpec s = spec("big.h5");
+    s.n = 400;
+    s.text += "\n# n = 400\n";
+    const RunEstimate e = estimate_run(s, RunControl{});
+    EXPECT_EQ(e.points, 400u);
+    execute_run(s, RunControl{});
+    const double real = static_cast<double>(fs::file_size(s.out));
+    EXPECT_NEAR(e.output_bytes / real, 1.0, 0.2) << e.output_bytes << " vs " << real;
+    EXPECT_GT(e.peak_memory_bytes, 0.0);
+    RunControl c;
+    s.memory_budget_bytes = 1.0;
+    const RunEstimate tight = estimate_run(s, c);
+    EXPECT_THROW(check_estimate(tight, c), InputError);
+    c.allow_over_budget = true;
+    EXPECT_NO_THROW(check_estimate(tight, c));
+}
+
+TEST_F(StreamH5, ReaderRefusesOtherFiles) {
+    const std::string p = (dir_ / "x.h5").string();
+    std::ofstream(p) << "not hdf5";
+    EXPECT_THROW(detail::RunFileReader{p}, IoError);
+    EXPECT_THROW(detail::RunFileReader{(dir_ / "missing.h5").string()}, IoError);
+}

@@ -1,0 +1,132 @@
+"""ks.run: run specs (dict or file) streamed into resumable HDF5 files that xarray opens with
+named dimensions; stop and resume; shards and merge; dry-run estimate; errors from the C++ parser."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+import ketasim as ks
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data" / "run"
+
+xr = pytest.importorskip("xarray")
+pytest.importorskip("h5netcdf")
+
+
+def spec(out: Path, n: int = 40, chunk: int = 8, **outputs) -> dict:
+    return {
+        "model": "ketamine_iv_clements",
+        "regimen": str(ROOT / "models" / "regimens" / "iv_6_sessions.toml"),
+        "population": {"n": n, "seed": 3, "covariates": str(DATA / "weight.toml")},
+        "outputs": {"names": ["C_plasma"], "trajectories": True, "t_end": "3 d", "dt": "1 h", **outputs},
+        "run": {"out": str(out), "chunk": chunk, "threads": 1},
+    }
+
+
+def same(a: Path, b: Path) -> None:
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        assert sorted(fa) == sorted(fb)
+        for k in fa:
+            x, y = fa[k][()], fb[k][()]
+            if x.dtype.kind == "f":
+                np.testing.assert_array_equal(x.view(np.uint64), y.view(np.uint64), err_msg=k)
+            else:
+                np.testing.assert_array_equal(x, y, err_msg=k)
+
+
+def test_dict_spec_opens_in_xarray_with_named_dims(tmp_path):
+    rep = ks.run(spec(tmp_path / "a.h5"), progress=False)
+    assert rep.complete and rep.points == 40 and rep.computed == 40 and rep.resumed == 0
+    ds = ks.open_run(rep.path)
+    try:
+        assert ds["C_plasma"].dims == ("subject", "time")
+        assert ds["C_plasma"].shape == (40, 73)
+        assert not any(d.startswith("phony_dim") for d in ds.dims)
+        np.testing.assert_array_equal(ds["subject"].values, np.arange(40))
+        np.testing.assert_allclose(ds["time"].values, np.arange(73.0))
+        assert ds["C_plasma.cmax"].dims == ("subject",)
+        assert ds["dose_time"].dims == ("dose",) and ds.sizes["dose"] == 6
+        assert ds["C_plasma"].attrs["units"] == "ng/mL"
+        # cmax of each stored trajectory is the trajectory's max (1 h grid: the metric is on it too).
+        np.testing.assert_array_equal(ds["C_plasma.cmax"].values, ds["C_plasma"].values.max(axis=1))
+    finally:
+        ds.close()
+    with h5py.File(rep.path, "r") as f:
+        assert int(f.attrs["complete"]) == 1
+        assert int(f.attrs["seed"]) == 3          # randomness used
+        assert "rtol" not in f.attrs              # exact solver: no tolerance
+        assert f.attrs["solver"] == "exact"
+        assert "trajectories = true" in f.attrs["spec"]
+        assert f.attrs["ketasim_version"] == ks.version()
+    with pytest.raises(ValueError, match="open it with ks.open_run"):
+        ks.read_results(rep.path)
+
+
+def test_file_spec_and_errors(tmp_path):
+    text = (DATA / "iv_population.toml").read_text().replace('out = "iv_population.h5"', f'out = "{tmp_path / "f.h5"}"')
+    p = tmp_path / "spec.toml"
+    # Relative paths in the spec resolve against the spec's directory: copy the covariate file.
+    (tmp_path / "weight.toml").write_text((DATA / "weight.toml").read_text())
+    p.write_text(text.replace("../../../models", str(ROOT / "models")))
+    assert ks.run(p, progress=False).complete
+    bad = spec(tmp_path / "b.h5")
+    bad["outputs"]["trajectory"] = bad["outputs"].pop("trajectories")
+    with pytest.raises(ValueError, match="did you mean 'trajectories'"):
+        ks.run(bad)
+    with pytest.raises(ValueError, match="design: not supported yet"):
+        ks.run({**spec(tmp_path / "c.h5"), "design": {"kind": "sobol"}})
+    with pytest.raises(ValueError, match="shard"):
+        ks.run(spec(tmp_path / "d.h5"), shard="2/2")
+    with pytest.raises(TypeError):
+        ks.run(42)
+
+
+def test_dry_run_estimate(tmp_path):
+    s = spec(tmp_path / "e.h5", n=200)
+    est = ks.run(s, dry_run=True)
+    assert est["points"] == 200 and not (tmp_path / "e.h5").exists()
+    ks.run(s, progress=False)
+    assert est["output_bytes"] == pytest.approx(os.path.getsize(tmp_path / "e.h5"), rel=0.2)
+    s["run"]["memory_budget"] = "1 kB"
+    assert "over the budget" in ks.run(s, dry_run=True)["over_budget"]
+    with pytest.raises(ValueError, match="over the budget"):
+        ks.run({**s, "run": {**s["run"], "out": str(tmp_path / "f.h5")}}, progress=False)
+
+
+def test_stop_and_resume_equal_an_uninterrupted_run(tmp_path):
+    ref = ks.run(spec(tmp_path / "ref.h5", n=2000, chunk=4), progress=False)
+    s = spec(tmp_path / "part.h5", n=2000, chunk=4)
+    # The first progress call (after ~50 ms) stops the run at the next chunk.
+    r1 = ks.run(s, progress=lambda done, total: False)
+    assert not r1.complete and 0 < r1.computed < 2000
+    with h5py.File(r1.path, "r") as f:
+        assert int(f.attrs["complete"]) == 0
+        assert 0 < f["chunks_done"][()].sum() < 500
+    with pytest.raises(ValueError, match="not complete"):
+        ks.open_run(r1.path)
+    with pytest.raises(ValueError, match="--resume"):
+        ks.run(s, progress=False)
+    r2 = ks.run(s, resume=True, progress=False)
+    assert r2.complete and r2.resumed == r1.computed and r2.resumed + r2.computed == 2000
+    same(Path(ref.path), Path(r2.path))
+
+
+def test_shards_merge_to_the_unsharded_run(tmp_path):
+    full = ks.run(spec(tmp_path / "full.h5", n=30), progress=False)
+    parts = [ks.run(spec(tmp_path / "s.h5", n=30), shard=f"{i}/3", progress=False).path for i in range(3)]
+    ks.merge_runs(tmp_path / "m.h5", parts[::-1])
+    same(Path(full.path), tmp_path / "m.h5")
+    a, m = ks.open_run(full.path), ks.open_run(tmp_path / "m.h5")
+    try:
+        xr.testing.assert_equal(a, m)
+    finally:
+        a.close()
+        m.close()
+    with pytest.raises(ValueError, match="missing"):
+        ks.merge_runs(tmp_path / "bad.h5", parts[:2])
