@@ -363,6 +363,9 @@ int main(int argc, char** argv) {
     pop->add_flag("--quiet", po.quiet, "No progress line on stderr");
     pop->add_option("--out", po.out, "Write one row per subject: FILE.csv");
 
+    cli::SensitivityCliOptions sens_o;
+    auto* sens = cli::add_sensitivity_command(app, sens_o);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -408,6 +411,7 @@ int main(int argc, char** argv) {
             if (pop->count("--dt")) po.course_dt = po.dt;   // a course's PK grid defaults to 1 min
             return cli::run_population_cli(po);
         }
+        if (*sens) return cli::run_sensitivity_cli(sens_o, models_dir);
         if (*crs) {
             cso.models_dir = models_dir;
             cso.schedule_given = crs->count("--schedule") > 0;
