@@ -2,6 +2,7 @@
 // propagation (first failing point by index, on the calling thread).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <thread>
@@ -201,4 +202,44 @@ TEST(SweepSource, BadPointNamesItsIndex) {
     } catch (const ks::InputError& e) {
         EXPECT_NE(std::string(e.what()).find("sweep point 1: dose = -1 mg must be > 0"), std::string::npos) << e.what();
     }
+}
+
+namespace {
+// A metrics-only sink that keeps nothing: counts rows and checks blocks fall inside the range.
+class CountingSink : public ks::ResultSink {
+public:
+    void start(const std::vector<std::string>& n, const std::vector<std::string>&, std::size_t b, std::size_t e) override {
+        names = n;
+        begin = b;
+        end = e;
+    }
+    void write(ks::ColumnBlock&& block) override {
+        EXPECT_GE(block.begin, begin);
+        EXPECT_LE(block.end, end);
+        rows += block.end - block.begin;
+        max_cmax = std::max(max_cmax, *std::max_element(block.columns[3].begin(), block.columns[3].end()));
+    }
+    std::vector<std::string> names;
+    std::size_t begin = 0, end = 0, rows = 0;
+    double max_cmax = 0;
+};
+}  // namespace
+
+TEST(SweepSource, IndexRangeOfABillionPointGridStreamsToASink) {
+    // The run touches only its range: rows [999999936, 1e9) of a 1e9-point grid, into a sink that
+    // keeps nothing (a shard of a huge sweep, as the HPC run layer will run it).
+    std::vector<double> ka(1000), age(1000), dose(1000);
+    for (int i = 0; i < 1000; ++i) ka[i] = 1.0 + 4.0 * i / 999, age[i] = 20 + 0.06 * i, dose[i] = 14 + 0.07 * i;
+    const ks::GridDesign g({"ka_n", "age", "dose"}, {ka, age, dose});
+    const ks::SweepSource src(ks::Subject{}, ks::Regimen::intranasal(56.0, {0.0}), g);
+    ks::SweepOptions o;
+    o.outputs = {"C_plasma"};
+    o.threads = 2;
+    CountingSink sink;
+    ks::run_sweep(esketamine(), src, src.size() - 64, src.size(), ks::OutputGrid::uniform(0, 6, 0.1), {}, o, sink);
+    EXPECT_EQ(sink.rows, 64u);
+    EXPECT_EQ(sink.names[3], "C_plasma.cmax");
+    EXPECT_GT(sink.max_cmax, 0.0);
+    EXPECT_THROW(ks::run_sweep(esketamine(), src, 5, src.size() + 1, ks::OutputGrid::uniform(0, 6, 0.1), {}, o, sink),
+                 ks::InputError);
 }
