@@ -171,8 +171,6 @@ def sweep(
         "<output>.<metric>" when several outputs are reported); with ``trajectories`` a tuple
         (DataFrame, Dataset or dict); with ``dry_run`` the number of points.
     """
-    import pandas as pd
-
     m = load_model(model)
     regimens = _regimen_set(regimen)
     names, levels = _levels(params)
@@ -185,6 +183,7 @@ def sweep(
     n_points = int(_core.grid_size(names, level_lists))
     if dry_run:
         return n_points * len(regimens)
+    import pandas as pd
     metric_names = [metric_name(x) for x in metrics]
     if isinstance(outputs, str):
         outputs = [outputs]
