@@ -1,5 +1,6 @@
 #pragma once
 // Umbrella header: the whole public API.
+#include "ketasim/design.hpp"
 #include "ketasim/errors.hpp"
 #include "ketasim/io.hpp"
 #include "ketasim/metrics.hpp"
@@ -8,6 +9,7 @@
 #include "ketasim/population.hpp"
 #include "ketasim/regimen.hpp"
 #include "ketasim/run.hpp"
+#include "ketasim/sensitivity.hpp"
 #include "ketasim/simulate.hpp"
 #include "ketasim/sweep.hpp"
 #include "ketasim/units.hpp"

@@ -21,7 +21,9 @@ namespace ketasim {
 // ---- reproducible random numbers -------------------------------------------------------------
 
 // What a stream is drawn for; part of its key, so adding draws of one kind never shifts another.
-enum class StreamKind : std::uint64_t { covariates = 1, iiv = 2, iov = 3, residual = 4, pd = 5 };
+// design: Latin hypercube permutations and jitter, Sobol digital shifts; bootstrap: resampling of
+// sensitivity indices (include/ketasim/design.hpp).
+enum class StreamKind : std::uint64_t { covariates = 1, iiv = 2, iov = 3, residual = 4, pd = 5, design = 6, bootstrap = 7 };
 
 // A hash-seeded stream: the key (seed, replicate, subject, occasion, kind) is mixed with
 // SplitMix64 into the state of a xoshiro256** generator. The same key gives the same numbers

@@ -23,6 +23,7 @@ from ._population import CoursePopulationResult, PopulationResult, population
 from ._regimen import Regimen
 from ._results import ResultArm, ResultFile, read_results, write_results
 from ._simulate import METRICS, Result, metrics, simulate
+from ._sensitivity import design, sensitivity
 from ._sweep import sweep
 
 __version__: str = _core.__version__
@@ -44,6 +45,7 @@ __all__ = [
     "SolverError",
     "__version__",
     "course",
+    "design",
     "list_models",
     "load_model",
     "load_pd",
@@ -54,6 +56,7 @@ __all__ = [
     "read_results",
     "schedules",
     "simulate",
+    "sensitivity",
     "sweep",
     "version",
     "write_results",

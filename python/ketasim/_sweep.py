@@ -1,4 +1,8 @@
-"""Parameter sweeps over a full grid, run by the C++ thread pool with the GIL released."""
+"""Parameter sweeps over a full grid, run by the C++ executor with the GIL released.
+
+The grid is passed to C++ as its levels; point i is decoded there from its index (mixed radix,
+last variable fastest), so no (points x variables) array is ever built.
+"""
 
 from __future__ import annotations
 
@@ -34,8 +38,31 @@ SPECIAL_VARIABLES = {
 ProgressArg = Union[bool, Callable[[int, int], Optional[bool]]]
 
 
+def _levels(params: Mapping[str, Iterable[float]]) -> Tuple[list[str], list]:
+    """Names and the 1-D level arrays of a grid (checked non-empty and finite)."""
+    names = list(params)
+    levels = []
+    for n in names:
+        v = np.atleast_1d(np.asarray(params[n], dtype=float))
+        if v.ndim != 1 or v.size == 0:
+            raise ValueError(f"sweep: values of '{n}' must be a non-empty 1-D list")
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"sweep: values of '{n}' must be finite")
+        levels.append(v)
+    return names, levels
+
+
+def grid_size(params: Mapping[str, Iterable[float]]) -> int:
+    """The number of points of the full grid of ``params`` (a dry count; nothing is built)."""
+    names, levels = _levels(params)
+    return int(_core.grid_size(names, [lv.tolist() for lv in levels]))
+
+
 def grid_points(params: Mapping[str, Iterable[float]]) -> Tuple[list[str], np.ndarray]:
     """Names and the full cartesian product of the values, shape (points, variables).
+
+    This materializes the grid (points x variables); ``sweep`` does not use it (C++ decodes each
+    point from its index). For inspecting small grids.
 
     Order: like ``itertools.product`` over the lists in the mapping's order, so the LAST variable
     varies fastest (C order, as ``np.meshgrid(..., indexing="ij")`` flattened).
@@ -111,6 +138,7 @@ def sweep(
     method: str = "dopri5",
     rtol: float = 1e-8,
     atol: float = 1e-10,
+    dry_run: bool = False,
 ):
     """Run ``model`` under ``regimen`` over the full grid of ``params`` and tabulate metrics.
 
@@ -131,6 +159,9 @@ def sweep(
         threads: C++ worker threads; the results are identical whatever the count.
         progress: True for a tqdm bar (if tqdm is installed), or a callable ``f(done, total)``
             (return False to cancel). Ctrl-C cancels the sweep (KeyboardInterrupt) in any case.
+        threads: 0 = all available cores (respecting SLURM_CPUS_PER_TASK).
+        dry_run: return only the number of points (every regimen times the grid) without running;
+            nothing per point is allocated, so a 1000 x 1000 x 1000 grid is counted instantly.
         trajectories: also return every point's curves: True or "xarray" for an xarray Dataset
             (dims point, time; one variable per output) when xarray is installed, "numpy" (or
             True without xarray) for a dict with "values" of shape (point, output, time).
@@ -138,18 +169,21 @@ def sweep(
     Returns:
         A DataFrame with one column per swept variable, then one per metric (named
         "<output>.<metric>" when several outputs are reported); with ``trajectories`` a tuple
-        (DataFrame, Dataset or dict).
+        (DataFrame, Dataset or dict); with ``dry_run`` the number of points.
     """
-    import pandas as pd
-
     m = load_model(model)
     regimens = _regimen_set(regimen)
-    names, grid_values = grid_points(params)
+    names, levels = _levels(params)
     for n in names:
         if n not in SPECIAL_VARIABLES and not m.has_parameter(n):
             valid = ", ".join([p.name for p in m.parameters] + list(SPECIAL_VARIABLES))
             raise ValueError(f"sweep: '{n}' is neither a parameter of model '{m.name}' nor a sweep variable "
                              f"(accepted: {valid})")
+    level_lists = [lv.tolist() for lv in levels]
+    n_points = int(_core.grid_size(names, level_lists))
+    if dry_run:
+        return n_points * len(regimens)
+    import pandas as pd
     metric_names = [metric_name(x) for x in metrics]
     if isinstance(outputs, str):
         outputs = [outputs]
@@ -159,7 +193,6 @@ def sweep(
     # The terminal fit (a log per terminal point) only when a reported metric needs it.
     metric_options.terminal_phase = bool(TERMINAL_METRICS.intersection(metric_names))
     keep = bool(trajectories)
-    n_points = grid_values.shape[0]
     total = n_points * len(regimens)
     callback, close = _progress_callback(progress, total)
     subject = make_subject(70.0 if weight is None else weight, 40.0 if age is None else age, fixed)
@@ -170,41 +203,42 @@ def sweep(
         _core.require_covariates_used(m, base.per_kg(), given, "sweep" if label is None else f"sweep[{label!r}]")
     grid = make_grid(t_end, dt, t_start, times)
     options = make_options(solver, method, rtol, atol)
-    values = np.ascontiguousarray(grid_values, dtype=float)
     results = []
     try:
         for k, (_, base) in enumerate(regimens):
             offset = k * n_points
             cb = None if callback is None else (lambda d, _t, offset=offset: callback(offset + d, total))
-            # The points (overrides, weight, age, dose scaling) are built in C++ from the value array.
-            results.append(_core.run_sweep_grid(m, subject, base, names, values, grid, options, to_int(threads, "threads"), outs,
-                                                keep, metric_options, cb))
+            # Points are decoded from their index in C++ (GridDesign); columns come back per factor
+            # and per <output>.<metric>.
+            results.append(_core.run_sweep_grid(m, subject, base, names, level_lists, grid, options,
+                                                to_int(threads, "threads"), outs, keep, metric_options, cb))
     finally:
         close()
 
     frames = []
     for (label, _), res in zip(regimens, results):
-        arrays = res.metric_arrays()
+        cols = res["columns"]
         columns: Dict[str, Any] = {} if label is None else {"regimen": [label] * n_points}
-        columns.update({n: grid_values[:, i] for i, n in enumerate(names)})
+        columns.update({n: cols[n] for n in names})
         for o in outs:
             for mn in metric_names:
-                columns[mn if len(outs) == 1 else f"{o}.{mn}"] = arrays[o][mn]
+                columns[mn if len(outs) == 1 else f"{o}.{mn}"] = cols[f"{o}.{mn}"]
         frames.append(pd.DataFrame(columns))
     df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     df.index.name = "point"
     if not keep:
         return df
     labels = None if regimens[0][0] is None else [lab for lab, _ in regimens for _ in range(n_points)]
-    return df, _trajectories(results, names, np.tile(grid_values, (len(regimens), 1)), trajectories, labels)
+    variables = {n: df[n].to_numpy() for n in names}
+    return df, _trajectories(results, variables, trajectories, labels)
 
 
-def _trajectories(results: list, names: list[str], grid_values: np.ndarray, kind: Union[bool, str],
+def _trajectories(results: list, variables: Dict[str, np.ndarray], kind: Union[bool, str],
                   labels: Optional[list] = None):
     res = results[0]
-    values = res.trajectory_array() if len(results) == 1 else np.concatenate([r.trajectory_array() for r in results])
-    time = np.asarray(res.time)
-    outputs, units = list(res.output_names), list(res.output_units)
+    values = res["trajectories"] if len(results) == 1 else np.concatenate([r["trajectories"] for r in results])
+    time = np.asarray(res["time"])
+    outputs, units = list(res["output_names"]), list(res["output_units"])
     if kind not in (True, "xarray", "numpy"):
         raise ValueError(f"sweep: trajectories={kind!r} must be True, False, 'xarray' or 'numpy'")
     if kind in (True, "xarray"):
@@ -222,15 +256,15 @@ def _trajectories(results: list, names: list[str], grid_values: np.ndarray, kind
             "outputs": outputs,
             "units": dict(zip(outputs, units)),
             "variables": {**({} if labels is None else {"regimen": np.asarray(labels)}),
-                          **{n: grid_values[:, i] for i, n in enumerate(names)}},
+                          **variables},
         }
     coords: Dict[str, Any] = {"point": np.arange(values.shape[0]), "time": ("time", time, {"units": "h"})}
     if labels is not None:
         coords["regimen"] = ("point", np.asarray(labels))
-    for i, n in enumerate(names):
-        coords[n] = ("point", grid_values[:, i])
+    for n, v in variables.items():
+        coords[n] = ("point", v)
     data = {o: (("point", "time"), values[:, k, :], {"units": u}) for k, (o, u) in enumerate(zip(outputs, units))}
     return xr.Dataset(data, coords=coords)
 
 
-__all__ = ["sweep", "grid_points", "SPECIAL_VARIABLES"]
+__all__ = ["sweep", "grid_points", "grid_size", "SPECIAL_VARIABLES"]

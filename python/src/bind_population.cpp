@@ -46,32 +46,10 @@ py::dict population_with_gil_released(const Model& model, const Regimen& regimen
     ro.residual_error = residual_error;
     ro.parallel.threads = threads;
     ro.parallel.chunk = chunk;
-    std::optional<py::error_already_set> pending;   // Ctrl-C or an error in `progress`
-    ro.parallel.progress = [&](std::size_t done, std::size_t total) {
-        py::gil_scoped_acquire gil;
-        if (pending) return false;
-        if (PyErr_CheckSignals() != 0) {
-            pending.emplace();
-            return false;
-        }
-        if (progress.is_none()) return true;
-        try {
-            py::object r = progress(done, total);
-            return r.is_none() || r.cast<bool>();
-        } catch (py::error_already_set& e) {
-            pending.emplace(std::move(e));
-            return false;
-        }
-    };
+    PyProgress hook(std::move(progress));   // Ctrl-C and `progress`, serviced on this thread
+    ro.parallel.progress = hook.hook();
     MemorySink sink(keep_trajectories);
-    try {
-        py::gil_scoped_release release;
-        run_population(model, regimen, grid, source, begin, end.value_or(source.size()), options, ro, sink);
-    } catch (const RunCancelled&) {
-        if (pending) throw *pending;
-        throw;
-    }
-    if (pending) throw *pending;
+    hook.run([&] { run_population(model, regimen, grid, source, begin, end.value_or(source.size()), options, ro, sink); });
     py::dict out = columns_dict(sink);
     if (keep_trajectories && !sink.trajectories.empty()) {
         const Trajectory& t0 = sink.trajectories[0];
@@ -95,33 +73,11 @@ py::dict course_population_with_gil_released(const CourseSpec& spec, const PdPar
                                              const CoursePopulationOptions& options, py::object progress) {
     const PopulationSource source(spec.model, pop, spec.regimen.per_kg());
     CoursePopulationOptions o = options;
-    std::optional<py::error_already_set> pending;
-    o.parallel.progress = [&](std::size_t done, std::size_t total) {
-        py::gil_scoped_acquire gil;
-        if (pending) return false;
-        if (PyErr_CheckSignals() != 0) {
-            pending.emplace();
-            return false;
-        }
-        if (progress.is_none()) return true;
-        try {
-            py::object r = progress(done, total);
-            return r.is_none() || r.cast<bool>();
-        } catch (py::error_already_set& e) {
-            pending.emplace(std::move(e));
-            return false;
-        }
-    };
+    PyProgress hook(std::move(progress));
+    o.parallel.progress = hook.hook();
     MemorySink sink;
     std::size_t n_sessions = 0;
-    try {
-        py::gil_scoped_release release;
-        run_course_population(spec, acute, symptoms, source, 0, source.size(), o, sink);
-    } catch (const RunCancelled&) {
-        if (pending) throw *pending;
-        throw;
-    }
-    if (pending) throw *pending;
+    hook.run([&] { run_course_population(spec, acute, symptoms, source, 0, source.size(), o, sink); });
     n_sessions = options.max_sessions > 0
                      ? std::min<std::size_t>(static_cast<std::size_t>(options.max_sessions), spec.session_starts_h.size())
                      : spec.session_starts_h.size();

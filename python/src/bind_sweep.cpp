@@ -1,7 +1,5 @@
 // run_sweep with the GIL released; Ctrl-C and the Python progress callback are serviced from the
 // SweepOptions.progress hook, which C++ calls on this (the calling) thread about every 50 ms.
-#include <optional>
-
 #include "bindings.hpp"
 
 namespace {
@@ -51,7 +49,8 @@ py::array_t<double> trajectory_array(const SweepResult& r) {
     }
     return a;
 }
-// run_sweep with the GIL released; Ctrl-C and `progress` are serviced on this thread.
+// run_sweep over a list of points with the GIL released; Ctrl-C and `progress` are serviced on
+// this thread (PyProgress).
 SweepResult sweep_with_gil_released(const Model& model, const std::vector<SweepPoint>& points, const OutputGrid& grid,
                                     const SimOptions& options, int threads, std::vector<std::string> outputs,
                                     bool keep_trajectories, const MetricOptions& metric_options, py::object progress) {
@@ -60,33 +59,42 @@ SweepResult sweep_with_gil_released(const Model& model, const std::vector<SweepP
     so.outputs = std::move(outputs);
     so.keep_trajectories = keep_trajectories;
     so.metric_options = metric_options;
-    std::optional<py::error_already_set> pending;   // Ctrl-C or an error in `progress`
-    so.progress = [&](std::size_t done, std::size_t total) {
-        py::gil_scoped_acquire gil;
-        if (pending) return false;
-        if (PyErr_CheckSignals() != 0) {
-            pending.emplace();
-            return false;
-        }
-        if (progress.is_none()) return true;
-        try {
-            py::object r = progress(done, total);
-            return r.is_none() || r.cast<bool>();
-        } catch (py::error_already_set& e) {
-            pending.emplace(std::move(e));
-            return false;
-        }
-    };
-    SweepResult result;
-    try {
-        py::gil_scoped_release release;
-        result = run_sweep(model, points, grid, options, so);
-    } catch (const SweepCancelled&) {
-        if (pending) throw *pending;
-        throw;
+    PyProgress hook(std::move(progress));
+    so.progress = hook.hook();
+    return hook.run([&] { return run_sweep(model, points, grid, options, so); });
+}
+
+// The columns of a sink as NumPy arrays (filled in place), and the trajectories as one new
+// (points, outputs, time) array when kept.
+py::dict sink_dict(MemorySink& sink) {
+    py::dict out, cols;
+    for (std::size_t c = 0; c < sink.names.size(); ++c) {
+        py::array_t<double> a(static_cast<py::ssize_t>(sink.columns[c].size()));
+        std::copy(sink.columns[c].begin(), sink.columns[c].end(), a.mutable_data());
+        cols[py::str(sink.names[c])] = a;
+        std::vector<double>().swap(sink.columns[c]);   // free as we go: peak is one column, not all
     }
-    if (pending) throw *pending;   // Ctrl-C during the final report
-    return result;
+    out["columns"] = cols;
+    out["names"] = sink.names;
+    out["units"] = sink.units;
+    if (!sink.trajectories.empty()) {
+        const Trajectory& t0 = sink.trajectories[0];
+        const auto n = static_cast<py::ssize_t>(sink.trajectories.size()), k = static_cast<py::ssize_t>(t0.values.rows()),
+                   t = static_cast<py::ssize_t>(t0.values.cols());
+        py::array_t<double> a({n, k, t});
+        double* p = a.mutable_data();
+        for (const auto& tr : sink.trajectories) {
+            if (tr.values.rows() != k || tr.values.cols() != t)
+                throw SolverError("sweep: trajectories differ in shape (outputs or times)");
+            std::copy(tr.values.data(), tr.values.data() + k * t, p);
+            p += k * t;
+        }
+        out["trajectories"] = a;
+        out["time"] = t0.time;
+        out["output_names"] = t0.names;
+        out["output_units"] = t0.units;
+    }
+    return out;
 }
 }  // namespace
 
@@ -118,22 +126,35 @@ void bind_sweep(py::module_& m) {
           py::arg("outputs") = std::vector<std::string>{}, py::arg("keep_trajectories") = false,
           py::arg_v("metric_options", MetricOptions{}, "MetricOptions()"), py::arg("progress") = py::none());
 
-    // A grid given as a (points, names) array: the points are built in C++ (grid_points), which
-    // for large sweeps saves a Python object per point.
+    // A full grid given by its levels: points are decoded from their index in C++ (GridDesign),
+    // never materialized; the result is the sink's columns (factors, then <output>.<metric>).
     m.def("run_sweep_grid",
           [](const Model& model, const Subject& base, const Regimen& regimen, const std::vector<std::string>& names,
-             const py::array_t<double, py::array::c_style | py::array::forcecast>& values, const OutputGrid& grid,
-             const SimOptions& options, int threads, std::vector<std::string> outputs, bool keep_trajectories,
-             const MetricOptions& metric_options, py::object progress) {
-              if (values.ndim() != 2 || values.shape(1) != static_cast<py::ssize_t>(names.size()))
-                  throw InputError("sweep: values must have shape (points, " + std::to_string(names.size()) + ")");
-              std::vector<SweepPoint> points =
-                  grid_points(base, regimen, names, values.data(), static_cast<std::size_t>(values.shape(0)));
-              return sweep_with_gil_released(model, points, grid, options, threads, std::move(outputs),
-                                             keep_trajectories, metric_options, std::move(progress));
+             std::vector<std::vector<double>> levels, const OutputGrid& grid, const SimOptions& options, int threads,
+             std::vector<std::string> outputs, bool keep_trajectories, const MetricOptions& metric_options,
+             py::object progress) {
+              const GridDesign design(names, std::move(levels));
+              const SweepSource source(base, regimen, design);
+              SweepOptions so;
+              so.threads = threads;
+              so.outputs = std::move(outputs);
+              so.keep_trajectories = keep_trajectories;
+              so.metric_options = metric_options;
+              PyProgress hook(std::move(progress));
+              so.progress = hook.hook();
+              MemorySink sink(keep_trajectories);
+              hook.run([&] { run_sweep(model, source, 0, source.size(), grid, options, so, sink); });
+              return sink_dict(sink);
           },
-          py::arg("model"), py::arg("base"), py::arg("regimen"), py::arg("names"), py::arg("values"), py::arg("grid"),
+          py::arg("model"), py::arg("base"), py::arg("regimen"), py::arg("names"), py::arg("levels"), py::arg("grid"),
           py::arg_v("options", SimOptions{}, "SimOptions()"), py::arg("threads") = 1,
           py::arg("outputs") = std::vector<std::string>{}, py::arg("keep_trajectories") = false,
           py::arg_v("metric_options", MetricOptions{}, "MetricOptions()"), py::arg("progress") = py::none());
+
+    // The number of points of a full grid (a dry count): checks the levels, allocates nothing per point.
+    m.def("grid_size",
+          [](const std::vector<std::string>& names, std::vector<std::vector<double>> levels) {
+              return GridDesign(names, std::move(levels)).size();
+          },
+          py::arg("names"), py::arg("levels"));
 }

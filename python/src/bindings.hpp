@@ -6,6 +6,11 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <functional>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
 #include "ketasim/ketasim.hpp"
 
 namespace py = pybind11;
@@ -21,6 +26,72 @@ inline py::array readonly_view(const double* data, std::vector<py::ssize_t> shap
     return a;
 }
 
+// The progress hook of a long C++ run (ParallelOptions::progress, SweepOptions::progress), which
+// C++ calls on the calling thread about every 50 ms while the run holds no GIL: it takes the GIL,
+// checks for Ctrl-C (PyErr_CheckSignals) and calls the Python `callback(done, total)` (None =
+// none; returning False cancels). A Python error (KeyboardInterrupt, or one raised by the
+// callback) is kept and raised by run() once C++ has stopped, instead of the C++ cancellation.
+class PyProgress {
+public:
+    explicit PyProgress(py::object callback) : callback_(std::move(callback)) {}
+    PyProgress(const PyProgress&) = delete;
+    PyProgress& operator=(const PyProgress&) = delete;
+
+    std::function<bool(std::size_t, std::size_t)> hook() {
+        return [this](std::size_t done, std::size_t total) { return report(done, total); };
+    }
+
+    // f() with the GIL released; a pending Python error is raised after it returns or stops.
+    template <class F>
+    auto run(F&& f) -> decltype(f()) {
+        using R = decltype(f());
+        try {
+            if constexpr (std::is_void_v<R>) {
+                {
+                    py::gil_scoped_release release;
+                    f();
+                }
+                raise_pending();
+            } else {
+                std::optional<R> result;
+                {
+                    py::gil_scoped_release release;
+                    result.emplace(f());
+                }
+                raise_pending();   // Ctrl-C during the final report
+                return std::move(*result);
+            }
+        } catch (const ketasim::RunCancelled&) {
+            raise_pending();
+            throw;
+        }
+    }
+
+private:
+    bool report(std::size_t done, std::size_t total) {
+        py::gil_scoped_acquire gil;
+        if (pending_) return false;
+        if (PyErr_CheckSignals() != 0) {
+            pending_.emplace();
+            return false;
+        }
+        if (callback_.is_none()) return true;
+        try {
+            py::object r = callback_(done, total);
+            return r.is_none() || r.cast<bool>();
+        } catch (py::error_already_set& e) {
+            pending_.emplace(std::move(e));
+            return false;
+        }
+    }
+    void raise_pending() {
+        if (pending_) throw *pending_;
+    }
+
+    py::object callback_;
+    std::optional<py::error_already_set> pending_;
+};
+
 void bind_model(py::module_& m);
 void bind_regimen(py::module_& m);
 void bind_simulate(py::module_& m);
@@ -29,3 +100,4 @@ void bind_sweep(py::module_& m);
 void bind_io(py::module_& m);
 void bind_pd(py::module_& m);
 void bind_population(py::module_& m);
+void bind_sensitivity(py::module_& m);

@@ -9,6 +9,10 @@
 #include "ketasim/metrics.hpp"
 #include "ketasim/pd.hpp"
 
+namespace CLI {
+class App;
+}
+
 namespace ketasim::cli {
 
 struct CompareOptions {
@@ -88,6 +92,24 @@ int run_merge_cli(const std::string& out, const std::vector<std::string>& shards
 bool launched_by_mpi();
 int run_run_mpi(const RunCliOptions& o);
 #endif
+
+struct SensitivityCliOptions {
+    std::string model, regimen;
+    std::vector<std::string> factors;   // NAME=KIND(ARGS)
+    std::string metric = "auc_0_t", output;
+    long n = 1024;
+    long long seed = 0;
+    long bootstrap = 1000;
+    double confidence = 0.95;
+    bool scramble = false;
+    std::string t_end = "24 h", dt = "1 min";
+    double threshold = std::numeric_limits<double>::quiet_NaN();
+    double weight = 70, age = 40;
+    int threads = 0;
+};
+// Registers `ketasim sensitivity` (src/cli/sensitivity.cpp) and runs it.
+CLI::App* add_sensitivity_command(CLI::App& app, SensitivityCliOptions& o);
+int run_sensitivity_cli(const SensitivityCliOptions& o, const std::string& models_dir);
 
 // A metrics table: one row per output of `tr` (output, unit, then each metric of `metric_names`,
 // registry names from include/ketasim/metrics.hpp, headed "name [unit]", e.g. "auc_0_t [unit*h]").

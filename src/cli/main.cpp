@@ -377,6 +377,8 @@ int main(int argc, char** argv) {
     auto* merge = app.add_subcommand("merge", "Combine the shard files of one run spec into one file");
     merge->add_option("out", merge_out, "The merged file (.h5)")->required();
     merge->add_option("shards", merge_in, "Shard files (ketasim run --shard i/N)")->required();
+    cli::SensitivityCliOptions sens_o;
+    auto* sens = cli::add_sensitivity_command(app, sens_o);
 
     try {
         app.parse(argc, argv);
@@ -428,6 +430,7 @@ int main(int argc, char** argv) {
             return cli::run_run_cli(ro);
         }
         if (*merge) return cli::run_merge_cli(merge_out, merge_in);
+        if (*sens) return cli::run_sensitivity_cli(sens_o, models_dir);
         if (*crs) {
             cso.models_dir = models_dir;
             cso.schedule_given = crs->count("--schedule") > 0;

@@ -190,5 +190,16 @@ else
   echo "SKIP: full-disk checks need root (mount -t tmpfs)"
 fi
 
+# Sobol' sensitivity (docs/sensitivity.md): a table of S1/ST per factor; bad factors exit 2.
+run sensitivity esketamine_nasal --regimen "$REG/esketamine_56mg.toml" --factor "ka_n=uniform(1 1/h, 5 1/h)" \
+    --factor "Qh=lognormal(median=151 L/h, cv=30%)" --metric cmax --n 64 --bootstrap 50 --t-end "6 h"
+check "sensitivity exits 0 and prints S1/ST per factor" '[ "$(rc)" = 0 ] && grep -q "^ka_n .*1/h" "$TMP/out" && grep -q "S1" "$TMP/out" && grep -q "(256 runs)" "$TMP/out"'
+run sensitivity esketamine_nasal --regimen "$REG/esketamine_56mg.toml" --factor "ka_n=uniform(5, 1)"
+check "sensitivity bad range exits 2 naming flag, value and rule" '[ "$(rc)" = 2 ] && grep -q -- "--factor ka_n: uniform upper = 1 must be > lower (5)" "$TMP/err" && [ "$(wc -l < "$TMP/err")" = 1 ]'
+run sensitivity esketamine_nasal --regimen "$REG/esketamine_56mg.toml" --factor "ka_n=gamma(1, 2)"
+check "sensitivity unknown distribution exits 2" '[ "$(rc)" = 2 ] && grep -q "is not a distribution" "$TMP/err"'
+run sensitivity esketamine_nasal --regimen "$REG/esketamine_56mg.toml" --factor "ka_n=uniform(1, 5)" --metric time_above
+check "sensitivity threshold metric without --threshold exits 2" '[ "$(rc)" = 2 ] && grep -q "needs a threshold" "$TMP/err"'
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]

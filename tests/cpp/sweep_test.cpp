@@ -2,11 +2,14 @@
 // propagation (first failing point by index, on the calling thread).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <thread>
 
 #include "ketasim/errors.hpp"
 #include "ketasim/io.hpp"
+#include "ketasim/run.hpp"
 #include "ketasim/sweep.hpp"
 
 namespace ks = ketasim;
@@ -99,13 +102,16 @@ TEST(Sweep, FirstErrorByIndexIsRethrown) {
 
 TEST(Sweep, ValidatesOptions) {
     ks::SweepOptions o;
-    o.threads = 0;
+    o.threads = -1;
     try {
         o.validate();
         FAIL();
     } catch (const ks::InputError& e) {
-        EXPECT_NE(std::string(e.what()).find("SweepOptions.threads: 0"), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("SweepOptions.threads: -1"), std::string::npos) << e.what();
     }
+    ks::SweepOptions all;
+    all.threads = 0;   // all available cores, as every run of the executor
+    EXPECT_NO_THROW(all.validate());
     ks::SweepOptions unknown;
     unknown.outputs = {"C_nothing"};
     EXPECT_THROW(ks::run_sweep(esketamine(), ka_grid(2), ks::OutputGrid::uniform(0, 1, 0.5), {}, unknown),
@@ -115,4 +121,125 @@ TEST(Sweep, ValidatesOptions) {
 TEST(Sweep, EmptyPointListIsEmptyResult) {
     const auto r = ks::run_sweep(esketamine(), {}, ks::OutputGrid::uniform(0, 1, 0.5));
     EXPECT_TRUE(r.metrics.empty());
+}
+
+// ---- sweeps over a design source (lazily indexed grid) on the executor --------------------------
+
+TEST(SweepSource, BillionPointGridIsDecodedWithoutMaterializing) {
+    // 1000 x 1000 x 1000 levels: the design stores 3000 numbers and decodes any index.
+    std::vector<double> a(1000), b(1000), c(1000);
+    for (int i = 0; i < 1000; ++i) a[i] = i, b[i] = 1000 + i, c[i] = 2000 + i;
+    const ks::GridDesign g({"ka_n", "age", "dose"}, {a, b, c});
+    EXPECT_EQ(g.size(), 1000000000u);
+    double x[3];
+    g.point(123456789, x);   // last factor fastest: digits 123, 456, 789
+    EXPECT_EQ(x[0], 123.0);
+    EXPECT_EQ(x[1], 1456.0);
+    EXPECT_EQ(x[2], 2789.0);
+    g.point(999999999, x);
+    EXPECT_EQ(x[0], 999.0);
+    EXPECT_EQ(x[2], 2999.0);
+    EXPECT_THROW(g.point(1000000000, x), ks::InputError);
+    const ks::SweepSource src(ks::Subject{}, ks::Regimen::intranasal(56.0, {0.0}), g);
+    EXPECT_EQ(src.size(), 1000000000u);
+    const ks::SweepPoint p = src.point(999999999);
+    EXPECT_EQ(p.subject.parameters.at("ka_n"), 999.0);
+    EXPECT_EQ(p.subject.age_years, 1999.0);   // range checked when the point runs, not when decoded
+}
+
+TEST(SweepSource, GridOverflowIsAnError) {
+    std::vector<std::vector<double>> levels(7, std::vector<double>(1000, 1.0));
+    std::vector<std::string> names = {"a", "b", "c", "d", "e", "f", "g"};
+    EXPECT_THROW(ks::GridDesign(names, levels), ks::InputError);   // 1e21 points > 2^63
+}
+
+TEST(SweepSource, EqualsPointListAndIsInvariantToThreadsChunksAndRanges) {
+    const ks::Model m = esketamine();
+    std::vector<double> ka = {1.0, 2.5, 4.0}, age = {30, 70}, dose = {28, 56, 84};
+    const ks::GridDesign g({"ka_n", "age", "dose"}, {ka, age, dose});
+    const ks::Regimen reg = ks::Regimen::intranasal(56.0, {0.0});
+    const ks::SweepSource src(ks::Subject{}, reg, g);
+    const auto grid = ks::OutputGrid::uniform(0, 12, 1.0 / 30);
+    ks::SweepOptions o;
+    o.outputs = {"C_plasma"};
+    ks::MemorySink whole;
+    ks::run_sweep(m, src, 0, src.size(), grid, {}, o, whole);
+    ASSERT_EQ(whole.columns[0].size(), 18u);
+    EXPECT_EQ(whole.names[0], "ka_n");
+    EXPECT_EQ(whole.names[3], "C_plasma.cmax");
+    // Against the list-of-points form (the pre-executor API), point by point, bit for bit.
+    std::vector<ks::SweepPoint> pts;
+    for (std::size_t i = 0; i < src.size(); ++i) pts.push_back(src.point(i));
+    const auto list = ks::run_sweep(m, pts, grid, {}, o);
+    for (std::size_t i = 0; i < pts.size(); ++i) {
+        EXPECT_EQ(whole.column("C_plasma.cmax")[i], list.metrics[i].at("C_plasma").cmax) << i;
+        EXPECT_EQ(whole.column("C_plasma.auc_0_t")[i], list.metrics[i].at("C_plasma").auc_0_t) << i;
+    }
+    // Dose scales the regimen: 84 mg gives 1.5x the AUC of 56 mg (linear PK).
+    EXPECT_NEAR(whole.column("C_plasma.auc_0_t")[2] / whole.column("C_plasma.auc_0_t")[1], 1.5, 1e-9);
+    // Two threads, chunk 1, and two index ranges concatenated: identical.
+    ks::SweepOptions o2 = o;
+    o2.threads = 2;
+    o2.chunk = 1;
+    ks::MemorySink lo, hi;
+    ks::run_sweep(m, src, 0, 7, grid, {}, o2, lo);
+    ks::run_sweep(m, src, 7, 18, grid, {}, o2, hi);
+    for (std::size_t c = 0; c < whole.columns.size(); ++c)
+        for (std::size_t i = 0; i < 18; ++i) {
+            const double v = i < 7 ? lo.columns[c][i] : hi.columns[c][i - 7];
+            const double w = whole.columns[c][i];
+            EXPECT_TRUE((std::isnan(v) && std::isnan(w)) || v == w) << whole.names[c] << " " << i;
+        }
+}
+
+TEST(SweepSource, BadPointNamesItsIndex) {
+    const ks::GridDesign g({"dose"}, {{56.0, -1.0}});
+    const ks::SweepSource src(ks::Subject{}, ks::Regimen::intranasal(56.0, {0.0}), g);
+    ks::MemorySink sink;
+    try {
+        ks::run_sweep(esketamine(), src, 0, 2, ks::OutputGrid::uniform(0, 1, 0.5), {}, {}, sink);
+        FAIL();
+    } catch (const ks::InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("sweep point 1: dose = -1 mg must be > 0"), std::string::npos) << e.what();
+    }
+}
+
+namespace {
+// A metrics-only sink that keeps nothing: counts rows and checks blocks fall inside the range.
+class CountingSink : public ks::ResultSink {
+public:
+    void start(const std::vector<std::string>& n, const std::vector<std::string>&, std::size_t b, std::size_t e) override {
+        names = n;
+        begin = b;
+        end = e;
+    }
+    void write(ks::ColumnBlock&& block) override {
+        EXPECT_GE(block.begin, begin);
+        EXPECT_LE(block.end, end);
+        rows += block.end - block.begin;
+        max_cmax = std::max(max_cmax, *std::max_element(block.columns[3].begin(), block.columns[3].end()));
+    }
+    std::vector<std::string> names;
+    std::size_t begin = 0, end = 0, rows = 0;
+    double max_cmax = 0;
+};
+}  // namespace
+
+TEST(SweepSource, IndexRangeOfABillionPointGridStreamsToASink) {
+    // The run touches only its range: rows [999999936, 1e9) of a 1e9-point grid, into a sink that
+    // keeps nothing (a shard of a huge sweep, as the HPC run layer will run it).
+    std::vector<double> ka(1000), age(1000), dose(1000);
+    for (int i = 0; i < 1000; ++i) ka[i] = 1.0 + 4.0 * i / 999, age[i] = 20 + 0.06 * i, dose[i] = 14 + 0.07 * i;
+    const ks::GridDesign g({"ka_n", "age", "dose"}, {ka, age, dose});
+    const ks::SweepSource src(ks::Subject{}, ks::Regimen::intranasal(56.0, {0.0}), g);
+    ks::SweepOptions o;
+    o.outputs = {"C_plasma"};
+    o.threads = 2;
+    CountingSink sink;
+    ks::run_sweep(esketamine(), src, src.size() - 64, src.size(), ks::OutputGrid::uniform(0, 6, 0.1), {}, o, sink);
+    EXPECT_EQ(sink.rows, 64u);
+    EXPECT_EQ(sink.names[3], "C_plasma.cmax");
+    EXPECT_GT(sink.max_cmax, 0.0);
+    EXPECT_THROW(ks::run_sweep(esketamine(), src, 5, src.size() + 1, ks::OutputGrid::uniform(0, 6, 0.1), {}, o, sink),
+                 ks::InputError);
 }
