@@ -8,11 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-echo "== C++ tests (ctest)"
+echo "== C++ tests, CLI checks and installed-package checks (ctest)"
+# ctest runs tests/cli/run_cli_tests.sh (cli_checks) and scripts/test_install.sh (install_package:
+# cmake --install to a temporary prefix, examples/downstream built against it, relocation).
 (cd build && ctest --output-on-failure -j "$(nproc)")
-echo "== CLI checks"
-bash tests/cli/run_cli_tests.sh ./build/ketasim
-bash tests/cli/run_hpc_tests.sh ./build/ketasim   # ketasim run: kills, resume, shards (needs h5py)
+echo "== HPC CLI checks (kills, resume, shards, merge)"
+bash tests/cli/run_hpc_tests.sh ./build/ketasim   # needs h5py
 if [ -f pyproject.toml ]; then
   bash scripts/install_python.sh
   echo "== Python tests (pytest)"

@@ -45,8 +45,10 @@ struct LibraryEntry {
     bool is_default = false;
     std::string notes;
 };
-// Directory holding index.toml: $KETASIM_MODELS_DIR, else the source tree's models/, else the
-// installed share/ketasim/models.
+// Directory holding index.toml: $KETASIM_MODELS_DIR if set (an error if it has no index.toml);
+// else the first that has one of: <bindir>/../share/ketasim/models next to the running program,
+// <dir>/models next to the running Python module, the installed <datadir>/ketasim/models, and the
+// source tree's models/ for a program run from its build tree. None: InputError naming each place.
 std::string default_models_dir();
 std::vector<LibraryEntry> list_models(const std::string& models_dir = "");
 // A library name ("ketamine_iv_clements") or a path to a .toml file.

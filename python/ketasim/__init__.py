@@ -17,7 +17,7 @@ from __future__ import annotations
 from . import _core
 from ._core import InputError, IoError, Model, SolverError
 from . import schedules
-from ._models import list_models, load_model, models_dir, parameters_frame
+from ._models import list_models, load_model, models_dir, parameters_frame, set_models_dir
 from ._pd import CourseResult, Schedule, course, load_pd
 from ._population import CoursePopulationResult, PopulationResult, population
 from ._regimen import Regimen
@@ -55,6 +55,7 @@ __all__ = [
     "population",
     "read_results",
     "schedules",
+    "set_models_dir",
     "simulate",
     "sensitivity",
     "sweep",

@@ -3,32 +3,50 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Union
 
 from . import _core
 
 ModelLike = Union[str, os.PathLike, _core.Model]
 
-_PACKAGED = Path(__file__).resolve().parent / "models"
+_override: str | None = None
+
+
+def set_models_dir(path: str | os.PathLike | None) -> None:
+    """Use this model library directory (holding index.toml) for the rest of the session.
+
+    It takes precedence over $KETASIM_MODELS_DIR and the installed library; ``None`` restores the
+    default. A ``models_dir=`` argument to a single call still wins over it.
+    """
+    global _override
+    if path is None:
+        _override = None
+        return
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"set_models_dir: expected a directory path or None, got {type(path).__name__} {path!r}")
+    p = os.fspath(path)
+    if not os.path.isfile(os.path.join(p, "index.toml")):
+        raise ValueError(f"set_models_dir: {p!r} has no index.toml (the model library directory holds index.toml)")
+    _override = p
 
 
 def models_dir() -> str:
     """Directory holding the library's index.toml.
 
-    Same precedence as the CLI: $KETASIM_MODELS_DIR if set, else the copy installed inside the
-    package (ketasim/models), else the C++ default (source tree, then share/ketasim/models).
+    ks.set_models_dir(...) if called; else the C++ library's rule, shared with the CLI:
+    $KETASIM_MODELS_DIR if set, else the copy installed inside this package (ketasim/models),
+    else the source tree for a module run from its build tree. If none has index.toml, ValueError
+    naming every place looked.
     """
-    env = os.environ.get("KETASIM_MODELS_DIR")
-    if env:
-        return env
-    if (_PACKAGED / "index.toml").is_file():
-        return str(_PACKAGED)
-    return _core.default_models_dir()
+    return _override if _override is not None else _core.default_models_dir()
 
 
 def _dir(explicit: str | os.PathLike | None) -> str:
-    return os.fspath(explicit) if explicit is not None else models_dir()
+    # "" lets the C++ library apply its default only when a library lookup is needed (a .toml
+    # path needs none).
+    if explicit is not None:
+        return os.fspath(explicit)
+    return _override if _override is not None else ""
 
 
 def load_model(name_or_path: ModelLike, models_dir: str | os.PathLike | None = None) -> _core.Model:

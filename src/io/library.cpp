@@ -1,3 +1,6 @@
+#include <dlfcn.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -12,10 +15,61 @@ namespace fs = std::filesystem;
 
 std::string version() { return KETASIM_VERSION; }
 
+namespace {
+
+// The file holding the code that is running: the program for the CLI and for anything that links
+// the static library, _core.so for the Python module. Empty if the platform cannot say.
+fs::path running_binary() {
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<void*>(&default_models_dir), &info) != 0 && info.dli_fname && *info.dli_fname) {
+        std::error_code ec;
+        fs::path p = fs::canonical(info.dli_fname, ec);
+        if (!ec) return p;
+    }
+    return {};
+}
+
+bool is_within(const fs::path& file, const fs::path& dir) {
+    std::error_code ec;
+    const fs::path d = fs::weakly_canonical(dir, ec);
+    if (ec || d.empty()) return false;
+    const auto [end, _] = std::mismatch(d.begin(), d.end(), file.begin(), file.end());
+    return end == d.end();
+}
+
+bool has_index(const fs::path& dir) {
+    std::error_code ec;
+    return fs::is_regular_file(dir / "index.toml", ec);
+}
+
+}  // namespace
+
 std::string default_models_dir() {
-    if (const char* env = std::getenv("KETASIM_MODELS_DIR"); env && *env) return env;
-    if (fs::exists(fs::path(KETASIM_SOURCE_MODELS_DIR) / "index.toml")) return KETASIM_SOURCE_MODELS_DIR;
-    return KETASIM_INSTALL_MODELS_DIR;
+    if (const char* env = std::getenv("KETASIM_MODELS_DIR"); env && *env) {
+        if (!has_index(env))
+            throw InputError(std::string("KETASIM_MODELS_DIR=") + env +
+                             ": no index.toml there (the model library directory holds index.toml)");
+        return env;
+    }
+    // In order: an installed program (<bindir>/../share/ketasim/models); the Python module
+    // (<package>/_core.so next to <package>/models); the installed data directory (a program linking
+    // the installed library); the source tree, only for code running from the build tree it was built
+    // in, so an installed or moved copy never reads models from where it was built.
+    std::vector<fs::path> candidates;
+    const fs::path bin = running_binary();
+    if (!bin.empty()) {
+        candidates.push_back((bin.parent_path() / KETASIM_BIN_TO_MODELS_DIR).lexically_normal());
+        candidates.push_back(bin.parent_path() / "models");
+    }
+    candidates.emplace_back(KETASIM_INSTALL_MODELS_DIR);
+    if (!bin.empty() && is_within(bin, KETASIM_BINARY_DIR)) candidates.emplace_back(KETASIM_SOURCE_MODELS_DIR);
+    std::string looked;
+    for (const fs::path& c : candidates) {
+        if (has_index(c)) return c.string();
+        looked += (looked.empty() ? "" : ", ") + c.string();
+    }
+    throw InputError("model library not found: no index.toml in $KETASIM_MODELS_DIR (unset), " + looked +
+                     "; set KETASIM_MODELS_DIR or pass --models-dir (Python: models_dir= or ks.set_models_dir)");
 }
 
 std::vector<LibraryEntry> list_models(const std::string& models_dir) {

@@ -201,5 +201,16 @@ check "sensitivity unknown distribution exits 2" '[ "$(rc)" = 2 ] && grep -q "is
 run sensitivity esketamine_nasal --regimen "$REG/esketamine_56mg.toml" --factor "ka_n=uniform(1, 5)" --metric time_above
 check "sensitivity threshold metric without --threshold exits 2" '[ "$(rc)" = 2 ] && grep -q "needs a threshold" "$TMP/err"'
 
+# One version number: pyproject.toml's [project] version, reported by --version and stored in
+# result files (the Python side is checked in tests/python/test_packaging.py).
+PYPROJECT="$(dirname "$0")/../../pyproject.toml"
+want=$(sed -n '/^\[project\]/,/^\[/{s/^version *= *"\([^"]*\)".*/\1/p}' "$PYPROJECT" | head -1)
+run --version
+check "--version is pyproject.toml's version ($want)" '[ -n "$want" ] && [ "$(rc)" = 0 ] && [ "$(cat "$TMP/out")" = "$want" ]'
+if python3 -c "import h5py" 2>/dev/null; then
+  run simulate ketamine_iv_clements --dose "35 mg" --t-end "1 h" --out "$TMP/v.h5"
+  check "result file stores ketasim_version $want" '[ "$(python3 -c "import h5py,sys; v=h5py.File(sys.argv[1])[\"/\"].attrs[\"ketasim_version\"]; print(v.decode() if isinstance(v, bytes) else v)" "$TMP/v.h5")" = "$want" ]'
+fi
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]
