@@ -45,4 +45,5 @@ PYBIND11_MODULE(_core, m) {
     bind_io(m);
     bind_pd(m);
     bind_population(m);
+    bind_run(m);
 }
