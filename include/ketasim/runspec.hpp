@@ -100,8 +100,9 @@ struct RunReport {
     double seconds = 0.0;
 };
 // Runs the spec (its shard) into its file. Refuses an existing file unless control.resume;
-// a second run on the same file fails (lock). Throws RunCancelled... never: a stop through
-// control.progress returns complete = false after flushing every finished chunk.
+// a second run on the same file fails (IoError naming the other run's pid). A stop through
+// control.stop or control.progress is not an exception: it returns complete = false after every
+// finished chunk is on disk (the file resumable).
 RunReport execute_run(const RunSpec& spec, const RunControl& control);
 
 // Combines shard files of one spec (same spec hash, covering [0, n) exactly once, each complete)

@@ -22,6 +22,7 @@ from ._pd import CourseResult, Schedule, course, load_pd
 from ._population import CoursePopulationResult, PopulationResult, population
 from ._regimen import Regimen
 from ._results import ResultArm, ResultFile, read_results, write_results
+from ._run import RunReport, merge_runs, open_run, run
 from ._simulate import METRICS, Result, metrics, simulate
 from ._sensitivity import design, sensitivity
 from ._sweep import sweep
@@ -41,6 +42,7 @@ __all__ = [
     "PopulationResult",
     "ResultArm",
     "ResultFile",
+    "RunReport",
     "Schedule",
     "SolverError",
     "__version__",
@@ -49,11 +51,14 @@ __all__ = [
     "list_models",
     "load_model",
     "load_pd",
+    "merge_runs",
     "metrics",
     "models_dir",
+    "open_run",
     "parameters_frame",
     "population",
     "read_results",
+    "run",
     "schedules",
     "set_models_dir",
     "simulate",

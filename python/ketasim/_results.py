@@ -222,6 +222,8 @@ def read_results(path: Union[str, os.PathLike]) -> ResultFile:
         attrs = _attrs(f)
         if "arms" not in f and "time" not in f:
             raise ValueError(f"{p}: neither /time nor /arms; not a ketasim result file")
+        if attrs.get("layout") == "ketasim-run/1":
+            raise ValueError(f"{p}: a `ketasim run` file (streamed layout, docs/hpc.md): open it with ks.open_run")
         # The writer sets complete = "yes" last: anything else is a run that did not finish.
         if attrs.get("complete") != "yes":
             raise ValueError(f"{p}: not a complete ketasim result (root attribute complete = "

@@ -101,3 +101,4 @@ void bind_io(py::module_& m);
 void bind_pd(py::module_& m);
 void bind_population(py::module_& m);
 void bind_sensitivity(py::module_& m);
+void bind_run(py::module_& m);

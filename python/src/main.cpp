@@ -46,4 +46,5 @@ PYBIND11_MODULE(_core, m) {
     bind_pd(m);
     bind_population(m);
     bind_sensitivity(m);
+    bind_run(m);
 }

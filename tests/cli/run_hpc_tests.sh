@@ -118,6 +118,20 @@ check "misspelt key: exit 2 with did-you-mean" '[ "$(rc)" = 2 ] && grep -q "typo
 run run "$TMP/small.toml" --shard 3/3
 check "bad --shard: exit 2" '[ "$(rc)" = 2 ] && grep -q -- "--shard: .3/3. must be i/N" "$TMP/err"'
 
+# Progress: a line with rate and ETA on a terminal's stderr (script gives the run a pty); none
+# with --quiet, none when stderr is not a terminal (the runs above: their stderr is a file).
+if command -v script >/dev/null; then
+  spec 40 tty.h5 > "$TMP/tty.toml"
+  ( cd "$TMP" && script -qec "$KS run tty.toml" /dev/null ) > "$TMP/tty.out" 2>&1
+  check "progress line on a terminal (points, rate, ETA)" 'grep -q "ketasim run: 40/40 points, [0-9]*/s, ETA" "$TMP/tty.out"'
+  rm -f "$TMP/tty.h5"
+  ( cd "$TMP" && script -qec "$KS run tty.toml --quiet" /dev/null ) > "$TMP/tty.out" 2>&1
+  check "no progress line with --quiet" '! grep -q "points," "$TMP/tty.out"'
+fi
+spec 40 notty.h5 > "$TMP/notty.toml"
+run run "$TMP/notty.toml"
+check "no progress line when stderr is not a terminal" '[ "$(rc)" = 0 ] && ! grep -q "points," "$TMP/err"'
+
 # MPI (a KETASIM_WITH_MPI build and mpirun): 2 ranks (oversubscribed) equal 1 process.
 if command -v mpirun >/dev/null && grep -q "MPI_Init" "$KS" 2>/dev/null; then
   spec 300 mpi.h5 > "$TMP/mpi.toml"
