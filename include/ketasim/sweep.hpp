@@ -75,9 +75,6 @@ private:
     std::vector<Slot> slots_;
 };
 
-// The sweep variables that are not model parameters, with their units.
-const std::vector<std::pair<std::string, std::string>>& sweep_variables();
-
 // Runs points [begin, end) of `source`; the sink receives the columns: one per design factor
 // (its values), then `<output>.<metric>` for every output (options.outputs, or all) and every
 // metric of the registry (include/ketasim/metrics.hpp), and the trajectories when kept. Memory is

@@ -73,12 +73,6 @@ ParallelOptions SweepOptions::parallel() const {
     return p;
 }
 
-const std::vector<std::pair<std::string, std::string>>& sweep_variables() {
-    static const std::vector<std::pair<std::string, std::string>> v = {
-        {"dose", "mg"}, {"weight", "kg"}, {"age", "years"}};
-    return v;
-}
-
 SweepSource::SweepSource(const Subject& base, const Regimen& regimen, const DesignSource& design)
     : base_(base), regimen_(regimen), design_(&design) {
     for (const auto& name : design.names()) {

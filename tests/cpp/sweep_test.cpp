@@ -243,3 +243,32 @@ TEST(SweepSource, IndexRangeOfABillionPointGridStreamsToASink) {
     EXPECT_THROW(ks::run_sweep(esketamine(), src, 5, src.size() + 1, ks::OutputGrid::uniform(0, 6, 0.1), {}, o, sink),
                  ks::InputError);
 }
+
+TEST(SweepSource, LatinHypercubeOverParameterDoseAndCovariateRuns) {
+    // A design other than a grid through the same source: parameter, dose and age per point, each
+    // point equal to the same subject and regimen run alone.
+    const ks::Model m = esketamine();
+    std::vector<ks::Factor> f = {ks::parse_factor("ka_n=uniform(1, 5)", "test", &m),
+                                 ks::parse_factor("dose=loguniform(28 mg, 84 mg)", "test", &m),
+                                 ks::parse_factor("age=normal(50 years, 15 years, lower=20 years, upper=90 years)", "test", &m)};
+    const ks::LatinHypercubeDesign lhs(f, 12, 7);
+    const ks::Regimen reg = ks::Regimen::intranasal(56.0, {0.0});
+    const ks::SweepSource src(ks::Subject{}, reg, lhs);
+    const auto grid = ks::OutputGrid::uniform(0, 12, 0.1);
+    ks::SweepOptions o;
+    o.outputs = {"C_plasma"};
+    o.threads = 2;
+    ks::MemorySink sink;
+    ks::run_sweep(m, src, 0, src.size(), grid, {}, o, sink);
+    for (std::size_t i = 0; i < src.size(); ++i) {
+        const ks::SweepPoint p = src.point(i);
+        EXPECT_EQ(sink.column("ka_n")[i], p.subject.parameters.at("ka_n"));
+        EXPECT_EQ(sink.column("age")[i], p.subject.age_years);
+        double total = 0;
+        for (const auto& e : p.regimen.events) total += e.amount;   // every device scaled alike
+        EXPECT_NEAR(total, sink.column("dose")[i], 1e-12 * sink.column("dose")[i]);
+        const ks::Trajectory tr = ks::simulate(m, p.regimen, grid, {}, p.subject);
+        EXPECT_NEAR(sink.column("C_plasma.cmax")[i], ks::compute_metrics(tr, "C_plasma").cmax,
+                    1e-11 * sink.column("C_plasma.cmax")[i]);
+    }
+}

@@ -67,8 +67,9 @@ def test_sweep_errors(esketamine, nasal56):
         ks.sweep(esketamine, nasal56, {"kaa": [1, 2]})
     with pytest.raises(ValueError, match="metric 'Cmin' is not known"):
         ks.sweep(esketamine, nasal56, {"ka_n": [1, 2]}, metrics=["Cmin"])
-    with pytest.raises(ValueError, match=r"SweepOptions\.threads: 0 must be in"):
-        ks.sweep(esketamine, nasal56, {"ka_n": [1, 2]}, threads=0)
+    # threads=0 is "all cores" (the executor's rule); a negative count is an error.
+    with pytest.raises(ValueError, match=r"SweepOptions\.threads: -1 must be in \[0, 4096\]"):
+        ks.sweep(esketamine, nasal56, {"ka_n": [1, 2]}, threads=-1)
     # An invalid point (weight <= 0) fails with the C++ subject message.
     with pytest.raises(ValueError, match=r"subject\.weight_kg: -1 must be in \(0, 1000\) kg"):
         ks.sweep("ketamine_iv_clements", ks.Regimen.iv_infusion("0.5 mg/kg", "40 min"), {"weight": [70, -1]},
