@@ -21,7 +21,7 @@ namespace ketasim {
 // ---- reproducible random numbers -------------------------------------------------------------
 
 // What a stream is drawn for; part of its key, so adding draws of one kind never shifts another.
-enum class StreamKind : std::uint64_t { covariates = 1, iiv = 2, iov = 3, residual = 4, pd = 5 };
+enum class StreamKind : std::uint64_t { covariates = 1, iiv = 2, iov = 3, residual = 4, pd = 5, pd_uncertainty = 6 };
 
 // A hash-seeded stream: the key (seed, replicate, subject, occasion, kind) is mixed with
 // SplitMix64 into the state of a xoshiro256** generator. The same key gives the same numbers
@@ -210,6 +210,13 @@ KaplanMeier kaplan_meier(const std::vector<double>& time, const std::vector<bool
 // symptom sets of one subject use disjoint numbers.
 PdParameterSet draw_pd_parameters(const PdParameterSet& set, const PopulationSpec& spec, std::size_t subject,
                                   std::size_t stream_offset = 0);
+
+// One draw of a PD set's fitted values from its [uncertainty] table (parameter uncertainty, not
+// between-patient variability): a copy of `set` with the named parameters and variability spreads
+// replaced by estimate * exp(z), z ~ N(0, diag(se) R diag(se)), from the stream
+// (seed, replicate, 0, 0, pd_uncertainty): the same (seed, replicate) gives the same set.
+// InputError if the set has no [uncertainty] table.
+PdParameterSet draw_pd_uncertainty(const PdParameterSet& set, std::uint64_t seed, std::uint64_t replicate);
 
 struct CoursePopulationOptions {
     CourseOptions course;         // dt, follow-up, PD solver, clinical thresholds (weight: per subject)
