@@ -201,7 +201,7 @@ class CoursePopulationResult(PopulationResult):
         """Per session: response and remission rates (at 24 h after the session start) with 95 %
         Wilson intervals, and the share remitted by then. Index: session (1-based). With
         ``uncertainty=K``: ``response_plo``/``response_phi``, ``remission_plo``/``remission_phi``,
-        the 2.5/97.5 % percentiles (linear interpolation) of the rate over the K parameter sets."""
+        the 2.5/97.5 % percentiles (the library's ``percentile``) of the rate over the K parameter sets."""
         import pandas as pd
 
         rows = []
@@ -216,7 +216,7 @@ class CoursePopulationResult(PopulationResult):
                 rates = np.array([r[what][k][2] for r in self._replicates], dtype=float)
                 if not np.all(np.isfinite(rates)):
                     raise ValueError(f"uncertainty: a replicate's {what} rate at session {k + 1} is not finite")
-                row[what + "_plo"], row[what + "_phi"] = np.percentile(rates, [2.5, 97.5])
+                row[what + "_plo"], row[what + "_phi"] = (_core.percentile(rates.tolist(), q) for q in (2.5, 97.5))
             rows.append(row)
         return pd.DataFrame(rows).set_index("session")
 

@@ -43,6 +43,7 @@ void bind_pd(py::module_& m) {
     m.def("load_library_pd", &load_library_pd, py::arg("name"), py::arg("models_dir") = "");
     m.def("load_pd_parameters", &load_pd_parameters, py::arg("path"));
     m.def("draw_pd_uncertainty", &draw_pd_uncertainty, py::arg("set"), py::arg("seed"), py::arg("replicate"));
+    m.def("percentile", &percentile, py::arg("values"), py::arg("p"));
 
     py::class_<AcuteEffectModel>(m, "AcuteEffectModel")
         .def(py::init<>())
