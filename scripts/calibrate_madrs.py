@@ -100,6 +100,27 @@ def render(text: str, values: dict) -> str:
         text, n = re.subn(r'(parameters = \["k_off", "k_off_c"\]\ndistribution = "lognormal"\nvariance = )([^\n]+)',
                           lambda m: m.group(1) + f"[[{var}, {cov}], [{cov}, {var}]]", text)
         assert n == 1
+    return render_uncertainty(text)
+
+
+def render_uncertainty(text: str, se=None, corr=None) -> str:
+    """The [uncertainty] table kept consistent with the file's values: its estimates are always
+    the current (k_cons, k_off_c, CV of k_on, SD of placebo_max) (the library rejects a stale
+    table), and with `se`/`corr` (a refit's Laplace SEs on the log scale and correlations) those too."""
+    v = file_values(text)
+    est = ", ".join(f"{v[k]:.6g}" for k in THETA_NAMES)
+    text, n = re.subn(r"^estimate = \[[^\]]*\]", f"estimate = [{est}]", text, flags=re.M)
+    assert n == 1, "the [uncertainty] table's estimate line"
+    if se is not None:
+        text, n = re.subn(r"^se = \[[^\]]*\]", "se = [" + ", ".join(f"{x:.3g}" for x in se) + "]", text, flags=re.M)
+        assert n == 1
+        rows = ",\n               ".join("[" + ", ".join(f"{c:.2f}" for c in row) + "]" for row in corr)
+        text, n = re.subn(r"^correlation = \[\[.*?\]\]\n", lambda m: f"correlation = [{rows}]\n", text,
+                          flags=re.M | re.S)
+        assert n == 1
+        text, n = re.subn(r"^(source = \"scripts/calibrate_madrs.py \()[^)]*(\))",
+                          lambda m: m.group(1) + time.strftime("%Y-%m-%d", time.gmtime()) + m.group(2), text, flags=re.M)
+        assert n == 1
     return text
 
 
@@ -323,8 +344,9 @@ def main() -> int:
         print(f"  {k:>14} " + " ".join(f"{v:10.2f}" for v in row))
 
     if args.write:
-        MODEL_FILE.write_text(render(MODEL_FILE.read_text(), {k: best[k] for k in
-                                                              THETA_NAMES + ["k_on", "k_off", "k_tr", "placebo_max"]}))
+        MODEL_FILE.write_text(render_uncertainty(
+            render(MODEL_FILE.read_text(), {k: best[k] for k in THETA_NAMES + ["k_on", "k_off", "k_tr", "placebo_max"]}),
+            se=sd, corr=corr))
         print(f"\nwrote {MODEL_FILE}")
         return 0
     current = file_values(MODEL_FILE.read_text())

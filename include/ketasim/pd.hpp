@@ -29,6 +29,19 @@ struct PdParameter {
     int line = 0;              // line in the file (for error messages), 0 if unknown
 };
 
+// Uncertainty of fitted values ([uncertainty] table of a PD file; docs/calibration.md): a
+// multivariate normal on the log scale, log(value) ~ N(log(estimate), diag(se) R diag(se)). Each
+// name is a parameter ("k_cons") or the spread of a one-parameter variability block
+// ("variability.k_on.cv_percent", "variability.placebo_max.sd"). Empty when the file has none.
+struct PdUncertainty {
+    std::vector<std::string> names;
+    std::vector<double> estimate, se;      // estimate in the file's unit; se on the log scale
+    Eigen::MatrixXd correlation;           // symmetric, unit diagonal, positive definite
+    std::string method, scale, source;
+    int line = 0;
+    bool empty() const { return names.empty(); }
+};
+
 struct PdParameterSet {
     std::string name, title, description;
     std::string source_path;
@@ -40,6 +53,7 @@ struct PdParameterSet {
     // Between-patient variability of PD parameters ([[variability]] blocks, the model files'
     // format: docs/populations.md); per-occasion blocks are not supported for PD.
     std::vector<VariabilityBlock> variability;
+    PdUncertainty uncertainty;
     const PdParameter& parameter(const std::string& name) const;   // throws InputError if missing
     double value(const std::string& name) const { return parameter(name).value; }
     bool has(const std::string& name) const;
@@ -49,6 +63,14 @@ struct PdParameterSet {
 
 // Every [parameters.X] needs value, unit, description, source; `calibrated = true` requires a
 // source starting with "calibrated:". Throws InputError naming file:line, key, value and rule.
+// The current value of an [uncertainty] name (a parameter, or "variability.<p>.cv_percent" /
+// "variability.<p>.sd" of a one-parameter block) and its replacement (the block's omega follows
+// the file format's conventions: omega = log(1 + CV^2), omega = SD^2). InputError naming `where`,
+// the name and the rule when it names nothing.
+double uncertainty_value(const PdParameterSet& s, const std::string& name, const std::string& file,
+                         const std::string& where);
+void set_uncertainty_value(PdParameterSet& s, const std::string& name, double value);
+
 PdParameterSet parse_pd_parameters(const std::string& toml_text, const std::string& source_name);
 
 // The unit a PD parameter is read in: a dimension converted to its canonical unit, or a fixed

@@ -22,8 +22,11 @@ namespace ketasim {
 
 // What a stream is drawn for; part of its key, so adding draws of one kind never shifts another.
 // design: Latin hypercube permutations and jitter, Sobol digital shifts; bootstrap: resampling of
-// sensitivity indices (include/ketasim/design.hpp).
-enum class StreamKind : std::uint64_t { covariates = 1, iiv = 2, iov = 3, residual = 4, pd = 5, design = 6, bootstrap = 7 };
+// sensitivity indices (include/ketasim/design.hpp); pd_uncertainty: draws of the calibrated PD
+// parameters from their fitted covariance (one per replicate).
+enum class StreamKind : std::uint64_t {
+    covariates = 1, iiv = 2, iov = 3, residual = 4, pd = 5, design = 6, bootstrap = 7, pd_uncertainty = 8
+};
 
 // A hash-seeded stream: the key (seed, replicate, subject, occasion, kind) is mixed with
 // SplitMix64 into the state of a xoshiro256** generator. The same key gives the same numbers
@@ -212,6 +215,13 @@ KaplanMeier kaplan_meier(const std::vector<double>& time, const std::vector<bool
 // symptom sets of one subject use disjoint numbers.
 PdParameterSet draw_pd_parameters(const PdParameterSet& set, const PopulationSpec& spec, std::size_t subject,
                                   std::size_t stream_offset = 0);
+
+// One draw of a PD set's fitted values from its [uncertainty] table (parameter uncertainty, not
+// between-patient variability): a copy of `set` with the named parameters and variability spreads
+// replaced by estimate * exp(z), z ~ N(0, diag(se) R diag(se)), from the stream
+// (seed, replicate, 0, 0, pd_uncertainty): the same (seed, replicate) gives the same set.
+// InputError if the set has no [uncertainty] table.
+PdParameterSet draw_pd_uncertainty(const PdParameterSet& set, std::uint64_t seed, std::uint64_t replicate);
 
 struct CoursePopulationOptions {
     CourseOptions course;         // dt, follow-up, PD solver, clinical thresholds (weight: per subject)

@@ -173,10 +173,17 @@ class CoursePopulationResult(PopulationResult):
     intervals; ``sessions_to_response``/``sessions_to_remission``/``relapse``: Kaplan-Meier).
     """
 
-    def __init__(self, raw: dict, model_name: str, seed: int, n: int, schedule_name: str):
+    def __init__(self, raw: dict, model_name: str, seed: int, n: int, schedule_name: str,
+                 replicates: Sequence[Any] = ()):
         super().__init__(raw, model_name, seed, n)
         self.schedule = schedule_name
         self._summary = raw["summary"]
+        self._replicates = list(replicates)
+
+    @property
+    def uncertainty(self) -> int:
+        """Number of parameter sets drawn from the symptom model's [uncertainty] table (0: none)."""
+        return len(self._replicates)
 
     def __repr__(self) -> str:
         r = self.rates
@@ -192,17 +199,25 @@ class CoursePopulationResult(PopulationResult):
     @property
     def rates(self) -> "pandas.DataFrame":  # noqa: F821
         """Per session: response and remission rates (at 24 h after the session start) with 95 %
-        Wilson intervals, and the share remitted by then. Index: session (1-based)."""
+        Wilson intervals, and the share remitted by then. Index: session (1-based). With
+        ``uncertainty=K``: ``response_plo``/``response_phi``, ``remission_plo``/``remission_phi``,
+        the 2.5/97.5 % percentiles (the library's ``percentile``) of the rate over the K parameter sets."""
         import pandas as pd
 
         rows = []
         days = self._summary["session_days"]
         for k, (rs, rm, ev) in enumerate(zip(self._summary["response"], self._summary["remission"],
                                              self._summary["ever_remitted"])):
-            rows.append({"session": k + 1, "day": days[k] / 24.0,
-                         "response": rs[2], "response_lo": rs[3], "response_hi": rs[4],
-                         "remission": rm[2], "remission_lo": rm[3], "remission_hi": rm[4],
-                         "ever_remitted": ev[2], "n": rs[1]})
+            row = {"session": k + 1, "day": days[k] / 24.0,
+                   "response": rs[2], "response_lo": rs[3], "response_hi": rs[4],
+                   "remission": rm[2], "remission_lo": rm[3], "remission_hi": rm[4],
+                   "ever_remitted": ev[2], "n": rs[1]}
+            for what in ("response", "remission") if self._replicates else ():
+                rates = np.array([r[what][k][2] for r in self._replicates], dtype=float)
+                if not np.all(np.isfinite(rates)):
+                    raise ValueError(f"uncertainty: a replicate's {what} rate at session {k + 1} is not finite")
+                row[what + "_plo"], row[what + "_phi"] = (_core.percentile(rates.tolist(), q) for q in (2.5, 97.5))
+            rows.append(row)
         return pd.DataFrame(rows).set_index("session")
 
     @property
@@ -268,6 +283,7 @@ def population(
     progress: ProgressArg = False,
     models_dir: Union[str, os.PathLike, None] = None,
     course_options: Optional[Mapping[str, Any]] = None,
+    uncertainty: int = 0,
 ) -> PopulationResult:
     """Simulate a virtual population on one regimen.
 
@@ -292,13 +308,21 @@ def population(
     ``symptom_model`` (library name or .toml, default "madrs"; "madrs_v1" for the older structure)
     and ``madrs_at`` (times after the first session, e.g. ``["72 h", "7 d"]``: columns
     ``madrs_at.<h>``)).
+    uncertainty: courses only; K > 0 also runs K populations, each on a set of the symptom model's
+        fitted values drawn from the file's ``[uncertainty]`` table (replicate k: stream
+        (seed, k); same seed, same draws) with the same patients (common random numbers), and adds
+        ``response_plo``/``response_phi``/``remission_plo``/``remission_phi`` to ``rates``: the
+        2.5/97.5 % percentiles over the K replicates (parameter uncertainty; the Wilson columns are
+        the Monte Carlo interval of the point run). docs/populations.md.
     """
     from ._pd import SCHEDULE_NAMES, Schedule
 
     if isinstance(regimen, Schedule) or (isinstance(regimen, str) and regimen in SCHEDULE_NAMES):
         return _course_population(model, regimen, n=n, seed=seed, covariates=covariates, table=table,
                                   variability=variability, threads=threads, chunk=chunk, progress=progress,
-                                  models_dir=models_dir, **(course_options or {}))
+                                  models_dir=models_dir, uncertainty=uncertainty, **(course_options or {}))
+    if not (isinstance(uncertainty, numbers.Integral) and not isinstance(uncertainty, bool) and uncertainty == 0):
+        raise TypeError("population: uncertainty applies to a schedule (a treatment course), not to a regimen")
     if course_options:
         raise TypeError("population: course_options apply to a schedule (a ks.Schedule or a schedule name), "
                         "not to a regimen")
@@ -341,7 +365,7 @@ def _population_spec(n, seed, covariates, table, variability) -> "_core.Populati
 
 
 def _course_population(model, schedule, *, n, seed, covariates, table, variability, threads, chunk, progress,
-                       models_dir, follow_up: Quantity = "28 d", dt: Quantity = "1 min",
+                       models_dir, uncertainty=0, follow_up: Quantity = "28 d", dt: Quantity = "1 min",
                        stop_at_remission: bool = False, max_sessions: int = 0, remission_threshold: float = 10.0,
                        response_fraction: float = 0.5, pd_solver: str = "semi-analytic",
                        symptom_model: Union[str, os.PathLike] = "madrs",
@@ -373,12 +397,19 @@ def _course_population(model, schedule, *, n, seed, covariates, table, variabili
     o.threads = _int_arg(threads, "threads", 0)
     o.chunk = _int_arg(chunk, "chunk", 1)
     o.validate()
+    replicates = _int_arg(uncertainty, "uncertainty", 0)
     total = spec.table.rows if spec.table.rows else spec.n
+    acute = _core.load_library_pd("acute_effects", d)
+    symptoms = _core.load_library_pd(os.fspath(symptom_model), d)
+    if replicates and not symptoms.uncertainty_names:
+        raise ValueError(f"uncertainty={replicates}: {symptoms.source_path} has no [uncertainty] table to draw from")
     callback, close = _progress(progress, total)
     try:
-        raw = _core.run_course_population(sched.to_core(), _core.load_library_pd("acute_effects", d),
-                                          _core.load_library_pd(os.fspath(symptom_model), d), spec, o,
-                                          progress=callback)
+        raw = _core.run_course_population(sched.to_core(), acute, symptoms, spec, o, progress=callback)
+        # Parameter uncertainty: the same patients (same spec and seed) on each drawn set.
+        draws = [_core.run_course_population(sched.to_core(), acute,
+                                             _core.draw_pd_uncertainty(symptoms, spec.seed, k), spec, o)["summary"]
+                 for k in range(replicates)]
     finally:
         close()
-    return CoursePopulationResult(raw, sched.to_core().model.name, spec.seed, total, sched.name)
+    return CoursePopulationResult(raw, sched.to_core().model.name, spec.seed, total, sched.name, draws)

@@ -34,10 +34,16 @@ void bind_pd(py::module_& m) {
         .def_readonly("source_path", &PdParameterSet::source_path)
         .def_readonly("structure", &PdParameterSet::structure)
         .def_readonly("parameters", &PdParameterSet::parameters)
+        .def_property_readonly("uncertainty_names", [](const PdParameterSet& s) { return s.uncertainty.names; })
+        .def("uncertainty_value",
+             [](const PdParameterSet& s, const std::string& n) { return uncertainty_value(s, n, s.source_path, s.source_path); },
+             py::arg("name"))
         .def("value", &PdParameterSet::value, py::arg("name"))
         .def("has", &PdParameterSet::has, py::arg("name"));
     m.def("load_library_pd", &load_library_pd, py::arg("name"), py::arg("models_dir") = "");
     m.def("load_pd_parameters", &load_pd_parameters, py::arg("path"));
+    m.def("draw_pd_uncertainty", &draw_pd_uncertainty, py::arg("set"), py::arg("seed"), py::arg("replicate"));
+    m.def("percentile", &percentile, py::arg("values"), py::arg("p"));
 
     py::class_<AcuteEffectModel>(m, "AcuteEffectModel")
         .def(py::init<>())

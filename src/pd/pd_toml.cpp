@@ -18,7 +18,151 @@ namespace ketasim {
 namespace {
 using detail::pd_num;
 using detail::pd_require;
+
+std::vector<double> uncertainty_numbers(const toml::node& n, const std::string& file, const std::string& path) {
+    using detail::at_line;
+    const toml::array* a = n.as_array();
+    if (!a) throw InputError(at_line(file, n) + ": " + path + ": must be a list of numbers");
+    std::vector<double> out;
+    for (const auto& e : *a) {
+        const auto v = e.value<double>();
+        if (!v) throw InputError(at_line(file, e) + ": " + path + ": every item must be a number");
+        out.push_back(*v);
+    }
+    return out;
+}
+
+// Relative agreement required between an [uncertainty] estimate and the file's value: the
+// estimates are written from the same fit, so anything larger means the table is stale.
+constexpr double kUncertaintyEstimateRelTol = 1e-6;
+
+PdUncertainty parse_uncertainty(const toml::table& root, const PdParameterSet& s, const std::string& file) {
+    using namespace detail;
+    PdUncertainty u;
+    const toml::node* un = root.get("uncertainty");
+    if (!un) return u;
+    const std::string where = at_line(file, *un) + ": uncertainty";
+    if (!un->is_table()) throw InputError(where + ": must be a table");
+    const toml::table& t = *un->as_table();
+    check_keys(t, {"method", "scale", "parameters", "estimate", "se", "correlation", "source"}, file, "uncertainty");
+    u.line = static_cast<int>(un->source().begin.line);
+    u.method = get_string(t, "method", file, "uncertainty", true);
+    u.scale = get_string(t, "scale", file, "uncertainty", true);
+    u.source = get_string(t, "source", file, "uncertainty", true);
+    if (u.method != "laplace")
+        throw InputError(where + ".method = '" + u.method + "': the only method is \"laplace\"");
+    if (u.scale != "log")
+        throw InputError(where + ".scale = '" + u.scale + "': the only scale is \"log\" (estimates are positive)");
+    if (u.source.empty()) throw InputError(where + ".source: must not be empty");
+    const toml::node* names = t.get("parameters");
+    if (!names || !names->is_array()) throw InputError(where + ".parameters: required list of names");
+    for (const auto& e : *names->as_array()) {
+        const auto v = e.value<std::string>();
+        if (!v) throw InputError(at_line(file, e) + ": uncertainty.parameters: every item must be a name");
+        if (std::find(u.names.begin(), u.names.end(), *v) != u.names.end())
+            throw InputError(at_line(file, e) + ": uncertainty.parameters: '" + *v + "' is listed twice");
+        u.names.push_back(*v);
+    }
+    const std::size_t k = u.names.size();
+    if (k == 0) throw InputError(where + ".parameters: must not be empty");
+    for (const char* key : {"estimate", "se", "correlation"})
+        if (!t.get(key)) throw InputError(where + "." + key + ": required");
+    u.estimate = uncertainty_numbers(*t.get("estimate"), file, "uncertainty.estimate");
+    u.se = uncertainty_numbers(*t.get("se"), file, "uncertainty.se");
+    for (const auto& [key, v] : {std::pair<const char*, const std::vector<double>*>{"estimate", &u.estimate}, {"se", &u.se}})
+        if (v->size() != k)
+            throw InputError(at_line(file, *t.get(key)) + ": uncertainty." + key + ": " + std::to_string(v->size()) +
+                             " values for " + std::to_string(k) + " parameters (one per parameter)");
+    // The file's current value of each name: the estimate must be it (a stale table is an error).
+    for (std::size_t j = 0; j < k; ++j) {
+        const std::string& n = u.names[j];
+        const std::string w = at_line(file, *t.get("estimate")) + ": uncertainty.estimate[" + std::to_string(j) + "] (" + n + ")";
+        if (!(std::isfinite(u.estimate[j]) && u.estimate[j] > 0))
+            throw InputError(w + " = " + pd_num(u.estimate[j]) + ": must be finite and > 0 (log scale)");
+        if (!(std::isfinite(u.se[j]) && u.se[j] >= 0))
+            throw InputError(at_line(file, *t.get("se")) + ": uncertainty.se[" + std::to_string(j) + "] (" + n +
+                             ") = " + pd_num(u.se[j]) + ": must be finite and >= 0");
+        const double current = uncertainty_value(s, n, file, at_line(file, *names));
+        if (std::abs(current - u.estimate[j]) > kUncertaintyEstimateRelTol * std::abs(current))
+            throw InputError(w + " = " + pd_num(u.estimate[j]) + ": differs from the file's value " + pd_num(current) +
+                             " (the table is stale: rerun the fit that wrote it)");
+    }
+    const toml::node* cn = t.get("correlation");
+    const std::string cw = at_line(file, *cn) + ": uncertainty.correlation";
+    if (!cn->is_array() || cn->as_array()->size() != k)
+        throw InputError(cw + ": must be a " + std::to_string(k) + " x " + std::to_string(k) + " matrix (list of rows)");
+    u.correlation = Eigen::MatrixXd(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(k));
+    for (std::size_t i = 0; i < k; ++i) {
+        const std::vector<double> row = uncertainty_numbers(*cn->as_array()->get(i), file, "uncertainty.correlation");
+        if (row.size() != k)
+            throw InputError(cw + "[" + std::to_string(i) + "]: " + std::to_string(row.size()) + " values; expected " +
+                             std::to_string(k));
+        for (std::size_t j = 0; j < k; ++j) u.correlation(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = row[j];
+    }
+    for (Eigen::Index i = 0; i < u.correlation.rows(); ++i)
+        for (Eigen::Index j = 0; j < u.correlation.cols(); ++j) {
+            const double r = u.correlation(i, j);
+            const std::string e = cw + "[" + std::to_string(i) + "][" + std::to_string(j) + "] = " + pd_num(r);
+            if (!std::isfinite(r)) throw InputError(e + ": must be finite");
+            if (i == j && r != 1.0) throw InputError(e + ": a correlation matrix has 1 on the diagonal");
+            if (r != u.correlation(j, i)) throw InputError(e + ": must equal [" + std::to_string(j) + "][" +
+                                                           std::to_string(i) + "] (symmetric)");
+            if (i != j && !(std::abs(r) < 1.0)) throw InputError(e + ": must be in (-1, 1)");
+        }
+    Eigen::LLT<Eigen::MatrixXd> llt(u.correlation);
+    if (llt.info() != Eigen::Success) throw InputError(cw + ": not positive definite");
+    return u;
+}
+
 }  // namespace
+
+// The current value of an [uncertainty] name in `s`: a parameter's value, or the spread of a
+// one-parameter variability block ("variability.<p>.cv_percent" of a log-normal block, or
+// "variability.<p>.sd", the SD of its eta). InputError naming the rule otherwise.
+double uncertainty_value(const PdParameterSet& s, const std::string& n, const std::string& file, const std::string& where) {
+    const std::string pre = "variability.";
+    if (n.rfind(pre, 0) != 0) {
+        if (!s.has(n))
+            throw InputError(where + ": uncertainty.parameters: '" + n + "' is not a parameter of this file (names: a " +
+                             "parameter, or variability.<parameter>.cv_percent / .sd of a one-parameter block)");
+        return s.value(n);
+    }
+    const std::size_t dot = n.rfind('.');
+    const std::string p = n.substr(pre.size(), dot > pre.size() ? dot - pre.size() : 0);
+    const std::string field = dot > pre.size() ? n.substr(dot + 1) : "";
+    if (field != "cv_percent" && field != "sd")
+        throw InputError(where + ": uncertainty.parameters: '" + n + "': a variability spread is named " +
+                         "variability.<parameter>.cv_percent or variability.<parameter>.sd");
+    for (const auto& b : s.variability)
+        if (b.parameters.size() == 1 && b.parameters[0] == p) {
+            const double w = b.omega(0, 0);
+            if (field == "sd") return std::sqrt(w);
+            if (b.distribution != EtaDistribution::lognormal)
+                throw InputError(where + ": uncertainty.parameters: '" + n + "': cv_percent names a log-normal block");
+            return 100.0 * std::sqrt(std::expm1(w));
+        }
+    (void)file;
+    throw InputError(where + ": uncertainty.parameters: '" + n + "': no one-parameter variability block of '" + p + "'");
+}
+
+void set_uncertainty_value(PdParameterSet& s, const std::string& n, double value) {
+    if (!(std::isfinite(value) && value > 0))
+        throw InputError(s.source_path + ": uncertainty: drawn " + n + " = " + pd_num(value) + ": must be finite and > 0");
+    (void)uncertainty_value(s, n, s.source_path, s.source_path);   // the name's rule, once
+    if (n.rfind("variability.", 0) != 0) {
+        for (auto& p : s.parameters)
+            if (p.name == n) p.value = value;
+        return;
+    }
+    const std::size_t dot = n.rfind('.');
+    const std::string p = n.substr(12, dot - 12);
+    for (auto& b : s.variability)
+        if (b.parameters.size() == 1 && b.parameters[0] == p) {
+            const double c = value / 100.0;
+            b.omega(0, 0) = n.substr(dot + 1) == "sd" ? value * value : std::log1p(c * c);
+            return;
+        }
+}
 
 const PdParameter& PdParameterSet::parameter(const std::string& n) const {
     for (const auto& p : parameters)
@@ -41,7 +185,7 @@ std::string PdParameterSet::where(const std::string& n) const {
 PdParameterSet parse_pd_parameters(const std::string& text, const std::string& file) {
     using namespace detail;
     const toml::table root = parse_toml(text, file);
-    check_keys(root, {"name", "title", "description", "notes", "structure", "parameters", "variability"}, file, "");
+    check_keys(root, {"name", "title", "description", "notes", "structure", "parameters", "variability", "uncertainty"}, file, "");
     PdParameterSet s;
     s.source_path = file;
     s.name = get_string(root, "name", file, "", true);
@@ -77,6 +221,7 @@ PdParameterSet parse_pd_parameters(const std::string& text, const std::string& f
         s.parameters.push_back(std::move(p));
     }
     s.variability = parse_variability(root, file);
+    s.uncertainty = parse_uncertainty(root, s, file);
     // The names are checked against the file when a PD model takes the set
     // (conform_pd_parameters): a misspelt parameter table is reported there first, with the
     // closest valid name, rather than as a variability block naming a "missing" parameter.

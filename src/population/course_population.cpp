@@ -35,6 +35,21 @@ CourseSpec first_sessions(const CourseSpec& spec, std::size_t k) {
 }
 }  // namespace
 
+PdParameterSet draw_pd_uncertainty(const PdParameterSet& set, std::uint64_t seed, std::uint64_t replicate) {
+    const PdUncertainty& u = set.uncertainty;
+    if (u.empty()) throw InputError(set.source_path + ": uncertainty: the file has no [uncertainty] table to draw from");
+    Eigen::LLT<Eigen::MatrixXd> llt(u.correlation);   // checked positive definite by the parser
+    if (llt.info() != Eigen::Success) throw InputError(set.source_path + ": uncertainty.correlation: not positive definite");
+    RandomStream rng(seed, replicate, 0, 0, StreamKind::pd_uncertainty);
+    Eigen::VectorXd z(u.correlation.rows());
+    for (Eigen::Index j = 0; j < z.size(); ++j) z(j) = rng.normal();
+    const Eigen::VectorXd x = llt.matrixL() * z;   // correlated standard normals
+    PdParameterSet out = set;
+    for (std::size_t j = 0; j < u.names.size(); ++j)
+        set_uncertainty_value(out, u.names[j], u.estimate[j] * std::exp(u.se[j] * x(static_cast<Eigen::Index>(j))));
+    return out;
+}
+
 PdParameterSet draw_pd_parameters(const PdParameterSet& set, const PopulationSpec& spec, std::size_t subject,
                                   std::size_t stream_offset) {
     PdParameterSet out = set;

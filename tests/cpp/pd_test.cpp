@@ -1025,5 +1025,113 @@ TEST(Flagship, ArmsAreDefinedOnce) {
     EXPECT_NE(input_error([&] { flagship_arms(o); }).find("weight_kg = -1"), std::string::npos);
 }
 
+
+// ---- [uncertainty] table: parameter uncertainty of fitted values (docs/calibration.md) ----------
+
+std::string with_uncertainty(const std::string& table) {
+    return "name = \"x\"\n"
+           "[parameters.a]\nvalue = 2.0\nunit = \"1/h\"\ndescription = \"d\"\nsource = \"s\"\n"
+           "[parameters.b]\nvalue = 0.5\nunit = \"1\"\ndescription = \"d\"\nsource = \"s\"\n"
+           "[[variability]]\nparameters = [\"a\"]\ndistribution = \"lognormal\"\ncv_percent = [30.0]\nsource = \"s\"\n"
+           "[[variability]]\nparameters = [\"b\"]\ndistribution = \"logit\"\nsd = [1.5]\nsource = \"s\"\n"
+           "[uncertainty]\nmethod = \"laplace\"\nscale = \"log\"\nsource = \"fit\"\n" + table;
+}
+
+const std::string kGoodUncertainty =
+    "parameters = [\"a\", \"variability.a.cv_percent\", \"variability.b.sd\"]\n"
+    "estimate = [2.0, 30.0, 1.5]\nse = [0.5, 0.4, 0.1]\n"
+    "correlation = [[1.0, -0.8, 0.2], [-0.8, 1.0, 0.0], [0.2, 0.0, 1.0]]\n";
+
+TEST(PdUncertainty, LibraryMadrsCarriesTheLaplaceCovarianceOfItsFit) {
+    const PdParameterSet p = load_library_pd("madrs", models_dir());
+    const PdUncertainty& u = p.uncertainty;
+    ASSERT_EQ(u.names.size(), 4u);
+    EXPECT_EQ(u.method, "laplace");
+    EXPECT_EQ(u.scale, "log");
+    // docs/calibration.md section 2: SE 1.64 and 2.07 on log k_cons / log k_off_c, correlation -0.97.
+    EXPECT_EQ(u.names[0], "k_cons");
+    EXPECT_DOUBLE_EQ(u.se[0], 1.64);
+    EXPECT_DOUBLE_EQ(u.correlation(0, 1), -0.97);
+    for (std::size_t j = 0; j < u.names.size(); ++j)
+        EXPECT_NEAR(uncertainty_value(p, u.names[j], p.source_path, p.source_path), u.estimate[j], 1e-6 * u.estimate[j])
+            << u.names[j];
+    EXPECT_TRUE(load_library_pd("acute_effects", models_dir()).uncertainty.empty());
+}
+
+TEST(PdUncertainty, ErrorsNameTheLineNameAndRule) {
+    EXPECT_NO_THROW(parse_pd_parameters(with_uncertainty(kGoodUncertainty), "x.toml"));
+    const auto err = [](const std::string& table) {
+        return input_error([&] { parse_pd_parameters(with_uncertainty(table), "x.toml"); });
+    };
+    const auto swap = [&](const std::string& from, const std::string& to) {
+        std::string s = kGoodUncertainty;
+        s.replace(s.find(from), from.size(), to);
+        return s;
+    };
+    EXPECT_NE(err(swap("\"a\", \"var", "\"c\", \"var")).find("'c' is not a parameter of this file"), std::string::npos);
+    EXPECT_NE(err(swap("variability.b.sd", "variability.b.cv_percent")).find("cv_percent names a log-normal block"),
+              std::string::npos);
+    EXPECT_NE(err(swap("variability.b.sd", "variability.z.sd")).find("no one-parameter variability block of 'z'"),
+              std::string::npos);
+    // Not positive definite (eigenvalue 1 - 0.99 - 0.99 < 0 along (1, 1, 1)-like directions).
+    EXPECT_NE(err(swap("[[1.0, -0.8, 0.2], [-0.8, 1.0, 0.0], [0.2, 0.0, 1.0]]",
+                       "[[1.0, 0.99, -0.99], [0.99, 1.0, 0.99], [-0.99, 0.99, 1.0]]"))
+                  .find("x.toml:29: uncertainty.correlation: not positive definite"),
+              std::string::npos);
+    EXPECT_NE(err(swap("[-0.8, 1.0, 0.0]", "[-0.7, 1.0, 0.0]")).find("(symmetric)"), std::string::npos);
+    EXPECT_NE(err(swap("estimate = [2.0", "estimate = [2.1")).find("differs from the file's value 2"), std::string::npos);
+    EXPECT_NE(err(swap("se = [0.5", "se = [-0.5")).find("uncertainty.se[0] (a) = -0.5: must be finite and >= 0"),
+              std::string::npos);
+    EXPECT_NE(err(swap("se = [0.5, 0.4, 0.1]", "se = [0.5, 0.4]")).find("2 values for 3 parameters"), std::string::npos);
+    EXPECT_NE(err(kGoodUncertainty + "sigma = 1\n").find("uncertainty.sigma"), std::string::npos);
+    EXPECT_NE(input_error([&] {
+                  parse_pd_parameters(with_uncertainty(kGoodUncertainty).replace(
+                                          with_uncertainty(kGoodUncertainty).find("\"laplace\""), 9, "\"boot\""),
+                                      "x.toml");
+              }).find("the only method is \"laplace\""),
+              std::string::npos);
+}
+
+TEST(PdUncertainty, DrawsAreKeyedBySeedAndReplicateAndFollowTheCovariance) {
+    const PdParameterSet p = parse_pd_parameters(with_uncertainty(kGoodUncertainty), "x.toml");
+    const auto a = [](const PdParameterSet& s) { return s.value("a"); };
+    EXPECT_EQ(a(draw_pd_uncertainty(p, 7, 3)), a(draw_pd_uncertainty(p, 7, 3)));
+    EXPECT_NE(a(draw_pd_uncertainty(p, 7, 3)), a(draw_pd_uncertainty(p, 7, 4)));
+    EXPECT_NE(a(draw_pd_uncertainty(p, 8, 3)), a(draw_pd_uncertainty(p, 7, 3)));
+    // Zero SE: every draw is the file's set exactly (values and omegas).
+    std::string zero = kGoodUncertainty;
+    zero.replace(zero.find("se = [0.5, 0.4, 0.1]"), 20, "se = [0.0, 0.0, 0.0]");
+    const PdParameterSet z = parse_pd_parameters(with_uncertainty(zero), "x.toml");
+    for (std::uint64_t k = 0; k < 5; ++k) {
+        const PdParameterSet d = draw_pd_uncertainty(z, 1, k);
+        EXPECT_EQ(d.value("a"), 2.0);
+        EXPECT_EQ(d.variability[0].omega(0, 0), z.variability[0].omega(0, 0));
+        EXPECT_EQ(d.variability[1].omega(0, 0), z.variability[1].omega(0, 0));
+    }
+    // Sample moments of the log draws against (0, se) and the stated correlation; omegas follow
+    // the file conventions (omega = log(1 + CV^2), omega = SD^2) through uncertainty_value.
+    const int n = 4000;
+    Eigen::MatrixXd x(n, 3);
+    for (int k = 0; k < n; ++k) {
+        const PdParameterSet d = draw_pd_uncertainty(p, 11, static_cast<std::uint64_t>(k));
+        for (int j = 0; j < 3; ++j)
+            x(k, j) = std::log(uncertainty_value(d, p.uncertainty.names[static_cast<std::size_t>(j)], "", "") /
+                               p.uncertainty.estimate[static_cast<std::size_t>(j)]);
+    }
+    const Eigen::RowVectorXd mean = x.colwise().mean();
+    const Eigen::MatrixXd c = x.rowwise() - mean;
+    const Eigen::MatrixXd cov = c.transpose() * c / (n - 1);
+    for (int j = 0; j < 3; ++j) {
+        const double se = p.uncertainty.se[static_cast<std::size_t>(j)];
+        EXPECT_LT(std::abs(mean(j)), test::kSampleSigmas * se / std::sqrt(n)) << j;
+        EXPECT_LT(std::abs(cov(j, j) - se * se), test::kSampleSigmas * se * se * std::sqrt(2.0 / (n - 1))) << j;
+    }
+    // Correlation -0.8: the SE of a sample correlation is about (1 - r^2) / sqrt(n).
+    EXPECT_LT(std::abs(cov(0, 1) / std::sqrt(cov(0, 0) * cov(1, 1)) + 0.8), test::kSampleSigmas * 0.36 / std::sqrt(n));
+    EXPECT_NE(input_error([&] { draw_pd_uncertainty(load_library_pd("acute_effects", models_dir()), 1, 0); })
+                  .find("no [uncertainty] table"),
+              std::string::npos);
+}
+
 }  // namespace
 }  // namespace ketasim
