@@ -23,6 +23,7 @@ from ._population import CoursePopulationResult, PopulationResult, population
 from ._regimen import Regimen
 from ._results import ResultArm, ResultFile, read_results, write_results
 from ._simulate import METRICS, Result, metrics, simulate
+from ._units import Q
 from ._sweep import sweep
 
 __version__: str = _core.__version__
@@ -38,6 +39,7 @@ __all__ = [
     "Result",
     "CoursePopulationResult",
     "PopulationResult",
+    "Q",
     "ResultArm",
     "ResultFile",
     "Schedule",

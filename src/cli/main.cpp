@@ -64,19 +64,6 @@ std::vector<double> parse_days(const std::string& text) {
     return days;
 }
 
-std::pair<std::string, double> parse_set(const std::string& kv) {
-    const auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0)
-        throw InputError(ErrorContext{"", 0, "--set", kv,
-                                      "must look like NAME=VALUE (value in the parameter's file unit)"});
-    const std::string val = kv.substr(eq + 1);
-    char* end = nullptr;
-    const double v = std::strtod(val.c_str(), &end);
-    if (end == val.c_str() || *end != '\0' || !std::isfinite(v))
-        throw InputError(ErrorContext{"", 0, "--set " + kv.substr(0, eq), val, "is not a finite number"});
-    return {kv.substr(0, eq), v};
-}
-
 int cmd_models(const std::string& dir) {
     std::vector<std::vector<std::string>> rows = {{"name", "routes", "analyte", "default", "title"}};
     for (const auto& e : list_models(dir))
@@ -122,16 +109,8 @@ int cmd_simulate(const SimulateArgs& a, const std::string& command) {
     s.weight_kg = a.weight;
     s.age_years = a.age;
     for (const auto& kv : a.sets) {
-        const auto [name, value] = parse_set(kv);
-        if (!m.has_parameter(name)) {
-            std::vector<std::string> names;
-            for (const auto& p : m.parameters) names.push_back(p.name);
-            const std::string near = closest_name(name, names);
-            throw InputError(ErrorContext{"", 0, "--set", kv,
-                                          "names no parameter of model '" + m.name + "'" +
-                                              (near.empty() ? std::string() : " (did you mean " + near + "?)") +
-                                              "; see ketasim show-model " + m.name});
-        }
+        // The one override parser (library): NAME=VALUE in the file unit, or NAME=VALUE UNIT.
+        const auto [name, value] = parse_parameter_override(m, kv, "--set");
         if (!s.parameters.emplace(name, value).second)
             throw InputError(ErrorContext{"", 0, "--set", kv, "sets '" + name + "' a second time"});
     }
@@ -283,7 +262,8 @@ int main(int argc, char** argv) {
     sim->add_option("--device-spacing", sa.device_spacing, "Intranasal: time between devices")->capture_default_str();
     sim->add_option("--weight", sa.weight, "Body weight, kg")->capture_default_str();
     sim->add_option("--age", sa.age, "Age, years")->capture_default_str();
-    sim->add_option("--set", sa.sets, "Override a parameter: NAME=VALUE in the parameter's file unit (repeatable)");
+    sim->add_option("--set", sa.sets,
+                    "Override a parameter: NAME=VALUE in the parameter's file unit, or NAME='VALUE UNIT' (repeatable)");
     sim->add_option("--t-end", sa.t_end, "End of the simulation, e.g. '24 h' or '14 d'")->capture_default_str();
     sim->add_option("--dt", sa.dt, "Output step, e.g. '5 min'")->capture_default_str();
     sim->add_option("--solver", sa.solver, "exact (matrix exponential) or ode (Boost.Odeint)")->capture_default_str();
@@ -354,6 +334,10 @@ int main(int argc, char** argv) {
     pop->add_option("--seed", po.seed, "Random seed in [0, 2^63 - 1]; the same seed gives the same population")->capture_default_str();
     pop->add_option("--covariates", po.covariates, "Covariate distributions: TOML file with [weight], [age], ... tables");
     pop->add_option("--subjects", po.subjects, "Per-subject table: CSV with ID, WT[kg], AGE[years], flags or parameters");
+    pop->add_option("--data", po.data,
+                    "NONMEM-style dataset (CSV): each ID a subject with its doses, EVID 0 rows as its output times, "
+                    "covariate columns WT[kg], AGE[years], SEX, ...");
+    pop->add_option("--observations", po.observations, "--data: write each ID's outputs at its times: FILE.csv (long format)");
     pop->add_flag("--no-variability", po.no_variability, "Typical subjects: no random effects (covariates still apply)");
     pop->add_option("--t-end", po.t_end, "End of the simulation, e.g. '24 h' or '14 d'")->capture_default_str();
     pop->add_option("--dt", po.dt, "Output step, e.g. '5 min'")->capture_default_str();
@@ -404,7 +388,8 @@ int main(int argc, char** argv) {
         }
         if (*pop) {
             po.models_dir = models_dir;
-            if (pop->count("--n") == 0 && po.subjects.empty()) throw InputError("--n: give the number of subjects (or --subjects FILE)");
+            if (pop->count("--n") == 0 && po.subjects.empty() && po.data.empty())
+                throw InputError("--n: give the number of subjects (or --subjects FILE, or --data FILE)");
             if (pop->count("--dt")) po.course_dt = po.dt;   // a course's PK grid defaults to 1 min
             return cli::run_population_cli(po);
         }
