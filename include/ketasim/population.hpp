@@ -184,6 +184,8 @@ SubjectTable dataset_subject_table(const Dataset& data);
 // against the model by PopulationSource: a covariate the model does not use is an error naming
 // the ones it does), random effects drawn from `seed` unless `variability` is false.
 PopulationSpec dataset_population_spec(const Dataset& data, std::uint64_t seed, bool variability);
+// The index of subject `id` in `data.subjects` (InputError naming the file and the ID if absent).
+std::size_t dataset_index(const Dataset& data, long id);
 // Whether any subject is dosed per kg (weight then matters even if no parameter uses it).
 bool dataset_uses_weight(const Dataset& data);
 // Simulates subjects [begin, end) of a dataset, each with its own doses and output times (its

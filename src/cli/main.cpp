@@ -125,7 +125,30 @@ int cmd_simulate(const SimulateArgs& a, const std::string& command) {
             if (given) throw UsageError(std::string(flag) + " applies to --dose; the regimen file " + a.regimen +
                                         " gives its own");
         const bool csv = a.regimen.size() > 4 && a.regimen.substr(a.regimen.size() - 4) == ".csv";
-        if (csv) {
+        if (csv && a.id >= 0) {
+            // One ID of a dataset (issue 8): its doses, its EVID 0 times, and its covariate columns
+            // (WT[kg], AGE[years], flags) as the population reads them; a covariate given both in
+            // the file and as a flag is an error rather than a silent choice.
+            const Dataset d = load_dataset(a.regimen, m);
+            const std::size_t i = dataset_index(d, a.id);
+            reg = d.subjects[i].regimen;
+            extra_times = d.subjects[i].observation_times;
+            if (!d.covariate_headers.empty()) {
+                const PopulationSource src(m, dataset_population_spec(d, 0, false), reg.per_kg());
+                std::vector<double> overrides;
+                const Subject from_file = src.subject(i, overrides);
+                for (const auto& h : d.covariate_headers) {
+                    const std::string name = h.substr(0, h.find('['));
+                    const std::string cov = name == "WT" ? "weight" : name == "AGE" ? "age" : name == "SEX" ? "sex" : name;
+                    if (std::find(a.covariates_given.begin(), a.covariates_given.end(), cov) != a.covariates_given.end())
+                        throw UsageError("--" + cov + ": " + a.regimen + " gives " + h + " for ID " + std::to_string(a.id) +
+                                         "; give it once (the file or the flag)");
+                    if (cov == "weight") s.weight_kg = from_file.weight_kg;
+                    else if (cov == "age") s.age_years = from_file.age_years;
+                    else s.covariates[cov] = from_file.covariates.at(cov);
+                }
+            }
+        } else if (csv) {
             EventTable et = load_event_table(a.regimen, &m, a.id);
             reg = et.regimen;
             extra_times = et.observation_times;
@@ -212,7 +235,7 @@ int cmd_simulate(const SimulateArgs& a, const std::string& command) {
     if (a.threshold_given) shown.insert(shown.end(), {"time_to_threshold", "time_above"});
     const std::vector<std::vector<std::string>> rows = cli::metrics_rows(tr, ms, shown);
     std::cout << m.title << "\nregimen: " << regimen_text << "; " << reg.events.size() << " dose event(s), "
-              << cli::fmt_num(tr.dose_total_mg) << " mg in total; weight " << cli::fmt_num(a.weight) << " kg\n\n"
+              << cli::fmt_num(tr.dose_total_mg) << " mg in total; weight " << cli::fmt_num(s.weight_kg) << " kg\n\n"
               << cli::format_table(rows);
     if (!a.out.empty()) {
         ResultArm arm;

@@ -198,6 +198,12 @@ PopulationSpec dataset_population_spec(const Dataset& data, std::uint64_t seed, 
     return spec;
 }
 
+std::size_t dataset_index(const Dataset& data, long id) {
+    for (std::size_t i = 0; i < data.subjects.size(); ++i)
+        if (data.subjects[i].id == id) return i;
+    throw InputError(ErrorContext{data.source, 0, "ID", std::to_string(id), "has no rows in the file"});
+}
+
 bool dataset_uses_weight(const Dataset& data) {
     for (const auto& s : data.subjects)
         if (s.regimen.per_kg()) return true;

@@ -48,8 +48,11 @@ check "population --data exits 0" '[ "$(rc)" = 0 ]'
 check "population --data: one row per ID, with the ID" '[ "$(wc -l < "$TMP/ids.csv")" = 3 ] && head -1 "$TMP/ids.csv" | grep -q "^subject,ID,"'
 check "population --data: each ID at its own EVID 0 times (long format)" \
   '[ "$(cut -d, -f1,2 "$TMP/obs.csv" | tr "\n" " ")" = "ID,time[h] 1,1 1,3 2,2 " ]'
-run simulate ketamine_iv_clements --regimen "$TMP/pop.csv" --id 2 --weight 80 --t-end "2 h" --dt "1 h"
-check "simulate --id still runs one ID of a dataset" '[ "$(rc)" = 0 ] && grep -q "20.0 mg in total" "$TMP/out"'
+run simulate ketamine_iv_clements --regimen "$TMP/pop.csv" --id 2 --t-end "2 h" --dt "1 h" --out "$TMP/id2.csv"
+check "simulate --id runs one ID of a dataset with its covariates (WT 80 kg from the file)" \
+  '[ "$(rc)" = 0 ] && grep -q "20.0 mg in total; weight 80.0 kg" "$TMP/out" && [ "$(tail -1 "$TMP/id2.csv" | cut -d, -f4 | cut -c1-6)" = "$(grep "^2,2," "$TMP/obs.csv" | cut -d, -f3 | cut -c1-6)" ]'
+run simulate ketamine_iv_clements --regimen "$TMP/pop.csv" --id 2 --weight 80
+check "simulate --id: a covariate in the file and as a flag is a usage error" '[ "$(rc)" = 1 ] && grep -q "give it once" "$TMP/err"'
 printf 'ID,TIME,AMT,EVID,AGE[years]\n1,0,10,1,40\n' > "$TMP/age.csv"
 run population ketamine_iv_clements --data "$TMP/age.csv"
 check "population --data: a covariate the model does not use names the ones it uses" \
