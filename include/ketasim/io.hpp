@@ -39,6 +39,28 @@ struct EventTable {
 EventTable load_event_table(const std::string& path, const Model* model = nullptr, long id = -1,
                             const std::vector<std::string>& covariate_columns = {});
 
+// A NONMEM-style dataset of several subjects, for populations (issue 8; docs/populations.md):
+// every ID is its own subject with its own doses (EVID 1) and output times (EVID 0), in order of
+// first appearance. Covariate columns: WT[kg], AGE[years], SEX, and the model's other covariates
+// by name (case-insensitive), with units in brackets as in subject tables; constant within an ID.
+// Whether the model uses them is checked by the population (an error naming the covariates the
+// model uses); any other unknown column is an error naming the known ones. An ID without a dose
+// is an error naming the ID and its first line.
+struct DatasetSubject {
+    long id = 0;
+    Regimen regimen;
+    std::vector<double> observation_times;   // h, sorted, distinct; empty: the caller's grid
+};
+struct Dataset {
+    std::vector<DatasetSubject> subjects;
+    std::vector<std::string> covariate_headers;   // subject-table headers: WT[kg], AGE[years], SEX, asian ...
+    std::vector<double> covariates;               // subjects x covariate_headers, row-major
+    std::string source;                           // the file, for messages
+};
+Dataset load_dataset(const std::string& path, const Model& model);
+// The same from CSV text (a pandas DataFrame written with to_csv); `source_name` names it in messages.
+Dataset parse_dataset(const std::string& csv_text, const std::string& source_name, const Model& model);
+
 // The model library: models/index.toml.
 struct LibraryEntry {
     std::string name, file, title, route, analyte;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ketasim/io.hpp"
 #include "ketasim/metrics.hpp"
 #include "ketasim/model.hpp"
 #include "ketasim/pd.hpp"
@@ -179,6 +180,34 @@ struct PopulationRunOptions {
 void run_population(const Model& model, const Regimen& regimen, const OutputGrid& grid, const PopulationSource& source,
                     std::size_t begin, std::size_t end, const SimOptions& sim, const PopulationRunOptions& options,
                     ResultSink& sink);
+
+// ---- datasets: one subject per ID (issue 8) ------------------------------------------------------
+
+// The covariates of a dataset as a subject table (one row per ID; empty without covariate columns).
+SubjectTable dataset_subject_table(const Dataset& data);
+// The population of a dataset: one subject per ID, its covariates from the dataset (checked
+// against the model by PopulationSource: a covariate the model does not use is an error naming
+// the ones it does), random effects drawn from `seed` unless `variability` is false.
+PopulationSpec dataset_population_spec(const Dataset& data, std::uint64_t seed, bool variability);
+// The index of subject `id` in `data.subjects` (InputError naming the file and the ID if absent).
+std::size_t dataset_index(const Dataset& data, long id);
+// Whether any subject is dosed per kg (weight then matters even if no parameter uses it).
+bool dataset_uses_weight(const Dataset& data);
+// Simulates subjects [begin, end) of a dataset, each with its own doses and output times (its
+// EVID 0 rows; `grid` for an ID without any). Columns as run_population's with `ID` after
+// `subject`; metrics are computed on each subject's own times (and its own last dose).
+// Trajectories (keep_trajectories) have each subject's own times. `source` comes from
+// dataset_population_spec(data, ...).
+void run_dataset_population(const Model& model, const Dataset& data, const OutputGrid& grid,
+                            const PopulationSource& source, std::size_t begin, std::size_t end, const SimOptions& sim,
+                            const PopulationRunOptions& options, ResultSink& sink);
+// Trajectories of a run whose subjects have their own times, in long format: columns `ID` (or
+// `subject` when `ids` is empty), `time` [h], then one per output; one row per subject and time.
+struct LongTable {
+    std::vector<std::string> names, units;
+    std::vector<std::vector<double>> columns;
+};
+LongTable long_format(const std::vector<Trajectory>& trajectories, const std::vector<long>& ids);
 
 // ---- summaries ---------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 // One simulation: Model + Regimen + OutputGrid + SimOptions -> Trajectory.
 #include <Eigen/Dense>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ketasim/model.hpp"
@@ -77,6 +78,17 @@ struct Trajectory {
 // Simulates the model for one subject. Output at a dose time is the value just after the dose.
 Trajectory simulate(const Model& model, const Regimen& regimen, const OutputGrid& grid,
                     const SimOptions& options = {}, const Subject& subject = {});
+
+// Parameter overrides, the one parser of every face (CLI --set NAME=VALUE, Python set={NAME: VALUE}):
+// "NAME=VALUE" in the parameter's file unit (as `ketasim show-model` lists it), or
+// "NAME=VALUE UNIT" in any unit of the same dimension, converted to the file unit. The value must
+// be finite; the name a parameter of `model` (InputError naming `where`, the text and the closest
+// parameter names otherwise). Returns the name and the value in the file unit (Subject::parameters).
+std::pair<std::string, double> parse_parameter_override(const Model& model, const std::string& text,
+                                                        const std::string& where);
+// The value part alone ("2", "2 1/h", "0.03 1/min") for parameter `name`.
+double parse_parameter_override_value(const Model& model, const std::string& name, const std::string& value,
+                                      const std::string& where);
 
 // Lower-level entry: a compiled system (reused across calls with the same subject). mg/kg doses
 // use the weight the system was compiled for (LinearSystem::weight_kg).

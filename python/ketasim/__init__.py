@@ -25,6 +25,7 @@ from ._results import ResultArm, ResultFile, read_results, write_results
 from ._run import RunReport, merge_runs, open_run, run
 from ._simulate import METRICS, Result, metrics, simulate
 from ._sensitivity import design, sensitivity
+from ._units import Q
 from ._sweep import sweep
 
 __version__: str = _core.__version__
@@ -40,6 +41,7 @@ __all__ = [
     "Result",
     "CoursePopulationResult",
     "PopulationResult",
+    "Q",
     "ResultArm",
     "ResultFile",
     "RunReport",

@@ -103,8 +103,26 @@ class PopulationResult:
         cols = self._raw["columns"]
         df = pd.DataFrame({k: cols[k] for k in self._raw["names"]})
         df["subject"] = df["subject"].astype(np.int64)
+        if "ID" in df:   # a dataset's subject IDs
+            df["ID"] = df["ID"].astype(np.int64)
         df = df.set_index("subject")
         df.attrs["units"] = {k: v for k, v in self.units.items() if k != "subject"}
+        return df
+
+    @property
+    def observations(self) -> "pandas.DataFrame":  # noqa: F821
+        """A dataset's outputs at each ID's own times (EVID 0 rows), long format: columns ``ID``,
+        ``time`` (h) and one per output, one row per ID and time; ``attrs["units"]`` per column.
+        Only for ``ks.population(model, data=...)``."""
+        import pandas as pd
+
+        if "observations" not in self._raw:
+            raise ValueError("observations: only a dataset population (ks.population(model, data=...)) has "
+                             "per-subject times; use bands() or to_xarray() here")
+        o = self._raw["observations"]
+        df = pd.DataFrame({k: o["columns"][k] for k in o["names"]})
+        df["ID"] = df["ID"].astype(np.int64)
+        df.attrs["units"] = dict(zip(o["names"], o["units"]))
         return df
 
     def column(self, name: str) -> np.ndarray:
@@ -132,6 +150,8 @@ class PopulationResult:
         """Percentile bands of ``output`` over time: index time (h), a column per percentile."""
         import pandas as pd
 
+        if "observations" in self._raw:
+            raise ValueError("bands: the subjects of a dataset have their own times; use result.observations")
         if self.trajectories is None:
             raise ValueError("bands: trajectories were not kept; run ks.population(..., bands=True)")
         if output not in self.outputs:
@@ -265,8 +285,9 @@ def _progress(progress: ProgressArg, total: int):
 
 def population(
     model: Optional[ModelLike],
-    regimen: Any,
+    regimen: Any = None,
     *,
+    data: Any = None,
     n: Optional[int] = None,
     seed: int = 0,
     covariates: CovariatesArg = None,
@@ -300,6 +321,12 @@ def population(
     bands: keep every trajectory for percentile bands (memory: n x outputs x times doubles).
     residual_error: add the model's residual error to the kept trajectories (observations).
     threads: 0 = all cores ($SLURM_CPUS_PER_TASK when set).
+    data: a NONMEM-style dataset (CSV path or pandas DataFrame) instead of ``regimen``, ``n`` and
+        ``table``: each ID is a subject with its own doses (EVID 1), output times (EVID 0 rows;
+        ``t_end``/``dt`` for an ID without any) and covariates (``WT[kg]``, ``AGE[years]``, ``SEX``
+        or the model's flags). Returns a ``PopulationResult`` whose ``frame`` has an ``ID`` column
+        and whose ``observations`` is the long-format table (``ID``, ``time``, outputs), since the
+        subjects' times differ (docs/populations.md).
 
     Treatment courses: pass a ``ks.Schedule`` or a schedule name (``"iv-3x-weekly"``, ...) as the
     second argument (``model`` None = the schedule's own) and get a ``CoursePopulationResult``;
@@ -317,6 +344,14 @@ def population(
     """
     from ._pd import SCHEDULE_NAMES, Schedule
 
+    if data is not None:
+        return _dataset_population(model, regimen, data, n=n, seed=seed, covariates=covariates, table=table,
+                                   variability=variability, t_end=t_end, dt=dt, outputs=outputs,
+                                   threshold=threshold, bands=bands, residual_error=residual_error,
+                                   threads=threads, chunk=chunk, progress=progress, models_dir=models_dir,
+                                   course_options=course_options)
+    if regimen is None:
+        raise TypeError("population: give the regimen (or a schedule, or data=DATASET)")
     if isinstance(regimen, Schedule) or (isinstance(regimen, str) and regimen in SCHEDULE_NAMES):
         return _course_population(model, regimen, n=n, seed=seed, covariates=covariates, table=table,
                                   variability=variability, threads=threads, chunk=chunk, progress=progress,
@@ -345,6 +380,51 @@ def population(
     finally:
         close()
     return PopulationResult(raw, m.name, spec.seed, total)
+
+
+def _dataset(data: Any, m: "_core.Model") -> "_core.Dataset":
+    if isinstance(data, (str, os.PathLike)):
+        return _core.load_dataset(os.fspath(data), m)
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pd = None
+    if pd is not None and isinstance(data, pd.DataFrame):
+        # The one CSV reader parses it (headers with units, EVID, CMT names ...): as CSV text.
+        return _core.parse_dataset(data.to_csv(index=False), "data", m)
+    raise TypeError(f"data: expected a pandas DataFrame or a CSV path, got {type(data).__name__}")
+
+
+def _dataset_population(model, regimen, data, *, n, seed, covariates, table, variability, t_end, dt, outputs,
+                        threshold, bands, residual_error, threads, chunk, progress, models_dir,
+                        course_options) -> PopulationResult:
+    given = [name for name, v in (("regimen", regimen), ("n", n), ("covariates", covariates), ("table", table),
+                                  ("course_options", course_options)) if v is not None]
+    if given:
+        raise TypeError(f"population: data= gives every subject's doses, times and covariates; "
+                        f"not with {', '.join(given)}")
+    if bands or residual_error:
+        raise TypeError("population: with data= every ID has its own times: the trajectories are in "
+                        "result.observations (long format); bands and residual_error do not apply")
+    if model is None:
+        raise TypeError("population: give the model (library name, .toml file or ks.Model)")
+    if not isinstance(variability, bool):
+        raise TypeError(f"variability: expected True or False, got {variability!r}")
+    m = load_model(model, models_dir)
+    ds = _dataset(data, m)
+    seed = _int_arg(seed, "seed", 0)
+    threads = _int_arg(threads, "threads", 0)
+    chunk = _int_arg(chunk, "chunk", 1)
+    outs = [] if outputs is None else ([outputs] if isinstance(outputs, str) else [str(o) for o in outputs])
+    callback, close = _progress(progress, len(ds))
+    try:
+        raw = _core.run_dataset_population(m, ds, make_grid(t_end, dt), seed=seed, variability=variability,
+                                           options=make_options(), outputs=outs,
+                                           metric_options=make_metric_options(threshold=threshold),
+                                           threads=threads, chunk=chunk, progress=callback)
+    finally:
+        close()
+    return PopulationResult(raw, m.name, seed, len(ds))
 
 
 def _population_spec(n, seed, covariates, table, variability) -> "_core.PopulationSpec":

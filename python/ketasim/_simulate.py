@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Dict, Iterable, Mapping, NamedTuple, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, Mapping, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
 from . import _core
 from ._models import ModelLike, load_model
 from ._regimen import Regimen, as_core_regimen
-from ._units import Quantity, to_hours, to_hours_list, to_int, to_params, to_real
+from ._units import Quantity, overrides_argument, to_hours, to_hours_list, to_int, to_params, to_real
 
 class MetricSpec(NamedTuple):
     """One entry of the C++ metric registry (include/ketasim/metrics.hpp)."""
@@ -36,11 +36,12 @@ def metric_name(name: str) -> str:
     return name
 
 
-def make_subject(weight: float = 70.0, age: float = 40.0, params: Optional[Mapping[str, float]] = None) -> _core.Subject:
+def make_subject(weight: float = 70.0, age: float = 40.0, params: Optional[Mapping[str, Any]] = None,
+                 what: str = "set", model: Optional[_core.Model] = None) -> _core.Subject:
     s = _core.Subject()
     s.weight_kg = to_real(weight, "weight", "a body weight in kg (a number)")
     s.age_years = to_real(age, "age", "an age in years (a number)")
-    s.parameters = to_params(params, "params")
+    s.parameters = to_params(params, what, model)
     return s
 
 
@@ -178,7 +179,8 @@ def simulate(
     times: Optional[Iterable[Quantity]] = None,
     weight: Optional[float] = None,
     age: Optional[float] = None,
-    params: Optional[Mapping[str, float]] = None,
+    set: Optional[Mapping[str, Any]] = None,
+    params: Optional[Mapping[str, Any]] = None,
     solver: str = "exact",
     method: str = "dopri5",
     rtol: float = 1e-8,
@@ -197,7 +199,10 @@ def simulate(
         times: explicit output times (each with its unit) instead of the uniform grid.
         weight, age: body weight (kg) and age (years) of the subject; default 70 kg, 40 years.
             Giving one the model does not use (weight on esketamine_nasal) is an error.
-        params: parameter overrides in each parameter's file unit (e.g. ``{"ka_n": 2.0}``, 1/h).
+        set: parameter overrides, ``{name: value}``: a number in the parameter's file unit
+            (``{"ka_n": 2.0}``, 1/h as ``ketasim show-model`` lists it) or text with a unit
+            (``{"ka_n": "0.05 1/min"}``); the CLI's ``--set ka_n=2``. ``params=`` is its
+            deprecated old name (DeprecationWarning).
         solver: "exact" (matrix exponential) or "ode" (Boost.Odeint, ``method`` dopri5 or
             rosenbrock4, tolerances ``rtol``/``atol``).
         include_event_times: add every dose/infusion start and stop to the output times.
@@ -209,10 +214,11 @@ def simulate(
         ValueError: bad input (unknown route or parameter, negative dose, ...), with the C++ message.
         RuntimeError: a numerical failure.
     """
+    overrides, word = overrides_argument(set, params, "params", "simulate")
     m = load_model(model)
     reg = as_core_regimen(regimen)
     given = [n for n, v in (("weight", weight), ("age", age)) if v is not None]
-    subject = make_subject(70.0 if weight is None else weight, 40.0 if age is None else age, params)
+    subject = make_subject(70.0 if weight is None else weight, 40.0 if age is None else age, overrides, word, m)
     _core.require_covariates_used(m, reg.per_kg(), given, "simulate")
     grid = make_grid(t_end, dt, t_start, times)
     opts = make_options(solver, method, rtol, atol, max_steps, include_event_times, output_amounts, outputs)

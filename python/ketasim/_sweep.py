@@ -23,7 +23,7 @@ from ._simulate import (
     make_subject,
     metric_name,
 )
-from ._units import Quantity, to_int
+from ._units import Quantity, overrides_argument, to_int
 
 #: Metrics that need the log-linear terminal-phase fit (from the C++ registry).
 TERMINAL_METRICS = {name for name, spec in METRICS.items() if spec.terminal_fit}
@@ -129,7 +129,8 @@ def sweep(
     times: Optional[Iterable[Quantity]] = None,
     weight: Optional[float] = None,
     age: Optional[float] = None,
-    fixed: Optional[Mapping[str, float]] = None,
+    set: Optional[Mapping[str, Any]] = None,
+    fixed: Optional[Mapping[str, Any]] = None,
     threshold: Optional[float] = None,
     threads: int = 1,
     progress: ProgressArg = False,
@@ -154,7 +155,9 @@ def sweep(
             ``itertools.product`` order: the last variable varies fastest.
         metrics: metric names (see ``ketasim.METRICS``; default cmax, tmax, auc_0_t).
         outputs: output(s) to report (default: the model's first output, e.g. C_plasma).
-        weight, age, fixed: subject values and parameter overrides shared by every point.
+        weight, age: subject values shared by every point.
+        set: parameter overrides shared by every point, as in ``ks.simulate(set=...)`` (a number
+            in the file unit or text with a unit); ``fixed=`` is its deprecated old name.
         threshold: concentration threshold for the time_* metrics (output unit).
         threads: C++ worker threads; the results are identical whatever the count.
         progress: True for a tqdm bar (if tqdm is installed), or a callable ``f(done, total)``
@@ -195,7 +198,8 @@ def sweep(
     keep = bool(trajectories)
     total = n_points * len(regimens)
     callback, close = _progress_callback(progress, total)
-    subject = make_subject(70.0 if weight is None else weight, 40.0 if age is None else age, fixed)
+    overrides, word = overrides_argument(set, fixed, "fixed", "sweep")
+    subject = make_subject(70.0 if weight is None else weight, 40.0 if age is None else age, overrides, word, m)
     # Weight or age set or swept on a model that does not use them is an error (C++ rule).
     given = [n for n, v in (("weight", weight), ("age", age)) if v is not None] + [
         n for n in names if n in ("weight", "age")]

@@ -5,6 +5,11 @@ Every dose and time argument carries its unit, as on the command line and in the
 argument) because its unit would be a guess: ``iv_infusion(0.5)`` could mean mg or mg/kg, and
 ``duration=40`` minutes or hours. The one exception is the number 0, which is zero in every unit.
 Strings are parsed by the C++ library, so "23 min" is the same double here as in a regimen file.
+
+Numbers computed in NumPy carry their unit in a ``Q`` (quantity): ``ks.Q(np.arange(0, 24, 0.5), "h")``
+is accepted wherever times are (``times=``, ``at=``, ``at_times=``, and a one-value ``Q`` for a single
+time such as ``t_end``). The unit is converted by the same C++ unit table, value by value, so
+``ks.Q([23], "min")`` is the same double as ``"23 min"``.
 """
 
 from __future__ import annotations
@@ -14,9 +19,43 @@ import numbers
 from collections.abc import Mapping, Set
 from typing import Iterable, Tuple, Union
 
+import numpy as np
+
 from . import _core
 
-Quantity = Union[str, int, float]
+
+class Q:
+    """Numbers with one explicit unit: ``Q(np.arange(0, 24, 0.5), "h")``, ``Q([0, 30, 90], "min")``.
+
+    ``values`` is a number or a one-dimensional sequence/array of real numbers; ``unit`` is a unit
+    string ("h", "min", "d", ...). Checked when used: the unit must fit the argument (a time for
+    ``times=``) and every value must be finite.
+    """
+
+    __slots__ = ("values", "unit")
+
+    def __init__(self, values: object, unit: str):
+        if not isinstance(unit, str):
+            raise TypeError(f"Q: unit must be a unit string such as 'h' or 'min', got {_kind(unit)} {unit!r}")
+        if isinstance(values, (str, bytes, Mapping, Set)):
+            raise TypeError(f"Q: values must be numbers (a number, list or NumPy array), got {_kind(values)} {values!r}")
+        arr = np.asarray(values)
+        if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf" or arr.ndim > 1:
+            raise TypeError(f"Q: values must be real numbers in at most one dimension, got {_kind(values)} "
+                            f"of dtype {arr.dtype} and shape {arr.shape}")
+        self.values = np.array(arr, dtype=float, ndmin=1)
+        self.unit = unit
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __repr__(self) -> str:
+        v = self.values
+        body = repr(v.tolist()) if len(v) <= 6 else f"[{v[0]!r}, {v[1]!r}, ..., {v[-1]!r}] ({len(v)} values)"
+        return f"Q({body}, {self.unit!r})"
+
+
+Quantity = Union[str, int, float, Q]
 
 
 def _kind(value: object) -> str:
@@ -27,6 +66,10 @@ def to_hours(value: Quantity, what: str) -> float:
     """A time with its unit ("40 min", "1.5 d", "24 h") in hours; 0 is accepted bare."""
     if isinstance(value, str):
         return _core.parse_quantity(value, "time", what)
+    if isinstance(value, Q):
+        if len(value) != 1:
+            raise ValueError(f"{what}: expected one time, got {value!r} with {len(value)} values")
+        return _core.quantities(value.values, value.unit, "time", what)[0]
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         if value == 0:
             return 0.0
@@ -35,11 +78,20 @@ def to_hours(value: Quantity, what: str) -> float:
 
 
 def to_hours_list(value: Union[Quantity, Iterable[Quantity]], what: str) -> list[float]:
-    """One time or a list of times (each with its unit), in hours."""
+    """One time or a list of times (each with its unit), or a ``Q`` of times, in hours."""
+    if isinstance(value, Q):
+        return list(_core.quantities(value.values, value.unit, "time", what))
+    if isinstance(value, np.ndarray):
+        raise ValueError(f"{what}: a NumPy array of bare numbers has no unit; give it one, e.g. ks.Q(array, 'h')")
     if isinstance(value, (str, numbers.Real)):
         return [to_hours(value, what)]
     if isinstance(value, (Mapping, Set, bytes)) or not isinstance(value, Iterable):
         raise TypeError(f"{what}: expected a time such as '2 h' or a list of them, got {_kind(value)} {value!r}")
+    value = list(value)
+    if value and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value) \
+            and any(v != 0 for v in value):
+        raise ValueError(f"{what}: {value[:4]!r}{'...' if len(value) > 4 else ''} are bare numbers; give each its unit "
+                         f"('30 min') or the list one unit with ks.Q(values, 'h')")
     return [to_hours(v, f"{what}[{i}]") for i, v in enumerate(value)]
 
 
@@ -71,8 +123,10 @@ def to_int(value: object, what: str) -> int:
     return int(value)
 
 
-def to_params(params: object, what: str = "params") -> dict[str, float]:
-    """Parameter overrides: a mapping of parameter name to a number."""
+def to_params(params: object, what: str = "set", model: object = None) -> dict[str, float]:
+    """Parameter overrides ``{name: value}``: a number in the parameter's file unit, or text with a
+    unit ("2 1/h", "0.03 1/min") converted to it by the C++ override parser (the one behind the
+    CLI's ``--set NAME=VALUE``); with ``model`` every name is checked against its parameters."""
     if params is None:
         return {}
     if not isinstance(params, Mapping):
@@ -81,8 +135,32 @@ def to_params(params: object, what: str = "params") -> dict[str, float]:
     for k, v in params.items():
         if not isinstance(k, str):
             raise TypeError(f"{what}: key {k!r} must be a parameter name (str), got {_kind(k)}")
-        out[k] = to_real(v, f"{what}[{k!r}]")
+        if isinstance(v, str):
+            if model is None:
+                raise TypeError(f"{what}[{k!r}]: a value with a unit needs the model")
+            out[k] = _core.parse_parameter_override_value(model, k, v, what)
+            continue
+        value = to_real(v, f"{what}[{k!r}]", "a number (in the parameter's file unit) or text with a unit")
+        if model is not None:
+            out[k] = _core.parse_parameter_override_value(model, k, repr(value), what)
+        else:
+            out[k] = value
     return out
+
+
+def overrides_argument(set_value: object, old_value: object, old_name: str, func: str) -> tuple[object, str]:
+    """The override mapping of ``set=`` or of its deprecated alias ``old_name=`` (``params=`` in
+    simulate, ``fixed=`` in sweep), with a DeprecationWarning for the alias; both is an error.
+    Returns (mapping, the keyword the caller used, for messages)."""
+    if old_value is None:
+        return set_value, "set"
+    if set_value is not None:
+        raise TypeError(f"{func}: give the overrides once, as set= ({old_name}= is its deprecated old name)")
+    import warnings
+
+    warnings.warn(f"{func}: {old_name}= is deprecated; use set= (the same word as the CLI's --set)",
+                  DeprecationWarning, stacklevel=3)
+    return old_value, old_name
 
 
 def as_float_list(values: Iterable[float]) -> list[float]:

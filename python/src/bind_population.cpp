@@ -68,6 +68,60 @@ py::dict population_with_gil_released(const Model& model, const Regimen& regimen
     }
     return out;
 }
+// A dataset (one subject per ID): per-ID columns and the long-format observations table.
+py::dict dataset_population_with_gil_released(const Model& model, const Dataset& data, const OutputGrid& grid,
+                                              std::uint64_t seed, bool variability, const SimOptions& options,
+                                              std::vector<std::string> outputs, const MetricOptions& metric_options,
+                                              int threads, std::size_t chunk, py::object progress) {
+    const PopulationSource source(model, dataset_population_spec(data, seed, variability), dataset_uses_weight(data));
+    PopulationRunOptions ro;
+    ro.outputs = std::move(outputs);
+    ro.metric_options = metric_options;
+    ro.keep_trajectories = true;
+    ro.parallel.threads = threads;
+    ro.parallel.chunk = chunk;
+    std::optional<py::error_already_set> pending;   // Ctrl-C or an error in `progress`
+    ro.parallel.progress = [&](std::size_t done, std::size_t total) {
+        py::gil_scoped_acquire gil;
+        if (pending) return false;
+        if (PyErr_CheckSignals() != 0) {
+            pending.emplace();
+            return false;
+        }
+        if (progress.is_none()) return true;
+        try {
+            py::object r = progress(done, total);
+            return r.is_none() || r.cast<bool>();
+        } catch (py::error_already_set& e) {
+            pending.emplace(std::move(e));
+            return false;
+        }
+    };
+    MemorySink sink(true);
+    try {
+        py::gil_scoped_release release;
+        run_dataset_population(model, data, grid, source, 0, source.size(), options, ro, sink);
+    } catch (const RunCancelled&) {
+        if (pending) throw *pending;
+        throw;
+    }
+    if (pending) throw *pending;
+    py::dict out = columns_dict(sink);
+    std::vector<long> ids;
+    for (const auto& s : data.subjects) ids.push_back(s.id);
+    const LongTable t = long_format(sink.trajectories, ids);
+    MemorySink obs;
+    obs.names = t.names;
+    obs.units = t.units;
+    obs.columns = t.columns;
+    out["observations"] = columns_dict(obs);
+    if (!sink.trajectories.empty()) {
+        out["output_names"] = sink.trajectories.front().names;
+        out["output_units"] = sink.trajectories.front().units;
+    }
+    return out;
+}
+
 py::dict course_population_with_gil_released(const CourseSpec& spec, const PdParameterSet& acute,
                                              const PdParameterSet& symptoms, const PopulationSpec& pop,
                                              const CoursePopulationOptions& options, py::object progress) {
@@ -148,6 +202,21 @@ void bind_population(py::module_& m) {
         .def_readwrite("table", &PopulationSpec::table)
         .def_readwrite("variability", &PopulationSpec::variability);
 
+    py::class_<Dataset>(m, "Dataset")
+        .def_property_readonly("ids", [](const Dataset& d) {
+            std::vector<long> ids;
+            for (const auto& s : d.subjects) ids.push_back(s.id);
+            return ids;
+        })
+        .def_readonly("covariate_headers", &Dataset::covariate_headers)
+        .def("__len__", [](const Dataset& d) { return d.subjects.size(); });
+    m.def("load_dataset", &load_dataset, py::arg("path"), py::arg("model"));
+    m.def("parse_dataset", &parse_dataset, py::arg("csv_text"), py::arg("source_name"), py::arg("model"));
+    m.def("run_dataset_population", &dataset_population_with_gil_released, py::arg("model"), py::arg("data"),
+          py::arg("grid"), py::arg("seed") = 0, py::arg("variability") = true,
+          py::arg_v("options", SimOptions{}, "SimOptions()"), py::arg("outputs") = std::vector<std::string>{},
+          py::arg_v("metric_options", MetricOptions{}, "MetricOptions()"), py::arg("threads") = 0,
+          py::arg("chunk") = 16, py::arg("progress") = py::none());
     m.def("run_population", &population_with_gil_released, py::arg("model"), py::arg("regimen"), py::arg("grid"),
           py::arg("spec"), py::arg("begin") = 0, py::arg("end") = py::none(),
           py::arg_v("options", SimOptions{}, "SimOptions()"), py::arg("outputs") = std::vector<std::string>{},

@@ -1,4 +1,6 @@
 // SimOptions, OutputGrid, Trajectory (NumPy views without copies) and simulate().
+#include <cmath>
+
 #include "bindings.hpp"
 
 void bind_simulate(py::module_& m) {
@@ -46,6 +48,38 @@ void bind_simulate(py::module_& m) {
         .def_readonly("dose_total_mg", &Trajectory::dose_total_mg)
         .def("index", &Trajectory::index, py::arg("name"))
         .def("has", &Trajectory::has, py::arg("name"));
+
+    // Numbers with one explicit unit (ks.Q(values, unit) in Python): converted by the one unit
+    // table (units.hpp), value by value as parse_quantity() converts "<value> <unit>", so
+    // ks.Q([23], "min") is the same double as "23 min". Each value must be finite.
+    m.def("quantities", [](const std::vector<double>& values, const std::string& unit, const std::string& dimension,
+                           const std::string& what) {
+        const Dimension dim = dimension_from_string(dimension);
+        const std::string accepted = std::string(to_string(dim)) + " (" + accepted_units(dim) + ")";
+        UnitInfo info;
+        try {
+            info = parse_unit(unit);
+        } catch (const InputError&) {
+            throw InputError(ErrorContext{"", 0, what, unit, "has an unknown unit '" + unit + "', expected " + accepted});
+        }
+        if (info.dimension != dim || info.per_kg)
+            throw InputError(ErrorContext{"", 0, what, unit,
+                                          "has unit '" + unit + "' of dimension " + to_string(info.dimension) +
+                                              (info.per_kg ? " per kg" : "") + ", expected " + accepted});
+        std::vector<double> out(values.size());
+        for (std::size_t i = 0; i < values.size(); ++i) {
+            if (!std::isfinite(values[i]))
+                throw InputError(ErrorContext{"", 0, what + "[" + std::to_string(i) + "]", std::to_string(values[i]),
+                                              "is not a finite number"});
+            out[i] = info.to_canonical(values[i]);
+        }
+        return out;
+    }, py::arg("values"), py::arg("unit"), py::arg("dimension"), py::arg("what"));
+
+    // Parameter overrides: the one parser of CLI --set and Python set= (simulate.hpp).
+    m.def("parse_parameter_override", &parse_parameter_override, py::arg("model"), py::arg("text"), py::arg("where"));
+    m.def("parse_parameter_override_value", &parse_parameter_override_value, py::arg("model"), py::arg("name"),
+          py::arg("value"), py::arg("where"));
 
     m.def("simulate",
           py::overload_cast<const Model&, const Regimen&, const OutputGrid&, const SimOptions&, const Subject&>(&simulate),

@@ -66,6 +66,8 @@ struct PopulationCliOptions {
     long long seed = 0;
     std::string covariates;   // covariate-distribution TOML file
     std::string subjects;     // per-subject CSV table
+    std::string data;         // NONMEM-style dataset: one subject per ID (doses, EVID 0 times, covariates)
+    std::string observations; // --data: per-ID trajectories at the EVID 0 times, long-format CSV
     bool no_variability = false;
     std::string t_end = "24 h", dt = "5 min";
     std::vector<std::string> outputs;

@@ -64,19 +64,6 @@ std::vector<double> parse_days(const std::string& text) {
     return days;
 }
 
-std::pair<std::string, double> parse_set(const std::string& kv) {
-    const auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0)
-        throw InputError(ErrorContext{"", 0, "--set", kv,
-                                      "must look like NAME=VALUE (value in the parameter's file unit)"});
-    const std::string val = kv.substr(eq + 1);
-    char* end = nullptr;
-    const double v = std::strtod(val.c_str(), &end);
-    if (end == val.c_str() || *end != '\0' || !std::isfinite(v))
-        throw InputError(ErrorContext{"", 0, "--set " + kv.substr(0, eq), val, "is not a finite number"});
-    return {kv.substr(0, eq), v};
-}
-
 int cmd_models(const std::string& dir) {
     std::vector<std::vector<std::string>> rows = {{"name", "routes", "analyte", "default", "title"}};
     for (const auto& e : list_models(dir))
@@ -122,16 +109,8 @@ int cmd_simulate(const SimulateArgs& a, const std::string& command) {
     s.weight_kg = a.weight;
     s.age_years = a.age;
     for (const auto& kv : a.sets) {
-        const auto [name, value] = parse_set(kv);
-        if (!m.has_parameter(name)) {
-            std::vector<std::string> names;
-            for (const auto& p : m.parameters) names.push_back(p.name);
-            const std::string near = closest_name(name, names);
-            throw InputError(ErrorContext{"", 0, "--set", kv,
-                                          "names no parameter of model '" + m.name + "'" +
-                                              (near.empty() ? std::string() : " (did you mean " + near + "?)") +
-                                              "; see ketasim show-model " + m.name});
-        }
+        // The one override parser (library): NAME=VALUE in the file unit, or NAME=VALUE UNIT.
+        const auto [name, value] = parse_parameter_override(m, kv, "--set");
         if (!s.parameters.emplace(name, value).second)
             throw InputError(ErrorContext{"", 0, "--set", kv, "sets '" + name + "' a second time"});
     }
@@ -146,7 +125,30 @@ int cmd_simulate(const SimulateArgs& a, const std::string& command) {
             if (given) throw UsageError(std::string(flag) + " applies to --dose; the regimen file " + a.regimen +
                                         " gives its own");
         const bool csv = a.regimen.size() > 4 && a.regimen.substr(a.regimen.size() - 4) == ".csv";
-        if (csv) {
+        if (csv && a.id >= 0) {
+            // One ID of a dataset (issue 8): its doses, its EVID 0 times, and its covariate columns
+            // (WT[kg], AGE[years], flags) as the population reads them; a covariate given both in
+            // the file and as a flag is an error rather than a silent choice.
+            const Dataset d = load_dataset(a.regimen, m);
+            const std::size_t i = dataset_index(d, a.id);
+            reg = d.subjects[i].regimen;
+            extra_times = d.subjects[i].observation_times;
+            if (!d.covariate_headers.empty()) {
+                const PopulationSource src(m, dataset_population_spec(d, 0, false), reg.per_kg());
+                std::vector<double> overrides;
+                const Subject from_file = src.subject(i, overrides);
+                for (const auto& h : d.covariate_headers) {
+                    const std::string name = h.substr(0, h.find('['));
+                    const std::string cov = name == "WT" ? "weight" : name == "AGE" ? "age" : name == "SEX" ? "sex" : name;
+                    if (std::find(a.covariates_given.begin(), a.covariates_given.end(), cov) != a.covariates_given.end())
+                        throw UsageError("--" + cov + ": " + a.regimen + " gives " + h + " for ID " + std::to_string(a.id) +
+                                         "; give it once (the file or the flag)");
+                    if (cov == "weight") s.weight_kg = from_file.weight_kg;
+                    else if (cov == "age") s.age_years = from_file.age_years;
+                    else s.covariates[cov] = from_file.covariates.at(cov);
+                }
+            }
+        } else if (csv) {
             EventTable et = load_event_table(a.regimen, &m, a.id);
             reg = et.regimen;
             extra_times = et.observation_times;
@@ -233,7 +235,7 @@ int cmd_simulate(const SimulateArgs& a, const std::string& command) {
     if (a.threshold_given) shown.insert(shown.end(), {"time_to_threshold", "time_above"});
     const std::vector<std::vector<std::string>> rows = cli::metrics_rows(tr, ms, shown);
     std::cout << m.title << "\nregimen: " << regimen_text << "; " << reg.events.size() << " dose event(s), "
-              << cli::fmt_num(tr.dose_total_mg) << " mg in total; weight " << cli::fmt_num(a.weight) << " kg\n\n"
+              << cli::fmt_num(tr.dose_total_mg) << " mg in total; weight " << cli::fmt_num(s.weight_kg) << " kg\n\n"
               << cli::format_table(rows);
     if (!a.out.empty()) {
         ResultArm arm;
@@ -283,7 +285,8 @@ int main(int argc, char** argv) {
     sim->add_option("--device-spacing", sa.device_spacing, "Intranasal: time between devices")->capture_default_str();
     sim->add_option("--weight", sa.weight, "Body weight, kg")->capture_default_str();
     sim->add_option("--age", sa.age, "Age, years")->capture_default_str();
-    sim->add_option("--set", sa.sets, "Override a parameter: NAME=VALUE in the parameter's file unit (repeatable)");
+    sim->add_option("--set", sa.sets,
+                    "Override a parameter: NAME=VALUE in the parameter's file unit, or NAME='VALUE UNIT' (repeatable)");
     sim->add_option("--t-end", sa.t_end, "End of the simulation, e.g. '24 h' or '14 d'")->capture_default_str();
     sim->add_option("--dt", sa.dt, "Output step, e.g. '5 min'")->capture_default_str();
     sim->add_option("--solver", sa.solver, "exact (matrix exponential) or ode (Boost.Odeint)")->capture_default_str();
@@ -354,6 +357,10 @@ int main(int argc, char** argv) {
     pop->add_option("--seed", po.seed, "Random seed in [0, 2^63 - 1]; the same seed gives the same population")->capture_default_str();
     pop->add_option("--covariates", po.covariates, "Covariate distributions: TOML file with [weight], [age], ... tables");
     pop->add_option("--subjects", po.subjects, "Per-subject table: CSV with ID, WT[kg], AGE[years], flags or parameters");
+    pop->add_option("--data", po.data,
+                    "NONMEM-style dataset (CSV): each ID a subject with its doses, EVID 0 rows as its output times, "
+                    "covariate columns WT[kg], AGE[years], SEX, ...");
+    pop->add_option("--observations", po.observations, "--data: write each ID's outputs at its times: FILE.csv (long format)");
     pop->add_flag("--no-variability", po.no_variability, "Typical subjects: no random effects (covariates still apply)");
     pop->add_option("--t-end", po.t_end, "End of the simulation, e.g. '24 h' or '14 d'")->capture_default_str();
     pop->add_option("--dt", po.dt, "Output step, e.g. '5 min'")->capture_default_str();
@@ -421,7 +428,8 @@ int main(int argc, char** argv) {
         }
         if (*pop) {
             po.models_dir = models_dir;
-            if (pop->count("--n") == 0 && po.subjects.empty()) throw InputError("--n: give the number of subjects (or --subjects FILE)");
+            if (pop->count("--n") == 0 && po.subjects.empty() && po.data.empty())
+                throw InputError("--n: give the number of subjects (or --subjects FILE, or --data FILE)");
             if (pop->count("--dt")) po.course_dt = po.dt;   // a course's PK grid defaults to 1 min
             return cli::run_population_cli(po);
         }

@@ -112,7 +112,66 @@ int run_course_population_cli(const PopulationCliOptions& o) {
 }
 }  // namespace
 
+// --data: a NONMEM-style dataset, one subject per ID (library: load_dataset, run_dataset_population).
+static int run_dataset_population_cli(const PopulationCliOptions& o) {
+    if (!o.regimen.empty() || !o.schedule.empty() || !o.subjects.empty() || !o.covariates.empty() || o.n != 0)
+        throw InputError("--data gives every subject's doses, times and covariates: not with --regimen, --schedule, "
+                         "--subjects, --covariates or --n");
+    if (o.seed < 0) throw InputError("--seed: " + std::to_string(o.seed) + " must be in [0, 2^63 - 1]");
+    const Model model = load_library_model(o.model, o.models_dir);
+    const Dataset data = load_dataset(o.data, model);
+    const PopulationSource source(model, dataset_population_spec(data, static_cast<std::uint64_t>(o.seed), !o.no_variability),
+                                  dataset_uses_weight(data));
+    const OutputGrid grid = OutputGrid::uniform(0.0, parse_quantity(o.t_end, Dimension::time, "--t-end"),
+                                                parse_quantity(o.dt, Dimension::time, "--dt"));
+    PopulationRunOptions ro;
+    ro.outputs = o.outputs;
+    ro.keep_trajectories = !o.observations.empty();
+    ro.parallel.threads = o.threads;
+    ro.parallel.chunk = static_cast<std::size_t>(o.chunk < 1 ? 0 : o.chunk);
+    ProgressLine progress(!o.quiet);
+    ro.parallel.progress = [&](std::size_t d, std::size_t t) { return progress(d, t); };
+    MemorySink sink(ro.keep_trajectories);
+    run_dataset_population(model, data, grid, source, 0, source.size(), SimOptions{}, ro, sink);
+    std::cout << model.title << "\ndata: " << o.data << "; " << source.size() << " subjects (IDs), seed " << o.seed
+              << (source.spec().variability ? "" : ", no random effects") << "\n\n";
+    std::vector<std::vector<std::string>> rows = {{"ID", "output", "cmax", "tmax [h]", "auc_0_t"}};
+    const auto& id = sink.column("ID");
+    for (std::size_t c = 0; c < sink.names.size(); ++c) {
+        const std::string& n = sink.names[c];
+        const auto dot = n.find('.');
+        if (dot == std::string::npos || n.substr(dot + 1) != "cmax") continue;
+        const std::string out = n.substr(0, dot);
+        const auto& tmax = sink.column(out + ".tmax");
+        const auto& auc = sink.column(out + ".auc_0_t");
+        for (std::size_t i = 0; i < id.size(); ++i)
+            rows.push_back({fmt_num(id[i]), out + " [" + sink.units[c] + "]", fmt_num(sink.columns[c][i]), fmt_num(tmax[i]),
+                            fmt_num(auc[i])});
+    }
+    std::cout << format_table(rows);
+    auto csv_only = [](const std::string& path, const char* flag) {
+        if (!(path.size() > 4 && path.substr(path.size() - 4) == ".csv"))
+            throw InputError(std::string(flag) + " " + path + ": written as .csv");
+    };
+    if (!o.out.empty()) csv_only(o.out, "--out");
+    if (!o.observations.empty()) csv_only(o.observations, "--observations");
+    if (!o.out.empty()) {
+        write_table_csv(o.out, sink.names, sink.units, sink.columns);
+        std::cout << "\nwritten: " << o.out << " (" << source.size() << " rows, one per ID)\n";
+    }
+    if (!o.observations.empty()) {
+        std::vector<long> ids;
+        for (const auto& s : data.subjects) ids.push_back(s.id);
+        const LongTable t = long_format(sink.trajectories, ids);
+        write_table_csv(o.observations, t.names, t.units, t.columns);
+        std::cout << "written: " << o.observations << " (" << t.columns[0].size() << " rows: ID, time, outputs)\n";
+    }
+    return 0;
+}
+
 int run_population_cli(const PopulationCliOptions& o) {
+    if (!o.data.empty()) return run_dataset_population_cli(o);
+    if (!o.observations.empty()) throw InputError("--observations: applies to --data");
     if (!o.schedule.empty()) return run_course_population_cli(o);
     if (o.weeks || !o.days.empty() || o.stop_at_remission || o.max_sessions)
         throw InputError("--weeks, --days, --stop-at-remission and --max-sessions apply to --schedule");
@@ -122,8 +181,8 @@ int run_population_cli(const PopulationCliOptions& o) {
     const bool csv_regimen = o.regimen.size() > 4 && o.regimen.substr(o.regimen.size() - 4) == ".csv";
     if (csv_regimen)
         throw InputError("--regimen " + o.regimen +
-                         ": a population takes a regimen TOML file; an event table (.csv) is run per ID by "
-                         "`ketasim simulate --regimen FILE.csv --id N`");
+                         ": a population takes a regimen TOML file; run a dataset (.csv, one subject per ID) with "
+                         "--data FILE.csv, or one of its IDs with `ketasim simulate --regimen FILE.csv --id N`");
     const Regimen regimen = load_regimen(o.regimen);
     const PopulationSpec spec = population_spec(o);
     const PopulationSource source(model, spec, regimen.per_kg());

@@ -117,11 +117,62 @@ const std::vector<std::string>& known_columns() {
 
 }  // namespace
 
-EventTable load_event_table(const std::string& path, const Model* model, long id,
-                            const std::vector<std::string>& covariate_columns) {
+namespace {
+
+// One subject's rows while reading: its events (with their CSV lines), observations and the
+// covariate values of its first row.
+struct SubjectRows {
+    double id = 0;
+    int first_line = 0;
+    EventTable table;
+    std::vector<int> event_line;
+    std::vector<double> covariates;
+};
+
+// Sorts a subject's events by time (NONMEM requires sorted rows; we sort) and its observation
+// times, and validates its regimen, naming the CSV line of the offending event.
+void finish_subject(const std::string& path, SubjectRows& sr) {
+    EventTable& out = sr.table;
+    std::vector<std::size_t> order(out.regimen.events.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return out.regimen.events[a].time < out.regimen.events[b].time;
+    });
+    Regimen sorted;
+    std::vector<int> sorted_line;
+    for (std::size_t k : order) {
+        sorted.add(out.regimen.events[k]);
+        sorted_line.push_back(sr.event_line[k]);
+    }
+    out.regimen = std::move(sorted);
+    std::sort(out.observation_times.begin(), out.observation_times.end());
+    out.observation_times.erase(std::unique(out.observation_times.begin(), out.observation_times.end()),
+                                out.observation_times.end());
+
+    try {
+        out.regimen.validate();
+    } catch (const InputError& err) {
+        // validate() counts events ("dose[n]"); name the CSV line the event came from instead.
+        ErrorContext c = err.context();
+        const auto n = static_cast<long>(sorted_line.size());
+        if (c.index < 0 || c.index >= n) throw InputError(path + ": " + err.what(), c);
+        c.file = path;
+        c.line = sorted_line[static_cast<std::size_t>(c.index)];
+        std::string msg = path + ":" + std::to_string(c.line) + ": the dose on line " + std::to_string(c.line) +
+                          (c.key.empty() ? "" : ": " + c.key) + ": " + (c.value.empty() ? "" : c.value + " ") + c.rule;
+        if (c.other_index >= 0 && c.other_index < n)
+            msg += " (the dose on line " + std::to_string(sorted_line[static_cast<std::size_t>(c.other_index)]) + ")";
+        throw InputError(msg, c);
+    }
+}
+
+// The reader. `all_ids`: every ID becomes its own subject (in order of first appearance), and
+// covariate columns may carry a unit in brackets (WT[kg]), read by the subject-table rules;
+// otherwise the rows of `id` (all rows if id < 0, an error for several IDs) make one subject.
+std::vector<SubjectRows> read_event_table(const std::string& path, std::istream& in, const Model* model, long id,
+                                          const std::vector<std::string>& covariate_columns, bool all_ids,
+                                          std::vector<std::string>* covariate_headers) {
     const TableReader rd(path);
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw InputError(path + ": cannot open file");
 
     std::vector<std::pair<int, std::string>> lines;
     {
@@ -143,6 +194,7 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
     const std::vector<std::string> header = rd.split(lines.front().second, hline);
     std::map<std::string, Column> cols;
     std::vector<std::string> out_covariates;
+    std::vector<Column> cov_cols;
     for (std::size_t i = 0; i < header.size(); ++i) {
         const std::string raw = header[i];
         std::string name = raw, unit;
@@ -168,10 +220,18 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
                     "is not a known column" + (near.empty() ? std::string() : " (did you mean " + near + "?)") +
                         "; columns are " + list + " (a misspelt column would be ignored, so it is an error)");
         }
-        if (is_covariate) out_covariates.push_back(name);
         Column c;
         c.index = static_cast<int>(i);
         c.header = raw;
+        if (is_covariate) {
+            // Units of covariates (WT[kg], AGE[years]) are the subject table's to check.
+            if (!unit.empty() && !all_ids) rd.fail(hline, name, raw, "takes no unit here");
+            out_covariates.push_back(name);
+            cov_cols.push_back(c);
+            if (covariate_headers) covariate_headers->push_back(unit.empty() ? name : name + "[" + unit + "]");
+            cols[name] = c;
+            continue;
+        }
         if (!unit.empty()) {
             Dimension dim = Dimension::dimensionless;
             if (name == "TIME" || name == "DUR" || name == "II") dim = Dimension::time;
@@ -231,9 +291,12 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
                     (cAMT.present() ? "[" + cAMT.header + "]" : "") + " is " + (cAMT.per_kg ? "per kg" : "in mg") +
                     "; give both per kg (AMT[mg/kg], RATE[mg/kg/h]) or neither");
 
-    EventTable out;
-    out.covariate_columns = out_covariates;
-    std::vector<int> event_line;
+    std::vector<SubjectRows> subjects;
+    std::map<double, std::size_t> subject_of;   // ID -> index in `subjects` (all_ids)
+    if (!all_ids) {
+        subjects.emplace_back();
+        subjects.back().table.covariate_columns = out_covariates;
+    }
     bool id_seen = false;
     std::vector<double> ids_seen;   // the first two distinct IDs (several subjects?)
     for (std::size_t r = 1; r < lines.size(); ++r) {
@@ -260,15 +323,46 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
 
         // Rows of other subjects are checked too (a malformed file is reported whole), but not kept.
         bool keep = true;
+        double row_id = 1;   // a file without an ID column is subject 1
         if (has(cID)) {
             const double v = number(cID, "ID");
-            keep = id < 0 || v == static_cast<double>(id);
+            row_id = v;
+            keep = all_ids || id < 0 || v == static_cast<double>(id);
             if (ids_seen.size() < 2 && std::find(ids_seen.begin(), ids_seen.end(), v) == ids_seen.end())
                 ids_seen.push_back(v);
+            if (all_ids && (v != std::floor(v) || std::fabs(v) > 1e15)) rd.fail(ln, "ID", text(cID), "must be a whole number");
         } else if (cID.present()) {
             rd.fail(ln, "ID", text(cID), "is empty; every row needs a subject ID");
         }
         id_seen = id_seen || keep;
+        SubjectRows* sr = all_ids ? nullptr : &subjects.front();
+        if (all_ids) {
+            auto it = subject_of.find(row_id);
+            if (it == subject_of.end()) {
+                it = subject_of.emplace(row_id, subjects.size()).first;
+                subjects.emplace_back();
+                subjects.back().id = row_id;
+                subjects.back().first_line = ln;
+                subjects.back().table.covariate_columns = out_covariates;
+                for (const Column& c : cov_cols) {
+                    if (!has(c)) rd.fail(ln, c.header, text(c), "is empty; a covariate needs a value on every row");
+                    subjects.back().covariates.push_back(number(c, c.header.c_str()));
+                }
+            }
+            sr = &subjects[it->second];
+            // Covariates are per subject: a value that changes within an ID would be silently
+            // replaced by the first one, so it is an error.
+            for (std::size_t k = 0; k < cov_cols.size(); ++k) {
+                const Column& c = cov_cols[k];
+                if (!has(c)) rd.fail(ln, c.header, text(c), "is empty; a covariate needs a value on every row");
+                const double v = number(c, c.header.c_str());
+                if (v != sr->covariates[k])
+                    rd.fail(ln, c.header, text(c),
+                            "differs from " + fmt(sr->covariates[k]) + " on line " + std::to_string(sr->first_line) +
+                                " of the same ID " + fmt(row_id) +
+                                "; covariates are constant per subject (time-varying covariates are not supported)");
+            }
+        }
 
         if (!has(cTIME)) rd.fail(ln, "TIME", text(cTIME), "is empty; every row needs a TIME");
         const double time = cTIME.to_canonical(number(cTIME, "TIME"));
@@ -290,7 +384,7 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
         if (evid == 0) {
             if (amt_raw != 0) rd.fail(ln, "AMT", text(cAMT), "on an observation row (EVID 0) must be 0 or empty");
             if (ss != 0) rd.fail(ln, "SS", text(cSS), "on an observation row (EVID 0) must be 0 or empty");
-            if (keep) out.observation_times.push_back(time);
+            if (keep) sr->table.observation_times.push_back(time);
             continue;
         }
 
@@ -369,51 +463,78 @@ EventTable load_event_table(const std::string& path, const Model* model, long id
             rd.fail(ln, "II", text(cII), "is given without ADDL or SS; give ADDL > 0 (repeated doses) or SS 1 (steady state)");
         }
         if (!keep) continue;
-        out.regimen.add_repeated(e, ii, static_cast<int>(addl));
-        event_line.resize(out.regimen.events.size(), ln);
+        sr->table.regimen.add_repeated(e, ii, static_cast<int>(addl));
+        sr->event_line.resize(sr->table.regimen.events.size(), ln);
     }
     if (id >= 0 && cID.present() && !id_seen)
         throw InputError(path + ": column ID: no rows for ID " + std::to_string(id));
     // Regression (issue 8): a dataset of several subjects was run as one subject given every
     // subject's doses. A regimen is one subject's: several IDs need a choice.
-    if (id < 0 && ids_seen.size() > 1)
+    if (!all_ids && id < 0 && ids_seen.size() > 1)
         throw InputError(path + ": column ID: the file holds several subjects (IDs " + detail::fmt(ids_seen[0]) + ", " +
                          detail::fmt(ids_seen[1]) + ", ...); a regimen is one subject's doses: choose one with --id N "
-                         "(CLI) or id=N (Python)");
+                         "(CLI) or id=N (Python), or run them all as a population (ketasim population MODEL --data "
+                         "FILE, ks.population(model, data=FILE))");
 
-    // Rows may come in any time order within an ID (NONMEM requires them sorted; we sort).
-    std::vector<std::size_t> order(out.regimen.events.size());
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-        return out.regimen.events[a].time < out.regimen.events[b].time;
-    });
-    Regimen sorted;
-    std::vector<int> sorted_line;
-    for (std::size_t k : order) {
-        sorted.add(out.regimen.events[k]);
-        sorted_line.push_back(event_line[k]);
-    }
-    out.regimen = std::move(sorted);
-    std::sort(out.observation_times.begin(), out.observation_times.end());
-    out.observation_times.erase(std::unique(out.observation_times.begin(), out.observation_times.end()),
-                                out.observation_times.end());
+    for (auto& sr : subjects) finish_subject(path, sr);
+    return subjects;
+}
 
-    try {
-        out.regimen.validate();
-    } catch (const InputError& err) {
-        // validate() counts events ("dose[n]"); name the CSV line the event came from instead.
-        ErrorContext c = err.context();
-        const auto n = static_cast<long>(sorted_line.size());
-        if (c.index < 0 || c.index >= n) throw InputError(path + ": " + err.what(), c);
-        c.file = path;
-        c.line = sorted_line[static_cast<std::size_t>(c.index)];
-        std::string msg = path + ":" + std::to_string(c.line) + ": the dose on line " + std::to_string(c.line) +
-                          (c.key.empty() ? "" : ": " + c.key) + ": " + (c.value.empty() ? "" : c.value + " ") + c.rule;
-        if (c.other_index >= 0 && c.other_index < n)
-            msg += " (the dose on line " + std::to_string(sorted_line[static_cast<std::size_t>(c.other_index)]) + ")";
-        throw InputError(msg, c);
+}  // namespace
+
+EventTable load_event_table(const std::string& path, const Model* model, long id,
+                            const std::vector<std::string>& covariate_columns) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw InputError(path + ": cannot open file");
+    return std::move(read_event_table(path, in, model, id, covariate_columns, false, nullptr).front().table);
+}
+
+namespace {
+Dataset read_dataset(const std::string& path, std::istream& in, const Model& model) {
+    // Covariate columns: the subject-table names of body weight, age and sex, and the model's own
+    // covariates (upper case, as the reader compares names). Whether the model uses them is the
+    // population's rule (require_covariates_used / PopulationSource), which names the covariates
+    // the model does use.
+    std::vector<std::string> cov = {"WT", "AGE", "SEX"};
+    for (const auto& c : model.covariate_names()) {
+        const std::string u = upper(c);
+        if (u != "WEIGHT" && u != "AGE" && std::find(cov.begin(), cov.end(), u) == cov.end()) cov.push_back(u);
     }
-    return out;
+    Dataset d;
+    d.source = path;
+    std::vector<SubjectRows> rows = read_event_table(path, in, &model, -1, cov, true, &d.covariate_headers);
+    if (rows.empty()) throw InputError(path + ": no rows (expected one or more subjects' doses and observations)");
+    // A covariate column names the model's covariate in its own spelling (asian, not ASIAN).
+    for (auto& h : d.covariate_headers) {
+        const std::string name = h.substr(0, h.find('['));
+        for (const auto& c : model.covariate_names())
+            if (upper(c) == name && name != "WT" && name != "AGE" && name != "SEX") h = c + h.substr(name.size());
+    }
+    for (auto& sr : rows) {
+        // Regression (issue 8): an ID without a dose simulated nothing and reported zeros.
+        if (sr.table.regimen.events.empty())
+            throw InputError(ErrorContext{path, sr.first_line, "ID", fmt(sr.id),
+                                          "has no dose (no EVID 1 row with AMT > 0); every subject of a dataset needs one"});
+        DatasetSubject s;
+        s.id = static_cast<long>(sr.id);
+        s.regimen = std::move(sr.table.regimen);
+        s.observation_times = std::move(sr.table.observation_times);
+        d.subjects.push_back(std::move(s));
+        d.covariates.insert(d.covariates.end(), sr.covariates.begin(), sr.covariates.end());
+    }
+    return d;
+}
+}  // namespace
+
+Dataset load_dataset(const std::string& path, const Model& model) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw InputError(path + ": cannot open file");
+    return read_dataset(path, in, model);
+}
+
+Dataset parse_dataset(const std::string& csv_text, const std::string& source_name, const Model& model) {
+    std::istringstream in(csv_text);
+    return read_dataset(source_name, in, model);
 }
 
 }  // namespace ketasim

@@ -46,15 +46,49 @@ void add_residual_error(Trajectory& tr, const Model& model, const PopulationSpec
     }
 }
 
-}  // namespace
 
-void run_population(const Model& model, const Regimen& regimen, const OutputGrid& grid, const PopulationSource& source,
-                    std::size_t begin, std::size_t end, const SimOptions& sim, const PopulationRunOptions& options,
-                    ResultSink& sink) {
+// Subject i's trajectory on `regimen` and `grid`. With per-occasion random effects the doses of
+// each occasion are simulated with that occasion's parameters and the outputs added (the model is
+// linear in its inputs: drug absorbed from occasion k's depot uses occasion k's values).
+Trajectory simulate_subject(const PopulationSource& source, std::size_t i, const Subject& s,
+                            const std::vector<double>& overrides, LinearSystem& sys, const Regimen& regimen,
+                            const OutputGrid& grid, const SimOptions& effective) {
+    const ParameterLayout& layout = source.layout();
+    if (!source.has_occasion_effects()) {
+        detail::select_outputs(sys, effective.outputs);
+        return detail::simulate_system(sys, regimen, grid, effective);
+    }
+    const std::vector<std::uint64_t> occ = occasions_of(regimen);
+    std::uint64_t n_occ = 1;
+    for (auto k : occ) n_occ = std::max(n_occ, k);
+    Trajectory tr;
+    for (std::uint64_t k = 1; k <= n_occ; ++k) {
+        Regimen part;
+        for (std::size_t d = 0; d < regimen.events.size(); ++d)
+            if (occ[d] == k) part.events.push_back(regimen.events[d]);
+        Subject sk = s;
+        source.occasion_effects(i, k, sk);
+        LinearSystem sys_k = layout.compile(sk, overrides.data());
+        detail::select_outputs(sys_k, effective.outputs);
+        Trajectory tk = detail::simulate_system(sys_k, part, grid, effective);
+        if (k == 1) {
+            tr = std::move(tk);
+        } else {
+            tr.values += tk.values;
+            tr.dose_total_mg += tk.dose_total_mg;
+        }
+    }
+    return tr;
+}
+
+// The runner shared by populations on one regimen and datasets (a regimen and grid per subject):
+// `regimen_of(i)` / `grid_of(i)` give subject i's; `id_of(i)` (dataset IDs) adds an `ID` column.
+template <class RegimenOf, class GridOf>
+void run_subjects(const Model& model, const PopulationSource& source, std::size_t begin, std::size_t end,
+                  const SimOptions& sim, const PopulationRunOptions& options, ResultSink& sink, RegimenOf regimen_of,
+                  GridOf grid_of, const std::vector<long>* ids) {
     options.validate();
     sim.validate();
-    grid.validate();
-    regimen.validate();
     if (end < begin || end > source.size())
         throw InputError("subject range [" + std::to_string(begin) + ", " + std::to_string(end) +
                          ") is not within the population of " + std::to_string(source.size()));
@@ -68,6 +102,10 @@ void run_population(const Model& model, const Regimen& regimen, const OutputGrid
     effective.outputs = out_names;
 
     std::vector<std::string> names = {"subject"}, units = {""};
+    if (ids) {
+        names.push_back("ID");
+        units.push_back("");
+    }
     for (std::size_t k = 0; k < source.describe_names().size(); ++k) {
         names.push_back(source.describe_names()[k]);
         units.push_back(source.describe_units()[k]);
@@ -81,15 +119,6 @@ void run_population(const Model& model, const Regimen& regimen, const OutputGrid
         }
     sink.start(names, units, begin, end);
 
-    MetricOptions mo = options.metric_options;
-    if (std::isnan(mo.last_dose_time)) mo.last_dose_time = regimen.last_time();
-    const bool iov = source.has_occasion_effects();
-    std::vector<std::uint64_t> occ;
-    std::uint64_t n_occ = 1;
-    if (iov) {
-        occ = occasions_of(regimen);
-        for (auto k : occ) n_occ = std::max(n_occ, k);
-    }
     std::mutex sink_mutex;
     auto chunk = [&](std::size_t b, std::size_t e) {
         ColumnBlock block;
@@ -100,37 +129,18 @@ void run_population(const Model& model, const Regimen& regimen, const OutputGrid
         std::vector<double> overrides, desc(n_desc);
         for (std::size_t i = b; i < e; ++i) {
             const std::size_t r = i - b;
+            const std::string who = ids ? "ID " + std::to_string((*ids)[i]) : "subject " + std::to_string(i);
             try {
+                const Regimen& regimen = regimen_of(i);
+                MetricOptions mo = options.metric_options;
+                if (std::isnan(mo.last_dose_time)) mo.last_dose_time = regimen.last_time();
                 Subject s = source.subject(i, overrides);
                 LinearSystem sys = layout.compile(s, overrides.data());
-                Trajectory tr;
-                if (!iov) {
-                    detail::select_outputs(sys, effective.outputs);
-                    tr = detail::simulate_system(sys, regimen, grid, effective);
-                } else {
-                    // Occasion effects by superposition: the model is linear in its inputs, so the
-                    // doses of each occasion are simulated with that occasion's parameters and the
-                    // outputs added (drug absorbed from occasion k's depot uses occasion k's values).
-                    for (std::uint64_t k = 1; k <= n_occ; ++k) {
-                        Regimen part;
-                        for (std::size_t d = 0; d < regimen.events.size(); ++d)
-                            if (occ[d] == k) part.events.push_back(regimen.events[d]);
-                        Subject sk = s;
-                        source.occasion_effects(i, k, sk);
-                        LinearSystem sys_k = layout.compile(sk, overrides.data());
-                        detail::select_outputs(sys_k, effective.outputs);
-                        Trajectory tk = detail::simulate_system(sys_k, part, grid, effective);
-                        if (k == 1) {
-                            tr = std::move(tk);
-                        } else {
-                            tr.values += tk.values;
-                            tr.dose_total_mg += tk.dose_total_mg;
-                        }
-                    }
-                }
+                Trajectory tr = simulate_subject(source, i, s, overrides, sys, regimen, grid_of(i), effective);
                 source.describe(s, sys, desc.data());
                 std::size_t c = 0;
                 block.columns[c++][r] = static_cast<double>(i);
+                if (ids) block.columns[c++][r] = static_cast<double>((*ids)[i]);
                 for (std::size_t k = 0; k < n_desc; ++k) block.columns[c++][r] = desc[k];
                 for (std::size_t o = 0; o < out_names.size(); ++o) {
                     const Metrics m = compute_metrics(tr.time, tr.values.row(static_cast<Eigen::Index>(o)).data(), mo);
@@ -141,15 +151,121 @@ void run_population(const Model& model, const Regimen& regimen, const OutputGrid
                     block.trajectories.push_back(std::move(tr));
                 }
             } catch (const InputError& ex) {
-                throw InputError("subject " + std::to_string(i) + ": " + ex.what());
+                throw InputError(who + ": " + ex.what());
             } catch (const SolverError& ex) {
-                throw SolverError("subject " + std::to_string(i) + ": " + ex.what());
+                throw SolverError(who + ": " + ex.what());
             }
         }
         std::lock_guard<std::mutex> lock(sink_mutex);
         sink.write(std::move(block));
     };
     parallel_for(begin, end, options.parallel, chunk);
+}
+
+}  // namespace
+
+void run_population(const Model& model, const Regimen& regimen, const OutputGrid& grid, const PopulationSource& source,
+                    std::size_t begin, std::size_t end, const SimOptions& sim, const PopulationRunOptions& options,
+                    ResultSink& sink) {
+    grid.validate();
+    regimen.validate();
+    run_subjects(
+        model, source, begin, end, sim, options, sink, [&](std::size_t) -> const Regimen& { return regimen; },
+        [&](std::size_t) -> const OutputGrid& { return grid; }, nullptr);
+}
+
+SubjectTable dataset_subject_table(const Dataset& data) {
+    if (data.covariate_headers.empty()) return SubjectTable{};
+    std::vector<std::string> headers = data.covariate_headers;
+    headers.push_back("ID");
+    const std::size_t nc = data.covariate_headers.size();
+    std::vector<double> values;
+    values.reserve(data.subjects.size() * (nc + 1));
+    for (std::size_t i = 0; i < data.subjects.size(); ++i) {
+        values.insert(values.end(), data.covariates.begin() + static_cast<std::ptrdiff_t>(i * nc),
+                      data.covariates.begin() + static_cast<std::ptrdiff_t>((i + 1) * nc));
+        values.push_back(static_cast<double>(data.subjects[i].id));
+    }
+    return subject_table_from_columns(headers, values, data.source);
+}
+
+PopulationSpec dataset_population_spec(const Dataset& data, std::uint64_t seed, bool variability) {
+    PopulationSpec spec;
+    spec.seed = seed;
+    spec.variability = variability;
+    spec.table = dataset_subject_table(data);
+    if (spec.table.rows() == 0) spec.n = data.subjects.size();
+    return spec;
+}
+
+std::size_t dataset_index(const Dataset& data, long id) {
+    for (std::size_t i = 0; i < data.subjects.size(); ++i)
+        if (data.subjects[i].id == id) return i;
+    throw InputError(ErrorContext{data.source, 0, "ID", std::to_string(id), "has no rows in the file"});
+}
+
+bool dataset_uses_weight(const Dataset& data) {
+    for (const auto& s : data.subjects)
+        if (s.regimen.per_kg()) return true;
+    return false;
+}
+
+void run_dataset_population(const Model& model, const Dataset& data, const OutputGrid& grid,
+                            const PopulationSource& source, std::size_t begin, std::size_t end, const SimOptions& sim,
+                            const PopulationRunOptions& options, ResultSink& sink) {
+    if (source.size() != data.subjects.size())
+        throw InputError(data.source + ": the population has " + std::to_string(source.size()) +
+                         " subjects but the dataset " + std::to_string(data.subjects.size()) +
+                         " IDs; build it with dataset_population_spec()");
+    // Output times: a subject's EVID 0 rows, else the common grid.
+    std::vector<OutputGrid> grids(data.subjects.size());
+    bool need_grid = false;
+    std::vector<long> ids;
+    for (std::size_t i = 0; i < data.subjects.size(); ++i) {
+        ids.push_back(data.subjects[i].id);
+        if (data.subjects[i].observation_times.empty()) {
+            need_grid = true;
+            continue;
+        }
+        grids[i] = OutputGrid::at(data.subjects[i].observation_times);
+        try {
+            grids[i].validate();
+        } catch (const InputError& e) {
+            throw InputError(data.source + ": ID " + std::to_string(ids[i]) + ": observation times (EVID 0): " + e.what());
+        }
+    }
+    if (need_grid) grid.validate();
+    run_subjects(
+        model, source, begin, end, sim, options, sink,
+        [&](std::size_t i) -> const Regimen& { return data.subjects[i].regimen; },
+        [&](std::size_t i) -> const OutputGrid& { return data.subjects[i].observation_times.empty() ? grid : grids[i]; },
+        &ids);
+}
+
+LongTable long_format(const std::vector<Trajectory>& trajectories, const std::vector<long>& ids) {
+    LongTable t;
+    if (!ids.empty() && ids.size() != trajectories.size())
+        throw InputError("long_format: " + std::to_string(ids.size()) + " IDs for " +
+                         std::to_string(trajectories.size()) + " trajectories");
+    t.names = {ids.empty() ? "subject" : "ID", "time"};
+    t.units = {"", "h"};
+    if (!trajectories.empty()) {
+        t.names.insert(t.names.end(), trajectories.front().names.begin(), trajectories.front().names.end());
+        t.units.insert(t.units.end(), trajectories.front().units.begin(), trajectories.front().units.end());
+    }
+    t.columns.assign(t.names.size(), {});
+    for (std::size_t i = 0; i < trajectories.size(); ++i) {
+        const Trajectory& tr = trajectories[i];
+        if (tr.names != trajectories.front().names)
+            throw InputError("long_format: trajectory " + std::to_string(i) + " has other outputs than the first");
+        for (std::size_t j = 0; j < tr.time.size(); ++j) {
+            t.columns[0].push_back(ids.empty() ? static_cast<double>(i) : static_cast<double>(ids[i]));
+            t.columns[1].push_back(tr.time[j]);
+            for (std::size_t o = 0; o < tr.names.size(); ++o)
+                t.columns[2 + o].push_back(tr.values(static_cast<Eigen::Index>(o), static_cast<Eigen::Index>(j)));
+        }
+    }
+    return t;
 }
 
 }  // namespace ketasim

@@ -294,6 +294,25 @@ void check_scaling(const Eigen::MatrixXd& A, const std::vector<int>& keep, const
                       "method = rosenbrock4");
 }
 
+// The effect site's state is Ce in ng/mL, driven by a concentration: its row of A is ke0 x C_driver,
+// i.e. ke0 x 1000 / V1 (ng/mL per mg) against the other rows' rate constants. With V1 of
+// microlitres (a 45 ug "patient") that row is ~1e9 times larger than the rest; the eigenbasis is
+// then ill-conditioned, and the Pade exponential's error, proportional to the norm of A, leaked
+// into the amounts (fuzz finding S5: the amounts summed to 1.5e-5 less than the dose, Ce 12 % off
+// the ODE solver). The solver therefore carries the effect site as x_e = Ce / s with s = sum |C_driver|
+// = -(off-diagonal row sum) / A(e, e) (1000 / V1 for a plain central driver: an amount, mg): a
+// diagonal similarity transform, exact in exact arithmetic, that makes the row ke0 x (C_driver / s)
+// with entries of the size of ke0. Outputs read Ce = s x_e. s = 1 when ke0 = 0 or nothing drives
+// the site.
+double effect_scale(const Eigen::MatrixXd& A, int e) {
+    const double ke0 = -A(e, e);
+    double off = 0.0;
+    for (Eigen::Index j = 0; j < A.cols(); ++j)
+        if (j != e) off += std::fabs(A(e, j));
+    const double s = off / ke0;
+    return (ke0 > 0 && std::isfinite(s) && s > 0) ? s : 1.0;
+}
+
 // The spectral path's inner loop for a fixed number of propagated states N (the library's models
 // propagate 2-8): the state, input and step coefficients live in local arrays the compiler keeps
 // in registers, the loops over states unroll, and nothing the loop writes (the output rows) can
@@ -456,8 +475,23 @@ Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, cons
     for (int i = 0; i < n; ++i)
         for (int j = 0; j < n; ++j) A(i, j) = sys.A(keep[i], keep[j]);
     check_scaling(A, keep, sys);
+    // The effect site is carried amount-scaled (see effect_scale()): x_e = Ce / s.
+    int eff = -1;
+    double s_eff = 1.0;
+    if (sys.effect >= 0 && to_reduced[sys.effect] >= 0) {
+        eff = to_reduced[sys.effect];
+        s_eff = effect_scale(A, eff);
+        for (int j = 0; j < n; ++j)
+            if (j != eff) {
+                A(eff, j) /= s_eff;
+                A(j, eff) *= s_eff;
+            }
+    }
     OutputMap omap(sys);
-    for (auto& t : omap.terms) t.state = to_reduced[t.state];   // every state C reads is kept
+    for (auto& t : omap.terms) {
+        t.state = to_reduced[t.state];   // every state C reads is kept
+        if (t.state == eff) t.coef *= s_eff;
+    }
     const Eigen::Index n_out = sys.C.rows();
 
     Eigen::VectorXd x = Eigen::VectorXd::Zero(n), u = Eigen::VectorXd::Zero(n), tmp(n);
@@ -553,6 +587,7 @@ Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, cons
         if (bp.reset) {   // steady state (inputs.cpp): the state is replaced, then the doses given
             for (int i = 0; i < n; ++i) {
                 x[i] = bp.reset_state[keep[static_cast<std::size_t>(i)]];
+                if (i == eff) x[i] /= s_eff;
                 if (x[i] != 0.0) mark_reached(i);
             }
             if (spectral) z.noalias() = cache.Vinv() * x;
@@ -561,16 +596,17 @@ Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, cons
             const int s = to_reduced[bo.state];
             if (s < 0) continue;
             mark_reached(s);
+            const double amount = s == eff ? bo.amount / s_eff : bo.amount;
             if (spectral)
-                z += bo.amount * cache.Vinv().col(s);
+                z += amount * cache.Vinv().col(s);
             else
-                x[s] += bo.amount;
+                x[s] += amount;
         }
         bool rates_changed = false;
         for (const auto& r : bp.rates)
             if (to_reduced[r.state] >= 0) {
                 mark_reached(to_reduced[r.state]);
-                u[to_reduced[r.state]] = r.rate;
+                u[to_reduced[r.state]] = to_reduced[r.state] == eff ? r.rate / s_eff : r.rate;
                 rates_changed = true;
             }
         if (!rates_changed) return;

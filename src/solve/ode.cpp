@@ -2,6 +2,7 @@
 // spans a discontinuity (dose, infusion start or stop). Dense output gives the values at the
 // output times without shortening steps.
 #include <boost/numeric/odeint.hpp>
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -41,16 +42,44 @@ struct Jac {
     }
 };
 
+// The power of two S by which the stepper's state is divided: y = x / S (and atol / S), so that the
+// state it integrates is of order 1 whatever the doses. The system is linear, so outputs are S y.
+// Why: rosenbrock4's error norm (boost/numeric/odeint/stepper/rosenbrock4_controller.hpp) sums
+// xerr_i^2 / sk^2, and xerr_i^2 overflows to inf for states above ~1e154 mg: every step was then
+// rejected until max_steps (a 1e200 mg bolus failed after 1e4 steps per output interval, more than
+// 20 s per input under ASan: the simulate fuzzer's timeouts). A power of two scales exactly, so in
+// the ordinary range the steps and results are bitwise those of the unscaled system.
+// The size of the state is that of the amounts given (the total dose, a steady-state trough), not
+// of the infusion rates: 20 mg over 1e-300 h is a rate of 2e301 mg/h but never more than 20 mg.
+double state_scale(const InputSchedule& in) {
+    double big = std::fabs(in.total_mg);
+    for (const auto& bp : in.breakpoints) {
+        for (const auto& b : bp.boluses) big = std::max(big, std::fabs(b.amount));
+        if (bp.reset) big = std::max(big, bp.reset_state.cwiseAbs().maxCoeff());
+    }
+    if (!(big > 0.0) || !std::isfinite(big)) return 1.0;
+    // Only far outside the physical range: mg-sized inputs keep S = 1 (no change at all).
+    if (big < 1e100 && big > 1e-100) return 1.0;
+    return std::ldexp(1.0, std::ilogb(big));
+}
+
 template <class State, class Stepper, class System>
 void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
-         const SimOptions& opt, Trajectory& tr, Stepper stepper, System system_factory) {
+         const SimOptions& opt, Trajectory& tr, Stepper stepper, System system_factory, double scale) {
     const int n = sys.size();
+    const double inv_scale = 1.0 / scale;   // exact: scale is a power of two
+
     const auto timeline = build_timeline(times, in);
     Eigen::VectorXd u = Eigen::VectorXd::Zero(n);
     State x(n);
     for (int i = 0; i < n; ++i) x[i] = 0.0;
     Eigen::VectorXd xe(n);
     const OutputMap omap(sys);
+    // Outputs of the scaled state y = x / scale (xe is scratch: callers copy the state in first).
+    auto record_scaled = [&](Eigen::VectorXd& y, int col) {
+        if (scale != 1.0) y *= scale;
+        record(tr, sys, omap, y, col, opt);
+    };
     auto system = system_factory(&u);
     double t = timeline.empty() ? 0.0 : std::min(0.0, timeline.front().time);
     std::size_t i = 0;
@@ -74,7 +103,7 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
             for (int s = 0; s < n; ++s) xe[s] = x[s];
             if (seg_times[1] > t) propagate_exactly(sys.A, u, seg_times[1] - t, xe);
             for (int s = 0; s < n; ++s) x[s] = xe[s];
-            record(tr, sys, omap, xe, seg_cols[1], opt);
+            record_scaled(xe, seg_cols[1]);
             t = seg_times[1];
             seg_times.erase(seg_times.begin());
             seg_times[0] = t;
@@ -88,7 +117,10 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
             for (int s = 0; s < n; ++s) xe[s] = x[s];
             for (std::size_t k = 1; k < seg_times.size(); ++k) {
                 if (seg_times[k] > seg_times[k - 1]) propagate_exactly(sys.A, u, seg_times[k] - seg_times[k - 1], xe);
-                if (seg_cols[k] >= 0) record(tr, sys, omap, xe, seg_cols[k], opt);
+                if (seg_cols[k] >= 0) {
+                    Eigen::VectorXd y = xe;
+                    record_scaled(y, seg_cols[k]);
+                }
             }
             for (int s = 0; s < n; ++s) x[s] = xe[s];
         } else if (t_end - t > 0) {
@@ -97,7 +129,7 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
                 const int col = seg_cols[idx++];
                 if (col >= 0) {
                     for (int s = 0; s < n; ++s) xe[s] = xs[s];
-                    record(tr, sys, omap, xe, col, opt);
+                    record_scaled(xe, col);
                 }
             };
             const double dt0 = std::min(t_end - t, 1e-3);
@@ -108,9 +140,10 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
                 throw SolverError(std::string("ode solver: step size adjustment failed near t = ") + fmt(t) +
                                   " h (" + e.what() + "); try method = rosenbrock4 or looser tolerances");
             } catch (const odeint::no_progress_error& e) {
-                throw SolverError(std::string("ode solver: more than max_steps = ") + std::to_string(opt.max_steps) +
-                                  " steps between two output times near t = " + fmt(t) +
-                                  " h; raise max_steps or use method = rosenbrock4 (stiff)");
+                throw SolverError(std::string("ode solver (") + to_string(opt.method) + "): more than max_steps = " +
+                                  std::to_string(opt.max_steps) + " steps between two output times near t = " + fmt(t) +
+                                  " h; raise max_steps" +
+                                  (opt.method == OdeMethod::dopri5 ? " or use method = rosenbrock4 (stiff)" : ""));
             } catch (const SolverError&) {
                 throw;
             } catch (const InputError&) {
@@ -127,7 +160,7 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
             for (int col : seg_cols)
                 if (col >= 0) {
                     for (int s = 0; s < n; ++s) xe[s] = x[s];
-                    record(tr, sys, omap, xe, col, opt);
+                    record_scaled(xe, col);
                 }
         }
         t = t_end;
@@ -137,12 +170,12 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
             // Steady state: the exact trough (inputs.cpp) is the initial condition; the stepper's
             // job is the dynamics after it.
             if (bp.reset)
-                for (int s = 0; s < n; ++s) x[s] = bp.reset_state[s];
-            for (const auto& b : bp.boluses) x[b.state] += b.amount;
-            for (const auto& r : bp.rates) u[r.state] = r.rate;
+                for (int s = 0; s < n; ++s) x[s] = bp.reset_state[s] * inv_scale;
+            for (const auto& b : bp.boluses) x[b.state] += b.amount * inv_scale;
+            for (const auto& r : bp.rates) u[r.state] = r.rate * inv_scale;
             if (p.output >= 0) {
                 for (int s = 0; s < n; ++s) xe[s] = x[s];
-                record(tr, sys, omap, xe, p.output, opt);
+                record_scaled(xe, p.output);
             }
             i = j + 1;
         } else {
@@ -158,16 +191,18 @@ Trajectory simulate_ode(const LinearSystem& sys, const InputSchedule& in, const 
                         const SimOptions& opt) {
     Trajectory tr = make_trajectory(sys, times, opt);
     tr.values.setZero();
+    const double scale = state_scale(in);
+    const double atol = opt.atol / scale;
     if (opt.method == OdeMethod::dopri5) {
-        auto stepper = odeint::make_dense_output(opt.atol, opt.rtol, odeint::runge_kutta_dopri5<StdState>());
-        run<StdState>(sys, in, times, opt, tr, stepper, [&](const Eigen::VectorXd* u) { return Rhs{&sys.A, u}; });
+        auto stepper = odeint::make_dense_output(atol, opt.rtol, odeint::runge_kutta_dopri5<StdState>());
+        run<StdState>(sys, in, times, opt, tr, stepper, [&](const Eigen::VectorXd* u) { return Rhs{&sys.A, u}; }, scale);
     } else {
-        auto stepper = odeint::make_dense_output(opt.atol, opt.rtol, odeint::rosenbrock4<double>());
+        auto stepper = odeint::make_dense_output(atol, opt.rtol, odeint::rosenbrock4<double>());
         run<UblasState>(sys, in, times, opt, tr, stepper, [&](const Eigen::VectorXd* u) {
             return std::make_pair(
                 [rhs = Rhs{&sys.A, u}](const UblasState& x, UblasState& d, double t) { rhs(x, d, t); },
                 Jac{&sys.A});
-        });
+        }, scale);
     }
     return tr;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -10,6 +11,7 @@
 #include "inputs.hpp"
 #include "core/text.hpp"
 #include "ketasim/errors.hpp"
+#include "ketasim/units.hpp"
 
 namespace ketasim {
 
@@ -264,6 +266,87 @@ Trajectory simulate(const Model& model, const Regimen& regimen, const OutputGrid
     opt.validate();
     grid.validate();
     return detail::simulate_prevalidated(model, regimen, grid, opt, subject);
+}
+
+namespace {
+std::string trim_ws(const std::string& s) {
+    const auto a = s.find_first_not_of(" \t");
+    if (a == std::string::npos) return "";
+    return s.substr(a, s.find_last_not_of(" \t") - a + 1);
+}
+}  // namespace
+
+namespace {
+void require_parameter(const Model& model, const std::string& name, const std::string& where, const std::string& shown) {
+    if (!model.has_parameter(name)) {
+        std::vector<std::string> names;
+        for (const auto& p : model.parameters) names.push_back(p.name);
+        const std::string near = closest_name(name, names);
+        throw InputError(ErrorContext{"", 0, where, shown,
+                                      "names no parameter of model '" + model.name + "'" +
+                                          (near.empty() ? std::string() : " (did you mean " + near + "?)") +
+                                          "; see ketasim show-model " + model.name});
+    }
+}
+}  // namespace
+
+double parse_parameter_override_value(const Model& model, const std::string& name, const std::string& value,
+                                      const std::string& where) {
+    require_parameter(model, name, where, name);
+    const Parameter& p = model.parameter(name);
+    const std::string key = where + " " + name;
+    const std::string v = trim_ws(value);
+    // A plain number: the file unit.
+    {
+        char* end = nullptr;
+        const double x = std::strtod(v.c_str(), &end);
+        if (end != v.c_str() && *end == '\0') {
+            if (!std::isfinite(x)) throw InputError(ErrorContext{"", 0, key, value, "is not a finite number"});
+            return x;
+        }
+    }
+    // A number with a unit: converted into the file unit (same dimension, same per-kg-ness).
+    UnitInfo file_unit;
+    try {
+        file_unit = parse_unit(p.unit);
+    } catch (const InputError&) {
+        throw InputError(ErrorContext{"", 0, key, value, "has a unit, but parameter '" + name + "' is in '" + p.unit +
+                                                            "', which takes a plain number in that unit"});
+    }
+    const std::string sp = v.substr(0, v.find_first_of(" \t"));
+    const std::string unit = v.size() > sp.size() ? trim_ws(v.substr(sp.size())) : std::string();
+    char* end = nullptr;
+    const double x = std::strtod(sp.c_str(), &end);
+    if (sp.empty() || end == sp.c_str() || *end != '\0' || unit.empty())
+        throw InputError(ErrorContext{"", 0, key, value,
+                                      "must be a number in the parameter's unit (" + p.unit + ") or a number and a unit, "
+                                      "e.g. '" + name + "=2 " + p.unit + "'"});
+    if (!std::isfinite(x)) throw InputError(ErrorContext{"", 0, key, value, "is not a finite number"});
+    UnitInfo given;
+    try {
+        given = parse_unit(unit);
+    } catch (const InputError&) {
+        throw InputError(ErrorContext{"", 0, key, value, "has an unknown unit '" + unit + "' (parameter '" + name +
+                                                            "' is in " + p.unit + ")"});
+    }
+    if (given.dimension != file_unit.dimension || given.per_kg != file_unit.per_kg)
+        throw InputError(ErrorContext{"", 0, key, value,
+                                      "has unit '" + unit + "' of dimension " + to_string(given.dimension) +
+                                          (given.per_kg ? " per kg" : "") + "; parameter '" + name + "' is in " + p.unit +
+                                          " (" + to_string(file_unit.dimension) + (file_unit.per_kg ? " per kg" : "") + ")"});
+    if (unit == p.unit) return x;
+    return given.to_canonical(x) / file_unit.to_canonical(1.0);
+}
+
+std::pair<std::string, double> parse_parameter_override(const Model& model, const std::string& text,
+                                                        const std::string& where) {
+    const auto eq = text.find('=');
+    if (eq == std::string::npos || eq == 0)
+        throw InputError(ErrorContext{"", 0, where, text,
+                                      "must look like NAME=VALUE (in the parameter's file unit) or NAME=VALUE UNIT"});
+    const std::string name = trim_ws(text.substr(0, eq));
+    require_parameter(model, name, where, text);
+    return {name, parse_parameter_override_value(model, name, text.substr(eq + 1), where)};
 }
 
 }  // namespace ketasim

@@ -41,6 +41,30 @@ check "two-ID event table without --id exits 2" '[ "$(rc)" = 2 ] && grep -q "sev
 run simulate ketamine_iv_clements --regimen "$TMP/two.csv" --id 2
 check "--id 2 simulates subject 2 (20 mg)" '[ "$(rc)" = 0 ] && grep -q "20.0 mg in total" "$TMP/out"'
 
+# The same dataset as a population: each ID its own subject, EVID 0 rows its output times (issue 8).
+printf 'ID,TIME,AMT,EVID,WT[kg]\n1,0,10,1,60\n1,1,0,0,60\n1,3,0,0,60\n2,0,20,1,80\n2,2,0,0,80\n' > "$TMP/pop.csv"
+run population ketamine_iv_clements --data "$TMP/pop.csv" --no-variability --out "$TMP/ids.csv" --observations "$TMP/obs.csv" --quiet
+check "population --data exits 0" '[ "$(rc)" = 0 ]'
+check "population --data: one row per ID, with the ID" '[ "$(wc -l < "$TMP/ids.csv")" = 3 ] && head -1 "$TMP/ids.csv" | grep -q "^subject,ID,"'
+check "population --data: each ID at its own EVID 0 times (long format)" \
+  '[ "$(cut -d, -f1,2 "$TMP/obs.csv" | tr "\n" " ")" = "ID,time[h] 1,1 1,3 2,2 " ]'
+run simulate ketamine_iv_clements --regimen "$TMP/pop.csv" --id 2 --t-end "2 h" --dt "1 h" --out "$TMP/id2.csv"
+check "simulate --id runs one ID of a dataset with its covariates (WT 80 kg from the file)" \
+  '[ "$(rc)" = 0 ] && grep -q "20.0 mg in total; weight 80.0 kg" "$TMP/out" && [ "$(tail -1 "$TMP/id2.csv" | cut -d, -f4 | cut -c1-6)" = "$(grep "^2,2," "$TMP/obs.csv" | cut -d, -f3 | cut -c1-6)" ]'
+run simulate ketamine_iv_clements --regimen "$TMP/pop.csv" --id 2 --weight 80
+check "simulate --id: a covariate in the file and as a flag is a usage error" '[ "$(rc)" = 1 ] && grep -q "give it once" "$TMP/err"'
+printf 'ID,TIME,AMT,EVID,AGE[years]\n1,0,10,1,40\n' > "$TMP/age.csv"
+run population ketamine_iv_clements --data "$TMP/age.csv"
+check "population --data: a covariate the model does not use names the ones it uses" \
+  '[ "$(rc)" = 2 ] && grep -q "not a covariate model .ketamine_iv_clements. uses (covariates: weight)" "$TMP/err"'
+printf 'ID,TIME,AMT,EVID\n1,0,10,1\n2,1,0,0\n' > "$TMP/nodose.csv"
+run population ketamine_iv_clements --data "$TMP/nodose.csv"
+check "population --data: an ID without a dose is named" '[ "$(rc)" = 2 ] && grep -q "ID: value .2. has no dose" "$TMP/err"'
+run simulate ketamine_iv_clements --dose "35 mg" --set "k10=0.654 1/h"
+check "--set NAME=VALUE UNIT converts to the file unit" '[ "$(rc)" = 0 ]'
+run simulate ketamine_iv_clements --dose "35 mg" --set "k10=2 L"
+check "--set with a unit of another dimension exits 2" '[ "$(rc)" = 2 ] && grep -q "parameter .k10. is in 1/min" "$TMP/err"'
+
 # Bad input: exit 2, one line on stderr naming the problem, no output file.
 run simulate ketamine_iv_clements --dose "-5 mg" --out "$TMP/bad.h5"
 check "negative dose exits 2" '[ "$(rc)" = 2 ]'

@@ -610,3 +610,103 @@ TEST(CoursePopulation, StoppingAtRemissionTruncatesEachCourseAndKeepsEarlierSess
     for (std::size_t k = 1; k < s.ever_remitted.size(); ++k)
         EXPECT_GE(s.ever_remitted[k].estimate, s.ever_remitted[k - 1].estimate);
 }
+
+// ---- datasets: one subject per ID (issue 8) ------------------------------------------------------
+
+namespace {
+std::string dataset_error(const std::string& csv, const std::string& model = "esketamine_nasal") {
+    try {
+        const Model m = library(model);
+        const Dataset d = parse_dataset(csv, "data.csv", m);
+        const PopulationSource src(m, dataset_population_spec(d, 0, false), dataset_uses_weight(d));
+    } catch (const InputError& e) {
+        return e.what();
+    }
+    return "no error";
+}
+}  // namespace
+
+// Each ID is simulated as its own subject: its own doses, its EVID 0 times as output times, its
+// covariates; the same numbers as simulate() for that subject alone. An ID without EVID 0 rows
+// takes the grid.
+TEST(DatasetPopulation, EachIdIsItsOwnSubjectWithItsDosesTimesAndCovariates) {
+    const Model m = library("esketamine_nasal");
+    const std::string csv =
+        "ID,TIME,AMT,CMT,EVID,AGE[years],ASIAN\n"
+        "7,0,10,iv,1,45,0\n"
+        "7,0.5,.,,0,45,0\n"
+        "7,2,.,,0,45,0\n"
+        "3,1,28,intranasal,1,75,1\n"   // ID 3 starts later in the file: subjects in order of appearance
+        "3,1.5,.,,0,75,1\n"
+        "3,4,.,,0,75,1\n"
+        "3,12,.,,0,75,1\n"
+        "7,6,.,,0,45,0\n"
+        "5,0,20,iv,1,30,0\n";          // no EVID 0 rows: the grid
+    const Dataset d = parse_dataset(csv, "data.csv", m);
+    ASSERT_EQ(d.subjects.size(), 3u);
+    EXPECT_EQ(d.subjects[0].id, 7);
+    EXPECT_EQ(d.subjects[1].id, 3);
+    EXPECT_EQ(d.covariate_headers, (std::vector<std::string>{"AGE[years]", "asian"}));
+    const PopulationSource src(m, dataset_population_spec(d, 0, false), dataset_uses_weight(d));
+    PopulationRunOptions o;
+    o.outputs = {"C_plasma"};
+    o.keep_trajectories = true;
+    const OutputGrid grid = OutputGrid::uniform(0, 4, 1);
+    for (int threads : {1, 2}) {
+        o.parallel.threads = threads;
+        o.parallel.chunk = 1;
+        MemorySink sink(true);
+        run_dataset_population(m, d, grid, src, 0, src.size(), SimOptions{}, o, sink);
+        EXPECT_EQ(sink.column("ID"), (std::vector<double>{7, 3, 5}));
+        const std::vector<std::vector<double>> times = {{0.5, 2, 6}, {1.5, 4, 12}, {0, 1, 2, 3, 4}};
+        const std::vector<double> ages = {45, 75, 30}, asian = {0, 1, 0};
+        for (std::size_t i = 0; i < 3; ++i) {
+            Subject s;
+            s.age_years = ages[i];
+            s.covariates["asian"] = asian[i];
+            SimOptions so;
+            so.outputs = {"C_plasma"};
+            const Trajectory want = simulate(m, d.subjects[i].regimen, OutputGrid::at(times[i]), so, s);
+            const Trajectory& got = sink.trajectories[i];
+            ASSERT_EQ(got.time, times[i]) << "ID " << d.subjects[i].id;
+            for (std::size_t j = 0; j < times[i].size(); ++j)
+                EXPECT_EQ(got.values(0, static_cast<Eigen::Index>(j)), want.values(0, static_cast<Eigen::Index>(j)))
+                    << "ID " << d.subjects[i].id << " t = " << times[i][j];
+            EXPECT_EQ(sink.column("C_plasma.cmax")[i], want.values.row(0).maxCoeff());
+        }
+        // The age covariate reached the parameters (hepatic flow falls above 60 years).
+        EXPECT_NE(sink.column("age")[1], sink.column("age")[0]);
+        // Long format: one row per ID and time.
+        const LongTable t = long_format(sink.trajectories, {7, 3, 5});
+        EXPECT_EQ(t.names, (std::vector<std::string>{"ID", "time", "C_plasma"}));
+        EXPECT_EQ(t.columns[0], (std::vector<double>{7, 7, 7, 3, 3, 3, 5, 5, 5, 5, 5}));
+        EXPECT_EQ(t.columns[1], (std::vector<double>{0.5, 2, 6, 1.5, 4, 12, 0, 1, 2, 3, 4}));
+    }
+}
+
+TEST(DatasetPopulation, BadDatasetsAreErrorsNamingIdColumnAndCovariates) {
+    auto has = [](const std::string& msg, const std::string& part) {
+        EXPECT_NE(msg.find(part), std::string::npos) << "'" << part << "' not in: " << msg;
+    };
+    // An ID without a dose.
+    has(dataset_error("ID,TIME,AMT,CMT,EVID\n1,0,10,iv,1\n2,0,.,,0\n2,1,.,,0\n"),
+        "data.csv:3: ID: value '2' has no dose (no EVID 1 row with AMT > 0)");
+    // A covariate the model does not use names the ones it does.
+    has(dataset_error("ID,TIME,AMT,CMT,EVID,WT[kg]\n1,0,10,iv,1,70\n"),
+        "column 'weight': not a covariate model 'esketamine_nasal' uses (covariates: age, asian, japanese)");
+    // A column that is no covariate at all.
+    has(dataset_error("ID,TIME,AMT,CMT,EVID,HT\n1,0,10,iv,1,170\n"), "column HT: value 'HT' is not a known column");
+    // Covariates are per subject.
+    has(dataset_error("ID,TIME,AMT,CMT,EVID,AGE[years]\n1,0,10,iv,1,40\n1,2,.,,0,41\n"),
+        "data.csv:3: column AGE[years]: value '41' differs from 40 on line 2 of the same ID 1");
+    // Units as in subject tables.
+    has(dataset_error("ID,TIME,AMT,CMT,EVID,AGE\n1,0,10,iv,1,40\n"), "age needs its unit in the header, AGE[years]");
+    // A file with one subject and no ID column is a dataset of one.
+    EXPECT_EQ(dataset_error("TIME,AMT,CMT,EVID\n0,10,iv,1\n1,.,,0\n"), "no error");
+    // The single-subject reader still refuses several IDs, now pointing at populations.
+    try {
+        parse_dataset("ID,TIME,AMT\n1,0,10\n", "x.csv", library("ketamine_iv_clements"));
+    } catch (const InputError& e) {
+        ADD_FAILURE() << e.what();
+    }
+}

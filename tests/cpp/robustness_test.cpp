@@ -315,6 +315,65 @@ TEST(ExactSolverScaling, BadlyScaledSystemIsASolverErrorNotAWrongNumber) {
     EXPECT_NO_THROW(simulate(m, r, g, SimOptions{}, Subject{}));
 }
 
+// Fuzz finding S5: with an effect site, the exact solver lost mass when V1 was microlitres
+// (ketamine_iv_domino at 1e-4 kg, V1 ~ 6 uL: the amounts summed to 15 % less than the dose, Ce 12 %
+// of its peak off the ODE solver). The effect-site row of A is ke0 x 1000 / V1, ~1e9 times the
+// other rows; the solver now carries the effect site amount-scaled (exact.cpp, effect_scale()).
+// Mass balance must hold to kMassBalanceRtol at every weight, and Ce agree with rosenbrock4.
+TEST(ExactSolverScaling, EffectSiteWithMicrolitreCentralVolumeKeepsMassAndCe) {
+    const Model m = load_model(std::string(KETASIM_TEST_MODELS_DIR) + "/ketamine_iv_domino.toml");
+    const Regimen r = Regimen::iv_infusion(100.0, 0.0, {0.0});   // a 100 mg IV bolus
+    const OutputGrid g = OutputGrid::uniform(0, 24, 0.25);
+    for (double w : {1e-4, 1e-2, 1.0, 70.0}) {
+        Subject s;
+        s.weight_kg = w;
+        SimOptions o;
+        o.output_amounts = true;
+        const Trajectory tr = simulate(m, r, g, o, s);
+        for (Eigen::Index i = 0; i < static_cast<Eigen::Index>(tr.time.size()); ++i) {
+            double sum = 0;
+            for (std::size_t k = 0; k < tr.names.size(); ++k)
+                if (tr.names[k].rfind("A_", 0) == 0) sum += tr.values(static_cast<Eigen::Index>(k), i);
+            EXPECT_NEAR(sum, 100.0, 100.0 * test::kMassBalanceRtol) << "weight " << w << " kg, t = " << tr.time[i];
+        }
+        SimOptions ros;
+        ros.solver = SolverKind::ode;
+        ros.method = OdeMethod::rosenbrock4;
+        ros.rtol = test::kRosenbrockSolverRtol;
+        ros.atol = test::kRosenbrockSolverAtol;
+        const Trajectory ref = simulate(m, r, g, ros, s);
+        const auto ce = tr["Ce"], ce_ref = ref["Ce"];
+        const double peak = ce_ref.maxCoeff();
+        for (Eigen::Index i = 0; i < ce.size(); ++i)
+            EXPECT_NEAR(ce[i], ce_ref[i], test::kRosenbrockRtol * peak) << "weight " << w << " kg, t = " << tr.time[i];
+    }
+}
+
+// The simulate fuzzer's ASan timeouts: rosenbrock4 on a 1e300 mg dose (ketamine_intranasal_racemic)
+// rejected every step until max_steps, in each output interval (>20 s per input under ASan; a
+// SolverError after 0.2 s in Release, from 1e170 mg up). Its error norm squares the error of each
+// state, which overflows above ~1e154 mg; the ODE solver now integrates the state divided by a
+// power of two (ode.cpp, state_scale()). Both methods follow the closed form, quickly.
+TEST(OdeStateScale, HugeDosesAreIntegratedNotRejectedStepAfterStep) {
+    const Model m = parse_model(one_cmt(), "one.toml");
+    for (double mg : {1e200, 1e300}) {
+        const Regimen r = Regimen::iv_infusion(mg, 0.0, {0.0});
+        for (auto o : all_solvers()) {
+            o.max_steps = 10000;
+            const auto t0 = std::chrono::steady_clock::now();
+            const Trajectory tr = simulate(m, r, OutputGrid::uniform(0, 12, 0.5), o);
+            const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            EXPECT_LT(secs, 5.0) << mg << " mg, " << to_string(o.method);
+            const auto c = tr["C_plasma"];
+            for (Eigen::Index i = 0; i < c.size(); ++i) {
+                const double want = bolus_conc(mg, {0.0}, tr.time[static_cast<std::size_t>(i)]);
+                EXPECT_NEAR(c[i] / want, 1.0, tol_for(o)) << mg << " mg, " << to_string(o.solver) << "/"
+                                                           << to_string(o.method) << ", t = " << tr.time[static_cast<std::size_t>(i)];
+            }
+        }
+    }
+}
+
 // Nothing checked outputs: 1e308 doses, 1e-320 h durations and subnormal volumes wrote inf/NaN.
 TEST(OutputChecks, NonFiniteOutputsAreSolverErrorsNamingOutputAndTime) {
     const Model m = parse_model(one_cmt(), "one.toml");

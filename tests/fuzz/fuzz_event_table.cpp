@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -27,6 +28,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const Model& model = ketasim_fuzz::library_model("esketamine_nasal");
     EventTable table;
     const bool ok = ketasim_fuzz::guarded([&] { table = load_event_table(path, size % 2 ? &model : nullptr, -1); });
+    // The dataset reader (one subject per ID, covariate columns) on the same bytes: a clean error
+    // or a dataset whose every subject has a dose and finite covariates.
+    ketasim_fuzz::guarded([&] {
+        const Dataset d = load_dataset(path, model);
+        for (const auto& s : d.subjects)
+            if (s.regimen.events.empty()) ketasim_fuzz::finding("load_dataset: a subject without a dose");
+        for (double v : d.covariates)
+            if (!std::isfinite(v)) ketasim_fuzz::finding("load_dataset: a non-finite covariate");
+    });
     close(fd);
     if (!ok || table.regimen.events.size() > 200) return 0;
     std::vector<double> times = table.observation_times;

@@ -58,7 +58,7 @@ def test_issue_example(esketamine, nasal56):
 
 def test_python_equals_core(esketamine, nasal56):
     """The Python layer adds parsing only: the numbers are the C++ library's."""
-    r = ks.simulate(esketamine, nasal56, t_end="6 h", dt="6 min", age=70, params={"ka_n": 2.0})
+    r = ks.simulate(esketamine, nasal56, t_end="6 h", dt="6 min", age=70, set={"ka_n": 2.0})
     s = _core.Subject()
     s.age_years, s.parameters = 70.0, {"ka_n": 2.0}
     t = _core.simulate(esketamine, _core.Regimen.intranasal(56.0, [0.0]), _core.OutputGrid.uniform(0, 6, 0.1),

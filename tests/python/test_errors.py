@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import ketasim as ks
@@ -51,8 +52,38 @@ def test_bad_time_string(esketamine, nasal56):
 
 
 def test_unknown_parameter_override(esketamine, nasal56):
-    with pytest.raises(ValueError, match="subject sets unknown parameter 'ka_x'"):
-        ks.simulate(esketamine, nasal56, params={"ka_x": 1.0})
+    with pytest.raises(ValueError, match=r"set: value 'ka_x' names no parameter of model 'esketamine_nasal' "
+                                         r"\(did you mean ka_n\?\)"):
+        ks.simulate(esketamine, nasal56, set={"ka_x": 1.0})
+
+
+def test_one_override_word_set_everywhere(esketamine, nasal56):
+    # Issue 8: simulate(params=), sweep(fixed=) and the CLI's --set were three words for one thing;
+    # set= everywhere now, parsed by the one C++ override parser (NAME=VALUE [UNIT]).
+    a = ks.simulate(esketamine, nasal56, "6 h", "10 min", set={"ka_n": 2.0})
+    # A value with a unit is converted to the file unit (ka_n is in 1/h): 2/h = 1/30 per minute.
+    b = ks.simulate(esketamine, nasal56, "6 h", "10 min", set={"ka_n": "0.5 1/min"})
+    c = ks.simulate(esketamine, nasal56, "6 h", "10 min", set={"ka_n": 30.0})
+    assert np.array_equal(b["C_plasma"], c["C_plasma"])
+    assert not np.array_equal(a["C_plasma"], c["C_plasma"])
+    assert ks._core.parse_parameter_override(esketamine, "ka_n=2 1/h", "--set") == ("ka_n", 2.0)
+    # The old words still work, with a DeprecationWarning, and give the same numbers.
+    with pytest.warns(DeprecationWarning, match="simulate: params= is deprecated; use set="):
+        old = ks.simulate(esketamine, nasal56, "6 h", "10 min", params={"ka_n": 2.0})
+    assert np.array_equal(old["C_plasma"], a["C_plasma"])
+    grid = {"FRn": [0.4, 0.6]}
+    new_sweep = ks.sweep(esketamine, nasal56, grid, t_end="6 h", dt="10 min", set={"ka_n": 2.0})
+    with pytest.warns(DeprecationWarning, match="sweep: fixed= is deprecated; use set="):
+        old_sweep = ks.sweep(esketamine, nasal56, grid, t_end="6 h", dt="10 min", fixed={"ka_n": 2.0})
+    assert new_sweep.equals(old_sweep)
+    assert new_sweep["cmax"].iloc[0] != ks.sweep(esketamine, nasal56, grid, t_end="6 h", dt="10 min")["cmax"].iloc[0]
+    with pytest.raises(TypeError, match="simulate: give the overrides once, as set="):
+        ks.simulate(esketamine, nasal56, set={"ka_n": 2.0}, params={"ka_n": 2.0})
+    # Units must fit the parameter.
+    with pytest.raises(ValueError, match=r"set ka_n: value '2 L' has unit 'L' of dimension volume; parameter 'ka_n' is in 1/h"):
+        ks.simulate(esketamine, nasal56, set={"ka_n": "2 L"})
+    with pytest.raises(ValueError, match=r"set ka_n: value 'fast' must be a number in the parameter's unit \(1/h\)"):
+        ks.simulate(esketamine, nasal56, set={"ka_n": "fast"})
 
 
 def test_bad_options(esketamine, nasal56):
@@ -112,6 +143,49 @@ def test_units_spelt_out_and_one_parser():
     assert ks.Regimen.iv_bolus("5 mg", at="2 hours").events[0].time == 2.0
 
 
+def test_arrays_of_times_take_one_explicit_unit_with_Q():
+    # Issue 9: arrays of numbers carry their unit in ks.Q, converted by the C++ unit table value
+    # by value, so Q([23], "min") is the same double as "23 min".
+    import numpy as np
+    reg = ks.Regimen.iv_bolus("35 mg")
+    grid = np.arange(0, 6, 0.5)
+    a = ks.simulate("ketamine_iv_clements", reg, times=ks.Q(grid, "h"))
+    b = ks.simulate("ketamine_iv_clements", reg, times=[f"{float(t)!r} h" for t in grid])
+    assert np.array_equal(a.time, grid)
+    assert np.array_equal(a["C_plasma"], b["C_plasma"])
+    m = ks.simulate("ketamine_iv_clements", reg, times=ks.Q([0, 30, 90], "min"))
+    assert list(m.time) == [0.0, 0.5, 1.5]
+    assert ks.Q([23], "min").values.tolist() == [23.0]
+    assert ks._core.quantities([23.0], "min", "time", "x")[0] == ks._core.parse_quantity("23 min", "time", "x")
+    # Every entry point that takes times takes a Q: regimen times, metric times, a single time.
+    r = ks.Regimen.iv_bolus("5 mg", at=ks.Q(np.array([0, 12]), "h"))
+    assert [e.time for e in r.events] == [0.0, 12.0]
+    mt = ks.metrics(a, at_times=ks.Q([1, 2], "h"))
+    assert "c_at_1h" in mt["C_plasma"] and "c_at_2h" in mt["C_plasma"]
+    one = ks.simulate("ketamine_iv_clements", reg, t_end=ks.Q(2, "h"), dt=ks.Q(30, "min"))
+    assert list(one.time) == [0.0, 0.5, 1.0, 1.5, 2.0]
+    # Bare numbers stay errors, naming the argument and the way to give a unit.
+    with pytest.raises(ValueError, match=r"times: a NumPy array of bare numbers has no unit.*ks\.Q\(array, 'h'\)"):
+        ks.simulate("ketamine_iv_clements", reg, times=grid)
+    with pytest.raises(ValueError, match=r"times: \[0, 1, 2\] are bare numbers.*ks\.Q\(values, 'h'\)"):
+        ks.simulate("ketamine_iv_clements", reg, times=[0, 1, 2])
+    # The unit must be a time; values must be finite real numbers.
+    with pytest.raises(ValueError, match=r"times: value 'mg' has unit 'mg' of dimension amount, expected time"):
+        ks.simulate("ketamine_iv_clements", reg, times=ks.Q(grid, "mg"))
+    with pytest.raises(ValueError, match=r"times: value 'parsec' has an unknown unit 'parsec'"):
+        ks.simulate("ketamine_iv_clements", reg, times=ks.Q(grid, "parsec"))
+    with pytest.raises(ValueError, match=r"times\[1\]: value 'nan' is not a finite number"):
+        ks.simulate("ketamine_iv_clements", reg, times=ks.Q([0, np.nan], "h"))
+    with pytest.raises(TypeError, match="Q: values must be real numbers"):
+        ks.Q(["1", "2"], "h")
+    with pytest.raises(TypeError, match="Q: values must be real numbers"):
+        ks.Q([True, False], "h")
+    with pytest.raises(TypeError, match="Q: unit must be a unit string"):
+        ks.Q([1.0], 3600)
+    with pytest.raises(ValueError, match="t_end: expected one time"):
+        ks.simulate("ketamine_iv_clements", reg, t_end=ks.Q([1, 2], "h"))
+
+
 def test_intranasal_means_devices_everywhere():
     r = ks.Regimen.intranasal("56 mg")
     assert [(e.amount, e.device) for e in r.events] == [(28.0, 1), (28.0, 2)]
@@ -128,10 +202,10 @@ def test_argument_types_are_checked_naming_the_argument():
         ks.simulate("ketamine_iv_clements", reg, "1 h", "10 min", age="40")
     with pytest.raises(TypeError, match="times: expected a time"):
         ks.simulate("ketamine_iv_clements", reg, times={1: 2})
-    with pytest.raises(TypeError, match=r"params: expected a mapping such as \{'k10': 1\.0\}"):
-        ks.simulate("ketamine_iv_clements", reg, "1 h", "10 min", params=[("k10", 1)])
-    with pytest.raises(TypeError, match=r"params\['k10'\]: expected a number"):
-        ks.simulate("ketamine_iv_clements", reg, "1 h", "10 min", params={"k10": "1"})
+    with pytest.raises(TypeError, match=r"set: expected a mapping such as \{'k10': 1\.0\}"):
+        ks.simulate("ketamine_iv_clements", reg, "1 h", "10 min", set=[("k10", 1)])
+    with pytest.raises(TypeError, match=r"set\['k10'\]: expected a number \(in the parameter's file unit\) or text"):
+        ks.simulate("ketamine_iv_clements", reg, "1 h", "10 min", set={"k10": [1]})
     with pytest.raises(TypeError, match="threads: expected a whole number"):
         ks.sweep("ketamine_iv_clements", reg, {"k10": [0.5, 1]}, t_end="1 h", dt="10 min", threads="2")
     with pytest.raises(TypeError, match="include_event_times: expected True or False"):

@@ -107,7 +107,7 @@ def test_cpp_writer_round_trip(tmp_path, esketamine, nasal56):
 def test_public_write_results_round_trip(tmp_path, esketamine, nasal56):
     """ks.write_results -> ks.read_results: one arm of two subjects, and a second arm."""
     a = ks.simulate(esketamine, nasal56, "8 h", "5 min", age=30)
-    b = ks.simulate(esketamine, nasal56, "8 h", "5 min", age=75, params={"ka_n": 3.0})
+    b = ks.simulate(esketamine, nasal56, "8 h", "5 min", age=75, set={"ka_n": 3.0})
     iv = ks.simulate("ketamine_iv_clements", ks.Regimen.iv_infusion("0.5 mg/kg", "40 min"), "8 h", "5 min")
     path = tmp_path / "py.h5"
     ks.write_results(path, {"nasal": [a, b], "iv": iv}, command="pytest")

@@ -69,7 +69,7 @@ def test_table_of_subjects(clements):
     np.testing.assert_array_equal(f["weight"], [60.0, 90.0])
     np.testing.assert_allclose(f["k10"], [0.0109 * 60, 0.0218 * 60], rtol=1e-14)
     for i, (w, k10) in enumerate([(60.0, 0.0109), (90.0, 0.0218)]):
-        one = ks.simulate(clements, iv, weight=w, params={"k10": k10}, t_end="12 h", dt="5 min", outputs="C_plasma")
+        one = ks.simulate(clements, iv, weight=w, set={"k10": k10}, t_end="12 h", dt="5 min", outputs="C_plasma")
         assert f["C_plasma.cmax"].iloc[i] == pytest.approx(one["C_plasma"].max(), rel=1e-12)
     with pytest.raises(ValueError, match=r"write the header as k10\[1/min\]"):
         ks.population(clements, iv, table=pd.DataFrame({"k10[1/h]": [1.0]}))
@@ -182,3 +182,60 @@ def test_plots(iv6, esketamine, nasal56):
     assert ax.get_ylabel() == "C_plasma (ng/mL)"
     ax2 = ks.plot.population_rates({"IV 3x weekly": iv6})
     assert ax2.get_ylim() == (0, 100)
+
+
+# ---- datasets: one subject per ID (issue 8) -------------------------------------------------------
+
+DATASET = pd.DataFrame({
+    "ID":    [1, 1, 1, 2, 2, 2, 2],
+    "TIME":  [0, 0.5, 4, 1, 1.5, 3, 12],
+    "AMT":   [10, 0, 0, 20, 0, 0, 0],
+    "EVID":  [1, 0, 0, 1, 0, 0, 0],
+    "WT[kg]": [60, 60, 60, 90, 90, 90, 90],
+})
+
+
+def test_dataset_each_id_its_own_subject_times_and_covariates(tmp_path):
+    res = ks.population("ketamine_iv_clements", data=DATASET, variability=False, outputs="C_plasma")
+    f = res.frame
+    assert list(f["ID"]) == [1, 2] and list(f["weight"]) == [60.0, 90.0]
+    obs = res.observations
+    assert list(obs.columns) == ["ID", "time", "C_plasma"]
+    assert list(obs["ID"]) == [1, 1, 2, 2, 2] and list(obs["time"]) == [0.5, 4.0, 1.5, 3.0, 12.0]
+    assert obs.attrs["units"]["C_plasma"] == "ng/mL"
+    # Each ID equals a single simulation of that subject at its own times.
+    for i, (mg, w, start, times) in enumerate([(10, 60, 0, [0.5, 4]), (20, 90, 1, [1.5, 3, 12])]):
+        one = ks.simulate("ketamine_iv_clements", ks.Regimen.iv_bolus(f"{mg} mg", at=f"{start} h"),
+                          times=ks.Q(times, "h"), weight=w, outputs="C_plasma")
+        got = obs[obs["ID"] == i + 1]["C_plasma"].to_numpy()
+        assert np.array_equal(got, one["C_plasma"])
+        assert f["C_plasma.cmax"].iloc[i] == one["C_plasma"].max()
+    # A CSV file gives the same, through the same C++ reader.
+    path = tmp_path / "data.csv"
+    DATASET.to_csv(path, index=False)
+    again = ks.population("ketamine_iv_clements", data=path, variability=False, outputs="C_plasma")
+    pd.testing.assert_frame_equal(again.observations, obs)
+    # Random effects are drawn per ID from the seed, reproducibly.
+    a = ks.population("ketamine_iv_clements", data=DATASET, seed=3).frame
+    b = ks.population("ketamine_iv_clements", data=DATASET, seed=3, threads=2, chunk=1).frame
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    with pytest.raises(ValueError, match="bands: the subjects of a dataset have their own times"):
+        res.bands("C_plasma")
+
+
+def test_dataset_errors_name_the_id_and_the_covariates():
+    no_dose = DATASET.copy()
+    no_dose.loc[no_dose["ID"] == 2, "AMT"] = 0
+    no_dose.loc[no_dose["ID"] == 2, "EVID"] = 0
+    with pytest.raises(ValueError, match=r"data:5: ID: value '2' has no dose"):
+        ks.population("ketamine_iv_clements", data=no_dose)
+    aged = DATASET.assign(**{"AGE[years]": 40})
+    with pytest.raises(ValueError, match=r"column 'age': not a covariate model 'ketamine_iv_clements' uses "
+                                         r"\(covariates: weight\)"):
+        ks.population("ketamine_iv_clements", data=aged)
+    with pytest.raises(ValueError, match=r"column HT: value 'HT' is not a known column"):
+        ks.population("ketamine_iv_clements", data=DATASET.assign(HT=170))
+    with pytest.raises(TypeError, match="data= gives every subject's doses, times and covariates; not with regimen, n"):
+        ks.population("ketamine_iv_clements", ks.Regimen.iv_bolus("1 mg"), data=DATASET, n=3)
+    with pytest.raises(TypeError, match="data: expected a pandas DataFrame or a CSV path"):
+        ks.population("ketamine_iv_clements", data=[1, 2])

@@ -41,12 +41,12 @@ def test_points_equal_single_simulations(esketamine, nasal56):
         # The sweep records (and so propagates) only the outputs its metrics need; the same
         # request in a single simulation gives the same numbers bit for bit.
         r = ks.simulate(esketamine, nasal56, "24 h", "2 min", age=row["age"],
-                        params={"ka_n": row["ka_n"], "FRn": row["FRn"]}, outputs="C_plasma")
+                        set={"ka_n": row["ka_n"], "FRn": row["FRn"]}, outputs="C_plasma")
         m = ks.metrics(r, "C_plasma")
         assert row["cmax"] == m["cmax"] and row["auc_0_t"] == m["auc_0_t"] and row["half_life"] == m["half_life"]
         # The full simulation (every state) agrees to rounding.
         full = ks.metrics(ks.simulate(esketamine, nasal56, "24 h", "2 min", age=row["age"],
-                                      params={"ka_n": row["ka_n"], "FRn": row["FRn"]}), "C_plasma")
+                                      set={"ka_n": row["ka_n"], "FRn": row["FRn"]}), "C_plasma")
         assert full["auc_0_t"] == pytest.approx(m["auc_0_t"], rel=ROUNDOFF_RTOL)
         assert full["cmax"] == pytest.approx(m["cmax"], rel=ROUNDOFF_RTOL)
 
