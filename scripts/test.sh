@@ -14,8 +14,12 @@ echo "== C++ tests, CLI checks and installed-package checks (ctest)"
 (cd build && ctest --output-on-failure -j "$(nproc)")
 if [ -f pyproject.toml ]; then
   bash scripts/install_python.sh
+  echo "== Generated stubs (pybind11-stubgen, mypy.stubtest)"
+  bash scripts/gen_stubs.sh --check
   echo "== Python tests (pytest)"
   python3 -m pytest tests/python
+  echo "== Lint (clang-format, ruff)"
+  bash scripts/lint.sh
 fi
 if [ "${KETASIM_SANITIZE:-1}" != 0 ]; then
   bash scripts/sanitize.sh
