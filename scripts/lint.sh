@@ -10,7 +10,7 @@ PY=${PYTHON:-python3}
 rc=0
 mapfile -t CXX < <(git ls-files -- 'src/*.cpp' 'src/*.hpp' 'include/*.hpp' 'python/src/*.cpp' 'python/src/*.hpp' \
                                  'tests/cpp/*.cpp' 'tests/cpp/*.hpp' 'tests/fuzz/*.cpp' 'benchmarks/*.cpp' 'examples/*.cpp')
-PYDIRS=(python tests scripts benchmarks notebooks)
+PYDIRS=(python tests scripts benchmarks)   # notebooks: not yet (their cells are being rewritten)
 if [ "${1:-}" = "--fix" ]; then
   "$CLANG_FORMAT" -i "${CXX[@]}"
   "$PY" -m ruff check --fix "${PYDIRS[@]}" || rc=1

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import _core
 from ._models import ModelLike, load_model
-from ._regimen import Regimen, as_core_regimen
+from ._regimen import as_core_regimen
 from ._simulate import make_grid, make_metric_options, make_options
 from ._units import Quantity, to_hours
 
