@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(build-essential cmake pkg-config libeigen3-dev libboost-dev libhdf5-dev libgtest-dev libgmock-dev
               libbenchmark-dev libcli11-dev libtomlplusplus-dev
               libopenmpi-dev openmpi-bin   # `mpirun ketasim run` (KETASIM_WITH_MPI, docs/hpc.md)
-              clang-14 libclang-rt-14-dev llvm-14)   # sanitizer build and libFuzzer (scripts/sanitize.sh, fuzz.sh)
+              clang-14 libclang-rt-14-dev llvm-14    # sanitizer build and libFuzzer (scripts/sanitize.sh, fuzz.sh)
+              clang-format-14)                       # scripts/lint.sh
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -16,8 +16,12 @@ echo "== HPC CLI checks (kills, resume, shards, merge)"
 bash tests/cli/run_hpc_tests.sh ./build/ketasim   # needs h5py
 if [ -f pyproject.toml ]; then
   bash scripts/install_python.sh
+  echo "== Generated stubs (pybind11-stubgen, mypy.stubtest)"
+  bash scripts/gen_stubs.sh --check
   echo "== Python tests (pytest)"
   python3 -m pytest tests/python
+  echo "== Lint (clang-format, ruff)"
+  bash scripts/lint.sh
 fi
 if [ "${KETASIM_SANITIZE:-1}" != 0 ]; then
   bash scripts/sanitize.sh

@@ -1,38 +1,43 @@
-"""``python -m ketasim``: the flagship comparison (as ``ketasim compare``), or ``models``."""
+"""``python -m ketasim ARGS``: runs the ``ketasim`` command line (the C++ program) with ARGS.
+
+There is one command line, so ``python -m ketasim compare`` and ``ketasim compare`` give the same
+output and exit codes; its options are parsed once, in src/cli. (A second, Python command line,
+``ketasim-py``, had its own ``compare`` with different output and exit codes; it was removed.)
+The program is $KETASIM_CLI if set, else ``ketasim`` on PATH. From Python, the API does the same
+things: ``ks.flagship.compare("out/flagship.png")`` draws the flagship figure.
+"""
 
 from __future__ import annotations
 
-import argparse
+import os
+import shutil
+import subprocess
 import sys
 from typing import Optional, Sequence
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    import ketasim as ks
+def find_cli() -> Optional[str]:
+    """Path of the ``ketasim`` program: $KETASIM_CLI if set (None if not executable), else PATH."""
+    env = os.environ.get("KETASIM_CLI")
+    if env:
+        return env if os.path.isfile(env) and os.access(env, os.X_OK) else None
+    return shutil.which("ketasim")
 
-    p = argparse.ArgumentParser(prog="python -m ketasim", description=__doc__)
-    sub = p.add_subparsers(dest="command")
-    cmp = sub.add_parser("compare", help="IV racemic vs intranasal esketamine/racemic (default)")
-    for q in (p, cmp):
-        q.add_argument("--out", default="out/flagship.png", help="figure file (PNG)")
-        q.add_argument("--weight", type=float, default=70.0, help="body weight, kg")
-        q.add_argument("--threshold", type=float, default=100.0, help="concentration threshold, ng/mL")
-        q.add_argument("--t-end", default="24 h", help="end of the simulation, e.g. '24 h'")
-        q.add_argument("--dt", default="1 min", help="output step, e.g. '1 min'")
-    sub.add_parser("models", help="list the model library")
-    sub.add_parser("version", help="print the version")
-    a = p.parse_args(argv)
-    try:
-        if a.command == "models":
-            print(ks.list_models()[["name", "title", "route", "default"]].to_string(index=False))
-        elif a.command == "version":
-            print(ks.__version__)
-        else:
-            ks.flagship.compare(a.out, weight=a.weight, threshold=a.threshold, t_end=a.t_end, dt=a.dt)
-    except (ValueError, RuntimeError) as e:
-        print(f"ketasim: error: {e}", file=sys.stderr)
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    cli = find_cli()
+    if cli is None:
+        env = os.environ.get("KETASIM_CLI")
+        where = f"KETASIM_CLI={env} is not an executable file" if env else "not on PATH"
+        print(
+            f"python -m ketasim: error: the ketasim command line was not found ({where}); the Python "
+            "package does not include it: build it with CMake (README, 'The two commands') or set "
+            "KETASIM_CLI. From Python use the API, e.g. ks.flagship.compare('out/flagship.png').",
+            file=sys.stderr,
+        )
         return 2
-    return 0
+    return subprocess.call([cli, *args])
 
 
 if __name__ == "__main__":

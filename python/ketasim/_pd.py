@@ -303,6 +303,17 @@ class CourseResult:
         return {(k[:-2] + "_d" if k.endswith("_h") else k): (v / 24.0 if k.endswith("_h") else v)
                 for k, v in self.clinical.items()}
 
+    def _repr_html_(self) -> str:
+        from ._results import _html_table
+
+        s = self.sessions
+        units = s.attrs.get("units", {})
+        cols = list(s.columns)[:8]
+        header = [f"{c} [{units[c]}]" if units.get(c) else c for c in cols]
+        rows = [[f"{x:.4g}" if isinstance(x, float) else x for x in r] for r in s[cols].head(20).itertuples(index=False)]
+        more = f" (first 20 of {len(s)})" if len(s) > 20 else ""
+        return _html_table(f"ketasim course {self.schedule.name!r}: {len(s)} sessions{more}", header, rows)
+
     def __repr__(self) -> str:
         c = self.clinical_days()
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import _core
 from ._models import ModelLike, load_model
-from ._regimen import Regimen, as_core_regimen
+from ._regimen import as_core_regimen
 from ._simulate import make_grid, make_metric_options, make_options
 from ._units import Quantity, to_hours
 
@@ -95,6 +95,20 @@ class PopulationResult:
     def __repr__(self) -> str:
         kept = "" if self.trajectories is None else f", trajectories {self.trajectories.shape}"
         return f"<PopulationResult {self.model}: {self.n} subjects, seed {self.seed}{kept}>"
+
+    def _repr_html_(self) -> str:
+        from ._results import _html_table
+
+        rows = []
+        for name, unit in self.units.items():
+            if name == "subject":
+                continue
+            v = np.asarray(self.column(name), dtype=float)
+            f = v[np.isfinite(v)]
+            rows.append((name, unit, f"{np.median(f):.4g}" if f.size else "-",
+                         f"{np.percentile(f, 5):.4g} - {np.percentile(f, 95):.4g}" if f.size else "-"))
+        return _html_table(f"ketasim population {self.model}: {self.n} subjects, seed {self.seed}",
+                           ("column", "unit", "median", "5th - 95th percentile"), rows[:30])
 
     @property
     def frame(self) -> "pandas.DataFrame":  # noqa: F821

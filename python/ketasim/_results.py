@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -82,17 +82,35 @@ class ResultArm:
         import pandas as pd
 
         cols: Dict[str, np.ndarray] = {}
+        units: Dict[str, str] = {}
         for o, d in self.metrics.items():
             for k, v in d.items():
                 if v.ndim == 2:
                     times = self.metric_at_times.get(o, [])
                     for j in range(v.shape[1]):
-                        cols[f"{o}.c_at_{times[j]:g}h" if j < len(times) else f"{o}.{k}_{j}"] = v[:, j]
+                        col = f"{o}.c_at_{times[j]:g}h" if j < len(times) else f"{o}.{k}_{j}"
+                        cols[col] = v[:, j]
+                        units[col] = self.metric_units.get(o, {}).get(k, "")
                 else:
                     cols[f"{o}.{k}"] = v
+                    units[f"{o}.{k}"] = self.metric_units.get(o, {}).get(k, "")
         df = pd.DataFrame(cols)
         df.index.name = "subject"
+        df.attrs["units"] = units   # column -> unit, the documented place for units in frames
         return df
+
+    def __repr__(self) -> str:
+        t = self.time
+        span = f"{t[0]:g}-{t[-1]:g} h" if t.size else "empty"
+        outs = ", ".join(self.outputs)
+        if len(outs) > 120:
+            outs = outs[:117] + "..."
+        return f"<ketasim.ResultArm {self.name!r}: {self.n_subjects} subjects, {t.size} times ({span}); outputs {outs}>"
+
+    def _repr_html_(self) -> str:
+        rows = [(o, self.units.get(o, ""), f"{np.nanmax(v):.4g}" if v.size else "-") for o, v in self.outputs.items()]
+        return _html_table(f"ketasim result arm {self.name!r}: {self.n_subjects} subjects, {self.time.size} times",
+                           ("output", "unit", "max"), rows)
 
 
 @dataclass
@@ -125,6 +143,21 @@ class ResultFile:
 
     def __len__(self) -> int:
         return len(self.arms)
+
+    def __repr__(self) -> str:
+        arms = ", ".join(f"{a.name} ({a.n_subjects} subj.)" for a in self.arms.values())
+        if len(arms) > 150:
+            arms = arms[:147] + "..."
+        v = self.attrs.get("ketasim_version", "?")
+        state = "complete" if self.complete else "INCOMPLETE"
+        return f"<ketasim.ResultFile {os.path.basename(self.path)!r} ({state}, ketasim {v}): {len(self.arms)} arms: {arms}>"
+
+    def _repr_html_(self) -> str:
+        rows = [(a.name, a.n_subjects, a.time.size, ", ".join(f"{o} [{a.units.get(o, '')}]" for o in a.outputs))
+                for a in self.arms.values()]
+        return _html_table(f"ketasim result file {os.path.basename(self.path)} "
+                           f"(ketasim {self.attrs.get('ketasim_version', '?')})",
+                           ("arm", "subjects", "times", "outputs [unit]"), rows)
 
     def to_pandas(self) -> "pandas.DataFrame":  # noqa: F821
         """Tidy over all arms: arm, subject, time, output, value, unit."""
@@ -297,3 +330,15 @@ def write_results(path: Union[str, os.PathLike], results: Any, *, command: str =
                      [r.subject for r in rs], metrics))
         options = options or getattr(first, "options", None)
     _core.write_results(os.fspath(path), arms, options or _core.SimOptions(), command)
+
+
+def _html_table(caption: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A small HTML table for Jupyter (``_repr_html_``), every cell escaped."""
+    import html
+
+    def cells(tag: str, values: Sequence[Any]) -> str:
+        return "".join(f"<{tag}>{html.escape(str(v))}</{tag}>" for v in values)
+
+    body = "".join(f"<tr>{cells('td', r)}</tr>" for r in rows)
+    return (f"<table><caption>{html.escape(caption)}</caption><thead><tr>{cells('th', header)}</tr></thead>"
+            f"<tbody>{body}</tbody></table>")

@@ -148,7 +148,9 @@ class Result:
 
         t, v, names = self.time, self.values, self.outputs
         if wide:
-            return pd.DataFrame({n: v[i] for i, n in enumerate(names)}, index=pd.Index(t, name="time"))
+            df = pd.DataFrame({n: v[i] for i, n in enumerate(names)}, index=pd.Index(t, name="time"))
+            df.attrs["units"] = {"time": "h", **self.units}   # column -> unit (docs: frames keep units here)
+            return df
         n_t = t.size
         return pd.DataFrame(
             {
@@ -167,6 +169,14 @@ class Result:
         t = self.time
         return (f"<ketasim.Result model={self.model.name!r} outputs={self.outputs} "
                 f"times={t.size} ({t[0]:g}-{t[-1]:g} h) dose={self.dose_total_mg:g} mg>")
+
+    def _repr_html_(self) -> str:
+        from ._results import _html_table
+
+        t, v = self.time, self.values
+        rows = [(n, self.units.get(n, ""), f"{np.max(v[i]):.4g}" if t.size else "-") for i, n in enumerate(self.outputs)]
+        return _html_table(f"ketasim result: {self.model.name}, {t.size} times ({t[0]:g}-{t[-1]:g} h), "
+                           f"dose {self.dose_total_mg:g} mg", ("output", "unit", "max"), rows)
 
 
 def simulate(

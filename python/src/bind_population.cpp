@@ -170,8 +170,6 @@ void bind_population(py::module_& m) {
             "chunk", [](const CoursePopulationOptions& o) { return o.parallel.chunk; },
             [](CoursePopulationOptions& o, std::size_t c) { o.parallel.chunk = c; })
         .def("validate", &CoursePopulationOptions::validate);
-    m.def("run_course_population", &course_population_with_gil_released, py::arg("spec"), py::arg("acute"),
-          py::arg("symptoms"), py::arg("population"), py::arg("options"), py::arg("progress") = py::none());
 
     py::class_<CovariateDistribution>(m, "CovariateDistribution")
         .def_readonly("name", &CovariateDistribution::name)
@@ -201,6 +199,9 @@ void bind_population(py::module_& m) {
         .def_readwrite("covariates", &PopulationSpec::covariates)
         .def_readwrite("table", &PopulationSpec::table)
         .def_readwrite("variability", &PopulationSpec::variability);
+    // After PopulationSpec, so its signature (and the generated stub) names the Python type.
+    m.def("run_course_population", &course_population_with_gil_released, py::arg("spec"), py::arg("acute"),
+          py::arg("symptoms"), py::arg("population"), py::arg("options"), py::arg("progress") = py::none());
 
     py::class_<Dataset>(m, "Dataset")
         .def_property_readonly("ids", [](const Dataset& d) {

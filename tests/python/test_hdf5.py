@@ -72,7 +72,7 @@ def test_several_arms_layout(tmp_path):
     res = ks.read_results(path)
     assert list(res.arms) == ["nasal", "iv"]
     with pytest.raises(ValueError, match="2 arms"):
-        res.arm
+        _ = res.arm
     assert res["iv"]["C_plasma"].shape == (2, 5)
     assert set(res.to_pandas()["arm"]) == {"iv", "nasal"}
     with pytest.raises(KeyError, match="no arm 'oral'"):

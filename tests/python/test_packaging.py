@@ -102,3 +102,34 @@ def test_library_not_found_in_a_fresh_process_names_places(tmp_path):
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert p.returncode != 0
     assert "KETASIM_MODELS_DIR=" in p.stderr
+
+
+def _cli() -> Path:
+    cli = ROOT / "build" / "ketasim"
+    if not cli.is_file():
+        pytest.skip("no build/ketasim (the C++ command line is built by CMake, not by pip)")
+    return cli
+
+
+def _dash_m(args, **env):
+    e = {k: v for k, v in __import__("os").environ.items() if k != "KETASIM_CLI"}
+    e.update(env)
+    return subprocess.run([sys.executable, "-m", "ketasim", *args], capture_output=True, text=True, env=e,
+                          timeout=300)
+
+
+def test_python_dash_m_is_the_ketasim_program():
+    cli = _cli()
+    for args in (["--version"], ["models"], ["simulate", "ketamine_iv_clements", "--dose", "-5 mg"]):
+        direct = subprocess.run([str(cli), *args], capture_output=True, text=True, timeout=300)
+        via = _dash_m(args, KETASIM_CLI=str(cli))
+        assert (via.returncode, via.stdout, via.stderr) == (direct.returncode, direct.stdout, direct.stderr), args
+    assert _dash_m(["--version"], KETASIM_CLI=str(cli)).stdout.strip() == _pyproject_version()
+
+
+def test_python_dash_m_without_the_program_says_so(tmp_path):
+    p = _dash_m(["models"], KETASIM_CLI=str(tmp_path / "missing"))
+    assert p.returncode == 2
+    assert "ketasim command line was not found" in p.stderr and "KETASIM_CLI=" in p.stderr
+    p = _dash_m(["models"], PATH=str(tmp_path))
+    assert p.returncode == 2 and "not on PATH" in p.stderr

@@ -1,9 +1,6 @@
-"""Plot helpers, the flagship comparison and ``python -m ketasim``."""
+"""Plot helpers and the flagship comparison."""
 
 from __future__ import annotations
-
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -58,11 +55,3 @@ def test_flagship_compare_writes_png_and_table(tmp_path, capsys):
     assert iv["tmax (min)"] == pytest.approx(40.0)
     assert iv["dose (mg)"] == pytest.approx(35.0)
 
-
-def test_python_dash_m_writes_out_flagship(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "ketasim"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=300, env={**__import__("os").environ, "MPLBACKEND": "Agg"})
-    assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "out" / "flagship.png").is_file()
-    proc = subprocess.run([sys.executable, "-m", "ketasim", "models"], capture_output=True, text=True, timeout=120)
-    assert "esketamine_nasal" in proc.stdout
