@@ -44,7 +44,8 @@ void pk_bare(benchmark::State& state) {
             benchmark::DoNotOptimize(tr.values.data());
         }
     }
-    state.counters["patients/s"] = benchmark::Counter(static_cast<double>(kPatients), benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["patients/s"] =
+        benchmark::Counter(static_cast<double>(kPatients), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void pk_metrics(benchmark::State& state) {
@@ -59,7 +60,8 @@ void pk_metrics(benchmark::State& state) {
         run_population(c.model, c.regimen, c.grid, src, 0, kPatients, SimOptions{}, o, sink);
         benchmark::DoNotOptimize(sink.columns.data());
     }
-    state.counters["patients/s"] = benchmark::Counter(static_cast<double>(kPatients), benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["patients/s"] =
+        benchmark::Counter(static_cast<double>(kPatients), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void course(benchmark::State& state, const std::string& schedule, double dt_h) {
@@ -82,15 +84,18 @@ void course(benchmark::State& state, const std::string& schedule, double dt_h) {
         run_course_population(spec, acute, madrs, src, 0, ps.n, o, sink);
         benchmark::DoNotOptimize(sink.columns.data());
     }
-    state.counters["patients/s"] = benchmark::Counter(static_cast<double>(ps.n), benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["patients/s"] =
+        benchmark::Counter(static_cast<double>(ps.n), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-}  // namespace
+}   // namespace
 
 BENCHMARK(pk_bare)->Name("pk/bare")->Unit(benchmark::kMillisecond);
 BENCHMARK(pk_metrics)->Name("pk/metrics/threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(course, iv_3x_weekly_dt1min, "iv-3x-weekly", 1.0 / 60.0)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(course, esketamine_induction_dt1min, "esketamine-induction", 1.0 / 60.0)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(course, esketamine_induction_dt5min, "esketamine-induction", 5.0 / 60.0)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(course, esketamine_induction_dt1min, "esketamine-induction", 1.0 / 60.0)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(course, esketamine_induction_dt5min, "esketamine-induction", 5.0 / 60.0)
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

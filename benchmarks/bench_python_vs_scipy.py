@@ -21,9 +21,9 @@ from scipy.integrate import solve_ivp
 
 import ketasim as ks
 
-RTOL_AGREEMENT = 1e-3   # the issue's acceptance bound; LSODA at rtol 1e-6 is far inside it
+RTOL_AGREEMENT = 1e-3  # the issue's acceptance bound; LSODA at rtol 1e-6 is far inside it
 DEVICE_MG, N_DEVICES, SPACING_H = 28.0, 2, 5.0 / 60.0
-T_END_H, DT_H = 24.0, 1.0 / 60.0   # the ketasim calls below spell these as "24 h" and "1 min"
+T_END_H, DT_H = 24.0, 1.0 / 60.0  # the ketasim calls below spell these as "24 h" and "1 min"
 
 
 def model_values(model) -> dict:
@@ -36,7 +36,7 @@ def scipy_curve(v: dict, t_out: np.ndarray) -> np.ndarray:
     """Plasma esketamine (ng/mL) at t_out. States (mg; Ce ng/mL): nasal, swallowed, central,
     peripheral1, peripheral2, liver, nor_central, nor_peripheral, Ce."""
     nasal, sw, c, p1, p2, li, nc, npn, ce = range(9)
-    doses = []   # (time, nasal bolus mg, swallowed zero-order rate mg/h, infusion end)
+    doses = []  # (time, nasal bolus mg, swallowed zero-order rate mg/h, infusion end)
     for d in range(N_DEVICES):
         f_nasal = v["FRn"] * v["FRn_next_device"] ** d
         t0 = d * SPACING_H
@@ -70,7 +70,7 @@ def scipy_curve(v: dict, t_out: np.ndarray) -> np.ndarray:
         infusion = sum(rate for t0, _, rate, t1 in doses if t0 <= a < t1)
         # Output at a break time is the value just after the dose (as ketasim does).
         mask = (t_out >= a) & ((t_out < b) | (b == T_END_H))
-        t_eval = np.union1d(t_out[mask], [b])   # b last: the state carried to the next segment
+        t_eval = np.union1d(t_out[mask], [b])  # b last: the state carried to the next segment
         sol = solve_ivp(rhs, (a, b), x, method="LSODA", rtol=1e-6, atol=1e-9, t_eval=t_eval, args=(infusion,))
         if not sol.success:
             raise RuntimeError(sol.message)
@@ -102,7 +102,9 @@ def main(argv=None) -> int:
     ks_times = []
     for _ in range(max(20, a.repeat)):
         t0 = time.perf_counter()
-        df = ks.sweep(model, regimen, {"ka_n": ka}, metrics=["cmax", "auc_0_t"], t_end=f"{T_END_H:g} h", dt="1 min", threads=1)
+        df = ks.sweep(
+            model, regimen, {"ka_n": ka}, metrics=["cmax", "auc_0_t"], t_end=f"{T_END_H:g} h", dt="1 min", threads=1
+        )
         ks_times.append(time.perf_counter() - t0)
 
     base = model_values(model)
@@ -119,13 +121,19 @@ def main(argv=None) -> int:
     err_auc = float(np.max(np.abs(auc / df["auc_0_t"].to_numpy() - 1)))
     ks_rate, sp_rate = a.n / min(ks_times), a.n / min(sp_times)
 
-    print(f"esketamine_nasal, 56 mg (2 x 28 mg, 5 min apart), 0-24 h every 1 min ({t_out.size} points), "
-          f"{a.n} values of ka_n in [1, 5] 1/h; best of {max(20, a.repeat)} (ketasim) and {a.repeat} (SciPy); Python {platform.python_version()}, "
-          f"{platform.machine()}\n")
+    print(
+        f"esketamine_nasal, 56 mg (2 x 28 mg, 5 min apart), 0-24 h every 1 min ({t_out.size} points), "
+        f"{a.n} values of ka_n in [1, 5] 1/h; best of {max(20, a.repeat)} (ketasim) and {a.repeat} (SciPy); Python {platform.python_version()}, "
+        f"{platform.machine()}\n"
+    )
     print("| implementation | subjects/s | time for %d (s) | max rel. diff Cmax | max rel. diff AUC |" % a.n)
     print("| --- | ---: | ---: | ---: | ---: |")
-    print(f"| ketasim `ks.sweep` (C++ exact, 1 thread) | {ks_rate:,.0f} | {min(ks_times):.4f} | reference | reference |")
-    print(f"| SciPy `solve_ivp` LSODA (rtol 1e-6) | {sp_rate:,.1f} | {min(sp_times):.3f} | {err_cmax:.1e} | {err_auc:.1e} |")
+    print(
+        f"| ketasim `ks.sweep` (C++ exact, 1 thread) | {ks_rate:,.0f} | {min(ks_times):.4f} | reference | reference |"
+    )
+    print(
+        f"| SciPy `solve_ivp` LSODA (rtol 1e-6) | {sp_rate:,.1f} | {min(sp_times):.3f} | {err_cmax:.1e} | {err_auc:.1e} |"
+    )
     print(f"\nspeed ratio (ketasim / SciPy): {ks_rate / sp_rate:,.0f}x")
     ok = err_cmax < RTOL_AGREEMENT and err_auc < RTOL_AGREEMENT
     print(f"agreement within {RTOL_AGREEMENT:g} relative on Cmax and AUC: {'yes' if ok else 'NO'}")

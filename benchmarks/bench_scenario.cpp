@@ -100,7 +100,8 @@ void floor_subject(double CL, double V1, FloorResult& out) {
     const int n = static_cast<int>(scenario().grid.times.size());
     out.cp.resize(static_cast<std::size_t>(n));
     out.ce.resize(static_cast<std::size_t>(n));
-    const int per_day = static_cast<int>(std::lround(24 / kStepH)), on_steps = static_cast<int>(std::lround(kInfusionH / kStepH));
+    const int per_day = static_cast<int>(std::lround(24 / kStepH)),
+              on_steps = static_cast<int>(std::lround(kInfusionH / kStepH));
     std::vector<int> starts;
     for (double d : kDoseDays) starts.push_back(static_cast<int>(d) * per_day);
     std::size_t next = 0;
@@ -175,7 +176,8 @@ void ketasim_simulate(benchmark::State& state) {
     for (int i = 0; i < kSubjects; ++i) subjects.push_back(subject_of(i));
     int i = 0;
     for (auto _ : state) {
-        const Trajectory tr = simulate(sc.model, sc.regimen, sc.grid, SimOptions{}, subjects[static_cast<std::size_t>(i)]);
+        const Trajectory tr =
+            simulate(sc.model, sc.regimen, sc.grid, SimOptions{}, subjects[static_cast<std::size_t>(i)]);
         double cmax = tr["C_plasma"].maxCoeff();
         benchmark::DoNotOptimize(cmax);
         i = (i + 1) % kSubjects;
@@ -201,7 +203,7 @@ void ketasim_population(benchmark::State& state) {
     }
 }
 
-}  // namespace
+}   // namespace
 
 BENCHMARK(floor_loop)->Name("scenario/floor")->Unit(benchmark::kMicrosecond);
 BENCHMARK(ketasim_simulate)->Name("scenario/ketasim_simulate")->Unit(benchmark::kMicrosecond);

@@ -52,15 +52,22 @@ void sweep_point(benchmark::State& state) {
     }
 }
 
-}  // namespace
+}   // namespace
 
 BENCHMARK(sweep_point)->Args({0, 0})->Args({1, 0})->Args({2, 0})->Args({1, 1})->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(run, clements_exact, "ketamine_iv_clements", SolverKind::exact, OdeMethod::dopri5)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(run, clements_ode_dopri5, "ketamine_iv_clements", SolverKind::ode, OdeMethod::dopri5)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(run, clements_ode_rosenbrock4, "ketamine_iv_clements", SolverKind::ode, OdeMethod::rosenbrock4)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(run, domino_exact, "ketamine_iv_domino", SolverKind::exact, OdeMethod::dopri5)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(run, domino_ode_dopri5, "ketamine_iv_domino", SolverKind::ode, OdeMethod::dopri5)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(run, esketamine_iv_exact, "esketamine_nasal", SolverKind::exact, OdeMethod::dopri5)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(run, esketamine_iv_ode_dopri5, "esketamine_nasal", SolverKind::ode, OdeMethod::dopri5)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(run, clements_exact, "ketamine_iv_clements", SolverKind::exact, OdeMethod::dopri5)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(run, clements_ode_dopri5, "ketamine_iv_clements", SolverKind::ode, OdeMethod::dopri5)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(run, clements_ode_rosenbrock4, "ketamine_iv_clements", SolverKind::ode, OdeMethod::rosenbrock4)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(run, domino_exact, "ketamine_iv_domino", SolverKind::exact, OdeMethod::dopri5)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(run, domino_ode_dopri5, "ketamine_iv_domino", SolverKind::ode, OdeMethod::dopri5)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(run, esketamine_iv_exact, "esketamine_nasal", SolverKind::exact, OdeMethod::dopri5)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(run, esketamine_iv_ode_dopri5, "esketamine_nasal", SolverKind::ode, OdeMethod::dopri5)
+    ->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -18,6 +18,7 @@ Stage B (population): log k_cons, log k_off_c, log CV of k_on (sensitivity) and 
 placebo_max logit eta (expectation) minimise the weighted squared residuals of the population
 rates. Baseline SD and durability spread are assumptions of the file.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -82,23 +83,32 @@ def render(text: str, values: dict) -> str:
         if name in ("cv_sens", "omega_dur", "sd_placebo") or name.startswith("_"):
             continue
         pat = re.compile(r"(\[parameters\.%s\]\nvalue = )([^\n]+)" % re.escape(name))
-        text, n = pat.subn(lambda m: m.group(1) + f"{v:.6g}", text)
+        text, n = pat.subn(lambda m, v=v: m.group(1) + f"{v:.6g}", text)
         if n != 1:
             raise RuntimeError(f"parameter {name} not found once in the file")
     if "cv_sens" in values:
-        text, n = re.subn(r'(parameters = \["k_on"\]\ndistribution = "lognormal"\ncv_percent = \[)([^\]]+)(\])',
-                          lambda m: m.group(1) + f"{values['cv_sens']:.6g}" + m.group(3), text)
+        text, n = re.subn(
+            r'(parameters = \["k_on"\]\ndistribution = "lognormal"\ncv_percent = \[)([^\]]+)(\])',
+            lambda m: m.group(1) + f"{values['cv_sens']:.6g}" + m.group(3),
+            text,
+        )
         assert n == 1
     if "sd_placebo" in values:
-        text, n = re.subn(r'(parameters = \["placebo_max"\]\ndistribution = "logit"\nsd = \[)([^\]]+)(\])',
-                          lambda m: m.group(1) + f"{values['sd_placebo']:.6g}" + m.group(3), text)
+        text, n = re.subn(
+            r'(parameters = \["placebo_max"\]\ndistribution = "logit"\nsd = \[)([^\]]+)(\])',
+            lambda m: m.group(1) + f"{values['sd_placebo']:.6g}" + m.group(3),
+            text,
+        )
         assert n == 1
     if "omega_dur" in values:
         w2 = values["omega_dur"] ** 2
         var = f"{w2:.6g}"
         cov = f"{0.9 * float(var):.6g}"
-        text, n = re.subn(r'(parameters = \["k_off", "k_off_c"\]\ndistribution = "lognormal"\nvariance = )([^\n]+)',
-                          lambda m: m.group(1) + f"[[{var}, {cov}], [{cov}, {var}]]", text)
+        text, n = re.subn(
+            r'(parameters = \["k_off", "k_off_c"\]\ndistribution = "lognormal"\nvariance = )([^\n]+)',
+            lambda m: m.group(1) + f"[[{var}, {cov}], [{cov}, {var}]]",
+            text,
+        )
         assert n == 1
     return render_uncertainty(text)
 
@@ -115,11 +125,16 @@ def render_uncertainty(text: str, se=None, corr=None) -> str:
         text, n = re.subn(r"^se = \[[^\]]*\]", "se = [" + ", ".join(f"{x:.3g}" for x in se) + "]", text, flags=re.M)
         assert n == 1
         rows = ",\n               ".join("[" + ", ".join(f"{c:.2f}" for c in row) + "]" for row in corr)
-        text, n = re.subn(r"^correlation = \[\[.*?\]\]\n", lambda m: f"correlation = [{rows}]\n", text,
-                          flags=re.M | re.S)
+        text, n = re.subn(
+            r"^correlation = \[\[.*?\]\]\n", lambda m: f"correlation = [{rows}]\n", text, flags=re.M | re.S
+        )
         assert n == 1
-        text, n = re.subn(r"^(source = \"scripts/calibrate_madrs.py \()[^)]*(\))",
-                          lambda m: m.group(1) + time.strftime("%Y-%m-%d", time.gmtime()) + m.group(2), text, flags=re.M)
+        text, n = re.subn(
+            r"^(source = \"scripts/calibrate_madrs.py \()[^)]*(\))",
+            lambda m: m.group(1) + time.strftime("%Y-%m-%d", time.gmtime()) + m.group(2),
+            text,
+            flags=re.M,
+        )
         assert n == 1
     return text
 
@@ -128,12 +143,14 @@ def file_values(text: str) -> dict:
     out = {}
     for m in re.finditer(r"\[parameters\.(\w+)\]\nvalue = ([^\n]+)", text):
         out[m.group(1)] = float(m.group(2))
-    out["cv_sens"] = float(re.search(r'parameters = \["k_on"\]\ndistribution = "lognormal"\ncv_percent = \[([^\]]+)\]',
-                                     text).group(1))
+    out["cv_sens"] = float(
+        re.search(r'parameters = \["k_on"\]\ndistribution = "lognormal"\ncv_percent = \[([^\]]+)\]', text).group(1)
+    )
     var = re.search(r'parameters = \["k_off", "k_off_c"\]\ndistribution = "lognormal"\nvariance = \[\[([^,]+),', text)
     out["omega_dur"] = math.sqrt(float(var.group(1)))
-    out["sd_placebo"] = float(re.search(r'parameters = \["placebo_max"\]\ndistribution = "logit"\nsd = \[([^\]]+)\]',
-                                        text).group(1))
+    out["sd_placebo"] = float(
+        re.search(r'parameters = \["placebo_max"\]\ndistribution = "logit"\nsd = \[([^\]]+)\]', text).group(1)
+    )
     return out
 
 
@@ -174,11 +191,13 @@ def _typical_residuals(x, path: str, fixed: dict) -> np.ndarray:
     pl = at("placebo", 24.0)
     dpl = fixed["placebo_max"] * fixed["k_placebo"] * math.exp(-fixed["k_placebo"] * 24.0)
     P, C, E = at("P", 24.0), at("C", 24.0), at("E", 24.0)
-    return np.array([
-        at("madrs", 24.0) - b + 16.5,
-        b * ((1 - pl) * (P + C - P * C - E) - dpl * E / over["k_tr"]),
-        at("madrs_control", 264.0) - at("madrs", 264.0) - 0.1 * (16.5 - PLACEBO_TARGET),
-    ])
+    return np.array(
+        [
+            at("madrs", 24.0) - b + 16.5,
+            b * ((1 - pl) * (P + C - P * C - E) - dpl * E / over["k_tr"]),
+            at("madrs_control", 264.0) - at("madrs", 264.0) - 0.1 * (16.5 - PLACEBO_TARGET),
+        ]
+    )
 
 
 def fit_typical(path: str, fixed: dict) -> dict:
@@ -202,7 +221,12 @@ def fit_typical(path: str, fixed: dict) -> dict:
             x, r, lam = x + dx, r_new, lam * 0.3
         else:
             lam *= 10
-    return {"k_on": math.exp(x[0]), "k_off": math.exp(x[1]), "k_tr": math.exp(x[2]), "_residual": float(np.linalg.norm(r))}
+    return {
+        "k_on": math.exp(x[0]),
+        "k_off": math.exp(x[1]),
+        "k_tr": math.exp(x[2]),
+        "_residual": float(np.linalg.norm(r)),
+    }
 
 
 # ---- stage B: the population --------------------------------------------------------------------
@@ -213,14 +237,24 @@ class Population:
         self.n, self.seed, self.threads = n, seed, threads
 
     def single(self, path: str):
-        return ks.population(None, ks.schedules.iv_days([0]), n=self.n, seed=self.seed, threads=self.threads,
-                             course_options=dict(follow_up="8 d", dt="15 min", symptom_model=path,
-                                                 madrs_at=["72 h", "168 h"]))
+        return ks.population(
+            None,
+            ks.schedules.iv_days([0]),
+            n=self.n,
+            seed=self.seed,
+            threads=self.threads,
+            course_options=dict(follow_up="8 d", dt="15 min", symptom_model=path, madrs_at=["72 h", "168 h"]),
+        )
 
     def six(self, path: str):
-        return ks.population(None, ks.schedules.iv_days([0, 2, 4, 7, 9, 11]), n=self.n, seed=self.seed,
-                             threads=self.threads,
-                             course_options=dict(follow_up="45 d", dt="15 min", symptom_model=path))
+        return ks.population(
+            None,
+            ks.schedules.iv_days([0, 2, 4, 7, 9, 11]),
+            n=self.n,
+            seed=self.seed,
+            threads=self.threads,
+            course_options=dict(follow_up="45 d", dt="15 min", symptom_model=path),
+        )
 
 
 def simulated_rows(pop: Population, path: str, smooth: bool) -> np.ndarray:
@@ -270,8 +304,9 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=300, help="virtual patients per population evaluation (default 300)")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--max-nfev", type=int, default=25,
-                    help="optimiser evaluations (default 25: the file was fitted with it)")
+    ap.add_argument(
+        "--max-nfev", type=int, default=25, help="optimiser evaluations (default 25: the file was fitted with it)"
+    )
     args = ap.parse_args()
 
     text = MODEL_FILE.read_text()
@@ -295,8 +330,12 @@ def main() -> int:
                     cache[key] = np.full(len(TARGET), 1e3)
                 else:
                     cache[key] = (simulated_rows(pop, cand.path, smooth=True) - TARGET) / SE
-                print(f"  [{time.time() - t0:6.0f} s] " + " ".join(f"{k}={v[k]:.4g}" for k in THETA_NAMES) +
-                      f"  chi2={float(np.sum(cache[key] ** 2)):.3f}", flush=True)
+                print(
+                    f"  [{time.time() - t0:6.0f} s] "
+                    + " ".join(f"{k}={v[k]:.4g}" for k in THETA_NAMES)
+                    + f"  chi2={float(np.sum(cache[key] ** 2)):.3f}",
+                    flush=True,
+                )
             return cache[key]
 
         def jacobian(theta):
@@ -311,8 +350,17 @@ def main() -> int:
             return J
 
         x0 = np.log([THETA0[k] for k in THETA_NAMES])
-        fit = least_squares(weighted, x0, jac=jacobian, method="trf", x_scale=1.0, max_nfev=args.max_nfev,
-                            xtol=1e-4, ftol=1e-4, bounds=(np.log(LOWER), np.log(UPPER)))
+        fit = least_squares(
+            weighted,
+            x0,
+            jac=jacobian,
+            method="trf",
+            x_scale=1.0,
+            max_nfev=args.max_nfev,
+            xtol=1e-4,
+            ftol=1e-4,
+            bounds=(np.log(LOWER), np.log(UPPER)),
+        )
         best = values_for(fit.x, text, tmp, fixed)
         best["placebo_max"] = fixed["placebo_max"]
         cand = Candidate(render(text, best), tmp)
@@ -333,8 +381,10 @@ def main() -> int:
         print(f"| {k} | {best[k]:.6g} | stage A (exactly determined) | - |")
     print("\ncorrelations (log scale):\n" + "\n".join("  " + " ".join(f"{c:6.2f}" for c in row) for row in corr))
     print("singular values of the weighted Jacobian: " + " ".join(f"{v:.3g}" for v in sv))
-    print("\n| row | target | SE | model (hard thresholds) | model (smoothed, fitted) | weighted residual |\n"
-          "| --- | --- | --- | --- | --- | --- |")
+    print(
+        "\n| row | target | SE | model (hard thresholds) | model (smoothed, fitted) | weighted residual |\n"
+        "| --- | --- | --- | --- | --- | --- |"
+    )
     for (k, t, _, d), se, h, sm in zip(ROWS, SE, hard, smooth):
         tr = (lambda v: f"{math.exp(v):.1f} d") if k.startswith("log_") else (lambda v: f"{100 * v:.1f} %")
         print(f"| {d} | {tr(t)} | {se:.3f} | {tr(h)} | {tr(sm)} | {(sm - t) / se:+.2f} |")
@@ -344,9 +394,15 @@ def main() -> int:
         print(f"  {k:>14} " + " ".join(f"{v:10.2f}" for v in row))
 
     if args.write:
-        MODEL_FILE.write_text(render_uncertainty(
-            render(MODEL_FILE.read_text(), {k: best[k] for k in THETA_NAMES + ["k_on", "k_off", "k_tr", "placebo_max"]}),
-            se=sd, corr=corr))
+        MODEL_FILE.write_text(
+            render_uncertainty(
+                render(
+                    MODEL_FILE.read_text(), {k: best[k] for k in THETA_NAMES + ["k_on", "k_off", "k_tr", "placebo_max"]}
+                ),
+                se=sd,
+                corr=corr,
+            )
+        )
         print(f"\nwrote {MODEL_FILE}")
         return 0
     current = file_values(MODEL_FILE.read_text())

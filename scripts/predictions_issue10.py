@@ -15,6 +15,7 @@ change is -baseline x placebo_max (1 - exp(-k_placebo t)) with the patient's own
 interpolation is fourth order; the typical patient is also run on the 1-min grid and the
 difference is printed); discharge readiness and SBP timing use the 1-min grid.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,9 @@ IV6 = [0, 2, 4, 7, 9, 11]
 
 
 def esketamine(mg: float, days) -> ks.Schedule:
-    return ks.schedules.from_regimen(ks.Regimen.intranasal(f"{mg:g} mg", at=[f"{24.0 * d:g} h" for d in days]),
-                                     "esketamine_nasal")
+    return ks.schedules.from_regimen(
+        ks.Regimen.intranasal(f"{mg:g} mg", at=[f"{24.0 * d:g} h" for d in days]), "esketamine_nasal"
+    )
 
 
 def racemic_in() -> ks.Schedule:
@@ -61,8 +63,11 @@ def main() -> None:
         opts.update(kw)
         return ks.population(None, schedule, n=1, seed=a.seed, variability=False, threads=1, course_options=opts)
 
-    pct = lambda v: "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f} %"
-    days = lambda h: "not reached" if h is None or math.isnan(h) else f"{h / 24:.1f} d"
+    def pct(v):
+        return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f} %"
+
+    def days(h):
+        return "not reached" if h is None or math.isnan(h) else f"{h / 24:.1f} d"
 
     # 1. Six IV sessions, 3x weekly.
     s6 = ks.schedules.iv_days(IV6)
@@ -70,44 +75,87 @@ def main() -> None:
     t = typ(s6, follow_up="42 d")
     pr, tr = p.rates, t.rates
     for k in (1, 6):
-        add("6 IV sessions 3x/week", f"response after session {k} (24 h)", pct(tr.loc[k, "response"]), pct(pr.loc[k, "response"]))
-        add("6 IV sessions 3x/week", f"remission after session {k} (24 h)", pct(tr.loc[k, "remission"]), pct(pr.loc[k, "remission"]))
-    add("6 IV sessions 3x/week", "median sessions to first response", str(t.sessions_to_response["median"]),
-        f"{p.sessions_to_response['median']:g}")
-    add("6 IV sessions 3x/week", "responders still responding 4 weeks after the last session",
-        pct(t.still_responding("28 d")), pct(p.still_responding("28 d")))
-    add("6 IV sessions 3x/week", "median relapse after the last session (responders)", days(t.relapse["median"]),
-        days(p.relapse["median"]))
+        add(
+            "6 IV sessions 3x/week",
+            f"response after session {k} (24 h)",
+            pct(tr.loc[k, "response"]),
+            pct(pr.loc[k, "response"]),
+        )
+        add(
+            "6 IV sessions 3x/week",
+            f"remission after session {k} (24 h)",
+            pct(tr.loc[k, "remission"]),
+            pct(pr.loc[k, "remission"]),
+        )
+    add(
+        "6 IV sessions 3x/week",
+        "median sessions to first response",
+        str(t.sessions_to_response["median"]),
+        f"{p.sessions_to_response['median']:g}",
+    )
+    add(
+        "6 IV sessions 3x/week",
+        "responders still responding 4 weeks after the last session",
+        pct(t.still_responding("28 d")),
+        pct(p.still_responding("28 d")),
+    )
+    add(
+        "6 IV sessions 3x/week",
+        "median relapse after the last session (responders)",
+        days(t.relapse["median"]),
+        days(p.relapse["median"]),
+    )
     # The grid: typical patient on 1 min vs 15 min.
     fine = ks.course(s6, follow_up="42 d", dt="1 min", symptom_model=sm)
     coarse = ks.course(s6, follow_up="42 d", dt="15 min", symptom_model=sm)
-    grid_err = float(np.max(np.abs(np.interp(coarse.symptoms["time_h"], fine.symptoms["time_h"], fine.symptoms["madrs"])
-                                   - coarse.symptoms["madrs"])))
+    grid_err = float(
+        np.max(
+            np.abs(
+                np.interp(coarse.symptoms["time_h"], fine.symptoms["time_h"], fine.symptoms["madrs"])
+                - coarse.symptoms["madrs"]
+            )
+        )
+    )
 
     # 2. Twice vs three times weekly: MADRS change at day 15 (336 h after the first session).
     for per_week in (2, 3):
         sch = ks.schedules.iv(per_week=per_week, weeks=3)
         p = pop(sch, follow_up="7 d", madrs_at=["336 h"]).frame
         t = typ(sch, follow_up="7 d", madrs_at=["336 h"]).frame
-        add(f"IV {per_week}x/week", "MADRS change at day 15 (mean)",
+        add(
+            f"IV {per_week}x/week",
+            "MADRS change at day 15 (mean)",
             f"{(t['madrs_at.336'] - t['baseline_madrs']).iloc[0]:+.1f}",
-            f"{(p['madrs_at.336'] - p['baseline_madrs']).mean():+.1f}")
+            f"{(p['madrs_at.336'] - p['baseline_madrs']).mean():+.1f}",
+        )
 
     # 3. Up to 12 sessions 3x weekly, stopping at remission.
     sch = ks.schedules.iv(per_week=3, weeks=4)
     p = pop(sch, follow_up="7 d", stop_at_remission=True)
     t = typ(sch, follow_up="7 d", stop_at_remission=True)
-    add("IV 3x/week, up to 12 sessions, stop at remission", "remission by the end (ever remitted)",
-        pct(t.rates["ever_remitted"].iloc[-1]), pct(p.rates["ever_remitted"].iloc[-1]))
-    add("IV 3x/week, up to 12 sessions, stop at remission", "median sessions to remission",
-        str(t.sessions_to_remission["median"]), f"{p.sessions_to_remission['median']:g}")
+    add(
+        "IV 3x/week, up to 12 sessions, stop at remission",
+        "remission by the end (ever remitted)",
+        pct(t.rates["ever_remitted"].iloc[-1]),
+        pct(p.rates["ever_remitted"].iloc[-1]),
+    )
+    add(
+        "IV 3x/week, up to 12 sessions, stop at remission",
+        "median sessions to remission",
+        str(t.sessions_to_remission["median"]),
+        f"{p.sessions_to_remission['median']:g}",
+    )
 
     # 4. Twice weekly for 3 weeks (6 sessions): response at the end.
     sch = ks.schedules.iv(per_week=2, weeks=3)
     p = pop(sch, follow_up="7 d")
     t = typ(sch, follow_up="7 d")
-    add("IV 2x/week for 3 weeks (6 sessions)", "response 24 h after session 6", pct(t.rates["response"].iloc[-1]),
-        pct(p.rates["response"].iloc[-1]))
+    add(
+        "IV 2x/week for 3 weeks (6 sessions)",
+        "response 24 h after session 6",
+        pct(t.rates["response"].iloc[-1]),
+        pct(p.rates["response"].iloc[-1]),
+    )
 
     # The control arm's change at t h after the first session, per patient: -baseline x
     # placebo_max (1 - exp(-k_placebo t)) with each patient's own placebo_max (it varies).
@@ -128,7 +176,10 @@ def main() -> None:
             tv = (t[col] - t["baseline_madrs"] - control_change(t, h)).iloc[0]
             pv = (p[col] - p["baseline_madrs"] - control_change(p, h)).mean()
             add(f"esketamine {mg} mg 2x/week", f"MADRS change minus placebo at {label}", f"{tv:+.1f}", f"{pv:+.1f}")
-        resp = lambda f: float(np.mean(f["madrs_at.168"] <= 0.5 * f["baseline_madrs"]))
+
+        def resp(f):
+            return float(np.mean(f["madrs_at.168"] <= 0.5 * f["baseline_madrs"]))
+
         add(f"esketamine {mg} mg 2x/week", "response at day 8", pct(resp(t)), pct(resp(p)))
 
     # 6. Racemic ketamine 50 mg intranasal, one dose.
@@ -138,24 +189,34 @@ def main() -> None:
     tv = (t["madrs_at.24"] - t["baseline_madrs"] - control_change(t, 24)).iloc[0]
     pv = (p["madrs_at.24"] - p["baseline_madrs"] - control_change(p, 24)).mean()
     add("racemic ketamine 50 mg intranasal, one dose", "MADRS change minus placebo at 24 h", f"{tv:+.1f}", f"{pv:+.1f}")
-    add("racemic ketamine 50 mg intranasal, one dose", "response at 24 h",
+    add(
+        "racemic ketamine 50 mg intranasal, one dose",
+        "response at 24 h",
         pct(float(np.mean(t["madrs_at.24"] <= 0.5 * t["baseline_madrs"]))),
-        pct(float(np.mean(p["madrs_at.24"] <= 0.5 * p["baseline_madrs"]))))
+        pct(float(np.mean(p["madrs_at.24"] <= 0.5 * p["baseline_madrs"]))),
+    )
 
     # 7. Discharge readiness and SBP peak (typical patient, 1-min grid).
-    for label, sch in (("IV 0.5 mg/kg over 40 min", ks.schedules.iv_days([0])),
-                       ("esketamine 56 mg", esketamine(56, [0])), ("esketamine 84 mg", esketamine(84, [0]))):
+    for label, sch in (
+        ("IV 0.5 mg/kg over 40 min", ks.schedules.iv_days([0])),
+        ("esketamine 56 mg", esketamine(56, [0])),
+        ("esketamine 84 mg", esketamine(84, [0])),
+    ):
         r = ks.course(sch, follow_up="1 d", dt="1 min", symptom_model=sm).sessions.iloc[0]
         add(label, "discharge ready after the session start", f"{r['discharge_min']:.0f} min", "-")
         add(label, "time of the peak SBP rise after the start", f"{60 * r['t_peak_sbp_h']:.0f} min", "-")
 
-    print(f"Predictions of structure file '{sm}': typical patient (70 kg, no variability) and {a.n} virtual "
-          f"patients, seed {a.seed}; computed by scripts/predictions_issue10.py in {time.time() - t0:.0f} s.\n")
+    print(
+        f"Predictions of structure file '{sm}': typical patient (70 kg, no variability) and {a.n} virtual "
+        f"patients, seed {a.seed}; computed by scripts/predictions_issue10.py in {time.time() - t0:.0f} s.\n"
+    )
     print("| scenario | quantity | typical patient | population |\n| --- | --- | --- | --- |")
     for r in rows:
         print("| " + " | ".join(r) + " |")
-    print(f"\nGrid check: typical patient, 6 IV sessions + 42 d, max |MADRS(15-min grid) - MADRS(1-min grid)| = "
-          f"{grid_err:.2e} points.")
+    print(
+        f"\nGrid check: typical patient, 6 IV sessions + 42 d, max |MADRS(15-min grid) - MADRS(1-min grid)| = "
+        f"{grid_err:.2e} points."
+    )
 
 
 if __name__ == "__main__":

@@ -154,4 +154,4 @@ private:
     std::size_t n_, skip_;
 };
 
-}  // namespace ketasim
+}   // namespace ketasim

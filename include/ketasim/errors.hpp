@@ -12,12 +12,12 @@
 namespace ketasim {
 
 struct ErrorContext {
-    std::string file;     // path of the input file, "" if none
-    int line = 0;         // 1-based line in `file`, 0 if unknown
-    std::string key;      // key, column, flag or argument: "dose[0].amount", "AMT", "--dt"
-    std::string value;    // the offending value as written
-    std::string rule;     // the violated rule: "must be > 0"
-    long index = -1;      // index of the offending item (e.g. dose event), -1 if none
+    std::string file;        // path of the input file, "" if none
+    int line = 0;            // 1-based line in `file`, 0 if unknown
+    std::string key;         // key, column, flag or argument: "dose[0].amount", "AMT", "--dt"
+    std::string value;       // the offending value as written
+    std::string rule;        // the violated rule: "must be > 0"
+    long index = -1;         // index of the offending item (e.g. dose event), -1 if none
     long other_index = -1;   // a second item the rule involves (the other of two overlapping infusions)
 
     // "file:line: key: value 'v' rule" with absent parts left out.
@@ -55,4 +55,4 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-}  // namespace ketasim
+}   // namespace ketasim

@@ -33,7 +33,7 @@ Regimen parse_regimen(const std::string& toml_text, const std::string& source_na
 // for the caller to read (covariates are applied by the populations code, not here).
 struct EventTable {
     Regimen regimen;
-    std::vector<double> observation_times;   // h, EVID 0 rows
+    std::vector<double> observation_times;        // h, EVID 0 rows
     std::vector<std::string> covariate_columns;   // the header's columns that are caller covariates
 };
 EventTable load_event_table(const std::string& path, const Model* model = nullptr, long id = -1,
@@ -81,17 +81,17 @@ Model load_library_model(const std::string& name_or_path, const std::string& mod
 struct ResultArm {
     std::string name;
     const Model* model = nullptr;
-    std::string regimen_text;                 // human-readable regimen description
-    std::vector<Trajectory> subjects;         // same times and outputs for all
-    std::vector<Subject> subject_info;        // same length as subjects (may be empty)
+    std::string regimen_text;                              // human-readable regimen description
+    std::vector<Trajectory> subjects;                      // same times and outputs for all
+    std::vector<Subject> subject_info;                     // same length as subjects (may be empty)
     std::vector<std::map<std::string, Metrics>> metrics;   // per subject, per output (optional)
-    std::vector<double> at_times;             // h: MetricOptions::at_times of Metrics::c_at (optional)
+    std::vector<double> at_times;                          // h: MetricOptions::at_times of Metrics::c_at (optional)
 };
 
 struct RunInfo {
     SimOptions options;
     unsigned long long seed = 0;
-    std::string command;    // how the run was invoked
+    std::string command;   // how the run was invoked
 };
 
 // HDF5 layout (docs/formats.md): one arm at the root, several under /arms/<name>. Written to
@@ -114,4 +114,4 @@ void write_table_csv(const std::string& path, const std::vector<std::string>& na
 
 std::string version();
 
-}  // namespace ketasim
+}   // namespace ketasim

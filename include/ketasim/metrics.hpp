@@ -9,7 +9,7 @@
 namespace ketasim {
 
 struct MetricOptions {
-    std::vector<double> at_times;   // h: report C at these times (linear interpolation)
+    std::vector<double> at_times;                                  // h: report C at these times (linear interpolation)
     double threshold = std::numeric_limits<double>::quiet_NaN();   // same unit as the output
     // Terminal phase for lambda_z: points with t >= terminal_start (h). NaN = automatic: the last
     // third of the interval from the later of Tmax and the last dose event to the end.
@@ -36,10 +36,8 @@ struct Metrics {
     double time_below_after_peak = 0;     // first time after Tmax with C <= threshold (NaN if never)
 };
 
-Metrics compute_metrics(const std::vector<double>& t, const double* c,
-                        const MetricOptions& options = {});
-Metrics compute_metrics(const Trajectory& traj, const std::string& output,
-                        const MetricOptions& options = {});
+Metrics compute_metrics(const std::vector<double>& t, const double* c, const MetricOptions& options = {});
+Metrics compute_metrics(const Trajectory& traj, const std::string& output, const MetricOptions& options = {});
 
 // ---- the metric registry ---------------------------------------------------------------------
 // Every scalar metric of Metrics, once: the HDF5 writer, the CLI tables, the Python bindings
@@ -73,4 +71,4 @@ std::string metric_unit(const MetricInfo& info, const std::string& output_unit);
 // Linear interpolation of c(t) at time x (t sorted); throws InputError outside the range.
 double interpolate(const std::vector<double>& t, const double* c, double x);
 
-}  // namespace ketasim
+}   // namespace ketasim

@@ -14,24 +14,24 @@ namespace ketasim {
 
 struct Parameter {
     std::string name;
-    double value = 0.0;        // as written in the model file, in `unit`
-    std::string unit;          // as written ("L/kg", "1/min", ...)
+    double value = 0.0;   // as written in the model file, in `unit`
+    std::string unit;     // as written ("L/kg", "1/min", ...)
     std::string description;
-    std::string source;        // citation (paper, table) or "calibrated: ..."
+    std::string source;   // citation (paper, table) or "calibrated: ..."
     bool calibrated = false;
-    double allometric_exponent = 0.0;    // value * (W / reference_weight)^exponent when != 0
+    double allometric_exponent = 0.0;   // value * (W / reference_weight)^exponent when != 0
     double reference_weight_kg = 70.0;
-    double lower = -1e300, upper = 1e300;  // admissible range in file units (e.g. fractions)
+    double lower = -1e300, upper = 1e300;   // admissible range in file units (e.g. fractions)
     // Linear age effect in file units per year above age_reference (Perez-Ruixo: Qh -2.19 L/h
     // per year above 60); 0 = none.
     double age_slope = 0.0;
     double age_reference = 60.0;
-    UnitInfo unit_info;        // resolved from `unit`
+    UnitInfo unit_info;   // resolved from `unit`
 };
 
 struct Compartment {
     std::string name;
-    std::string volume;        // parameter name; empty for depots (amounts only)
+    std::string volume;   // parameter name; empty for depots (amounts only)
     std::string description;
 };
 
@@ -70,9 +70,9 @@ struct Route {
 };
 
 struct OutputSpec {
-    std::string name;          // "C_plasma", "C_metabolite", ...
+    std::string name;   // "C_plasma", "C_metabolite", ...
     std::string compartment;
-    std::string analyte;       // "racemic ketamine", "esketamine", ...
+    std::string analyte;   // "racemic ketamine", "esketamine", ...
     std::string description;
 };
 
@@ -104,9 +104,9 @@ struct VariabilityBlock {
     Eigen::MatrixXd omega;
     bool per_occasion = false;
     std::string source;
-    bool assumed = false;     // not from a publication: the file says why
-    bool calibrated = false;  // fitted by this project to stated targets (source "calibrated: ...")
-    int line = 0;             // line of the block in its file (messages)
+    bool assumed = false;      // not from a publication: the file says why
+    bool calibrated = false;   // fitted by this project to stated targets (source "calibrated: ...")
+    int line = 0;              // line of the block in its file (messages)
 };
 
 // A covariate the model uses. Built in: `weight` (kg; per-kg units, allometric exponents) and
@@ -114,9 +114,9 @@ struct VariabilityBlock {
 // 1 = female; `japanese`, ...). Declared covariates must be used and used ones declared.
 struct CovariateSpec {
     std::string name;
-    std::string unit;          // "kg", "years" or "flag"
+    std::string unit;   // "kg", "years" or "flag"
     std::string description;
-    double reference = 0.0;    // typical value (70 kg, 40 years, 0 for flags)
+    double reference = 0.0;   // typical value (70 kg, 40 years, 0 for flags)
     int line = 0;
 };
 
@@ -158,13 +158,13 @@ struct Model {
     std::vector<VariabilityBlock> variability;
     std::vector<ResidualError> residual_error;
 
-    const Parameter& parameter(const std::string& name) const;  // throws InputError if unknown
+    const Parameter& parameter(const std::string& name) const;   // throws InputError if unknown
     bool has_parameter(const std::string& name) const;
-    const Route& route(const std::string& name) const;          // throws InputError if unknown
+    const Route& route(const std::string& name) const;   // throws InputError if unknown
     bool has_route(const std::string& name) const;
-    int compartment_index(const std::string& name) const;       // -1 if unknown
-    int parameter_index(const std::string& name) const;         // -1 if unknown
-    bool uses_covariate(const std::string& name) const;         // declared in [covariates]
+    int compartment_index(const std::string& name) const;   // -1 if unknown
+    int parameter_index(const std::string& name) const;     // -1 if unknown
+    bool uses_covariate(const std::string& name) const;     // declared in [covariates]
     std::vector<std::string> covariate_names() const;
     std::vector<std::string> route_names() const;
 
@@ -196,8 +196,8 @@ struct ResolvedBranch {
     double fraction = 1.0;        // for device 1
     double device_factor = 1.0;   // fraction for device d >= 2: fraction * device_factor
     bool remainder = false;
-    double duration = 0.0;        // h
-    double lag = 0.0;             // h
+    double duration = 0.0;   // h
+    double lag = 0.0;        // h
 };
 
 struct ResolvedRoute {
@@ -211,10 +211,10 @@ struct ResolvedRoute {
 // The numeric system for one subject. States: compartments (mg), then the sinks `eliminated`
 // and `unabsorbed` (mg), then the effect site (ng/mL) if any. Outputs y = C x.
 struct LinearSystem {
-    Eigen::MatrixXd A;                      // n x n, 1/h
+    Eigen::MatrixXd A;   // n x n, 1/h
     std::vector<std::string> state_names;
     std::vector<StateKind> state_kinds;
-    Eigen::MatrixXd C;                      // outputs x n (ng/mL per mg, or 1 for Ce)
+    Eigen::MatrixXd C;   // outputs x n (ng/mL per mg, or 1 for Ce)
     std::vector<std::string> output_names;
     std::vector<std::string> output_units;
     std::vector<ResolvedRoute> routes;
@@ -296,4 +296,4 @@ std::vector<double> resolve_parameters(const Model& model, const Subject& subjec
 // Number of random effects (entries of Subject::eta) the model's variability blocks declare.
 int eta_count(const Model& model);
 
-}  // namespace ketasim
+}   // namespace ketasim

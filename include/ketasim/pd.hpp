@@ -24,9 +24,9 @@ struct PdParameter {
     double value = 0.0;
     std::string unit;
     std::string description;
-    std::string source;        // citation, "calibrated: <targets>" or "assumption: ..."
+    std::string source;   // citation, "calibrated: <targets>" or "assumption: ..."
     bool calibrated = false;
-    int line = 0;              // line in the file (for error messages), 0 if unknown
+    int line = 0;   // line in the file (for error messages), 0 if unknown
 };
 
 // Uncertainty of fitted values ([uncertainty] table of a PD file; docs/calibration.md): a
@@ -35,8 +35,8 @@ struct PdParameter {
 // ("variability.k_on.cv_percent", "variability.placebo_max.sd"). Empty when the file has none.
 struct PdUncertainty {
     std::vector<std::string> names;
-    std::vector<double> estimate, se;      // estimate in the file's unit; se on the log scale
-    Eigen::MatrixXd correlation;           // symmetric, unit diagonal, positive definite
+    std::vector<double> estimate, se;   // estimate in the file's unit; se on the log scale
+    Eigen::MatrixXd correlation;        // symmetric, unit diagonal, positive definite
     std::string method, scale, source;
     int line = 0;
     bool empty() const { return names.empty(); }
@@ -141,10 +141,10 @@ SideEffectRisk side_effect_risk(const AcuteEffectModel& m, double peak_ce);
 SideEffectRisk course_incidence(const std::vector<SideEffectRisk>& per_session);
 
 struct AcuteCurves {
-    std::vector<double> time;           // h (the trajectory's grid)
-    std::vector<double> dissociation;   // 0..diss_emax
-    std::vector<double> sbp_rise;       // mmHg
-    std::vector<double> sbp_tolerance;  // X, in [0, 1)
+    std::vector<double> time;            // h (the trajectory's grid)
+    std::vector<double> dissociation;    // 0..diss_emax
+    std::vector<double> sbp_rise;        // mmHg
+    std::vector<double> sbp_tolerance;   // X, in [0, 1)
 };
 
 // `ce_scale` converts the Ce row (and the plasma driver row `driver_name`, for the BP rise) into
@@ -156,13 +156,13 @@ AcuteCurves acute_effects(const Trajectory& tr, const AcuteEffectModel& m, const
 
 struct SessionAcute {
     double start_h = 0;
-    double peak_ce = 0, t_peak_ce_h = 0;          // racemic-equivalent ng/mL; h after start
+    double peak_ce = 0, t_peak_ce_h = 0;   // racemic-equivalent ng/mL; h after start
     double peak_diss = 0, t_peak_diss_h = 0;
     double peak_sbp = 0, t_peak_sbp_h = 0;
     // First time after the start (h) from which every effect stays below its threshold until the
     // next session (or the end of the grid). NaN if never within the window.
     double discharge_h = std::numeric_limits<double>::quiet_NaN();
-    SideEffectRisk side_effects;                  // per-session probabilities (from peak_ce)
+    SideEffectRisk side_effects;   // per-session probabilities (from peak_ce)
 };
 std::vector<SessionAcute> session_acute_metrics(const Trajectory& tr, const AcuteCurves& a, const AcuteEffectModel& m,
                                                 const std::vector<double>& session_starts_h, double ce_scale = 1.0,
@@ -190,17 +190,17 @@ SymptomStructure symptom_structure_from_string(const std::string& s);
 
 struct SymptomModel {
     SymptomStructure structure = SymptomStructure::madrs_v1;
-    double baseline = 32.0;        // MADRS points, in [0, 60]
-    double ec50 = 150.0;           // ng/mL racemic-equivalent Ce
+    double baseline = 32.0;   // MADRS points, in [0, 60]
+    double ec50 = 150.0;      // ng/mL racemic-equivalent Ce
     double hill = 1.0;
-    double k_on = 1.0;             // 1/h
-    double k_off = 0.01;           // 1/h
-    double k_tr = 0.1;             // 1/h
-    double emax_p = 1.0;           // in [0, 1]
-    double placebo_max = 0.28;     // in [0, 1)
-    double k_placebo = 0.17;       // 1/h
-    double k_cons = 0.0;           // 1/h, madrs_v2 only (must be 0 for madrs_v1)
-    double k_off_c = 0.0;          // 1/h, madrs_v2 only (must be 0 for madrs_v1)
+    double k_on = 1.0;           // 1/h
+    double k_off = 0.01;         // 1/h
+    double k_tr = 0.1;           // 1/h
+    double emax_p = 1.0;         // in [0, 1]
+    double placebo_max = 0.28;   // in [0, 1)
+    double k_placebo = 0.17;     // 1/h
+    double k_cons = 0.0;         // 1/h, madrs_v2 only (must be 0 for madrs_v1)
+    double k_off_c = 0.0;        // 1/h, madrs_v2 only (must be 0 for madrs_v1)
     void validate() const;
     // The file's `structure` selects the parameter table: a parameter of the other structure is
     // an InputError (never silently ignored), as is a missing or unknown structure.
@@ -213,10 +213,10 @@ struct SymptomOptions {
 };
 
 struct SymptomCurve {
-    std::vector<double> time;     // h, the trajectory's grid
-    std::vector<double> ce;       // racemic-equivalent ng/mL
+    std::vector<double> time;                      // h, the trajectory's grid
+    std::vector<double> ce;                        // racemic-equivalent ng/mL
     std::vector<double> P, C, E, placebo, madrs;   // C: consolidated state (0 for madrs_v1)
-    std::vector<double> madrs_control;   // placebo only (same expectation, no drug)
+    std::vector<double> madrs_control;             // placebo only (same expectation, no drug)
 };
 
 // Semi-analytic path: integrates (P, C, E) with dopri5 between consecutive grid points of the exact
@@ -233,32 +233,32 @@ SymptomCurve simulate_symptoms(const Trajectory& tr, const SymptomModel& m, doub
 // and infusion start/stop. No exact PK solution involved: the independent reference that the
 // semi-analytic path is tested against. Output on `times` (h, increasing); `ce_scale` as above.
 SymptomCurve simulate_symptoms_coupled(const Model& model, const Regimen& regimen, const Subject& subject,
-                                       const std::vector<double>& times, const SymptomModel& m,
-                                       double first_session_h, double ce_scale = 1.0, const SymptomOptions& o = {});
+                                       const std::vector<double>& times, const SymptomModel& m, double first_session_h,
+                                       double ce_scale = 1.0, const SymptomOptions& o = {});
 
 // ---- clinical metrics ------------------------------------------------------------------------
 
 struct ClinicalOptions {
-    double onset_fraction = 0.2;        // onset of improvement: >= 20% fall from baseline
-    double response_fraction = 0.5;     // response: >= 50% fall from baseline
-    double remission_threshold = 10.0;  // remission: MADRS <= 10
+    double onset_fraction = 0.2;         // onset of improvement: >= 20% fall from baseline
+    double response_fraction = 0.5;      // response: >= 50% fall from baseline
+    double remission_threshold = 10.0;   // remission: MADRS <= 10
     void validate() const;
 };
 
 struct ClinicalMetrics {
     static constexpr double nan = std::numeric_limits<double>::quiet_NaN();
     double baseline = nan;
-    double onset_h = nan;              // from the first session
-    double response_h = nan;           // from the first session
-    double remission_h = nan;          // from the first session
-    double response_duration_h = nan;  // first response until first loss (NaN if not lost)
-    double relapse_after_last_h = nan; // response lost, h after the last session start
-    int sessions_to_response = -1;     // sessions started up to the response time (-1: none)
+    double onset_h = nan;                // from the first session
+    double response_h = nan;             // from the first session
+    double remission_h = nan;            // from the first session
+    double response_duration_h = nan;    // first response until first loss (NaN if not lost)
+    double relapse_after_last_h = nan;   // response lost, h after the last session start
+    int sessions_to_response = -1;       // sessions started up to the response time (-1: none)
     bool response_lost = false;
     double min_madrs = nan, t_min_madrs_h = nan;
 };
-ClinicalMetrics clinical_metrics(const SymptomCurve& s, const SymptomModel& m, const std::vector<double>& session_starts_h,
-                                 const ClinicalOptions& o = {});
+ClinicalMetrics clinical_metrics(const SymptomCurve& s, const SymptomModel& m,
+                                 const std::vector<double>& session_starts_h, const ClinicalOptions& o = {});
 
 // ---- schedules and courses -------------------------------------------------------------------
 
@@ -346,23 +346,23 @@ struct CourseOptions {
 };
 
 struct SessionReport {
-    int index = 0;                       // 1-based
+    int index = 0;   // 1-based
     double day = 0;
     SessionAcute acute;
-    double madrs_before = 0;             // at the session start
-    double madrs_after_24h = 0;          // 24 h after the start
+    double madrs_before = 0;                    // at the session start
+    double madrs_after_24h = 0;                 // 24 h after the start
     bool response = false, remission = false;   // at 24 h after the start
 };
 
 struct CourseResult {
-    CourseSpec spec;                     // spec.model: the model simulated
-    double ce_scale = 1.0;               // racemic_equivalent_scale(spec.model), as used
+    CourseSpec spec;         // spec.model: the model simulated
+    double ce_scale = 1.0;   // racemic_equivalent_scale(spec.model), as used
     Trajectory pk;
     AcuteCurves acute;
     SymptomCurve symptoms;
     std::vector<SessionReport> sessions;
     ClinicalMetrics clinical;
-    SideEffectRisk side_effects_course;  // course_incidence() of the sessions' probabilities
+    SideEffectRisk side_effects_course;   // course_incidence() of the sessions' probabilities
 };
 
 CourseResult run_course(const CourseSpec& spec, const AcuteEffectModel& acute, const SymptomModel& symptoms,
@@ -377,10 +377,10 @@ CourseResult run_course(const CourseSpec& spec, const AcuteEffectModel& acute, c
 // Python (CourseResult.sessions) both read this list, so they have the same columns.
 enum class ColumnKind { integer, real, boolean };
 struct SessionColumn {
-    const char* name;          // CSV / DataFrame column
-    const char* unit;          // "1", "d", "h", "min", "ng/mL", "%", "mmHg", "MADRS points", "bool"
+    const char* name;   // CSV / DataFrame column
+    const char* unit;   // "1", "d", "h", "min", "ng/mL", "%", "mmHg", "MADRS points", "bool"
     ColumnKind kind;
-    const char* label;         // short console header
+    const char* label;   // short console header
     const char* description;
 };
 const std::vector<SessionColumn>& session_columns();
@@ -395,8 +395,8 @@ std::string session_table_csv(const CourseResult& r);
 // ketamine (`ketasim compare`, python ketasim.flagship), defined here only.
 constexpr double kDissociativeThresholdNgPerMl = 100.0;   // lower end (Krystal 1994, via Zanos 2018 Table 1)
 struct FlagshipOptions {
-    double weight_kg = 70.0;          // for the IV mg/kg dose text
-    double esketamine_mg = 56.0;      // multiple of 28 (devices)
+    double weight_kg = 70.0;       // for the IV mg/kg dose text
+    double esketamine_mg = 56.0;   // multiple of 28 (devices)
     double racemic_in_mg = 50.0;
     std::string iv_model = "ketamine_iv_clements";
     std::string esketamine_model = "esketamine_nasal";
@@ -413,4 +413,4 @@ struct ArmSpec {
 };
 std::vector<ArmSpec> flagship_arms(const FlagshipOptions& o = {});
 
-}  // namespace ketasim
+}   // namespace ketasim

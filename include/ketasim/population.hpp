@@ -26,7 +26,14 @@ namespace ketasim {
 // sensitivity indices (include/ketasim/design.hpp); pd_uncertainty: draws of the calibrated PD
 // parameters from their fitted covariance (one per replicate).
 enum class StreamKind : std::uint64_t {
-    covariates = 1, iiv = 2, iov = 3, residual = 4, pd = 5, design = 6, bootstrap = 7, pd_uncertainty = 8
+    covariates = 1,
+    iiv = 2,
+    iov = 3,
+    residual = 4,
+    pd = 5,
+    design = 6,
+    bootstrap = 7,
+    pd_uncertainty = 8
 };
 
 // A hash-seeded stream: the key (seed, replicate, subject, occasion, kind) is mixed with
@@ -94,9 +101,9 @@ struct SubjectTable {
     std::vector<std::string> columns;
     std::vector<std::string> units;   // per column, as given in the header ("" = none)
     std::vector<int> header_index;    // per column, its position in the file's header
-    std::vector<double> values;   // rows x columns, row-major
-    std::vector<long> ids;        // empty = 0, 1, 2, ...
-    std::string source;           // file name or "table" for messages
+    std::vector<double> values;       // rows x columns, row-major
+    std::vector<long> ids;            // empty = 0, 1, 2, ...
+    std::string source;               // file name or "table" for messages
     std::size_t rows() const { return columns.empty() ? 0 : values.size() / columns.size(); }
 };
 // CSV with a header; units in brackets as the event-table reader allows (WT[kg], AGE[years],
@@ -104,18 +111,18 @@ struct SubjectTable {
 SubjectTable load_subject_table(const std::string& path);
 // The same from headers and a rows x headers row-major array (a pandas DataFrame).
 SubjectTable subject_table_from_columns(const std::vector<std::string>& headers, const std::vector<double>& values,
-                                       const std::string& source_name);
+                                        const std::string& source_name);
 SubjectTable parse_subject_table(const std::string& csv_text, const std::string& source_name);
 
 // ---- the population point source ---------------------------------------------------------------
 
 struct PopulationSpec {
-    std::size_t n = 0;                 // subjects; with a table, 0 = one per row (else must equal rows)
-    std::uint64_t seed = 0;            // in [0, kMaxSeed]
+    std::size_t n = 0;        // subjects; with a table, 0 = one per row (else must equal rows)
+    std::uint64_t seed = 0;   // in [0, kMaxSeed]
     std::uint64_t replicate = 0;
     std::vector<CovariateDistribution> covariates;   // each must be a covariate the model uses
-    SubjectTable table;                // optional per-subject values (rows replace draws)
-    bool variability = true;           // draw the model's random effects (false: typical subjects)
+    SubjectTable table;                              // optional per-subject values (rows replace draws)
+    bool variability = true;                         // draw the model's random effects (false: typical subjects)
     void validate() const;
 };
 
@@ -155,7 +162,7 @@ private:
     };
     std::vector<Block> blocks_;
     bool has_iov_ = false;
-    std::vector<int> table_param_col_;   // per table column: parameter index or -1
+    std::vector<int> table_param_col_;           // per table column: parameter index or -1
     std::vector<std::string> table_covariate_;   // per table column: covariate name or ""
     std::vector<std::string> flag_names_;
     std::vector<std::string> describe_names_, describe_units_;
@@ -217,8 +224,8 @@ double percentile(std::vector<double> values, double p);
 
 // Bands over time: result[k][j] = percentile percentiles[k] of output row `output` at time j
 // across the trajectories (which must share the grid).
-std::vector<std::vector<double>> percentile_bands(const std::vector<Trajectory>& trajectories, const std::string& output,
-                                                  const std::vector<double>& percentiles);
+std::vector<std::vector<double>> percentile_bands(const std::vector<Trajectory>& trajectories,
+                                                  const std::string& output, const std::vector<double>& percentiles);
 
 struct Proportion {
     std::size_t successes = 0, n = 0;
@@ -230,7 +237,7 @@ Proportion wilson_interval(std::size_t successes, std::size_t n, double z = 1.95
 
 // Kaplan-Meier survival of event times (h) with censoring (event[i] false = censored at time[i]).
 struct KaplanMeier {
-    std::vector<double> time, survival;      // step function: S(t) = survival[k] for time[k] <= t < time[k+1]
+    std::vector<double> time, survival;   // step function: S(t) = survival[k] for time[k] <= t < time[k+1]
     double median = std::numeric_limits<double>::quiet_NaN();   // first time with S <= 0.5; NaN if never
     std::size_t n = 0, events = 0;
 };
@@ -253,7 +260,7 @@ PdParameterSet draw_pd_parameters(const PdParameterSet& set, const PopulationSpe
 PdParameterSet draw_pd_uncertainty(const PdParameterSet& set, std::uint64_t seed, std::uint64_t replicate);
 
 struct CoursePopulationOptions {
-    CourseOptions course;         // dt, follow-up, PD solver, clinical thresholds (weight: per subject)
+    CourseOptions course;             // dt, follow-up, PD solver, clinical thresholds (weight: per subject)
     bool stop_at_remission = false;   // a patient's course ends after the first session with remission
     int max_sessions = 0;             // 0 = every session of the course; else at most this many
     // Extra columns `madrs_at.<h>`: MADRS at these times (h after the first session start; each
@@ -288,4 +295,4 @@ struct CoursePopulationSummary {
 };
 CoursePopulationSummary summarize_course_population(const MemorySink& sink, std::size_t n_sessions);
 
-}  // namespace ketasim
+}   // namespace ketasim

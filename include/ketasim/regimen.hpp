@@ -21,8 +21,8 @@ inline constexpr double kNasalDeviceMg = 28.0;
 inline constexpr double kNasalDeviceSpacingH = 5.0 / 60.0;
 
 struct DoseEvent {
-    double time = 0.0;       // h
-    double amount = 0.0;     // mg, or mg/kg when per_kg
+    double time = 0.0;     // h
+    double amount = 0.0;   // mg, or mg/kg when per_kg
     bool per_kg = false;
     std::string route = "iv";   // a route of the model; ignored when `compartment` is set
     std::string compartment;    // direct input into a compartment (NONMEM CMT), bypassing routes
@@ -37,7 +37,7 @@ struct DoseEvent {
     // absorption included, must end within one interval (NONMEM allows longer infusions; ketasim
     // does not, to keep the trough free of running inputs).
     bool steady_state = false;
-    double interval = 0.0;      // h (II); only with steady_state, then > 0
+    double interval = 0.0;   // h (II); only with steady_state, then > 0
 
     double amount_mg(double weight_kg) const { return per_kg ? amount * weight_kg : amount; }
 };
@@ -54,18 +54,16 @@ public:
     Regimen& merge(const Regimen& other);
 
     // IV infusion of `amount` (mg, or mg/kg) over `duration_h` at each start time.
-    static Regimen iv_infusion(double amount, double duration_h, const std::vector<double>& times,
-                               bool per_kg = false);
+    static Regimen iv_infusion(double amount, double duration_h, const std::vector<double>& times, bool per_kg = false);
     static Regimen iv_bolus(double amount_mg, const std::vector<double>& times);
     // One intranasal session per start time: total_mg given as devices of mg_per_device,
     // `spacing_h` apart (Spravato: 28 mg devices, 5 min apart).
-    static Regimen intranasal(double total_mg, const std::vector<double>& times,
-                              double mg_per_device = kNasalDeviceMg, double spacing_h = kNasalDeviceSpacingH,
-                              const std::string& route = "intranasal");
+    static Regimen intranasal(double total_mg, const std::vector<double>& times, double mg_per_device = kNasalDeviceMg,
+                              double spacing_h = kNasalDeviceSpacingH, const std::string& route = "intranasal");
 
     std::vector<DoseEvent> sorted() const;
-    bool per_kg() const;          // any dose in mg/kg: the subject's weight matters
-    double last_time() const;     // latest dose start (or infusion end) in h, 0 if empty
+    bool per_kg() const;        // any dose in mg/kg: the subject's weight matters
+    double last_time() const;   // latest dose start (or infusion end) in h, 0 if empty
     // At most kMaxDoseEvents events; finite, non-negative values; device >= 1; a steady-state
     // dose has a finite interval > 0 and a duration <= interval, and only such a dose has an
     // interval. O(n). Overlapping
@@ -77,4 +75,4 @@ public:
 // Parses "days 0,2,4,7" or "0,2,4" into a list of numbers.
 std::vector<double> parse_number_list(const std::string& text, const std::string& what);
 
-}  // namespace ketasim
+}   // namespace ketasim

@@ -55,8 +55,8 @@ class ResultSink {
 public:
     virtual ~ResultSink() = default;
     // Once, before any block: the column names and units, and the index range of the run.
-    virtual void start(const std::vector<std::string>& names, const std::vector<std::string>& units,
-                       std::size_t begin, std::size_t end) = 0;
+    virtual void start(const std::vector<std::string>& names, const std::vector<std::string>& units, std::size_t begin,
+                       std::size_t end) = 0;
     virtual void write(ColumnBlock&& block) = 0;
 };
 
@@ -69,12 +69,12 @@ public:
 
     std::vector<std::string> names, units;
     std::size_t begin = 0, end = 0;
-    std::vector<std::vector<double>> columns;   // one per name, end - begin rows
-    std::vector<Trajectory> trajectories;       // end - begin when kept
+    std::vector<std::vector<double>> columns;                           // one per name, end - begin rows
+    std::vector<Trajectory> trajectories;                               // end - begin when kept
     const std::vector<double>& column(const std::string& name) const;   // InputError if unknown
 
 private:
     bool keep_trajectories_;
 };
 
-}  // namespace ketasim
+}   // namespace ketasim

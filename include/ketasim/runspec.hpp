@@ -18,8 +18,8 @@ struct RunSpec {
     std::string text;       // the spec as given; stored in the result file
     std::string base_dir;   // relative paths in the spec resolve here
 
-    std::string model;      // library name or .toml path
-    std::string regimen;    // regimen TOML path (resolved)
+    std::string model;     // library name or .toml path
+    std::string regimen;   // regimen TOML path (resolved)
 
     // [population]
     std::size_t n = 0;
@@ -66,7 +66,7 @@ struct RunControl {
     std::string models_dir;   // where library model names are looked up ("" = the default)
     int threads = -1;         // >= 0 overrides the spec's
     Shard shard;
-    bool resume = false;      // finish an interrupted file instead of refusing it
+    bool resume = false;              // finish an interrupted file instead of refusing it
     bool allow_over_budget = false;   // run although the estimate exceeds the memory budget
     // Called from the calling thread about every 50 ms with (done, total) points of this
     // invocation; return false to stop cleanly at the next chunk (the file stays resumable).
@@ -78,9 +78,9 @@ struct RunControl {
 
 struct RunEstimate {
     std::size_t points = 0, begin = 0, end = 0, chunks = 0;
-    std::size_t total = 0;            // points of the whole run (all shards)
+    std::size_t total = 0;   // points of the whole run (all shards)
     std::string path;
-    double output_bytes = 0.0;        // from a simulated and compressed sample chunk
+    double output_bytes = 0.0;   // from a simulated and compressed sample chunk
     double peak_memory_bytes = 0.0;
     double memory_budget_bytes = 0.0;
     double disk_free_bytes = 0.0;
@@ -93,10 +93,10 @@ void check_estimate(const RunEstimate& e, const RunControl& control);
 
 struct RunReport {
     std::string path;
-    std::size_t points = 0;        // rows of this file
-    std::size_t computed = 0;      // rows computed by this invocation
-    std::size_t resumed = 0;       // rows kept from an interrupted run
-    bool complete = false;         // false: stopped by control.progress (resumable)
+    std::size_t points = 0;     // rows of this file
+    std::size_t computed = 0;   // rows computed by this invocation
+    std::size_t resumed = 0;    // rows kept from an interrupted run
+    bool complete = false;      // false: stopped by control.progress (resumable)
     double seconds = 0.0;
 };
 // Runs the spec (its shard) into its file. Refuses an existing file unless control.resume;
@@ -109,4 +109,4 @@ RunReport execute_run(const RunSpec& spec, const RunControl& control);
 // into `out`, whose datasets equal those of the unsharded run.
 void merge_run_files(const std::string& out, const std::vector<std::string>& shards);
 
-}  // namespace ketasim
+}   // namespace ketasim

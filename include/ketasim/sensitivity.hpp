@@ -30,19 +30,19 @@
 namespace ketasim {
 
 struct SensitivityOptions {
-    std::size_t n = 1024;            // base sample rows; a power of 2 keeps the Sobol' balance
-    std::uint64_t seed = 0;          // bootstrap resampling (and the digital shift when `scramble`)
-    std::size_t bootstrap = 1000;    // resamples for the intervals; 0 = no intervals (NaN)
-    double confidence = 0.95;        // in (0, 1)
-    bool scramble = false;           // random digital shift of the Sobol' base sample
-    std::size_t skip = 1;            // Sobol' points skipped (the origin: -inf under a normal)
-    ParallelOptions parallel;        // threads (0 = all), chunk, progress (total = n (d + 2))
-    void validate() const;           // names the field, value and rule
+    std::size_t n = 1024;           // base sample rows; a power of 2 keeps the Sobol' balance
+    std::uint64_t seed = 0;         // bootstrap resampling (and the digital shift when `scramble`)
+    std::size_t bootstrap = 1000;   // resamples for the intervals; 0 = no intervals (NaN)
+    double confidence = 0.95;       // in (0, 1)
+    bool scramble = false;          // random digital shift of the Sobol' base sample
+    std::size_t skip = 1;           // Sobol' points skipped (the origin: -inf under a normal)
+    ParallelOptions parallel;       // threads (0 = all), chunk, progress (total = n (d + 2))
+    void validate() const;          // names the field, value and rule
 };
 
 struct SobolIndices {
-    std::vector<std::string> names;               // factors
-    std::vector<double> S1, S1_conf, ST, ST_conf;  // per factor; conf = interval half-width
+    std::vector<std::string> names;                 // factors
+    std::vector<double> S1, S1_conf, ST, ST_conf;   // per factor; conf = interval half-width
     double mean = std::numeric_limits<double>::quiet_NaN();
     double variance = std::numeric_limits<double>::quiet_NaN();
     std::size_t n = 0, evaluations = 0;
@@ -77,4 +77,4 @@ SobolIndices pk_sensitivity(const Model& model, const Regimen& regimen, const Ou
                             const std::vector<Factor>& factors, const PkSensitivitySpec& spec,
                             const SensitivityOptions& options);
 
-}  // namespace ketasim
+}   // namespace ketasim

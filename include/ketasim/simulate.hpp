@@ -37,15 +37,15 @@ constexpr double kMaxAtol = 1e-3;
 struct SimOptions {
     SolverKind solver = SolverKind::exact;
     OdeMethod method = OdeMethod::dopri5;
-    double rtol = 1e-8;              // ODE relative tolerance, in [kMinRtol, kMaxRtol]
-    double atol = 1e-10;             // ODE absolute tolerance, in (0, kMaxAtol], in each state's unit (above)
-    long max_steps = 10'000'000;     // ODE steps per run before giving up
+    double rtol = 1e-8;                 // ODE relative tolerance, in [kMinRtol, kMaxRtol]
+    double atol = 1e-10;                // ODE absolute tolerance, in (0, kMaxAtol], in each state's unit (above)
+    long max_steps = 10'000'000;        // ODE steps per run before giving up
     bool include_event_times = false;   // add every dose/infusion start/stop to the output grid
     bool output_amounts = false;        // also output every state (A_<name>, mg)
     // Record only these model outputs, in this order (empty = all). The exact solver then also
     // propagates only the states they depend on, which is what makes metric-only sweeps cheap.
     std::vector<std::string> outputs;
-    void validate() const;              // names the field, value and rule
+    void validate() const;   // names the field, value and rule
 };
 
 struct OutputGrid {
@@ -59,25 +59,25 @@ struct OutputGrid {
 using OutputMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 struct Trajectory {
-    std::vector<double> time;           // h
-    std::vector<std::string> names;     // output names
-    std::vector<std::string> units;     // per output
-    OutputMatrix values;                // names.size() x time.size()
-    double dose_total_mg = 0.0;         // everything the regimen gave (not doses a steady state drops)
-    // The regimen's dose start times (h, sorted; without doses a steady-state dose drops) and Regimen::last_time() (latest start or
-    // infusion end), filled by simulate(): metrics use it for the automatic terminal window,
-    // so callers need not pass it by hand.
+    std::vector<double> time;         // h
+    std::vector<std::string> names;   // output names
+    std::vector<std::string> units;   // per output
+    OutputMatrix values;              // names.size() x time.size()
+    double dose_total_mg = 0.0;       // everything the regimen gave (not doses a steady state drops)
+    // The regimen's dose start times (h, sorted; without doses a steady-state dose drops) and Regimen::last_time()
+    // (latest start or infusion end), filled by simulate(): metrics use it for the automatic terminal window, so
+    // callers need not pass it by hand.
     std::vector<double> dose_times;
     double last_dose_time = 0.0;
 
-    int index(const std::string& name) const;    // throws InputError if unknown
+    int index(const std::string& name) const;   // throws InputError if unknown
     bool has(const std::string& name) const;
     Eigen::Map<const Eigen::VectorXd> operator[](const std::string& name) const;
 };
 
 // Simulates the model for one subject. Output at a dose time is the value just after the dose.
-Trajectory simulate(const Model& model, const Regimen& regimen, const OutputGrid& grid,
-                    const SimOptions& options = {}, const Subject& subject = {});
+Trajectory simulate(const Model& model, const Regimen& regimen, const OutputGrid& grid, const SimOptions& options = {},
+                    const Subject& subject = {});
 
 // Parameter overrides, the one parser of every face (CLI --set NAME=VALUE, Python set={NAME: VALUE}):
 // "NAME=VALUE" in the parameter's file unit (as `ketasim show-model` lists it), or
@@ -95,4 +95,4 @@ double parse_parameter_override_value(const Model& model, const std::string& nam
 Trajectory simulate(const LinearSystem& system, const Regimen& regimen, const OutputGrid& grid,
                     const SimOptions& options = {});
 
-}  // namespace ketasim
+}   // namespace ketasim

@@ -18,14 +18,14 @@
 namespace ketasim {
 
 struct SweepPoint {
-    Subject subject;      // weight, age, parameter overrides (file units)
+    Subject subject;   // weight, age, parameter overrides (file units)
     Regimen regimen;
 };
 
 struct SweepOptions {
-    int threads = 1;                       // 0 = all available cores (ParallelOptions::threads)
-    std::size_t chunk = 16;                // points per claimed chunk; results never depend on it
-    std::vector<std::string> outputs;      // outputs to compute metrics for; empty = all
+    int threads = 1;                    // 0 = all available cores (ParallelOptions::threads)
+    std::size_t chunk = 16;             // points per claimed chunk; results never depend on it
+    std::vector<std::string> outputs;   // outputs to compute metrics for; empty = all
     bool keep_trajectories = false;
     // metric_options.last_dose_time NaN or 0 means: each point's own regimen.last_time().
     MetricOptions metric_options;
@@ -35,7 +35,7 @@ struct SweepOptions {
     // If points fail, the error of the lowest failing chunk is rethrown, whatever the thread count.
     std::function<bool(std::size_t, std::size_t)> progress;
     void validate() const;
-    ParallelOptions parallel() const;      // threads, chunk and progress for parallel_for
+    ParallelOptions parallel() const;   // threads, chunk and progress for parallel_for
 };
 
 struct SweepResult {
@@ -86,4 +86,4 @@ void run_sweep(const Model& model, const SweepSource& source, std::size_t begin,
 SweepResult run_sweep(const Model& model, const std::vector<SweepPoint>& points, const OutputGrid& grid,
                       const SimOptions& options = {}, const SweepOptions& sweep = {});
 
-}  // namespace ketasim
+}   // namespace ketasim

@@ -59,4 +59,4 @@ Dimension dimension_from_string(const std::string& name);
 // is within a third of the name's length: for "unknown key 'AMNT' (did you mean 'AMT'?)".
 std::string closest_name(const std::string& name, const std::vector<std::string>& candidates);
 
-}  // namespace ketasim
+}   // namespace ketasim

@@ -14,19 +14,18 @@ numerical and file failures raise ``RuntimeError`` (``SolverError``, ``IoError``
 
 from __future__ import annotations
 
-from . import _core
+from . import _core, schedules
 from ._core import InputError, IoError, Model, SolverError
-from . import schedules
 from ._models import list_models, load_model, models_dir, parameters_frame, set_models_dir
 from ._pd import CourseResult, Schedule, course, load_pd
 from ._population import CoursePopulationResult, PopulationResult, population
 from ._regimen import Regimen
 from ._results import ResultArm, ResultFile, read_results, write_results
 from ._run import RunReport, merge_runs, open_run, run
-from ._simulate import METRICS, Result, metrics, simulate
 from ._sensitivity import design, sensitivity
-from ._units import Q
+from ._simulate import METRICS, Result, metrics, simulate
 from ._sweep import sweep
+from ._units import Q
 
 __version__: str = _core.__version__
 version = _core.version

@@ -58,8 +58,10 @@ def load_model(name_or_path: ModelLike, models_dir: str | os.PathLike | None = N
     if isinstance(name_or_path, _core.Model):
         return name_or_path
     if not isinstance(name_or_path, (str, os.PathLike)):
-        raise TypeError(f"model: expected a library name, a .toml path or a loaded model, got "
-                        f"{type(name_or_path).__name__} {name_or_path!r}")
+        raise TypeError(
+            f"model: expected a library name, a .toml path or a loaded model, got "
+            f"{type(name_or_path).__name__} {name_or_path!r}"
+        )
     text = os.fspath(name_or_path)
     return _core.load_library_model(text, _dir(models_dir))
 

@@ -43,11 +43,36 @@ ACUTE_UNITS: Dict[str, str] = {
     "sbp_tolerance": "1 (acute-tolerance state X of the SBP rise, 0-1)",
 }
 
-_ACUTE_FIELDS = ("diss_emax", "diss_ec50", "diss_hill", "sbp_emax", "sbp_ec50", "sbp_hill", "sbp_k_tol",
-                 "diss_tolerance_per_session", "diss_discharge_threshold", "sbp_discharge_threshold",
-                 "nausea_c50", "dizziness_c50", "drowsiness_c50", "dissociation_report_c50", "se_slope")
-_SYMPTOM_FIELDS = ("baseline", "ec50", "hill", "k_on", "k_off", "k_tr", "emax_p", "placebo_max", "k_placebo",
-                   "k_cons", "k_off_c")
+_ACUTE_FIELDS = (
+    "diss_emax",
+    "diss_ec50",
+    "diss_hill",
+    "sbp_emax",
+    "sbp_ec50",
+    "sbp_hill",
+    "sbp_k_tol",
+    "diss_tolerance_per_session",
+    "diss_discharge_threshold",
+    "sbp_discharge_threshold",
+    "nausea_c50",
+    "dizziness_c50",
+    "drowsiness_c50",
+    "dissociation_report_c50",
+    "se_slope",
+)
+_SYMPTOM_FIELDS = (
+    "baseline",
+    "ec50",
+    "hill",
+    "k_on",
+    "k_off",
+    "k_tr",
+    "emax_p",
+    "placebo_max",
+    "k_placebo",
+    "k_cons",
+    "k_off_c",
+)
 
 #: Named schedules accepted by ``course()`` (the CLI's ``--schedule`` names; C++ schedule_registry()).
 SCHEDULE_NAMES = tuple(s.name for s in _core.schedule_registry())
@@ -117,8 +142,7 @@ class Schedule:
         return len(self._core.session_starts_h)
 
     def __repr__(self) -> str:
-        return (f"<ketasim.Schedule {self.name!r}: {self.description}; model {self.model!r}, "
-                f"{len(self)} sessions>")
+        return f"<ketasim.Schedule {self.name!r}: {self.description}; model {self.model!r}, {len(self)} sessions>"
 
 
 def _int_arg(value: Any, what: str) -> int:
@@ -137,9 +161,16 @@ def _model_for(name: str, model: Optional[ModelLike], models_dir: Union[str, os.
     return load_model(model if model is not None else _core.schedule_info(name).default_model, models_dir)
 
 
-def named(name: str, *, weeks: Optional[int] = None, days: Union[str, Iterable[float], None] = None,
-          mg_per_kg: Optional[float] = None, duration: Optional[Quantity] = None,
-          model: Optional[ModelLike] = None, models_dir: Union[str, os.PathLike, None] = None) -> Schedule:
+def named(
+    name: str,
+    *,
+    weeks: Optional[int] = None,
+    days: Union[str, Iterable[float], None] = None,
+    mg_per_kg: Optional[float] = None,
+    duration: Optional[Quantity] = None,
+    model: Optional[ModelLike] = None,
+    models_dir: Union[str, os.PathLike, None] = None,
+) -> Schedule:
     """A named schedule (``SCHEDULE_NAMES``: iv-3x-weekly, iv-2x-weekly, iv-days,
     esketamine-induction) with its arguments, as ``ketasim course --schedule`` builds it; the
     arguments are checked by the C++ library (an argument the schedule does not take is an error).
@@ -154,20 +185,36 @@ def named(name: str, *, weeks: Optional[int] = None, days: Union[str, Iterable[f
         q.mg_per_kg = _mg_per_kg(mg_per_kg)
     if duration is not None:
         q.duration_h = to_hours(duration, "duration")
-    _core.schedule_info(q.name)   # unknown name: ValueError listing the names, before loading a model
+    _core.schedule_info(q.name)  # unknown name: ValueError listing the names, before loading a model
     return Schedule(_core.schedule_course(q, _model_for(q.name, model, models_dir)))
 
 
-def iv(per_week: int = 3, weeks: int = 2, mg_per_kg: float = 0.5, duration: Quantity = "40 min",
-       model: Optional[ModelLike] = None) -> Schedule:
+def iv(
+    per_week: int = 3,
+    weeks: int = 2,
+    mg_per_kg: float = 0.5,
+    duration: Quantity = "40 min",
+    model: Optional[ModelLike] = None,
+) -> Schedule:
     """Racemic ketamine IV infusions: ``per_week`` = 3 (days 0, 2, 4 of each week) or 2 (days 0,
     3) for ``weeks`` weeks (1-52), ``mg_per_kg`` over ``duration`` (number = h, or "40 min")."""
-    return Schedule(_core.iv_course(_model_for("iv-days", model), _int_arg(per_week, "per_week"),
-                                    _int_arg(weeks, "weeks"), _mg_per_kg(mg_per_kg), to_hours(duration, "duration")))
+    return Schedule(
+        _core.iv_course(
+            _model_for("iv-days", model),
+            _int_arg(per_week, "per_week"),
+            _int_arg(weeks, "weeks"),
+            _mg_per_kg(mg_per_kg),
+            to_hours(duration, "duration"),
+        )
+    )
 
 
-def iv_days(days: Union[str, Iterable[float]], mg_per_kg: float = 0.5, duration: Quantity = "40 min",
-            model: Optional[ModelLike] = None) -> Schedule:
+def iv_days(
+    days: Union[str, Iterable[float]],
+    mg_per_kg: float = 0.5,
+    duration: Quantity = "40 min",
+    model: Optional[ModelLike] = None,
+) -> Schedule:
     """Racemic ketamine IV infusions on the given days (``[0, 2, 4, 7, 9, 11]`` or "0,2,4")."""
     return named("iv-days", days=days, mg_per_kg=mg_per_kg, duration=duration, model=model)
 
@@ -178,8 +225,13 @@ def esketamine_induction(weeks: int = 8, model: Optional[ModelLike] = None) -> S
     return named("esketamine-induction", weeks=weeks, model=model)
 
 
-def from_regimen(regimen: Union[Regimen, _core.Regimen, str, os.PathLike], model: ModelLike = "ketamine_iv_clements",
-                 *, session_window: Quantity = "2 h", models_dir: Union[str, os.PathLike, None] = None) -> Schedule:
+def from_regimen(
+    regimen: Union[Regimen, _core.Regimen, str, os.PathLike],
+    model: ModelLike = "ketamine_iv_clements",
+    *,
+    session_window: Quantity = "2 h",
+    models_dir: Union[str, os.PathLike, None] = None,
+) -> Schedule:
     """A schedule from any regimen (``ks.Regimen`` or a regimen .toml file) on ``model``.
 
     Sessions are the dose start times grouped so that a dose within ``session_window`` of a
@@ -193,16 +245,21 @@ def from_regimen(regimen: Union[Regimen, _core.Regimen, str, os.PathLike], model
     return Schedule(spec)
 
 
-def _schedule(schedule: Union[Schedule, str, os.PathLike, Regimen], model: Optional[ModelLike],
-              models_dir: Union[str, os.PathLike, None]) -> Schedule:
+def _schedule(
+    schedule: Union[Schedule, str, os.PathLike, Regimen],
+    model: Optional[ModelLike],
+    models_dir: Union[str, os.PathLike, None],
+) -> Schedule:
     if isinstance(schedule, Schedule):
         return schedule if model is None else schedule.on_model(model, models_dir)
     if isinstance(schedule, str) and schedule in SCHEDULE_NAMES:
         return named(schedule, model=model, models_dir=models_dir)
     if isinstance(schedule, (str, os.PathLike, Regimen, _core.Regimen)):
         return from_regimen(schedule, model if model is not None else "ketamine_iv_clements", models_dir=models_dir)
-    raise TypeError(f"schedule: expected a ks.Schedule, one of {', '.join(SCHEDULE_NAMES)}, a regimen file or a "
-                    f"ks.Regimen; got {type(schedule).__name__}")
+    raise TypeError(
+        f"schedule: expected a ks.Schedule, one of {', '.join(SCHEDULE_NAMES)}, a regimen file or a "
+        f"ks.Regimen; got {type(schedule).__name__}"
+    )
 
 
 def _overrides(obj: Any, values: Optional[Mapping[str, float]], fields: Sequence[str], what: str) -> None:
@@ -238,8 +295,15 @@ class CourseResult:
         acute_model, symptom_model: the parameters used (C++ structs).
     """
 
-    def __init__(self, core: _core.CourseResult, schedule: Schedule, subject: _core.Subject, acute_model: _core.AcuteEffectModel,
-                 symptom_model: _core.SymptomModel, options: _core.CourseOptions) -> None:
+    def __init__(
+        self,
+        core: _core.CourseResult,
+        schedule: Schedule,
+        subject: _core.Subject,
+        acute_model: _core.AcuteEffectModel,
+        symptom_model: _core.SymptomModel,
+        options: _core.CourseOptions,
+    ) -> None:
         import pandas as pd
 
         self._core = core
@@ -252,27 +316,46 @@ class CourseResult:
         cols = _core.session_columns()
         table = np.asarray(core.session_table, dtype=float).reshape(-1, len(cols))
         kinds = {_core.ColumnKind.integer: "int64", _core.ColumnKind.boolean: "bool"}
-        self.sessions = pd.DataFrame({c.name: table[:, k].astype(kinds.get(c.kind, "float64"))
-                                      for k, c in enumerate(cols)})
+        self.sessions = pd.DataFrame(
+            {c.name: table[:, k].astype(kinds.get(c.kind, "float64")) for k, c in enumerate(cols)}
+        )
         self.sessions.index = self.sessions["session"].to_numpy()
         self.sessions.attrs["units"] = dict(SESSION_UNITS)
 
         sc = core.symptom_curves
-        self.symptoms = pd.DataFrame({
-            "time_h": sc["time"], "day": sc["time"] / 24.0, "ce_ng_per_mL": sc["ce"], "P": sc["P"], "C": sc["C"],
-            "E": sc["E"],
-            "placebo": sc["placebo"], "madrs": sc["madrs"], "madrs_control": sc["madrs_control"],
-        })
+        self.symptoms = pd.DataFrame(
+            {
+                "time_h": sc["time"],
+                "day": sc["time"] / 24.0,
+                "ce_ng_per_mL": sc["ce"],
+                "P": sc["P"],
+                "C": sc["C"],
+                "E": sc["E"],
+                "placebo": sc["placebo"],
+                "madrs": sc["madrs"],
+                "madrs_control": sc["madrs_control"],
+            }
+        )
         self.symptoms.attrs["units"] = dict(SYMPTOM_UNITS)
         ac = core.acute_curves
-        self.acute = pd.DataFrame({"time_h": ac["time"], "day": ac["time"] / 24.0,
-                                   "dissociation_pct": ac["dissociation"], "sbp_rise_mmHg": ac["sbp_rise"],
-                                   "sbp_tolerance": ac["sbp_tolerance"]})
+        self.acute = pd.DataFrame(
+            {
+                "time_h": ac["time"],
+                "day": ac["time"] / 24.0,
+                "dissociation_pct": ac["dissociation"],
+                "sbp_rise_mmHg": ac["sbp_rise"],
+                "sbp_tolerance": ac["sbp_tolerance"],
+            }
+        )
         self.acute.attrs["units"] = dict(ACUTE_UNITS)
 
         se = core.side_effects_course
-        self.side_effects: Dict[str, float] = {"nausea": se.nausea, "dizziness": se.dizziness,
-                                               "drowsiness": se.drowsiness, "dissociation": se.dissociation}
+        self.side_effects: Dict[str, float] = {
+            "nausea": se.nausea,
+            "dizziness": se.dizziness,
+            "drowsiness": se.drowsiness,
+            "dissociation": se.dissociation,
+        }
 
         c = core.clinical
         self.clinical: Dict[str, Any] = {
@@ -300,8 +383,10 @@ class CourseResult:
 
     def clinical_days(self) -> Dict[str, Any]:
         """``clinical`` with every ``*_h`` time converted to days (``*_d``)."""
-        return {(k[:-2] + "_d" if k.endswith("_h") else k): (v / 24.0 if k.endswith("_h") else v)
-                for k, v in self.clinical.items()}
+        return {
+            (k[:-2] + "_d" if k.endswith("_h") else k): (v / 24.0 if k.endswith("_h") else v)
+            for k, v in self.clinical.items()
+        }
 
     def _repr_html_(self) -> str:
         from ._results import _html_table
@@ -310,7 +395,9 @@ class CourseResult:
         units = s.attrs.get("units", {})
         cols = list(s.columns)[:8]
         header = [f"{c} [{units[c]}]" if units.get(c) else c for c in cols]
-        rows = [[f"{x:.4g}" if isinstance(x, float) else x for x in r] for r in s[cols].head(20).itertuples(index=False)]
+        rows = [
+            [f"{x:.4g}" if isinstance(x, float) else x for x in r] for r in s[cols].head(20).itertuples(index=False)
+        ]
         more = f" (first 20 of {len(s)})" if len(s) > 20 else ""
         return _html_table(f"ketasim course {self.schedule.name!r}: {len(s)} sessions{more}", header, rows)
 
@@ -321,12 +408,14 @@ class CourseResult:
             return "-" if v is None or math.isnan(v) else f"{v:.1f} d"
 
         s = self.sessions
-        return (f"<ketasim.CourseResult {self.schedule.name!r}: {len(s)} sessions, baseline MADRS "
-                f"{c['baseline']:g}; response {d(c['response_d'])}"
-                f"{'' if c['sessions_to_response'] is None else ' (session %d)' % c['sessions_to_response']}, "
-                f"remission {d(c['remission_d'])}, lowest MADRS {c['min_madrs']:.1f}, relapse "
-                f"{d(c['relapse_after_last_d'])} after the last session; discharge "
-                f"{np.nanmin(s['discharge_min']):.0f}-{np.nanmax(s['discharge_min']):.0f} min>")
+        return (
+            f"<ketasim.CourseResult {self.schedule.name!r}: {len(s)} sessions, baseline MADRS "
+            f"{c['baseline']:g}; response {d(c['response_d'])}"
+            f"{'' if c['sessions_to_response'] is None else ' (session %d)' % c['sessions_to_response']}, "
+            f"remission {d(c['remission_d'])}, lowest MADRS {c['min_madrs']:.1f}, relapse "
+            f"{d(c['relapse_after_last_d'])} after the last session; discharge "
+            f"{np.nanmin(s['discharge_min']):.0f}-{np.nanmax(s['discharge_min']):.0f} min>"
+        )
 
 
 def course(
@@ -380,8 +469,11 @@ def course(
     am = _core.AcuteEffectModel.from_parameters(_core.load_library_pd("acute_effects", d))
     if diss_tolerance is not None:
         am.diss_tolerance_per_session = _fraction(
-            diss_tolerance, "diss_tolerance", "must be in (0, 1] (dissociation Emax multiplier per earlier session; "
-            "1 = no tolerance)", lambda v: 0.0 < v <= 1.0)
+            diss_tolerance,
+            "diss_tolerance",
+            "must be in (0, 1] (dissociation Emax multiplier per earlier session; 1 = no tolerance)",
+            lambda v: 0.0 < v <= 1.0,
+        )
     _overrides(am, acute, _ACUTE_FIELDS, "acute")
     sm = _core.SymptomModel.from_parameters(_core.load_library_pd(os.fspath(symptom_model), d))
     _overrides(sm, symptoms, _SYMPTOM_FIELDS, "symptoms")
@@ -393,8 +485,9 @@ def course(
     o.models_dir = d
     o.pd_solver = pd_solver
     co = _core.ClinicalOptions()
-    co.remission_threshold = _fraction(remission_threshold, "remission_threshold", "must be a finite number of "
-                                       "MADRS points", math.isfinite)
+    co.remission_threshold = _fraction(
+        remission_threshold, "remission_threshold", "must be a finite number of MADRS points", math.isfinite
+    )
     co.response_fraction = _fraction(response_fraction, "response_fraction", "must be a number", math.isfinite)
     co.onset_fraction = _fraction(onset_fraction, "onset_fraction", "must be a number", math.isfinite)
     o.clinical = co
@@ -413,12 +506,38 @@ def load_pd(name: str, models_dir: Union[str, os.PathLike, None] = None) -> "pan
     import pandas as pd
 
     p = _core.load_library_pd(name, _dir(models_dir))
-    df = pd.DataFrame([{"name": x.name, "value": x.value, "unit": x.unit, "description": x.description,
-                        "source": x.source, "calibrated": bool(x.calibrated)} for x in p.parameters]).set_index("name")
-    df.attrs.update({"name": p.name, "title": p.title, "description": p.description, "source_path": p.source_path,
-                     "structure": p.structure})
+    df = pd.DataFrame(
+        [
+            {
+                "name": x.name,
+                "value": x.value,
+                "unit": x.unit,
+                "description": x.description,
+                "source": x.source,
+                "calibrated": bool(x.calibrated),
+            }
+            for x in p.parameters
+        ]
+    ).set_index("name")
+    df.attrs.update(
+        {
+            "name": p.name,
+            "title": p.title,
+            "description": p.description,
+            "source_path": p.source_path,
+            "structure": p.structure,
+        }
+    )
     return df
 
 
-__all__ = ["CourseResult", "Schedule", "course", "load_pd", "SCHEDULE_NAMES", "SESSION_UNITS", "SYMPTOM_UNITS",
-           "ACUTE_UNITS"]
+__all__ = [
+    "CourseResult",
+    "Schedule",
+    "course",
+    "load_pd",
+    "SCHEDULE_NAMES",
+    "SESSION_UNITS",
+    "SYMPTOM_UNITS",
+    "ACUTE_UNITS",
+]

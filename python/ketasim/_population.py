@@ -40,14 +40,18 @@ def _covariates(covariates: CovariatesArg) -> list:
     if isinstance(covariates, (str, os.PathLike)):
         return list(_core.load_covariate_distributions(os.fspath(covariates)))
     if not isinstance(covariates, Mapping):
-        raise TypeError("covariates: expected {name: {'distribution': ..., ...}} or a TOML file path, "
-                        f"got {type(covariates).__name__}")
+        raise TypeError(
+            "covariates: expected {name: {'distribution': ..., ...}} or a TOML file path, "
+            f"got {type(covariates).__name__}"
+        )
     out = []
     for name, fields in covariates.items():
         if not isinstance(fields, Mapping):
-            raise TypeError(f"covariates['{name}']: expected a mapping of fields such as "
-                            "{'distribution': 'normal', 'mean': '80 kg', 'sd': '15 kg', 'lower': '40 kg'}, "
-                            f"got {type(fields).__name__}")
+            raise TypeError(
+                f"covariates['{name}']: expected a mapping of fields such as "
+                "{'distribution': 'normal', 'mean': '80 kg', 'sd': '15 kg', 'lower': '40 kg'}, "
+                f"got {type(fields).__name__}"
+            )
         text = {}
         for k, v in fields.items():
             if isinstance(v, bool) or not isinstance(v, (str, numbers.Real)):
@@ -105,10 +109,19 @@ class PopulationResult:
                 continue
             v = np.asarray(self.column(name), dtype=float)
             f = v[np.isfinite(v)]
-            rows.append((name, unit, f"{np.median(f):.4g}" if f.size else "-",
-                         f"{np.percentile(f, 5):.4g} - {np.percentile(f, 95):.4g}" if f.size else "-"))
-        return _html_table(f"ketasim population {self.model}: {self.n} subjects, seed {self.seed}",
-                           ("column", "unit", "median", "5th - 95th percentile"), rows[:30])
+            rows.append(
+                (
+                    name,
+                    unit,
+                    f"{np.median(f):.4g}" if f.size else "-",
+                    f"{np.percentile(f, 5):.4g} - {np.percentile(f, 95):.4g}" if f.size else "-",
+                )
+            )
+        return _html_table(
+            f"ketasim population {self.model}: {self.n} subjects, seed {self.seed}",
+            ("column", "unit", "median", "5th - 95th percentile"),
+            rows[:30],
+        )
 
     @property
     def frame(self) -> "pandas.DataFrame":  # noqa: F821
@@ -117,7 +130,7 @@ class PopulationResult:
         cols = self._raw["columns"]
         df = pd.DataFrame({k: cols[k] for k in self._raw["names"]})
         df["subject"] = df["subject"].astype(np.int64)
-        if "ID" in df:   # a dataset's subject IDs
+        if "ID" in df:  # a dataset's subject IDs
             df["ID"] = df["ID"].astype(np.int64)
         df = df.set_index("subject")
         df.attrs["units"] = {k: v for k, v in self.units.items() if k != "subject"}
@@ -131,8 +144,10 @@ class PopulationResult:
         import pandas as pd
 
         if "observations" not in self._raw:
-            raise ValueError("observations: only a dataset population (ks.population(model, data=...)) has "
-                             "per-subject times; use bands() or to_xarray() here")
+            raise ValueError(
+                "observations: only a dataset population (ks.population(model, data=...)) has "
+                "per-subject times; use bands() or to_xarray() here"
+            )
         o = self._raw["observations"]
         df = pd.DataFrame({k: o["columns"][k] for k in o["names"]})
         df["ID"] = df["ID"].astype(np.int64)
@@ -191,9 +206,11 @@ class PopulationResult:
         if self.trajectories is not None:
             ps = np.asarray(list(percentiles), dtype=float)
             for k, out in enumerate(self.outputs):
-                ds[f"{out}_band"] = xr.DataArray(np.percentile(self.trajectories[:, k, :], ps, axis=0),
-                                                 dims=("percentile", "time"),
-                                                 attrs={"units": self._raw["output_units"][k]})
+                ds[f"{out}_band"] = xr.DataArray(
+                    np.percentile(self.trajectories[:, k, :], ps, axis=0),
+                    dims=("percentile", "time"),
+                    attrs={"units": self._raw["output_units"][k]},
+                )
             ds = ds.assign_coords(percentile=ps, time=xr.DataArray(self.time, dims=("time",), attrs={"units": "h"}))
         ds.attrs.update({"model": self.model, "seed": self.seed, "n_subjects": self.n})
         return ds
@@ -207,8 +224,9 @@ class CoursePopulationResult(PopulationResult):
     intervals; ``sessions_to_response``/``sessions_to_remission``/``relapse``: Kaplan-Meier).
     """
 
-    def __init__(self, raw: dict, model_name: str, seed: int, n: int, schedule_name: str,
-                 replicates: Sequence[Any] = ()):
+    def __init__(
+        self, raw: dict, model_name: str, seed: int, n: int, schedule_name: str, replicates: Sequence[Any] = ()
+    ):
         super().__init__(raw, model_name, seed, n)
         self.schedule = schedule_name
         self._summary = raw["summary"]
@@ -224,11 +242,13 @@ class CoursePopulationResult(PopulationResult):
         last = r.iloc[-1]
         med = self.sessions_to_response["median"]
         rel = self.relapse["median"]
-        return (f"<CoursePopulationResult {self.schedule} on {self.model}: {self.n} patients, seed {self.seed}; "
-                f"response after session 1 {r['response'].iloc[0]:.0%}, after session {len(r)} "
-                f"{last['response']:.0%}; remission {last['remission']:.0%}; median sessions to response "
-                f"{'not reached' if np.isnan(med) else f'{med:g}'}; median relapse "
-                f"{'not reached' if np.isnan(rel) else f'{rel / 24:.1f} d'} after the last session>")
+        return (
+            f"<CoursePopulationResult {self.schedule} on {self.model}: {self.n} patients, seed {self.seed}; "
+            f"response after session 1 {r['response'].iloc[0]:.0%}, after session {len(r)} "
+            f"{last['response']:.0%}; remission {last['remission']:.0%}; median sessions to response "
+            f"{'not reached' if np.isnan(med) else f'{med:g}'}; median relapse "
+            f"{'not reached' if np.isnan(rel) else f'{rel / 24:.1f} d'} after the last session>"
+        )
 
     @property
     def rates(self) -> "pandas.DataFrame":  # noqa: F821
@@ -240,12 +260,21 @@ class CoursePopulationResult(PopulationResult):
 
         rows = []
         days = self._summary["session_days"]
-        for k, (rs, rm, ev) in enumerate(zip(self._summary["response"], self._summary["remission"],
-                                             self._summary["ever_remitted"])):
-            row = {"session": k + 1, "day": days[k] / 24.0,
-                   "response": rs[2], "response_lo": rs[3], "response_hi": rs[4],
-                   "remission": rm[2], "remission_lo": rm[3], "remission_hi": rm[4],
-                   "ever_remitted": ev[2], "n": rs[1]}
+        for k, (rs, rm, ev) in enumerate(
+            zip(self._summary["response"], self._summary["remission"], self._summary["ever_remitted"])
+        ):
+            row = {
+                "session": k + 1,
+                "day": days[k] / 24.0,
+                "response": rs[2],
+                "response_lo": rs[3],
+                "response_hi": rs[4],
+                "remission": rm[2],
+                "remission_lo": rm[3],
+                "remission_hi": rm[4],
+                "ever_remitted": ev[2],
+                "n": rs[1],
+            }
             for what in ("response", "remission") if self._replicates else ():
                 rates = np.array([r[what][k][2] for r in self._replicates], dtype=float)
                 if not np.all(np.isfinite(rates)):
@@ -359,22 +388,51 @@ def population(
     from ._pd import SCHEDULE_NAMES, Schedule
 
     if data is not None:
-        return _dataset_population(model, regimen, data, n=n, seed=seed, covariates=covariates, table=table,
-                                   variability=variability, t_end=t_end, dt=dt, outputs=outputs,
-                                   threshold=threshold, bands=bands, residual_error=residual_error,
-                                   threads=threads, chunk=chunk, progress=progress, models_dir=models_dir,
-                                   course_options=course_options)
+        return _dataset_population(
+            model,
+            regimen,
+            data,
+            n=n,
+            seed=seed,
+            covariates=covariates,
+            table=table,
+            variability=variability,
+            t_end=t_end,
+            dt=dt,
+            outputs=outputs,
+            threshold=threshold,
+            bands=bands,
+            residual_error=residual_error,
+            threads=threads,
+            chunk=chunk,
+            progress=progress,
+            models_dir=models_dir,
+            course_options=course_options,
+        )
     if regimen is None:
         raise TypeError("population: give the regimen (or a schedule, or data=DATASET)")
     if isinstance(regimen, Schedule) or (isinstance(regimen, str) and regimen in SCHEDULE_NAMES):
-        return _course_population(model, regimen, n=n, seed=seed, covariates=covariates, table=table,
-                                  variability=variability, threads=threads, chunk=chunk, progress=progress,
-                                  models_dir=models_dir, uncertainty=uncertainty, **(course_options or {}))
+        return _course_population(
+            model,
+            regimen,
+            n=n,
+            seed=seed,
+            covariates=covariates,
+            table=table,
+            variability=variability,
+            threads=threads,
+            chunk=chunk,
+            progress=progress,
+            models_dir=models_dir,
+            uncertainty=uncertainty,
+            **(course_options or {}),
+        )
     if not (isinstance(uncertainty, numbers.Integral) and not isinstance(uncertainty, bool) and uncertainty == 0):
         raise TypeError("population: uncertainty applies to a schedule (a treatment course), not to a regimen")
     if course_options:
-        raise TypeError("population: course_options apply to a schedule (a ks.Schedule or a schedule name), "
-                        "not to a regimen")
+        raise TypeError(
+            "population: course_options apply to a schedule (a ks.Schedule or a schedule name), not to a regimen"
+        )
     if model is None:
         raise TypeError("population: give the model (library name, .toml file or ks.Model)")
     m = load_model(model, models_dir)
@@ -386,11 +444,20 @@ def population(
     total = spec.table.rows if spec.table.rows else spec.n
     callback, close = _progress(progress, total)
     try:
-        raw = _core.run_population(m, reg, make_grid(t_end, dt), spec, options=make_options(), outputs=outs,
-                                   metric_options=make_metric_options(threshold=threshold),
-                                   keep_trajectories=bool(bands or residual_error),
-                                   residual_error=bool(residual_error), threads=threads, chunk=chunk,
-                                   progress=callback)
+        raw = _core.run_population(
+            m,
+            reg,
+            make_grid(t_end, dt),
+            spec,
+            options=make_options(),
+            outputs=outs,
+            metric_options=make_metric_options(threshold=threshold),
+            keep_trajectories=bool(bands or residual_error),
+            residual_error=bool(residual_error),
+            threads=threads,
+            chunk=chunk,
+            progress=callback,
+        )
     finally:
         close()
     return PopulationResult(raw, m.name, spec.seed, total)
@@ -409,17 +476,48 @@ def _dataset(data: Any, m: "_core.Model") -> "_core.Dataset":
     raise TypeError(f"data: expected a pandas DataFrame or a CSV path, got {type(data).__name__}")
 
 
-def _dataset_population(model, regimen, data, *, n, seed, covariates, table, variability, t_end, dt, outputs,
-                        threshold, bands, residual_error, threads, chunk, progress, models_dir,
-                        course_options) -> PopulationResult:
-    given = [name for name, v in (("regimen", regimen), ("n", n), ("covariates", covariates), ("table", table),
-                                  ("course_options", course_options)) if v is not None]
+def _dataset_population(
+    model,
+    regimen,
+    data,
+    *,
+    n,
+    seed,
+    covariates,
+    table,
+    variability,
+    t_end,
+    dt,
+    outputs,
+    threshold,
+    bands,
+    residual_error,
+    threads,
+    chunk,
+    progress,
+    models_dir,
+    course_options,
+) -> PopulationResult:
+    given = [
+        name
+        for name, v in (
+            ("regimen", regimen),
+            ("n", n),
+            ("covariates", covariates),
+            ("table", table),
+            ("course_options", course_options),
+        )
+        if v is not None
+    ]
     if given:
-        raise TypeError(f"population: data= gives every subject's doses, times and covariates; "
-                        f"not with {', '.join(given)}")
+        raise TypeError(
+            f"population: data= gives every subject's doses, times and covariates; not with {', '.join(given)}"
+        )
     if bands or residual_error:
-        raise TypeError("population: with data= every ID has its own times: the trajectories are in "
-                        "result.observations (long format); bands and residual_error do not apply")
+        raise TypeError(
+            "population: with data= every ID has its own times: the trajectories are in "
+            "result.observations (long format); bands and residual_error do not apply"
+        )
     if model is None:
         raise TypeError("population: give the model (library name, .toml file or ks.Model)")
     if not isinstance(variability, bool):
@@ -432,10 +530,19 @@ def _dataset_population(model, regimen, data, *, n, seed, covariates, table, var
     outs = [] if outputs is None else ([outputs] if isinstance(outputs, str) else [str(o) for o in outputs])
     callback, close = _progress(progress, len(ds))
     try:
-        raw = _core.run_dataset_population(m, ds, make_grid(t_end, dt), seed=seed, variability=variability,
-                                           options=make_options(), outputs=outs,
-                                           metric_options=make_metric_options(threshold=threshold),
-                                           threads=threads, chunk=chunk, progress=callback)
+        raw = _core.run_dataset_population(
+            m,
+            ds,
+            make_grid(t_end, dt),
+            seed=seed,
+            variability=variability,
+            options=make_options(),
+            outputs=outs,
+            metric_options=make_metric_options(threshold=threshold),
+            threads=threads,
+            chunk=chunk,
+            progress=callback,
+        )
     finally:
         close()
     return PopulationResult(raw, m.name, seed, len(ds))
@@ -458,12 +565,30 @@ def _population_spec(n, seed, covariates, table, variability) -> "_core.Populati
     return spec
 
 
-def _course_population(model, schedule, *, n, seed, covariates, table, variability, threads, chunk, progress,
-                       models_dir, uncertainty=0, follow_up: Quantity = "28 d", dt: Quantity = "1 min",
-                       stop_at_remission: bool = False, max_sessions: int = 0, remission_threshold: float = 10.0,
-                       response_fraction: float = 0.5, pd_solver: str = "semi-analytic",
-                       symptom_model: Union[str, os.PathLike] = "madrs",
-                       madrs_at: Sequence[Quantity] = ()) -> CoursePopulationResult:
+def _course_population(
+    model,
+    schedule,
+    *,
+    n,
+    seed,
+    covariates,
+    table,
+    variability,
+    threads,
+    chunk,
+    progress,
+    models_dir,
+    uncertainty=0,
+    follow_up: Quantity = "28 d",
+    dt: Quantity = "1 min",
+    stop_at_remission: bool = False,
+    max_sessions: int = 0,
+    remission_threshold: float = 10.0,
+    response_fraction: float = 0.5,
+    pd_solver: str = "semi-analytic",
+    symptom_model: Union[str, os.PathLike] = "madrs",
+    madrs_at: Sequence[Quantity] = (),
+) -> CoursePopulationResult:
     from ._models import _dir
     from ._pd import _schedule
 
@@ -501,9 +626,12 @@ def _course_population(model, schedule, *, n, seed, covariates, table, variabili
     try:
         raw = _core.run_course_population(sched.to_core(), acute, symptoms, spec, o, progress=callback)
         # Parameter uncertainty: the same patients (same spec and seed) on each drawn set.
-        draws = [_core.run_course_population(sched.to_core(), acute,
-                                             _core.draw_pd_uncertainty(symptoms, spec.seed, k), spec, o)["summary"]
-                 for k in range(replicates)]
+        draws = [
+            _core.run_course_population(
+                sched.to_core(), acute, _core.draw_pd_uncertainty(symptoms, spec.seed, k), spec, o
+            )["summary"]
+            for k in range(replicates)
+        ]
     finally:
         close()
     return CoursePopulationResult(raw, sched.to_core().model.name, spec.seed, total, sched.name, draws)

@@ -83,8 +83,12 @@ class Regimen:
         else:
             size = _core.NASAL_DEVICE_MG if device is None else to_dose(device, "intranasal: device", False)[0]
         core = _core.Regimen.intranasal(
-            total_mg, to_hours_list(at, "intranasal: at"), size, to_hours(spacing, "intranasal: spacing"),
-            _route(route, "intranasal: route"))
+            total_mg,
+            to_hours_list(at, "intranasal: at"),
+            size,
+            to_hours(spacing, "intranasal: spacing"),
+            _route(route, "intranasal: route"),
+        )
         return cls._wrap(core)
 
     @classmethod

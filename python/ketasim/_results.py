@@ -40,13 +40,13 @@ class ResultArm:
 
     name: str
     time: np.ndarray
-    outputs: Dict[str, np.ndarray]                 # output -> (N, T)
+    outputs: Dict[str, np.ndarray]  # output -> (N, T)
     units: Dict[str, str]
-    metrics: Dict[str, Dict[str, np.ndarray]]      # output -> metric (ks.METRICS name; c_at (N, K)) -> values
+    metrics: Dict[str, Dict[str, np.ndarray]]  # output -> metric (ks.METRICS name; c_at (N, K)) -> values
     metric_units: Dict[str, Dict[str, str]]
-    subjects: Optional["pandas.DataFrame"]         # noqa: F821  one row per subject
+    subjects: Optional["pandas.DataFrame"]  # noqa: F821  one row per subject
     attrs: Dict[str, Any] = field(default_factory=dict)
-    metric_at_times: Dict[str, List[float]] = field(default_factory=dict)   # output -> c_at times, h
+    metric_at_times: Dict[str, List[float]] = field(default_factory=dict)  # output -> c_at times, h
 
     @property
     def n_subjects(self) -> int:
@@ -66,15 +66,22 @@ class ResultArm:
         t = self.time
         for name, v in self.outputs.items():
             n = v.shape[0]
-            frames.append(pd.DataFrame({
-                "subject": np.repeat(np.arange(n), t.size),
-                "time": np.tile(t, n),
-                "output": name,
-                "value": v.reshape(-1),
-                "unit": self.units.get(name, ""),
-            }))
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-            columns=["subject", "time", "output", "value", "unit"])
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "subject": np.repeat(np.arange(n), t.size),
+                        "time": np.tile(t, n),
+                        "output": name,
+                        "value": v.reshape(-1),
+                        "unit": self.units.get(name, ""),
+                    }
+                )
+            )
+        return (
+            pd.concat(frames, ignore_index=True)
+            if frames
+            else pd.DataFrame(columns=["subject", "time", "output", "value", "unit"])
+        )
 
     def metrics_frame(self) -> "pandas.DataFrame":  # noqa: F821
         """One row per subject, columns "<output>.<metric>" (``ks.METRICS`` names; c_at as
@@ -96,7 +103,7 @@ class ResultArm:
                     units[f"{o}.{k}"] = self.metric_units.get(o, {}).get(k, "")
         df = pd.DataFrame(cols)
         df.index.name = "subject"
-        df.attrs["units"] = units   # column -> unit, the documented place for units in frames
+        df.attrs["units"] = units  # column -> unit, the documented place for units in frames
         return df
 
     def __repr__(self) -> str:
@@ -109,8 +116,11 @@ class ResultArm:
 
     def _repr_html_(self) -> str:
         rows = [(o, self.units.get(o, ""), f"{np.nanmax(v):.4g}" if v.size else "-") for o, v in self.outputs.items()]
-        return _html_table(f"ketasim result arm {self.name!r}: {self.n_subjects} subjects, {self.time.size} times",
-                           ("output", "unit", "max"), rows)
+        return _html_table(
+            f"ketasim result arm {self.name!r}: {self.n_subjects} subjects, {self.time.size} times",
+            ("output", "unit", "max"),
+            rows,
+        )
 
 
 @dataclass
@@ -153,11 +163,15 @@ class ResultFile:
         return f"<ketasim.ResultFile {os.path.basename(self.path)!r} ({state}, ketasim {v}): {len(self.arms)} arms: {arms}>"
 
     def _repr_html_(self) -> str:
-        rows = [(a.name, a.n_subjects, a.time.size, ", ".join(f"{o} [{a.units.get(o, '')}]" for o in a.outputs))
-                for a in self.arms.values()]
-        return _html_table(f"ketasim result file {os.path.basename(self.path)} "
-                           f"(ketasim {self.attrs.get('ketasim_version', '?')})",
-                           ("arm", "subjects", "times", "outputs [unit]"), rows)
+        rows = [
+            (a.name, a.n_subjects, a.time.size, ", ".join(f"{o} [{a.units.get(o, '')}]" for o in a.outputs))
+            for a in self.arms.values()
+        ]
+        return _html_table(
+            f"ketasim result file {os.path.basename(self.path)} (ketasim {self.attrs.get('ketasim_version', '?')})",
+            ("arm", "subjects", "times", "outputs [unit]"),
+            rows,
+        )
 
     def to_pandas(self) -> "pandas.DataFrame":  # noqa: F821
         """Tidy over all arms: arm, subject, time, output, value, unit."""
@@ -181,8 +195,10 @@ def _read_arm(g, name: str) -> ResultArm:
     # No silent wrong numbers from a damaged or foreign file: the time axis is a finite, strictly
     # increasing float vector and every output is a finite float (subjects, times) array.
     if not (isinstance(time, np.ndarray) and time.ndim == 1 and np.issubdtype(time.dtype, np.floating)):
-        raise ValueError(f"{where}/time: must be a 1-D float dataset (hours), got {getattr(time, 'dtype', type(time))} "
-                         f"of shape {getattr(time, 'shape', ())}")
+        raise ValueError(
+            f"{where}/time: must be a 1-D float dataset (hours), got {getattr(time, 'dtype', type(time))} "
+            f"of shape {getattr(time, 'shape', ())}"
+        )
     if not (np.all(np.isfinite(time)) and np.all(np.diff(time) > 0)):
         raise ValueError(f"{where}/time: must be finite and strictly increasing")
     outputs: Dict[str, np.ndarray] = {}
@@ -191,15 +207,19 @@ def _read_arm(g, name: str) -> ResultArm:
         for k, ds in g["outputs"].items():
             v = ds[()]
             if not (isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.floating) and v.ndim in (1, 2)):
-                raise ValueError(f"{where}/outputs/{k}: must be a float array (subjects, times), got "
-                                 f"{getattr(v, 'dtype', type(v))} of shape {getattr(v, 'shape', ())}")
+                raise ValueError(
+                    f"{where}/outputs/{k}: must be a float array (subjects, times), got "
+                    f"{getattr(v, 'dtype', type(v))} of shape {getattr(v, 'shape', ())}"
+                )
             v = v.reshape(1, -1) if v.ndim == 1 else v
             if v.shape[1] != time.size:
                 raise ValueError(f"{where}/outputs/{k}: {v.shape[1]} columns for {time.size} times")
             if not np.all(np.isfinite(v)):
                 bad = np.argwhere(~np.isfinite(v))[0]
-                raise ValueError(f"{where}/outputs/{k}: value {v[tuple(bad)]} at subject {bad[0]}, time "
-                                 f"{time[bad[1]]} h is not finite")
+                raise ValueError(
+                    f"{where}/outputs/{k}: value {v[tuple(bad)]} at subject {bad[0]}, time "
+                    f"{time[bad[1]]} h is not finite"
+                )
             outputs[k] = v
             units[k] = _text(ds.attrs.get("units", ""))
     metrics: Dict[str, Dict[str, np.ndarray]] = {}
@@ -259,8 +279,10 @@ def read_results(path: Union[str, os.PathLike]) -> ResultFile:
             raise ValueError(f"{p}: a `ketasim run` file (streamed layout, docs/hpc.md): open it with ks.open_run")
         # The writer sets complete = "yes" last: anything else is a run that did not finish.
         if attrs.get("complete") != "yes":
-            raise ValueError(f"{p}: not a complete ketasim result (root attribute complete = "
-                             f"{attrs.get('complete')!r}, not 'yes'): the run that wrote it did not finish")
+            raise ValueError(
+                f"{p}: not a complete ketasim result (root attribute complete = "
+                f"{attrs.get('complete')!r}, not 'yes'): the run that wrote it did not finish"
+            )
         arms: Dict[str, ResultArm] = {}
         if "arms" in f:
             ag = f["arms"]
@@ -305,8 +327,10 @@ def write_results(path: Union[str, os.PathLike], results: Any, *, command: str =
     if not isinstance(command, str):
         raise TypeError(f"write_results: command: expected a str, got {type(command).__name__} {command!r}")
     if not isinstance(results, (Result, Mapping)):
-        raise TypeError(f"write_results: results: expected a ks.Result or {{arm name: Result or [Result, ...]}}, "
-                        f"got {type(results).__name__}")
+        raise TypeError(
+            f"write_results: results: expected a ks.Result or {{arm name: Result or [Result, ...]}}, "
+            f"got {type(results).__name__}"
+        )
     arms_in = {"arm": results} if isinstance(results, Result) else dict(results)
     if not arms_in:
         raise ValueError("write_results: no results to write")
@@ -319,15 +343,15 @@ def write_results(path: Union[str, os.PathLike], results: Any, *, command: str =
         first = rs[0]
         for r in rs[1:]:
             if r.model is not first.model and r.model.name != first.model.name:
-                raise ValueError(f"write_results: arm '{name}': results from different models "
-                                 f"({first.model.name}, {r.model.name})")
+                raise ValueError(
+                    f"write_results: arm '{name}': results from different models ({first.model.name}, {r.model.name})"
+                )
             if not np.array_equal(np.asarray(r.time), np.asarray(first.time)):
                 raise ValueError(f"write_results: arm '{name}': results on different time grids")
-        mo = make_metric_options()   # last dose: each trajectory's own
+        mo = make_metric_options()  # last dose: each trajectory's own
         metrics = [{o: _core.compute_metrics(r.trajectory, o, mo) for o in r.outputs} for r in rs]
         reg = first.regimen if isinstance(first.regimen, Regimen) else Regimen._wrap(first.regimen)
-        arms.append((str(name), first.model, repr(reg), [r.trajectory for r in rs],
-                     [r.subject for r in rs], metrics))
+        arms.append((str(name), first.model, repr(reg), [r.trajectory for r in rs], [r.subject for r in rs], metrics))
         options = options or getattr(first, "options", None)
     _core.write_results(os.fspath(path), arms, options or _core.SimOptions(), command)
 
@@ -340,5 +364,7 @@ def _html_table(caption: str, header: Sequence[str], rows: Sequence[Sequence[Any
         return "".join(f"<{tag}>{html.escape(str(v))}</{tag}>" for v in values)
 
     body = "".join(f"<tr>{cells('td', r)}</tr>" for r in rows)
-    return (f"<table><caption>{html.escape(caption)}</caption><thead><tr>{cells('th', header)}</tr></thead>"
-            f"<tbody>{body}</tbody></table>")
+    return (
+        f"<table><caption>{html.escape(caption)}</caption><thead><tr>{cells('th', header)}</tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+    )

@@ -69,9 +69,16 @@ def _tqdm_progress() -> Optional[Callable[[int, int], bool]]:
     return update
 
 
-def run(spec: SpecArg, *, threads: Optional[int] = None, shard: Optional[str] = None, resume: bool = False,
-        dry_run: bool = False, over_budget: bool = False,
-        progress: Union[None, bool, Callable[[int, int], Optional[bool]]] = None) -> Union[RunReport, Dict[str, Any]]:
+def run(
+    spec: SpecArg,
+    *,
+    threads: Optional[int] = None,
+    shard: Optional[str] = None,
+    resume: bool = False,
+    dry_run: bool = False,
+    over_budget: bool = False,
+    progress: Union[None, bool, Callable[[int, int], Optional[bool]]] = None,
+) -> Union[RunReport, Dict[str, Any]]:
     """Run a spec: a population streamed chunk by chunk into a resumable HDF5 file.
 
     Args:
@@ -109,8 +116,14 @@ def run(spec: SpecArg, *, threads: Optional[int] = None, shard: Optional[str] = 
     else:
         raise TypeError(f"run: progress: expected None, a bool or a callable(done, total), got {progress!r}")
     r = _core.execute_run(s, models_dir(), threads, shard, resume, over_budget, cb)
-    return RunReport(str(r["path"]), int(r["points"]), int(r["computed"]), int(r["resumed"]), bool(r["complete"]),
-                     float(r["seconds"]))
+    return RunReport(
+        str(r["path"]),
+        int(r["points"]),
+        int(r["computed"]),
+        int(r["resumed"]),
+        bool(r["complete"]),
+        float(r["seconds"]),
+    )
 
 
 def merge_runs(out: Union[str, os.PathLike], shards: Sequence[Union[str, os.PathLike]]) -> None:
@@ -128,11 +141,15 @@ def open_run(path: Union[str, os.PathLike]) -> "xarray.Dataset":  # noqa: F821
     p = os.fspath(path)
     with h5py.File(p, "r") as f:
         if f.attrs.get("layout") != "ketasim-run/1":
-            raise ValueError(f"{p}: not a ketasim run file (no layout = 'ketasim-run/1' attribute); "
-                             "read simulate/compare results with ks.read_results")
+            raise ValueError(
+                f"{p}: not a ketasim run file (no layout = 'ketasim-run/1' attribute); "
+                "read simulate/compare results with ks.read_results"
+            )
         if int(f.attrs.get("complete", 0)) != 1:
-            raise ValueError(f"{p}: not complete (attribute complete = {int(f.attrs.get('complete', 0))}): the run "
-                             "was interrupted; finish it with ks.run(spec, resume=True) or `ketasim run SPEC --resume`")
+            raise ValueError(
+                f"{p}: not complete (attribute complete = {int(f.attrs.get('complete', 0))}): the run "
+                "was interrupted; finish it with ks.run(spec, resume=True) or `ketasim run SPEC --resume`"
+            )
     return xr.open_dataset(p, engine="h5netcdf", decode_timedelta=False)
 
 

@@ -25,8 +25,10 @@ def _factors(factors: Mapping[str, str], model=None) -> list:
     out = []
     for name, text in factors.items():
         if not isinstance(text, str):
-            raise ValueError(f"factors[{name!r}]: {text!r} must be a distribution text such as 'uniform(1, 5)' "
-                             "or 'lognormal(median=151 L/h, cv=30%)'")
+            raise ValueError(
+                f"factors[{name!r}]: {text!r} must be a distribution text such as 'uniform(1, 5)' "
+                "or 'lognormal(median=151 L/h, cv=30%)'"
+            )
         out.append(_core.parse_factor(str(name), text, f"factors[{name!r}]", model))
     return out
 
@@ -125,23 +127,45 @@ def sensitivity(
     fs = _factors(factors, m)
     names = [f.name for f in fs]
     given = [x for x, v in (("weight", weight), ("age", age)) if v is not None] + [
-        x for x in names if x in ("weight", "age")]
+        x for x in names if x in ("weight", "age")
+    ]
     _core.require_covariates_used(m, reg.per_kg(), given, "sensitivity")
     metric = metric_name(metric)
     n = to_int(n, "n")
     callback, close = _progress_callback(progress, n * (len(fs) + 2))
     try:
         r = _core.pk_sensitivity(
-            m, reg, make_grid(t_end, dt, t_start, times), make_options(solver, method, rtol, atol), fs,
+            m,
+            reg,
+            make_grid(t_end, dt, t_start, times),
+            make_options(solver, method, rtol, atol),
+            fs,
             make_subject(70.0 if weight is None else weight, 40.0 if age is None else age, fixed),
-            output or "", metric, make_metric_options(threshold), n, to_int(seed, "seed"), to_int(bootstrap, "bootstrap"),
-            float(confidence), bool(scramble), to_int(skip, "skip"), to_int(threads, "threads"), callback)
+            output or "",
+            metric,
+            make_metric_options(threshold),
+            n,
+            to_int(seed, "seed"),
+            to_int(bootstrap, "bootstrap"),
+            float(confidence),
+            bool(scramble),
+            to_int(skip, "skip"),
+            to_int(threads, "threads"),
+            callback,
+        )
     finally:
         close()
-    df = pd.DataFrame({k: np.asarray(r[k]) for k in ("S1", "S1_conf", "ST", "ST_conf")},
-                      index=pd.Index(r["names"], name="factor"))
-    df.attrs.update(metric=metric, output=output or m.outputs[0].name, n=int(r["n"]),
-                    evaluations=int(r["evaluations"]), mean=float(r["mean"]), variance=float(r["variance"]))
+    df = pd.DataFrame(
+        {k: np.asarray(r[k]) for k in ("S1", "S1_conf", "ST", "ST_conf")}, index=pd.Index(r["names"], name="factor")
+    )
+    df.attrs.update(
+        metric=metric,
+        output=output or m.outputs[0].name,
+        n=int(r["n"]),
+        evaluations=int(r["evaluations"]),
+        mean=float(r["mean"]),
+        variance=float(r["variance"]),
+    )
     if not return_samples:
         return df
     return df, {k: r[k] for k in ("A", "B", "yA", "yB", "yAB")}

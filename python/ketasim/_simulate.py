@@ -12,12 +12,13 @@ from ._models import ModelLike, load_model
 from ._regimen import Regimen, as_core_regimen
 from ._units import Quantity, overrides_argument, to_hours, to_hours_list, to_int, to_params, to_real
 
+
 class MetricSpec(NamedTuple):
     """One entry of the C++ metric registry (include/ketasim/metrics.hpp)."""
 
-    unit: str            # unit rule: "output unit", "output unit * h", "h", "1/h", "1"
-    terminal_fit: bool   # NaN without the log-linear terminal fit
-    threshold: bool      # NaN without a threshold
+    unit: str  # unit rule: "output unit", "output unit * h", "h", "1/h", "1"
+    terminal_fit: bool  # NaN without the log-linear terminal fit
+    threshold: bool  # NaN without a threshold
     description: str
 
 
@@ -32,12 +33,17 @@ def metric_name(name: str) -> str:
     """``name`` if it is a metric of the registry (ValueError listing the names otherwise)."""
     if not isinstance(name, str):
         raise ValueError(f"metric {name!r} must be a name (accepted: {', '.join(METRICS)})")
-    _core.metric_index(name)   # raises ValueError naming the value and the accepted names
+    _core.metric_index(name)  # raises ValueError naming the value and the accepted names
     return name
 
 
-def make_subject(weight: float = 70.0, age: float = 40.0, params: Optional[Mapping[str, Any]] = None,
-                 what: str = "set", model: Optional[_core.Model] = None) -> _core.Subject:
+def make_subject(
+    weight: float = 70.0,
+    age: float = 40.0,
+    params: Optional[Mapping[str, Any]] = None,
+    what: str = "set",
+    model: Optional[_core.Model] = None,
+) -> _core.Subject:
     s = _core.Subject()
     s.weight_kg = to_real(weight, "weight", "a body weight in kg (a number)")
     s.age_years = to_real(age, "age", "an age in years (a number)")
@@ -45,8 +51,9 @@ def make_subject(weight: float = 70.0, age: float = 40.0, params: Optional[Mappi
     return s
 
 
-def make_grid(t_end: Quantity, dt: Quantity, t_start: Quantity = 0.0,
-              times: Optional[Iterable[Quantity]] = None) -> _core.OutputGrid:
+def make_grid(
+    t_end: Quantity, dt: Quantity, t_start: Quantity = 0.0, times: Optional[Iterable[Quantity]] = None
+) -> _core.OutputGrid:
     if times is not None:
         return _core.OutputGrid.at(to_hours_list(times, "times"))
     t0, t1, step = to_hours(t_start, "t_start"), to_hours(t_end, "t_end"), to_hours(dt, "dt")
@@ -56,9 +63,16 @@ def make_grid(t_end: Quantity, dt: Quantity, t_start: Quantity = 0.0,
         raise _core.InputError(f"t_start/t_end/dt: {e}") from None
 
 
-def make_options(solver: str = "exact", method: str = "dopri5", rtol: float = 1e-8, atol: float = 1e-10,
-                 max_steps: int = 10_000_000, include_event_times: bool = False,
-                 output_amounts: bool = False, outputs: Union[str, Sequence[str], None] = None) -> _core.SimOptions:
+def make_options(
+    solver: str = "exact",
+    method: str = "dopri5",
+    rtol: float = 1e-8,
+    atol: float = 1e-10,
+    max_steps: int = 10_000_000,
+    include_event_times: bool = False,
+    output_amounts: bool = False,
+    outputs: Union[str, Sequence[str], None] = None,
+) -> _core.SimOptions:
     o = _core.SimOptions()
     for name, v in (("solver", solver), ("method", method)):
         if not isinstance(v, str):
@@ -81,9 +95,12 @@ def make_options(solver: str = "exact", method: str = "dopri5", rtol: float = 1e
     return o
 
 
-def make_metric_options(threshold: Optional[float] = None, at_times: Optional[Iterable[Quantity]] = None,
-                        terminal_start: Optional[Quantity] = None,
-                        last_dose_time: Optional[float] = None) -> _core.MetricOptions:
+def make_metric_options(
+    threshold: Optional[float] = None,
+    at_times: Optional[Iterable[Quantity]] = None,
+    terminal_start: Optional[Quantity] = None,
+    last_dose_time: Optional[float] = None,
+) -> _core.MetricOptions:
     """MetricOptions; ``last_dose_time`` None = each trajectory's own (its regimen's last dose)."""
     o = _core.MetricOptions()
     o.threshold = math.nan if threshold is None else to_real(threshold, "threshold", "a concentration (a number)")
@@ -105,8 +122,9 @@ class Result:
 
     __slots__ = ("trajectory", "model", "regimen", "subject")
 
-    def __init__(self, trajectory: _core.Trajectory, model: _core.Model, regimen: _core.Regimen,
-                 subject: _core.Subject) -> None:
+    def __init__(
+        self, trajectory: _core.Trajectory, model: _core.Model, regimen: _core.Regimen, subject: _core.Subject
+    ) -> None:
         self.trajectory = trajectory
         self.model = model
         self.regimen = regimen
@@ -149,7 +167,7 @@ class Result:
         t, v, names = self.time, self.values, self.outputs
         if wide:
             df = pd.DataFrame({n: v[i] for i, n in enumerate(names)}, index=pd.Index(t, name="time"))
-            df.attrs["units"] = {"time": "h", **self.units}   # column -> unit (docs: frames keep units here)
+            df.attrs["units"] = {"time": "h", **self.units}  # column -> unit (docs: frames keep units here)
             return df
         n_t = t.size
         return pd.DataFrame(
@@ -167,16 +185,23 @@ class Result:
 
     def __repr__(self) -> str:
         t = self.time
-        return (f"<ketasim.Result model={self.model.name!r} outputs={self.outputs} "
-                f"times={t.size} ({t[0]:g}-{t[-1]:g} h) dose={self.dose_total_mg:g} mg>")
+        return (
+            f"<ketasim.Result model={self.model.name!r} outputs={self.outputs} "
+            f"times={t.size} ({t[0]:g}-{t[-1]:g} h) dose={self.dose_total_mg:g} mg>"
+        )
 
     def _repr_html_(self) -> str:
         from ._results import _html_table
 
         t, v = self.time, self.values
-        rows = [(n, self.units.get(n, ""), f"{np.max(v[i]):.4g}" if t.size else "-") for i, n in enumerate(self.outputs)]
-        return _html_table(f"ketasim result: {self.model.name}, {t.size} times ({t[0]:g}-{t[-1]:g} h), "
-                           f"dose {self.dose_total_mg:g} mg", ("output", "unit", "max"), rows)
+        rows = [
+            (n, self.units.get(n, ""), f"{np.max(v[i]):.4g}" if t.size else "-") for i, n in enumerate(self.outputs)
+        ]
+        return _html_table(
+            f"ketasim result: {self.model.name}, {t.size} times ({t[0]:g}-{t[-1]:g} h), dose {self.dose_total_mg:g} mg",
+            ("output", "unit", "max"),
+            rows,
+        )
 
 
 def simulate(
@@ -265,7 +290,7 @@ def metrics(
     DataFrame with one row per output.
     """
     at = [] if at_times is None else to_hours_list(at_times, "at_times")
-    mo = make_metric_options(threshold, at_times, terminal_start)   # last dose: the trajectory's own
+    mo = make_metric_options(threshold, at_times, terminal_start)  # last dose: the trajectory's own
     single = isinstance(outputs, str)
     names = [outputs] if single else (result.outputs if outputs is None else list(outputs))
     out = {n: _metric_dict(_core.compute_metrics(result.trajectory, n, mo), at) for n in names}

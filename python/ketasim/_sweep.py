@@ -180,13 +180,15 @@ def sweep(
     for n in names:
         if n not in SPECIAL_VARIABLES and not m.has_parameter(n):
             valid = ", ".join([p.name for p in m.parameters] + list(SPECIAL_VARIABLES))
-            raise ValueError(f"sweep: '{n}' is neither a parameter of model '{m.name}' nor a sweep variable "
-                             f"(accepted: {valid})")
+            raise ValueError(
+                f"sweep: '{n}' is neither a parameter of model '{m.name}' nor a sweep variable (accepted: {valid})"
+            )
     level_lists = [lv.tolist() for lv in levels]
     n_points = int(_core.grid_size(names, level_lists))
     if dry_run:
         return n_points * len(regimens)
     import pandas as pd
+
     metric_names = [metric_name(x) for x in metrics]
     if isinstance(outputs, str):
         outputs = [outputs]
@@ -202,7 +204,8 @@ def sweep(
     subject = make_subject(70.0 if weight is None else weight, 40.0 if age is None else age, overrides, word, m)
     # Weight or age set or swept on a model that does not use them is an error (C++ rule).
     given = [n for n, v in (("weight", weight), ("age", age)) if v is not None] + [
-        n for n in names if n in ("weight", "age")]
+        n for n in names if n in ("weight", "age")
+    ]
     for label, base in regimens:
         _core.require_covariates_used(m, base.per_kg(), given, "sweep" if label is None else f"sweep[{label!r}]")
     grid = make_grid(t_end, dt, t_start, times)
@@ -214,8 +217,22 @@ def sweep(
             cb = None if callback is None else (lambda d, _t, offset=offset: callback(offset + d, total))
             # Points are decoded from their index in C++ (GridDesign); columns come back per factor
             # and per <output>.<metric>.
-            results.append(_core.run_sweep_grid(m, subject, base, names, level_lists, grid, options,
-                                                to_int(threads, "threads"), outs, keep, metric_options, cb))
+            results.append(
+                _core.run_sweep_grid(
+                    m,
+                    subject,
+                    base,
+                    names,
+                    level_lists,
+                    grid,
+                    options,
+                    to_int(threads, "threads"),
+                    outs,
+                    keep,
+                    metric_options,
+                    cb,
+                )
+            )
     finally:
         close()
 
@@ -237,8 +254,9 @@ def sweep(
     return df, _trajectories(results, variables, trajectories, labels)
 
 
-def _trajectories(results: list, variables: Dict[str, np.ndarray], kind: Union[bool, str],
-                  labels: Optional[list] = None):
+def _trajectories(
+    results: list, variables: Dict[str, np.ndarray], kind: Union[bool, str], labels: Optional[list] = None
+):
     res = results[0]
     values = res["trajectories"] if len(results) == 1 else np.concatenate([r["trajectories"] for r in results])
     time = np.asarray(res["time"])
@@ -259,8 +277,7 @@ def _trajectories(results: list, variables: Dict[str, np.ndarray], kind: Union[b
             "time": time,
             "outputs": outputs,
             "units": dict(zip(outputs, units)),
-            "variables": {**({} if labels is None else {"regimen": np.asarray(labels)}),
-                          **variables},
+            "variables": {**({} if labels is None else {"regimen": np.asarray(labels)}), **variables},
         }
     coords: Dict[str, Any] = {"point": np.arange(values.shape[0]), "time": ("time", time, {"units": "h"})}
     if labels is not None:

@@ -38,11 +38,15 @@ class Q:
         if not isinstance(unit, str):
             raise TypeError(f"Q: unit must be a unit string such as 'h' or 'min', got {_kind(unit)} {unit!r}")
         if isinstance(values, (str, bytes, Mapping, Set)):
-            raise TypeError(f"Q: values must be numbers (a number, list or NumPy array), got {_kind(values)} {values!r}")
+            raise TypeError(
+                f"Q: values must be numbers (a number, list or NumPy array), got {_kind(values)} {values!r}"
+            )
         arr = np.asarray(values)
         if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf" or arr.ndim > 1:
-            raise TypeError(f"Q: values must be real numbers in at most one dimension, got {_kind(values)} "
-                            f"of dtype {arr.dtype} and shape {arr.shape}")
+            raise TypeError(
+                f"Q: values must be real numbers in at most one dimension, got {_kind(values)} "
+                f"of dtype {arr.dtype} and shape {arr.shape}"
+            )
         self.values = np.array(arr, dtype=float, ndmin=1)
         self.unit = unit
 
@@ -88,10 +92,15 @@ def to_hours_list(value: Union[Quantity, Iterable[Quantity]], what: str) -> list
     if isinstance(value, (Mapping, Set, bytes)) or not isinstance(value, Iterable):
         raise TypeError(f"{what}: expected a time such as '2 h' or a list of them, got {_kind(value)} {value!r}")
     value = list(value)
-    if value and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value) \
-            and any(v != 0 for v in value):
-        raise ValueError(f"{what}: {value[:4]!r}{'...' if len(value) > 4 else ''} are bare numbers; give each its unit "
-                         f"('30 min') or the list one unit with ks.Q(values, 'h')")
+    if (
+        value
+        and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)
+        and any(v != 0 for v in value)
+    ):
+        raise ValueError(
+            f"{what}: {value[:4]!r}{'...' if len(value) > 4 else ''} are bare numbers; give each its unit "
+            f"('30 min') or the list one unit with ks.Q(values, 'h')"
+        )
     return [to_hours(v, f"{what}[{i}]") for i, v in enumerate(value)]
 
 
@@ -102,8 +111,9 @@ def to_dose(value: Quantity, what: str, allow_per_kg: bool = True) -> Tuple[floa
     units = "'{v} mg' or '{v} mg/kg'" if allow_per_kg else "'{v} mg'"
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         raise ValueError(f"{what}: {value!r} is a bare number; give its unit, e.g. " + units.format(v=value))
-    raise TypeError(f"{what}: expected a dose with its unit such as " + units.format(v=56) +
-                    f", got {_kind(value)} {value!r}")
+    raise TypeError(
+        f"{what}: expected a dose with its unit such as " + units.format(v=56) + f", got {_kind(value)} {value!r}"
+    )
 
 
 def to_real(value: object, what: str, rule: str = "a number") -> float:
@@ -116,8 +126,12 @@ def to_real(value: object, what: str, rule: str = "a number") -> float:
 def to_int(value: object, what: str) -> int:
     """A whole-number argument (not bool, not str, not 2.5)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) \
-                and float(value).is_integer():
+        if (
+            isinstance(value, numbers.Real)
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and float(value).is_integer()
+        ):
             return int(value)
         raise TypeError(f"{what}: expected a whole number, got {_kind(value)} {value!r}")
     return int(value)
@@ -158,8 +172,11 @@ def overrides_argument(set_value: object, old_value: object, old_name: str, func
         raise TypeError(f"{func}: give the overrides once, as set= ({old_name}= is its deprecated old name)")
     import warnings
 
-    warnings.warn(f"{func}: {old_name}= is deprecated; use set= (the same word as the CLI's --set)",
-                  DeprecationWarning, stacklevel=3)
+    warnings.warn(
+        f"{func}: {old_name}= is deprecated; use set= (the same word as the CLI's --set)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
     return old_value, old_name
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Dict, Optional, Tuple, Union
 
 from . import _core
-from ._regimen import Regimen
 from ._models import load_model
+from ._regimen import Regimen
 from ._simulate import Result, metrics, simulate
 
 #: ng/mL: lower end of the dissociative plasma range (Krystal 1994, via Zanos 2018 Table 1);
@@ -17,7 +17,9 @@ from ._simulate import Result, metrics, simulate
 DEFAULT_THRESHOLD = _core.DISSOCIATIVE_THRESHOLD_NG_PER_ML
 
 
-def arms(weight: float = 70.0, esketamine_mg: float = 56.0, racemic_in_mg: float = 50.0) -> Dict[str, Tuple[str, Regimen]]:
+def arms(
+    weight: float = 70.0, esketamine_mg: float = 56.0, racemic_in_mg: float = 50.0
+) -> Dict[str, Tuple[str, Regimen]]:
     """label -> (model, regimen) of the three flagship arms, as defined by the C++ library
     (``flagship_arms()``, the arms of ``ketasim compare``)."""
     o = _core.FlagshipOptions()
@@ -57,26 +59,30 @@ def compare(
         results[label] = r
         mp = metrics(r, "C_plasma", threshold=threshold)
         me = metrics(r, "Ce", threshold=threshold)
-        rows.append({
-            "arm": label,
-            "model": model,
-            "dose (mg)": r.dose_total_mg,
-            "cmax (ng/mL)": mp["cmax"],
-            "tmax (min)": mp["tmax"] * 60,
-            "auc_0_t (ng/mL*h)": mp["auc_0_t"],
-            f"time_to_threshold {threshold:g} ng/mL (min)": mp["time_to_threshold"] * 60,
-            f"time_above {threshold:g} ng/mL (min)": mp["time_above"] * 60,
-            "Ce cmax (ng/mL)": me["cmax"],
-            "Ce tmax (min)": me["tmax"] * 60,
-            f"Ce time_to_threshold {threshold:g} ng/mL (min)": me["time_to_threshold"] * 60,
-        })
+        rows.append(
+            {
+                "arm": label,
+                "model": model,
+                "dose (mg)": r.dose_total_mg,
+                "cmax (ng/mL)": mp["cmax"],
+                "tmax (min)": mp["tmax"] * 60,
+                "auc_0_t (ng/mL*h)": mp["auc_0_t"],
+                f"time_to_threshold {threshold:g} ng/mL (min)": mp["time_to_threshold"] * 60,
+                f"time_above {threshold:g} ng/mL (min)": mp["time_above"] * 60,
+                "Ce cmax (ng/mL)": me["cmax"],
+                "Ce tmax (min)": me["tmax"] * 60,
+                f"Ce time_to_threshold {threshold:g} ng/mL (min)": me["time_to_threshold"] * 60,
+            }
+        )
     table = pd.DataFrame(rows).set_index("arm")
     if show_table:
         with pd.option_context("display.width", 200, "display.max_columns", 20, "display.precision", 1):
             print(f"IV versus intranasal ketamine: typical {weight:g} kg adult, 0-{t_end}, output every {dt}")
             print(table.T.to_string())
-            print("Racemic arms are total (R+S) ketamine, esketamine the S-enantiomer; threshold "
-                  f"{threshold:g} ng/mL = lower end of the dissociative range (Krystal 1994).")
+            print(
+                "Racemic arms are total (R+S) ketamine, esketamine the S-enantiomer; threshold "
+                f"{threshold:g} ng/mL = lower end of the dissociative range (Krystal 1994)."
+            )
     if out is not None:
         save_figure(results, out, threshold=threshold, zoom_h=zoom_h)
         if show_table:
@@ -84,8 +90,13 @@ def compare(
     return results, table
 
 
-def save_figure(results: Dict[str, Result], out: Union[str, os.PathLike], *, threshold: float = DEFAULT_THRESHOLD,
-                zoom_h: Optional[float] = 4.0) -> None:
+def save_figure(
+    results: Dict[str, Result],
+    out: Union[str, os.PathLike],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    zoom_h: Optional[float] = 4.0,
+) -> None:
     """Two panels, plasma and effect site, with threshold onset markers; written as PNG."""
     import matplotlib.pyplot as plt
 
@@ -93,10 +104,24 @@ def save_figure(results: Dict[str, Result], out: Union[str, os.PathLike], *, thr
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     t_max = None if zoom_h is None else zoom_h * 60
-    concentration(results, "C_plasma", thresholds={"dissociative": threshold}, time_unit="min", t_max=t_max,
-                  ax=axes[0], title="Plasma")
-    concentration(results, "Ce", thresholds={"dissociative": threshold}, time_unit="min", t_max=t_max,
-                  ax=axes[1], title="Effect site (Ce, t1/2 ke0 6.1 min)")
+    concentration(
+        results,
+        "C_plasma",
+        thresholds={"dissociative": threshold},
+        time_unit="min",
+        t_max=t_max,
+        ax=axes[0],
+        title="Plasma",
+    )
+    concentration(
+        results,
+        "Ce",
+        thresholds={"dissociative": threshold},
+        time_unit="min",
+        t_max=t_max,
+        ax=axes[1],
+        title="Effect site (Ce, t1/2 ke0 6.1 min)",
+    )
     axes[1].get_legend().remove()
     fig.suptitle("IV versus intranasal ketamine (typical adult)")
     fig.tight_layout()

@@ -74,14 +74,26 @@ def concentration(
             tc = first_crossing(t, c, lv)
             if np.isfinite(tc):
                 ax.plot([tc], [lv], "o", color=line.get_color(), ms=6, zorder=3)
-                ax.annotate(f"{tc:.0f} {time_unit}" if time_unit == "min" else f"{tc * 60:.0f} min",
-                            (tc, lv), textcoords="offset points", xytext=(4, 6), fontsize=8,
-                            color=line.get_color())
+                ax.annotate(
+                    f"{tc:.0f} {time_unit}" if time_unit == "min" else f"{tc * 60:.0f} min",
+                    (tc, lv),
+                    textcoords="offset points",
+                    xytext=(4, 6),
+                    fontsize=8,
+                    color=line.get_color(),
+                )
     for name, lv in levels.items():
         ax.axhline(lv, ls="--", lw=0.8, color="0.4")
-        ax.annotate(f"{name} ({lv:g} {unit})" if name != f"{lv:g}" else f"{lv:g} {unit}", (1.0, lv),
-                    xycoords=("axes fraction", "data"), xytext=(-4, 3), textcoords="offset points",
-                    ha="right", fontsize=8, color="0.3")
+        ax.annotate(
+            f"{name} ({lv:g} {unit})" if name != f"{lv:g}" else f"{lv:g} {unit}",
+            (1.0, lv),
+            xycoords=("axes fraction", "data"),
+            xytext=(-4, 3),
+            textcoords="offset points",
+            ha="right",
+            fontsize=8,
+            color="0.3",
+        )
     if t_max is not None:
         ax.set_xlim(0, t_max)
     if log:
@@ -164,8 +176,14 @@ def course(
     ax_m, ax_s = axes[0], axes[1]
     first = items[0][1]
     if control:
-        ax_m.plot(first.symptoms["day"], first.symptoms["madrs_control"], color="0.6", lw=1, ls=":",
-                  label="placebo only (no drug)")
+        ax_m.plot(
+            first.symptoms["day"],
+            first.symptoms["madrs_control"],
+            color="0.6",
+            lw=1,
+            ls=":",
+            label="placebo only (no drug)",
+        )
     ax_d = ax_s.twinx()
     width = 0.8 / len(items)
     for k, (label, r) in enumerate(items):
@@ -173,8 +191,15 @@ def course(
         color = line.get_color()
         sd = r.schedule.session_days
         # Session ticks along the bottom of the axis (x in days, y in axes fraction).
-        ax_m.plot(sd, np.full(sd.shape, 0.025 + 0.04 * k), "|", color=color, ms=8, mew=1.5,
-                  transform=ax_m.get_xaxis_transform())
+        ax_m.plot(
+            sd,
+            np.full(sd.shape, 0.025 + 0.04 * k),
+            "|",
+            color=color,
+            ms=8,
+            mew=1.5,
+            transform=ax_m.get_xaxis_transform(),
+        )
         s = r.sessions
         x = s["session"].to_numpy(float) + (k - (len(items) - 1) / 2) * width
         ax_s.bar(x, s["peak_dissociation_pct"], width=width, color=color, alpha=0.6, label=label)
@@ -182,11 +207,19 @@ def course(
     ax_m.axhline(first.response_level, ls="--", lw=0.8, color="0.3")
     ax_m.axhline(first.remission_level, ls="--", lw=0.8, color="0.3")
     for level, text in ((first.response_level, "response"), (first.remission_level, "remission")):
-        ax_m.annotate(f"{text} (MADRS <= {level:g})", (1.0, level), xycoords=("axes fraction", "data"),
-                      xytext=(-4, 3), textcoords="offset points", ha="right", fontsize=8, color="0.3")
+        ax_m.annotate(
+            f"{text} (MADRS <= {level:g})",
+            (1.0, level),
+            xycoords=("axes fraction", "data"),
+            xytext=(-4, 3),
+            textcoords="offset points",
+            ha="right",
+            fontsize=8,
+            color="0.3",
+        )
     ax_m.set_ylim(0, max(r.symptom_model.baseline for _, r in items) + 3)
     ax_d.set_ylim(0, None)
-    ax_m.set_xlim(-1, days)   # day-0 ticks clear of the axis
+    ax_m.set_xlim(-1, days)  # day-0 ticks clear of the axis
     ax_m.set_xlabel("time (days from the first session); ticks: sessions")
     ax_m.set_ylabel("MADRS (points)")
     ax_m.legend(frameon=False, fontsize=8, loc="upper right", bbox_to_anchor=(1.0, 0.92))
@@ -221,8 +254,9 @@ def bands(
     lo, mid, hi = (b[c].to_numpy() for c in b.columns)
     name = label or f"{result.model} (n = {result.n})"
     (line,) = ax.plot(t, mid, color=color, label=f"{name}: median")
-    ax.fill_between(t, lo, hi, color=line.get_color(), alpha=0.25,
-                    label=f"{name}: P{percentiles[0]:g}-P{percentiles[2]:g}")
+    ax.fill_between(
+        t, lo, hi, color=line.get_color(), alpha=0.25, label=f"{name}: P{percentiles[0]:g}-P{percentiles[2]:g}"
+    )
     unit = b.attrs["units"][b.columns[0]]
     ax.set_xlabel("time (h)" if hours else "time (days)")
     ax.set_ylabel(f"{output} ({unit})")
@@ -250,8 +284,18 @@ def population_rates(
         for what, marker, off in (("response", "o", -width / 4), ("remission", "s", width / 4)):
             y = 100 * rates[what].to_numpy()
             err = np.vstack([y - 100 * rates[f"{what}_lo"].to_numpy(), 100 * rates[f"{what}_hi"].to_numpy() - y])
-            ax.errorbar(x + off, y, yerr=err, fmt=marker, ms=5, capsize=2, ls="none",
-                        color=f"C{k}", mfc=f"C{k}" if what == "response" else "white", label=f"{label}: {what}")
+            ax.errorbar(
+                x + off,
+                y,
+                yerr=err,
+                fmt=marker,
+                ms=5,
+                capsize=2,
+                ls="none",
+                color=f"C{k}",
+                mfc=f"C{k}" if what == "response" else "white",
+                label=f"{label}: {what}",
+            )
     ax.set_xlabel("session")
     ax.set_ylabel("patients (%), 24 h after the session; bars: 95 % CI")
     ax.set_ylim(0, 100)

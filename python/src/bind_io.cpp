@@ -30,19 +30,21 @@ void bind_io(py::module_& m) {
 
     // One arm per tuple (name, model, regimen_text, trajectories, subjects, metrics); the
     // writer's layout is the one read_results() reads.
-    m.def("write_results",
-          [](const std::string& path,
-             const std::vector<std::tuple<std::string, const Model*, std::string, std::vector<Trajectory>,
-                                          std::vector<Subject>, std::vector<std::map<std::string, Metrics>>>>& arms,
-             const SimOptions& options, const std::string& command) {
-              std::vector<ResultArm> a;
-              for (const auto& [name, model, text, trajs, subjects, metrics] : arms)
-                  a.push_back(ResultArm{name, model, text, trajs, subjects, metrics});
-              RunInfo info;
-              info.options = options;
-              info.command = command;
-              py::gil_scoped_release release;
-              write_results(path, a, info);
-          },
-          py::arg("path"), py::arg("arms"), py::arg_v("options", SimOptions{}, "SimOptions()"), py::arg("command") = "python");
+    m.def(
+        "write_results",
+        [](const std::string& path,
+           const std::vector<std::tuple<std::string, const Model*, std::string, std::vector<Trajectory>,
+                                        std::vector<Subject>, std::vector<std::map<std::string, Metrics>>>>& arms,
+           const SimOptions& options, const std::string& command) {
+            std::vector<ResultArm> a;
+            for (const auto& [name, model, text, trajs, subjects, metrics] : arms)
+                a.push_back(ResultArm{name, model, text, trajs, subjects, metrics});
+            RunInfo info;
+            info.options = options;
+            info.command = command;
+            py::gil_scoped_release release;
+            write_results(path, a, info);
+        },
+        py::arg("path"), py::arg("arms"), py::arg_v("options", SimOptions{}, "SimOptions()"),
+        py::arg("command") = "python");
 }

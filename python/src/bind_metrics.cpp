@@ -38,21 +38,23 @@ void bind_metrics(py::module_& m) {
         .def_readonly("terminal_fit", &MetricInfo::terminal_fit)
         .def_readonly("threshold", &MetricInfo::threshold)
         .def_property_readonly("description", [](const MetricInfo& i) { return std::string(i.description); })
-        .def("unit_for", [](const MetricInfo& i, const std::string& u) { return metric_unit(i, u); },
-             py::arg("output_unit"));
+        .def(
+            "unit_for", [](const MetricInfo& i, const std::string& u) { return metric_unit(i, u); },
+            py::arg("output_unit"));
     m.def("metric_registry", &metric_registry, py::return_value_policy::reference);
     m.def("metric_index", &metric_index, py::arg("name"));
     m.def("metric_value", &metric_value, py::arg("metrics"), py::arg("index"));
     m.def("compute_metrics",
           py::overload_cast<const Trajectory&, const std::string&, const MetricOptions&>(&compute_metrics),
           py::arg("trajectory"), py::arg("output"), py::arg_v("options", MetricOptions{}, "MetricOptions()"));
-    m.def("compute_metrics_array",
-          [](const std::vector<double>& t, py::array_t<double, py::array::c_style | py::array::forcecast> c,
-             const MetricOptions& o) {
-              if (c.ndim() != 1 || static_cast<std::size_t>(c.shape(0)) != t.size())
-                  throw InputError("metrics: concentration array has " + std::to_string(c.size()) +
-                                   " values for " + std::to_string(t.size()) + " times");
-              return compute_metrics(t, c.data(), o);
-          },
-          py::arg("t"), py::arg("c"), py::arg_v("options", MetricOptions{}, "MetricOptions()"));
+    m.def(
+        "compute_metrics_array",
+        [](const std::vector<double>& t, py::array_t<double, py::array::c_style | py::array::forcecast> c,
+           const MetricOptions& o) {
+            if (c.ndim() != 1 || static_cast<std::size_t>(c.shape(0)) != t.size())
+                throw InputError("metrics: concentration array has " + std::to_string(c.size()) + " values for " +
+                                 std::to_string(t.size()) + " times");
+            return compute_metrics(t, c.data(), o);
+        },
+        py::arg("t"), py::arg("c"), py::arg_v("options", MetricOptions{}, "MetricOptions()"));
 }

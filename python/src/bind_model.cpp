@@ -17,7 +17,8 @@ void bind_model(py::module_& m) {
         .def_readonly("age_slope", &Parameter::age_slope)
         .def_readonly("age_reference", &Parameter::age_reference)
         .def("__repr__", [](const Parameter& p) {
-            return "<Parameter " + p.name + " = " + py::repr(py::float_(p.value)).cast<std::string>() + " " + p.unit + ">";
+            return "<Parameter " + p.name + " = " + py::repr(py::float_(p.value)).cast<std::string>() + " " + p.unit +
+                   ">";
         });
     py::class_<Compartment>(m, "Compartment")
         .def_readonly("name", &Compartment::name)
@@ -56,21 +57,33 @@ void bind_model(py::module_& m) {
         .def_readwrite("parameters", &Subject::parameters)
         .def("validate", &Subject::validate);
 
-    m.def("parse_unit", [](const std::string& unit) {
-        const UnitInfo u = parse_unit(unit);
-        return py::make_tuple(to_string(u.dimension), u.factor, u.per_kg);
-    }, py::arg("unit"), "(dimension, factor to canonical, per_kg) of a unit string");
-    m.def("parse_quantity", [](const std::string& text, const std::string& dimension, const std::string& what,
-                               const std::string& default_unit) {
-        return parse_quantity(text, dimension_from_string(dimension), what, default_unit);
-    }, py::arg("text"), py::arg("dimension"), py::arg("what"), py::arg("default_unit") = "",
-       "The one quantity parser (include/ketasim/units.hpp): text such as '40 min' in canonical units");
-    m.def("parse_dose", [](const std::string& text, const std::string& what, bool allow_per_kg) {
-        const Dose d = parse_dose(text, what, allow_per_kg);
-        return py::make_tuple(d.amount, d.per_kg);
-    }, py::arg("text"), py::arg("what"), py::arg("allow_per_kg") = true,
-       "(amount, per_kg) of a dose such as '56 mg' or '0.5 mg/kg' (amount in mg or mg/kg)");
-    m.def("accepted_units", [](const std::string& dimension, bool per_kg) {
-        return accepted_units(dimension_from_string(dimension), per_kg);
-    }, py::arg("dimension"), py::arg("per_kg") = false);
+    m.def(
+        "parse_unit",
+        [](const std::string& unit) {
+            const UnitInfo u = parse_unit(unit);
+            return py::make_tuple(to_string(u.dimension), u.factor, u.per_kg);
+        },
+        py::arg("unit"), "(dimension, factor to canonical, per_kg) of a unit string");
+    m.def(
+        "parse_quantity",
+        [](const std::string& text, const std::string& dimension, const std::string& what,
+           const std::string& default_unit) {
+            return parse_quantity(text, dimension_from_string(dimension), what, default_unit);
+        },
+        py::arg("text"), py::arg("dimension"), py::arg("what"), py::arg("default_unit") = "",
+        "The one quantity parser (include/ketasim/units.hpp): text such as '40 min' in canonical units");
+    m.def(
+        "parse_dose",
+        [](const std::string& text, const std::string& what, bool allow_per_kg) {
+            const Dose d = parse_dose(text, what, allow_per_kg);
+            return py::make_tuple(d.amount, d.per_kg);
+        },
+        py::arg("text"), py::arg("what"), py::arg("allow_per_kg") = true,
+        "(amount, per_kg) of a dose such as '56 mg' or '0.5 mg/kg' (amount in mg or mg/kg)");
+    m.def(
+        "accepted_units",
+        [](const std::string& dimension, bool per_kg) {
+            return accepted_units(dimension_from_string(dimension), per_kg);
+        },
+        py::arg("dimension"), py::arg("per_kg") = false);
 }

@@ -16,7 +16,7 @@ py::dict curves(py::object self, F members) {
     return d;
 }
 using Curves = std::vector<std::pair<const char*, const std::vector<double>*>>;
-}  // namespace
+}   // namespace
 
 void bind_pd(py::module_& m) {
     py::class_<PdParameter>(m, "PdParameter")
@@ -35,9 +35,12 @@ void bind_pd(py::module_& m) {
         .def_readonly("structure", &PdParameterSet::structure)
         .def_readonly("parameters", &PdParameterSet::parameters)
         .def_property_readonly("uncertainty_names", [](const PdParameterSet& s) { return s.uncertainty.names; })
-        .def("uncertainty_value",
-             [](const PdParameterSet& s, const std::string& n) { return uncertainty_value(s, n, s.source_path, s.source_path); },
-             py::arg("name"))
+        .def(
+            "uncertainty_value",
+            [](const PdParameterSet& s, const std::string& n) {
+                return uncertainty_value(s, n, s.source_path, s.source_path);
+            },
+            py::arg("name"))
         .def("value", &PdParameterSet::value, py::arg("name"))
         .def("has", &PdParameterSet::has, py::arg("name"));
     m.def("load_library_pd", &load_library_pd, py::arg("name"), py::arg("models_dir") = "");
@@ -102,8 +105,9 @@ void bind_pd(py::module_& m) {
         .def_readwrite("models_dir", &CourseOptions::models_dir)
         .def_readwrite("clinical", &CourseOptions::clinical)
         .def_readwrite("symptom", &CourseOptions::symptom)
-        .def_property("pd_solver", [](const CourseOptions& o) { return std::string(to_string(o.pd_solver)); },
-                      [](CourseOptions& o, const std::string& s) { o.pd_solver = pd_solver_from_string(s); })
+        .def_property(
+            "pd_solver", [](const CourseOptions& o) { return std::string(to_string(o.pd_solver)); },
+            [](CourseOptions& o, const std::string& s) { o.pd_solver = pd_solver_from_string(s); })
         .def("validate", &CourseOptions::validate);
 
     py::class_<CourseSpec>(m, "CourseSpec")
@@ -212,32 +216,38 @@ void bind_pd(py::module_& m) {
     py::class_<CourseResult>(m, "CourseResult")
         .def_readonly("spec", &CourseResult::spec)
         .def_readonly("ce_scale", &CourseResult::ce_scale)
-        .def_property_readonly("session_table", [](const CourseResult& r) {
-            // rows x columns of session_columns(), one new array.
-            const auto rows = session_table(r);
-            const auto n = static_cast<py::ssize_t>(rows.size()),
-                       k = static_cast<py::ssize_t>(session_columns().size());
-            py::array_t<double> a({n, k});
-            auto w = a.mutable_unchecked<2>();
-            for (py::ssize_t i = 0; i < n; ++i)
-                for (py::ssize_t j = 0; j < k; ++j) w(i, j) = rows[static_cast<std::size_t>(i)][static_cast<std::size_t>(j)];
-            return a;
-        })
+        .def_property_readonly("session_table",
+                               [](const CourseResult& r) {
+                                   // rows x columns of session_columns(), one new array.
+                                   const auto rows = session_table(r);
+                                   const auto n = static_cast<py::ssize_t>(rows.size()),
+                                              k = static_cast<py::ssize_t>(session_columns().size());
+                                   py::array_t<double> a({n, k});
+                                   auto w = a.mutable_unchecked<2>();
+                                   for (py::ssize_t i = 0; i < n; ++i)
+                                       for (py::ssize_t j = 0; j < k; ++j)
+                                           w(i, j) = rows[static_cast<std::size_t>(i)][static_cast<std::size_t>(j)];
+                                   return a;
+                               })
         .def_readonly("pk", &CourseResult::pk)
         .def_readonly("sessions", &CourseResult::sessions)
         .def_readonly("clinical", &CourseResult::clinical)
         .def_readonly("side_effects_course", &CourseResult::side_effects_course)
-        .def_property_readonly("acute_curves", [](py::object self) {
-            return curves(self, [](const CourseResult& r) {
-                return Curves{{"time", &r.acute.time}, {"dissociation", &r.acute.dissociation},
-                              {"sbp_rise", &r.acute.sbp_rise},
-                              {"sbp_tolerance", &r.acute.sbp_tolerance}};
-            });
-        })
+        .def_property_readonly("acute_curves",
+                               [](py::object self) {
+                                   return curves(self, [](const CourseResult& r) {
+                                       return Curves{{"time", &r.acute.time},
+                                                     {"dissociation", &r.acute.dissociation},
+                                                     {"sbp_rise", &r.acute.sbp_rise},
+                                                     {"sbp_tolerance", &r.acute.sbp_tolerance}};
+                                   });
+                               })
         .def_property_readonly("symptom_curves", [](py::object self) {
             return curves(self, [](const CourseResult& r) {
                 const SymptomCurve& s = r.symptoms;
-                return Curves{{"time", &s.time}, {"ce", &s.ce}, {"P", &s.P}, {"C", &s.C}, {"E", &s.E}, {"placebo", &s.placebo},
+                return Curves{{"time", &s.time},   {"ce", &s.ce},
+                              {"P", &s.P},         {"C", &s.C},
+                              {"E", &s.E},         {"placebo", &s.placebo},
                               {"madrs", &s.madrs}, {"madrs_control", &s.madrs_control}};
             });
         });

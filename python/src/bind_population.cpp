@@ -32,7 +32,6 @@ py::dict km_dict(const KaplanMeier& km) {
 
 py::tuple prop(const Proportion& p) { return py::make_tuple(p.successes, p.n, p.estimate, p.lower, p.upper); }
 
-
 py::dict population_with_gil_released(const Model& model, const Regimen& regimen, const OutputGrid& grid,
                                       const PopulationSpec& spec, std::size_t begin, std::optional<std::size_t> end,
                                       const SimOptions& options, std::vector<std::string> outputs,
@@ -49,12 +48,13 @@ py::dict population_with_gil_released(const Model& model, const Regimen& regimen
     PyProgress hook(std::move(progress));   // Ctrl-C and `progress`, serviced on this thread
     ro.parallel.progress = hook.hook();
     MemorySink sink(keep_trajectories);
-    hook.run([&] { run_population(model, regimen, grid, source, begin, end.value_or(source.size()), options, ro, sink); });
+    hook.run(
+        [&] { run_population(model, regimen, grid, source, begin, end.value_or(source.size()), options, ro, sink); });
     py::dict out = columns_dict(sink);
     if (keep_trajectories && !sink.trajectories.empty()) {
         const Trajectory& t0 = sink.trajectories[0];
-        const auto n = static_cast<py::ssize_t>(sink.trajectories.size()), k = static_cast<py::ssize_t>(t0.values.rows()),
-                   t = static_cast<py::ssize_t>(t0.values.cols());
+        const auto n = static_cast<py::ssize_t>(sink.trajectories.size()),
+                   k = static_cast<py::ssize_t>(t0.values.rows()), t = static_cast<py::ssize_t>(t0.values.cols());
         py::array_t<double> a({n, k, t});
         double* p = a.mutable_data();
         for (const auto& tr : sink.trajectories) {
@@ -132,9 +132,9 @@ py::dict course_population_with_gil_released(const CourseSpec& spec, const PdPar
     MemorySink sink;
     std::size_t n_sessions = 0;
     hook.run([&] { run_course_population(spec, acute, symptoms, source, 0, source.size(), o, sink); });
-    n_sessions = options.max_sessions > 0
-                     ? std::min<std::size_t>(static_cast<std::size_t>(options.max_sessions), spec.session_starts_h.size())
-                     : spec.session_starts_h.size();
+    n_sessions = options.max_sessions > 0 ? std::min<std::size_t>(static_cast<std::size_t>(options.max_sessions),
+                                                                  spec.session_starts_h.size())
+                                          : spec.session_starts_h.size();
     const CoursePopulationSummary s = summarize_course_population(sink, n_sessions);
     py::dict out = columns_dict(sink);
     py::list resp, rem, ever;
@@ -149,12 +149,12 @@ py::dict course_population_with_gil_released(const CourseSpec& spec, const PdPar
     summary["sessions_to_remission"] = km_dict(s.sessions_to_remission);
     summary["relapse_h"] = km_dict(s.relapse_h);
     summary["responders_at_last"] = prop(s.responders_at_last);
-    summary["session_days"] = std::vector<double>(spec.session_starts_h.begin(),
-                                                  spec.session_starts_h.begin() + static_cast<std::ptrdiff_t>(n_sessions));
+    summary["session_days"] = std::vector<double>(
+        spec.session_starts_h.begin(), spec.session_starts_h.begin() + static_cast<std::ptrdiff_t>(n_sessions));
     out["summary"] = summary;
     return out;
 }
-}  // namespace
+}   // namespace
 
 void bind_population(py::module_& m) {
     py::class_<CoursePopulationOptions>(m, "CoursePopulationOptions")
@@ -174,22 +174,24 @@ void bind_population(py::module_& m) {
     py::class_<CovariateDistribution>(m, "CovariateDistribution")
         .def_readonly("name", &CovariateDistribution::name)
         .def("__repr__", [](const CovariateDistribution& d) { return "<CovariateDistribution " + d.name + ">"; });
-    m.def("covariate_distribution", &parse_covariate_distribution, py::arg("name"), py::arg("fields"), py::arg("where"));
+    m.def("covariate_distribution", &parse_covariate_distribution, py::arg("name"), py::arg("fields"),
+          py::arg("where"));
     m.def("load_covariate_distributions", &load_covariate_distributions, py::arg("path"));
 
     py::class_<SubjectTable>(m, "SubjectTable")
         .def_readonly("columns", &SubjectTable::columns)
         .def_property_readonly("rows", &SubjectTable::rows);
     m.def("load_subject_table", &load_subject_table, py::arg("path"));
-    m.def("subject_table",
-          [](const std::vector<std::string>& headers,
-             const py::array_t<double, py::array::c_style | py::array::forcecast>& values, const std::string& source) {
-              if (values.ndim() != 2 || values.shape(1) != static_cast<py::ssize_t>(headers.size()))
-                  throw InputError(source + ": values must have shape (rows, " + std::to_string(headers.size()) + ")");
-              std::vector<double> v(values.data(), values.data() + values.size());
-              return subject_table_from_columns(headers, v, source);
-          },
-          py::arg("headers"), py::arg("values"), py::arg("source"));
+    m.def(
+        "subject_table",
+        [](const std::vector<std::string>& headers,
+           const py::array_t<double, py::array::c_style | py::array::forcecast>& values, const std::string& source) {
+            if (values.ndim() != 2 || values.shape(1) != static_cast<py::ssize_t>(headers.size()))
+                throw InputError(source + ": values must have shape (rows, " + std::to_string(headers.size()) + ")");
+            std::vector<double> v(values.data(), values.data() + values.size());
+            return subject_table_from_columns(headers, v, source);
+        },
+        py::arg("headers"), py::arg("values"), py::arg("source"));
 
     py::class_<PopulationSpec>(m, "PopulationSpec")
         .def(py::init<>())
@@ -204,11 +206,12 @@ void bind_population(py::module_& m) {
           py::arg("symptoms"), py::arg("population"), py::arg("options"), py::arg("progress") = py::none());
 
     py::class_<Dataset>(m, "Dataset")
-        .def_property_readonly("ids", [](const Dataset& d) {
-            std::vector<long> ids;
-            for (const auto& s : d.subjects) ids.push_back(s.id);
-            return ids;
-        })
+        .def_property_readonly("ids",
+                               [](const Dataset& d) {
+                                   std::vector<long> ids;
+                                   for (const auto& s : d.subjects) ids.push_back(s.id);
+                                   return ids;
+                               })
         .def_readonly("covariate_headers", &Dataset::covariate_headers)
         .def("__len__", [](const Dataset& d) { return d.subjects.size(); });
     m.def("load_dataset", &load_dataset, py::arg("path"), py::arg("model"));
@@ -226,14 +229,17 @@ void bind_population(py::module_& m) {
           py::arg("progress") = py::none());
 
     m.def("percentile_bands", &percentile_bands, py::arg("trajectories"), py::arg("output"), py::arg("percentiles"));
-    m.def("wilson_interval",
-          [](std::size_t x, std::size_t n) {
-              const Proportion p = wilson_interval(x, n);
-              return py::make_tuple(p.estimate, p.lower, p.upper);
-          },
-          py::arg("successes"), py::arg("n"));
-    m.def("kaplan_meier", [](const std::vector<double>& t, const std::vector<bool>& e) { return km_dict(kaplan_meier(t, e)); },
-          py::arg("time"), py::arg("event"));
+    m.def(
+        "wilson_interval",
+        [](std::size_t x, std::size_t n) {
+            const Proportion p = wilson_interval(x, n);
+            return py::make_tuple(p.estimate, p.lower, p.upper);
+        },
+        py::arg("successes"), py::arg("n"));
+    m.def(
+        "kaplan_meier",
+        [](const std::vector<double>& t, const std::vector<bool>& e) { return km_dict(kaplan_meier(t, e)); },
+        py::arg("time"), py::arg("event"));
     m.def("require_covariates_used", &require_covariates_used, py::arg("model"), py::arg("regimen_per_kg"),
           py::arg("names"), py::arg("where"));
     m.def("resolve_thread_count", &resolve_thread_count, py::arg("requested"));

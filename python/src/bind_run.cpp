@@ -29,14 +29,21 @@ toml::array to_array(py::handle v, const std::string& where) {
 }
 
 void put(toml::table& t, const std::string& key, py::handle v, const std::string& where) {
-    if (py::isinstance<py::bool_>(v)) t.insert_or_assign(key, v.cast<bool>());
-    else if (py::isinstance<py::int_>(v)) t.insert_or_assign(key, v.cast<std::int64_t>());
-    else if (py::isinstance<py::float_>(v)) t.insert_or_assign(key, v.cast<double>());
-    else if (py::isinstance<py::str>(v)) t.insert_or_assign(key, v.cast<std::string>());
-    else if (py::hasattr(v, "__fspath__")) t.insert_or_assign(key, py::str(v.attr("__fspath__")()).cast<std::string>());
+    if (py::isinstance<py::bool_>(v))
+        t.insert_or_assign(key, v.cast<bool>());
+    else if (py::isinstance<py::int_>(v))
+        t.insert_or_assign(key, v.cast<std::int64_t>());
+    else if (py::isinstance<py::float_>(v))
+        t.insert_or_assign(key, v.cast<double>());
+    else if (py::isinstance<py::str>(v))
+        t.insert_or_assign(key, v.cast<std::string>());
+    else if (py::hasattr(v, "__fspath__"))
+        t.insert_or_assign(key, py::str(v.attr("__fspath__")()).cast<std::string>());
     else if (py::isinstance<py::dict>(v)) {
         toml::table sub;
-        for (auto kv : v.cast<py::dict>()) put(sub, py::str(kv.first).cast<std::string>(), kv.second, where + "." + py::str(kv.first).cast<std::string>());
+        for (auto kv : v.cast<py::dict>())
+            put(sub, py::str(kv.first).cast<std::string>(), kv.second,
+                where + "." + py::str(kv.first).cast<std::string>());
         t.insert_or_assign(key, std::move(sub));
     } else if (py::isinstance<py::list>(v) || py::isinstance<py::tuple>(v)) {
         t.insert_or_assign(key, to_array(v, where));
@@ -71,7 +78,7 @@ RunControl control_from(const std::string& models_dir, std::optional<int> thread
     return c;
 }
 
-}  // namespace
+}   // namespace
 
 void bind_run(py::module_& m) {
     m.def("spec_text", [](py::handle spec) { return spec_from(spec).text; });

@@ -79,8 +79,8 @@ py::dict sink_dict(MemorySink& sink) {
     out["units"] = sink.units;
     if (!sink.trajectories.empty()) {
         const Trajectory& t0 = sink.trajectories[0];
-        const auto n = static_cast<py::ssize_t>(sink.trajectories.size()), k = static_cast<py::ssize_t>(t0.values.rows()),
-                   t = static_cast<py::ssize_t>(t0.values.cols());
+        const auto n = static_cast<py::ssize_t>(sink.trajectories.size()),
+                   k = static_cast<py::ssize_t>(t0.values.rows()), t = static_cast<py::ssize_t>(t0.values.cols());
         py::array_t<double> a({n, k, t});
         double* p = a.mutable_data();
         for (const auto& tr : sink.trajectories) {
@@ -96,13 +96,15 @@ py::dict sink_dict(MemorySink& sink) {
     }
     return out;
 }
-}  // namespace
+}   // namespace
 
 void bind_sweep(py::module_& m) {
     py::class_<SweepPoint>(m, "SweepPoint")
         .def(py::init<>())
-        .def(py::init([](Subject s, Regimen r) { return SweepPoint{std::move(s), std::move(r)}; }), py::arg("subject"),
-             py::arg("regimen"))
+        .def(py::init([](Subject s, Regimen r) {
+                 return SweepPoint{std::move(s), std::move(r)};
+             }),
+             py::arg("subject"), py::arg("regimen"))
         .def_readwrite("subject", &SweepPoint::subject)
         .def_readwrite("regimen", &SweepPoint::regimen);
 
@@ -110,13 +112,16 @@ void bind_sweep(py::module_& m) {
         .def_property_readonly("n_points", [](const SweepResult& r) { return r.metrics.size(); })
         .def("metric_arrays", &metric_arrays)
         .def("trajectory_array", &trajectory_array)
-        .def("trajectory", [](const SweepResult& r, std::size_t i) { return r.trajectories.at(i); }, py::arg("i"))
-        .def_property_readonly("time", [](const SweepResult& r) {
-            return r.trajectories.empty() ? std::vector<double>{} : r.trajectories[0].time;
-        })
-        .def_property_readonly("output_names", [](const SweepResult& r) {
-            return r.trajectories.empty() ? std::vector<std::string>{} : r.trajectories[0].names;
-        })
+        .def(
+            "trajectory", [](const SweepResult& r, std::size_t i) { return r.trajectories.at(i); }, py::arg("i"))
+        .def_property_readonly("time",
+                               [](const SweepResult& r) {
+                                   return r.trajectories.empty() ? std::vector<double>{} : r.trajectories[0].time;
+                               })
+        .def_property_readonly("output_names",
+                               [](const SweepResult& r) {
+                                   return r.trajectories.empty() ? std::vector<std::string>{} : r.trajectories[0].names;
+                               })
         .def_property_readonly("output_units", [](const SweepResult& r) {
             return r.trajectories.empty() ? std::vector<std::string>{} : r.trajectories[0].units;
         });
@@ -128,33 +133,35 @@ void bind_sweep(py::module_& m) {
 
     // A full grid given by its levels: points are decoded from their index in C++ (GridDesign),
     // never materialized; the result is the sink's columns (factors, then <output>.<metric>).
-    m.def("run_sweep_grid",
-          [](const Model& model, const Subject& base, const Regimen& regimen, const std::vector<std::string>& names,
-             std::vector<std::vector<double>> levels, const OutputGrid& grid, const SimOptions& options, int threads,
-             std::vector<std::string> outputs, bool keep_trajectories, const MetricOptions& metric_options,
-             py::object progress) {
-              const GridDesign design(names, std::move(levels));
-              const SweepSource source(base, regimen, design);
-              SweepOptions so;
-              so.threads = threads;
-              so.outputs = std::move(outputs);
-              so.keep_trajectories = keep_trajectories;
-              so.metric_options = metric_options;
-              PyProgress hook(std::move(progress));
-              so.progress = hook.hook();
-              MemorySink sink(keep_trajectories);
-              hook.run([&] { run_sweep(model, source, 0, source.size(), grid, options, so, sink); });
-              return sink_dict(sink);
-          },
-          py::arg("model"), py::arg("base"), py::arg("regimen"), py::arg("names"), py::arg("levels"), py::arg("grid"),
-          py::arg_v("options", SimOptions{}, "SimOptions()"), py::arg("threads") = 1,
-          py::arg("outputs") = std::vector<std::string>{}, py::arg("keep_trajectories") = false,
-          py::arg_v("metric_options", MetricOptions{}, "MetricOptions()"), py::arg("progress") = py::none());
+    m.def(
+        "run_sweep_grid",
+        [](const Model& model, const Subject& base, const Regimen& regimen, const std::vector<std::string>& names,
+           std::vector<std::vector<double>> levels, const OutputGrid& grid, const SimOptions& options, int threads,
+           std::vector<std::string> outputs, bool keep_trajectories, const MetricOptions& metric_options,
+           py::object progress) {
+            const GridDesign design(names, std::move(levels));
+            const SweepSource source(base, regimen, design);
+            SweepOptions so;
+            so.threads = threads;
+            so.outputs = std::move(outputs);
+            so.keep_trajectories = keep_trajectories;
+            so.metric_options = metric_options;
+            PyProgress hook(std::move(progress));
+            so.progress = hook.hook();
+            MemorySink sink(keep_trajectories);
+            hook.run([&] { run_sweep(model, source, 0, source.size(), grid, options, so, sink); });
+            return sink_dict(sink);
+        },
+        py::arg("model"), py::arg("base"), py::arg("regimen"), py::arg("names"), py::arg("levels"), py::arg("grid"),
+        py::arg_v("options", SimOptions{}, "SimOptions()"), py::arg("threads") = 1,
+        py::arg("outputs") = std::vector<std::string>{}, py::arg("keep_trajectories") = false,
+        py::arg_v("metric_options", MetricOptions{}, "MetricOptions()"), py::arg("progress") = py::none());
 
     // The number of points of a full grid (a dry count): checks the levels, allocates nothing per point.
-    m.def("grid_size",
-          [](const std::vector<std::string>& names, std::vector<std::vector<double>> levels) {
-              return GridDesign(names, std::move(levels)).size();
-          },
-          py::arg("names"), py::arg("levels"));
+    m.def(
+        "grid_size",
+        [](const std::vector<std::string>& names, std::vector<std::vector<double>> levels) {
+            return GridDesign(names, std::move(levels)).size();
+        },
+        py::arg("names"), py::arg("levels"));
 }

@@ -16,7 +16,7 @@ PYBIND11_MODULE(_core, m) {
     py::register_exception<ketasim::SolverError>(m, "SolverError", PyExc_RuntimeError);
     py::register_exception<ketasim::IoError>(m, "IoError", PyExc_RuntimeError);
     // A cancelled sweep (Ctrl-C or a callback returning False) is a KeyboardInterrupt.
-    py::register_exception_translator([](std::exception_ptr p) {  // NOLINT: uses input_error
+    py::register_exception_translator([](std::exception_ptr p) {   // NOLINT: uses input_error
         try {
             if (p) std::rethrow_exception(p);
         } catch (const ketasim::SweepCancelled& e) {
@@ -26,7 +26,9 @@ PYBIND11_MODULE(_core, m) {
         } catch (const ketasim::InputError& e) {
             const ketasim::ErrorContext& c = e.context();
             py::object exc = py::reinterpret_borrow<py::object>(input_error->ptr())(py::str(e.what()));
-            auto opt = [](const std::string& s) -> py::object { return s.empty() ? py::object(py::none()) : py::object(py::str(s)); };
+            auto opt = [](const std::string& s) -> py::object {
+                return s.empty() ? py::object(py::none()) : py::object(py::str(s));
+            };
             exc.attr("file") = opt(c.file);
             exc.attr("line") = c.line > 0 ? py::object(py::int_(c.line)) : py::none();
             exc.attr("key") = opt(c.key);

@@ -35,17 +35,17 @@ int run_compare(const CompareOptions& o);
 
 struct CourseCliOptions {
     std::string schedule = "iv-3x-weekly";
-    std::optional<int> weeks;       // not given = the schedule's default
-    std::string days;               // iv-days: "0,2,4,7,9,11"
-    bool schedule_given = false;    // --schedule on the command line (exclusive with --regimen)
-    std::string regimen;            // regimen TOML file instead of a named schedule
-    std::string model;              // library model or .toml file; default: the schedule's, or the IV default
+    std::optional<int> weeks;             // not given = the schedule's default
+    std::string days;                     // iv-days: "0,2,4,7,9,11"
+    bool schedule_given = false;          // --schedule on the command line (exclusive with --regimen)
+    std::string regimen;                  // regimen TOML file instead of a named schedule
+    std::string model;                    // library model or .toml file; default: the schedule's, or the IV default
     std::string session_window = "2 h";   // doses closer than this to a session's first dose join it
-    double diss_tolerance = 1.0;    // (0, 1]; used only when diss_tolerance_given
-    bool diss_tolerance_given = false;   // else the acute_effects file's value
+    double diss_tolerance = 1.0;          // (0, 1]; used only when diss_tolerance_given
+    bool diss_tolerance_given = false;    // else the acute_effects file's value
     double weight_kg = 70.0;
     double follow_up_days = 28.0;
-    std::string out;                // session table: FILE.csv only
+    std::string out;                           // session table: FILE.csv only
     std::string pd_solver = "semi-analytic";   // or "coupled-ode"
     std::string models_dir;
 };
@@ -64,10 +64,10 @@ struct PopulationCliOptions {
     double remission_threshold = 10.0;
     long n = 0;
     long long seed = 0;
-    std::string covariates;   // covariate-distribution TOML file
-    std::string subjects;     // per-subject CSV table
-    std::string data;         // NONMEM-style dataset: one subject per ID (doses, EVID 0 times, covariates)
-    std::string observations; // --data: per-ID trajectories at the EVID 0 times, long-format CSV
+    std::string covariates;     // covariate-distribution TOML file
+    std::string subjects;       // per-subject CSV table
+    std::string data;           // NONMEM-style dataset: one subject per ID (doses, EVID 0 times, covariates)
+    std::string observations;   // --data: per-ID trajectories at the EVID 0 times, long-format CSV
     bool no_variability = false;
     std::string t_end = "24 h", dt = "5 min";
     std::vector<std::string> outputs;
@@ -82,8 +82,8 @@ int run_population_cli(const PopulationCliOptions& o);
 // `ketasim run SPEC.toml` (src/cli/run.cpp) and `ketasim merge OUT SHARDS...`.
 struct RunCliOptions {
     std::string spec;
-    int threads = -1;        // -1: the spec's
-    std::string shard;       // "i/N"
+    int threads = -1;    // -1: the spec's
+    std::string shard;   // "i/N"
     bool resume = false, dry_run = false, quiet = false, over_budget = false;
     std::string models_dir;
 };
@@ -122,4 +122,4 @@ std::vector<std::vector<std::string>> metrics_rows(const Trajectory& tr, const s
 std::string format_table(const std::vector<std::vector<std::string>>& rows);
 std::string fmt_num(double v, int precision = 3);
 
-}  // namespace ketasim::cli
+}   // namespace ketasim::cli

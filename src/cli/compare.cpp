@@ -125,7 +125,8 @@ int run_compare(const CompareOptions& o) {
     std::cout << "ketasim " << version() << ": IV versus intranasal ketamine, one typical " << fmt_num(o.weight_kg)
               << " kg adult, 0-" << fmt_num(o.t_end_h) << " h (exact solver, output every " << fmt_num(o.dt_h * 60.0)
               << " min)\n\n";
-    for (const auto& s : specs) std::cout << "  " << s.short_label << ": " << s.description << "  [model " << s.model << "]\n";
+    for (const auto& s : specs)
+        std::cout << "  " << s.short_label << ": " << s.description << "  [model " << s.model << "]\n";
     const std::string unit = "ng/mL";
     auto row_name = [&](const std::string& n) {
         return n + " (" + metric_unit(metric_registry()[metric_index(n)], unit) + ")";
@@ -141,11 +142,15 @@ int run_compare(const CompareOptions& o) {
         rows.push_back(row);
     }
     std::cout << "\n" << format_table(rows) << "\n";
-    std::cout << "Concentrations in plasma, ng/mL; racemic columns are total (R+S) ketamine, esketamine columns the S-enantiomer\n"
-                 "(a racemic dose holds half its mass as S-ketamine). Threshold " << fmt_num(o.threshold)
-              << " ng/mL: lower end of the dissociative plasma range\n"
-                 "(Krystal 1994, via Zanos 2018 Table 1). half_life: log-linear fit over the last third after tmax, so an\n"
-                 "apparent terminal half-life within the window, not the true terminal phase. Effect-site curves (Ce) are in the file.\n";
+    std::cout
+        << "Concentrations in plasma, ng/mL; racemic columns are total (R+S) ketamine, esketamine columns the "
+           "S-enantiomer\n"
+           "(a racemic dose holds half its mass as S-ketamine). Threshold "
+        << fmt_num(o.threshold)
+        << " ng/mL: lower end of the dissociative plasma range\n"
+           "(Krystal 1994, via Zanos 2018 Table 1). half_life: log-linear fit over the last third after tmax, so an\n"
+           "apparent terminal half-life within the window, not the true terminal phase. Effect-site curves (Ce) are in "
+           "the file.\n";
     RunInfo info;
     info.options = sim;
     info.command = o.command;
@@ -154,4 +159,4 @@ int run_compare(const CompareOptions& o) {
     return 0;
 }
 
-}  // namespace ketasim::cli
+}   // namespace ketasim::cli

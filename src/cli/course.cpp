@@ -10,13 +10,14 @@ namespace ketasim::cli {
 
 namespace {
 std::string days_text(double h) { return std::isnan(h) ? "-" : fmt_num(h / 24.0) + " d"; }
-}  // namespace
+}   // namespace
 
 int run_course(const CourseCliOptions& o) {
     // Given flags are checked, never replaced by a default: NaN or 0 is an error, not "not given".
     if (o.diss_tolerance_given && !(o.diss_tolerance > 0 && o.diss_tolerance <= 1))
-        throw InputError("--diss-tolerance: " + (std::isnan(o.diss_tolerance) ? std::string("nan") : fmt_num(o.diss_tolerance)) +
-                         ": must be in (0, 1] (dissociation Emax multiplier per earlier session; 1 = no tolerance)");
+        throw InputError(
+            "--diss-tolerance: " + (std::isnan(o.diss_tolerance) ? std::string("nan") : fmt_num(o.diss_tolerance)) +
+            ": must be in (0, 1] (dissociation Emax multiplier per earlier session; 1 = no tolerance)");
     // The session table is CSV only: refuse any other extension before the (long) run.
     const auto ends_with = [](const std::string& s, const std::string& x) {
         return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
@@ -73,8 +74,8 @@ int run_course(const CourseCliOptions& o) {
     // Built (and checked finite) before anything is printed or written.
     const std::vector<std::vector<double>> table = session_table(r);
 
-    std::cout << "ketasim course: " << spec.description << "\nmodel " << r.spec.model.name << ", " << fmt_num(o.weight_kg)
-              << " kg; baseline MADRS " << fmt_num(symptoms.baseline)
+    std::cout << "ketasim course: " << spec.description << "\nmodel " << r.spec.model.name << ", "
+              << fmt_num(o.weight_kg) << " kg; baseline MADRS " << fmt_num(symptoms.baseline)
               << (acute.diss_tolerance_per_session != 1.0
                       ? "; dissociation tolerance x " + fmt_num(acute.diss_tolerance_per_session) + " per session"
                       : "")
@@ -89,29 +90,32 @@ int run_course(const CourseCliOptions& o) {
     for (const auto& row : table) {
         rows.emplace_back();
         for (std::size_t k = 0; k < row.size(); ++k)
-            rows.back().push_back(cols[k].kind == ColumnKind::boolean ? (row[k] != 0 ? "yes" : "-")
+            rows.back().push_back(cols[k].kind == ColumnKind::boolean   ? (row[k] != 0 ? "yes" : "-")
                                   : cols[k].kind == ColumnKind::integer ? std::to_string(static_cast<long long>(row[k]))
-                                                                         : fmt_num(row[k]));
+                                                                        : fmt_num(row[k]));
     }
     std::cout << format_table(rows);
     const auto& c = r.clinical;
-    std::cout << "\nonset (>= " << fmt_num(co.clinical.onset_fraction * 100) << "% fall): "
-              << (std::isnan(c.onset_h) ? std::string("-") : fmt_num(c.onset_h) + " h")
-              << "\nresponse (>= " << fmt_num(co.clinical.response_fraction * 100) << "% fall): " << days_text(c.response_h)
-              << (c.sessions_to_response > 0 ? " after session " + std::to_string(c.sessions_to_response) : "")
-              << "\nremission (MADRS <= " << fmt_num(co.clinical.remission_threshold) << "): " << days_text(c.remission_h)
-              << "\nlowest MADRS: " << fmt_num(c.min_madrs) << " at " << days_text(c.t_min_madrs_h)
-              << "\nresponse duration (first response to first loss): "
-              << (std::isnan(c.response_h) ? "-" : (c.response_lost ? days_text(c.response_duration_h) : "not lost in follow-up"))
-              << "\nrelapse (response lost) after the last session: "
-              << (std::isnan(c.relapse_after_last_h) ? "-" : days_text(c.relapse_after_last_h))
-              << "\nside effects over the course (1 - prod(1 - p) over sessions, sessions independent: an assumption): "
-                 "nausea "
-              << fmt_num(100 * r.side_effects_course.nausea) << "%, dizziness " << fmt_num(100 * r.side_effects_course.dizziness)
-              << "%, drowsiness " << fmt_num(100 * r.side_effects_course.drowsiness) << "%, dissociation "
-              << fmt_num(100 * r.side_effects_course.dissociation) << "%"
-              << "\n\nTimes from the first session unless stated. The MADRS model is calibrated to single-dose IV data, not "
-                 "published;\nrepeated-session and esketamine values are predictions (docs/calibration.md).\n";
+    std::cout
+        << "\nonset (>= " << fmt_num(co.clinical.onset_fraction * 100)
+        << "% fall): " << (std::isnan(c.onset_h) ? std::string("-") : fmt_num(c.onset_h) + " h")
+        << "\nresponse (>= " << fmt_num(co.clinical.response_fraction * 100) << "% fall): " << days_text(c.response_h)
+        << (c.sessions_to_response > 0 ? " after session " + std::to_string(c.sessions_to_response) : "")
+        << "\nremission (MADRS <= " << fmt_num(co.clinical.remission_threshold) << "): " << days_text(c.remission_h)
+        << "\nlowest MADRS: " << fmt_num(c.min_madrs) << " at " << days_text(c.t_min_madrs_h)
+        << "\nresponse duration (first response to first loss): "
+        << (std::isnan(c.response_h) ? "-"
+                                     : (c.response_lost ? days_text(c.response_duration_h) : "not lost in follow-up"))
+        << "\nrelapse (response lost) after the last session: "
+        << (std::isnan(c.relapse_after_last_h) ? "-" : days_text(c.relapse_after_last_h))
+        << "\nside effects over the course (1 - prod(1 - p) over sessions, sessions independent: an assumption): "
+           "nausea "
+        << fmt_num(100 * r.side_effects_course.nausea) << "%, dizziness "
+        << fmt_num(100 * r.side_effects_course.dizziness) << "%, drowsiness "
+        << fmt_num(100 * r.side_effects_course.drowsiness) << "%, dissociation "
+        << fmt_num(100 * r.side_effects_course.dissociation) << "%"
+        << "\n\nTimes from the first session unless stated. The MADRS model is calibrated to single-dose IV data, not "
+           "published;\nrepeated-session and esketamine values are predictions (docs/calibration.md).\n";
     if (!o.out.empty()) {
         write_text_atomically(o.out, session_table_csv(r));
         std::cout << "\nwritten: " << o.out << "\n";
@@ -119,4 +123,4 @@ int run_course(const CourseCliOptions& o) {
     return 0;
 }
 
-}  // namespace ketasim::cli
+}   // namespace ketasim::cli

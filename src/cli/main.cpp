@@ -57,8 +57,8 @@ std::vector<double> parse_days(const std::string& text) {
         if (!(d >= 0))
             throw InputError(ErrorContext{"", 0, "--days", text, "lists day " + plain(d) + "; days must be >= 0"});
         if (std::find(seen.begin(), seen.end(), d) != seen.end())
-            throw InputError(ErrorContext{"", 0, "--days", text,
-                                          "lists day " + plain(d) + " twice; each day doses once"});
+            throw InputError(
+                ErrorContext{"", 0, "--days", text, "lists day " + plain(d) + " twice; each day doses once"});
         seen.push_back(d);
     }
     return days;
@@ -100,7 +100,7 @@ struct SimulateArgs {
     bool event_times = false, amounts = false;
     bool days_given = false, threshold_given = false, duration_given = false, spacing_given = false;
     std::vector<std::string> covariates_given;   // "weight", "age": set on the command line
-    long id = -1;                                 // --id: the subject of a multi-ID event table
+    long id = -1;                                // --id: the subject of a multi-ID event table
 };
 
 int cmd_simulate(const SimulateArgs& a, const std::string& command) {
@@ -119,11 +119,14 @@ int cmd_simulate(const SimulateArgs& a, const std::string& command) {
     std::vector<double> extra_times;
     if (!a.regimen.empty()) {
         if (!a.dose.empty()) throw UsageError("--regimen and --dose are exclusive: give one");
-        const std::vector<std::pair<bool, const char*>> dose_flags = {
-            {!a.route.empty(), "--route"}, {a.duration_given, "--duration"}, {a.days_given, "--days"}, {!a.device.empty(), "--device"}};
+        const std::vector<std::pair<bool, const char*>> dose_flags = {{!a.route.empty(), "--route"},
+                                                                      {a.duration_given, "--duration"},
+                                                                      {a.days_given, "--days"},
+                                                                      {!a.device.empty(), "--device"}};
         for (const auto& [given, flag] : dose_flags)
-            if (given) throw UsageError(std::string(flag) + " applies to --dose; the regimen file " + a.regimen +
-                                        " gives its own");
+            if (given)
+                throw UsageError(std::string(flag) + " applies to --dose; the regimen file " + a.regimen +
+                                 " gives its own");
         const bool csv = a.regimen.size() > 4 && a.regimen.substr(a.regimen.size() - 4) == ".csv";
         if (csv && a.id >= 0) {
             // One ID of a dataset (issue 8): its doses, its EVID 0 times, and its covariate columns
@@ -139,13 +142,20 @@ int cmd_simulate(const SimulateArgs& a, const std::string& command) {
                 const Subject from_file = src.subject(i, overrides);
                 for (const auto& h : d.covariate_headers) {
                     const std::string name = h.substr(0, h.find('['));
-                    const std::string cov = name == "WT" ? "weight" : name == "AGE" ? "age" : name == "SEX" ? "sex" : name;
-                    if (std::find(a.covariates_given.begin(), a.covariates_given.end(), cov) != a.covariates_given.end())
-                        throw UsageError("--" + cov + ": " + a.regimen + " gives " + h + " for ID " + std::to_string(a.id) +
-                                         "; give it once (the file or the flag)");
-                    if (cov == "weight") s.weight_kg = from_file.weight_kg;
-                    else if (cov == "age") s.age_years = from_file.age_years;
-                    else s.covariates[cov] = from_file.covariates.at(cov);
+                    const std::string cov = name == "WT"    ? "weight"
+                                            : name == "AGE" ? "age"
+                                            : name == "SEX" ? "sex"
+                                                            : name;
+                    if (std::find(a.covariates_given.begin(), a.covariates_given.end(), cov) !=
+                        a.covariates_given.end())
+                        throw UsageError("--" + cov + ": " + a.regimen + " gives " + h + " for ID " +
+                                         std::to_string(a.id) + "; give it once (the file or the flag)");
+                    if (cov == "weight")
+                        s.weight_kg = from_file.weight_kg;
+                    else if (cov == "age")
+                        s.age_years = from_file.age_years;
+                    else
+                        s.covariates[cov] = from_file.covariates.at(cov);
                 }
             }
         } else if (csv) {
@@ -157,7 +167,8 @@ int cmd_simulate(const SimulateArgs& a, const std::string& command) {
         }
         regimen_text = "from " + a.regimen;
     } else {
-        if (a.dose.empty()) throw UsageError("give a dose (--dose '0.5 mg/kg' --route iv --duration '40 min') or --regimen FILE");
+        if (a.dose.empty())
+            throw UsageError("give a dose (--dose '0.5 mg/kg' --route iv --duration '40 min') or --regimen FILE");
         // The route: given, or the model's only one. A model with several routes (esketamine_nasal:
         // intranasal, oral, iv) has no silent default: an IV bolus of a nasal product is a wrong answer.
         std::string route = a.route;
@@ -189,10 +200,13 @@ int cmd_simulate(const SimulateArgs& a, const std::string& command) {
         if (kind == RouteKind::intranasal) {
             // One meaning of an intranasal dose, as in Python's Regimen.intranasal: the total of a
             // session, given as devices (default kNasalDeviceMg, kNasalDeviceSpacingH apart).
-            if (dose.per_kg) throw InputError(ErrorContext{"", 0, "--dose", a.dose, "is per kg; an intranasal dose is in mg"});
-            const double dev = a.device.empty() ? kNasalDeviceMg : parse_quantity(a.device, Dimension::amount, "--device");
+            if (dose.per_kg)
+                throw InputError(ErrorContext{"", 0, "--dose", a.dose, "is per kg; an intranasal dose is in mg"});
+            const double dev =
+                a.device.empty() ? kNasalDeviceMg : parse_quantity(a.device, Dimension::amount, "--device");
             const double spacing = parse_quantity(a.device_spacing, Dimension::time, "--device-spacing");
-            reg = with_flags("--dose/--device", [&] { return Regimen::intranasal(dose.amount, times, dev, spacing, route); });
+            reg = with_flags("--dose/--device",
+                             [&] { return Regimen::intranasal(dose.amount, times, dev, spacing, route); });
         } else {
             if (!a.device.empty() || a.spacing_given)
                 throw UsageError("--device and --device-spacing apply to intranasal routes, not '" + route + "'");
@@ -213,8 +227,8 @@ int cmd_simulate(const SimulateArgs& a, const std::string& command) {
         grid.times.erase(std::unique(grid.times.begin(), grid.times.end()), grid.times.end());
     }
     if (a.threshold_given && !(std::isfinite(a.threshold) && a.threshold > 0))
-        throw InputError(ErrorContext{"", 0, "--threshold", plain(a.threshold),
-                                      "must be a finite concentration > 0 (ng/mL)"});
+        throw InputError(
+            ErrorContext{"", 0, "--threshold", plain(a.threshold), "must be a finite concentration > 0 (ng/mL)"});
     SimOptions opt;
     opt.solver = with_flags("--solver", [&] { return solver_from_string(a.solver); });
     opt.method = with_flags("--method", [&] { return ode_method_from_string(a.method); });
@@ -254,7 +268,7 @@ int cmd_simulate(const SimulateArgs& a, const std::string& command) {
     return 0;
 }
 
-}  // namespace
+}   // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"ketasim " + version() + ": ketamine and esketamine PK/PD simulation"};
@@ -262,7 +276,8 @@ int main(int argc, char** argv) {
     app.footer("Exit codes: 0 success, 1 usage error, 2 bad input, 3 solver or I/O failure (docs/bad_input.md).");
     app.set_version_flag("--version", version());
     std::string models_dir;
-    app.add_option("--models-dir", models_dir, "Model library directory (default: $KETASIM_MODELS_DIR or the built-in one)");
+    app.add_option("--models-dir", models_dir,
+                   "Model library directory (default: $KETASIM_MODELS_DIR or the built-in one)");
 
     auto* models = app.add_subcommand("models", "List the model library");
     std::string show_name;
@@ -278,10 +293,12 @@ int main(int argc, char** argv) {
     sim->add_option("--dose", sa.dose, "Dose per administration, e.g. '35 mg' or '0.5 mg/kg'");
     sim->add_option("--route", sa.route,
                     "Route name of the model (iv, intranasal, oral, ...); required when the model has several routes");
-    sim->add_option("--duration", sa.duration, "Infusion duration with its unit, e.g. '40 min' (iv only; default: bolus)");
+    sim->add_option("--duration", sa.duration,
+                    "Infusion duration with its unit, e.g. '40 min' (iv only; default: bolus)");
     sim->add_option("--days", sa.days, "Dose on these days, e.g. '0,2,4,7,9,11' (default: day 0)");
-    sim->add_option("--device", sa.device,
-                    "Intranasal: the dose is given as devices of this size (default '28 mg', 5 min apart: 56 mg = two devices)");
+    sim->add_option(
+        "--device", sa.device,
+        "Intranasal: the dose is given as devices of this size (default '28 mg', 5 min apart: 56 mg = two devices)");
     sim->add_option("--device-spacing", sa.device_spacing, "Intranasal: time between devices")->capture_default_str();
     sim->add_option("--weight", sa.weight, "Body weight, kg")->capture_default_str();
     sim->add_option("--age", sa.age, "Age, years")->capture_default_str();
@@ -293,14 +310,16 @@ int main(int argc, char** argv) {
     sim->add_option("--method", sa.method, "ODE method: dopri5 or rosenbrock4 (stiff)")->capture_default_str();
     sim->add_option("--rtol", sa.rtol, "ODE relative tolerance")->capture_default_str();
     sim->add_option("--atol", sa.atol, "ODE absolute tolerance (mg)")->capture_default_str();
-    sim->add_option("--threshold", sa.threshold, "Concentration threshold, ng/mL (finite, > 0), for time-to and time-above");
+    sim->add_option("--threshold", sa.threshold,
+                    "Concentration threshold, ng/mL (finite, > 0), for time-to and time-above");
     sim->add_flag("--event-times", sa.event_times, "Add every dose and infusion start/stop to the output times");
     sim->add_flag("--amounts", sa.amounts, "Also output every compartment amount (mg), including the sinks");
     sim->add_option("--out", sa.out, "Write the curves: FILE.h5 (HDF5) or FILE.csv");
 
     cli::CompareOptions co;
     std::string c_tend = "24 h", c_dt = "1 min";
-    auto* cmp = app.add_subcommand("compare", "Flagship: IV racemic 0.5 mg/kg over 40 min vs intranasal esketamine and racemic ketamine");
+    auto* cmp = app.add_subcommand(
+        "compare", "Flagship: IV racemic 0.5 mg/kg over 40 min vs intranasal esketamine and racemic ketamine");
     cmp->add_option("--weight", co.weight_kg, "Body weight, kg")->capture_default_str();
     cmp->add_option("--t-end", c_tend, "End of the simulation")->capture_default_str();
     cmp->add_option("--dt", c_dt, "Output step")->capture_default_str();
@@ -317,16 +336,18 @@ int main(int argc, char** argv) {
     for (const auto& sch : schedule_registry()) {
         schedule_names += (schedule_names.empty() ? "" : ", ") + std::string(sch.name);
         if (sch.default_weeks > 0)
-            schedule_weeks += (schedule_weeks.empty() ? "" : ", ") + std::string(sch.name) + " " +
-                              std::to_string(sch.default_weeks);
+            schedule_weeks +=
+                (schedule_weeks.empty() ? "" : ", ") + std::string(sch.name) + " " + std::to_string(sch.default_weeks);
     }
     crs->add_option("--schedule", cso.schedule, "Named schedule: " + schedule_names)->capture_default_str();
     crs->add_option("--weeks", crs_weeks, "Weeks of treatment (default: " + schedule_weeks + ")");
     crs->add_option("--days", cso.days, "iv-days: session days, e.g. '0,2,4,7,9,11'");
     crs->add_option("--weight", cso.weight_kg, "Body weight, kg")->capture_default_str();
-    crs->add_option("--follow-up-days", cso.follow_up_days, "Follow-up after the last session, days")->capture_default_str();
-    crs->add_option("--regimen", cso.regimen,
-                    "Regimen TOML file ([[dose]] entries) instead of --schedule; sessions = doses grouped by --session-window");
+    crs->add_option("--follow-up-days", cso.follow_up_days, "Follow-up after the last session, days")
+        ->capture_default_str();
+    crs->add_option(
+        "--regimen", cso.regimen,
+        "Regimen TOML file ([[dose]] entries) instead of --schedule; sessions = doses grouped by --session-window");
     crs->add_option("--model", cso.model,
                     "Model (library name or .toml); default: the schedule's, ketamine_iv_clements for --regimen");
     crs->add_option("--session-window", cso.session_window,
@@ -342,39 +363,53 @@ int main(int argc, char** argv) {
     crs->add_option("--out", cso.out, "Write the session table: FILE.csv (written whole or not at all)");
 
     cli::PopulationCliOptions po;
-    auto* pop = app.add_subcommand("population", "A virtual population on one regimen: metric distributions, one row per subject");
+    auto* pop = app.add_subcommand("population",
+                                   "A virtual population on one regimen: metric distributions, one row per subject");
     pop->add_option("model", po.model, "Library name or .toml model file (with --schedule: default the schedule's)");
     pop->add_option("--regimen", po.regimen, "Regimen TOML file ([[dose]] entries): a PK population");
-    pop->add_option("--schedule", po.schedule,
-                    "A treatment course per patient instead: iv-3x-weekly, iv-2x-weekly, iv-days or esketamine-induction");
+    pop->add_option(
+        "--schedule", po.schedule,
+        "A treatment course per patient instead: iv-3x-weekly, iv-2x-weekly, iv-days or esketamine-induction");
     pop->add_option("--weeks", po.weeks, "--schedule: weeks of treatment (default: the schedule's)");
     pop->add_option("--days", po.days, "--schedule iv-days: session days, e.g. '0,2,4,7,9,11'");
-    pop->add_option("--follow-up-days", po.follow_up_days, "--schedule: follow-up after the last session, days")->capture_default_str();
-    pop->add_flag("--stop-at-remission", po.stop_at_remission, "--schedule: a patient's course ends at the first remission");
-    pop->add_option("--max-sessions", po.max_sessions, "--schedule: at most this many sessions (0 = all)")->capture_default_str();
-    pop->add_option("--remission-threshold", po.remission_threshold, "--schedule: remission = MADRS <= this")->capture_default_str();
+    pop->add_option("--follow-up-days", po.follow_up_days, "--schedule: follow-up after the last session, days")
+        ->capture_default_str();
+    pop->add_flag("--stop-at-remission", po.stop_at_remission,
+                  "--schedule: a patient's course ends at the first remission");
+    pop->add_option("--max-sessions", po.max_sessions, "--schedule: at most this many sessions (0 = all)")
+        ->capture_default_str();
+    pop->add_option("--remission-threshold", po.remission_threshold, "--schedule: remission = MADRS <= this")
+        ->capture_default_str();
     pop->add_option("--n", po.n, "Number of subjects (not with --subjects, which gives one per row)");
-    pop->add_option("--seed", po.seed, "Random seed in [0, 2^63 - 1]; the same seed gives the same population")->capture_default_str();
-    pop->add_option("--covariates", po.covariates, "Covariate distributions: TOML file with [weight], [age], ... tables");
-    pop->add_option("--subjects", po.subjects, "Per-subject table: CSV with ID, WT[kg], AGE[years], flags or parameters");
+    pop->add_option("--seed", po.seed, "Random seed in [0, 2^63 - 1]; the same seed gives the same population")
+        ->capture_default_str();
+    pop->add_option("--covariates", po.covariates,
+                    "Covariate distributions: TOML file with [weight], [age], ... tables");
+    pop->add_option("--subjects", po.subjects,
+                    "Per-subject table: CSV with ID, WT[kg], AGE[years], flags or parameters");
     pop->add_option("--data", po.data,
                     "NONMEM-style dataset (CSV): each ID a subject with its doses, EVID 0 rows as its output times, "
                     "covariate columns WT[kg], AGE[years], SEX, ...");
-    pop->add_option("--observations", po.observations, "--data: write each ID's outputs at its times: FILE.csv (long format)");
-    pop->add_flag("--no-variability", po.no_variability, "Typical subjects: no random effects (covariates still apply)");
+    pop->add_option("--observations", po.observations,
+                    "--data: write each ID's outputs at its times: FILE.csv (long format)");
+    pop->add_flag("--no-variability", po.no_variability,
+                  "Typical subjects: no random effects (covariates still apply)");
     pop->add_option("--t-end", po.t_end, "End of the simulation, e.g. '24 h' or '14 d'")->capture_default_str();
     pop->add_option("--dt", po.dt, "Output step, e.g. '5 min'")->capture_default_str();
     pop->add_option("--outputs", po.outputs, "Outputs to compute metrics on (default: all)")->delimiter(',');
-    pop->add_option("--threads", po.threads, "Worker threads; 0 = all cores ($SLURM_CPUS_PER_TASK when set)")->capture_default_str();
+    pop->add_option("--threads", po.threads, "Worker threads; 0 = all cores ($SLURM_CPUS_PER_TASK when set)")
+        ->capture_default_str();
     pop->add_option("--chunk", po.chunk, "Subjects per work unit (results do not depend on it)")->capture_default_str();
     pop->add_flag("--quiet", po.quiet, "No progress line on stderr");
     pop->add_option("--out", po.out, "Write one row per subject: FILE.csv");
 
     cli::RunCliOptions ro;
-    auto* run = app.add_subcommand("run", "Run a spec file: a population streamed into a resumable HDF5 file (docs/hpc.md)");
+    auto* run =
+        app.add_subcommand("run", "Run a spec file: a population streamed into a resumable HDF5 file (docs/hpc.md)");
     run->add_option("spec", ro.spec, "Run spec (TOML)")->required();
     run->add_option("--threads", ro.threads, "Worker threads (overrides the spec's run.threads; 0 = all cores)");
-    run->add_option("--shard", ro.shard, "Run shard i/N of the index range into its own file (merge with `ketasim merge`)");
+    run->add_option("--shard", ro.shard,
+                    "Run shard i/N of the index range into its own file (merge with `ketasim merge`)");
     run->add_flag("--resume", ro.resume, "Finish an interrupted run's file");
     run->add_flag("--dry-run", ro.dry_run, "Print the points, output size and peak memory estimate; run nothing");
     run->add_flag("--over-budget", ro.over_budget, "Run even if the memory estimate exceeds run.memory_budget");

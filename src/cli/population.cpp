@@ -32,7 +32,7 @@ private:
     std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
-}  // namespace
+}   // namespace
 
 namespace {
 PopulationSpec population_spec(const PopulationCliOptions& o) {
@@ -83,20 +83,25 @@ int run_course_population_cli(const PopulationCliOptions& o) {
     run_course_population(spec, load_library_pd("acute_effects", o.models_dir), load_library_pd("madrs", o.models_dir),
                           source, 0, source.size(), co, sink);
     const std::size_t n_sessions =
-        co.max_sessions > 0 ? std::min<std::size_t>(static_cast<std::size_t>(co.max_sessions), spec.session_starts_h.size())
-                            : spec.session_starts_h.size();
+        co.max_sessions > 0
+            ? std::min<std::size_t>(static_cast<std::size_t>(co.max_sessions), spec.session_starts_h.size())
+            : spec.session_starts_h.size();
     const CoursePopulationSummary s = summarize_course_population(sink, n_sessions);
     std::cout << "ketasim population: " << spec.description << "\nmodel " << spec.model.name << "; " << s.n
               << " patients, seed " << o.seed << (source.spec().variability ? "" : ", no random effects")
               << (co.stop_at_remission ? "; each course stops at the first remission" : "")
               << "\nresponse: MADRS fall >= 50 % of baseline; remission: MADRS <= "
-              << fmt_num(co.course.clinical.remission_threshold) << "; both 24 h after the session start (95 % Wilson)\n\n";
-    std::vector<std::vector<std::string>> rows = {{"session", "day", "response %", "remission %", "remitted by then %"}};
+              << fmt_num(co.course.clinical.remission_threshold)
+              << "; both 24 h after the session start (95 % Wilson)\n\n";
+    std::vector<std::vector<std::string>> rows = {
+        {"session", "day", "response %", "remission %", "remitted by then %"}};
     for (std::size_t k = 0; k < n_sessions; ++k)
         rows.push_back({std::to_string(k + 1), fmt_num(spec.session_starts_h[k] / 24.0), pct(s.response[k]),
                         pct(s.remission[k]), pct(s.ever_remitted[k])});
     std::cout << format_table(rows);
-    auto med = [](double v, const std::string& unit) { return std::isnan(v) ? std::string("not reached") : fmt_num(v) + unit; };
+    auto med = [](double v, const std::string& unit) {
+        return std::isnan(v) ? std::string("not reached") : fmt_num(v) + unit;
+    };
     std::cout << "\nmedian sessions to first response: " << med(s.sessions_to_response.median, "")
               << "\nmedian sessions to remission: " << med(s.sessions_to_remission.median, "")
               << "\nresponders after the last session: " << pct(s.responders_at_last)
@@ -104,23 +109,26 @@ int run_course_population_cli(const PopulationCliOptions& o) {
               << med(s.relapse_h.median / 24.0, " d") << "\n";
     if (!o.out.empty()) {
         const bool is_csv = o.out.size() > 4 && o.out.substr(o.out.size() - 4) == ".csv";
-        if (!is_csv) throw InputError("--out " + o.out + ": population results are written as .csv (one row per patient)");
+        if (!is_csv)
+            throw InputError("--out " + o.out + ": population results are written as .csv (one row per patient)");
         write_table_csv(o.out, sink.names, sink.units, sink.columns);
         std::cout << "\nwritten: " << o.out << " (" << s.n << " rows)\n";
     }
     return 0;
 }
-}  // namespace
+}   // namespace
 
 // --data: a NONMEM-style dataset, one subject per ID (library: load_dataset, run_dataset_population).
 static int run_dataset_population_cli(const PopulationCliOptions& o) {
     if (!o.regimen.empty() || !o.schedule.empty() || !o.subjects.empty() || !o.covariates.empty() || o.n != 0)
-        throw InputError("--data gives every subject's doses, times and covariates: not with --regimen, --schedule, "
-                         "--subjects, --covariates or --n");
+        throw InputError(
+            "--data gives every subject's doses, times and covariates: not with --regimen, --schedule, "
+            "--subjects, --covariates or --n");
     if (o.seed < 0) throw InputError("--seed: " + std::to_string(o.seed) + " must be in [0, 2^63 - 1]");
     const Model model = load_library_model(o.model, o.models_dir);
     const Dataset data = load_dataset(o.data, model);
-    const PopulationSource source(model, dataset_population_spec(data, static_cast<std::uint64_t>(o.seed), !o.no_variability),
+    const PopulationSource source(model,
+                                  dataset_population_spec(data, static_cast<std::uint64_t>(o.seed), !o.no_variability),
                                   dataset_uses_weight(data));
     const OutputGrid grid = OutputGrid::uniform(0.0, parse_quantity(o.t_end, Dimension::time, "--t-end"),
                                                 parse_quantity(o.dt, Dimension::time, "--dt"));
@@ -145,8 +153,8 @@ static int run_dataset_population_cli(const PopulationCliOptions& o) {
         const auto& tmax = sink.column(out + ".tmax");
         const auto& auc = sink.column(out + ".auc_0_t");
         for (std::size_t i = 0; i < id.size(); ++i)
-            rows.push_back({fmt_num(id[i]), out + " [" + sink.units[c] + "]", fmt_num(sink.columns[c][i]), fmt_num(tmax[i]),
-                            fmt_num(auc[i])});
+            rows.push_back({fmt_num(id[i]), out + " [" + sink.units[c] + "]", fmt_num(sink.columns[c][i]),
+                            fmt_num(tmax[i]), fmt_num(auc[i])});
     }
     std::cout << format_table(rows);
     auto csv_only = [](const std::string& path, const char* flag) {
@@ -175,8 +183,10 @@ int run_population_cli(const PopulationCliOptions& o) {
     if (!o.schedule.empty()) return run_course_population_cli(o);
     if (o.weeks || !o.days.empty() || o.stop_at_remission || o.max_sessions)
         throw InputError("--weeks, --days, --stop-at-remission and --max-sessions apply to --schedule");
-    if (o.model.empty()) throw InputError("give the model (library name or .toml) and --regimen FILE, or --schedule NAME");
-    if (o.regimen.empty()) throw InputError("--regimen FILE: the doses every subject gets (or --schedule NAME for a course)");
+    if (o.model.empty())
+        throw InputError("give the model (library name or .toml) and --regimen FILE, or --schedule NAME");
+    if (o.regimen.empty())
+        throw InputError("--regimen FILE: the doses every subject gets (or --schedule NAME for a course)");
     const Model model = load_library_model(o.model, o.models_dir);
     const bool csv_regimen = o.regimen.size() > 4 && o.regimen.substr(o.regimen.size() - 4) == ".csv";
     if (csv_regimen)
@@ -208,17 +218,18 @@ int run_population_cli(const PopulationCliOptions& o) {
         if (dot == std::string::npos) continue;
         const std::string metric = n.substr(dot + 1);
         if (metric != "cmax" && metric != "tmax" && metric != "auc_0_t" && metric != "half_life") continue;
-        rows.push_back({n, sink.units[c], fmt_num(percentile(sink.columns[c], 5)), fmt_num(percentile(sink.columns[c], 50)),
-                        fmt_num(percentile(sink.columns[c], 95))});
+        rows.push_back({n, sink.units[c], fmt_num(percentile(sink.columns[c], 5)),
+                        fmt_num(percentile(sink.columns[c], 50)), fmt_num(percentile(sink.columns[c], 95))});
     }
     std::cout << format_table(rows);
     if (!o.out.empty()) {
         const bool is_csv = o.out.size() > 4 && o.out.substr(o.out.size() - 4) == ".csv";
-        if (!is_csv) throw InputError("--out " + o.out + ": population results are written as .csv (one row per subject)");
+        if (!is_csv)
+            throw InputError("--out " + o.out + ": population results are written as .csv (one row per subject)");
         write_table_csv(o.out, sink.names, sink.units, sink.columns);
         std::cout << "\nwritten: " << o.out << " (" << source.size() << " rows)\n";
     }
     return 0;
 }
 
-}  // namespace ketasim::cli
+}   // namespace ketasim::cli

@@ -33,13 +33,16 @@ void install_stop_handlers() {
 
 std::string size_text(double b) {
     char buf[64];
-    if (b >= 1073741824.0) std::snprintf(buf, sizeof buf, "%.2f GiB", b / 1073741824.0);
-    else if (b >= 1048576.0) std::snprintf(buf, sizeof buf, "%.1f MiB", b / 1048576.0);
-    else std::snprintf(buf, sizeof buf, "%.0f KiB", b / 1024.0);
+    if (b >= 1073741824.0)
+        std::snprintf(buf, sizeof buf, "%.2f GiB", b / 1073741824.0);
+    else if (b >= 1048576.0)
+        std::snprintf(buf, sizeof buf, "%.1f MiB", b / 1048576.0);
+    else
+        std::snprintf(buf, sizeof buf, "%.0f KiB", b / 1024.0);
     return buf;
 }
 
-}  // namespace
+}   // namespace
 
 int run_run_cli(const RunCliOptions& o) {
 #ifdef KETASIM_WITH_MPI
@@ -89,8 +92,8 @@ int run_run_cli(const RunCliOptions& o) {
         return 128 + static_cast<int>(g_stop_signal);
     }
     if (!o.quiet)
-        std::cout << "written: " << r.path << " (" << r.points << " points; " << r.computed << " computed, " << r.resumed
-                  << " kept from an interrupted run; " << r.seconds << " s)\n";
+        std::cout << "written: " << r.path << " (" << r.points << " points; " << r.computed << " computed, "
+                  << r.resumed << " kept from an interrupted run; " << r.seconds << " s)\n";
     return 0;
 }
 
@@ -100,4 +103,4 @@ int run_merge_cli(const std::string& out, const std::vector<std::string>& shards
     return 0;
 }
 
-}  // namespace ketasim::cli
+}   // namespace ketasim::cli

@@ -23,10 +23,13 @@ CLI::App* add_sensitivity_command(CLI::App& app, SensitivityCliOptions& o) {
         ->required();
     s->add_option("--metric", o.metric, "Metric of the registry (ketasim simulate prints them)")->capture_default_str();
     s->add_option("--output", o.output, "Output the metric is computed on (default: the model's first)");
-    s->add_option("--n", o.n, "Base sample rows; the model runs n (factors + 2) times (a power of 2 keeps the Sobol' balance)")
+    s->add_option("--n", o.n,
+                  "Base sample rows; the model runs n (factors + 2) times (a power of 2 keeps the Sobol' balance)")
         ->capture_default_str();
-    s->add_option("--seed", o.seed, "Seed of the bootstrap (and of --scramble), in [0, 2^63 - 1]")->capture_default_str();
-    s->add_option("--bootstrap", o.bootstrap, "Bootstrap resamples for the intervals (0 = none)")->capture_default_str();
+    s->add_option("--seed", o.seed, "Seed of the bootstrap (and of --scramble), in [0, 2^63 - 1]")
+        ->capture_default_str();
+    s->add_option("--bootstrap", o.bootstrap, "Bootstrap resamples for the intervals (0 = none)")
+        ->capture_default_str();
     s->add_option("--confidence", o.confidence, "Confidence level of the intervals, in (0, 1)")->capture_default_str();
     s->add_flag("--scramble", o.scramble, "Random digital shift of the Sobol' sample (seeded by --seed)");
     s->add_option("--t-end", o.t_end, "End of the simulation, e.g. '24 h'")->capture_default_str();
@@ -34,14 +37,16 @@ CLI::App* add_sensitivity_command(CLI::App& app, SensitivityCliOptions& o) {
     s->add_option("--threshold", o.threshold, "Concentration threshold (output unit) for the time_* metrics");
     s->add_option("--weight", o.weight, "Body weight, kg, of every run (unless a factor)")->capture_default_str();
     s->add_option("--age", o.age, "Age, years, of every run (unless a factor)")->capture_default_str();
-    s->add_option("--threads", o.threads, "Worker threads; 0 = all cores ($SLURM_CPUS_PER_TASK when set)")->capture_default_str();
+    s->add_option("--threads", o.threads, "Worker threads; 0 = all cores ($SLURM_CPUS_PER_TASK when set)")
+        ->capture_default_str();
     return s;
 }
 
 int run_sensitivity_cli(const SensitivityCliOptions& o, const std::string& models_dir) {
     if (o.n < 2) throw InputError(ErrorContext{"", 0, "--n", std::to_string(o.n), "must be >= 2 (base sample rows)"});
     if (o.seed < 0) throw InputError(ErrorContext{"", 0, "--seed", std::to_string(o.seed), "must be in [0, 2^63 - 1]"});
-    if (o.bootstrap < 0) throw InputError(ErrorContext{"", 0, "--bootstrap", std::to_string(o.bootstrap), "must be >= 0"});
+    if (o.bootstrap < 0)
+        throw InputError(ErrorContext{"", 0, "--bootstrap", std::to_string(o.bootstrap), "must be >= 0"});
     const Model model = load_library_model(o.model, models_dir);
     const Regimen regimen = load_regimen(o.regimen);
     std::vector<Factor> factors;
@@ -82,4 +87,4 @@ int run_sensitivity_cli(const SensitivityCliOptions& o, const std::string& model
     return 0;
 }
 
-}  // namespace ketasim::cli
+}   // namespace ketasim::cli

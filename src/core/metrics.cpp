@@ -29,7 +29,7 @@ inline double log_mean(double a, double b) {
     }
     return (a - b) / std::log(a / b);
 }
-}  // namespace
+}   // namespace
 
 namespace {
 struct MetricEntry {
@@ -41,10 +41,12 @@ const std::vector<MetricEntry>& entries() {
     static const std::vector<MetricEntry> e = {
         {{"cmax", U::output, false, false, "highest value on the output grid"}, &Metrics::cmax},
         {{"tmax", U::hour, false, false, "time of cmax (first occurrence)"}, &Metrics::tmax},
-        {{"auc_0_t", U::output_times_h, false, false, "area under the curve over the grid, linear-up/log-down trapezoids"},
+        {{"auc_0_t", U::output_times_h, false, false,
+          "area under the curve over the grid, linear-up/log-down trapezoids"},
          &Metrics::auc_0_t},
         {{"auc_0_inf", U::output_times_h, true, false, "auc_0_t + C_last / lambda_z"}, &Metrics::auc_0_inf},
-        {{"lambda_z", U::per_hour, true, false, "terminal rate constant, log-linear least squares over the terminal window"},
+        {{"lambda_z", U::per_hour, true, false,
+          "terminal rate constant, log-linear least squares over the terminal window"},
          &Metrics::lambda_z},
         {{"half_life", U::hour, true, false, "ln 2 / lambda_z: apparent terminal half-life within the window"},
          &Metrics::half_life},
@@ -54,12 +56,13 @@ const std::vector<MetricEntry>& entries() {
         {{"time_above", U::hour, false, true, "total time with the output above the threshold"}, &Metrics::time_above},
         {{"time_to_threshold", U::hour, false, true, "first upward crossing of the threshold"},
          &Metrics::time_to_threshold},
-        {{"time_below_after_peak", U::hour, false, true, "first time after tmax with the output at or below the threshold"},
+        {{"time_below_after_peak", U::hour, false, true,
+          "first time after tmax with the output at or below the threshold"},
          &Metrics::time_below_after_peak},
     };
     return e;
 }
-}  // namespace
+}   // namespace
 
 const std::vector<MetricInfo>& metric_registry() {
     static const std::vector<MetricInfo> r = [] {
@@ -83,22 +86,32 @@ double metric_value(const Metrics& m, std::size_t index) { return m.*(entries().
 
 const char* to_string(MetricUnit u) {
     switch (u) {
-        case MetricUnit::output: return "output unit";
-        case MetricUnit::output_times_h: return "output unit * h";
-        case MetricUnit::hour: return "h";
-        case MetricUnit::per_hour: return "1/h";
-        case MetricUnit::one: return "1";
+        case MetricUnit::output:
+            return "output unit";
+        case MetricUnit::output_times_h:
+            return "output unit * h";
+        case MetricUnit::hour:
+            return "h";
+        case MetricUnit::per_hour:
+            return "1/h";
+        case MetricUnit::one:
+            return "1";
     }
     return "?";
 }
 
 std::string metric_unit(const MetricInfo& info, const std::string& output_unit) {
     switch (info.unit) {
-        case MetricUnit::output: return output_unit;
-        case MetricUnit::output_times_h: return output_unit + "*h";
-        case MetricUnit::hour: return "h";
-        case MetricUnit::per_hour: return "1/h";
-        case MetricUnit::one: return "1";
+        case MetricUnit::output:
+            return output_unit;
+        case MetricUnit::output_times_h:
+            return output_unit + "*h";
+        case MetricUnit::hour:
+            return "h";
+        case MetricUnit::per_hour:
+            return "1/h";
+        case MetricUnit::one:
+            return "1";
     }
     return "";
 }
@@ -226,4 +239,4 @@ Metrics compute_metrics(const Trajectory& tr, const std::string& output, const M
     return compute_metrics(tr.time, tr.values.row(i).data(), own);
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

@@ -17,15 +17,20 @@ std::string where(const Model& m) {
     return "model '" + m.name + "'" + (m.source_path.empty() ? "" : " (" + m.source_path + ")");
 }
 
-}  // namespace
+}   // namespace
 
 const char* to_string(RouteKind k) {
     switch (k) {
-        case RouteKind::iv: return "iv";
-        case RouteKind::intranasal: return "intranasal";
-        case RouteKind::oral: return "oral";
-        case RouteKind::im: return "im";
-        case RouteKind::sc: return "sc";
+        case RouteKind::iv:
+            return "iv";
+        case RouteKind::intranasal:
+            return "intranasal";
+        case RouteKind::oral:
+            return "oral";
+        case RouteKind::im:
+            return "im";
+        case RouteKind::sc:
+            return "sc";
     }
     return "?";
 }
@@ -46,8 +51,7 @@ const Parameter& Model::parameter(const std::string& n) const {
 }
 
 bool Model::has_parameter(const std::string& n) const {
-    return std::any_of(parameters.begin(), parameters.end(),
-                       [&](const Parameter& p) { return p.name == n; });
+    return std::any_of(parameters.begin(), parameters.end(), [&](const Parameter& p) { return p.name == n; });
 }
 
 const Route& Model::route(const std::string& n) const {
@@ -95,10 +99,11 @@ void Model::validate() const {
         if (!(std::isfinite(p.reference_weight_kg) && p.reference_weight_kg > 0))
             throw InputError(f + ".reference_weight: " + fmt(p.reference_weight_kg) + " kg must be finite and > 0");
         if (!(p.lower <= p.upper))
-            throw InputError(f + ": range [" + fmt(p.lower) + ", " + fmt(p.upper) + "] is empty (lower must be <= upper)");
+            throw InputError(f + ": range [" + fmt(p.lower) + ", " + fmt(p.upper) +
+                             "] is empty (lower must be <= upper)");
         if (p.value < p.lower || p.value > p.upper)
-            throw InputError(f + ": value " + fmt(p.value) + " is outside its range [" + fmt(p.lower) +
-                             ", " + fmt(p.upper) + "]");
+            throw InputError(f + ": value " + fmt(p.value) + " is outside its range [" + fmt(p.lower) + ", " +
+                             fmt(p.upper) + "]");
         const Dimension d = p.unit_info.dimension;
         if ((d == Dimension::volume) && !(p.value > 0))
             throw InputError(f + ": value " + fmt(p.value) + " " + p.unit + " must be > 0 (a volume)");
@@ -114,14 +119,13 @@ void Model::validate() const {
             throw InputError(w + ": " + field + " names parameter '" + param + "', which is not defined");
         const Dimension d = parameter(param).unit_info.dimension;
         if (std::find(dims.begin(), dims.end(), d) == dims.end())
-            throw InputError(w + ": " + field + " = '" + param + "' has unit '" + parameter(param).unit +
-                             "' (" + to_string(d) + "), which does not fit here");
+            throw InputError(w + ": " + field + " = '" + param + "' has unit '" + parameter(param).unit + "' (" +
+                             to_string(d) + "), which does not fit here");
     };
     std::set<std::string> cseen;
     if (compartments.empty()) throw InputError(w + ": no compartments");
     for (const auto& c : compartments) {
-        if (!cseen.insert(c.name).second)
-            throw InputError(w + ": compartment '" + c.name + "' defined twice");
+        if (!cseen.insert(c.name).second) throw InputError(w + ": compartment '" + c.name + "' defined twice");
         if (c.name == "eliminated" || c.name == "unabsorbed")
             throw InputError(w + ": compartment name '" + c.name + "' is reserved for the sinks");
         if (!c.volume.empty()) need(c.volume, {Dimension::volume}, "compartments." + c.name + ".volume");
@@ -140,7 +144,8 @@ void Model::validate() const {
             throw InputError(w + ": " + f + ": a flow in L/h needs a volume on '" + fl.from + "'");
         if (fl.bidirectional) {
             if (!is_flow || fl.to.empty() || compartments[compartment_index(fl.to)].volume.empty())
-                throw InputError(w + ": " + f + ": bidirectional needs a flow (L/h) between two compartments with volumes");
+                throw InputError(w + ": " + f +
+                                 ": bidirectional needs a flow (L/h) between two compartments with volumes");
         }
     }
     std::set<std::string> rseen;
@@ -163,9 +168,11 @@ void Model::validate() const {
     for (const auto& o : outputs) {
         if (!oseen.insert(o.name).second) throw InputError(w + ": output '" + o.name + "' defined twice");
         const int ci = compartment_index(o.compartment);
-        if (ci < 0) throw InputError(w + ": outputs." + o.name + ".compartment = '" + o.compartment + "' is not a compartment");
+        if (ci < 0)
+            throw InputError(w + ": outputs." + o.name + ".compartment = '" + o.compartment + "' is not a compartment");
         if (compartments[ci].volume.empty())
-            throw InputError(w + ": outputs." + o.name + ": compartment '" + o.compartment + "' has no volume, so no concentration");
+            throw InputError(w + ": outputs." + o.name + ": compartment '" + o.compartment +
+                             "' has no volume, so no concentration");
     }
     if (effect_site) {
         if (!oseen.count(effect_site->driver))
@@ -194,9 +201,12 @@ void Subject::validate() const {
 
 const char* to_string(EtaDistribution d) {
     switch (d) {
-        case EtaDistribution::lognormal: return "lognormal";
-        case EtaDistribution::normal: return "normal";
-        case EtaDistribution::logit: return "logit";
+        case EtaDistribution::lognormal:
+            return "lognormal";
+        case EtaDistribution::normal:
+            return "normal";
+        case EtaDistribution::logit:
+            return "logit";
     }
     return "?";
 }
@@ -227,8 +237,7 @@ namespace {
 
 // Checks an override (file units) against the parameter's range and dimension.
 void check_override(const Parameter& p, double v) {
-    if (!std::isfinite(v))
-        throw InputError("parameter '" + p.name + "': value " + fmt(v) + " is not finite");
+    if (!std::isfinite(v)) throw InputError("parameter '" + p.name + "': value " + fmt(v) + " is not finite");
     if (v < p.lower || v > p.upper)
         throw InputError("parameter '" + p.name + "': value " + fmt(v) + " is outside its range [" + fmt(p.lower) +
                          ", " + fmt(p.upper) + "]");
@@ -262,7 +271,7 @@ double age_adjusted(const Parameter& p, double v, const Subject& s) {
     return v;
 }
 
-}  // namespace
+}   // namespace
 
 double resolve_parameter(const Parameter& p, const Subject& s) {
     double v = p.value;
@@ -286,7 +295,8 @@ ParameterLayout::ParameterLayout(const Model& model) : model_(&model) {
     for (const auto& e : model.covariate_effects) {
         const int k = index(e.parameter);
         if (k < 0)
-            throw InputError("model '" + model.name + "': covariate effect names unknown parameter '" + e.parameter + "'");
+            throw InputError("model '" + model.name + "': covariate effect names unknown parameter '" + e.parameter +
+                             "'");
         flags_.push_back({k, e.covariate, e.factor});
     }
     plan_structure();
@@ -338,8 +348,12 @@ void ParameterLayout::resolve(const Subject& s, const double* overrides, double*
             double& v = out[e.parameter];
             const double eta = s.eta[static_cast<std::size_t>(e.eta)];
             switch (e.distribution) {
-                case EtaDistribution::lognormal: v *= std::exp(eta); break;
-                case EtaDistribution::normal: v += eta; break;
+                case EtaDistribution::lognormal:
+                    v *= std::exp(eta);
+                    break;
+                case EtaDistribution::normal:
+                    v += eta;
+                    break;
                 case EtaDistribution::logit: {
                     // The file value is checked to lie in (0, 1) for logit blocks at load time.
                     const double x = std::log(v / (1.0 - v)) + eta;
@@ -394,8 +408,8 @@ LinearSystem compile(const Model& model, const Subject& subject) {
         if (!model.uses_covariate(kv.first)) {
             std::string used;
             for (const auto& c : model.covariates) used += (used.empty() ? "" : ", ") + c.name;
-            throw InputError("model '" + model.name + "': covariate '" + kv.first + "' is not used by this model (it uses: " +
-                             (used.empty() ? "none" : used) + ")");
+            throw InputError("model '" + model.name + "': covariate '" + kv.first +
+                             "' is not used by this model (it uses: " + (used.empty() ? "none" : used) + ")");
         }
     return ParameterLayout(model).compile(subject);
 }
@@ -504,4 +518,4 @@ LinearSystem ParameterLayout::compile(const Subject& subject, const double* over
     return sys;
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

@@ -12,7 +12,7 @@ namespace ketasim {
 
 namespace {
 using detail::fmt;
-}  // namespace
+}   // namespace
 
 namespace {
 // Checked before any allocation, so a request for billions of events fails at once, not after
@@ -22,7 +22,7 @@ void check_room(std::size_t have, double more, const std::string& what) {
         throw InputError(what + ": " + fmt(more) + " more dose events (on top of " + std::to_string(have) +
                          ") is more than the maximum of " + std::to_string(kMaxDoseEvents) + " per regimen");
 }
-}  // namespace
+}   // namespace
 
 Regimen& Regimen::add(const DoseEvent& e) {
     check_room(events.size(), 1, "add");
@@ -32,8 +32,7 @@ Regimen& Regimen::add(const DoseEvent& e) {
 
 Regimen& Regimen::add_repeated(const DoseEvent& e, double ii, int addl) {
     if (addl < 0) throw InputError("ADDL: " + std::to_string(addl) + " must be >= 0");
-    if (addl > 0 && !(std::isfinite(ii) && ii > 0))
-        throw InputError("II: " + fmt(ii) + " h must be > 0 when ADDL > 0");
+    if (addl > 0 && !(std::isfinite(ii) && ii > 0)) throw InputError("II: " + fmt(ii) + " h must be > 0 when ADDL > 0");
     check_room(events.size(), static_cast<double>(addl) + 1, "ADDL " + std::to_string(addl));
     for (int i = 0; i <= addl; ++i) {
         DoseEvent c = e;
@@ -83,8 +82,8 @@ Regimen Regimen::iv_bolus(double amount_mg, const std::vector<double>& times) {
     return iv_infusion(amount_mg, 0.0, times, false);
 }
 
-Regimen Regimen::intranasal(double total_mg, const std::vector<double>& times, double mg_per_device,
-                            double spacing_h, const std::string& route) {
+Regimen Regimen::intranasal(double total_mg, const std::vector<double>& times, double mg_per_device, double spacing_h,
+                            const std::string& route) {
     if (!(mg_per_device > 0)) throw InputError("intranasal: mg_per_device " + fmt(mg_per_device) + " must be > 0");
     if (!(total_mg > 0)) throw InputError("intranasal: total dose " + fmt(total_mg) + " mg must be > 0");
     if (!(spacing_h >= 0)) throw InputError("intranasal: device spacing " + fmt(spacing_h) + " h must be >= 0");
@@ -92,8 +91,9 @@ Regimen Regimen::intranasal(double total_mg, const std::vector<double>& times, d
     const double nd = total_mg / mg_per_device;
     // Before lround (undefined past LONG_MAX) and before allocating anything.
     if (!(nd <= kMaxDevicesPerSession + 0.5))
-        throw InputError("intranasal: total dose " + fmt(total_mg) + " mg in " + fmt(mg_per_device) + " mg devices is " +
-                         fmt(nd) + " devices per session; the maximum is " + std::to_string(kMaxDevicesPerSession));
+        throw InputError("intranasal: total dose " + fmt(total_mg) + " mg in " + fmt(mg_per_device) +
+                         " mg devices is " + fmt(nd) + " devices per session; the maximum is " +
+                         std::to_string(kMaxDevicesPerSession));
     const long n = std::lround(nd);
     if (std::fabs(nd - static_cast<double>(n)) > 1e-9 || n < 1)
         throw InputError("intranasal: total dose " + fmt(total_mg) + " mg is not a whole number of " +
@@ -166,8 +166,9 @@ void Regimen::validate() const {
                      "is longer than the steady-state interval " + fmt(e.interval) +
                          " h (infusions longer than the interval are not supported at steady state)");
         } else if (e.interval != 0.0) {
-            fail(i, "interval", fmt(e.interval) + " h",
-                 "given for a dose that is not steady state (set steady_state, or use add_repeated for repeated doses)");
+            fail(
+                i, "interval", fmt(e.interval) + " h",
+                "given for a dose that is not steady state (set steady_state, or use add_repeated for repeated doses)");
         }
     }
 }
@@ -195,4 +196,4 @@ std::vector<double> parse_number_list(const std::string& text, const std::string
     return out;
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

@@ -25,4 +25,4 @@ inline std::string read_text_file(const std::string& path) {
     return ss.str();
 }
 
-}  // namespace ketasim::detail
+}   // namespace ketasim::detail

@@ -13,14 +13,22 @@ namespace ketasim {
 
 const char* to_string(Dimension d) {
     switch (d) {
-        case Dimension::time: return "time";
-        case Dimension::amount: return "amount";
-        case Dimension::volume: return "volume";
-        case Dimension::flow: return "flow";
-        case Dimension::rate: return "rate";
-        case Dimension::fraction: return "fraction";
-        case Dimension::concentration: return "concentration";
-        case Dimension::dimensionless: return "dimensionless";
+        case Dimension::time:
+            return "time";
+        case Dimension::amount:
+            return "amount";
+        case Dimension::volume:
+            return "volume";
+        case Dimension::flow:
+            return "flow";
+        case Dimension::rate:
+            return "rate";
+        case Dimension::fraction:
+            return "fraction";
+        case Dimension::concentration:
+            return "concentration";
+        case Dimension::dimensionless:
+            return "dimensionless";
     }
     return "?";
 }
@@ -144,7 +152,8 @@ std::string lower(std::string s) {
 
 // Splits "<number><unit>" into the number and the trimmed unit text; InputError when there is
 // no finite number at the start.
-std::pair<double, std::string> split_number(const std::string& text, const std::string& what, const std::string& example) {
+std::pair<double, std::string> split_number(const std::string& text, const std::string& what,
+                                            const std::string& example) {
     const std::string t = trim(text);
     const char* begin = t.c_str();
     char* end = nullptr;
@@ -156,12 +165,11 @@ std::pair<double, std::string> split_number(const std::string& text, const std::
     const bool hex = t.find("0x") != std::string::npos || t.find("0X") != std::string::npos;
     if (!starts_like_number || end == begin || hex)
         throw InputError(ErrorContext{"", 0, what, text, "is not a number with a unit (e.g. " + example + ")"});
-    if (!std::isfinite(v))
-        throw InputError(ErrorContext{"", 0, what, text, "must be finite"});
+    if (!std::isfinite(v)) throw InputError(ErrorContext{"", 0, what, text, "must be finite"});
     return {v, trim(std::string(end))};
 }
 
-}  // namespace
+}   // namespace
 
 std::string accepted_units(Dimension d, bool per_kg) {
     std::string s;
@@ -185,8 +193,10 @@ UnitInfo parse_unit(const std::string& unit) {
 
 double parse_quantity(const std::string& text, Dimension expected, const std::string& what,
                       const std::string& default_unit) {
-    const std::string example = expected == Dimension::time ? "'40 min'" : "'1 " + accepted_units(expected).substr(
-                                                                                 0, accepted_units(expected).find(',')) + "'";
+    const std::string example =
+        expected == Dimension::time
+            ? "'40 min'"
+            : "'1 " + accepted_units(expected).substr(0, accepted_units(expected).find(',')) + "'";
     auto [v, unit] = split_number(text, what, example);
     const std::string accepted = std::string(to_string(expected)) + " (" + accepted_units(expected) + ")";
     if (unit.empty()) unit = default_unit;
@@ -198,8 +208,11 @@ double parse_quantity(const std::string& text, Dimension expected, const std::st
     try {
         info = parse_unit(unit);
     } catch (const InputError&) {
-        if (lower(unit).find("mol") != std::string::npos) throw InputError(ErrorContext{"", 0, what, text,
-            "has a molar unit '" + unit + "', which is not accepted: the molar mass differs per analyte; give " + accepted});
+        if (lower(unit).find("mol") != std::string::npos)
+            throw InputError(ErrorContext{"", 0, what, text,
+                                          "has a molar unit '" + unit +
+                                              "', which is not accepted: the molar mass differs per analyte; give " +
+                                              accepted});
         throw InputError(what + ": '" + text + "' has an unknown unit '" + unit + "', expected " + accepted,
                          ErrorContext{"", 0, what, text, "has an unknown unit '" + unit + "', expected " + accepted});
     }
@@ -218,7 +231,8 @@ Dose parse_dose(const std::string& text, const std::string& what, bool allow_per
     auto fail = [&](const std::string& rule) -> Dose {
         throw InputError(what + ": '" + text + "' " + rule, ErrorContext{"", 0, what, text, rule});
     };
-    if (unit.empty()) return fail("needs a unit (" + accepted + "); a bare number is not given one (e.g. " + example + ")");
+    if (unit.empty())
+        return fail("needs a unit (" + accepted + "); a bare number is not given one (e.g. " + example + ")");
     UnitInfo info;
     try {
         info = parse_unit(unit);
@@ -226,7 +240,8 @@ Dose parse_dose(const std::string& text, const std::string& what, bool allow_per
         return fail("has an unknown unit '" + unit + "', expected a dose in " + accepted);
     }
     if (info.dimension != Dimension::amount)
-        return fail("has unit '" + unit + "' of dimension " + to_string(info.dimension) + ", expected a dose in " + accepted);
+        return fail("has unit '" + unit + "' of dimension " + to_string(info.dimension) + ", expected a dose in " +
+                    accepted);
     if (info.per_kg && !allow_per_kg) return fail("is per kg; give the dose in " + accepted);
     if (!(v > 0)) return fail("must be > 0");
     return Dose{info.to_canonical(v), info.per_kg};
@@ -244,7 +259,8 @@ std::string closest_name(const std::string& name, const std::vector<std::string>
         for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
         for (std::size_t i = 1; i <= a.size(); ++i)
             for (std::size_t j = 1; j <= b.size(); ++j) {
-                d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+                d[i][j] =
+                    std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
                 if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
                     d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
             }
@@ -265,4 +281,4 @@ std::string closest_name(const std::string& name, const std::vector<std::string>
     return best;
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

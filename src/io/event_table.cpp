@@ -33,10 +33,10 @@ std::string upper(std::string s) {
 
 struct Column {
     int index = -1;
-    std::string header;       // as written, for messages
-    double factor = 1.0;      // file unit -> canonical (h, mg, mg/h)
+    std::string header;    // as written, for messages
+    double factor = 1.0;   // file unit -> canonical (h, mg, mg/h)
     bool per_kg = false;
-    UnitInfo unit;            // the header's unit (canonical when none)
+    UnitInfo unit;   // the header's unit (canonical when none)
     bool present() const { return index >= 0; }
     double to_canonical(double v) const { return unit.to_canonical(v); }
 };
@@ -110,12 +110,12 @@ bool missing(const std::string& s) { return s.empty() || s == "."; }
 // The columns this reader understands; DV and MDV are read and ignored (a simulation has no
 // observed values; MDV follows from EVID).
 const std::vector<std::string>& known_columns() {
-    static const std::vector<std::string> k = {"ID", "TIME", "AMT", "RATE", "DUR", "CMT", "EVID",
-                                               "II", "ADDL", "DEVICE", "SS", "DV", "MDV"};
+    static const std::vector<std::string> k = {"ID", "TIME", "AMT",    "RATE", "DUR", "CMT", "EVID",
+                                               "II", "ADDL", "DEVICE", "SS",   "DV",  "MDV"};
     return k;
 }
 
-}  // namespace
+}   // namespace
 
 namespace {
 
@@ -234,8 +234,10 @@ std::vector<SubjectRows> read_event_table(const std::string& path, std::istream&
         }
         if (!unit.empty()) {
             Dimension dim = Dimension::dimensionless;
-            if (name == "TIME" || name == "DUR" || name == "II") dim = Dimension::time;
-            else if (name == "AMT") dim = Dimension::amount;
+            if (name == "TIME" || name == "DUR" || name == "II")
+                dim = Dimension::time;
+            else if (name == "AMT")
+                dim = Dimension::amount;
             else if (name != "RATE")
                 rd.fail(hline, name, raw, "takes no unit (units are read for TIME, AMT, RATE, DUR and II only)");
             if (name == "RATE") {
@@ -247,24 +249,28 @@ std::vector<SubjectRows> read_event_table(const std::string& path, std::istream&
                     a = parse_unit(unit.substr(0, slash));
                     t = parse_unit(unit.substr(slash + 1));
                 } catch (const InputError&) {
-                    rd.fail(hline, name, raw, "has unit '" + unit + "'; expected amount/time such as mg/h, mg/min or mg/kg/h");
+                    rd.fail(hline, name, raw,
+                            "has unit '" + unit + "'; expected amount/time such as mg/h, mg/min or mg/kg/h");
                 }
                 if (a.dimension != Dimension::amount || t.dimension != Dimension::time || t.per_kg)
-                    rd.fail(hline, name, raw, "has unit '" + unit + "'; expected amount/time such as mg/h, mg/min or mg/kg/h");
+                    rd.fail(hline, name, raw,
+                            "has unit '" + unit + "'; expected amount/time such as mg/h, mg/min or mg/kg/h");
                 c.factor = a.factor / t.factor;
                 c.per_kg = a.per_kg;
                 c.unit = UnitInfo{Dimension::amount, c.factor, c.per_kg};
             } else {
                 UnitInfo u;
-                const std::string accepted = dim == Dimension::time ? "time (h, min, s, d)" : "amount (mg, g, ug, mg/kg)";
+                const std::string accepted =
+                    dim == Dimension::time ? "time (h, min, s, d)" : "amount (mg, g, ug, mg/kg)";
                 try {
                     u = parse_unit(unit);
                 } catch (const InputError&) {
                     rd.fail(hline, name, raw, "has an unknown unit '" + unit + "', expected " + accepted);
                 }
                 if (u.dimension != dim || (u.per_kg && dim != Dimension::amount))
-                    rd.fail(hline, name, raw, "has unit '" + unit + "' of dimension " + to_string(u.dimension) +
-                                                  (u.per_kg ? " per kg" : "") + ", expected " + accepted);
+                    rd.fail(hline, name, raw,
+                            "has unit '" + unit + "' of dimension " + to_string(u.dimension) +
+                                (u.per_kg ? " per kg" : "") + ", expected " + accepted);
                 c.factor = u.factor;
                 c.per_kg = u.per_kg;
                 c.unit = u;
@@ -282,8 +288,9 @@ std::vector<SubjectRows> read_event_table(const std::string& path, std::istream&
     if (!cTIME.present()) {
         std::string have;
         for (const auto& h : header) have += (have.empty() ? "" : ",") + h;
-        rd.fail(hline, "TIME", have, "has no TIME column (required; columns are ID, TIME, AMT, RATE, DUR, CMT, EVID, "
-                                     "II, ADDL, SS, DEVICE)");
+        rd.fail(hline, "TIME", have,
+                "has no TIME column (required; columns are ID, TIME, AMT, RATE, DUR, CMT, EVID, "
+                "II, ADDL, SS, DEVICE)");
     }
     if (cRATE.present() && cRATE.per_kg != cAMT.per_kg)
         rd.fail(hline, "RATE", cRATE.header,
@@ -330,7 +337,8 @@ std::vector<SubjectRows> read_event_table(const std::string& path, std::istream&
             keep = all_ids || id < 0 || v == static_cast<double>(id);
             if (ids_seen.size() < 2 && std::find(ids_seen.begin(), ids_seen.end(), v) == ids_seen.end())
                 ids_seen.push_back(v);
-            if (all_ids && (v != std::floor(v) || std::fabs(v) > 1e15)) rd.fail(ln, "ID", text(cID), "must be a whole number");
+            if (all_ids && (v != std::floor(v) || std::fabs(v) > 1e15))
+                rd.fail(ln, "ID", text(cID), "must be a whole number");
         } else if (cID.present()) {
             rd.fail(ln, "ID", text(cID), "is empty; every row needs a subject ID");
         }
@@ -376,9 +384,13 @@ std::vector<SubjectRows> read_event_table(const std::string& path, std::istream&
         long evid = amt_raw > 0 ? 1 : 0;
         if (has(cEVID)) {
             evid = integer(cEVID, "EVID");
-            if (evid == 2) rd.fail(ln, "EVID", text(cEVID), "(other-type event) is not supported; use 0 (observation) or 1 (dose)");
-            if (evid == 3) rd.fail(ln, "EVID", text(cEVID), "(reset) is not supported; use 0 (observation) or 1 (dose)");
-            if (evid == 4) rd.fail(ln, "EVID", text(cEVID), "(reset and dose) is not supported; use 0 (observation) or 1 (dose)");
+            if (evid == 2)
+                rd.fail(ln, "EVID", text(cEVID),
+                        "(other-type event) is not supported; use 0 (observation) or 1 (dose)");
+            if (evid == 3)
+                rd.fail(ln, "EVID", text(cEVID), "(reset) is not supported; use 0 (observation) or 1 (dose)");
+            if (evid == 4)
+                rd.fail(ln, "EVID", text(cEVID), "(reset and dose) is not supported; use 0 (observation) or 1 (dose)");
             if (evid != 0 && evid != 1) rd.fail(ln, "EVID", text(cEVID), "must be 0 (observation) or 1 (dose)");
         }
         if (evid == 0) {
@@ -410,7 +422,8 @@ std::vector<SubjectRows> read_event_table(const std::string& path, std::istream&
             // numbers; 1e-9 relative allows that rounding and rejects any real disagreement.
             if (dur > 0 && std::fabs(from_rate - dur) > 1e-9 * dur)
                 rd.fail(ln, "RATE", text(cRATE),
-                        "gives AMT/RATE = " + fmt(from_rate) + " h but DUR is " + fmt(dur) + " h; give one or make them agree");
+                        "gives AMT/RATE = " + fmt(from_rate) + " h but DUR is " + fmt(dur) +
+                            " h; give one or make them agree");
             if (dur == 0) e.duration = from_rate;
         }
 
@@ -420,13 +433,15 @@ std::vector<SubjectRows> read_event_table(const std::string& path, std::istream&
             e.route = "iv";
             if (model && !model->has_route("iv"))
                 rd.fail(ln, "CMT", cmt, "is empty and the model has no 'iv' route; name one of its routes");
-        } else if (std::all_of(cmt.begin(), cmt.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
-            if (!model) rd.fail(ln, "CMT", cmt, "is a compartment number, which needs the model; give a route name instead");
+        } else if (std::all_of(cmt.begin(), cmt.end(),
+                               [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+            if (!model)
+                rd.fail(ln, "CMT", cmt, "is a compartment number, which needs the model; give a route name instead");
             const long k = std::strtol(cmt.c_str(), nullptr, 10);
             const long n = static_cast<long>(model->compartments.size());
             if (k < 1 || k > n)
-                rd.fail(ln, "CMT", cmt, "is not a compartment number of model '" + model->name + "' (1 to " +
-                                            std::to_string(n) + ")");
+                rd.fail(ln, "CMT", cmt,
+                        "is not a compartment number of model '" + model->name + "' (1 to " + std::to_string(n) + ")");
             e.compartment = model->compartments[static_cast<std::size_t>(k - 1)].name;
         } else if (!model || model->has_route(cmt)) {
             e.route = cmt;   // routes take precedence; a number addresses the compartment itself
@@ -436,8 +451,9 @@ std::vector<SubjectRows> read_event_table(const std::string& path, std::istream&
             std::string routes, comps;
             for (const auto& rn : model->route_names()) routes += (routes.empty() ? "" : ", ") + rn;
             for (const auto& c : model->compartments) comps += (comps.empty() ? "" : ", ") + c.name;
-            rd.fail(ln, "CMT", cmt, "is neither a route (" + routes + ") nor a compartment (" + comps + ") of model '" +
-                                        model->name + "'");
+            rd.fail(
+                ln, "CMT", cmt,
+                "is neither a route (" + routes + ") nor a compartment (" + comps + ") of model '" + model->name + "'");
         }
         if (model && e.compartment.empty() && e.duration > 0 && model->route(e.route).kind != RouteKind::iv)
             rd.fail(ln, has(cDUR) && dur > 0 ? "DUR" : "RATE", has(cDUR) && dur > 0 ? text(cDUR) : text(cRATE),
@@ -460,7 +476,8 @@ std::vector<SubjectRows> read_event_table(const std::string& path, std::istream&
             e.steady_state = true;   // the II/duration rules are Regimen::validate()'s
             e.interval = ii;
         } else if (addl == 0 && ii > 0) {
-            rd.fail(ln, "II", text(cII), "is given without ADDL or SS; give ADDL > 0 (repeated doses) or SS 1 (steady state)");
+            rd.fail(ln, "II", text(cII),
+                    "is given without ADDL or SS; give ADDL > 0 (repeated doses) or SS 1 (steady state)");
         }
         if (!keep) continue;
         sr->table.regimen.add_repeated(e, ii, static_cast<int>(addl));
@@ -472,7 +489,8 @@ std::vector<SubjectRows> read_event_table(const std::string& path, std::istream&
     // subject's doses. A regimen is one subject's: several IDs need a choice.
     if (!all_ids && id < 0 && ids_seen.size() > 1)
         throw InputError(path + ": column ID: the file holds several subjects (IDs " + detail::fmt(ids_seen[0]) + ", " +
-                         detail::fmt(ids_seen[1]) + ", ...); a regimen is one subject's doses: choose one with --id N "
+                         detail::fmt(ids_seen[1]) +
+                         ", ...); a regimen is one subject's doses: choose one with --id N "
                          "(CLI) or id=N (Python), or run them all as a population (ketasim population MODEL --data "
                          "FILE, ks.population(model, data=FILE))");
 
@@ -480,7 +498,7 @@ std::vector<SubjectRows> read_event_table(const std::string& path, std::istream&
     return subjects;
 }
 
-}  // namespace
+}   // namespace
 
 EventTable load_event_table(const std::string& path, const Model* model, long id,
                             const std::vector<std::string>& covariate_columns) {
@@ -513,8 +531,9 @@ Dataset read_dataset(const std::string& path, std::istream& in, const Model& mod
     for (auto& sr : rows) {
         // Regression (issue 8): an ID without a dose simulated nothing and reported zeros.
         if (sr.table.regimen.events.empty())
-            throw InputError(ErrorContext{path, sr.first_line, "ID", fmt(sr.id),
-                                          "has no dose (no EVID 1 row with AMT > 0); every subject of a dataset needs one"});
+            throw InputError(
+                ErrorContext{path, sr.first_line, "ID", fmt(sr.id),
+                             "has no dose (no EVID 1 row with AMT > 0); every subject of a dataset needs one"});
         DatasetSubject s;
         s.id = static_cast<long>(sr.id);
         s.regimen = std::move(sr.table.regimen);
@@ -524,7 +543,7 @@ Dataset read_dataset(const std::string& path, std::istream& in, const Model& mod
     }
     return d;
 }
-}  // namespace
+}   // namespace
 
 Dataset load_dataset(const std::string& path, const Model& model) {
     std::ifstream in(path, std::ios::binary);
@@ -537,4 +556,4 @@ Dataset parse_dataset(const std::string& csv_text, const std::string& source_nam
     return read_dataset(source_name, in, model);
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

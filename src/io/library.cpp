@@ -42,7 +42,7 @@ bool has_index(const fs::path& dir) {
     return fs::is_regular_file(dir / "index.toml", ec);
 }
 
-}  // namespace
+}   // namespace
 
 std::string default_models_dir() {
     if (const char* env = std::getenv("KETASIM_MODELS_DIR"); env && *env) {
@@ -122,4 +122,4 @@ Model load_library_model(const std::string& name_or_path, const std::string& mod
     return load_model(resolve_model_path(name_or_path, models_dir));
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

@@ -19,7 +19,9 @@ std::vector<std::string> string_list(const toml::table& t, const std::string& ke
     if (!n) return out;
     if (auto s = n->value<std::string>()) return {*s};
     const toml::array* a = n->as_array();
-    if (!a) throw InputError(detail::at_line(file, *n) + ": " + path + "." + key + ": must be a string or a list of strings");
+    if (!a)
+        throw InputError(detail::at_line(file, *n) + ": " + path + "." + key +
+                         ": must be a string or a list of strings");
     for (const auto& e : *a) {
         auto s = e.value<std::string>();
         if (!s) throw InputError(detail::at_line(file, e) + ": " + path + "." + key + ": every item must be a string");
@@ -38,19 +40,21 @@ const toml::array& as_array_of_tables(const toml::table& root, const std::string
     const toml::node* n = root.get(key);
     if (!n) throw InputError(file + ": '" + key + "' is missing (write [[" + key + "]] entries)");
     const toml::array* a = n->as_array();
-    if (!a) throw InputError(detail::at_line(file, *n) + ": '" + key + "' must be an array of tables ([[" + key + "]])");
+    if (!a)
+        throw InputError(detail::at_line(file, *n) + ": '" + key + "' must be an array of tables ([[" + key + "]])");
     return *a;
 }
 
-}  // namespace
+}   // namespace
 
 Model parse_model(const std::string& text, const std::string& file) {
     using namespace detail;
     const toml::table root = parse_toml(text, file);
-    check_keys(root, {"name", "title", "description", "analyte", "parameters", "compartments", "flows", "routes",
-                      "outputs", "effect_site", "notes", "references", "covariates", "covariate_effects", "variability",
-                      "residual_error"},
-               file, "");
+    check_keys(
+        root,
+        {"name", "title", "description", "analyte", "parameters", "compartments", "flows", "routes", "outputs",
+         "effect_site", "notes", "references", "covariates", "covariate_effects", "variability", "residual_error"},
+        file, "");
     Model m;
     m.source_path = file;
     m.source_text = text;
@@ -65,8 +69,9 @@ Model parse_model(const std::string& text, const std::string& file) {
         const std::string pname(kv.first.str());
         const std::string path = "parameters." + pname;
         const toml::table& t = as_table(kv.second, file, path);
-        check_keys(t, {"value", "unit", "description", "source", "calibrated", "allometric_exponent",
-                       "reference_weight", "lower", "upper", "age_slope", "age_reference", "note", "range"},
+        check_keys(t,
+                   {"value", "unit", "description", "source", "calibrated", "allometric_exponent", "reference_weight",
+                    "lower", "upper", "age_slope", "age_reference", "note", "range"},
                    file, path);
         Parameter p;
         p.name = pname;
@@ -87,7 +92,8 @@ Model parse_model(const std::string& text, const std::string& file) {
             throw InputError(at_line(file, *t.get("unit")) + ": " + path + ".unit: " + e.what());
         }
         if (!(p.reference_weight_kg > 0))
-            throw InputError(at_line(file, *t.get("reference_weight")) + ": " + path + ".reference_weight must be > 0 kg");
+            throw InputError(at_line(file, *t.get("reference_weight")) + ": " + path +
+                             ".reference_weight must be > 0 kg");
         m.parameters.push_back(p);
     }
 
@@ -123,16 +129,19 @@ Model parse_model(const std::string& text, const std::string& file) {
         check_keys(t, {"kind", "description", "branches"}, file, path);
         Route r;
         r.name = rname;
-        r.kind = route_kind_from_string(get_string(t, "kind", file, path, false, rname), at_line(file, kv.second) + ": " + path + ".kind");
+        r.kind = route_kind_from_string(get_string(t, "kind", file, path, false, rname),
+                                        at_line(file, kv.second) + ": " + path + ".kind");
         r.description = get_string(t, "description", file, path, false);
         const toml::node* bn = t.get("branches");
         if (!bn || !bn->as_array())
-            throw InputError(at_line(file, kv.second) + ": " + path + ".branches: required array of tables ([[" + path + ".branches]])");
+            throw InputError(at_line(file, kv.second) + ": " + path + ".branches: required array of tables ([[" + path +
+                             ".branches]])");
         const toml::array& ba = *bn->as_array();
         for (std::size_t i = 0; i < ba.size(); ++i) {
             const std::string bpath = path + ".branches[" + std::to_string(i) + "]";
             const toml::table& bt = as_table(ba[i], file, bpath);
-            check_keys(bt, {"target", "fraction", "remainder", "device_factor", "duration", "lag", "description"}, file, bpath);
+            check_keys(bt, {"target", "fraction", "remainder", "device_factor", "duration", "lag", "description"}, file,
+                       bpath);
             RouteBranch b;
             b.target = get_string(bt, "target", file, bpath, true);
             b.fraction = string_list(bt, "fraction", file, bpath);
@@ -171,11 +180,13 @@ Model parse_model(const std::string& text, const std::string& file) {
     if (m.effect_site && !m.effect_site->racemic_equivalent.empty()) {
         const std::string& pn = m.effect_site->racemic_equivalent;
         if (!m.has_parameter(pn))
-            throw InputError(file + ": effect_site.racemic_equivalent names parameter '" + pn + "', which is not defined");
+            throw InputError(file + ": effect_site.racemic_equivalent names parameter '" + pn +
+                             "', which is not defined");
         const Parameter& p = m.parameter(pn);
         if (p.unit_info.dimension != Dimension::dimensionless || !(p.value > 0) || !std::isfinite(p.value))
             throw InputError(file + ": parameters." + pn + " (effect_site.racemic_equivalent): value " +
-                             detail::fmt(p.value) + " " + p.unit + ": must be a finite number > 0 with unit 'dimensionless'");
+                             detail::fmt(p.value) + " " + p.unit +
+                             ": must be a finite number > 0 with unit 'dimensionless'");
     }
     complete_population_layer(m, file);
     return m;
@@ -183,4 +194,4 @@ Model parse_model(const std::string& text, const std::string& file) {
 
 Model load_model(const std::string& path) { return parse_model(detail::read_text_file(path), path); }
 
-}  // namespace ketasim
+}   // namespace ketasim

@@ -48,7 +48,7 @@ EtaDistribution distribution_from(const std::string& s, const std::string& where
     throw InputError(where + ": '" + s + "' is not a distribution (accepted: lognormal, normal, logit)");
 }
 
-}  // namespace
+}   // namespace
 
 std::vector<VariabilityBlock> parse_variability(const toml::table& root, const std::string& file) {
     std::vector<VariabilityBlock> out;
@@ -58,8 +58,9 @@ std::vector<VariabilityBlock> parse_variability(const toml::table& root, const s
         const std::string path = "variability[" + std::to_string(i) + "]";
         const toml::table& t = table_at(*a, i, file, path);
         const std::string here = at_line(file, (*a)[i]) + ": " + path;
-        check_keys(t, {"parameters", "distribution", "level", "cv_percent", "sd", "variance", "source", "assumed",
-                       "calibrated", "description"},
+        check_keys(t,
+                   {"parameters", "distribution", "level", "cv_percent", "sd", "variance", "source", "assumed",
+                    "calibrated", "description"},
                    file, path);
         VariabilityBlock b;
         b.line = static_cast<int>((*a)[i].source().begin.line);
@@ -77,8 +78,8 @@ std::vector<VariabilityBlock> parse_variability(const toml::table& root, const s
             throw InputError(at_line(file, *pn) + ": " + path + ".parameters: must be a list of parameter names");
         }
         if (b.parameters.empty()) throw InputError(here + ".parameters: empty list");
-        b.distribution = distribution_from(get_string(t, "distribution", file, path, false, "lognormal"),
-                                           here + ".distribution");
+        b.distribution =
+            distribution_from(get_string(t, "distribution", file, path, false, "lognormal"), here + ".distribution");
         const std::string level = get_string(t, "level", file, path, false, "subject");
         if (level != "subject" && level != "occasion")
             throw InputError(here + ".level: '" + level + "' is not a level (accepted: subject, occasion)");
@@ -88,8 +89,9 @@ std::vector<VariabilityBlock> parse_variability(const toml::table& root, const s
         b.calibrated = get_bool(t, "calibrated", file, path, false);
         // Fitted to data by the project (docs/calibration.md): says so, and to which targets.
         if (b.calibrated && (b.assumed || b.source.rfind("calibrated:", 0) != 0))
-            throw InputError(here + ".source = '" + b.source +
-                             "': a calibrated block is not `assumed` and its source starts with 'calibrated: <targets>'");
+            throw InputError(
+                here + ".source = '" + b.source +
+                "': a calibrated block is not `assumed` and its source starts with 'calibrated: <targets>'");
         const std::size_t k = b.parameters.size();
         const int given = (t.get("cv_percent") ? 1 : 0) + (t.get("sd") ? 1 : 0) + (t.get("variance") ? 1 : 0);
         if (given != 1)
@@ -120,8 +122,8 @@ std::vector<VariabilityBlock> parse_variability(const toml::table& root, const s
                                  " values for " + std::to_string(k) + " parameters (one per parameter)");
             for (std::size_t j = 0; j < k; ++j) {
                 if (!(std::isfinite(v[j]) && v[j] > 0))
-                    throw InputError(at_line(file, *sd) + ": " + path + ".sd[" + std::to_string(j) + "] = " +
-                                     fmt(v[j]) + ": must be finite and > 0");
+                    throw InputError(at_line(file, *sd) + ": " + path + ".sd[" + std::to_string(j) +
+                                     "] = " + fmt(v[j]) + ": must be finite and > 0");
                 b.omega(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(j)) = v[j] * v[j];
             }
         } else {
@@ -215,7 +217,9 @@ std::vector<CovariateSpec> parse_covariates(const toml::table& root, const std::
             throw InputError(at_line(file, kv.second) + ": " + path + ".unit = '" + c.unit + "': must be '" + expected +
                              "' (weight in kg, age in years, every other covariate a 0/1 flag)");
         c.reference = get_number(*ct, "reference", file, path, false,
-                                 name == "weight" ? 70.0 : name == "age" ? 40.0 : 0.0);
+                                 name == "weight" ? 70.0
+                                 : name == "age"  ? 40.0
+                                                  : 0.0);
         if (!std::isfinite(c.reference))
             throw InputError(at_line(file, kv.second) + ": " + path + ".reference = " + fmt(c.reference) +
                              ": must be finite");
@@ -265,7 +269,8 @@ std::vector<ResidualError> parse_residual_error(const toml::table& root, const s
         r.additive = parse_quantity(add, Dimension::concentration, file + ": " + path + ".additive");
         const std::string here = at_line(file, (*a)[i]) + ": " + path;
         if (!(std::isfinite(r.proportional) && r.proportional >= 0 && r.proportional < 10))
-            throw InputError(here + ".proportional_percent = " + fmt(r.proportional * 100) + ": must be in [0, 1000) %");
+            throw InputError(here + ".proportional_percent = " + fmt(r.proportional * 100) +
+                             ": must be in [0, 1000) %");
         if (!(std::isfinite(r.exponential) && r.exponential >= 0 && r.exponential < 10))
             throw InputError(here + ".exponential_sd = " + fmt(r.exponential) + ": must be in [0, 10) (log scale)");
         if (!(std::isfinite(r.additive) && r.additive >= 0))
@@ -277,7 +282,7 @@ std::vector<ResidualError> parse_residual_error(const toml::table& root, const s
     return out;
 }
 
-}  // namespace ketasim::detail
+}   // namespace ketasim::detail
 
 namespace ketasim::detail {
 
@@ -303,12 +308,11 @@ void complete_population_layer(Model& m, const std::string& file) {
     // Weight and age need no declaration: they are declared implicitly by the parameters using them.
     if (uses_weight && !declared("weight"))
         m.covariates.push_back({"weight", "kg", "body weight (per-kg and allometric parameters)", 70.0, 0});
-    if (uses_age && !declared("age"))
-        m.covariates.push_back({"age", "years", "age (age slopes)", 40.0, 0});
+    if (uses_age && !declared("age")) m.covariates.push_back({"age", "years", "age (age slopes)", 40.0, 0});
     for (std::size_t i = 0; i < m.covariate_effects.size(); ++i) {
         const CovariateEffect& e = m.covariate_effects[i];
-        const std::string here = file + (e.line > 0 ? ":" + std::to_string(e.line) : "") + ": covariate_effects[" +
-                                 std::to_string(i) + "]";
+        const std::string here =
+            file + (e.line > 0 ? ":" + std::to_string(e.line) : "") + ": covariate_effects[" + std::to_string(i) + "]";
         if (!m.has_parameter(e.parameter))
             throw InputError(here + ".parameter = '" + e.parameter + "': not a parameter of the model");
         if (e.covariate == "weight" || e.covariate == "age")
@@ -340,8 +344,8 @@ void complete_population_layer(Model& m, const std::string& file) {
     std::set<std::string> seen;
     for (std::size_t i = 0; i < m.residual_error.size(); ++i) {
         const ResidualError& r = m.residual_error[i];
-        const std::string here = file + (r.line > 0 ? ":" + std::to_string(r.line) : "") + ": residual_error[" +
-                                 std::to_string(i) + "]";
+        const std::string here =
+            file + (r.line > 0 ? ":" + std::to_string(r.line) : "") + ": residual_error[" + std::to_string(i) + "]";
         if (!outputs.count(r.output)) {
             std::string all;
             for (const auto& o : outputs) all += (all.empty() ? "" : ", ") + o;
@@ -351,4 +355,4 @@ void complete_population_layer(Model& m, const std::string& file) {
     }
 }
 
-}  // namespace ketasim::detail
+}   // namespace ketasim::detail

@@ -28,4 +28,4 @@ void check_variability(const std::vector<VariabilityBlock>& blocks, const std::s
 // checks declared covariates are used, covariate effects, variability blocks and residual outputs.
 void complete_population_layer(Model& model, const std::string& file);
 
-}  // namespace ketasim::detail
+}   // namespace ketasim::detail

@@ -54,9 +54,10 @@ public:
         auto s = n->value_exact<std::string>();
         if (!s) {
             if (n->is_number())
-                fail(key, "value " + describe(*n) + " is a bare number; write it with its unit as a string, e.g. " +
-                              key + " = " + (dim == Dimension::time ? "\"" + describe(*n) + " min\""
-                                                                   : "\"" + describe(*n) + " mg\""));
+                fail(key,
+                     "value " + describe(*n) + " is a bare number; write it with its unit as a string, e.g. " + key +
+                         " = " +
+                         (dim == Dimension::time ? "\"" + describe(*n) + " min\"" : "\"" + describe(*n) + " mg\""));
             fail(key, "value " + describe(*n) + " must be a string with a unit, e.g. " + example);
         }
         try {
@@ -74,12 +75,18 @@ public:
 
     static std::string describe(const toml::node& n) {
         std::ostringstream os;
-        if (n.is_string()) os << "'" << *n.value_exact<std::string>() << "'";
-        else if (n.is_array()) os << "(an array)";
-        else if (n.is_table()) os << "(a table)";
-        else if (n.is_number()) os << fmt(*n.value<double>());
-        else if (n.is_boolean()) os << (*n.value_exact<bool>() ? "true" : "false");
-        else os << "(a date or time)";
+        if (n.is_string())
+            os << "'" << *n.value_exact<std::string>() << "'";
+        else if (n.is_array())
+            os << "(an array)";
+        else if (n.is_table())
+            os << "(a table)";
+        else if (n.is_number())
+            os << fmt(*n.value<double>());
+        else if (n.is_boolean())
+            os << (*n.value_exact<bool>() ? "true" : "false");
+        else
+            os << "(a date or time)";
         return os.str();
     }
 
@@ -91,7 +98,7 @@ private:
     std::string path_;
 };
 
-}  // namespace
+}   // namespace
 
 Regimen parse_regimen(const std::string& text, const std::string& file) {
     using namespace detail;
@@ -114,8 +121,9 @@ Regimen parse_regimen(const std::string& text, const std::string& file) {
         const toml::table& t = *(*doses)[i].as_table();
         const DoseReader d(t, file, i);
         const std::string path = "dose[" + std::to_string(i) + "]";
-        check_keys(t, {"route", "compartment", "amount", "duration", "time", "days", "every", "addl", "device_mg",
-                       "device_spacing"},
+        check_keys(t,
+                   {"route", "compartment", "amount", "duration", "time", "days", "every", "addl", "device_mg",
+                    "device_spacing"},
                    file, path);
 
         DoseEvent e;
@@ -134,7 +142,8 @@ Regimen parse_regimen(const std::string& text, const std::string& file) {
 
         if (!d.has("amount")) d.fail("", "amount is missing (e.g. amount = \"0.5 mg/kg\" or amount = \"56 mg\")");
         e.amount = d.quantity("amount", Dimension::amount, true, &e.per_kg);
-        if (!(e.amount > 0)) d.fail("amount", "value " + fmt(e.amount) + (e.per_kg ? " mg/kg" : " mg") + " must be > 0");
+        if (!(e.amount > 0))
+            d.fail("amount", "value " + fmt(e.amount) + (e.per_kg ? " mg/kg" : " mg") + " must be > 0");
 
         if (d.has("duration")) {
             e.duration = d.quantity("duration", Dimension::time, false);
@@ -149,7 +158,8 @@ Regimen parse_regimen(const std::string& text, const std::string& file) {
         if (d.has("days")) {
             const toml::node& n = *t.get("days");
             const toml::array* a = n.as_array();
-            if (!a) d.fail("days", "value " + DoseReader::describe(n) + " must be an array of day numbers, e.g. [0, 2, 4]");
+            if (!a)
+                d.fail("days", "value " + DoseReader::describe(n) + " must be an array of day numbers, e.g. [0, 2, 4]");
             if (a->empty()) d.fail("days", "value [] must list at least one day");
             std::set<double> seen;
             for (const auto& x : *a) {
@@ -167,8 +177,9 @@ Regimen parse_regimen(const std::string& text, const std::string& file) {
         long addl = 0;
         if (d.has("every")) {
             if (d.has("days"))
-                d.fail("every", "give either days or every/addl, not both (days repeat a dose on listed days; every/addl "
-                                "repeat it at a fixed interval)");
+                d.fail("every",
+                       "give either days or every/addl, not both (days repeat a dose on listed days; every/addl "
+                       "repeat it at a fixed interval)");
             every = d.quantity("every", Dimension::time, false);
             if (!(every > 0)) d.fail("every", "value " + fmt(every) + " h must be > 0");
             if (!d.has("addl")) d.fail("every", "needs addl = <number of further doses>");
@@ -254,4 +265,4 @@ Regimen parse_regimen(const std::string& text, const std::string& file) {
 
 Regimen load_regimen(const std::string& path) { return parse_regimen(detail::read_text_file(path), path); }
 
-}  // namespace ketasim
+}   // namespace ketasim

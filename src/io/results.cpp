@@ -43,8 +43,9 @@ void check_arms(const std::vector<ResultArm>& arms) {
             if (s.time != a.subjects[0].time || s.names != a.subjects[0].names)
                 throw InputError("results: arm '" + a.name + "': subjects differ in times or outputs");
         if (!a.subject_info.empty() && a.subject_info.size() != a.subjects.size())
-            throw InputError("results: arm '" + a.name + "': subject_info has " + std::to_string(a.subject_info.size()) +
-                             " entries for " + std::to_string(a.subjects.size()) + " subjects");
+            throw InputError("results: arm '" + a.name + "': subject_info has " +
+                             std::to_string(a.subject_info.size()) + " entries for " +
+                             std::to_string(a.subjects.size()) + " subjects");
     }
 }
 
@@ -114,7 +115,8 @@ void write_arm(H5::Group& g, const ResultArm& arm) {
     std::vector<double> buf(N * T);
     for (std::size_t k = 0; k < t0.names.size(); ++k) {
         for (hsize_t i = 0; i < N; ++i)
-            for (hsize_t j = 0; j < T; ++j) buf[i * T + j] = arm.subjects[i].values(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(j));
+            for (hsize_t j = 0; j < T; ++j)
+                buf[i * T + j] = arm.subjects[i].values(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(j));
         H5::DataSet ds = write_2d(outs, t0.names[k], buf, N, T, t0.units[k]);
         if (arm.model)
             for (const auto& o : arm.model->outputs)
@@ -267,7 +269,7 @@ private:
     std::string path_, lock_, tmp_;
 };
 
-}  // namespace
+}   // namespace
 
 void write_hdf5(const std::string& path, const std::vector<ResultArm>& arms, const RunInfo& info) {
     check_arms(arms);
@@ -291,7 +293,8 @@ void write_hdf5(const std::string& path, const std::vector<ResultArm>& arms, con
             attr_str(root, "command", info.command);
             attr_num(root, "seed", static_cast<double>(info.seed));
             attr_str(root, "solver", to_string(info.options.solver));
-            attr_str(root, "method", info.options.solver == SolverKind::ode ? to_string(info.options.method) : "matrix exponential");
+            attr_str(root, "method",
+                     info.options.solver == SolverKind::ode ? to_string(info.options.method) : "matrix exponential");
             attr_num(root, "rtol", info.options.rtol);
             attr_num(root, "atol", info.options.atol);
             attr_str(root, "time_units", "h");
@@ -401,10 +404,12 @@ void write_text_atomically(const std::string& path, const std::string& text) {
 }
 
 void write_results(const std::string& path, const std::vector<ResultArm>& arms, const RunInfo& info) {
-    auto ends = [&](const std::string& s) { return path.size() >= s.size() && path.compare(path.size() - s.size(), s.size(), s) == 0; };
+    auto ends = [&](const std::string& s) {
+        return path.size() >= s.size() && path.compare(path.size() - s.size(), s.size(), s) == 0;
+    };
     if (ends(".h5") || ends(".hdf5")) return write_hdf5(path, arms, info);
     if (ends(".csv")) return write_csv(path, arms);
     throw InputError("--out " + path + ": unknown file type (use .h5, .hdf5 or .csv)");
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

@@ -69,8 +69,8 @@ double parse_bytes(const std::string& text, const std::string& where) {
     std::string rest;
     if (in >> rest) throw InputError(where + ": '" + text + "' is not a size (e.g. \"4 GiB\", \"512 MB\")");
     const std::vector<std::pair<std::string, double>> units = {
-        {"", 1.0},     {"B", 1.0},       {"kB", 1e3},      {"MB", 1e6},      {"GB", 1e9},
-        {"TB", 1e12},  {"KiB", 1024.0},  {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+        {"", 1.0},    {"B", 1.0},      {"kB", 1e3},        {"MB", 1e6},           {"GB", 1e9},
+        {"TB", 1e12}, {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
     for (const auto& u : units)
         if (u.first == unit) {
             const double b = v * u.second;
@@ -83,15 +83,16 @@ double parse_bytes(const std::string& text, const std::string& where) {
         if (!u.first.empty()) names.push_back(u.first);
     std::string near;
     for (const auto& u : names)   // a wrong case (Gib, mb) is the likeliest slip
-        if (u.size() == unit.size() &&
-            std::equal(u.begin(), u.end(), unit.begin(), [](char x, char y) { return std::tolower(x) == std::tolower(y); }))
+        if (u.size() == unit.size() && std::equal(u.begin(), u.end(), unit.begin(),
+                                                  [](char x, char y) { return std::tolower(x) == std::tolower(y); }))
             near = u;
     if (near.empty()) near = closest_name(unit, names);
-    throw InputError(where + ": unknown size unit '" + unit + "'" + (near.empty() ? "" : " (did you mean '" + near + "'?)") +
+    throw InputError(where + ": unknown size unit '" + unit + "'" +
+                     (near.empty() ? "" : " (did you mean '" + near + "'?)") +
                      "; accepted: B, kB, MB, GB, TB, KiB, MiB, GiB, TiB");
 }
 
-}  // namespace
+}   // namespace
 
 void RunSpec::validate() const {
     const std::string f = source.empty() ? "spec" : source;
@@ -125,9 +126,10 @@ RunSpec parse_run_spec(const std::string& text, const std::string& file, const s
         throw InputError(detail::at_line(file, *root.get("design")) +
                          ": design: not supported yet by `ketasim run` (give [population])");
     if (root.get("schedule"))
-        throw InputError(detail::at_line(file, *root.get("schedule")) +
-                         ": schedule: treatment courses are not supported yet by `ketasim run` (use `ketasim population "
-                         "--schedule`); give regimen = FILE.toml");
+        throw InputError(
+            detail::at_line(file, *root.get("schedule")) +
+            ": schedule: treatment courses are not supported yet by `ketasim run` (use `ketasim population "
+            "--schedule`); give regimen = FILE.toml");
     s.model = detail::get_string(root, "model", file, "", true);
     const std::string model_path = resolve(base_dir, s.model);
     // A library name stays a name; a file next to the spec is found relative to it.
@@ -143,7 +145,8 @@ RunSpec parse_run_spec(const std::string& text, const std::string& file, const s
         s.table = resolve(base_dir, detail::get_string(*p, "table", file, "population", false));
         s.variability = detail::get_bool(*p, "variability", file, "population", true);
         if (!p->get("n") && s.table.empty())
-            throw InputError(file + ": population.n: required (the number of subjects), unless population.table is given");
+            throw InputError(file +
+                             ": population.n: required (the number of subjects), unless population.table is given");
     } else {
         throw InputError(file + ": [population]: required (n = number of subjects, seed, ...)");
     }
@@ -156,7 +159,8 @@ RunSpec parse_run_spec(const std::string& text, const std::string& file, const s
             for (const auto& e : *arr) {
                 auto v = e.value<std::string>();
                 if (!v || v->empty())
-                    throw InputError(detail::at_line(file, e) + ": outputs.names: every entry must be a non-empty string");
+                    throw InputError(detail::at_line(file, e) +
+                                     ": outputs.names: every entry must be a non-empty string");
                 s.outputs.push_back(*v);
             }
         }
@@ -172,15 +176,18 @@ RunSpec parse_run_spec(const std::string& text, const std::string& file, const s
         const std::string kind = detail::get_string(*o, "kind", file, "solver", false, "exact");
         try {
             s.sim.solver = solver_from_string(kind);
-            if (o->get("method")) s.sim.method = ode_method_from_string(detail::get_string(*o, "method", file, "solver", false));
+            if (o->get("method"))
+                s.sim.method = ode_method_from_string(detail::get_string(*o, "method", file, "solver", false));
         } catch (const InputError& e) {
             throw InputError(file + ": solver: " + e.what());
         }
         s.sim.rtol = detail::get_number(*o, "rtol", file, "solver", false, s.sim.rtol);
         s.sim.atol = detail::get_number(*o, "atol", file, "solver", false, s.sim.atol);
-        s.sim.max_steps = static_cast<long>(get_integer(*o, "max_steps", file, "solver", 1, INT64_MAX, s.sim.max_steps));
+        s.sim.max_steps =
+            static_cast<long>(get_integer(*o, "max_steps", file, "solver", 1, INT64_MAX, s.sim.max_steps));
         if (s.sim.solver != SolverKind::ode && (o->get("rtol") || o->get("atol") || o->get("method")))
-            throw InputError(file + ": solver: rtol, atol and method apply to kind = \"ode\" (the exact solver has none)");
+            throw InputError(file +
+                             ": solver: rtol, atol and method apply to kind = \"ode\" (the exact solver has none)");
     }
 
     if (const toml::table* r = subtable(root, "run", file)) {
@@ -190,7 +197,8 @@ RunSpec parse_run_spec(const std::string& text, const std::string& file, const s
         s.threads = static_cast<int>(get_integer(*r, "threads", file, "run", 0, 4096, 0));
         if (const toml::node* n = r->get("memory_budget")) {
             const auto v = n->value<std::string>();
-            if (!v) throw InputError(detail::at_line(file, *n) + ": run.memory_budget: must be a string such as \"4 GiB\"");
+            if (!v)
+                throw InputError(detail::at_line(file, *n) + ": run.memory_budget: must be a string such as \"4 GiB\"");
             s.memory_budget_bytes = parse_bytes(*v, detail::at_line(file, *n) + ": run.memory_budget");
         }
         s.compression = static_cast<int>(get_integer(*r, "compression", file, "run", 0, 9, 1));
@@ -243,4 +251,4 @@ std::string shard_path(const std::string& out, const Shard& s) {
         .string();
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

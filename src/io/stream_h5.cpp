@@ -94,14 +94,16 @@ H str_type() {
 void attr_text(hid_t loc, const std::string& name, const std::string& v, const std::string& path) {
     H t = str_type();
     H sp(H5Screate(H5S_SCALAR), H5Sclose);
-    H a(ok(H5Acreate2(loc, name.c_str(), t.get(), sp.get(), H5P_DEFAULT, H5P_DEFAULT), path, "attribute " + name), H5Aclose);
+    H a(ok(H5Acreate2(loc, name.c_str(), t.get(), sp.get(), H5P_DEFAULT, H5P_DEFAULT), path, "attribute " + name),
+        H5Aclose);
     const char* p = v.c_str();
     ok(H5Awrite(a.get(), t.get(), &p), path, "attribute " + name, 0);
 }
 void attr_texts(hid_t loc, const std::string& name, const std::vector<std::string>& v, const std::string& path) {
     H t = str_type();
     H sp = space1(std::max<hsize_t>(v.size(), 1));
-    H a(ok(H5Acreate2(loc, name.c_str(), t.get(), sp.get(), H5P_DEFAULT, H5P_DEFAULT), path, "attribute " + name), H5Aclose);
+    H a(ok(H5Acreate2(loc, name.c_str(), t.get(), sp.get(), H5P_DEFAULT, H5P_DEFAULT), path, "attribute " + name),
+        H5Aclose);
     std::vector<const char*> p;
     for (const auto& s : v) p.push_back(s.c_str());
     if (p.empty()) p.push_back("");
@@ -115,13 +117,15 @@ void attr_int(hid_t loc, const std::string& name, std::int64_t v, const std::str
 }
 void attr_double(hid_t loc, const std::string& name, double v, const std::string& path) {
     H sp(H5Screate(H5S_SCALAR), H5Sclose);
-    H a(ok(H5Acreate2(loc, name.c_str(), H5T_IEEE_F64LE, sp.get(), H5P_DEFAULT, H5P_DEFAULT), path, "attribute " + name),
+    H a(ok(H5Acreate2(loc, name.c_str(), H5T_IEEE_F64LE, sp.get(), H5P_DEFAULT, H5P_DEFAULT), path,
+           "attribute " + name),
         H5Aclose);
     ok(H5Awrite(a.get(), H5T_NATIVE_DOUBLE, &v), path, "attribute " + name, 0);
 }
 
 std::string read_attr_text(hid_t loc, const std::string& name, const std::string& path) {
-    H a(ok(H5Aopen(loc, name.c_str(), H5P_DEFAULT), path, "attribute " + name + " (not a ketasim run file?)"), H5Aclose);
+    H a(ok(H5Aopen(loc, name.c_str(), H5P_DEFAULT), path, "attribute " + name + " (not a ketasim run file?)"),
+        H5Aclose);
     H ft(H5Aget_type(a.get()), H5Tclose);
     if (H5Tget_class(ft.get()) != H5T_STRING) throw IoError(path + ": attribute " + name + " is not a string");
     H t = str_type();
@@ -151,7 +155,8 @@ std::vector<std::string> read_attr_texts(hid_t loc, const std::string& name, con
     return out;
 }
 std::int64_t read_attr_int(hid_t loc, const std::string& name, const std::string& path) {
-    H a(ok(H5Aopen(loc, name.c_str(), H5P_DEFAULT), path, "attribute " + name + " (not a ketasim run file?)"), H5Aclose);
+    H a(ok(H5Aopen(loc, name.c_str(), H5P_DEFAULT), path, "attribute " + name + " (not a ketasim run file?)"),
+        H5Aclose);
     std::int64_t v = 0;
     ok(H5Aread(a.get(), H5T_NATIVE_INT64, &v), path, "reading attribute " + name, 0);
     return v;
@@ -160,9 +165,9 @@ std::int64_t read_attr_int(hid_t loc, const std::string& name, const std::string
 // Attributes the writer sets from the layout itself; every other root attribute is a run setting
 // copied as is (merge, resume).
 const std::set<std::string>& structural_attrs() {
-    static const std::set<std::string> s = {"layout",      "complete", "n_total",     "index_begin",     "index_end",
-                                            "chunk",       "compression", "spec_hash", "columns",         "outputs",
-                                            "created",     "ketasim_version"};
+    static const std::set<std::string> s = {"layout",    "complete", "n_total",     "index_begin",
+                                            "index_end", "chunk",    "compression", "spec_hash",
+                                            "columns",   "outputs",  "created",     "ketasim_version"};
     return s;
 }
 
@@ -207,7 +212,7 @@ void disable_evictions(hid_t file, const std::string& path) {
     ok(H5Fset_mdc_config(file, &c), path, "configuring the metadata cache", 0);
 }
 
-}  // namespace
+}   // namespace
 
 struct RunFileReader::Impl {
     std::string path;
@@ -225,8 +230,10 @@ RunLock::RunLock(const std::string& path) : lock_path_(path + ".lock") {
         fd_ = ::open(lock_path_.c_str(), O_RDWR | O_CREAT, 0644);
         if (fd_ < 0) throw IoError(path + ": cannot create the lock file " + lock_path_ + ": " + std::strerror(errno));
         if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) break;
-        struct stat a {}, b {};
-        if (::fstat(fd_, &a) == 0 && ::stat(lock_path_.c_str(), &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+        struct stat a {
+        }, b{};
+        if (::fstat(fd_, &a) == 0 && ::stat(lock_path_.c_str(), &b) == 0 && a.st_ino == b.st_ino &&
+            a.st_dev == b.st_dev)
             break;
         ::close(fd_);
         fd_ = -1;
@@ -281,10 +288,12 @@ struct RunFileWriter::Impl {
         if (barriers) flush();
         const hsize_t kk = k, one = 1;
         H fs(H5Dget_space(done.get()), H5Sclose);
-        ok(H5Sselect_hyperslab(fs.get(), H5S_SELECT_SET, &kk, nullptr, &one, nullptr), path, "selecting chunks_done", 0);
+        ok(H5Sselect_hyperslab(fs.get(), H5S_SELECT_SET, &kk, nullptr, &one, nullptr), path, "selecting chunks_done",
+           0);
         H ms = space1(1);
         const std::uint8_t yes = 1;
-        ok(H5Dwrite(done.get(), H5T_NATIVE_UINT8, ms.get(), fs.get(), H5P_DEFAULT, &yes), path, "writing chunks_done", 0);
+        ok(H5Dwrite(done.get(), H5T_NATIVE_UINT8, ms.get(), fs.get(), H5P_DEFAULT, &yes), path, "writing chunks_done",
+           0);
         if (barriers) flush();
     }
 };
@@ -296,16 +305,19 @@ RunFileWriter::RunFileWriter(const std::string& path, const RunFileLayout& L, bo
     m.path = path;
     m.layout = L;
     m.in_memory = in_memory;
-    if (L.columns.empty() || L.columns[0] != "subject") throw InputError(path + ": run file layout: first column must be 'subject'");
+    if (L.columns.empty() || L.columns[0] != "subject")
+        throw InputError(path + ": run file layout: first column must be 'subject'");
     if (L.column_units.size() != L.columns.size() || L.output_units.size() != L.outputs.size())
         throw InputError(path + ": run file layout: units do not match the names");
     if (L.rows() == 0 || L.chunk == 0) throw InputError(path + ": run file layout: no rows");
     {
         std::set<std::string> seen = {"time", "dose", "chunk", "chunks_done"};
         for (const auto& c : L.columns)
-            if (c != "subject" && !seen.insert(c).second) throw InputError(path + ": run file: name '" + c + "' is used twice");
+            if (c != "subject" && !seen.insert(c).second)
+                throw InputError(path + ": run file: name '" + c + "' is used twice");
         for (const auto& c : L.outputs)
-            if (!seen.insert(c).second) throw InputError(path + ": run file: output '" + c + "' clashes with another name");
+            if (!seen.insert(c).second)
+                throw InputError(path + ": run file: output '" + c + "' clashes with another name");
     }
     H fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
     if (in_memory) H5Pset_fapl_core(fapl.get(), 1 << 20, 0);
@@ -334,9 +346,11 @@ RunFileWriter::RunFileWriter(const std::string& path, const RunFileLayout& L, bo
 
     auto contiguous = [&](const std::string& name, hid_t ftype, hid_t mtype, hsize_t n, const void* data) {
         H sp = space1(n);
-        H ds(ok(H5Dcreate2(f, name.c_str(), ftype, sp.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), path, "creating " + name),
+        H ds(ok(H5Dcreate2(f, name.c_str(), ftype, sp.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), path,
+                "creating " + name),
              H5Dclose);
-        if (data && n > 0) ok(H5Dwrite(ds.get(), mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), path, "writing " + name, 0);
+        if (data && n > 0)
+            ok(H5Dwrite(ds.get(), mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), path, "writing " + name, 0);
         return ds;
     };
     auto units = [&](const H& ds, const std::string& u) {
@@ -359,8 +373,8 @@ RunFileWriter::RunFileWriter(const std::string& path, const RunFileLayout& L, bo
         ok(H5DSset_scale(time.get(), "time"), path, "dimension scale time", 0);
     }
     for (std::size_t c = 1; c < L.columns.size(); ++c) {
-        H ds(ok(H5Dcreate2(f, L.columns[c].c_str(), H5T_IEEE_F64LE, sp_n.get(), H5P_DEFAULT, pl1.get(), H5P_DEFAULT), path,
-                "creating " + L.columns[c]),
+        H ds(ok(H5Dcreate2(f, L.columns[c].c_str(), H5T_IEEE_F64LE, sp_n.get(), H5P_DEFAULT, pl1.get(), H5P_DEFAULT),
+                path, "creating " + L.columns[c]),
              H5Dclose);
         units(ds, L.column_units[c]);
         ok(H5DSattach_scale(ds.get(), subject.get(), 0), path, "attaching subject to " + L.columns[c], 0);
@@ -371,8 +385,8 @@ RunFileWriter::RunFileWriter(const std::string& path, const RunFileLayout& L, bo
         H pl2 = chunked_plist(2, chunk, L.compression);
         H sp2(H5Screate_simple(2, dims, nullptr), H5Sclose);
         for (std::size_t o = 0; o < L.outputs.size(); ++o) {
-            H ds(ok(H5Dcreate2(f, L.outputs[o].c_str(), H5T_IEEE_F64LE, sp2.get(), H5P_DEFAULT, pl2.get(), H5P_DEFAULT), path,
-                    "creating " + L.outputs[o]),
+            H ds(ok(H5Dcreate2(f, L.outputs[o].c_str(), H5T_IEEE_F64LE, sp2.get(), H5P_DEFAULT, pl2.get(), H5P_DEFAULT),
+                    path, "creating " + L.outputs[o]),
                  H5Dclose);
             units(ds, L.output_units[o]);
             ok(H5DSattach_scale(ds.get(), subject.get(), 0), path, "attaching subject", 0);
@@ -409,7 +423,8 @@ RunFileWriter::RunFileWriter(const std::string& path, const RunFileLayout& L, bo
         ok(H5DSset_scale(chunk.get(), "chunk"), path, "dimension scale chunk", 0);
         std::vector<std::uint8_t> zeros(K, 0);
         H done = contiguous("chunks_done", H5T_STD_U8LE, H5T_NATIVE_UINT8, K, zeros.data());
-        attr_text(done.get(), "long_name", "1 = the rows of this chunk are written (rows index_begin + chunk * k ...)", path);
+        attr_text(done.get(), "long_name", "1 = the rows of this chunk are written (rows index_begin + chunk * k ...)",
+                  path);
         ok(H5DSattach_scale(done.get(), chunk.get(), 0), path, "attaching chunk", 0);
     }
     subject.reset();
@@ -462,8 +477,8 @@ void RunFileWriter::write_chunk(std::size_t k, const RowBlock& b) {
     Impl& m = *impl_;
     const RunFileLayout& L = m.layout;
     if (k >= L.n_chunks() || b.begin != L.chunk_begin(k) || b.end != L.chunk_end(k))
-        throw InputError(m.path + ": rows [" + std::to_string(b.begin) + ", " + std::to_string(b.end) + ") are not chunk " +
-                         std::to_string(k) + " of the file");
+        throw InputError(m.path + ": rows [" + std::to_string(b.begin) + ", " + std::to_string(b.end) +
+                         ") are not chunk " + std::to_string(k) + " of the file");
     const hsize_t n = b.end - b.begin, T = L.time.size(), off = b.begin - L.begin;
     if (b.columns.size() != L.columns.size() || b.outputs.size() != L.outputs.size())
         throw InputError(m.path + ": chunk " + std::to_string(k) + ": wrong number of columns or outputs");
@@ -478,8 +493,9 @@ void RunFileWriter::write_chunk(std::size_t k, const RowBlock& b) {
         if (b.outputs[o].size() != n * T) throw InputError(m.path + ": output " + L.outputs[o] + ": wrong size");
         for (std::size_t i = 0; i < b.outputs[o].size(); ++i)
             if (!std::isfinite(b.outputs[o][i]))
-                throw SolverError(m.path + ": subject " + std::to_string(b.begin + i / T) + ": " + L.outputs[o] + " at " +
-                                  std::to_string(L.time[i % T]) + " h is not finite; nothing of this chunk is written");
+                throw SolverError(m.path + ": subject " + std::to_string(b.begin + i / T) + ": " + L.outputs[o] +
+                                  " at " + std::to_string(L.time[i % T]) +
+                                  " h is not finite; nothing of this chunk is written");
     }
     H mem1 = space1(n);
     auto sel1 = [&](const H& ds) {
@@ -496,15 +512,16 @@ void RunFileWriter::write_chunk(std::size_t k, const RowBlock& b) {
     }
     for (std::size_t c = 1; c < L.columns.size(); ++c) {
         H fs = sel1(m.columns[c]);
-        ok(H5Dwrite(m.columns[c].get(), H5T_NATIVE_DOUBLE, mem1.get(), fs.get(), H5P_DEFAULT, b.columns[c].data()), m.path,
-           "writing " + L.columns[c], 0);
+        ok(H5Dwrite(m.columns[c].get(), H5T_NATIVE_DOUBLE, mem1.get(), fs.get(), H5P_DEFAULT, b.columns[c].data()),
+           m.path, "writing " + L.columns[c], 0);
     }
     if (!L.outputs.empty()) {
         const hsize_t start[2] = {off, 0}, count[2] = {n, T};
         H mem2(H5Screate_simple(2, count, nullptr), H5Sclose);
         for (std::size_t o = 0; o < L.outputs.size(); ++o) {
             H fs(H5Dget_space(m.outputs[o].get()), H5Sclose);
-            ok(H5Sselect_hyperslab(fs.get(), H5S_SELECT_SET, start, nullptr, count, nullptr), m.path, "selecting rows", 0);
+            ok(H5Sselect_hyperslab(fs.get(), H5S_SELECT_SET, start, nullptr, count, nullptr), m.path, "selecting rows",
+               0);
             ok(H5Dwrite(m.outputs[o].get(), H5T_NATIVE_DOUBLE, mem2.get(), fs.get(), H5P_DEFAULT, b.outputs[o].data()),
                m.path, "writing " + L.outputs[o], 0);
         }
@@ -517,8 +534,8 @@ bool RunFileWriter::copy_chunk_raw(std::size_t k, const RunFileReader& src) {
     const RunFileLayout& L = m.layout;
     const RunFileLayout& S = src.impl_->layout;
     const std::size_t cb = L.chunk_begin(k), ce = L.chunk_end(k);
-    if (cb < S.begin || ce > S.end || S.columns != L.columns || S.outputs != L.outputs || S.time.size() != L.time.size() ||
-        S.compression != L.compression)
+    if (cb < S.begin || ce > S.end || S.columns != L.columns || S.outputs != L.outputs ||
+        S.time.size() != L.time.size() || S.compression != L.compression)
         return false;
     const hid_t sf = src.impl_->file.get();
     std::vector<std::string> names(L.columns);
@@ -554,7 +571,8 @@ bool RunFileWriter::copy_chunk_raw(std::size_t k, const RunFileReader& src) {
                 throw IoError(src.impl_->path + ": chunk at row " + std::to_string(r) + " is missing (damaged file?)");
             buf.resize(bytes);
             std::uint32_t mask = 0;
-            ok(H5Dread_chunk(c.from.get(), H5P_DEFAULT, src_off, &mask, buf.data()), src.impl_->path, "reading a chunk", 0);
+            ok(H5Dread_chunk(c.from.get(), H5P_DEFAULT, src_off, &mask, buf.data()), src.impl_->path, "reading a chunk",
+               0);
             ok(H5Dwrite_chunk(c.to, H5P_DEFAULT, mask, dst_off, bytes, buf.data()), m.path, "writing a chunk", 0);
         }
     m.mark_done(k);
@@ -583,7 +601,6 @@ std::size_t RunFileWriter::image_bytes() const {
 }
 
 // ---- reader -------------------------------------------------------------------------------------
-
 
 RunFileReader::RunFileReader(const std::string& path) : impl_(std::make_unique<Impl>()) {
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
@@ -663,15 +680,20 @@ RunFileReader::RunFileReader(const std::string& path) : impl_(std::make_unique<I
         H a(ok(H5Aopen(f, name.c_str(), H5P_DEFAULT), path, "attribute " + name), H5Aclose);
         H t(H5Aget_type(a.get()), H5Tclose);
         switch (H5Tget_class(t.get())) {
-            case H5T_STRING: L.text_attrs.emplace_back(name, read_attr_text(f, name, path)); break;
-            case H5T_INTEGER: L.int_attrs.emplace_back(name, read_attr_int(f, name, path)); break;
+            case H5T_STRING:
+                L.text_attrs.emplace_back(name, read_attr_text(f, name, path));
+                break;
+            case H5T_INTEGER:
+                L.int_attrs.emplace_back(name, read_attr_int(f, name, path));
+                break;
             case H5T_FLOAT: {
                 double v = 0;
                 ok(H5Aread(a.get(), H5T_NATIVE_DOUBLE, &v), path, "reading attribute " + name, 0);
                 L.number_attrs.emplace_back(name, v);
                 break;
             }
-            default: break;
+            default:
+                break;
         }
     }
 }
@@ -687,7 +709,8 @@ std::vector<std::uint8_t> RunFileReader::chunks_done() const {
     if (static_cast<std::size_t>(H5Sget_simple_extent_npoints(sp.get())) != d.size())
         throw IoError(impl_->path + ": chunks_done has the wrong length");
     if (!d.empty())
-        ok(H5Dread(ds.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, d.data()), impl_->path, "reading chunks_done", 0);
+        ok(H5Dread(ds.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, d.data()), impl_->path,
+           "reading chunks_done", 0);
     return d;
 }
 
@@ -695,8 +718,8 @@ RowBlock RunFileReader::read_rows(std::size_t begin, std::size_t end) const {
     const Impl& m = *impl_;
     const RunFileLayout& L = m.layout;
     if (begin < L.begin || end > L.end || end < begin)
-        throw InputError(m.path + ": rows [" + std::to_string(begin) + ", " + std::to_string(end) + ") outside the file's [" +
-                         std::to_string(L.begin) + ", " + std::to_string(L.end) + ")");
+        throw InputError(m.path + ": rows [" + std::to_string(begin) + ", " + std::to_string(end) +
+                         ") outside the file's [" + std::to_string(L.begin) + ", " + std::to_string(L.end) + ")");
     RowBlock b;
     b.begin = begin;
     b.end = end;
@@ -727,4 +750,4 @@ RowBlock RunFileReader::read_rows(std::size_t begin, std::size_t end) const {
     return b;
 }
 
-}  // namespace ketasim::detail
+}   // namespace ketasim::detail

@@ -12,12 +12,12 @@
 namespace ketasim::detail {
 
 struct RunFileLayout {
-    std::size_t n_total = 0;            // points of the whole run
-    std::size_t begin = 0, end = 0;     // rows of this file: [begin, end)
-    std::size_t chunk = 1;              // rows per chunk (aligned to `begin`)
+    std::size_t n_total = 0;                          // points of the whole run
+    std::size_t begin = 0, end = 0;                   // rows of this file: [begin, end)
+    std::size_t chunk = 1;                            // rows per chunk (aligned to `begin`)
     std::vector<std::string> columns, column_units;   // per-subject values; columns[0] = "subject"
     std::vector<std::string> outputs, output_units;   // trajectories (empty: metrics only)
-    std::vector<double> time;           // h, with trajectories
+    std::vector<double> time;                         // h, with trajectories
     // Dose events of the regimen, one entry per event.
     std::vector<double> dose_time, dose_amount, dose_duration, dose_interval;
     std::vector<std::int64_t> dose_per_kg, dose_device, dose_steady_state;
@@ -114,4 +114,4 @@ private:
 // version details to result files).
 std::string run_file_version_string();
 
-}  // namespace ketasim::detail
+}   // namespace ketasim::detail

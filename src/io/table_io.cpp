@@ -40,8 +40,10 @@ void write_table_csv(const std::string& path, const std::vector<std::string>& na
             for (std::size_t c = 0; c < columns.size(); ++c) {
                 if (c) out << ",";
                 const double v = columns[c][r];
-                if (std::isnan(v)) out << "nan";
-                else out << v;
+                if (std::isnan(v))
+                    out << "nan";
+                else
+                    out << v;
             }
             out << "\n";
         }
@@ -61,4 +63,4 @@ void write_table_csv(const std::string& path, const std::vector<std::string>& na
     }
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

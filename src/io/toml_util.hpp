@@ -45,21 +45,21 @@ inline int utf8_length(const std::string& s, std::size_t i) {
     if (c >= 0xE0 && c <= 0xEF) {
         const unsigned c1 = b(i + 1);
         if (!cont(i + 1) || !cont(i + 2)) return 0;
-        if (c == 0xE0 && c1 < 0xA0) return 0;   // overlong
-        if (c == 0xED && c1 >= 0xA0) return 0;  // UTF-16 surrogate
+        if (c == 0xE0 && c1 < 0xA0) return 0;    // overlong
+        if (c == 0xED && c1 >= 0xA0) return 0;   // UTF-16 surrogate
         return 3;
     }
     if (c >= 0xF0 && c <= 0xF4) {
         const unsigned c1 = b(i + 1);
         if (!cont(i + 1) || !cont(i + 2) || !cont(i + 3)) return 0;
-        if (c == 0xF0 && c1 < 0x90) return 0;   // overlong
-        if (c == 0xF4 && c1 >= 0x90) return 0;  // past U+10FFFF
+        if (c == 0xF0 && c1 < 0x90) return 0;    // overlong
+        if (c == 0xF4 && c1 >= 0x90) return 0;   // past U+10FFFF
         return 4;
     }
     return 0;
 }
 
-}  // namespace toml_check
+}   // namespace toml_check
 
 // Rejects, with an InputError naming the file, line and column, the inputs that toml++ 3.3.0
 // (Debian bookworm) mishandles with undefined behaviour in release builds, and inputs beyond the
@@ -94,11 +94,13 @@ inline void check_toml_text(const std::string& s, const std::string& file) {
     // Advances over one character inside a string or comment, validating UTF-8.
     auto step_text = [&]() {
         const int len = utf8_length(s, i);
-        if (len == 0) fail(i, "invalid UTF-8 byte 0x" + [&] {
-                                  static const char* hex = "0123456789ABCDEF";
-                                  const auto c = static_cast<unsigned char>(s[i]);
-                                  return std::string{hex[c >> 4], hex[c & 15]};
-                              }() + " (TOML files must be UTF-8)");
+        if (len == 0)
+            fail(
+                i, "invalid UTF-8 byte 0x" + [&] {
+                    static const char* hex = "0123456789ABCDEF";
+                    const auto c = static_cast<unsigned char>(s[i]);
+                    return std::string{hex[c >> 4], hex[c & 15]};
+                }() + " (TOML files must be UTF-8)");
         if (s[i] == '\n') newline(i);
         i += static_cast<std::size_t>(len);
     };
@@ -151,9 +153,10 @@ inline void check_toml_text(const std::string& s, const std::string& file) {
                                 ++i;
                             }
                             if (i < s.size() && static_cast<unsigned char>(s[i]) >= 0x80)
-                                fail(i, "a line-ending backslash in a multi-line string must not be followed by a "
-                                        "non-ASCII character (toml++ 3.3.0 mishandles it); put the character on the "
-                                        "backslash's line or escape it as \\uXXXX");
+                                fail(i,
+                                     "a line-ending backslash in a multi-line string must not be followed by a "
+                                     "non-ASCII character (toml++ 3.3.0 mishandles it); put the character on the "
+                                     "backslash's line or escape it as \\uXXXX");
                             continue;
                         }
                     }
@@ -166,8 +169,9 @@ inline void check_toml_text(const std::string& s, const std::string& file) {
         }
         if (c >= 0x80) {
             if (utf8_length(s, i) == 0) step_text();   // throws the UTF-8 error
-            fail(i, "non-ASCII character outside a string or comment (TOML keys and values other than strings are "
-                    "ASCII; quote the key, e.g. \"name\" = ...)");
+            fail(i,
+                 "non-ASCII character outside a string or comment (TOML keys and values other than strings are "
+                 "ASCII; quote the key, e.g. \"name\" = ...)");
         }
         if (statement_start && c == '[') {
             std::size_t j = i + 1;
@@ -206,8 +210,8 @@ inline toml::table parse_toml(const std::string& text, const std::string& file) 
         return toml::parse(text, file);
     } catch (const toml::parse_error& e) {
         throw InputError(file + ":" + std::to_string(e.source().begin.line) + ":" +
-                         std::to_string(e.source().begin.column) + ": TOML syntax error: " +
-                         std::string(e.description()));
+                         std::to_string(e.source().begin.column) +
+                         ": TOML syntax error: " + std::string(e.description()));
     }
 }
 
@@ -236,8 +240,8 @@ inline std::string get_string(const toml::table& t, const std::string& key, cons
     throw InputError(at_line(file, *n) + ": " + path + "." + key + ": must be a string");
 }
 
-inline double get_number(const toml::table& t, const std::string& key, const std::string& file,
-                         const std::string& path, bool required, double def = 0.0) {
+inline double get_number(const toml::table& t, const std::string& key, const std::string& file, const std::string& path,
+                         bool required, double def = 0.0) {
     const toml::node* n = t.get(key);
     if (!n) {
         if (required) throw InputError(file + ": " + path + "." + key + ": required key is missing");
@@ -260,8 +264,10 @@ inline double get_number(const toml::table& t, const std::string& key, const std
         return *v;
     }
     std::string got = "(a table or array)";
-    if (auto str = n->value_exact<std::string>()) got = "'" + *str + "'";
-    else if (auto b = n->value_exact<bool>()) got = *b ? "true" : "false";
+    if (auto str = n->value_exact<std::string>())
+        got = "'" + *str + "'";
+    else if (auto b = n->value_exact<bool>())
+        got = *b ? "true" : "false";
     ErrorContext c;
     c.file = file;
     c.line = static_cast<int>(n->source().begin.line);
@@ -271,12 +277,12 @@ inline double get_number(const toml::table& t, const std::string& key, const std
     throw InputError(at_line(file, *n) + ": " + path + "." + key + ": value " + got + " must be a number", c);
 }
 
-inline bool get_bool(const toml::table& t, const std::string& key, const std::string& file,
-                     const std::string& path, bool def) {
+inline bool get_bool(const toml::table& t, const std::string& key, const std::string& file, const std::string& path,
+                     bool def) {
     const toml::node* n = t.get(key);
     if (!n) return def;
     if (auto v = n->value<bool>()) return *v;
     throw InputError(at_line(file, *n) + ": " + path + "." + key + ": must be true or false");
 }
 
-}  // namespace ketasim::detail
+}   // namespace ketasim::detail

@@ -24,7 +24,7 @@ namespace ketasim::cli {
 namespace {
 volatile std::sig_atomic_t g_mpi_stop = 0;
 extern "C" void on_mpi_stop(int sig) { g_mpi_stop = sig; }
-}  // namespace
+}   // namespace
 
 bool launched_by_mpi() {
     for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
@@ -107,4 +107,4 @@ int run_run_mpi(const RunCliOptions& o) {
     return code;
 }
 
-}  // namespace ketasim::cli
+}   // namespace ketasim::cli

@@ -25,7 +25,7 @@ bool positive(double v) { return v > 0; }
 bool non_negative(double v) { return v >= 0; }
 bool unit_interval(double v) { return v > 0 && v <= 1; }
 
-}  // namespace
+}   // namespace
 
 double sigmoid_emax(double c, double emax, double ec50, double hill) {
     if (!(c > 0)) return 0.0;
@@ -41,12 +41,14 @@ void AcuteEffectModel::validate() const {
     pd_require(std::isfinite(sbp_ec50) && sbp_ec50 > 0, "sbp_ec50", sbp_ec50, "must be finite and > 0");
     pd_require(std::isfinite(sbp_hill) && sbp_hill > 0, "sbp_hill", sbp_hill, "must be finite and > 0");
     pd_require(std::isfinite(sbp_k_tol) && sbp_k_tol >= 0, "sbp_k_tol", sbp_k_tol, "must be finite and >= 0 (1/h)");
-    for (const auto& [name, v] : {std::pair<const char*, double>{"nausea_c50", nausea_c50}, {"dizziness_c50", dizziness_c50},
-                                  {"drowsiness_c50", drowsiness_c50}, {"dissociation_report_c50", dissociation_report_c50},
+    for (const auto& [name, v] : {std::pair<const char*, double>{"nausea_c50", nausea_c50},
+                                  {"dizziness_c50", dizziness_c50},
+                                  {"drowsiness_c50", drowsiness_c50},
+                                  {"dissociation_report_c50", dissociation_report_c50},
                                   {"se_slope", se_slope}})
         pd_require(std::isfinite(v) && v > 0, name, v, "must be finite and > 0");
     pd_require(diss_tolerance_per_session > 0 && diss_tolerance_per_session <= 1, "diss_tolerance_per_session",
-            diss_tolerance_per_session, "must be in (0, 1] (1 = no tolerance)");
+               diss_tolerance_per_session, "must be in (0, 1] (1 = no tolerance)");
     pd_require(diss_discharge_threshold > 0, "diss_discharge_threshold", diss_discharge_threshold, "must be > 0");
     pd_require(sbp_discharge_threshold > 0, "sbp_discharge_threshold", sbp_discharge_threshold, "must be > 0");
 }
@@ -54,18 +56,26 @@ void AcuteEffectModel::validate() const {
 AcuteEffectModel AcuteEffectModel::from_parameters(const PdParameterSet& file) {
     // The parameters this model reads and the unit each is read in (converted to canonical).
     static const std::vector<PdParameterSpec> kSpec = {
-        {"diss_emax", PdUnit::percent_effect},        {"diss_ec50", PdUnit::concentration},
-        {"diss_hill", PdUnit::fraction},              {"sbp_emax", PdUnit::mmhg},
-        {"sbp_ec50", PdUnit::concentration},          {"sbp_hill", PdUnit::fraction},
-        {"diss_tolerance_per_session", PdUnit::fraction}, {"diss_discharge_threshold", PdUnit::percent_effect},
-        {"sbp_discharge_threshold", PdUnit::mmhg},    {"sbp_k_tol", PdUnit::rate},
-        {"se_slope", PdUnit::fraction},               {"nausea_c50", PdUnit::concentration},
-        {"dizziness_c50", PdUnit::concentration},     {"drowsiness_c50", PdUnit::concentration},
+        {"diss_emax", PdUnit::percent_effect},
+        {"diss_ec50", PdUnit::concentration},
+        {"diss_hill", PdUnit::fraction},
+        {"sbp_emax", PdUnit::mmhg},
+        {"sbp_ec50", PdUnit::concentration},
+        {"sbp_hill", PdUnit::fraction},
+        {"diss_tolerance_per_session", PdUnit::fraction},
+        {"diss_discharge_threshold", PdUnit::percent_effect},
+        {"sbp_discharge_threshold", PdUnit::mmhg},
+        {"sbp_k_tol", PdUnit::rate},
+        {"se_slope", PdUnit::fraction},
+        {"nausea_c50", PdUnit::concentration},
+        {"dizziness_c50", PdUnit::concentration},
+        {"drowsiness_c50", PdUnit::concentration},
         {"dissociation_report_c50", PdUnit::concentration},
     };
     if (!file.structure.empty())
         throw InputError(file.source_path + ":" + std::to_string(file.structure_line) + ": structure = '" +
-                         file.structure + "': the acute-effect model has one structure; `structure` belongs to "
+                         file.structure +
+                         "': the acute-effect model has one structure; `structure` belongs to "
                          "symptom-model files");
     const PdParameterSet p = conform_pd_parameters(file, kSpec);
     AcuteEffectModel m;
@@ -104,7 +114,8 @@ SideEffectRisk course_incidence(const std::vector<SideEffectRisk>& per_session) 
     for (const auto& p : per_session) {
         const double v[4] = {p.nausea, p.dizziness, p.drowsiness, p.dissociation};
         for (int k = 0; k < 4; ++k) {
-            if (!(v[k] >= 0 && v[k] <= 1)) throw InputError("course_incidence: probability " + pd_num(v[k]) + " outside [0, 1]");
+            if (!(v[k] >= 0 && v[k] <= 1))
+                throw InputError("course_incidence: probability " + pd_num(v[k]) + " outside [0, 1]");
             ln[k] += std::log1p(-v[k]);
         }
     }
@@ -181,11 +192,24 @@ std::vector<SessionAcute> session_acute_metrics(const Trajectory& tr, const Acut
         for (std::size_t i = i0; i < i1; ++i) {
             const double c = ce_scale * ce[static_cast<Eigen::Index>(i)];
             const double t = tr.time[i] - s.start_h;
-            if (c > s.peak_ce) { s.peak_ce = c; s.t_peak_ce_h = t; }
-            if (a.dissociation[i] > s.peak_diss) { s.peak_diss = a.dissociation[i]; s.t_peak_diss_h = t; }
-            if (a.sbp_rise[i] > s.peak_sbp) { s.peak_sbp = a.sbp_rise[i]; s.t_peak_sbp_h = t; }
-            const bool above = a.dissociation[i] >= m.diss_discharge_threshold || a.sbp_rise[i] >= m.sbp_discharge_threshold;
-            if (above) { any_above = true; last_above_idx = i; }
+            if (c > s.peak_ce) {
+                s.peak_ce = c;
+                s.t_peak_ce_h = t;
+            }
+            if (a.dissociation[i] > s.peak_diss) {
+                s.peak_diss = a.dissociation[i];
+                s.t_peak_diss_h = t;
+            }
+            if (a.sbp_rise[i] > s.peak_sbp) {
+                s.peak_sbp = a.sbp_rise[i];
+                s.t_peak_sbp_h = t;
+            }
+            const bool above =
+                a.dissociation[i] >= m.diss_discharge_threshold || a.sbp_rise[i] >= m.sbp_discharge_threshold;
+            if (above) {
+                any_above = true;
+                last_above_idx = i;
+            }
         }
         if (i0 < i1) {
             if (!any_above)
@@ -199,4 +223,4 @@ std::vector<SessionAcute> session_acute_metrics(const Trajectory& tr, const Acut
     return out;
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

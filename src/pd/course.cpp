@@ -62,13 +62,14 @@ CourseSpec iv_days_spec(const std::vector<double>& days, double mg_per_kg, doubl
                     " min on days " + list;
     return c;
 }
-}  // namespace
+}   // namespace
 
 double racemic_equivalent_scale(const Model& model) {
     if (!model.effect_site) throw InputError("model '" + model.name + "' has no [effect_site]: PD needs Ce");
     const std::string& pn = model.effect_site->racemic_equivalent;
     if (pn.empty())
-        throw InputError("model '" + model.name + "': [effect_site] has no racemic_equivalent key: the PD parameters are "
+        throw InputError("model '" + model.name +
+                         "': [effect_site] has no racemic_equivalent key: the PD parameters are "
                          "calibrated on racemic Ce, so give the parameter converting this model's Ce into "
                          "racemic-equivalent ng/mL (1 for racemic ketamine), with its source");
     if (!model.has_parameter(pn))
@@ -76,19 +77,20 @@ double racemic_equivalent_scale(const Model& model) {
                          "', which is not defined");
     const double v = model.parameter(pn).value;
     if (!(v > 0) || !std::isfinite(v))
-        throw InputError("model '" + model.name + "': parameters." + pn + " = " + pd_num(v) + ": must be finite and > 0");
+        throw InputError("model '" + model.name + "': parameters." + pn + " = " + pd_num(v) +
+                         ": must be finite and > 0");
     return v;
 }
 
-CourseSpec iv_course_on_days(const Model& model, const std::vector<double>& days, double mg_per_kg,
-                             double duration_h) {
+CourseSpec iv_course_on_days(const Model& model, const std::vector<double>& days, double mg_per_kg, double duration_h) {
     return attach_model(iv_days_spec(days, mg_per_kg, duration_h), model);
 }
 
 CourseSpec iv_course(const Model& model, int per_week, int weeks, double mg_per_kg, double duration_h) {
     if (per_week != 2 && per_week != 3)
         throw InputError("iv course: per_week = " + std::to_string(per_week) + ": must be 2 or 3");
-    if (weeks < 1 || weeks > 52) throw InputError("iv course: weeks = " + std::to_string(weeks) + ": must be in [1, 52]");
+    if (weeks < 1 || weeks > 52)
+        throw InputError("iv course: weeks = " + std::to_string(weeks) + ": must be in [1, 52]");
     // Mon/Wed/Fri or Mon/Thu.
     const std::vector<double> week_days = per_week == 3 ? std::vector<double>{0, 2, 4} : std::vector<double>{0, 3};
     std::vector<double> days;
@@ -114,9 +116,11 @@ CourseSpec esketamine_induction(const Model& model, int weeks) {
             c.session_starts_h.push_back(t);
         }
     }
-    c.description = "esketamine intranasal, 28 mg devices 5 min apart: 56 mg on day 0, then 84 mg; twice weekly in weeks "
-                    "1-4" + std::string(weeks > 4 ? ", weekly in weeks 5-" + std::to_string(weeks) : "") +
-                    " (" + std::to_string(c.session_starts_h.size()) + " sessions)";
+    c.description =
+        "esketamine intranasal, 28 mg devices 5 min apart: 56 mg on day 0, then 84 mg; twice weekly in weeks "
+        "1-4" +
+        std::string(weeks > 4 ? ", weekly in weeks 5-" + std::to_string(weeks) : "") + " (" +
+        std::to_string(c.session_starts_h.size()) + " sessions)";
     return attach_model(std::move(c), model);
 }
 
@@ -125,7 +129,8 @@ const std::vector<ScheduleInfo>& schedule_registry() {
     static const std::vector<ScheduleInfo> r = {
         {"iv-3x-weekly", "ketamine_iv_clements", 2, 52,
          "racemic ketamine 0.5 mg/kg IV over 40 min on days 0, 2, 4 of each week"},
-        {"iv-2x-weekly", "ketamine_iv_clements", 4, 52, "racemic ketamine 0.5 mg/kg IV over 40 min on days 0, 3 of each week"},
+        {"iv-2x-weekly", "ketamine_iv_clements", 4, 52,
+         "racemic ketamine 0.5 mg/kg IV over 40 min on days 0, 3 of each week"},
         {"iv-days", "ketamine_iv_clements", 0, 0, "racemic ketamine 0.5 mg/kg IV over 40 min on the given days"},
         {"esketamine-induction", "esketamine_nasal", 8, 8,
          "Spravato induction: 56 mg then 84 mg intranasal, twice weekly in weeks 1-4, then weekly"},
@@ -146,12 +151,12 @@ CourseSpec schedule_course(const ScheduleRequest& q, const Model& model) {
     const std::string n = q.name;
     const bool iv = n.rfind("iv-", 0) == 0;
     if (q.weeks && info.default_weeks == 0)
-        throw InputError("schedule " + n + ": weeks = " + std::to_string(*q.weeks) + ": this schedule takes days, not weeks");
+        throw InputError("schedule " + n + ": weeks = " + std::to_string(*q.weeks) +
+                         ": this schedule takes days, not weeks");
     if (q.weeks && (*q.weeks < 1 || *q.weeks > info.max_weeks))
         throw InputError("schedule " + n + ": weeks = " + std::to_string(*q.weeks) + ": must be in [1, " +
                          std::to_string(info.max_weeks) + "] (default " + std::to_string(info.default_weeks) + ")");
-    if (n != "iv-days" && !q.days.empty())
-        throw InputError("schedule " + n + ": days apply to iv-days only");
+    if (n != "iv-days" && !q.days.empty()) throw InputError("schedule " + n + ": days apply to iv-days only");
     if (!iv && !(std::isnan(q.mg_per_kg) && std::isnan(q.duration_h)))
         throw InputError("schedule " + n + ": mg_per_kg and duration apply to the IV schedules only");
     const double mg = std::isnan(q.mg_per_kg) ? 0.5 : q.mg_per_kg;
@@ -193,7 +198,8 @@ CourseSpec with_model(const CourseSpec& spec, const Model& model) {
 }
 
 void CourseOptions::validate() const {
-    if (!(weight_kg > 0 && weight_kg < 1000)) throw InputError("weight_kg = " + pd_num(weight_kg) + ": must be in (0, 1000)");
+    if (!(weight_kg > 0 && weight_kg < 1000))
+        throw InputError("weight_kg = " + pd_num(weight_kg) + ": must be in (0, 1000)");
     if (!(dt_h > 0 && dt_h <= 0.25)) throw InputError("dt_h = " + pd_num(dt_h) + ": must be in (0, 0.25] h (15 min)");
     if (!(follow_up_h >= 24.0)) throw InputError("follow_up_h = " + pd_num(follow_up_h) + ": must be >= 24 h");
     clinical.validate();
@@ -232,24 +238,24 @@ CourseResult run_course(const CourseSpec& spec, const AcuteEffectModel& acute, c
     // Session starts on the grid, so "before" and discharge windows start exactly at a dose.
     grid.times.insert(grid.times.end(), spec.session_starts_h.begin(), spec.session_starts_h.end());
     std::sort(grid.times.begin(), grid.times.end());
-    grid.times.erase(std::unique(grid.times.begin(), grid.times.end(),
-                                 [](double a, double b) { return std::fabs(a - b) < 1e-9; }),
-                     grid.times.end());
+    grid.times.erase(
+        std::unique(grid.times.begin(), grid.times.end(), [](double a, double b) { return std::fabs(a - b) < 1e-9; }),
+        grid.times.end());
     r.pk = simulate(model, spec.regimen, grid, SimOptions{}, subj);
     const std::string ce = model.effect_site->name;
     r.acute = acute_effects(r.pk, acute, spec.session_starts_h, ce_scale, ce, model.effect_site->driver);
     const auto sa = session_acute_metrics(r.pk, r.acute, acute, spec.session_starts_h, ce_scale, ce);
     if (o.pd_solver == PdSolver::coupled_ode) {
-        r.symptoms = simulate_symptoms_coupled(model, spec.regimen, subj, r.pk.time, symptoms, t_first, ce_scale,
-                                               o.symptom);
+        r.symptoms =
+            simulate_symptoms_coupled(model, spec.regimen, subj, r.pk.time, symptoms, t_first, ce_scale, o.symptom);
     } else {
         // ke0 of this subject, random effects included (1/h).
         const ParameterLayout layout(model);
         std::vector<double> values(layout.size());
         layout.resolve(subj, nullptr, values.data());
         const double ke0 = values[static_cast<std::size_t>(layout.index(model.effect_site->ke0))];
-        r.symptoms = simulate_symptoms(r.pk, symptoms, t_first, ce_scale, o.symptom, ce, ke0,
-                                       model.effect_site->driver);
+        r.symptoms =
+            simulate_symptoms(r.pk, symptoms, t_first, ce_scale, o.symptom, ce, ke0, model.effect_site->driver);
     }
     r.clinical = clinical_metrics(r.symptoms, symptoms, spec.session_starts_h, o.clinical);
     const double response_level = symptoms.baseline * (1.0 - o.clinical.response_fraction);
@@ -285,9 +291,11 @@ const std::vector<SessionColumn>& session_columns() {
         {"discharge_min", "min", K::real, "discharge min",
          "after the session start, first time from which every effect stays below its discharge threshold (NaN: not "
          "within the window)"},
-        {"p_nausea", "1", K::real, "P nausea", "probability of nausea/vomiting in this session (logistic in log peak Ce)"},
+        {"p_nausea", "1", K::real, "P nausea",
+         "probability of nausea/vomiting in this session (logistic in log peak Ce)"},
         {"p_dizziness", "1", K::real, "P dizzy", "probability of dizziness in this session (logistic in log peak Ce)"},
-        {"p_drowsiness", "1", K::real, "P drowsy", "probability of drowsiness in this session (logistic in log peak Ce)"},
+        {"p_drowsiness", "1", K::real, "P drowsy",
+         "probability of drowsiness in this session (logistic in log peak Ce)"},
         {"p_dissociation", "1", K::real, "P dissoc",
          "probability that dissociation is reported as a side effect in this session (logistic in log peak Ce)"},
         {"madrs_before", "MADRS points", K::real, "MADRS before", "MADRS at the session start"},
@@ -303,9 +311,9 @@ std::vector<std::vector<double>> session_table(const CourseResult& r) {
     for (const auto& s : r.sessions) {
         const SessionAcute& a = s.acute;
         rows.push_back({static_cast<double>(s.index), s.day, a.peak_ce, a.t_peak_ce_h, a.peak_diss, a.t_peak_diss_h,
-                        a.peak_sbp, a.t_peak_sbp_h, a.discharge_h * 60.0, a.side_effects.nausea, a.side_effects.dizziness,
-                        a.side_effects.drowsiness, a.side_effects.dissociation, s.madrs_before, s.madrs_after_24h,
-                        s.response ? 1.0 : 0.0, s.remission ? 1.0 : 0.0});
+                        a.peak_sbp, a.t_peak_sbp_h, a.discharge_h * 60.0, a.side_effects.nausea,
+                        a.side_effects.dizziness, a.side_effects.drowsiness, a.side_effects.dissociation,
+                        s.madrs_before, s.madrs_after_24h, s.response ? 1.0 : 0.0, s.remission ? 1.0 : 0.0});
         if (rows.back().size() != session_columns().size())
             throw std::logic_error("session_table: row and session_columns() differ in length");
         // Every value but discharge (NaN = no discharge within the window) must be finite.
@@ -340,7 +348,8 @@ std::string session_table_csv(const CourseResult& r) {
 
 void FlagshipOptions::validate() const {
     // Doses are checked by the Regimen builders (whole devices, > 0); the weight here.
-    if (!(weight_kg > 0 && weight_kg < 1000)) throw InputError("weight_kg = " + pd_num(weight_kg) + ": must be in (0, 1000)");
+    if (!(weight_kg > 0 && weight_kg < 1000))
+        throw InputError("weight_kg = " + pd_num(weight_kg) + ": must be in (0, 1000)");
     for (const auto* m : {&iv_model, &esketamine_model, &racemic_in_model})
         if (m->empty()) throw InputError("flagship: a model name is empty");
 }
@@ -355,10 +364,9 @@ std::vector<ArmSpec> flagship_arms(const FlagshipOptions& o) {
          "IN esketamine", o.esketamine_model, Regimen::intranasal(o.esketamine_mg, {0.0}),
          "esketamine " + pd_num(o.esketamine_mg) + " mg intranasal as 28 mg devices 5 min apart"},
         {"in_racemic", "IN racemic ketamine " + pd_num(o.racemic_in_mg) + " mg", "IN racemic ketamine",
-         o.racemic_in_model,
-         Regimen::intranasal(o.racemic_in_mg, {0.0}, o.racemic_in_mg, 0.0),
+         o.racemic_in_model, Regimen::intranasal(o.racemic_in_mg, {0.0}, o.racemic_in_mg, 0.0),
          "racemic ketamine " + pd_num(o.racemic_in_mg) + " mg intranasal at t = 0 (one dose event)"},
     };
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

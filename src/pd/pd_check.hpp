@@ -19,4 +19,4 @@ inline void pd_require(bool ok, const std::string& field, double v, const std::s
     if (!ok) throw InputError(field + " = " + pd_num(v) + ": " + rule);
 }
 
-}  // namespace ketasim::detail
+}   // namespace ketasim::detail

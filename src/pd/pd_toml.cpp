@@ -49,8 +49,7 @@ PdUncertainty parse_uncertainty(const toml::table& root, const PdParameterSet& s
     u.method = get_string(t, "method", file, "uncertainty", true);
     u.scale = get_string(t, "scale", file, "uncertainty", true);
     u.source = get_string(t, "source", file, "uncertainty", true);
-    if (u.method != "laplace")
-        throw InputError(where + ".method = '" + u.method + "': the only method is \"laplace\"");
+    if (u.method != "laplace") throw InputError(where + ".method = '" + u.method + "': the only method is \"laplace\"");
     if (u.scale != "log")
         throw InputError(where + ".scale = '" + u.scale + "': the only scale is \"log\" (estimates are positive)");
     if (u.source.empty()) throw InputError(where + ".source: must not be empty");
@@ -69,14 +68,16 @@ PdUncertainty parse_uncertainty(const toml::table& root, const PdParameterSet& s
         if (!t.get(key)) throw InputError(where + "." + key + ": required");
     u.estimate = uncertainty_numbers(*t.get("estimate"), file, "uncertainty.estimate");
     u.se = uncertainty_numbers(*t.get("se"), file, "uncertainty.se");
-    for (const auto& [key, v] : {std::pair<const char*, const std::vector<double>*>{"estimate", &u.estimate}, {"se", &u.se}})
+    for (const auto& [key, v] :
+         {std::pair<const char*, const std::vector<double>*>{"estimate", &u.estimate}, {"se", &u.se}})
         if (v->size() != k)
             throw InputError(at_line(file, *t.get(key)) + ": uncertainty." + key + ": " + std::to_string(v->size()) +
                              " values for " + std::to_string(k) + " parameters (one per parameter)");
     // The file's current value of each name: the estimate must be it (a stale table is an error).
     for (std::size_t j = 0; j < k; ++j) {
         const std::string& n = u.names[j];
-        const std::string w = at_line(file, *t.get("estimate")) + ": uncertainty.estimate[" + std::to_string(j) + "] (" + n + ")";
+        const std::string w =
+            at_line(file, *t.get("estimate")) + ": uncertainty.estimate[" + std::to_string(j) + "] (" + n + ")";
         if (!(std::isfinite(u.estimate[j]) && u.estimate[j] > 0))
             throw InputError(w + " = " + pd_num(u.estimate[j]) + ": must be finite and > 0 (log scale)");
         if (!(std::isfinite(u.se[j]) && u.se[j] >= 0))
@@ -90,14 +91,16 @@ PdUncertainty parse_uncertainty(const toml::table& root, const PdParameterSet& s
     const toml::node* cn = t.get("correlation");
     const std::string cw = at_line(file, *cn) + ": uncertainty.correlation";
     if (!cn->is_array() || cn->as_array()->size() != k)
-        throw InputError(cw + ": must be a " + std::to_string(k) + " x " + std::to_string(k) + " matrix (list of rows)");
+        throw InputError(cw + ": must be a " + std::to_string(k) + " x " + std::to_string(k) +
+                         " matrix (list of rows)");
     u.correlation = Eigen::MatrixXd(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(k));
     for (std::size_t i = 0; i < k; ++i) {
         const std::vector<double> row = uncertainty_numbers(*cn->as_array()->get(i), file, "uncertainty.correlation");
         if (row.size() != k)
             throw InputError(cw + "[" + std::to_string(i) + "]: " + std::to_string(row.size()) + " values; expected " +
                              std::to_string(k));
-        for (std::size_t j = 0; j < k; ++j) u.correlation(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = row[j];
+        for (std::size_t j = 0; j < k; ++j)
+            u.correlation(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = row[j];
     }
     for (Eigen::Index i = 0; i < u.correlation.rows(); ++i)
         for (Eigen::Index j = 0; j < u.correlation.cols(); ++j) {
@@ -105,8 +108,8 @@ PdUncertainty parse_uncertainty(const toml::table& root, const PdParameterSet& s
             const std::string e = cw + "[" + std::to_string(i) + "][" + std::to_string(j) + "] = " + pd_num(r);
             if (!std::isfinite(r)) throw InputError(e + ": must be finite");
             if (i == j && r != 1.0) throw InputError(e + ": a correlation matrix has 1 on the diagonal");
-            if (r != u.correlation(j, i)) throw InputError(e + ": must equal [" + std::to_string(j) + "][" +
-                                                           std::to_string(i) + "] (symmetric)");
+            if (r != u.correlation(j, i))
+                throw InputError(e + ": must equal [" + std::to_string(j) + "][" + std::to_string(i) + "] (symmetric)");
             if (i != j && !(std::abs(r) < 1.0)) throw InputError(e + ": must be in (-1, 1)");
         }
     Eigen::LLT<Eigen::MatrixXd> llt(u.correlation);
@@ -114,16 +117,18 @@ PdUncertainty parse_uncertainty(const toml::table& root, const PdParameterSet& s
     return u;
 }
 
-}  // namespace
+}   // namespace
 
 // The current value of an [uncertainty] name in `s`: a parameter's value, or the spread of a
 // one-parameter variability block ("variability.<p>.cv_percent" of a log-normal block, or
 // "variability.<p>.sd", the SD of its eta). InputError naming the rule otherwise.
-double uncertainty_value(const PdParameterSet& s, const std::string& n, const std::string& file, const std::string& where) {
+double uncertainty_value(const PdParameterSet& s, const std::string& n, const std::string& file,
+                         const std::string& where) {
     const std::string pre = "variability.";
     if (n.rfind(pre, 0) != 0) {
         if (!s.has(n))
-            throw InputError(where + ": uncertainty.parameters: '" + n + "' is not a parameter of this file (names: a " +
+            throw InputError(where + ": uncertainty.parameters: '" + n +
+                             "' is not a parameter of this file (names: a " +
                              "parameter, or variability.<parameter>.cv_percent / .sd of a one-parameter block)");
         return s.value(n);
     }
@@ -142,12 +147,14 @@ double uncertainty_value(const PdParameterSet& s, const std::string& n, const st
             return 100.0 * std::sqrt(std::expm1(w));
         }
     (void)file;
-    throw InputError(where + ": uncertainty.parameters: '" + n + "': no one-parameter variability block of '" + p + "'");
+    throw InputError(where + ": uncertainty.parameters: '" + n + "': no one-parameter variability block of '" + p +
+                     "'");
 }
 
 void set_uncertainty_value(PdParameterSet& s, const std::string& n, double value) {
     if (!(std::isfinite(value) && value > 0))
-        throw InputError(s.source_path + ": uncertainty: drawn " + n + " = " + pd_num(value) + ": must be finite and > 0");
+        throw InputError(s.source_path + ": uncertainty: drawn " + n + " = " + pd_num(value) +
+                         ": must be finite and > 0");
     (void)uncertainty_value(s, n, s.source_path, s.source_path);   // the name's rule, once
     if (n.rfind("variability.", 0) != 0) {
         for (auto& p : s.parameters)
@@ -185,7 +192,8 @@ std::string PdParameterSet::where(const std::string& n) const {
 PdParameterSet parse_pd_parameters(const std::string& text, const std::string& file) {
     using namespace detail;
     const toml::table root = parse_toml(text, file);
-    check_keys(root, {"name", "title", "description", "notes", "structure", "parameters", "variability", "uncertainty"}, file, "");
+    check_keys(root, {"name", "title", "description", "notes", "structure", "parameters", "variability", "uncertainty"},
+               file, "");
     PdParameterSet s;
     s.source_path = file;
     s.name = get_string(root, "name", file, "", true);
@@ -227,7 +235,8 @@ PdParameterSet parse_pd_parameters(const std::string& text, const std::string& f
     // closest valid name, rather than as a variability block naming a "missing" parameter.
     for (const auto& b : s.variability)
         if (b.per_occasion)
-            throw InputError(file + ":" + std::to_string(b.line) + ": variability: level = \"occasion\" is not supported "
+            throw InputError(file + ":" + std::to_string(b.line) +
+                             ": variability: level = \"occasion\" is not supported "
                              "for PD parameters (only \"subject\")");
     return s;
 }
@@ -236,12 +245,18 @@ namespace {
 
 const char* describe(PdUnit u) {
     switch (u) {
-        case PdUnit::concentration: return "a concentration (ng/mL, ug/mL, mg/L, ug/L)";
-        case PdUnit::rate: return "a rate (1/h, 1/min, 1/d)";
-        case PdUnit::fraction: return "a fraction (1, fraction or %)";
-        case PdUnit::percent_effect: return "'% of maximal effect'";
-        case PdUnit::mmhg: return "'mmHg'";
-        case PdUnit::madrs_points: return "'MADRS points'";
+        case PdUnit::concentration:
+            return "a concentration (ng/mL, ug/mL, mg/L, ug/L)";
+        case PdUnit::rate:
+            return "a rate (1/h, 1/min, 1/d)";
+        case PdUnit::fraction:
+            return "a fraction (1, fraction or %)";
+        case PdUnit::percent_effect:
+            return "'% of maximal effect'";
+        case PdUnit::mmhg:
+            return "'mmHg'";
+        case PdUnit::madrs_points:
+            return "'MADRS points'";
     }
     return "?";
 }
@@ -253,10 +268,14 @@ double pd_factor(const std::string& unit, PdUnit u) {
         return 1.0;
     };
     switch (u) {
-        case PdUnit::percent_effect: return fixed("% of maximal effect");
-        case PdUnit::mmhg: return fixed("mmHg");
-        case PdUnit::madrs_points: return fixed("MADRS points");
-        default: break;
+        case PdUnit::percent_effect:
+            return fixed("% of maximal effect");
+        case PdUnit::mmhg:
+            return fixed("mmHg");
+        case PdUnit::madrs_points:
+            return fixed("MADRS points");
+        default:
+            break;
     }
     UnitInfo info;
     try {
@@ -272,14 +291,15 @@ double pd_factor(const std::string& unit, PdUnit u) {
     return info.factor;
 }
 
-}  // namespace
+}   // namespace
 
 PdParameterSet conform_pd_parameters(const PdParameterSet& p, const std::vector<PdParameterSpec>& spec) {
     std::vector<std::string> names;
     for (const auto& s : spec) names.emplace_back(s.name);
     PdParameterSet out = p;
     for (auto& q : out.parameters) {
-        const auto it = std::find_if(spec.begin(), spec.end(), [&](const PdParameterSpec& s) { return q.name == s.name; });
+        const auto it =
+            std::find_if(spec.begin(), spec.end(), [&](const PdParameterSpec& s) { return q.name == s.name; });
         ErrorContext c;
         c.file = p.source_path;
         c.line = q.line;
@@ -288,8 +308,8 @@ PdParameterSet conform_pd_parameters(const PdParameterSet& p, const std::vector<
             const std::string near = closest_name(q.name, names);
             std::string list;
             for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-            c.rule = "is not a parameter of this PD model" + (near.empty() ? std::string() : " (did you mean " + near + "?)") +
-                     "; parameters: " + list;
+            c.rule = "is not a parameter of this PD model" +
+                     (near.empty() ? std::string() : " (did you mean " + near + "?)") + "; parameters: " + list;
             throw InputError(p.where(q.name) + ": " + c.rule, c);
         }
         double factor = 1.0;
@@ -319,9 +339,9 @@ PdParameterSet conform_pd_parameters(const PdParameterSet& p, const std::vector<
             c.file = p.source_path;
             c.key = std::string("parameters.") + s.name;
             c.rule = "required parameter is missing";
-            throw InputError(p.source_path + ": parameters." + s.name + ": required parameter is missing (" +
-                                 describe(s.unit) + ")",
-                             c);
+            throw InputError(
+                p.source_path + ": parameters." + s.name + ": required parameter is missing (" + describe(s.unit) + ")",
+                c);
         }
     return out;
 }
@@ -341,4 +361,4 @@ PdParameterSet load_library_pd(const std::string& name, const std::string& model
     return load_pd_parameters((fs::path(dir) / "pd" / (name + ".toml")).string());
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

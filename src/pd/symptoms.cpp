@@ -25,7 +25,7 @@ double checked(const PdParameterSet& p, const std::string& name, double lo, doub
     return v;
 }
 
-}  // namespace
+}   // namespace
 
 const char* to_string(SymptomStructure s) { return s == SymptomStructure::madrs_v2 ? "madrs_v2" : "madrs_v1"; }
 
@@ -36,7 +36,8 @@ SymptomStructure symptom_structure_from_string(const std::string& s) {
 }
 
 void SymptomModel::validate() const {
-    pd_require(std::isfinite(baseline) && baseline >= 0 && baseline <= 60, "baseline", baseline, "must be in [0, 60] (MADRS)");
+    pd_require(std::isfinite(baseline) && baseline >= 0 && baseline <= 60, "baseline", baseline,
+               "must be in [0, 60] (MADRS)");
     pd_require(std::isfinite(ec50) && ec50 > 0, "ec50", ec50, "must be finite and > 0");
     pd_require(std::isfinite(hill) && hill > 0, "hill", hill, "must be finite and > 0");
     pd_require(std::isfinite(k_on) && k_on >= 0, "k_on", k_on, "must be finite and >= 0");
@@ -57,9 +58,15 @@ void SymptomModel::validate() const {
 SymptomModel SymptomModel::from_parameters(const PdParameterSet& file) {
     // The parameters each structure reads and the unit each is read in (converted to canonical).
     static const std::vector<PdParameterSpec> kV1 = {
-        {"baseline", PdUnit::madrs_points}, {"ec50", PdUnit::concentration}, {"hill", PdUnit::fraction},
-        {"emax_p", PdUnit::fraction},       {"placebo_max", PdUnit::fraction}, {"k_placebo", PdUnit::rate},
-        {"k_on", PdUnit::rate},             {"k_off", PdUnit::rate},          {"k_tr", PdUnit::rate},
+        {"baseline", PdUnit::madrs_points},
+        {"ec50", PdUnit::concentration},
+        {"hill", PdUnit::fraction},
+        {"emax_p", PdUnit::fraction},
+        {"placebo_max", PdUnit::fraction},
+        {"k_placebo", PdUnit::rate},
+        {"k_on", PdUnit::rate},
+        {"k_off", PdUnit::rate},
+        {"k_tr", PdUnit::rate},
     };
     static const std::vector<PdParameterSpec> kV2 = [] {
         std::vector<PdParameterSpec> v = kV1;
@@ -67,9 +74,11 @@ SymptomModel SymptomModel::from_parameters(const PdParameterSet& file) {
         v.push_back({"k_off_c", PdUnit::rate});
         return v;
     }();
-    const std::string where = file.source_path + (file.structure_line > 0 ? ":" + std::to_string(file.structure_line) : "");
+    const std::string where =
+        file.source_path + (file.structure_line > 0 ? ":" + std::to_string(file.structure_line) : "");
     if (file.structure.empty())
-        throw InputError(where + ": structure: required key is missing for a symptom model (accepted: madrs_v1, madrs_v2)");
+        throw InputError(where +
+                         ": structure: required key is missing for a symptom model (accepted: madrs_v1, madrs_v2)");
     SymptomStructure st;
     try {
         st = symptom_structure_from_string(file.structure);
@@ -138,7 +147,7 @@ void check_common(const SymptomModel& m, const SymptomOptions& o, double first_s
     pd_require(std::isfinite(first_session_h), "first_session_h", first_session_h, "must be finite");
 }
 
-}  // namespace
+}   // namespace
 
 SymptomCurve simulate_symptoms(const Trajectory& tr, const SymptomModel& m, double first_session_h, double ce_scale,
                                const SymptomOptions& o, const std::string& ce_name, double ke0_per_h,
@@ -146,7 +155,8 @@ SymptomCurve simulate_symptoms(const Trajectory& tr, const SymptomModel& m, doub
     namespace odeint = boost::numeric::odeint;
     check_common(m, o, first_session_h, ce_scale);
     const bool hermite = !std::isnan(ke0_per_h);
-    if (hermite) pd_require(std::isfinite(ke0_per_h) && ke0_per_h > 0, "ke0_per_h", ke0_per_h, "must be finite and > 0");
+    if (hermite)
+        pd_require(std::isfinite(ke0_per_h) && ke0_per_h > 0, "ke0_per_h", ke0_per_h, "must be finite and > 0");
     const auto ce_row = tr[ce_name];
     const std::size_t n = tr.time.size();
     SymptomCurve s;
@@ -200,8 +210,8 @@ SymptomCurve simulate_symptoms(const Trajectory& tr, const SymptomModel& m, doub
 }
 
 SymptomCurve simulate_symptoms_coupled(const Model& model, const Regimen& regimen, const Subject& subject,
-                                       const std::vector<double>& times, const SymptomModel& m,
-                                       double first_session_h, double ce_scale, const SymptomOptions& o) {
+                                       const std::vector<double>& times, const SymptomModel& m, double first_session_h,
+                                       double ce_scale, const SymptomOptions& o) {
     namespace odeint = boost::numeric::odeint;
     check_common(m, o, first_session_h, ce_scale);
     if (!model.effect_site) throw InputError("model '" + model.name + "' has no [effect_site]: PD needs Ce");
@@ -209,7 +219,8 @@ SymptomCurve simulate_symptoms_coupled(const Model& model, const Regimen& regime
     const LinearSystem sys = compile(model, subject);
     for (std::size_t i = 0; i < regimen.events.size(); ++i)
         if (regimen.events[i].steady_state)   // P and E would need their own periodic steady state
-            throw InputError("dose[" + std::to_string(i) + "].steady_state: steady-state doses are not supported by "
+            throw InputError("dose[" + std::to_string(i) +
+                             "].steady_state: steady-state doses are not supported by "
                              "the coupled symptom model");
     const detail::InputSchedule in = detail::build_inputs(sys, regimen, subject.weight_kg);
     const int n = sys.size();
@@ -280,9 +291,10 @@ SymptomCurve simulate_symptoms_coupled(const Model& model, const Regimen& regime
 
 void ClinicalOptions::validate() const {
     pd_require(onset_fraction > 0 && onset_fraction < 1, "onset_fraction", onset_fraction, "must be in (0, 1)");
-    pd_require(response_fraction > 0 && response_fraction < 1, "response_fraction", response_fraction, "must be in (0, 1)");
+    pd_require(response_fraction > 0 && response_fraction < 1, "response_fraction", response_fraction,
+               "must be in (0, 1)");
     pd_require(remission_threshold >= 0 && remission_threshold <= 60, "remission_threshold", remission_threshold,
-            "must be in [0, 60]");
+               "must be in [0, 60]");
 }
 
 ClinicalMetrics clinical_metrics(const SymptomCurve& s, const SymptomModel& m, const std::vector<double>& starts_in,
@@ -300,7 +312,10 @@ ClinicalMetrics clinical_metrics(const SymptomCurve& s, const SymptomModel& m, c
     for (std::size_t i = 0; i < s.time.size(); ++i) {
         const double t = s.time[i], y = s.madrs[i];
         if (t < t_first) continue;
-        if (std::isnan(c.min_madrs) || y < c.min_madrs) { c.min_madrs = y; c.t_min_madrs_h = t - t_first; }
+        if (std::isnan(c.min_madrs) || y < c.min_madrs) {
+            c.min_madrs = y;
+            c.t_min_madrs_h = t - t_first;
+        }
         if (std::isnan(c.onset_h) && y <= onset_level) c.onset_h = t - t_first;
         if (std::isnan(c.remission_h) && y <= o.remission_threshold) c.remission_h = t - t_first;
         if (std::isnan(t_response_abs) && y <= response_level) {
@@ -322,4 +337,4 @@ ClinicalMetrics clinical_metrics(const SymptomCurve& s, const SymptomModel& m, c
     return c;
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

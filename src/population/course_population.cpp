@@ -33,13 +33,15 @@ CourseSpec first_sessions(const CourseSpec& spec, std::size_t k) {
     c.session_starts_h.resize(k);
     return c;
 }
-}  // namespace
+}   // namespace
 
 PdParameterSet draw_pd_uncertainty(const PdParameterSet& set, std::uint64_t seed, std::uint64_t replicate) {
     const PdUncertainty& u = set.uncertainty;
-    if (u.empty()) throw InputError(set.source_path + ": uncertainty: the file has no [uncertainty] table to draw from");
+    if (u.empty())
+        throw InputError(set.source_path + ": uncertainty: the file has no [uncertainty] table to draw from");
     Eigen::LLT<Eigen::MatrixXd> llt(u.correlation);   // checked positive definite by the parser
-    if (llt.info() != Eigen::Success) throw InputError(set.source_path + ": uncertainty.correlation: not positive definite");
+    if (llt.info() != Eigen::Success)
+        throw InputError(set.source_path + ": uncertainty.correlation: not positive definite");
     RandomStream rng(seed, replicate, 0, 0, StreamKind::pd_uncertainty);
     Eigen::VectorXd z(u.correlation.rows());
     for (Eigen::Index j = 0; j < z.size(); ++j) z(j) = rng.normal();
@@ -58,7 +60,8 @@ PdParameterSet draw_pd_parameters(const PdParameterSet& set, const PopulationSpe
     for (std::size_t k = 0; k < stream_offset; ++k) rng.normal();
     for (const auto& b : set.variability) {
         Eigen::LLT<Eigen::MatrixXd> llt(b.omega);
-        if (llt.info() != Eigen::Success) throw InputError(set.source_path + ": a variability block is not positive definite");
+        if (llt.info() != Eigen::Success)
+            throw InputError(set.source_path + ": a variability block is not positive definite");
         Eigen::VectorXd z(b.omega.rows());
         for (Eigen::Index j = 0; j < z.size(); ++j) z(j) = rng.normal();
         const Eigen::VectorXd eta = llt.matrixL() * z;
@@ -67,8 +70,12 @@ PdParameterSet draw_pd_parameters(const PdParameterSet& set, const PopulationSpe
                 if (p.name != b.parameters[j]) continue;
                 const double e = eta(static_cast<Eigen::Index>(j));
                 switch (b.distribution) {
-                    case EtaDistribution::lognormal: p.value *= std::exp(e); break;
-                    case EtaDistribution::normal: p.value += e; break;
+                    case EtaDistribution::lognormal:
+                        p.value *= std::exp(e);
+                        break;
+                    case EtaDistribution::normal:
+                        p.value += e;
+                        break;
                     case EtaDistribution::logit: {
                         const double x = std::log(p.value / (1 - p.value)) + e;
                         p.value = 1 / (1 + std::exp(-x));
@@ -89,7 +96,8 @@ void CoursePopulationOptions::validate() const {
     if (max_sessions < 0) throw InputError("max_sessions: " + std::to_string(max_sessions) + " must be >= 0 (0 = all)");
     for (double t : madrs_times_h)
         if (!(t >= 0 && std::isfinite(t)))
-            throw InputError("madrs_times_h: " + detail::fmt(t) + " must be finite and >= 0 (h after the first session)");
+            throw InputError("madrs_times_h: " + detail::fmt(t) +
+                             " must be finite and >= 0 (h after the first session)");
     parallel.validate();
 }
 
@@ -103,9 +111,9 @@ void run_course_population(const CourseSpec& spec, const PdParameterSet& acute_s
     if (&source.layout().model() != &spec.model && source.layout().model().name != spec.model.name)
         throw InputError("course population: the population is of model '" + source.layout().model().name +
                          "', the course runs on '" + spec.model.name + "'");
-    const std::size_t n_sessions =
-        o.max_sessions > 0 ? std::min<std::size_t>(static_cast<std::size_t>(o.max_sessions), spec.session_starts_h.size())
-                           : spec.session_starts_h.size();
+    const std::size_t n_sessions = o.max_sessions > 0 ? std::min<std::size_t>(static_cast<std::size_t>(o.max_sessions),
+                                                                              spec.session_starts_h.size())
+                                                      : spec.session_starts_h.size();
     const CourseSpec course = first_sessions(spec, n_sessions);
     // The typical PD models first: a bad file fails before any subject runs.
     AcuteEffectModel::from_parameters(acute_set).validate();
@@ -134,7 +142,8 @@ void run_course_population(const CourseSpec& spec, const PdParameterSet& acute_s
                 }
     names.push_back("sessions_given");
     units.push_back("1");
-    const char* per_session[] = {"madrs_24h", "response", "remission", "peak_dissociation", "peak_sbp_rise", "discharge"};
+    const char* per_session[] = {"madrs_24h",         "response",      "remission",
+                                 "peak_dissociation", "peak_sbp_rise", "discharge"};
     const char* per_session_unit[] = {"MADRS points", "1", "1", "%", "mmHg", "h"};
     for (std::size_t k = 1; k <= n_sessions; ++k)
         for (std::size_t j = 0; j < 6; ++j) {
@@ -242,8 +251,9 @@ void run_course_population(const CourseSpec& spec, const PdParameterSet& acute_s
                 for (double t : o.madrs_times_h) {
                     // NaN past a course cut short at remission (its follow-up ends earlier).
                     const double ta = res.spec.session_starts_h.front() + t;
-                    block.columns[c++][r] =
-                        ta <= res.symptoms.time.back() ? interpolate(res.symptoms.time, res.symptoms.madrs.data(), ta) : kNaN;
+                    block.columns[c++][r] = ta <= res.symptoms.time.back()
+                                                ? interpolate(res.symptoms.time, res.symptoms.madrs.data(), ta)
+                                                : kNaN;
                 }
             } catch (const InputError& ex) {
                 throw InputError("subject " + std::to_string(i) + ": " + ex.what());
@@ -305,4 +315,4 @@ CoursePopulationSummary summarize_course_population(const MemorySink& sink, std:
     return s;
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

@@ -35,10 +35,14 @@ std::string lower_case(std::string s) {
 
 const char* kind_name(DistributionKind k) {
     switch (k) {
-        case DistributionKind::uniform: return "uniform";
-        case DistributionKind::log_uniform: return "loguniform";
-        case DistributionKind::normal: return "normal";
-        case DistributionKind::lognormal: return "lognormal";
+        case DistributionKind::uniform:
+            return "uniform";
+        case DistributionKind::log_uniform:
+            return "loguniform";
+        case DistributionKind::normal:
+            return "normal";
+        case DistributionKind::lognormal:
+            return "lognormal";
     }
     return "?";
 }
@@ -69,7 +73,7 @@ std::uint64_t permute(std::uint64_t x, std::uint64_t n, int h, std::uint64_t key
     return x;
 }
 
-}  // namespace
+}   // namespace
 
 // ---- distributions ----------------------------------------------------------------------------
 
@@ -83,7 +87,7 @@ double normal_quantile(double p) {
     }
     // P. J. Acklam, "An algorithm for computing the inverse normal cumulative distribution
     // function" (2003): relative error 1.15e-9, then one Halley step on erfc.
-    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,  -2.759285104469687e+02,
                                1.383577518672690e+02,  -3.066479806614716e+01, 2.506628277459239e+00};
     static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
                                6.680131188771972e+01, -1.328068155288572e+01};
@@ -117,8 +121,16 @@ void Distribution::validate(const std::string& where) const {
     auto bad = [&](const std::string& field, double v, const std::string& rule) {
         throw InputError(where + ": " + kind_name(kind) + " " + field + " = " + fmt(v) + " " + rule);
     };
-    if (!std::isfinite(a)) bad(kind == DistributionKind::normal ? "mean" : kind == DistributionKind::lognormal ? "median" : "lower", a, "must be finite");
-    if (!std::isfinite(b)) bad(kind == DistributionKind::normal ? "sd" : kind == DistributionKind::lognormal ? "cv" : "upper", b, "must be finite");
+    if (!std::isfinite(a))
+        bad(kind == DistributionKind::normal      ? "mean"
+            : kind == DistributionKind::lognormal ? "median"
+                                                  : "lower",
+            a, "must be finite");
+    if (!std::isfinite(b))
+        bad(kind == DistributionKind::normal      ? "sd"
+            : kind == DistributionKind::lognormal ? "cv"
+                                                  : "upper",
+            b, "must be finite");
     if (std::isnan(lower)) bad("lower", lower, "must be a number");
     if (std::isnan(upper)) bad("upper", upper, "must be a number");
     switch (kind) {
@@ -127,7 +139,8 @@ void Distribution::validate(const std::string& where) const {
             if (!(b > a)) bad("upper", b, "must be > lower (" + fmt(a) + ")");
             if (kind == DistributionKind::log_uniform && !(a > 0)) bad("lower", a, "must be > 0 (log scale)");
             if (lower != -kInf || upper != kInf)
-                throw InputError(where + ": " + kind_name(kind) + " takes its range as its two arguments; lower=/upper= "
+                throw InputError(where + ": " + kind_name(kind) +
+                                 " takes its range as its two arguments; lower=/upper= "
                                  "truncate only normal and lognormal");
             return;
         case DistributionKind::normal:
@@ -142,19 +155,24 @@ void Distribution::validate(const std::string& where) const {
     if (!(upper > lower)) bad("upper", upper, "must be > lower (" + fmt(lower) + ")");
     // The truncated range must hold probability mass that double precision can resolve.
     const double pl = normal_cdf(kind == DistributionKind::normal ? (lower - a) / b
-                                 : lower > 0 ? (std::log(lower) - std::log(a)) / std::sqrt(std::log1p(b * b)) : -kInf);
-    const double pu = normal_cdf(kind == DistributionKind::normal ? (upper - a) / b
-                                                                   : (std::log(upper) - std::log(a)) / std::sqrt(std::log1p(b * b)));
+                                 : lower > 0 ? (std::log(lower) - std::log(a)) / std::sqrt(std::log1p(b * b))
+                                             : -kInf);
+    const double pu =
+        normal_cdf(kind == DistributionKind::normal ? (upper - a) / b
+                                                    : (std::log(upper) - std::log(a)) / std::sqrt(std::log1p(b * b)));
     if (!(pu - pl > 1e-12))
         throw InputError(where + ": " + kind_name(kind) + " truncated to [" + fmt(lower) + ", " + fmt(upper) +
-                         "] has no probability mass (" + fmt(pu - pl) + "); the range must hold some of the distribution");
+                         "] has no probability mass (" + fmt(pu - pl) +
+                         "); the range must hold some of the distribution");
 }
 
 double Distribution::quantile(double u) const {
     if (!(u >= 0.0 && u <= 1.0)) throw InputError("distribution quantile: u = " + fmt(u) + " must be in [0, 1]");
     double x = 0;
     switch (kind) {
-        case DistributionKind::uniform: x = a + u * (b - a); return std::min(std::max(x, a), b);
+        case DistributionKind::uniform:
+            x = a + u * (b - a);
+            return std::min(std::max(x, a), b);
         case DistributionKind::log_uniform:
             x = std::exp(std::log(a) + u * (std::log(b) - std::log(a)));
             return std::min(std::max(x, a), b);
@@ -203,8 +221,8 @@ double factor_value(const std::string& text, const std::string& name, const std:
         throw InputError(ErrorContext{"", 0, where + " " + field, t, "is a fraction: give 0.3 or 30%"});
     }
     auto refuse = [&](const std::string& expected) {
-        throw InputError(ErrorContext{"", 0, where + " " + field, t,
-                                      "has unit '" + unit + "'; '" + name + "' takes " + expected});
+        throw InputError(
+            ErrorContext{"", 0, where + " " + field, t, "has unit '" + unit + "'; '" + name + "' takes " + expected});
     };
     if (name == "weight") {
         if (unit != "kg") refuse("kg");
@@ -218,8 +236,7 @@ double factor_value(const std::string& text, const std::string& name, const std:
         const Dose d = parse_dose(t, where + " " + field, false);
         return d.amount;
     }
-    if (!model || !model->has_parameter(name))
-        refuse("a bare number (no model to convert units for '" + name + "')");
+    if (!model || !model->has_parameter(name)) refuse("a bare number (no model to convert units for '" + name + "')");
     const Parameter& p = model->parameter(name);
     UnitInfo u;
     try {
@@ -233,7 +250,7 @@ double factor_value(const std::string& text, const std::string& name, const std:
     return u.to_canonical(v) / p.unit_info.to_canonical(1.0);
 }
 
-}  // namespace
+}   // namespace
 
 Factor parse_factor(const std::string& name_in, const std::string& text_in, const std::string& where,
                     const Model* model) {
@@ -244,8 +261,8 @@ Factor parse_factor(const std::string& name_in, const std::string& text_in, cons
         for (const auto& p : model->parameters) names.push_back(p.name);
         const std::string near = closest_name(name, names);
         throw InputError(ErrorContext{"", 0, where, name,
-                                      "is neither a parameter of model '" + model->name +
-                                          "' nor weight, age or dose" + (near.empty() ? "" : " (did you mean " + near + "?)")});
+                                      "is neither a parameter of model '" + model->name + "' nor weight, age or dose" +
+                                          (near.empty() ? "" : " (did you mean " + near + "?)")});
     }
     const auto open = text.find('(');
     if (open == std::string::npos || text.back() != ')')
@@ -295,11 +312,13 @@ Factor parse_factor(const std::string& name_in, const std::string& text_in, cons
         std::string key, value;
         if (eq == std::string::npos) {
             if (!given.empty() && pos == 0)
-                throw InputError(ErrorContext{"", 0, where + " " + name, text, "gives an argument by position after one by name"});
+                throw InputError(
+                    ErrorContext{"", 0, where + " " + name, text, "gives an argument by position after one by name"});
             if (pos >= positional.size())
                 throw InputError(ErrorContext{"", 0, where + " " + name, text,
-                                              std::string(kind_name(d.kind)) + " takes " + std::to_string(positional.size()) +
-                                                  " arguments by position (" + positional[0] + ", " + positional[1] + ")"});
+                                              std::string(kind_name(d.kind)) + " takes " +
+                                                  std::to_string(positional.size()) + " arguments by position (" +
+                                                  positional[0] + ", " + positional[1] + ")"});
             key = positional[pos++];
             value = arg;
         } else {
@@ -310,8 +329,9 @@ Factor parse_factor(const std::string& name_in, const std::string& text_in, cons
                                (!bounded && (key == "lower" || key == "upper"));
             if (!known) {
                 std::string accepted = positional[0] + ", " + positional[1] + (bounded ? "" : ", lower, upper");
-                throw InputError(ErrorContext{"", 0, where + " " + name, key,
-                                              "is not an argument of " + std::string(kind_name(d.kind)) + " (accepted: " + accepted + ")"});
+                throw InputError(ErrorContext{
+                    "", 0, where + " " + name, key,
+                    "is not an argument of " + std::string(kind_name(d.kind)) + " (accepted: " + accepted + ")"});
             }
         }
         if (!given.emplace(key, value).second)
@@ -319,7 +339,8 @@ Factor parse_factor(const std::string& name_in, const std::string& text_in, cons
     }
     for (const auto& p : positional)
         if (!given.count(p))
-            throw InputError(ErrorContext{"", 0, where + " " + name, text, std::string(kind_name(d.kind)) + " needs " + p});
+            throw InputError(
+                ErrorContext{"", 0, where + " " + name, text, std::string(kind_name(d.kind)) + " needs " + p});
     const std::string w = where + " " + name;
     d.a = factor_value(given.at(positional[0]), name, positional[0], false, w, model);
     d.b = factor_value(given.at(positional[1]), name, positional[1], positional[1] == "cv", w, model);
@@ -374,7 +395,8 @@ SobolSequence::SobolSequence(std::size_t dimensions, bool shift, std::uint64_t s
 
 void SobolSequence::point(std::uint64_t i, double* out) const {
     if (i >= (std::uint64_t{1} << 32))
-        throw InputError("Sobol sequence: point " + std::to_string(i) + " is beyond the 2^32 points of 32-bit direction numbers");
+        throw InputError("Sobol sequence: point " + std::to_string(i) +
+                         " is beyond the 2^32 points of 32-bit direction numbers");
     const std::uint64_t g = i ^ (i >> 1);
     for (std::size_t j = 0; j < d_; ++j) {
         std::uint32_t x = shift_[j];
@@ -389,7 +411,8 @@ void SobolSequence::point(std::uint64_t i, double* out) const {
 
 void DesignSource::check_index(std::size_t i) const {
     if (i >= size())
-        throw InputError("design point " + std::to_string(i) + " is beyond the design's " + std::to_string(size()) + " points");
+        throw InputError("design point " + std::to_string(i) + " is beyond the design's " + std::to_string(size()) +
+                         " points");
 }
 
 GridDesign::GridDesign(std::vector<std::string> names, std::vector<std::vector<double>> levels)
@@ -402,7 +425,8 @@ GridDesign::GridDesign(std::vector<std::string> names, std::vector<std::vector<d
     for (std::size_t j = 0; j < names_.size(); ++j) {
         if (levels_[j].empty()) throw InputError("grid: values of '" + names_[j] + "' must be a non-empty list");
         for (double v : levels_[j])
-            if (!std::isfinite(v)) throw InputError("grid: values of '" + names_[j] + "': " + fmt(v) + " must be finite");
+            if (!std::isfinite(v))
+                throw InputError("grid: values of '" + names_[j] + "': " + fmt(v) + " must be finite");
         if (size_ > kMaxPoints / levels_[j].size())
             throw InputError("grid: more than 2^63 points (the product of the level counts); split the design");
         size_ *= levels_[j].size();
@@ -422,8 +446,10 @@ LatinHypercubeDesign::LatinHypercubeDesign(std::vector<Factor> factors, std::siz
     : factors_(std::move(factors)), n_(n), seed_(seed) {
     if (n_ < 1) throw InputError("Latin hypercube: n = " + std::to_string(n_) + " must be >= 1");
     if (n_ > (std::size_t{1} << 52))
-        throw InputError("Latin hypercube: n = " + std::to_string(n_) + " must be <= 2^52 (strata in double precision)");
-    if (seed_ > kMaxSeed) throw InputError("Latin hypercube: seed " + std::to_string(seed_) + " must be in [0, 2^63 - 1]");
+        throw InputError("Latin hypercube: n = " + std::to_string(n_) +
+                         " must be <= 2^52 (strata in double precision)");
+    if (seed_ > kMaxSeed)
+        throw InputError("Latin hypercube: seed " + std::to_string(seed_) + " must be in [0, 2^63 - 1]");
     if (factors_.empty()) throw InputError("Latin hypercube: no factors");
     for (const auto& f : factors_) {
         f.distribution.validate("factor " + f.name);
@@ -469,4 +495,4 @@ void SobolDesign::point(std::size_t i, double* values) const {
     for (std::size_t j = 0; j < factors_.size(); ++j) values[j] = factors_[j].distribution.quantile(values[j]);
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

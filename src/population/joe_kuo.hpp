@@ -80,4 +80,4 @@ constexpr JoeKuoRow kJoeKuo[kJoeKuoRows] = {
     {63, 9, 59, {1, 1, 5, 13, 31, 15, 55, 25, 161}},
     {64, 9, 62, {1, 1, 3, 13, 25, 47, 39, 87, 257}},
 };
-}  // namespace ketasim::detail
+}   // namespace ketasim::detail

@@ -55,7 +55,7 @@ double covariate_quantity(const std::string& covariate, const std::string& field
 
 bool is_builtin(const std::string& n) { return n == "weight" || n == "age"; }
 
-}  // namespace
+}   // namespace
 
 void require_covariates_used(const Model& model, bool regimen_per_kg, const std::vector<std::string>& names,
                              const std::string& where) {
@@ -108,8 +108,9 @@ void CovariateDistribution::validate() const {
             {
                 const double s = std::sqrt(std::log1p(cv * cv));
                 if (upper <= median * std::exp(-8 * s) || lower >= median * std::exp(8 * s))
-                    throw InputError(w + ": [" + fmt(lower) + ", " + fmt(upper) + "] holds no mass of lognormal(median " +
-                                     fmt(median) + ", cv " + fmt(cv * 100) + " %)");
+                    throw InputError(w + ": [" + fmt(lower) + ", " + fmt(upper) +
+                                     "] holds no mass of lognormal(median " + fmt(median) + ", cv " + fmt(cv * 100) +
+                                     " %)");
             }
             break;
         case CovariateDistributionKind::uniform:
@@ -128,9 +129,12 @@ void CovariateDistribution::validate() const {
 
 double CovariateDistribution::draw(RandomStream& rng) const {
     switch (kind) {
-        case CovariateDistributionKind::fixed: return value;
-        case CovariateDistributionKind::uniform: return lower + (upper - lower) * rng.uniform();
-        case CovariateDistributionKind::bernoulli: return rng.uniform() < p ? 1.0 : 0.0;
+        case CovariateDistributionKind::fixed:
+            return value;
+        case CovariateDistributionKind::uniform:
+            return lower + (upper - lower) * rng.uniform();
+        case CovariateDistributionKind::bernoulli:
+            return rng.uniform() < p ? 1.0 : 0.0;
         case CovariateDistributionKind::normal:
         case CovariateDistributionKind::lognormal: {
             const double s = std::sqrt(std::log1p(cv * cv));
@@ -139,8 +143,8 @@ double CovariateDistribution::draw(RandomStream& rng) const {
                 const double v = kind == CovariateDistributionKind::normal ? mean + sd * z : median * std::exp(s * z);
                 if (v >= lower && v <= upper) return v;
             }
-            throw InputError((where.empty() ? "covariates['" + name + "']" : where) + ": no draw within [" + fmt(lower) +
-                             ", " + fmt(upper) + "] in " + std::to_string(kMaxTruncationDraws) +
+            throw InputError((where.empty() ? "covariates['" + name + "']" : where) + ": no draw within [" +
+                             fmt(lower) + ", " + fmt(upper) + "] in " + std::to_string(kMaxTruncationDraws) +
                              " tries: the bounds hold almost no mass");
         }
     }
@@ -226,7 +230,8 @@ std::vector<CovariateDistribution> parse_covariate_distributions(const std::stri
                 os << *v;
                 fields[key] = os.str();
             } else {
-                throw InputError(detail::at_line(file, f.second) + ": " + name + "." + key + ": must be text or a number");
+                throw InputError(detail::at_line(file, f.second) + ": " + name + "." + key +
+                                 ": must be text or a number");
             }
         }
         out.push_back(parse_covariate_distribution(name, fields, where));
@@ -256,10 +261,10 @@ std::vector<std::string> split_csv_line(const std::string& line) {
     out.push_back(trim(cur));
     return out;
 }
-}  // namespace
+}   // namespace
 
 SubjectTable subject_table_from_columns(const std::vector<std::string>& headers, const std::vector<double>& values,
-                                       const std::string& file) {
+                                        const std::string& file) {
     SubjectTable t;
     t.source = file;
     if (headers.empty()) throw InputError(file + ": the subject table has no columns");
@@ -273,7 +278,8 @@ SubjectTable subject_table_from_columns(const std::vector<std::string>& headers,
         const auto lb = h.find('[');
         if (lb != std::string::npos) {
             if (h.back() != ']')
-                throw InputError(file + ": column '" + headers[c] + "': a unit goes in brackets at the end, e.g. WT[kg]");
+                throw InputError(file + ": column '" + headers[c] +
+                                 "': a unit goes in brackets at the end, e.g. WT[kg]");
             unit = trim(h.substr(lb + 1, h.size() - lb - 2));
             h = trim(h.substr(0, lb));
         }
@@ -354,8 +360,7 @@ SubjectTable load_subject_table(const std::string& path) {
 // ---- population source -------------------------------------------------------------------------
 
 void PopulationSpec::validate() const {
-    if (seed > kMaxSeed)
-        throw InputError("seed: " + std::to_string(seed) + " must be in [0, 2^63 - 1]");
+    if (seed > kMaxSeed) throw InputError("seed: " + std::to_string(seed) + " must be in [0, 2^63 - 1]");
     if (replicate > kMaxSeed) throw InputError("replicate: " + std::to_string(replicate) + " must be in [0, 2^63 - 1]");
     const std::size_t rows = table.rows();
     if (rows == 0 && n == 0) throw InputError("n: 0 subjects: a population needs n >= 1 (or a subject table)");
@@ -419,11 +424,12 @@ PopulationSource::PopulationSource(const Model& model, const PopulationSpec& spe
         for (std::size_t k = 0; k < spec_.table.columns.size(); ++k) {
             const double v = spec_.table.values[r * spec_.table.columns.size() + k];
             const std::string& cov = table_covariate_[k];
-            const std::string w = spec_.table.source + ": row " + std::to_string(r + 1) + ", column " +
-                                  spec_.table.columns[k];
+            const std::string w =
+                spec_.table.source + ": row " + std::to_string(r + 1) + ", column " + spec_.table.columns[k];
             if (cov == "weight" && !(v > 0 && v < 1000))
                 throw InputError(w + ": " + fmt(v) + " kg must be in (0, 1000)");
-            if (cov == "age" && !(v >= 0 && v < 150)) throw InputError(w + ": " + fmt(v) + " years must be in [0, 150)");
+            if (cov == "age" && !(v >= 0 && v < 150))
+                throw InputError(w + ": " + fmt(v) + " years must be in [0, 150)");
             if (!cov.empty() && !is_builtin(cov) && v != 0 && v != 1)
                 throw InputError(w + ": " + fmt(v) + ": a flag covariate is 0 or 1");
         }
@@ -469,40 +475,55 @@ PopulationSource::PopulationSource(const Model& model, const PopulationSpec& spe
             describe_params_.push_back(static_cast<int>(i));
             describe_names_.push_back(layout_.names()[i]);
             const Dimension d = model.parameters[i].unit_info.dimension;
-            describe_units_.push_back(d == Dimension::time ? "h" : d == Dimension::amount ? "mg" : d == Dimension::volume ? "L"
-                                      : d == Dimension::flow ? "L/h" : d == Dimension::rate ? "1/h"
-                                      : d == Dimension::concentration ? "ng/mL" : "1");
+            describe_units_.push_back(d == Dimension::time            ? "h"
+                                      : d == Dimension::amount        ? "mg"
+                                      : d == Dimension::volume        ? "L"
+                                      : d == Dimension::flow          ? "L/h"
+                                      : d == Dimension::rate          ? "1/h"
+                                      : d == Dimension::concentration ? "ng/mL"
+                                                                      : "1");
         }
 }
 
 Subject PopulationSource::subject(std::size_t i, std::vector<double>& overrides) const {
-    if (i >= n_) throw InputError("subject index " + std::to_string(i) + " is outside the population (n = " +
-                                  std::to_string(n_) + ")");
+    if (i >= n_)
+        throw InputError("subject index " + std::to_string(i) +
+                         " is outside the population (n = " + std::to_string(n_) + ")");
     Subject s;
     overrides.assign(layout_.size(), std::numeric_limits<double>::quiet_NaN());
     // Reference covariates first, then draws, then the table (a table row wins).
     for (const auto& c : model_->covariates) {
-        if (c.name == "weight") s.weight_kg = c.reference;
-        else if (c.name == "age") s.age_years = c.reference;
-        else s.covariates[c.name] = c.reference;
+        if (c.name == "weight")
+            s.weight_kg = c.reference;
+        else if (c.name == "age")
+            s.age_years = c.reference;
+        else
+            s.covariates[c.name] = c.reference;
     }
     if (!spec_.covariates.empty()) {
         RandomStream rng(spec_.seed, spec_.replicate, i, 0, StreamKind::covariates);
         for (const auto& d : spec_.covariates) {
             const double v = d.draw(rng);
-            if (d.name == "weight") s.weight_kg = v;
-            else if (d.name == "age") s.age_years = v;
-            else s.covariates[d.name] = v;
+            if (d.name == "weight")
+                s.weight_kg = v;
+            else if (d.name == "age")
+                s.age_years = v;
+            else
+                s.covariates[d.name] = v;
         }
     }
     if (spec_.table.rows() > 0) {
         const std::size_t nc = spec_.table.columns.size();
         for (std::size_t k = 0; k < nc; ++k) {
             const double v = spec_.table.values[i * nc + k];
-            if (table_param_col_[k] >= 0) overrides[static_cast<std::size_t>(table_param_col_[k])] = v;
-            else if (table_covariate_[k] == "weight") s.weight_kg = v;
-            else if (table_covariate_[k] == "age") s.age_years = v;
-            else if (!table_covariate_[k].empty()) s.covariates[table_covariate_[k]] = v;
+            if (table_param_col_[k] >= 0)
+                overrides[static_cast<std::size_t>(table_param_col_[k])] = v;
+            else if (table_covariate_[k] == "weight")
+                s.weight_kg = v;
+            else if (table_covariate_[k] == "age")
+                s.age_years = v;
+            else if (!table_covariate_[k].empty())
+                s.covariates[table_covariate_[k]] = v;
         }
     }
     const int ne = layout_.eta_count();
@@ -540,8 +561,10 @@ void PopulationSource::describe(const Subject& s, const LinearSystem& sys, doubl
     std::size_t k = 0;
     for (const auto& name : describe_names_) {
         if (k >= describe_names_.size() - describe_params_.size()) break;
-        if (name == "weight") out[k] = s.weight_kg;
-        else if (name == "age") out[k] = s.age_years;
+        if (name == "weight")
+            out[k] = s.weight_kg;
+        else if (name == "age")
+            out[k] = s.age_years;
         else {
             auto it = s.covariates.find(name);
             out[k] = it == s.covariates.end() ? 0.0 : it->second;
@@ -551,4 +574,4 @@ void PopulationSource::describe(const Subject& s, const LinearSystem& sys, doubl
     for (int pi : describe_params_) out[k++] = sys.parameter_values[static_cast<std::size_t>(pi)];
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

@@ -19,7 +19,7 @@ inline std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 
 
 constexpr double kTwoPi = 6.283185307179586476925286766559;
 
-}  // namespace
+}   // namespace
 
 RandomStream::RandomStream(std::uint64_t seed, std::uint64_t replicate, std::uint64_t subject, std::uint64_t occasion,
                            StreamKind kind) {
@@ -63,4 +63,4 @@ double RandomStream::normal() {
     return r * std::cos(a);
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

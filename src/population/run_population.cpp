@@ -46,7 +46,6 @@ void add_residual_error(Trajectory& tr, const Model& model, const PopulationSpec
     }
 }
 
-
 // Subject i's trajectory on `regimen` and `grid`. With per-occasion random effects the doses of
 // each occasion are simulated with that occasion's parameters and the outputs added (the model is
 // linear in its inputs: drug absorbed from occasion k's depot uses occasion k's values).
@@ -162,7 +161,7 @@ void run_subjects(const Model& model, const PopulationSource& source, std::size_
     parallel_for(begin, end, options.parallel, chunk);
 }
 
-}  // namespace
+}   // namespace
 
 void run_population(const Model& model, const Regimen& regimen, const OutputGrid& grid, const PopulationSource& source,
                     std::size_t begin, std::size_t end, const SimOptions& sim, const PopulationRunOptions& options,
@@ -231,14 +230,17 @@ void run_dataset_population(const Model& model, const Dataset& data, const Outpu
         try {
             grids[i].validate();
         } catch (const InputError& e) {
-            throw InputError(data.source + ": ID " + std::to_string(ids[i]) + ": observation times (EVID 0): " + e.what());
+            throw InputError(data.source + ": ID " + std::to_string(ids[i]) +
+                             ": observation times (EVID 0): " + e.what());
         }
     }
     if (need_grid) grid.validate();
     run_subjects(
         model, source, begin, end, sim, options, sink,
         [&](std::size_t i) -> const Regimen& { return data.subjects[i].regimen; },
-        [&](std::size_t i) -> const OutputGrid& { return data.subjects[i].observation_times.empty() ? grid : grids[i]; },
+        [&](std::size_t i) -> const OutputGrid& {
+            return data.subjects[i].observation_times.empty() ? grid : grids[i];
+        },
         &ids);
 }
 
@@ -268,4 +270,4 @@ LongTable long_format(const std::vector<Trajectory>& trajectories, const std::ve
     return t;
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

@@ -56,7 +56,7 @@ public:
     void point(std::size_t i, double*) const override { check_index(i); }
 };
 
-}  // namespace
+}   // namespace
 
 void SensitivityOptions::validate() const {
     if (n < 2) throw InputError("n: " + std::to_string(n) + " must be >= 2 (base sample rows)");
@@ -147,7 +147,8 @@ SobolIndices sobol_indices(const std::vector<Factor>& factors, const ScalarFunct
                 r.A[k * d + i] = factors[i].distribution.quantile(u[i]);
                 r.B[k * d + i] = factors[i].distribution.quantile(u[d + i]);
             } catch (const InputError& e) {
-                throw InputError("sensitivity: factor " + factors[i].name + ", sample row " + std::to_string(k) + ": " + e.what());
+                throw InputError("sensitivity: factor " + factors[i].name + ", sample row " + std::to_string(k) + ": " +
+                                 e.what());
             }
         }
     }
@@ -188,8 +189,8 @@ SobolIndices sobol_indices(const std::vector<Factor>& factors, const ScalarFunct
             }
             if (!std::isfinite(y)) {
                 const std::string vals = values();
-                throw SolverError("sensitivity: the output is " + detail::fmt(y) + " at sample row " + std::to_string(k) +
-                                  " (" + vals + "); every evaluation must be finite");
+                throw SolverError("sensitivity: the output is " + detail::fmt(y) + " at sample row " +
+                                  std::to_string(k) + " (" + vals + "); every evaluation must be finite");
             }
             *out = y;
         }
@@ -238,4 +239,4 @@ SobolIndices pk_sensitivity(const Model& model, const Regimen& regimen, const Ou
     }
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

@@ -89,8 +89,10 @@ KaplanMeier kaplan_meier(const std::vector<double>& time, const std::vector<bool
         const double t = time[order[k]];
         std::size_t d = 0, c = 0;
         while (k < order.size() && time[order[k]] == t) {
-            if (event[order[k]]) ++d;
-            else ++c;
+            if (event[order[k]])
+                ++d;
+            else
+                ++c;
             ++k;
         }
         if (d > 0) {
@@ -105,4 +107,4 @@ KaplanMeier kaplan_meier(const std::vector<double>& time, const std::vector<bool
     return km;
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

@@ -16,7 +16,8 @@ namespace ketasim {
 namespace {
 
 // One point: simulate and compute the metrics of `outs` (empty = every output of the trajectory).
-Trajectory simulate_point(const Model& model, const SweepPoint& point, const OutputGrid& grid, const SimOptions& options) {
+Trajectory simulate_point(const Model& model, const SweepPoint& point, const OutputGrid& grid,
+                          const SimOptions& options) {
     // Grid and options were validated once by run_sweep; the subject and regimen are per point
     // and are validated by compile() and build_inputs().
     return detail::simulate_prevalidated(model, point.regimen, grid, options, point.subject);
@@ -32,7 +33,8 @@ MetricOptions point_metric_options(const SweepOptions& sweep, const SweepPoint& 
 // Metrics only: record (and so propagate) just the outputs they are computed on.
 SimOptions effective_options(const SimOptions& options, const SweepOptions& sweep) {
     SimOptions effective = options;
-    if (!sweep.keep_trajectories && !sweep.outputs.empty() && options.outputs.empty()) effective.outputs = sweep.outputs;
+    if (!sweep.keep_trajectories && !sweep.outputs.empty() && options.outputs.empty())
+        effective.outputs = sweep.outputs;
     return effective;
 }
 
@@ -51,7 +53,7 @@ void as_sweep(F&& f) {
     }
 }
 
-}  // namespace
+}   // namespace
 
 void SweepOptions::validate() const {
     ParallelOptions p = parallel();
@@ -105,14 +107,21 @@ SweepPoint SweepSource::point(std::size_t i, const double* values) const {
             throw InputError("sweep point " + std::to_string(i) + ": " + names[j] + " = " + detail::fmt(v) +
                              " must be finite");
         switch (slots_[j]) {
-            case Slot::weight: p.subject.weight_kg = v; break;   // Subject::validate() checks the range
-            case Slot::age: p.subject.age_years = v; break;
+            case Slot::weight:
+                p.subject.weight_kg = v;
+                break;   // Subject::validate() checks the range
+            case Slot::age:
+                p.subject.age_years = v;
+                break;
             case Slot::dose:
                 if (!(v > 0))
-                    throw InputError("sweep point " + std::to_string(i) + ": dose = " + detail::fmt(v) + " mg must be > 0");
+                    throw InputError("sweep point " + std::to_string(i) + ": dose = " + detail::fmt(v) +
+                                     " mg must be > 0");
                 dose = v;
                 break;
-            case Slot::parameter: p.subject.parameters[names[j]] = v; break;
+            case Slot::parameter:
+                p.subject.parameters[names[j]] = v;
+                break;
         }
     }
     if (dose > 0) {
@@ -208,4 +217,4 @@ SweepResult run_sweep(const Model& model, const std::vector<SweepPoint>& points,
     return result;
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

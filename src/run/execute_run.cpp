@@ -69,7 +69,8 @@ struct Prepared {
 // Column names and units of a run: run_population announces them through ResultSink::start.
 class NamesSink : public ResultSink {
 public:
-    void start(const std::vector<std::string>& n, const std::vector<std::string>& u, std::size_t, std::size_t) override {
+    void start(const std::vector<std::string>& n, const std::vector<std::string>& u, std::size_t,
+               std::size_t) override {
         names = n;
         units = u;
     }
@@ -152,7 +153,8 @@ std::unique_ptr<Prepared> prepare(const RunSpec& spec, const RunControl& control
 class FileSink : public ResultSink {
 public:
     FileSink(RunFileWriter& w, std::function<bool()> stop = {}) : w_(w), stop_(std::move(stop)) {}
-    void start(const std::vector<std::string>& names, const std::vector<std::string>&, std::size_t, std::size_t) override {
+    void start(const std::vector<std::string>& names, const std::vector<std::string>&, std::size_t,
+               std::size_t) override {
         if (names != w_.layout().columns) throw IoError("run file: the run's columns differ from the file's");
     }
     void write(ColumnBlock&& block) override {
@@ -234,12 +236,14 @@ double current_rss() {
 
 std::string gib(double b) {
     char buf[64];
-    if (b >= 1073741824.0) std::snprintf(buf, sizeof buf, "%.2f GiB", b / 1073741824.0);
-    else std::snprintf(buf, sizeof buf, "%.1f MiB", b / 1048576.0);
+    if (b >= 1073741824.0)
+        std::snprintf(buf, sizeof buf, "%.2f GiB", b / 1073741824.0);
+    else
+        std::snprintf(buf, sizeof buf, "%.1f MiB", b / 1048576.0);
     return buf;
 }
 
-}  // namespace
+}   // namespace
 
 RunEstimate estimate_run(const RunSpec& spec, const RunControl& control) {
     auto p = prepare(spec, control);
@@ -263,7 +267,8 @@ RunEstimate estimate_run(const RunSpec& spec, const RunControl& control) {
         const std::size_t sample = std::min<std::size_t>(2, L.n_chunks());
         std::vector<double> size(sample);
         for (std::size_t k = 0; k < sample; ++k) {
-            run_population(p->model, p->regimen, p->grid, *p->source, L.chunk_begin(k), L.chunk_end(k), spec.sim, ro, sink);
+            run_population(p->model, p->regimen, p->grid, *p->source, L.chunk_begin(k), L.chunk_end(k), spec.sim, ro,
+                           sink);
             size[k] = static_cast<double>(file.image_bytes());
         }
         if (sample == 1) {
@@ -291,11 +296,13 @@ RunEstimate estimate_run(const RunSpec& spec, const RunControl& control) {
 void check_estimate(const RunEstimate& e, const RunControl& control) {
     if (e.disk_free_bytes > 0 && e.output_bytes > e.disk_free_bytes)
         throw InputError(e.path + ": the output needs about " + gib(e.output_bytes) + " but the disk has " +
-                         gib(e.disk_free_bytes) + " free; store fewer outputs (outputs.names), a coarser outputs.dt, "
+                         gib(e.disk_free_bytes) +
+                         " free; store fewer outputs (outputs.names), a coarser outputs.dt, "
                          "metrics only (outputs.trajectories = false), or shard the run");
     if (!control.allow_over_budget && e.memory_budget_bytes > 0 && e.peak_memory_bytes > e.memory_budget_bytes)
-        throw InputError(e.path + ": the run needs about " + gib(e.peak_memory_bytes) + " of memory, over the budget of " +
-                         gib(e.memory_budget_bytes) + " (run.memory_budget); lower run.chunk or the threads, or raise "
+        throw InputError(e.path + ": the run needs about " + gib(e.peak_memory_bytes) +
+                         " of memory, over the budget of " + gib(e.memory_budget_bytes) +
+                         " (run.memory_budget); lower run.chunk or the threads, or raise "
                          "run.memory_budget");
 }
 
@@ -320,13 +327,16 @@ RunReport execute_run(const RunSpec& spec, const RunControl& control) {
             throw IoError(std::string(e.what()) + "; it cannot be resumed: remove it to start over");
         }
         if (!control.resume)
-            throw InputError(path + (old->complete() ? ": exists (a complete run); remove it to run again"
-                                                     : ": exists (an interrupted run); add --resume to finish it, or remove it"));
+            throw InputError(path + (old->complete()
+                                         ? ": exists (a complete run); remove it to run again"
+                                         : ": exists (an interrupted run); add --resume to finish it, or remove it"));
         const RunFileLayout& O = old->layout();
         if (O.spec_hash != L.spec_hash || O.begin != L.begin || O.end != L.end || O.chunk != L.chunk ||
             O.n_total != L.n_total)
-            throw InputError(path + ": --resume: the file comes from a different spec, model, regimen, shard or chunk "
-                             "(spec_hash " + O.spec_hash + " vs " + L.spec_hash + "); remove it or restore that spec");
+            throw InputError(path +
+                             ": --resume: the file comes from a different spec, model, regimen, shard or chunk "
+                             "(spec_hash " +
+                             O.spec_hash + " vs " + L.spec_hash + "); remove it or restore that spec");
         if (old->complete()) {
             rep.complete = true;
             rep.resumed = L.rows();
@@ -372,27 +382,27 @@ void merge_run_files(const std::string& out, const std::vector<std::string>& sha
     for (const auto& s : shards) {
         in.push_back(std::make_unique<RunFileReader>(s));
         if (!in.back()->complete())
-            throw InputError(s + ": not complete (attribute complete = 0): finish it with `ketasim run SPEC --shard i/N "
+            throw InputError(s +
+                             ": not complete (attribute complete = 0): finish it with `ketasim run SPEC --shard i/N "
                              "--resume` before merging");
         const RunFileLayout& a = in.front()->layout();
         const RunFileLayout& b = in.back()->layout();
         if (b.spec_hash != a.spec_hash || b.n_total != a.n_total || b.chunk != a.chunk)
-            throw InputError(s + ": from a different run than " + shards.front() + " (spec_hash " + b.spec_hash + " vs " +
-                             a.spec_hash + ")");
+            throw InputError(s + ": from a different run than " + shards.front() + " (spec_hash " + b.spec_hash +
+                             " vs " + a.spec_hash + ")");
     }
     std::vector<std::size_t> order(in.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
-        return in[x]->layout().begin < in[y]->layout().begin;
-    });
+    std::sort(order.begin(), order.end(),
+              [&](std::size_t x, std::size_t y) { return in[x]->layout().begin < in[y]->layout().begin; });
     std::size_t next = 0;
     for (std::size_t i : order) {
         const RunFileLayout& l = in[i]->layout();
         if (l.begin != next)
             throw InputError(shards[i] + ": rows [" + std::to_string(l.begin) + ", " + std::to_string(l.end) + ") " +
-                             (l.begin < next ? "overlap rows of another shard" : "leave rows [" + std::to_string(next) +
-                                                                                    ", " + std::to_string(l.begin) +
-                                                                                    ") uncovered"));
+                             (l.begin < next ? "overlap rows of another shard"
+                                             : "leave rows [" + std::to_string(next) + ", " + std::to_string(l.begin) +
+                                                   ") uncovered"));
         next = l.end;
     }
     const std::size_t n = in.front()->layout().n_total;
@@ -415,7 +425,8 @@ void merge_run_files(const std::string& out, const std::vector<std::string>& sha
             // Chunk-aligned shards: the compressed chunks are copied as stored.
             bool copied = false;
             for (std::size_t i : order)
-                if (!copied && in[i]->layout().begin <= b && e <= in[i]->layout().end) copied = w.copy_chunk_raw(k, *in[i]);
+                if (!copied && in[i]->layout().begin <= b && e <= in[i]->layout().end)
+                    copied = w.copy_chunk_raw(k, *in[i]);
             if (copied) continue;
             RowBlock block;
             block.begin = b;
@@ -443,4 +454,4 @@ void merge_run_files(const std::string& out, const std::vector<std::string>& sha
     }
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

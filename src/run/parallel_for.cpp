@@ -18,7 +18,7 @@ namespace {
 constexpr std::chrono::milliseconds kProgressPeriod{50};
 // Far above any machine targeted; catches garbage such as -1 cast to unsigned.
 constexpr int kMaxThreads = 4096;
-}  // namespace
+}   // namespace
 
 void ParallelOptions::validate() const {
     if (threads < 0 || threads > kMaxThreads)
@@ -89,7 +89,8 @@ void parallel_for(std::size_t begin, std::size_t end, const ParallelOptions& o,
                 stop.store(true);
             }
             done.fetch_add(e - b);
-            if (caller && o.progress && !stop.load(std::memory_order_relaxed) && clock::now() - last >= kProgressPeriod) {
+            if (caller && o.progress && !stop.load(std::memory_order_relaxed) &&
+                clock::now() - last >= kProgressPeriod) {
                 last = clock::now();
                 report();
             }
@@ -123,7 +124,8 @@ void parallel_for(std::size_t begin, std::size_t end, const ParallelOptions& o,
         if (e) std::rethrow_exception(e);
     if (progress_error) std::rethrow_exception(progress_error);
     if (cancelled)
-        throw RunCancelled("run cancelled after " + std::to_string(done.load()) + " of " + std::to_string(n) + " points");
+        throw RunCancelled("run cancelled after " + std::to_string(done.load()) + " of " + std::to_string(n) +
+                           " points");
     if (o.progress) o.progress(n, n);
 }
 
@@ -157,4 +159,4 @@ const std::vector<double>& MemorySink::column(const std::string& name) const {
     throw InputError("result: no column '" + name + "' (columns: " + all + ")");
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

@@ -32,9 +32,8 @@ namespace {
 #define KETASIM_ALWAYS_INLINE
 #endif
 
-constexpr double kStepQuantum = 1e-12;   // h
-constexpr double kInvStepQuantum = 1e12;  // 1/h (a multiply, not a divide, on the hot path)
-
+constexpr double kStepQuantum = 1e-12;     // h
+constexpr double kInvStepQuantum = 1e12;   // 1/h (a multiply, not a divide, on the hot path)
 
 // Row-major copies: for the small systems here (n <= ~16) a plain loop beats Eigen's generic
 // dynamic-size matrix-vector product by a wide margin (see BENCHMARKS.md).
@@ -73,8 +72,7 @@ public:
         const Eigen::Index n = A.rows();
         if (n == 0 || path == ExactPath::pade) return;
         // Forced spectral (tests): any finite condition number is accepted.
-        const double max_cond =
-            path == ExactPath::spectral ? std::numeric_limits<double>::infinity() : kMaxCondition;
+        const double max_cond = path == ExactPath::spectral ? std::numeric_limits<double>::infinity() : kMaxCondition;
         // Small systems (all the library's) decompose in stack-allocated matrices: no heap
         // traffic, which is a large part of the per-subject cost in sweeps.
         spectral_ = n <= kSmallN ? decompose<SmallMat>(A, max_cond) : decompose<Eigen::MatrixXd>(A, max_cond);
@@ -192,8 +190,7 @@ private:
             if (!eigen_basis(A, blocks, lam, V, split)) return false;
             const Mat Vinv = Eigen::PartialPivLU<Mat>(V).inverse();
             // Condition of the eigenbasis bounds the relative error of the result (~ cond * eps).
-            const double cond =
-                V.cwiseAbs().rowwise().sum().maxCoeff() * Vinv.cwiseAbs().rowwise().sum().maxCoeff();
+            const double cond = V.cwiseAbs().rowwise().sum().maxCoeff() * Vinv.cwiseAbs().rowwise().sum().maxCoeff();
             if (!(cond < max_cond)) return false;
             // Residual of A V = V L (a defective or badly computed basis fails it).
             const Mat AV = A * V;
@@ -286,11 +283,16 @@ void check_scaling(const Eigen::MatrixXd& A, const std::vector<int>& keep, const
     if (fast < 0) return;
     const double kf = -A(fast, fast), ks = -A(slow, slow);
     if (std::isfinite(kf) && kf <= kMaxTurnoverRatio * ks) return;
-    const auto name = [&](int i) { return "'" + sys.state_names[static_cast<std::size_t>(keep[static_cast<std::size_t>(i)])] + "'"; };
+    const auto name = [&](int i) {
+        return "'" + sys.state_names[static_cast<std::size_t>(keep[static_cast<std::size_t>(i)])] + "'";
+    };
     throw SolverError("exact solver: state " + name(fast) + " turns over at " + fmt(kf) + " 1/h, " + fmt(kf / ks) +
-                      " times faster than state " + name(slow) + " (" + fmt(ks) + " 1/h); above " + fmt(kMaxTurnoverRatio) +
+                      " times faster than state " + name(slow) + " (" + fmt(ks) + " 1/h); above " +
+                      fmt(kMaxTurnoverRatio) +
                       " double precision cannot keep the fast state's amount accurate (error ~ 2.2e-16 x ratio). "
-                      "Check the parameters of " + name(fast) + " (a volume near zero?) or use solver = ode with "
+                      "Check the parameters of " +
+                      name(fast) +
+                      " (a volume near zero?) or use solver = ode with "
                       "method = rosenbrock4");
 }
 
@@ -320,18 +322,18 @@ double effect_scale(const Eigen::MatrixXd& A, int e) {
 // state (issue 12: 11.8 ns per output point against 2.25 ns for a hand-written loop). The
 // arithmetic is the generic loop's, operation for operation, so results are bitwise the same.
 struct SpectralRun {
-    double* z;                  // eigenbasis state (n), updated
-    const double* w;            // eigenbasis input (n)
+    double* z;         // eigenbasis state (n), updated
+    const double* w;   // eigenbasis input (n)
     bool has_input;
-    double t;                   // time of z, updated
-    long long last_key;         // step key of e/g, updated
-    const double* cv;           // C V, row-major n_out x n
-    const char* out_zero;       // structurally zero outputs
+    double t;               // time of z, updated
+    long long last_key;     // step key of e/g, updated
+    const double* cv;       // C V, row-major n_out x n
+    const char* out_zero;   // structurally zero outputs
     Eigen::Index n_out;
-    double* values;             // trajectory, row-major n_out x n_times
+    double* values;   // trajectory, row-major n_out x n_times
     Eigen::Index n_times;
     const double* times;
-    double next_break;          // time of the next breakpoint (+inf when none)
+    double next_break;   // time of the next breakpoint (+inf when none)
 };
 
 // The propagator key of a step h >= 0: h rounded to the step quantum.
@@ -452,7 +454,7 @@ std::size_t run_spectral(SpectralRun& r, std::size_t o, PropagatorCache& cache) 
     return o;
 }
 
-}  // namespace
+}   // namespace
 
 void propagate_exactly(const Eigen::MatrixXd& A, const Eigen::VectorXd& u, double h, Eigen::VectorXd& x) {
     const Eigen::Index n = A.rows();
@@ -622,9 +624,12 @@ Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, cons
     if (spectral && !opt.output_amounts) {
         // Up to 8 states and 3 outputs (every library model with its usual outputs); larger
         // systems take the generic loop.
-#define KETASIM_SPECTRAL_CASE(N) \
-    case N: \
-        fast = n_out == 1 ? &run_spectral<N, 1> : n_out == 2 ? &run_spectral<N, 2> : n_out == 3 ? &run_spectral<N, 3> : nullptr; \
+#define KETASIM_SPECTRAL_CASE(N)                  \
+    case N:                                       \
+        fast = n_out == 1   ? &run_spectral<N, 1> \
+               : n_out == 2 ? &run_spectral<N, 2> \
+               : n_out == 3 ? &run_spectral<N, 3> \
+                            : nullptr;            \
         break;
         switch (n) {
             KETASIM_SPECTRAL_CASE(1)
@@ -720,4 +725,4 @@ Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, cons
     return simulate_exact(sys, in, times, opt, ExactPath::automatic);
 }
 
-}  // namespace ketasim::detail
+}   // namespace ketasim::detail

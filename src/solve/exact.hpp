@@ -16,4 +16,4 @@ enum class ExactPath { automatic, spectral, pade };
 Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
                           const SimOptions& opt, ExactPath path);
 
-}  // namespace ketasim::detail
+}   // namespace ketasim::detail

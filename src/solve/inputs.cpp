@@ -56,7 +56,7 @@ std::vector<RateChange> running_rates(const std::vector<Infusion>& inf, int n_st
     }
     return out;
 }
-}  // namespace
+}   // namespace
 
 InputSchedule build_inputs(const LinearSystem& sys, const Regimen& regimen, double weight_kg) {
     regimen.validate();
@@ -88,7 +88,8 @@ InputSchedule build_inputs(const LinearSystem& sys, const Regimen& regimen, doub
         }
         const double amt = e.amount_mg(weight_kg);
         if (!std::isfinite(amt))
-            throw InputError(f + ".amount: " + fmt(e.amount) + " mg/kg x " + fmt(weight_kg) + " kg is not a finite amount");
+            throw InputError(f + ".amount: " + fmt(e.amount) + " mg/kg x " + fmt(weight_kg) +
+                             " kg is not a finite amount");
         in.total_mg += amt;
         if (!std::isfinite(in.total_mg))
             throw InputError(f + ".amount: " + fmt(amt) + " mg brings the regimen's total past the double range");
@@ -111,7 +112,8 @@ InputSchedule build_inputs(const LinearSystem& sys, const Regimen& regimen, doub
             int idx = -1;
             for (int s = 0; s < sys.size(); ++s)
                 if (sys.state_names[s] == e.compartment && sys.state_kinds[s] == StateKind::compartment) idx = s;
-            if (idx < 0) throw InputError(f + ".compartment: '" + e.compartment + "' is not a compartment of the model");
+            if (idx < 0)
+                throw InputError(f + ".compartment: '" + e.compartment + "' is not a compartment of the model");
             add(idx, e.time, e.duration, amt);
             continue;
         }
@@ -198,7 +200,8 @@ Eigen::VectorXd steady_state_trough(const LinearSystem& sys, const DoseEvent& e,
     Eigen::VectorXd c(m);
     for (Eigen::Index i = 0; i < m; ++i) {
         c[i] = x[live[static_cast<std::size_t>(i)]];
-        for (Eigen::Index j = 0; j < m; ++j) A(i, j) = sys.A(live[static_cast<std::size_t>(i)], live[static_cast<std::size_t>(j)]);
+        for (Eigen::Index j = 0; j < m; ++j)
+            A(i, j) = sys.A(live[static_cast<std::size_t>(i)], live[static_cast<std::size_t>(j)]);
     }
     Eigen::MatrixXd M = Eigen::MatrixXd::Identity(m, m) - (A * tau).exp();
     const Eigen::PartialPivLU<Eigen::MatrixXd> lu(M);
@@ -206,16 +209,19 @@ Eigen::VectorXd steady_state_trough(const LinearSystem& sys, const DoseEvent& e,
     // the interval, i.e. no elimination in double precision.
     const double rcond = m > 0 ? lu.rcond() : 1.0;
     if (!(rcond > 1e-12))
-        throw SolverError(field + ": no steady state for interval " + fmt(tau) + " h: the model keeps drug without "
-                          "elimination (I - exp(A tau) is singular, rcond " + fmt(rcond) + ")");
+        throw SolverError(field + ": no steady state for interval " + fmt(tau) +
+                          " h: the model keeps drug without "
+                          "elimination (I - exp(A tau) is singular, rcond " +
+                          fmt(rcond) + ")");
     const Eigen::VectorXd xs = m > 0 ? Eigen::VectorXd(lu.solve(c)) : Eigen::VectorXd();
     Eigen::VectorXd out = Eigen::VectorXd::Zero(n);
     const double scale = xs.size() > 0 ? xs.cwiseAbs().maxCoeff() : 0.0;
     for (Eigen::Index i = 0; i < m; ++i) {
         double v = xs[i];
         if (!std::isfinite(v) || v < -1e-12 * scale)
-            throw SolverError(field + ": steady state of state '" + sys.state_names[static_cast<std::size_t>(live[static_cast<std::size_t>(i)])] +
-                              "' is " + fmt(v) + " (not finite or negative: the solver lost accuracy)");
+            throw SolverError(field + ": steady state of state '" +
+                              sys.state_names[static_cast<std::size_t>(live[static_cast<std::size_t>(i)])] + "' is " +
+                              fmt(v) + " (not finite or negative: the solver lost accuracy)");
         out[live[static_cast<std::size_t>(i)]] = std::max(0.0, v);   // rounding noise around 0
     }
     return out;
@@ -291,4 +297,4 @@ void record(Trajectory& tr, const LinearSystem& sys, const OutputMap& map, const
     }
 }
 
-}  // namespace ketasim::detail
+}   // namespace ketasim::detail

@@ -23,7 +23,7 @@ struct Bolus {
 struct RateChange {
     double time;
     int state;
-    double rate;     // mg/h, >= 0
+    double rate;   // mg/h, >= 0
 };
 
 // Everything that happens at one breakpoint, in time order: first the steady-state reset (the
@@ -55,8 +55,8 @@ Eigen::VectorXd steady_state_trough(const LinearSystem& sys, const DoseEvent& e,
 // One point of the simulation timeline: a breakpoint (index into breakpoints) and/or an output.
 struct TimelinePoint {
     double time;
-    int breakpoint = -1;     // index, or -1
-    int output = -1;         // output column, or -1
+    int breakpoint = -1;   // index, or -1
+    int output = -1;       // output column, or -1
 };
 // Output times within this distance of a breakpoint are treated as the breakpoint time
 // (recorded just after the dose), so float noise in a grid never flips pre/post-dose values.
@@ -115,4 +115,4 @@ Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, cons
 Trajectory simulate_ode(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
                         const SimOptions& opt);
 
-}  // namespace ketasim::detail
+}   // namespace ketasim::detail

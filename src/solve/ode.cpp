@@ -64,8 +64,8 @@ double state_scale(const InputSchedule& in) {
 }
 
 template <class State, class Stepper, class System>
-void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
-         const SimOptions& opt, Trajectory& tr, Stepper stepper, System system_factory, double scale) {
+void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times, const SimOptions& opt,
+         Trajectory& tr, Stepper stepper, System system_factory, double scale) {
     const int n = sys.size();
     const double inv_scale = 1.0 / scale;   // exact: scale is a power of two
 
@@ -134,15 +134,16 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
             };
             const double dt0 = std::min(t_end - t, 1e-3);
             try {
-                odeint::integrate_times(stepper, system, x, seg_times.begin(), seg_times.end(), dt0, obs,
-                                        odeint::max_step_checker(static_cast<int>(std::min<long>(opt.max_steps, 2147483647L))));
+                odeint::integrate_times(
+                    stepper, system, x, seg_times.begin(), seg_times.end(), dt0, obs,
+                    odeint::max_step_checker(static_cast<int>(std::min<long>(opt.max_steps, 2147483647L))));
             } catch (const odeint::step_adjustment_error& e) {
-                throw SolverError(std::string("ode solver: step size adjustment failed near t = ") + fmt(t) +
-                                  " h (" + e.what() + "); try method = rosenbrock4 or looser tolerances");
+                throw SolverError(std::string("ode solver: step size adjustment failed near t = ") + fmt(t) + " h (" +
+                                  e.what() + "); try method = rosenbrock4 or looser tolerances");
             } catch (const odeint::no_progress_error& e) {
-                throw SolverError(std::string("ode solver (") + to_string(opt.method) + "): more than max_steps = " +
-                                  std::to_string(opt.max_steps) + " steps between two output times near t = " + fmt(t) +
-                                  " h; raise max_steps" +
+                throw SolverError(std::string("ode solver (") + to_string(opt.method) +
+                                  "): more than max_steps = " + std::to_string(opt.max_steps) +
+                                  " steps between two output times near t = " + fmt(t) + " h; raise max_steps" +
                                   (opt.method == OdeMethod::dopri5 ? " or use method = rosenbrock4 (stiff)" : ""));
             } catch (const SolverError&) {
                 throw;
@@ -155,8 +156,7 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
                 throw SolverError(std::string("ode solver (") + to_string(opt.method) + "): failed near t = " + fmt(t) +
                                   " h (" + e.what() + "); the system is too badly scaled for this method");
             }
-        }
-        else {
+        } else {
             for (int col : seg_cols)
                 if (col >= 0) {
                     for (int s = 0; s < n; ++s) xe[s] = x[s];
@@ -185,7 +185,7 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
     }
 }
 
-}  // namespace
+}   // namespace
 
 Trajectory simulate_ode(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
                         const SimOptions& opt) {
@@ -195,16 +195,24 @@ Trajectory simulate_ode(const LinearSystem& sys, const InputSchedule& in, const 
     const double atol = opt.atol / scale;
     if (opt.method == OdeMethod::dopri5) {
         auto stepper = odeint::make_dense_output(atol, opt.rtol, odeint::runge_kutta_dopri5<StdState>());
-        run<StdState>(sys, in, times, opt, tr, stepper, [&](const Eigen::VectorXd* u) { return Rhs{&sys.A, u}; }, scale);
+        run<StdState>(
+            sys, in, times, opt, tr, stepper,
+            [&](const Eigen::VectorXd* u) {
+                return Rhs{&sys.A, u};
+            },
+            scale);
     } else {
         auto stepper = odeint::make_dense_output(atol, opt.rtol, odeint::rosenbrock4<double>());
-        run<UblasState>(sys, in, times, opt, tr, stepper, [&](const Eigen::VectorXd* u) {
-            return std::make_pair(
-                [rhs = Rhs{&sys.A, u}](const UblasState& x, UblasState& d, double t) { rhs(x, d, t); },
-                Jac{&sys.A});
-        }, scale);
+        run<UblasState>(
+            sys, in, times, opt, tr, stepper,
+            [&](const Eigen::VectorXd* u) {
+                return std::make_pair(
+                    [rhs = Rhs{&sys.A, u}](const UblasState& x, UblasState& d, double t) { rhs(x, d, t); },
+                    Jac{&sys.A});
+            },
+            scale);
     }
     return tr;
 }
 
-}  // namespace ketasim::detail
+}   // namespace ketasim::detail

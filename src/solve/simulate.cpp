@@ -17,7 +17,7 @@ namespace ketasim {
 
 namespace {
 using detail::fmt;
-}  // namespace
+}   // namespace
 
 const char* to_string(SolverKind s) { return s == SolverKind::exact ? "exact" : "ode"; }
 const char* to_string(OdeMethod m) { return m == OdeMethod::dopri5 ? "dopri5" : "rosenbrock4"; }
@@ -49,8 +49,7 @@ void SimOptions::validate() const {
         if (outputs[i].empty()) throw InputError("SimOptions.outputs[" + std::to_string(i) + "]: empty output name");
         for (std::size_t j = 0; j < i; ++j)
             if (outputs[j] == outputs[i])
-                throw InputError("SimOptions.outputs[" + std::to_string(i) + "]: '" + outputs[i] +
-                                 "' is listed twice");
+                throw InputError("SimOptions.outputs[" + std::to_string(i) + "]: '" + outputs[i] + "' is listed twice");
     }
 }
 
@@ -108,8 +107,8 @@ void check_outputs(Trajectory& tr, const LinearSystem& sys, const SimOptions& op
         if (nonfinite)
             for (Eigen::Index j = 0; j < nt; ++j)
                 if (!std::isfinite(row[j]))
-                    throw SolverError("output " + tr.names[static_cast<std::size_t>(k)] + " at t = " +
-                                      fmt(tr.time[static_cast<std::size_t>(j)]) + " h is " + fmt(row[j]) +
+                    throw SolverError("output " + tr.names[static_cast<std::size_t>(k)] +
+                                      " at t = " + fmt(tr.time[static_cast<std::size_t>(j)]) + " h is " + fmt(row[j]) +
                                       " (not finite: a dose, rate or parameter beyond double precision?)");
         if (nt == 0) continue;
         if (lowest >= 0.0) continue;   // the usual case
@@ -128,8 +127,8 @@ void check_outputs(Trajectory& tr, const LinearSystem& sys, const SimOptions& op
                 row[j] = 0.0;
                 continue;
             }
-            throw SolverError("output " + tr.names[static_cast<std::size_t>(k)] + " at t = " +
-                              fmt(tr.time[static_cast<std::size_t>(j)]) + " h is " + fmt(v) + " " +
+            throw SolverError("output " + tr.names[static_cast<std::size_t>(k)] +
+                              " at t = " + fmt(tr.time[static_cast<std::size_t>(j)]) + " h is " + fmt(v) + " " +
                               tr.units[static_cast<std::size_t>(k)] + ", below -" + fmt(tol) +
                               " (the rounding allowance); the solver lost accuracy");
         }
@@ -157,11 +156,12 @@ void select_outputs(LinearSystem& sys, const std::vector<std::string>& names) {
     sys.output_names = names;
     sys.output_units = std::move(units);
 }
-}  // namespace detail
+}   // namespace detail
 
 OutputGrid OutputGrid::uniform(double t0, double t1, double dt) {
     if (!(std::isfinite(t0) && std::isfinite(t1) && t0 >= 0 && t1 >= t0))
-        throw InputError("output grid: start " + fmt(t0) + " h and end " + fmt(t1) + " h must satisfy 0 <= start <= end");
+        throw InputError("output grid: start " + fmt(t0) + " h and end " + fmt(t1) +
+                         " h must satisfy 0 <= start <= end");
     if (!(std::isfinite(dt) && dt > 0)) throw InputError("output grid: step " + fmt(dt) + " h must be > 0");
     const double n = std::floor((t1 - t0) / dt + 1e-9);
     if (n > 5e7) throw InputError("output grid: " + fmt(n) + " points is more than 5e7; use a larger step");
@@ -194,10 +194,11 @@ void OutputGrid::validate() const {
     if (!bad) return;
     for (std::size_t i = 0; i < times.size(); ++i) {
         if (!(std::isfinite(times[i]) && times[i] >= 0))
-            throw InputError("output grid: time[" + std::to_string(i) + "] = " + fmt(times[i]) + " h must be finite and >= 0");
+            throw InputError("output grid: time[" + std::to_string(i) + "] = " + fmt(times[i]) +
+                             " h must be finite and >= 0");
         if (i > 0 && !(times[i] > times[i - 1]))
-            throw InputError("output grid: times must increase strictly; time[" + std::to_string(i) + "] = " +
-                             fmt(times[i]) + " h follows " + fmt(times[i - 1]) + " h");
+            throw InputError("output grid: times must increase strictly; time[" + std::to_string(i) +
+                             "] = " + fmt(times[i]) + " h follows " + fmt(times[i - 1]) + " h");
     }
 }
 
@@ -236,7 +237,7 @@ Trajectory simulate_selected(const LinearSystem& sys, const Regimen& regimen, co
     detail::check_outputs(tr, sys, opt);
     return tr;
 }
-}  // namespace
+}   // namespace
 
 Trajectory simulate(const LinearSystem& sys, const Regimen& regimen, const OutputGrid& grid, const SimOptions& opt) {
     opt.validate();
@@ -259,7 +260,7 @@ Trajectory simulate_prevalidated(const Model& model, const Regimen& regimen, con
     select_outputs(sys, opt.outputs);
     return simulate_selected(sys, regimen, grid, opt, subject.weight_kg);
 }
-}  // namespace detail
+}   // namespace detail
 
 Trajectory simulate(const Model& model, const Regimen& regimen, const OutputGrid& grid, const SimOptions& opt,
                     const Subject& subject) {
@@ -274,10 +275,11 @@ std::string trim_ws(const std::string& s) {
     if (a == std::string::npos) return "";
     return s.substr(a, s.find_last_not_of(" \t") - a + 1);
 }
-}  // namespace
+}   // namespace
 
 namespace {
-void require_parameter(const Model& model, const std::string& name, const std::string& where, const std::string& shown) {
+void require_parameter(const Model& model, const std::string& name, const std::string& where,
+                       const std::string& shown) {
     if (!model.has_parameter(name)) {
         std::vector<std::string> names;
         for (const auto& p : model.parameters) names.push_back(p.name);
@@ -288,7 +290,7 @@ void require_parameter(const Model& model, const std::string& name, const std::s
                                           "; see ketasim show-model " + model.name});
     }
 }
-}  // namespace
+}   // namespace
 
 double parse_parameter_override_value(const Model& model, const std::string& name, const std::string& value,
                                       const std::string& where) {
@@ -310,8 +312,9 @@ double parse_parameter_override_value(const Model& model, const std::string& nam
     try {
         file_unit = parse_unit(p.unit);
     } catch (const InputError&) {
-        throw InputError(ErrorContext{"", 0, key, value, "has a unit, but parameter '" + name + "' is in '" + p.unit +
-                                                            "', which takes a plain number in that unit"});
+        throw InputError(ErrorContext{"", 0, key, value,
+                                      "has a unit, but parameter '" + name + "' is in '" + p.unit +
+                                          "', which takes a plain number in that unit"});
     }
     const std::string sp = v.substr(0, v.find_first_of(" \t"));
     const std::string unit = v.size() > sp.size() ? trim_ws(v.substr(sp.size())) : std::string();
@@ -319,21 +322,24 @@ double parse_parameter_override_value(const Model& model, const std::string& nam
     const double x = std::strtod(sp.c_str(), &end);
     if (sp.empty() || end == sp.c_str() || *end != '\0' || unit.empty())
         throw InputError(ErrorContext{"", 0, key, value,
-                                      "must be a number in the parameter's unit (" + p.unit + ") or a number and a unit, "
-                                      "e.g. '" + name + "=2 " + p.unit + "'"});
+                                      "must be a number in the parameter's unit (" + p.unit +
+                                          ") or a number and a unit, "
+                                          "e.g. '" +
+                                          name + "=2 " + p.unit + "'"});
     if (!std::isfinite(x)) throw InputError(ErrorContext{"", 0, key, value, "is not a finite number"});
     UnitInfo given;
     try {
         given = parse_unit(unit);
     } catch (const InputError&) {
-        throw InputError(ErrorContext{"", 0, key, value, "has an unknown unit '" + unit + "' (parameter '" + name +
-                                                            "' is in " + p.unit + ")"});
+        throw InputError(ErrorContext{
+            "", 0, key, value, "has an unknown unit '" + unit + "' (parameter '" + name + "' is in " + p.unit + ")"});
     }
     if (given.dimension != file_unit.dimension || given.per_kg != file_unit.per_kg)
         throw InputError(ErrorContext{"", 0, key, value,
                                       "has unit '" + unit + "' of dimension " + to_string(given.dimension) +
-                                          (given.per_kg ? " per kg" : "") + "; parameter '" + name + "' is in " + p.unit +
-                                          " (" + to_string(file_unit.dimension) + (file_unit.per_kg ? " per kg" : "") + ")"});
+                                          (given.per_kg ? " per kg" : "") + "; parameter '" + name + "' is in " +
+                                          p.unit + " (" + to_string(file_unit.dimension) +
+                                          (file_unit.per_kg ? " per kg" : "") + ")"});
     if (unit == p.unit) return x;
     return given.to_canonical(x) / file_unit.to_canonical(1.0);
 }
@@ -349,4 +355,4 @@ std::pair<std::string, double> parse_parameter_override(const Model& model, cons
     return {name, parse_parameter_override_value(model, name, text.substr(eq + 1), where)};
 }
 
-}  // namespace ketasim
+}   // namespace ketasim

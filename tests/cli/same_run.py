@@ -1,5 +1,6 @@
 """Exit 0 when two ketasim run files hold identical datasets (bitwise, NaN == NaN) and the same
 attributes apart from `created` (or only datasets, with --datasets-only); print the first difference otherwise. Used by run_hpc_tests.sh."""
+
 import sys
 
 import h5py

@@ -45,12 +45,12 @@ RouteBranch branch(const std::string& target, std::vector<std::string> fraction 
 //   intranasal: FRn (device 1) or FRn * DF (devices 2, 3, ...) to `nasal` (ka_n); the remainder
 //               times Fg to `gut`
 struct OneCmtSpec {
-    double V = 40.0;      // L
-    double CL = 10.0;     // L/h  -> k = 0.25 /h
-    double ka = 1.5;      // 1/h
+    double V = 40.0;    // L
+    double CL = 10.0;   // L/h  -> k = 0.25 /h
+    double ka = 1.5;    // 1/h
     double F = 0.7;
     double tlag_h = 0.0;
-    double ka_n = 3.0;    // 1/h
+    double ka_n = 3.0;   // 1/h
     double FRn = 0.5;
     double DF = 0.6;
     double Fg = 0.3;
@@ -62,8 +62,8 @@ struct OneCmtSpec {
 Model one_cmt(const OneCmtSpec& s) {
     Model m;
     m.name = "one_cmt";
-    m.parameters = {param("V", s.V, "L"), param("CL", s.CL, "L/h"), param("ka", s.ka, "1/h"),
-                    param("F", s.F, "1"), param("ka_n", s.ka_n, "1/h"), param("FRn", s.FRn, "1"),
+    m.parameters = {param("V", s.V, "L"),   param("CL", s.CL, "L/h"),     param("ka", s.ka, "1/h"),
+                    param("F", s.F, "1"),   param("ka_n", s.ka_n, "1/h"), param("FRn", s.FRn, "1"),
                     param("DF", s.DF, "1"), param("Fg", s.Fg, "1")};
     m.parameters[1].allometric_exponent = s.cl_allometric_exponent;
     m.parameters[1].age_slope = s.cl_age_slope;
@@ -108,7 +108,8 @@ Model two_cmt(const TwoCmtSpec& s) {
     m.parameters = {param("V1", s.v1, "L/kg"), param("k10", s.k10, "1/min"), param("k12", s.k12, "1/min"),
                     param("k21", s.k21, "1/min")};
     m.compartments = {{"central", "V1", ""}, {"peripheral", "", ""}};
-    m.flows = {{"central", "", "k10", false}, {"central", "peripheral", "k12", false},
+    m.flows = {{"central", "", "k10", false},
+               {"central", "peripheral", "k12", false},
                {"peripheral", "central", "k21", false}};
     Route iv;
     iv.name = "iv";
@@ -229,8 +230,9 @@ DoseEvent dose(double time, double amount, const std::string& route, double dura
         if (!close_enough(g, w, rtol, atol)) {
             if (bad++ == 0) {
                 char buf[256];
-                std::snprintf(buf, sizeof buf, "t = %.17g h: got %.17g, closed form %.17g (rel %.3g, rtol %.3g, atol %.3g)",
-                              tr.time[i], g, w, err / std::fabs(w), rtol, atol);
+                std::snprintf(buf, sizeof buf,
+                              "t = %.17g h: got %.17g, closed form %.17g (rel %.3g, rtol %.3g, atol %.3g)", tr.time[i],
+                              g, w, err / std::fabs(w), rtol, atol);
                 first_bad = buf;
             }
         }
@@ -257,8 +259,9 @@ TEST(ClosedForm, OneCmtIvBolus) {
     const OneCmtSpec s;
     const Model m = one_cmt(s);
     const double D = 100;
-    check_both_solvers(m, Regimen().add(dose(0, D, "iv")), grid(24, 4),
-                       [&](double t) { return c1_bolus(D, s.V, s.k(), t); }, "1-cmt bolus");
+    check_both_solvers(
+        m, Regimen().add(dose(0, D, "iv")), grid(24, 4), [&](double t) { return c1_bolus(D, s.V, s.k(), t); },
+        "1-cmt bolus");
 }
 
 TEST(ClosedForm, OneCmtIvBolusRosenbrock4) {
@@ -266,8 +269,9 @@ TEST(ClosedForm, OneCmtIvBolusRosenbrock4) {
     const Model m = one_cmt(s);
     const double D = 100;
     const Trajectory tr = simulate(m, Regimen().add(dose(0, D, "iv")), grid(24, 4), rosenbrock());
-    EXPECT_TRUE(matches(tr, "C_plasma", [&](double t) { return c1_bolus(D, s.V, s.k(), t); },
-                        test::kRosenbrockRtol, test::kOdeConcAtol, "1-cmt bolus rosenbrock4"));
+    EXPECT_TRUE(matches(
+        tr, "C_plasma", [&](double t) { return c1_bolus(D, s.V, s.k(), t); }, test::kRosenbrockRtol, test::kOdeConcAtol,
+        "1-cmt bolus rosenbrock4"));
 }
 
 TEST(ClosedForm, OneCmtZeroOrderInfusionDuringAndAfter) {
@@ -275,8 +279,9 @@ TEST(ClosedForm, OneCmtZeroOrderInfusionDuringAndAfter) {
     const Model m = one_cmt(s);
     const double D = 60, T = 40.0 / 60.0;   // 40 min infusion, ends between grid points
     const OutputGrid g = grid(12, 12);      // 5 min steps: 8 points during the infusion
-    check_both_solvers(m, Regimen().add(dose(0, D, "iv", T)), g,
-                       [&](double t) { return c1_infusion(D, T, s.V, s.k(), t); }, "1-cmt infusion");
+    check_both_solvers(
+        m, Regimen().add(dose(0, D, "iv", T)), g, [&](double t) { return c1_infusion(D, T, s.V, s.k(), t); },
+        "1-cmt infusion");
     // A point exactly at the end of the infusion and just after it.
     const double t_end = T;
     const Trajectory ex = simulate(m, Regimen().add(dose(0, D, "iv", T)), OutputGrid::at({t_end, t_end + 1e-3}));
@@ -288,8 +293,9 @@ TEST(ClosedForm, OneCmtFirstOrderAbsorptionBateman) {
     const OneCmtSpec s;
     const Model m = one_cmt(s);
     const double D = 100;
-    check_both_solvers(m, Regimen().add(dose(0, D, "oral")), grid(24, 4),
-                       [&](double t) { return c1_oral(s.F * D, s.V, s.k(), s.ka, t); }, "1-cmt Bateman");
+    check_both_solvers(
+        m, Regimen().add(dose(0, D, "oral")), grid(24, 4),
+        [&](double t) { return c1_oral(s.F * D, s.V, s.k(), s.ka, t); }, "1-cmt Bateman");
 }
 
 TEST(ClosedForm, OneCmtEqualRateConstantsKaEqualsK) {
@@ -300,8 +306,9 @@ TEST(ClosedForm, OneCmtEqualRateConstantsKaEqualsK) {
     ASSERT_EQ(s.ka, 0.25);
     const Model m = one_cmt(s);
     const double D = 100;
-    check_both_solvers(m, Regimen().add(dose(0, D, "oral")), grid(48, 4),
-                       [&](double t) { return c1_oral(s.F * D, s.V, s.k(), s.ka, t); }, "1-cmt ka == k");
+    check_both_solvers(
+        m, Regimen().add(dose(0, D, "oral")), grid(48, 4),
+        [&](double t) { return c1_oral(s.F * D, s.V, s.k(), s.ka, t); }, "1-cmt ka == k");
     // Peak of t e^{-kt} at t = 1/k = 4 h.
     const Trajectory ex = simulate(m, Regimen().add(dose(0, D, "oral")), grid(48, 4));
     const Metrics mt = compute_metrics(ex, "C_plasma");
@@ -315,11 +322,14 @@ TEST(ClosedForm, OneCmtRepeatedOralDosesSuperposition) {
     const std::vector<double> times = {0, 8, 16};
     Regimen reg;
     for (double t0 : times) reg.add(dose(t0, D, "oral"));
-    check_both_solvers(m, reg, grid(36, 4), [&](double t) {
-        double c = 0;
-        for (double t0 : times) c += c1_oral(s.F * D, s.V, s.k(), s.ka, t - t0);
-        return c;
-    }, "1-cmt 3 oral doses");
+    check_both_solvers(
+        m, reg, grid(36, 4),
+        [&](double t) {
+            double c = 0;
+            for (double t0 : times) c += c1_oral(s.F * D, s.V, s.k(), s.ka, t - t0);
+            return c;
+        },
+        "1-cmt 3 oral doses");
 }
 
 TEST(ClosedForm, RegimenEqualsSumOfShiftedSingleDoses) {
@@ -350,14 +360,17 @@ TEST(ClosedForm, RegimenEqualsSumOfShiftedSingleDoses) {
             const auto y1 = single["C_plasma"];
             const double rtol = opt.solver == SolverKind::exact ? test::kExactRtol : test::kOdeTightRtol;
             const double atol = opt.solver == SolverKind::exact ? test::kConcAtol : test::kOdeConcAtol;
-            EXPECT_TRUE(matches(multi, "C_plasma", [&](double t) {
-                double sum = 0;
-                for (double sh : shifts) {
-                    const long i = std::lround((t - sh) * 4.0);   // grid index of t - shift
-                    if (t - sh >= 0) sum += y1[i];
-                }
-                return sum;
-            }, rtol, atol, c.label + " 3 doses vs shifted single, " + to_string(opt.solver)));
+            EXPECT_TRUE(matches(
+                multi, "C_plasma",
+                [&](double t) {
+                    double sum = 0;
+                    for (double sh : shifts) {
+                        const long i = std::lround((t - sh) * 4.0);   // grid index of t - shift
+                        if (t - sh >= 0) sum += y1[i];
+                    }
+                    return sum;
+                },
+                rtol, atol, c.label + " 3 doses vs shifted single, " + to_string(opt.solver)));
             EXPECT_DOUBLE_EQ(multi.dose_total_mg, 3 * c.first.amount);
         }
     }
@@ -368,8 +381,9 @@ TEST(ClosedForm, LagTime) {
     s.tlag_h = 0.75;   // written as 45 min in the model
     const Model m = one_cmt(s);
     const double D = 100;
-    check_both_solvers(m, Regimen().add(dose(0, D, "oral")), grid(24, 8),
-                       [&](double t) { return c1_oral(s.F * D, s.V, s.k(), s.ka, t - s.tlag_h); }, "1-cmt lag");
+    check_both_solvers(
+        m, Regimen().add(dose(0, D, "oral")), grid(24, 8),
+        [&](double t) { return c1_oral(s.F * D, s.V, s.k(), s.ka, t - s.tlag_h); }, "1-cmt lag");
     // Nothing reaches plasma before the lag, exactly.
     const Trajectory ex = simulate(m, Regimen().add(dose(0, D, "oral")), grid(24, 8));
     for (std::size_t i = 0; ex.time[i] <= s.tlag_h; ++i) EXPECT_EQ(ex["C_plasma"][static_cast<Eigen::Index>(i)], 0.0);
@@ -428,8 +442,14 @@ TEST(ClosedForm, DoseAtAnOutputTimeGivesThePostDoseValue) {
 
 // Runs `stmt` in a forked child first (GoogleTest's death-test machinery), so that a crash in
 // the library fails the calling test with its signal instead of killing the whole executable.
-#define KETASIM_ASSERT_NO_CRASH(stmt) \
-    ASSERT_EXIT({ stmt; std::exit(0); }, ::testing::ExitedWithCode(0), "") << "crashed: " #stmt
+#define KETASIM_ASSERT_NO_CRASH(stmt)     \
+    ASSERT_EXIT(                          \
+        {                                 \
+            stmt;                         \
+            std::exit(0);                 \
+        },                                \
+        ::testing::ExitedWithCode(0), "") \
+        << "crashed: " #stmt
 
 TEST(ClosedForm, OutputsBeforeTheFirstDose) {
     // Outputs before the first dose are zero, and the segment structure of the ODE solver
@@ -444,11 +464,13 @@ TEST(ClosedForm, OutputsBeforeTheFirstDose) {
     const Trajectory ex = simulate(m, reg, grid(24, 4));
     EXPECT_TRUE(matches(ex, "C_plasma", want, test::kExactRtol, test::kConcAtol, "1-cmt first dose at 5 h exact"));
     const Trajectory rb = simulate(m, reg, grid(24, 4), rosenbrock());
-    EXPECT_TRUE(matches(rb, "C_plasma", want, test::kRosenbrockRtol, test::kOdeConcAtol, "1-cmt first dose at 5 h rosenbrock4"));
+    EXPECT_TRUE(matches(rb, "C_plasma", want, test::kRosenbrockRtol, test::kOdeConcAtol,
+                        "1-cmt first dose at 5 h rosenbrock4"));
     // The grid starts at 0 h, before any dose: see OdeDopri5OutputAtTimeZeroWithoutDoseThere.
     KETASIM_ASSERT_NO_CRASH(simulate(m, reg, grid(24, 4), dopri5_tight()));
     const Trajectory od = simulate(m, reg, grid(24, 4), dopri5_tight());
-    EXPECT_TRUE(matches(od, "C_plasma", want, test::kOdeTightRtol, test::kOdeConcAtol, "1-cmt first dose at 5 h dopri5"));
+    EXPECT_TRUE(
+        matches(od, "C_plasma", want, test::kOdeTightRtol, test::kOdeConcAtol, "1-cmt first dose at 5 h dopri5"));
 }
 
 // Regression (found by this suite): the dopri5 path of the ODE solver crashed (SIGSEGV) when
@@ -461,8 +483,9 @@ TEST(ClosedForm, OdeDopri5OutputAtTimeZeroWithoutDoseThere) {
     const OutputGrid g = OutputGrid::at({0.0, 1.0, 2.0, 3.0});
     KETASIM_ASSERT_NO_CRASH(simulate(m, Regimen().add(dose(1.0, 100, "iv")), g, dopri5_tight()));
     const Trajectory tr = simulate(m, Regimen().add(dose(1.0, 100, "iv")), g, dopri5_tight());
-    EXPECT_TRUE(matches(tr, "C_plasma", [&](double t) { return c1_bolus(100, s.V, s.k(), t - 1.0); },
-                        test::kOdeTightRtol, test::kOdeConcAtol, "dopri5 output at 0, bolus at 1 h"));
+    EXPECT_TRUE(matches(
+        tr, "C_plasma", [&](double t) { return c1_bolus(100, s.V, s.k(), t - 1.0); }, test::kOdeTightRtol,
+        test::kOdeConcAtol, "dopri5 output at 0, bolus at 1 h"));
     KETASIM_ASSERT_NO_CRASH(simulate(m, Regimen(), g, dopri5_tight()));
     const Trajectory none = simulate(m, Regimen(), g, dopri5_tight());
     for (Eigen::Index i = 0; i < none.values.cols(); ++i) EXPECT_EQ(none.values(0, i), 0.0);
@@ -476,14 +499,16 @@ TEST(ClosedForm, DoseIntoACompartmentBypassesTheRoute) {
     DoseEvent e;
     e.amount = D;
     e.compartment = "gut";
-    check_both_solvers(m, Regimen().add(e), grid(24, 4),
-                       [&](double t) { return c1_oral(D, s.V, s.k(), s.ka, t); }, "1-cmt CMT dose into gut");
+    check_both_solvers(
+        m, Regimen().add(e), grid(24, 4), [&](double t) { return c1_oral(D, s.V, s.k(), s.ka, t); },
+        "1-cmt CMT dose into gut");
     DoseEvent inf;
     inf.amount = D;
     inf.compartment = "central";
     inf.duration = 2.0;
-    check_both_solvers(m, Regimen().add(inf), grid(24, 4),
-                       [&](double t) { return c1_infusion(D, 2.0, s.V, s.k(), t); }, "1-cmt CMT infusion");
+    check_both_solvers(
+        m, Regimen().add(inf), grid(24, 4), [&](double t) { return c1_infusion(D, 2.0, s.V, s.k(), t); },
+        "1-cmt CMT infusion");
 }
 
 TEST(ClosedForm, MgPerKgDosingScalesWithWeight) {
@@ -495,9 +520,9 @@ TEST(ClosedForm, MgPerKgDosingScalesWithWeight) {
     for (double w : {50.0, 80.0, 120.0}) {
         Subject subj;
         subj.weight_kg = w;
-        check_both_solvers(m, Regimen().add(e), grid(12, 12),
-                           [&](double t) { return c1_infusion(mg_per_kg * w, T, s.V, s.k(), t); },
-                           "mg/kg infusion, " + std::to_string(static_cast<int>(w)) + " kg", subj);
+        check_both_solvers(
+            m, Regimen().add(e), grid(12, 12), [&](double t) { return c1_infusion(mg_per_kg * w, T, s.V, s.k(), t); },
+            "mg/kg infusion, " + std::to_string(static_cast<int>(w)) + " kg", subj);
         const Trajectory tr = simulate(m, Regimen().add(e), grid(1, 1), SimOptions{}, subj);
         EXPECT_DOUBLE_EQ(tr.dose_total_mg, mg_per_kg * w);
     }
@@ -513,9 +538,9 @@ TEST(ClosedForm, AllometricExponentOnClearance) {
         subj.weight_kg = w;
         const double cl = s.CL * std::pow(w / 70.0, 0.75);
         EXPECT_NEAR(compile(m, subj).value("CL"), cl, 1e-14 * cl);
-        check_both_solvers(m, Regimen().add(dose(0, D, "iv")), grid(24, 4),
-                           [&](double t) { return c1_bolus(D, s.V, cl / s.V, t); },
-                           "allometric CL, " + std::to_string(static_cast<int>(w)) + " kg", subj);
+        check_both_solvers(
+            m, Regimen().add(dose(0, D, "iv")), grid(24, 4), [&](double t) { return c1_bolus(D, s.V, cl / s.V, t); },
+            "allometric CL, " + std::to_string(static_cast<int>(w)) + " kg", subj);
     }
 }
 
@@ -529,9 +554,9 @@ TEST(ClosedForm, AgeSlopeOnClearance) {
         subj.age_years = age;
         const double cl = s.CL - 0.1 * std::max(0.0, age - 60.0);
         EXPECT_NEAR(compile(m, subj).value("CL"), cl, 1e-14 * cl);
-        check_both_solvers(m, Regimen().add(dose(0, D, "iv")), grid(24, 4),
-                           [&](double t) { return c1_bolus(D, s.V, cl / s.V, t); },
-                           "age slope CL, " + std::to_string(static_cast<int>(age)) + " y", subj);
+        check_both_solvers(
+            m, Regimen().add(dose(0, D, "iv")), grid(24, 4), [&](double t) { return c1_bolus(D, s.V, cl / s.V, t); },
+            "age slope CL, " + std::to_string(static_cast<int>(age)) + " y", subj);
     }
 }
 
@@ -542,8 +567,9 @@ TEST(ClosedForm, TwoCmtBolusBiExponential) {
     const Model m = two_cmt(s);
     const Biexp b = biexp(60 * s.k10, 60 * s.k12, 60 * s.k21);
     const double D = 35;
-    check_both_solvers(m, Regimen().add(dose(0, D, "iv")), grid(48, 4),
-                       [&](double t) { return c2_bolus(D, s.V1(), b, t); }, "2-cmt bolus");
+    check_both_solvers(
+        m, Regimen().add(dose(0, D, "iv")), grid(48, 4), [&](double t) { return c2_bolus(D, s.V1(), b, t); },
+        "2-cmt bolus");
     // alpha + beta = k10 + k12 + k21 and alpha beta = k10 k21: the closed form's own consistency.
     EXPECT_NEAR(b.alpha + b.beta, 60 * (s.k10 + s.k12 + s.k21), 1e-14 * b.alpha);
 }
@@ -553,11 +579,13 @@ TEST(ClosedForm, TwoCmtInfusion) {
     const Model m = two_cmt(s);
     const Biexp b = biexp(60 * s.k10, 60 * s.k12, 60 * s.k21);
     const double D = 35, T = 40.0 / 60.0;
-    check_both_solvers(m, Regimen().add(dose(0, D, "iv", T)), grid(48, 12),
-                       [&](double t) { return c2_infusion(D, T, s.V1(), b, t); }, "2-cmt infusion");
+    check_both_solvers(
+        m, Regimen().add(dose(0, D, "iv", T)), grid(48, 12), [&](double t) { return c2_infusion(D, T, s.V1(), b, t); },
+        "2-cmt infusion");
     const Trajectory tr = simulate(m, Regimen().add(dose(0, D, "iv", T)), grid(48, 12), rosenbrock());
-    EXPECT_TRUE(matches(tr, "C_plasma", [&](double t) { return c2_infusion(D, T, s.V1(), b, t); },
-                        test::kRosenbrockRtol, test::kOdeConcAtol, "2-cmt infusion rosenbrock4"));
+    EXPECT_TRUE(matches(
+        tr, "C_plasma", [&](double t) { return c2_infusion(D, T, s.V1(), b, t); }, test::kRosenbrockRtol,
+        test::kOdeConcAtol, "2-cmt infusion rosenbrock4"));
 }
 
 TEST(ClosedForm, TwoCmtRepeatedBolusesSuperposition) {
@@ -567,11 +595,14 @@ TEST(ClosedForm, TwoCmtRepeatedBolusesSuperposition) {
     const std::vector<double> times = {0, 4, 10};
     Regimen reg;
     for (double t0 : times) reg.add(dose(t0, 20, "iv"));
-    check_both_solvers(m, reg, grid(24, 8), [&](double t) {
-        double c = 0;
-        for (double t0 : times) c += c2_bolus(20, s.V1(), b, t - t0);
-        return c;
-    }, "2-cmt 3 boluses");
+    check_both_solvers(
+        m, reg, grid(24, 8),
+        [&](double t) {
+            double c = 0;
+            for (double t0 : times) c += c2_bolus(20, s.V1(), b, t - t0);
+            return c;
+        },
+        "2-cmt 3 boluses");
 }
 
 // ---- steady state ------------------------------------------------------------------------------
@@ -583,7 +614,8 @@ TEST(ClosedForm, LongInfusionReachesRateOverClearance) {
         const double T = 30 * std::log(2.0) / s.k();
         const double css = 1000.0 * R / s.CL;   // ng/mL
         for (const SimOptions& opt : {exact_options(), dopri5_tight()}) {
-            const Trajectory tr = simulate(one_cmt(s), Regimen().add(dose(0, R * T, "iv", T)), OutputGrid::at({T}), opt);
+            const Trajectory tr =
+                simulate(one_cmt(s), Regimen().add(dose(0, R * T, "iv", T)), OutputGrid::at({T}), opt);
             const double tol = opt.solver == SolverKind::exact ? test::kSteadyStateRtol : test::kOdeTightRtol;
             EXPECT_NEAR(tr["C_plasma"][0], css, tol * css) << "1-cmt, " << to_string(opt.solver);
             std::printf("[ max err  ] 1-cmt steady state %-30s rel %.3e\n", to_string(opt.solver),
@@ -597,7 +629,8 @@ TEST(ClosedForm, LongInfusionReachesRateOverClearance) {
         const double cl = 60 * s.k10 * s.V1();   // L/h
         const double css = 1000.0 * R / cl;
         for (const SimOptions& opt : {exact_options(), dopri5_tight()}) {
-            const Trajectory tr = simulate(two_cmt(s), Regimen().add(dose(0, R * T, "iv", T)), OutputGrid::at({T}), opt);
+            const Trajectory tr =
+                simulate(two_cmt(s), Regimen().add(dose(0, R * T, "iv", T)), OutputGrid::at({T}), opt);
             const double tol = opt.solver == SolverKind::exact ? test::kSteadyStateRtol : test::kOdeTightRtol;
             EXPECT_NEAR(tr["C_plasma"][0], css, tol * css) << "2-cmt, " << to_string(opt.solver);
             std::printf("[ max err  ] 2-cmt steady state %-30s rel %.3e\n", to_string(opt.solver),
@@ -637,5 +670,5 @@ TEST(ClosedForm, OdeErrorShrinksWithTolerance) {
     }
 }
 
-}  // namespace
-}  // namespace ketasim
+}   // namespace
+}   // namespace ketasim

@@ -17,8 +17,14 @@ TEST(Sobol, FirstPointsEqualJoeKuo) {
     // The first 8 points in 3 dimensions of the Joe-Kuo new-joe-kuo-6.21201 sequence (Gray-code
     // order; as printed by scipy.stats.qmc.Sobol(3, scramble=False).random(8)). Dyadic values:
     // exact equality.
-    const double want[8][3] = {{0, 0, 0},         {0.5, 0.5, 0.5},     {0.75, 0.25, 0.25},  {0.25, 0.75, 0.75},
-                               {0.375, 0.375, 0.625}, {0.875, 0.875, 0.125}, {0.625, 0.125, 0.875}, {0.125, 0.625, 0.375}};
+    const double want[8][3] = {{0, 0, 0},
+                               {0.5, 0.5, 0.5},
+                               {0.75, 0.25, 0.25},
+                               {0.25, 0.75, 0.75},
+                               {0.375, 0.375, 0.625},
+                               {0.875, 0.875, 0.125},
+                               {0.625, 0.125, 0.875},
+                               {0.125, 0.625, 0.375}};
     const ks::SobolSequence s(3);
     for (int i = 0; i < 8; ++i) {
         double x[3];
@@ -77,7 +83,7 @@ std::vector<ks::Factor> unit_factors(int d) {
     for (int j = 0; j < d; ++j) f.push_back({"x" + std::to_string(j), {ks::DistributionKind::uniform, 0.0, 1.0}});
     return f;
 }
-}  // namespace
+}   // namespace
 
 TEST(LatinHypercube, EachStratumHitOncePerDimension) {
     for (std::size_t n : {1u, 2u, 7u, 64u, 1000u, 4097u}) {
@@ -92,7 +98,8 @@ TEST(LatinHypercube, EachStratumHitOncePerDimension) {
             }
         }
         for (int j = 0; j < 5; ++j)
-            for (std::size_t k = 0; k < n; ++k) EXPECT_EQ(hits[j][k], 1) << "n " << n << " dim " << j << " stratum " << k;
+            for (std::size_t k = 0; k < n; ++k)
+                EXPECT_EQ(hits[j][k], 1) << "n " << n << " dim " << j << " stratum " << k;
     }
 }
 
@@ -125,7 +132,8 @@ TEST(Distribution, InverseCdfsAgainstClosedForms) {
     EXPECT_NEAR(ks::normal_quantile(0.8413447460685429), 1.0, 1e-13);
     EXPECT_NEAR(ks::normal_quantile(1e-10), -6.361340902404056, 1e-12);
     EXPECT_NEAR(ks::normal_quantile(1 - 1e-10), 6.361340889697422, 1e-6);   // 1 - p rounds in double
-    for (double p : {1e-300, 1e-8, 0.01, 0.3, 0.5, 0.77, 0.99}) EXPECT_NEAR(ks::normal_cdf(ks::normal_quantile(p)), p, 1e-14 * std::max(p, 1e-14));
+    for (double p : {1e-300, 1e-8, 0.01, 0.3, 0.5, 0.77, 0.99})
+        EXPECT_NEAR(ks::normal_cdf(ks::normal_quantile(p)), p, 1e-14 * std::max(p, 1e-14));
     ks::Distribution u{ks::DistributionKind::uniform, 2.0, 6.0};
     EXPECT_EQ(u.quantile(0.25), 3.0);
     ks::Distribution lu{ks::DistributionKind::log_uniform, 1.0, 100.0};
@@ -151,7 +159,8 @@ TEST(Factor, ParsesKindsArgumentsAndUnits) {
     EXPECT_EQ(a.name, "ka_n");
     EXPECT_EQ(a.distribution.a, 1.0);
     EXPECT_EQ(a.distribution.b, 5.0);
-    const ks::Factor w = ks::parse_factor("weight = normal(mean=70 kg, sd=15 kg, lower=40 kg, upper=150 kg)", "--factor", &m);
+    const ks::Factor w =
+        ks::parse_factor("weight = normal(mean=70 kg, sd=15 kg, lower=40 kg, upper=150 kg)", "--factor", &m);
     EXPECT_EQ(w.distribution.kind, ks::DistributionKind::normal);
     EXPECT_EQ(w.distribution.lower, 40.0);
     const ks::Factor l = ks::parse_factor("Qh", "lognormal(median=151, cv=30%)", "factors['Qh']", &m);
@@ -175,7 +184,8 @@ TEST(Factor, BadInputNamesFlagValueAndRule) {
         }
         return std::string("no error");
     };
-    EXPECT_NE(msg("ka_n=uniform(5, 1)").find("upper = 1 must be > lower (5)"), std::string::npos) << msg("ka_n=uniform(5, 1)");
+    EXPECT_NE(msg("ka_n=uniform(5, 1)").find("upper = 1 must be > lower (5)"), std::string::npos)
+        << msg("ka_n=uniform(5, 1)");
     EXPECT_NE(msg("nope=uniform(1, 2)").find("neither a parameter"), std::string::npos);
     EXPECT_NE(msg("ka_n=gamma(1, 2)").find("is not a distribution"), std::string::npos);
     EXPECT_NE(msg("ka_n=uniform(1)").find("needs upper"), std::string::npos);

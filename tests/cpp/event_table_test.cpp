@@ -58,11 +58,12 @@ protected:
 };
 
 TEST_F(EventTableTest, DosesAndObservations) {
-    const auto t = load_event_table(write("a.csv", "ID,TIME,AMT,CMT,EVID\n"
-                                                   "1,0,25,iv,1\n"
-                                                   "1,0.5,0,iv,0\n"
-                                                   "1,1,.,.,0\n"
-                                                   "1,24,30,oral,1\n"));
+    const auto t = load_event_table(write("a.csv",
+                                          "ID,TIME,AMT,CMT,EVID\n"
+                                          "1,0,25,iv,1\n"
+                                          "1,0.5,0,iv,0\n"
+                                          "1,1,.,.,0\n"
+                                          "1,24,30,oral,1\n"));
     ASSERT_EQ(t.regimen.events.size(), 2u);
     EXPECT_EQ(t.regimen.events[0].time, 0.0);
     EXPECT_EQ(t.regimen.events[0].amount, 25.0);
@@ -86,10 +87,11 @@ TEST_F(EventTableTest, ColumnNamesAreCaseInsensitiveAndOnlyTimeIsRequired) {
 }
 
 TEST_F(EventTableTest, UnitsInTheHeader) {
-    const auto t = load_event_table(write("a.csv", "TIME[min],AMT[mg/kg],DUR[min],EVID\n"
-                                                   "0,0.5,40,1\n"
-                                                   "2880,0.5,40,1\n"
-                                                   "90,0,0,0\n"));
+    const auto t = load_event_table(write("a.csv",
+                                          "TIME[min],AMT[mg/kg],DUR[min],EVID\n"
+                                          "0,0.5,40,1\n"
+                                          "2880,0.5,40,1\n"
+                                          "90,0,0,0\n"));
     ASSERT_EQ(t.regimen.events.size(), 2u);
     EXPECT_EQ(t.regimen.events[0].duration, 40.0 / 60.0);   // exact, as written in code
     EXPECT_TRUE(t.regimen.events[0].per_kg);
@@ -129,11 +131,12 @@ TEST_F(EventTableTest, IiAndAddlRepeat) {
 }
 
 TEST_F(EventTableTest, CmtByRouteCompartmentNameAndNumber) {
-    const auto t = load_event_table(write("a.csv", "TIME,AMT,CMT\n"
-                                                   "0,28,intranasal\n"
-                                                   "1,5,liver\n"
-                                                   "2,5,4\n"
-                                                   "3,5,oral\n"),
+    const auto t = load_event_table(write("a.csv",
+                                          "TIME,AMT,CMT\n"
+                                          "0,28,intranasal\n"
+                                          "1,5,liver\n"
+                                          "2,5,4\n"
+                                          "3,5,oral\n"),
                                     &esketamine());
     ASSERT_EQ(t.regimen.events.size(), 4u);
     EXPECT_EQ(t.regimen.events[0].route, "intranasal");
@@ -143,11 +146,12 @@ TEST_F(EventTableTest, CmtByRouteCompartmentNameAndNumber) {
     EXPECT_EQ(t.regimen.events[3].route, "oral");            // a route name wins over a compartment name
     EXPECT_TRUE(t.regimen.events[3].compartment.empty());
     const auto num = load_event_table(write("b.csv", "TIME,AMT,CMT\n0,5,3\n"), &esketamine());
-    EXPECT_EQ(num.regimen.events[0].compartment, "oral");    // numbers address compartments
+    EXPECT_EQ(num.regimen.events[0].compartment, "oral");   // numbers address compartments
 }
 
 TEST_F(EventTableTest, DeviceColumnAndNoDeviceLogicOtherwise) {
-    const auto with = load_event_table(write("a.csv", "TIME[min],AMT,CMT,DEVICE\n0,28,intranasal,1\n5,28,intranasal,2\n"));
+    const auto with =
+        load_event_table(write("a.csv", "TIME[min],AMT,CMT,DEVICE\n0,28,intranasal,1\n5,28,intranasal,2\n"));
     EXPECT_EQ(with.regimen.events[1].device, 2);
     const auto without = load_event_table(write("b.csv", "TIME[min],AMT,CMT\n0,28,intranasal\n5,28,intranasal\n"));
     EXPECT_EQ(without.regimen.events[0].device, 1);
@@ -189,13 +193,14 @@ TEST_F(EventTableTest, UnsortedTimesAreSorted) {
 }
 
 TEST_F(EventTableTest, CommentsBlankLinesQuotesCrlfAndExtraColumns) {
-    const auto t = load_event_table(write("a.csv", "\xEF\xBB\xBF# provenance: hand-written\r\n"
-                                                   "\r\n"
-                                                   "\"ID\", TIME ,AMT,CMT,DV,WT\r\n"
-                                                   "  # a comment between rows\r\n"
-                                                   "1,0,10,\"iv\",.,70\r\n"
-                                                   "\r\n"
-                                                   "1,\"2\",0,\"a,b\",12.5,70\r\n"),
+    const auto t = load_event_table(write("a.csv",
+                                          "\xEF\xBB\xBF# provenance: hand-written\r\n"
+                                          "\r\n"
+                                          "\"ID\", TIME ,AMT,CMT,DV,WT\r\n"
+                                          "  # a comment between rows\r\n"
+                                          "1,0,10,\"iv\",.,70\r\n"
+                                          "\r\n"
+                                          "1,\"2\",0,\"a,b\",12.5,70\r\n"),
                                     nullptr, -1, {"WT"});
     EXPECT_EQ(t.covariate_columns, (std::vector<std::string>{"WT"}));
     ASSERT_EQ(t.regimen.events.size(), 1u);
@@ -233,10 +238,11 @@ TEST_F(EventTableTest, SimulatingTheTableEqualsSimulatingTheRegimen) {
     EXPECT_EQ(from_csv.dose_total_mg, 56.0);
 
     // IV per kg over 40 min on days 0 and 2, plus a direct input into the liver by number.
-    const auto iv = load_event_table(write("iv.csv", "TIME[h],AMT[mg/kg],DUR[min],CMT\n"
-                                                     "0,0.5,40,iv\n"
-                                                     "48,0.5,40,iv\n"
-                                                     "50,0.1,0,7\n"),
+    const auto iv = load_event_table(write("iv.csv",
+                                           "TIME[h],AMT[mg/kg],DUR[min],CMT\n"
+                                           "0,0.5,40,iv\n"
+                                           "48,0.5,40,iv\n"
+                                           "50,0.1,0,7\n"),
                                      &m);
     Regimen code = Regimen::iv_infusion(0.5, 40.0 / 60.0, {0.0, 48.0}, true);
     DoseEvent liver;
@@ -318,7 +324,8 @@ TEST_F(EventTableTest, CmtErrors) {
     expect_error("TIME,AMT,CMT\n0,10,2\n", 2, {"column CMT", "value '2'", "needs the model"});
     expect_error("TIME,AMT,CMT\n0,10,10\n", 2, {"column CMT", "value '10'", "1 to 9"}, &esketamine());
     expect_error("TIME,AMT,CMT\n0,10,0\n", 2, {"column CMT", "value '0'"}, &esketamine());
-    expect_error("TIME,AMT,CMT\n0,10,nose\n", 2, {"column CMT", "value 'nose'", "intranasal", "central"}, &esketamine());
+    expect_error("TIME,AMT,CMT\n0,10,nose\n", 2, {"column CMT", "value 'nose'", "intranasal", "central"},
+                 &esketamine());
     expect_error("TIME,AMT,CMT,DUR\n0,28,intranasal,0.5\n", 2, {"column DUR", "value '0.5'", "intranasal", "iv"},
                  &esketamine());
 }
@@ -365,5 +372,5 @@ TEST_F(EventTableTest, UnknownColumnsNameTheClosestKnownOne) {
     expect_error("TIME,AMT,WGT\n0,35,70\n", 1, {"column WGT"});
 }
 
-}  // namespace
-}  // namespace ketasim
+}   // namespace
+}   // namespace ketasim

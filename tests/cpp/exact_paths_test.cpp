@@ -93,7 +93,7 @@ Trajectory run(const Case& c, detail::ExactPath path) {
 
 bool same_values(const Trajectory& a, const Trajectory& b) { return a.values == b.values; }
 
-}  // namespace
+}   // namespace
 
 TEST(ExactPaths, NearEqualRatesSweepAcrossTheSwitch) {
     bool saw_spectral = false, saw_pade = false;
@@ -113,13 +113,16 @@ TEST(ExactPaths, NearEqualRatesSweepAcrossTheSwitch) {
             // The forced eigenbasis loses accuracy as cond(V) ~ 2 / |delta| grows (the reason for the
             // switch): held to eps * cond(V) with a factor 100 for the steps and the closed form.
             const double spectral_rtol = std::max(test::kExactRtol, 100 * 2.2e-16 * 2.0 / std::fabs(delta));
-            EXPECT_LE(worst_ratio(c, spectral, spectral_rtol, test::kConcAtol, &rel_spectral), 1.0) << label << " spectral";
+            EXPECT_LE(worst_ratio(c, spectral, spectral_rtol, test::kConcAtol, &rel_spectral), 1.0)
+                << label << " spectral";
             const bool is_spectral = same_values(automatic, spectral), is_pade = same_values(automatic, pade);
             EXPECT_TRUE(is_spectral || is_pade) << label << ": the automatic run matches neither forced path";
             saw_spectral |= is_spectral;
             saw_pade |= is_pade;
-            std::printf("[ near-eq  ] ka/k - 1 = %+.0e  automatic = %-8s max rel err: pade %.2e  spectral %.2e  automatic %.2e\n",
-                        delta, is_spectral ? "spectral" : "pade", rel_pade, rel_spectral, rel_auto);
+            std::printf(
+                "[ near-eq  ] ka/k - 1 = %+.0e  automatic = %-8s max rel err: pade %.2e  spectral %.2e  automatic "
+                "%.2e\n",
+                delta, is_spectral ? "spectral" : "pade", rel_pade, rel_spectral, rel_auto);
         }
     // The sweep must actually cross the switch.
     EXPECT_TRUE(saw_spectral);

@@ -121,7 +121,8 @@ target = "central"
 [[outputs]]
 name = "C_plasma"
 compartment = "central"
-)", "metrics_test");
+)",
+                       "metrics_test");
 }
 
 TEST(Metrics, OnASimulatedBolusAucInfIsDoseOverClearance) {
@@ -166,10 +167,17 @@ TEST(MetricRegistry, EveryEntryReadsItsOwnField) {
     Metrics m;
     m.cmax = 1, m.tmax = 2, m.auc_0_t = 3, m.auc_0_inf = 4, m.lambda_z = 5, m.half_life = 6, m.terminal_r2 = 7;
     m.terminal_start = 8, m.time_above = 9, m.time_to_threshold = 10, m.time_below_after_peak = 11;
-    const std::vector<std::pair<std::string, double>> expect = {
-        {"cmax", 1}, {"tmax", 2}, {"auc_0_t", 3}, {"auc_0_inf", 4}, {"lambda_z", 5}, {"half_life", 6},
-        {"terminal_r2", 7}, {"terminal_start", 8}, {"time_above", 9}, {"time_to_threshold", 10},
-        {"time_below_after_peak", 11}};
+    const std::vector<std::pair<std::string, double>> expect = {{"cmax", 1},
+                                                                {"tmax", 2},
+                                                                {"auc_0_t", 3},
+                                                                {"auc_0_inf", 4},
+                                                                {"lambda_z", 5},
+                                                                {"half_life", 6},
+                                                                {"terminal_r2", 7},
+                                                                {"terminal_start", 8},
+                                                                {"time_above", 9},
+                                                                {"time_to_threshold", 10},
+                                                                {"time_below_after_peak", 11}};
     ASSERT_EQ(metric_registry().size(), expect.size());
     for (std::size_t i = 0; i < expect.size(); ++i) {
         EXPECT_EQ(metric_registry()[i].name, expect[i].first);
@@ -371,5 +379,5 @@ TEST(Metrics, EmptyCurveIsRejected) {
     EXPECT_THROW(compute_metrics(t, nullptr), InputError);
 }
 
-}  // namespace
-}  // namespace ketasim
+}   // namespace
+}   // namespace ketasim

@@ -53,7 +53,7 @@ void expect_error(const std::string& text, std::initializer_list<std::string> fr
     }
 }
 
-}  // namespace
+}   // namespace
 
 TEST(ModelToml, EveryLibraryModelLoadsWithSourcesAndUnits) {
     const auto entries = list_models(kModels);
@@ -131,7 +131,8 @@ TEST(ModelToml, NegativeRateRejected) {
 }
 
 TEST(ModelToml, UnknownUnitRejected) {
-    expect_error(replace(kMinimal, "unit = \"1/h\"", "unit = \"furlongs\""), {"bad.toml:8", "parameters.k.unit", "furlongs"});
+    expect_error(replace(kMinimal, "unit = \"1/h\"", "unit = \"furlongs\""),
+                 {"bad.toml:8", "parameters.k.unit", "furlongs"});
 }
 
 TEST(ModelToml, UnitOfWrongDimensionForVolume) {
@@ -143,7 +144,8 @@ TEST(ModelToml, MissingSourceRejected) {
 }
 
 TEST(ModelToml, UnknownKeyRejected) {
-    expect_error(replace(kMinimal, "unit = \"L\"", "unit = \"L\"\nvalu = 3"), {"bad.toml:", "parameters.V.valu", "unknown key"});
+    expect_error(replace(kMinimal, "unit = \"L\"", "unit = \"L\"\nvalu = 3"),
+                 {"bad.toml:", "parameters.V.valu", "unknown key"});
 }
 
 TEST(ModelToml, FlowToUnknownCompartment) {
@@ -160,7 +162,8 @@ TEST(ModelToml, UnknownRouteKind) {
 
 TEST(ModelToml, FractionAboveOne) {
     std::string t = replace(kMinimal, "target = \"central\"", "target = \"central\"\nfraction = \"F\"");
-    t = replace(t, "[[compartments]]", "[parameters.F]\nvalue = 1.5\nunit = \"1\"\nsource = \"test\"\n[[compartments]]");
+    t = replace(t, "[[compartments]]",
+                "[parameters.F]\nvalue = 1.5\nunit = \"1\"\nsource = \"test\"\n[[compartments]]");
     expect_error(t, {"parameters.F", "1.5", "[0, 1]"});
 }
 

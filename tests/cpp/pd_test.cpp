@@ -26,14 +26,14 @@ using test::close_enough;
 // Calibration targets are reproduced on the 1-min grid the fit used; the fit drives residuals to
 // ~1e-12 points, so 0.05 MADRS points (a tenth of the instrument's 1-point resolution, /2) only
 // allows for the file's values being rounded to 6 significant digits.
-constexpr double kTargetAtol = 0.05;           // MADRS points
+constexpr double kTargetAtol = 0.05;   // MADRS points
 // Peak time of the drug effect: the target is "~24 h"; the grid is 1 min, the fit puts
 // dE/dt = 0 at 24 h exactly, rounding of the file values moves it by minutes. 0.5 h.
-constexpr double kPeakTimeAtol = 0.5;          // h
+constexpr double kPeakTimeAtol = 0.5;   // h
 // Grid convergence of the (P, E) integration: Ce linear between exact PK samples has an error
 // O(dt^2 * Ce''); halving 1 min -> 0.5 min must change MADRS by less than 0.01 points (two
 // orders below the instrument's resolution) everywhere.
-constexpr double kGridConvergenceAtol = 0.01;  // MADRS points
+constexpr double kGridConvergenceAtol = 0.01;   // MADRS points
 // Refit versus file values: the file keeps 6 significant digits.
 constexpr double kRefitRtol = 1e-4;
 // The two PD solvers (ARCHITECTURE.md: "relative error < 1e-6 at tight tolerance"): the
@@ -59,7 +59,6 @@ std::string input_error(F f) {
     return "";
 }
 
-
 Trajectory single_iv(double mg_per_kg, double t_end_h, double dt_h = 1.0 / 60.0) {
     return simulate(clements(), Regimen::iv_infusion(mg_per_kg, 40.0 / 60.0, {0.0}, true),
                     OutputGrid::uniform(0.0, t_end_h, dt_h));
@@ -84,7 +83,7 @@ TEST(SigmoidEmax, HalfAtEc50MonotoneAndBounded) {
         EXPECT_LT(sigmoid_emax(158.0 / 2, 100.0, 158.0, h), 50.0);
     }
     EXPECT_EQ(sigmoid_emax(0.0, 100.0, 158.0, 3.0), 0.0);
-    EXPECT_EQ(sigmoid_emax(-1e-15, 100.0, 158.0, 3.0), 0.0);   // roundoff below zero
+    EXPECT_EQ(sigmoid_emax(-1e-15, 100.0, 158.0, 3.0), 0.0);              // roundoff below zero
     EXPECT_NEAR(sigmoid_emax(1e300, 100.0, 158.0, 50.0), 100.0, 1e-12);   // no overflow
 }
 
@@ -117,14 +116,16 @@ TEST(PdParameters, LibraryFilesLoadAndCalibratedAreMarked) {
     }
     EXPECT_NO_THROW(AcuteEffectModel::from_parameters(load_library_pd("acute_effects", models_dir())).validate());
     EXPECT_NO_THROW(SymptomModel::from_parameters(load_library_pd("madrs", models_dir())).validate());
-    EXPECT_EQ(SymptomModel::from_parameters(load_library_pd("madrs", models_dir())).structure, SymptomStructure::madrs_v2);
+    EXPECT_EQ(SymptomModel::from_parameters(load_library_pd("madrs", models_dir())).structure,
+              SymptomStructure::madrs_v2);
     EXPECT_EQ(SymptomModel::from_parameters(load_library_pd("madrs_v1", models_dir())).structure,
               SymptomStructure::madrs_v1);
 }
 
 TEST(PdParameters, ErrorsNameFileLineKeyValueRule) {
     const std::string bad_calibrated =
-        "name = \"x\"\n[parameters.a]\nvalue = 1.0\nunit = \"1\"\ndescription = \"d\"\nsource = \"paper\"\ncalibrated = true\n";
+        "name = \"x\"\n[parameters.a]\nvalue = 1.0\nunit = \"1\"\ndescription = \"d\"\nsource = \"paper\"\ncalibrated "
+        "= true\n";
     try {
         parse_pd_parameters(bad_calibrated, "x.toml");
         FAIL() << "no throw";
@@ -136,7 +137,8 @@ TEST(PdParameters, ErrorsNameFileLineKeyValueRule) {
         parse_pd_parameters(typo, "x.toml");
         FAIL() << "no throw";
     } catch (const InputError& e) {
-        EXPECT_NE(std::string(e.what()).find("x.toml:4: parameters.a.units: unknown key"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("x.toml:4: parameters.a.units: unknown key"), std::string::npos)
+            << e.what();
     }
     PdParameterSet lib = load_library_pd("acute_effects", models_dir());
     for (auto& q : lib.parameters)
@@ -164,7 +166,8 @@ TEST(PdParameters, UnitsAreConvertedOrRejectedAndNamesChecked) {
         return p;
     };
     const SymptomModel base = SymptomModel::from_parameters(lib);
-    EXPECT_EQ(SymptomModel::from_parameters(with("ec50", base.ec50 / 1000.0, "mg/L")).ec50, base.ec50 / 1000.0 * 1000.0);
+    EXPECT_EQ(SymptomModel::from_parameters(with("ec50", base.ec50 / 1000.0, "mg/L")).ec50,
+              base.ec50 / 1000.0 * 1000.0);
     EXPECT_DOUBLE_EQ(SymptomModel::from_parameters(with("k_on", base.k_on / 60.0, "1/min")).k_on, base.k_on);
     auto expect_msg = [](const PdParameterSet& p, const std::vector<std::string>& parts) {
         try {
@@ -238,7 +241,8 @@ ke0 = "ke0"
     for (std::size_t i = 0; i < tr.time.size(); ++i) {
         const double t = tr.time[i];
         const double want = D / V * 1000.0 * ke0 / (ke0 - k) * (std::exp(-k * t) - std::exp(-ke0 * t));
-        EXPECT_TRUE(close_enough(ce[i], want, test::kExactRtol, test::kConcAtol)) << "t=" << t << " " << ce[i] << " vs " << want;
+        EXPECT_TRUE(close_enough(ce[i], want, test::kExactRtol, test::kConcAtol))
+            << "t=" << t << " " << ce[i] << " vs " << want;
         if (t > 0 && t < 0.5) {
             EXPECT_LT(ce[i], cp[i]) << "Ce lags the plasma early, t=" << t;
         }
@@ -254,16 +258,16 @@ ke0 = "ke0"
 // Every fit is on the default IV model (Clements, 70 kg, racemic 0.5 mg/kg over 40 min), exact PK.
 
 constexpr double kInfusionEndMin = 40.0;
-constexpr double kDischargeTargetAfterEndMin = 37.5;     // middle of the clinic's 30-45 min
-constexpr double kSbpPeakTargetMin = 30.0;               // Riva-Posse 2018: largest mean rise at 30 min
-constexpr double kSbpPeakTargetMmHg = 3.3;               // ... of +3.3 mmHg
-constexpr int kCourseSessions = 6;                       // assumption: the Rodrigues 2022 course as 6 sessions
+constexpr double kDischargeTargetAfterEndMin = 37.5;   // middle of the clinic's 30-45 min
+constexpr double kSbpPeakTargetMin = 30.0;             // Riva-Posse 2018: largest mean rise at 30 min
+constexpr double kSbpPeakTargetMmHg = 3.3;             // ... of +3.3 mmHg
+constexpr int kCourseSessions = 6;                     // assumption: the Rodrigues 2022 course as 6 sessions
 struct Incidence {
     const char* name;
     double course;   // over the course (Rodrigues 2022, n = 203)
 };
-constexpr Incidence kIncidences[] = {{"nausea", 0.133}, {"dizziness", 0.452}, {"drowsiness", 0.564},
-                                     {"dissociation", 0.356}};
+constexpr Incidence kIncidences[] = {
+    {"nausea", 0.133}, {"dizziness", 0.452}, {"drowsiness", 0.564}, {"dissociation", 0.356}};
 // Target tolerances. Discharge: the clinic's window itself (30-45 min after the end). SBP peak
 // time: one grid step (1 min) either side, the resolution of the course grid. SBP size: 0.05 mmHg,
 // below the 0.1 mmHg precision of the published mean. Incidences: 0.005 absolute (the published
@@ -365,8 +369,10 @@ TEST(AcuteCalibration, EveryTargetMetWithinTolerance) {
     EXPECT_LE(discharge_after_end, 45.0);
     EXPECT_NEAR(s[0].t_peak_sbp_h * 60.0, kSbpPeakTargetMin, kSbpPeakTimeTolMin);
     EXPECT_NEAR(s[0].peak_sbp, kSbpPeakTargetMmHg, kSbpPeakTolMmHg);
-    std::printf("targets: discharge %.0f min after the end (target 30-45, fit 37.5); SBP peak +%.3f mmHg (3.3) at "
-                "%.0f min (30)\n", discharge_after_end, s[0].peak_sbp, s[0].t_peak_sbp_h * 60.0);
+    std::printf(
+        "targets: discharge %.0f min after the end (target 30-45, fit 37.5); SBP peak +%.3f mmHg (3.3) at "
+        "%.0f min (30)\n",
+        discharge_after_end, s[0].peak_sbp, s[0].t_peak_sbp_h * 60.0);
     // Incidences over a 3x weekly course of 6 sessions (run_course: the per-course aggregation).
     CourseOptions o;
     o.models_dir = models_dir();
@@ -397,24 +403,26 @@ TEST(AcuteCalibration, UnfittedFactsAndPredictions) {
     // SBP peak within 30-40 min, +3 to +7 mmHg; back to baseline after the infusion, within 1.5 h:
     // below 1 mmHg (under the resolution of a cuff reading) at 90 min.
     EXPECT_LT(interpolate(a.time, a.sbp_rise.data(), 1.5), 1.0);
-    std::printf("IV 0.5 mg/kg: peak Ce %.1f ng/mL at %.0f min; dissociation %.1f%% at %.0f min; SBP +%.2f at %.0f min, "
-                "+%.2f at 40 min, +%.2f at 60 min, +%.2f at 90 min; discharge %.0f min after the start\n",
-                s[0].peak_ce, s[0].t_peak_ce_h * 60, s[0].peak_diss, s[0].t_peak_diss_h * 60, s[0].peak_sbp,
-                s[0].t_peak_sbp_h * 60, interpolate(a.time, a.sbp_rise.data(), 40.0 / 60),
-                interpolate(a.time, a.sbp_rise.data(), 1.0), interpolate(a.time, a.sbp_rise.data(), 1.5),
-                s[0].discharge_h * 60);
+    std::printf(
+        "IV 0.5 mg/kg: peak Ce %.1f ng/mL at %.0f min; dissociation %.1f%% at %.0f min; SBP +%.2f at %.0f min, "
+        "+%.2f at 40 min, +%.2f at 60 min, +%.2f at 90 min; discharge %.0f min after the start\n",
+        s[0].peak_ce, s[0].t_peak_ce_h * 60, s[0].peak_diss, s[0].t_peak_diss_h * 60, s[0].peak_sbp,
+        s[0].t_peak_sbp_h * 60, interpolate(a.time, a.sbp_rise.data(), 40.0 / 60),
+        interpolate(a.time, a.sbp_rise.data(), 1.0), interpolate(a.time, a.sbp_rise.data(), 1.5),
+        s[0].discharge_h * 60);
     // Esketamine (predictions): the label observes >= 2 h; TRANSFORM-2: resolved by 1.5 h.
     const Model esk = esketamine();
     const double scale = racemic_equivalent_scale(esk);
     for (double mg : {56.0, 84.0}) {
         const Trajectory te = simulate(esk, Regimen::intranasal(mg, {0.0}), OutputGrid::uniform(0.0, 8.0, 1.0 / 60));
         const auto se = session_acute_metrics(te, acute_effects(te, m, {0.0}, scale), m, {0.0}, scale);
-        std::printf("esketamine %.0f mg: peak Ce %.1f ng/mL (racemic-equivalent) at %.0f min; dissociation %.1f%% at "
-                    "%.0f min; SBP +%.2f at %.0f min; discharge %.0f min after the first spray; p nausea %.3f, "
-                    "dizziness %.3f, drowsiness %.3f, dissociation %.3f\n",
-                    mg, se[0].peak_ce, se[0].t_peak_ce_h * 60, se[0].peak_diss, se[0].t_peak_diss_h * 60, se[0].peak_sbp,
-                    se[0].t_peak_sbp_h * 60, se[0].discharge_h * 60, se[0].side_effects.nausea,
-                    se[0].side_effects.dizziness, se[0].side_effects.drowsiness, se[0].side_effects.dissociation);
+        std::printf(
+            "esketamine %.0f mg: peak Ce %.1f ng/mL (racemic-equivalent) at %.0f min; dissociation %.1f%% at "
+            "%.0f min; SBP +%.2f at %.0f min; discharge %.0f min after the first spray; p nausea %.3f, "
+            "dizziness %.3f, drowsiness %.3f, dissociation %.3f\n",
+            mg, se[0].peak_ce, se[0].t_peak_ce_h * 60, se[0].peak_diss, se[0].t_peak_diss_h * 60, se[0].peak_sbp,
+            se[0].t_peak_sbp_h * 60, se[0].discharge_h * 60, se[0].side_effects.nausea, se[0].side_effects.dizziness,
+            se[0].side_effects.drowsiness, se[0].side_effects.dissociation);
         EXPECT_FALSE(std::isnan(se[0].discharge_h)) << mg;
         // Sensitivity to the assumed racemic-equivalence factor (not used anywhere else).
         for (double f : {1.0, 1.5}) {
@@ -473,7 +481,9 @@ TEST(AcuteEffects, SbpGridHalvingConverges) {
 
 TEST(SideEffects, CourseIncidenceIsOneMinusProductOfComplements) {
     std::vector<SideEffectRisk> v(3);
-    v[0].nausea = 0.1; v[1].nausea = 0.2; v[2].nausea = 0.3;
+    v[0].nausea = 0.1;
+    v[1].nausea = 0.2;
+    v[2].nausea = 0.3;
     v[0].drowsiness = 1.0;
     const SideEffectRisk c = course_incidence(v);
     EXPECT_NEAR(c.nausea, 1.0 - 0.9 * 0.8 * 0.7, 1e-15);
@@ -513,7 +523,7 @@ TEST(Discharge, ToleranceShortensLaterSessions) {
     ASSERT_EQ(s.size(), 3u);
     EXPECT_NEAR(s[1].peak_diss / s[0].peak_diss, 0.7, 0.01);   // sessions 48 h apart: no carry-over
     EXPECT_NEAR(s[2].peak_diss / s[0].peak_diss, 0.49, 0.01);
-    EXPECT_NEAR(s[2].peak_sbp, s[0].peak_sbp, 0.05);           // no tolerance of BP
+    EXPECT_NEAR(s[2].peak_sbp, s[0].peak_sbp, 0.05);   // no tolerance of BP
 }
 
 // ---- symptom model ---------------------------------------------------------------------------
@@ -536,13 +546,16 @@ const SingleDose& single_dose() {
 TEST(SymptomModel, SingleDoseMatchesCalibrationTargets) {
     const auto& [m, c] = single_dose();
     ASSERT_EQ(m.baseline, 32.0);
-    EXPECT_NEAR(at(c, c.madrs, 24.0) - m.baseline, -16.5, kTargetAtol);            // Murrough 2013
-    EXPECT_NEAR(at(c, c.madrs_control, 24.0) - m.baseline, -8.8, kTargetAtol);     // midazolam control
+    EXPECT_NEAR(at(c, c.madrs, 24.0) - m.baseline, -16.5, kTargetAtol);          // Murrough 2013
+    EXPECT_NEAR(at(c, c.madrs_control, 24.0) - m.baseline, -8.8, kTargetAtol);   // midazolam control
     // Peak drug effect (control - ketamine) near 24 h.
     double best = -1, t_best = 0;
     for (std::size_t i = 0; i < c.time.size(); ++i) {
         const double d = c.madrs_control[i] - c.madrs[i];
-        if (d > best) { best = d; t_best = c.time[i]; }
+        if (d > best) {
+            best = d;
+            t_best = c.time[i];
+        }
     }
     EXPECT_NEAR(t_best, 24.0, kPeakTimeAtol);
     // Onset: superior from 40 min, visible within hours (>= 2 points by 4 h: checks, not fitted).
@@ -556,33 +569,33 @@ TEST(SymptomModel, SingleDoseMatchesCalibrationTargets) {
 }
 
 TEST(SymptomModel, BoundedForExtremeDosesAndBaselines) {
-  for (const char* name : {"madrs", "madrs_v1"}) {
-    const SymptomModel file = SymptomModel::from_parameters(load_library_pd(name, models_dir()));
-    const Trajectory zero = single_iv(1e-9, 48.0, 0.1);
-    const Trajectory huge = single_iv(50.0, 48.0, 0.1);   // 100x the 0.5 mg/kg dose
-    for (double b : {0.0, 32.0, 60.0}) {
-        SymptomModel m = file;
-        m.baseline = b;
-        m.emax_p = 1.0;
-        for (const Trajectory* tr : {&zero, &huge}) {
-            const SymptomCurve c = simulate_symptoms(*tr, m, 0.0);
-            for (std::size_t i = 0; i < c.time.size(); ++i) {
-                ASSERT_GE(c.madrs[i], 0.0);
-                ASSERT_LE(c.madrs[i], 60.0);
-                ASSERT_LE(c.madrs[i], b + 1e-12);
-                ASSERT_GE(c.P[i], 0.0);
-                ASSERT_LE(c.P[i], 1.0);
-                ASSERT_GE(c.C[i], 0.0);
-                ASSERT_LE(c.C[i], 1.0);
-                ASSERT_GE(c.E[i], 0.0);
-                ASSERT_LE(c.E[i], 1.0);
+    for (const char* name : {"madrs", "madrs_v1"}) {
+        const SymptomModel file = SymptomModel::from_parameters(load_library_pd(name, models_dir()));
+        const Trajectory zero = single_iv(1e-9, 48.0, 0.1);
+        const Trajectory huge = single_iv(50.0, 48.0, 0.1);   // 100x the 0.5 mg/kg dose
+        for (double b : {0.0, 32.0, 60.0}) {
+            SymptomModel m = file;
+            m.baseline = b;
+            m.emax_p = 1.0;
+            for (const Trajectory* tr : {&zero, &huge}) {
+                const SymptomCurve c = simulate_symptoms(*tr, m, 0.0);
+                for (std::size_t i = 0; i < c.time.size(); ++i) {
+                    ASSERT_GE(c.madrs[i], 0.0);
+                    ASSERT_LE(c.madrs[i], 60.0);
+                    ASSERT_LE(c.madrs[i], b + 1e-12);
+                    ASSERT_GE(c.P[i], 0.0);
+                    ASSERT_LE(c.P[i], 1.0);
+                    ASSERT_GE(c.C[i], 0.0);
+                    ASSERT_LE(c.C[i], 1.0);
+                    ASSERT_GE(c.E[i], 0.0);
+                    ASSERT_LE(c.E[i], 1.0);
+                }
             }
         }
+        SymptomModel m = file;
+        m.baseline = 61;
+        EXPECT_THROW(m.validate(), InputError);
     }
-    SymptomModel m = file;
-    m.baseline = 61;
-    EXPECT_THROW(m.validate(), InputError);
-  }
 }
 
 TEST(SymptomModel, GridHalvingConverges) {
@@ -670,13 +683,13 @@ TEST(ClinicalMetrics, HandBuiltCurve) {
     c.time = {0, 1, 2, 3, 4, 5, 6};
     c.madrs = {30, 25, 14, 9, 12, 16, 20};
     const ClinicalMetrics x = clinical_metrics(c, m, {0.0, 2.5});
-    EXPECT_EQ(x.onset_h, 2.0);        // 20% fall: <= 24; 25 at t = 1 is not
+    EXPECT_EQ(x.onset_h, 2.0);   // 20% fall: <= 24; 25 at t = 1 is not
     EXPECT_EQ(x.response_h, 2.0);
     EXPECT_EQ(x.remission_h, 3.0);
     EXPECT_EQ(x.sessions_to_response, 1);
     EXPECT_TRUE(x.response_lost);
-    EXPECT_EQ(x.response_duration_h, 3.0);      // lost at t = 5 (16 > 15)
-    EXPECT_EQ(x.relapse_after_last_h, 2.5);     // 5 - 2.5
+    EXPECT_EQ(x.response_duration_h, 3.0);    // lost at t = 5 (16 > 15)
+    EXPECT_EQ(x.relapse_after_last_h, 2.5);   // 5 - 2.5
     EXPECT_EQ(x.min_madrs, 9.0);
 }
 
@@ -688,8 +701,8 @@ TEST(Schedules, StandardRegimens) {
     EXPECT_TRUE(three.regimen.events[0].per_kg);
     EXPECT_EQ(iv_course(clements(), 2, 4).session_starts_h.size(), 8u);
     const CourseSpec esk = esketamine_induction(esketamine());
-    EXPECT_EQ(esk.session_starts_h.size(), 12u);                   // 8 + 4
-    EXPECT_EQ(esk.regimen.events.size(), 2u + 11u * 3u);           // 56 mg = 2 devices, then 84 mg = 3
+    EXPECT_EQ(esk.session_starts_h.size(), 12u);           // 8 + 4
+    EXPECT_EQ(esk.regimen.events.size(), 2u + 11u * 3u);   // 56 mg = 2 devices, then 84 mg = 3
     EXPECT_DOUBLE_EQ(esk.session_starts_h.back(), 24.0 * 49.0);
     EXPECT_EQ(esk.model.name, "esketamine_nasal");
     EXPECT_THROW(iv_course(clements(), 4, 2), InputError);
@@ -758,7 +771,6 @@ TEST(Course, SixIvSessionsPrediction) {
 
 // ---- courses from regimen files ----------------------------------------------------------------
 
-
 Regimen regimen_file(const std::string& name) { return load_regimen(models_dir() + "/regimens/" + name); }
 
 // Largest |a - b| / max|b| over a curve.
@@ -770,47 +782,47 @@ double max_rel_to_peak(const std::vector<double>& a, const std::vector<double>& 
 }
 
 TEST(Course, BothPdSolversAgreeOnTheFullPkPdSystem) {
-  for (const char* file : {"madrs", "madrs_v1"}) {   // structures madrs_v2 and madrs_v1
-    const SymptomModel sm = SymptomModel::from_parameters(load_library_pd(file, models_dir()));
-    const AcuteEffectModel am = AcuteEffectModel::from_parameters(load_library_pd("acute_effects", models_dir()));
-    struct Case {
-        std::string what;
-        CourseSpec spec;
-        double follow_up_h;
-    };
-    // Six IV infusions (IV route, racemic) and the esketamine induction's first two weeks (nasal
-    // devices, swallowed fraction, metabolite chain, Ce scaled x2).
-    const std::vector<Case> cases = {
-        {"6 IV sessions", iv_course_on_days(clements(), {0, 2, 4, 7, 9, 11}), 7 * 24.0},
-        {"esketamine induction, 2 weeks", esketamine_induction(esketamine(), 2), 7 * 24.0}};
-    for (const auto& c : cases) {
-        CourseOptions o;
-        o.models_dir = models_dir();
-        o.follow_up_h = c.follow_up_h;
-        o.symptom.rtol = kPdSolverOdeRtol;
-        o.symptom.atol = kPdSolverOdeAtol;
-        o.pd_solver = PdSolver::semi_analytic;
-        const CourseResult semi = run_course(c.spec, am, sm, o);
-        o.pd_solver = PdSolver::coupled_ode;
-        const CourseResult coupled = run_course(c.spec, am, sm, o);
-        ASSERT_EQ(semi.symptoms.time, coupled.symptoms.time);
-        const double e_madrs = max_rel_to_peak(coupled.symptoms.madrs, semi.symptoms.madrs);
-        const double e_p = max_rel_to_peak(coupled.symptoms.P, semi.symptoms.P);
-        const double e_e = max_rel_to_peak(coupled.symptoms.E, semi.symptoms.E);
-        const double e_c = max_rel_to_peak(coupled.symptoms.C, semi.symptoms.C);
-        const double e_ce = max_rel_to_peak(coupled.symptoms.ce, semi.symptoms.ce);
-        EXPECT_LT(e_madrs, kPdSolverRtol) << c.what << " " << file;
-        EXPECT_LT(e_p, kPdSolverRtol) << c.what;
-        EXPECT_LT(e_c, kPdSolverRtol) << c.what;
-        EXPECT_LT(e_e, kPdSolverRtol) << c.what;
-        EXPECT_LT(e_ce, kPdSolverRtol) << c.what;
-        // And what a clinician reads off the course is the same.
-        ASSERT_EQ(semi.sessions.size(), coupled.sessions.size());
-        EXPECT_EQ(semi.clinical.sessions_to_response, coupled.clinical.sessions_to_response) << c.what;
-        std::printf("[ pd solvers ] %-8s %-32s max rel (to peak): MADRS %.2e  P %.2e  C %.2e  E %.2e  Ce %.2e\n",
-                    file, c.what.c_str(), e_madrs, e_p, e_c, e_e, e_ce);
+    for (const char* file : {"madrs", "madrs_v1"}) {   // structures madrs_v2 and madrs_v1
+        const SymptomModel sm = SymptomModel::from_parameters(load_library_pd(file, models_dir()));
+        const AcuteEffectModel am = AcuteEffectModel::from_parameters(load_library_pd("acute_effects", models_dir()));
+        struct Case {
+            std::string what;
+            CourseSpec spec;
+            double follow_up_h;
+        };
+        // Six IV infusions (IV route, racemic) and the esketamine induction's first two weeks (nasal
+        // devices, swallowed fraction, metabolite chain, Ce scaled x2).
+        const std::vector<Case> cases = {
+            {"6 IV sessions", iv_course_on_days(clements(), {0, 2, 4, 7, 9, 11}), 7 * 24.0},
+            {"esketamine induction, 2 weeks", esketamine_induction(esketamine(), 2), 7 * 24.0}};
+        for (const auto& c : cases) {
+            CourseOptions o;
+            o.models_dir = models_dir();
+            o.follow_up_h = c.follow_up_h;
+            o.symptom.rtol = kPdSolverOdeRtol;
+            o.symptom.atol = kPdSolverOdeAtol;
+            o.pd_solver = PdSolver::semi_analytic;
+            const CourseResult semi = run_course(c.spec, am, sm, o);
+            o.pd_solver = PdSolver::coupled_ode;
+            const CourseResult coupled = run_course(c.spec, am, sm, o);
+            ASSERT_EQ(semi.symptoms.time, coupled.symptoms.time);
+            const double e_madrs = max_rel_to_peak(coupled.symptoms.madrs, semi.symptoms.madrs);
+            const double e_p = max_rel_to_peak(coupled.symptoms.P, semi.symptoms.P);
+            const double e_e = max_rel_to_peak(coupled.symptoms.E, semi.symptoms.E);
+            const double e_c = max_rel_to_peak(coupled.symptoms.C, semi.symptoms.C);
+            const double e_ce = max_rel_to_peak(coupled.symptoms.ce, semi.symptoms.ce);
+            EXPECT_LT(e_madrs, kPdSolverRtol) << c.what << " " << file;
+            EXPECT_LT(e_p, kPdSolverRtol) << c.what;
+            EXPECT_LT(e_c, kPdSolverRtol) << c.what;
+            EXPECT_LT(e_e, kPdSolverRtol) << c.what;
+            EXPECT_LT(e_ce, kPdSolverRtol) << c.what;
+            // And what a clinician reads off the course is the same.
+            ASSERT_EQ(semi.sessions.size(), coupled.sessions.size());
+            EXPECT_EQ(semi.clinical.sessions_to_response, coupled.clinical.sessions_to_response) << c.what;
+            std::printf("[ pd solvers ] %-8s %-32s max rel (to peak): MADRS %.2e  P %.2e  C %.2e  E %.2e  Ce %.2e\n",
+                        file, c.what.c_str(), e_madrs, e_p, e_c, e_e, e_ce);
+        }
     }
-  }
 }
 
 TEST(Course, HermiteAndLinearCeDifferByTheGridErrorOnly) {
@@ -903,8 +915,8 @@ TEST(CourseFromRegimen, SixSessionFileGivesTheSameCourseAsIvCourseOnDays) {
 
 TEST(CourseFromRegimen, BadInputsNameTheProblem) {
     // Intranasal doses on the IV-only model: event, route, model and its routes.
-    const std::string route = input_error(
-        [] { course_from_regimen(regimen_file("esketamine_induction.toml"), clements()); });
+    const std::string route =
+        input_error([] { course_from_regimen(regimen_file("esketamine_induction.toml"), clements()); });
     EXPECT_NE(route.find("route 'intranasal'"), std::string::npos) << route;
     EXPECT_NE(route.find("ketamine_iv_clements"), std::string::npos) << route;
     EXPECT_NE(route.find("routes: iv"), std::string::npos) << route;
@@ -916,9 +928,9 @@ TEST(CourseFromRegimen, BadInputsNameTheProblem) {
     none.effect_site->racemic_equivalent.clear();
     const std::string missing = input_error([&] { racemic_equivalent_scale(none); });
     EXPECT_NE(missing.find("no racemic_equivalent key"), std::string::npos) << missing;
-    EXPECT_NE(input_error([&] { course_from_regimen(regimen_file("iv_6_sessions.toml"), none); })
-                  .find("racemic_equivalent"),
-              std::string::npos);
+    EXPECT_NE(
+        input_error([&] { course_from_regimen(regimen_file("iv_6_sessions.toml"), none); }).find("racemic_equivalent"),
+        std::string::npos);
     // A regimen that fails its own validation (negative amount) is rejected before grouping.
     Regimen neg;
     DoseEvent e;
@@ -1025,7 +1037,6 @@ TEST(Flagship, ArmsAreDefinedOnce) {
     EXPECT_NE(input_error([&] { flagship_arms(o); }).find("weight_kg = -1"), std::string::npos);
 }
 
-
 // ---- [uncertainty] table: parameter uncertainty of fitted values (docs/calibration.md) ----------
 
 std::string with_uncertainty(const std::string& table) {
@@ -1034,7 +1045,8 @@ std::string with_uncertainty(const std::string& table) {
            "[parameters.b]\nvalue = 0.5\nunit = \"1\"\ndescription = \"d\"\nsource = \"s\"\n"
            "[[variability]]\nparameters = [\"a\"]\ndistribution = \"lognormal\"\ncv_percent = [30.0]\nsource = \"s\"\n"
            "[[variability]]\nparameters = [\"b\"]\ndistribution = \"logit\"\nsd = [1.5]\nsource = \"s\"\n"
-           "[uncertainty]\nmethod = \"laplace\"\nscale = \"log\"\nsource = \"fit\"\n" + table;
+           "[uncertainty]\nmethod = \"laplace\"\nscale = \"log\"\nsource = \"fit\"\n" +
+           table;
 }
 
 const std::string kGoodUncertainty =
@@ -1079,15 +1091,18 @@ TEST(PdUncertainty, ErrorsNameTheLineNameAndRule) {
                   .find("x.toml:29: uncertainty.correlation: not positive definite"),
               std::string::npos);
     EXPECT_NE(err(swap("[-0.8, 1.0, 0.0]", "[-0.7, 1.0, 0.0]")).find("(symmetric)"), std::string::npos);
-    EXPECT_NE(err(swap("estimate = [2.0", "estimate = [2.1")).find("differs from the file's value 2"), std::string::npos);
+    EXPECT_NE(err(swap("estimate = [2.0", "estimate = [2.1")).find("differs from the file's value 2"),
+              std::string::npos);
     EXPECT_NE(err(swap("se = [0.5", "se = [-0.5")).find("uncertainty.se[0] (a) = -0.5: must be finite and >= 0"),
               std::string::npos);
-    EXPECT_NE(err(swap("se = [0.5, 0.4, 0.1]", "se = [0.5, 0.4]")).find("2 values for 3 parameters"), std::string::npos);
+    EXPECT_NE(err(swap("se = [0.5, 0.4, 0.1]", "se = [0.5, 0.4]")).find("2 values for 3 parameters"),
+              std::string::npos);
     EXPECT_NE(err(kGoodUncertainty + "sigma = 1\n").find("uncertainty.sigma"), std::string::npos);
     EXPECT_NE(input_error([&] {
-                  parse_pd_parameters(with_uncertainty(kGoodUncertainty).replace(
-                                          with_uncertainty(kGoodUncertainty).find("\"laplace\""), 9, "\"boot\""),
-                                      "x.toml");
+                  parse_pd_parameters(
+                      with_uncertainty(kGoodUncertainty)
+                          .replace(with_uncertainty(kGoodUncertainty).find("\"laplace\""), 9, "\"boot\""),
+                      "x.toml");
               }).find("the only method is \"laplace\""),
               std::string::npos);
 }
@@ -1128,10 +1143,11 @@ TEST(PdUncertainty, DrawsAreKeyedBySeedAndReplicateAndFollowTheCovariance) {
     }
     // Correlation -0.8: the SE of a sample correlation is about (1 - r^2) / sqrt(n).
     EXPECT_LT(std::abs(cov(0, 1) / std::sqrt(cov(0, 0) * cov(1, 1)) + 0.8), test::kSampleSigmas * 0.36 / std::sqrt(n));
-    EXPECT_NE(input_error([&] { draw_pd_uncertainty(load_library_pd("acute_effects", models_dir()), 1, 0); })
-                  .find("no [uncertainty] table"),
+    EXPECT_NE(input_error([&] {
+                  draw_pd_uncertainty(load_library_pd("acute_effects", models_dir()), 1, 0);
+              }).find("no [uncertainty] table"),
               std::string::npos);
 }
 
-}  // namespace
-}  // namespace ketasim
+}   // namespace
+}   // namespace ketasim

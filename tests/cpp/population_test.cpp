@@ -70,7 +70,7 @@ compartment = "central"
 )" + block;
 }
 
-}  // namespace
+}   // namespace
 
 // ---- random streams ------------------------------------------------------------------------------
 
@@ -203,8 +203,9 @@ TEST(ModelVariability, BadBlocksAreErrorsNamingLineValueAndRule) {
               std::string::npos);
     EXPECT_NE(err("[[variability]]\nparameters=['Vx']\ncv_percent=[20]\nsource='x'\n").find("'Vx' is not a parameter"),
               std::string::npos);
-    EXPECT_NE(err("[[variability]]\nparameters=['F']\ncv_percent=[20]\nsource='x'\n").find("use distribution = \"logit\""),
-              std::string::npos);
+    EXPECT_NE(
+        err("[[variability]]\nparameters=['F']\ncv_percent=[20]\nsource='x'\n").find("use distribution = \"logit\""),
+        std::string::npos);
     EXPECT_NE(err("[[variability]]\nparameters=['V']\ncv_percent=[20]\n").find("source: required"), std::string::npos);
     EXPECT_NE(err("[[variability]]\nparameters=['V']\ncv_percent=[20]\nsd=[1]\nsource='x'\n").find("exactly one of"),
               std::string::npos);
@@ -214,12 +215,14 @@ TEST(ModelVariability, BadBlocksAreErrorsNamingLineValueAndRule) {
                   "cv_percent=[10]\nsource='x'\n")
                   .find("has a random effect at the subject level already"),
               std::string::npos);
-    EXPECT_NE(err("[[variability]]\nparameters=['V']\ncv_percent=[20]\nsource='x'\nlevel='visit'\n").find("not a level"),
-              std::string::npos);
+    EXPECT_NE(
+        err("[[variability]]\nparameters=['V']\ncv_percent=[20]\nsource='x'\nlevel='visit'\n").find("not a level"),
+        std::string::npos);
     EXPECT_NE(err("[covariates.weight]\nunit='kg'\n").find("declared but not used"), std::string::npos);
     EXPECT_NE(err("[covariates.smoker]\nunit='flag'\n").find("declared but not used"), std::string::npos);
-    EXPECT_NE(err("[[covariate_effects]]\nparameter='k'\ncovariate='smoker'\nfactor=2\nsource='x'\n").find("not declared"),
-              std::string::npos);
+    EXPECT_NE(
+        err("[[covariate_effects]]\nparameter='k'\ncovariate='smoker'\nfactor=2\nsource='x'\n").find("not declared"),
+        std::string::npos);
     EXPECT_NE(err("[covariates.smoker]\nunit='flag'\n[[covariate_effects]]\nparameter='k'\ncovariate='smoker'\n"
                   "factor=-2\nsource='x'\n")
                   .find("must be finite and > 0"),
@@ -249,7 +252,7 @@ TEST(ParameterLayout, CompileMatchesTheNamedPathAndAppliesEffectsInTheDocumented
     EXPECT_DOUBLE_EQ(f.value("FRn"), 0.54 * 1.34);
     // Random effects: lognormal multiplies by exp(eta); logit acts on logit(FRn x 1.34).
     s.eta.assign(static_cast<std::size_t>(layout.eta_count()), 0.0);
-    s.eta[0] = 0.5;                                         // ka_n
+    s.eta[0] = 0.5;                                                  // ka_n
     s.eta[static_cast<std::size_t>(layout.eta_count() - 1)] = 2.0;   // FRn (logit)
     const LinearSystem g = layout.compile(s);
     EXPECT_NEAR(g.value("ka_n"), 2.93 * std::exp(0.5), 1e-12);
@@ -301,7 +304,8 @@ TEST(PopulationSource, CovariateDistributionsAndTheirErrors) {
     spec.n = 5000;
     spec.seed = 3;
     spec.covariates.push_back(parse_covariate_distribution(
-        "weight", {{"distribution", "normal"}, {"mean", "80 kg"}, {"sd", "15 kg"}, {"lower", "40 kg"}, {"upper", "160 kg"}},
+        "weight",
+        {{"distribution", "normal"}, {"mean", "80 kg"}, {"sd", "15 kg"}, {"lower", "40 kg"}, {"upper", "160 kg"}},
         "covariates.weight"));
     const PopulationSource src(m, spec);
     std::vector<double> w(spec.n), ov;
@@ -379,8 +383,8 @@ TEST(PopulationSource, SubjectTableRowsSetCovariatesAndParametersByName) {
 // ---- population runs ----------------------------------------------------------------------------
 
 namespace {
-MemorySink run(const Model& m, const PopulationSource& src, std::size_t b, std::size_t e, int threads, std::size_t chunk,
-               bool keep = false) {
+MemorySink run(const Model& m, const PopulationSource& src, std::size_t b, std::size_t e, int threads,
+               std::size_t chunk, bool keep = false) {
     const Regimen reg = Regimen::intranasal(56, {0.0, 72.0});
     PopulationRunOptions o;
     o.outputs = {"C_plasma"};
@@ -391,14 +395,15 @@ MemorySink run(const Model& m, const PopulationSource& src, std::size_t b, std::
     run_population(m, reg, OutputGrid::uniform(0, 120, 0.25), src, b, e, SimOptions{}, o, sink);
     return sink;
 }
-}  // namespace
+}   // namespace
 
 TEST(PopulationRun, BitIdenticalForAnyThreadCountChunkSizeAndIndexRange) {
     const Model m = library("esketamine_nasal");
     PopulationSpec spec;
     spec.n = 40;
     spec.seed = 11;
-    spec.covariates.push_back(parse_covariate_distribution("asian", {{"distribution", "bernoulli"}, {"p", "0.3"}}, "asian"));
+    spec.covariates.push_back(
+        parse_covariate_distribution("asian", {{"distribution", "bernoulli"}, {"p", "0.3"}}, "asian"));
     const PopulationSource src(m, spec);
     const MemorySink one = run(m, src, 0, 40, 1, 16);
     const MemorySink two = run(m, src, 0, 40, 2, 3);
@@ -530,7 +535,7 @@ MemorySink course_run(const CourseFixture& f, const PopulationSource& src, std::
     run_course_population(f.spec, f.acute, f.madrs, src, b, e, o, sink);
     return sink;
 }
-}  // namespace
+}   // namespace
 
 TEST(CoursePopulation, BitIdenticalForAnyThreadCountChunkAndRange) {
     const CourseFixture f;
@@ -564,8 +569,8 @@ TEST(CoursePopulation, TypicalPatientEqualsRunCourseAndRatesCountThePatients) {
     CourseOptions co;
     co.dt_h = 5.0 / 60.0;
     co.follow_up_h = 14 * 24.0;
-    const CourseResult r = run_course(f.spec, AcuteEffectModel::from_parameters(f.acute),
-                                      SymptomModel::from_parameters(f.madrs), co);
+    const CourseResult r =
+        run_course(f.spec, AcuteEffectModel::from_parameters(f.acute), SymptomModel::from_parameters(f.madrs), co);
     for (std::size_t k = 0; k < r.sessions.size(); ++k) {
         const std::string i = std::to_string(k + 1);
         EXPECT_EQ(s.column("madrs_24h." + i)[1], r.sessions[k].madrs_after_24h);
@@ -624,7 +629,7 @@ std::string dataset_error(const std::string& csv, const std::string& model = "es
     }
     return "no error";
 }
-}  // namespace
+}   // namespace
 
 // Each ID is simulated as its own subject: its own doses, its EVID 0 times as output times, its
 // covariates; the same numbers as simulate() for that subject alone. An ID without EVID 0 rows
@@ -641,7 +646,7 @@ TEST(DatasetPopulation, EachIdIsItsOwnSubjectWithItsDosesTimesAndCovariates) {
         "3,4,.,,0,75,1\n"
         "3,12,.,,0,75,1\n"
         "7,6,.,,0,45,0\n"
-        "5,0,20,iv,1,30,0\n";          // no EVID 0 rows: the grid
+        "5,0,20,iv,1,30,0\n";   // no EVID 0 rows: the grid
     const Dataset d = parse_dataset(csv, "data.csv", m);
     ASSERT_EQ(d.subjects.size(), 3u);
     EXPECT_EQ(d.subjects[0].id, 7);

@@ -37,7 +37,7 @@ double auc_inf_per_mg(const Model& m, const Regimen& r, double mg) {
     return compute_metrics(tr, "C_plasma").auc_0_inf / mg;
 }
 
-}  // namespace
+}   // namespace
 
 TEST(Published, EsketamineTable4CaucasianAdults) {
     // Perez-Ruixo 2021 Table 4, 18-60 y Caucasian (as transcribed in the nlmixr2lib vignette).
@@ -90,7 +90,8 @@ TEST(Published, ClementsPredictsZarateEndOfInfusionConcentration) {
     // Independent prediction: 0.5 mg/kg over 40 min gives plasma Cmax 185 ng/mL (Zarate 2006,
     // via Zanos 2018 Table 1). Not used to fit anything.
     const Model m = load_library_model("ketamine_iv_clements", kModels);
-    const Trajectory tr = simulate(m, Regimen::iv_infusion(0.5, 40.0 / 60, {0.0}, true), OutputGrid::uniform(0, 4, 1.0 / 60));
+    const Trajectory tr =
+        simulate(m, Regimen::iv_infusion(0.5, 40.0 / 60, {0.0}, true), OutputGrid::uniform(0, 4, 1.0 / 60));
     const Metrics x = compute_metrics(tr, "C_plasma");
     EXPECT_NEAR(x.cmax, 185.0, kIndependentRtol * 185.0);
     EXPECT_NEAR(x.tmax, 40.0 / 60, 1e-9);

@@ -198,15 +198,15 @@ TEST(RegimenToml, ExampleFileMatchesTheSixSessionSchedule) {
 // "23 min" must be 23.0 / 60.0 exactly (23 * (1.0 / 60.0) is one ulp off), so a file and the
 // same regimen written in code simulate identically.
 TEST(RegimenToml, MinutesConvertExactlyAsInCode) {
-    const Regimen r = parse_regimen("[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\nduration = \"23 min\"\ntime = \"31 min\"\n",
-                                    "reg.toml");
+    const Regimen r = parse_regimen(
+        "[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\nduration = \"23 min\"\ntime = \"31 min\"\n", "reg.toml");
     EXPECT_EQ(r.events[0].duration, 23.0 / 60.0);
     EXPECT_EQ(r.events[0].time, 31.0 / 60.0);
 }
 
 TEST(RegimenToml, EveryAddlAmountInMg) {
-    const Regimen r = parse_regimen("[[dose]]\nroute = \"oral\"\namount = \"50 mg\"\nevery = \"12 h\"\naddl = 3\ntime = \"30 min\"\n",
-                                    "reg.toml");
+    const Regimen r = parse_regimen(
+        "[[dose]]\nroute = \"oral\"\namount = \"50 mg\"\nevery = \"12 h\"\naddl = 3\ntime = \"30 min\"\n", "reg.toml");
     ASSERT_EQ(r.events.size(), 4u);
     for (int i = 0; i < 4; ++i) {
         EXPECT_EQ(r.events[i].time, 0.5 + 12.0 * i);
@@ -275,7 +275,8 @@ TEST(RegimenTomlErrors, UnknownKey) {
 }
 
 TEST(RegimenTomlErrors, WrongTypes) {
-    expect_toml_error("[[dose]]\nroute = 3\namount = \"10 mg\"\n", {"reg.toml:2", "dose[0].route", "3", "must be a string"});
+    expect_toml_error("[[dose]]\nroute = 3\namount = \"10 mg\"\n",
+                      {"reg.toml:2", "dose[0].route", "3", "must be a string"});
     expect_toml_error("[[dose]]\nroute = \"iv\"\namount = true\n", {"reg.toml:3", "dose[0].amount", "true"});
     expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"10 mg\"\ndays = \"0,2\"\n",
                       {"reg.toml:4", "dose[0].days", "'0,2'", "array"});
@@ -308,12 +309,14 @@ TEST(RegimenTomlErrors, BadUnits) {
 TEST(RegimenTomlErrors, NegativeZeroAndNaNValues) {
     // A bare number is not given a unit, for amounts as for times (mg or mg/kg would be a guess).
     expect_toml_error("[[dose]]\nroute = \"iv\"\namount = -5\n", {"reg.toml:3", "dose[0].amount", "-5", "bare number"});
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = 35\n", {"reg.toml:3", "dose[0].amount", "35", "bare number",
-                                                                      "amount = \"35 mg\""});
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = 35\n",
+                      {"reg.toml:3", "dose[0].amount", "35", "bare number", "amount = \"35 mg\""});
     expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"0 mg\"\n", {"reg.toml:3", "dose[0].amount", "0", "> 0"});
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = nan\n", {"reg.toml:3", "dose[0].amount", "nan", "bare number"});
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = nan\n",
+                      {"reg.toml:3", "dose[0].amount", "nan", "bare number"});
     expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"nan mg\"\n", {"reg.toml:3", "dose[0].amount", "nan mg"});
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"35 mg extra\"\n", {"reg.toml:3", "unknown unit 'mg extra'"});
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"35 mg extra\"\n",
+                      {"reg.toml:3", "unknown unit 'mg extra'"});
     expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"nan mg\"\n",
                       {"reg.toml:3", "dose[0].amount", "nan mg", "not a number"});
     expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\nduration = \"-40 min\"\n",
@@ -340,7 +343,8 @@ TEST(RegimenTomlErrors, DaysAndEveryBothGiven) {
 TEST(RegimenTomlErrors, EveryAndAddlGoTogether) {
     expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\nevery = \"24 h\"\n",
                       {"reg.toml:4", "dose[0].every", "addl"});
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\naddl = 3\n", {"reg.toml:4", "dose[0].addl", "every"});
+    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\naddl = 3\n",
+                      {"reg.toml:4", "dose[0].addl", "every"});
 }
 
 TEST(RegimenTomlErrors, DeviceSplitRules) {
@@ -365,8 +369,10 @@ TEST(RegimenTomlErrors, RouteAndCompartment) {
 }
 
 TEST(RegimenTomlErrors, SecondEntryIsNamedByItsIndexAndLine) {
-    expect_toml_error("[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\n\n[[dose]]\nroute = \"iv\"\namount = \"2 mg\"\nduration = \"3 kg\"\n",
-                      {"reg.toml:8", "dose[1].duration", "3 kg"});
+    expect_toml_error(
+        "[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\n\n[[dose]]\nroute = \"iv\"\namount = \"2 mg\"\nduration = \"3 "
+        "kg\"\n",
+        {"reg.toml:8", "dose[1].duration", "3 kg"});
 }
 
 TEST(RegimenToml, OverlappingInfusionsAreAccepted) {
@@ -384,10 +390,11 @@ time = "48.5 h"
 )";
     EXPECT_EQ(parse_regimen(toml, "reg.toml").events.size(), 3u);
     // Within one entry: infusions longer than the repeat interval.
-    EXPECT_EQ(parse_regimen("[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\nduration = \"2 h\"\nevery = \"1 h\"\naddl = 2\n",
-                            "reg.toml")
-                  .events.size(),
-              3u);
+    EXPECT_EQ(
+        parse_regimen("[[dose]]\nroute = \"iv\"\namount = \"1 mg\"\nduration = \"2 h\"\nevery = \"1 h\"\naddl = 2\n",
+                      "reg.toml")
+            .events.size(),
+        3u);
 }
 
 TEST(RegimenTomlErrors, SyntaxEmptyAndMissingFile) {
@@ -397,5 +404,5 @@ TEST(RegimenTomlErrors, SyntaxEmptyAndMissingFile) {
     expect_input_error([] { load_regimen("/nonexistent/dir/reg.toml"); }, {"/nonexistent/dir/reg.toml", "cannot open"});
 }
 
-}  // namespace
-}  // namespace ketasim
+}   // namespace
+}   // namespace ketasim

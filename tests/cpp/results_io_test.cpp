@@ -50,7 +50,7 @@ fs::path tmpdir() {
     return d;
 }
 
-}  // namespace
+}   // namespace
 
 TEST(ResultsIo, Hdf5LayoutReadsBack) {
     Fixture f;

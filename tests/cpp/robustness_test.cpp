@@ -30,7 +30,8 @@ value = 5
 unit = "L/h"
 source = "test"
 [parameters.D]
-value = )" + d_value + R"(
+value = )" +
+           d_value + R"(
 unit = "h"
 source = "test"
 [[compartments]]
@@ -85,8 +86,9 @@ std::vector<SimOptions> all_solvers() {
 }
 
 double tol_for(const SimOptions& o) {
-    return o.solver == SolverKind::exact ? test::kExactRtol
-                                         : (o.method == OdeMethod::dopri5 ? test::kOdeTightRtol : test::kRosenbrockRtol);
+    return o.solver == SolverKind::exact
+               ? test::kExactRtol
+               : (o.method == OdeMethod::dopri5 ? test::kOdeTightRtol : test::kRosenbrockRtol);
 }
 
 // C(t) after boluses of `mg` at each time in `at` (1 compartment).
@@ -121,8 +123,11 @@ TEST(Dopri5TinySegment, InfusionOf1e20HoursIsABolusInEverySolver) {
     const OutputGrid g = OutputGrid::uniform(0, 6, 0.25);
     for (const auto& o : all_solvers()) {
         const Trajectory tr = simulate(m, r, g, o);
-        expect_curve(tr, [](double t) { return bolus_conc(10.0, {0.0, 2.0}, t); }, tol_for(o), to_string(o.solver),
-                     {0.0});
+        expect_curve(tr,
+                     [](double t) {
+                         return bolus_conc(10.0, {0.0, 2.0}, t);
+                     },
+                     tol_for(o), to_string(o.solver), {0.0});
         EXPECT_EQ(tr["C_plasma"][0], 0.0);   // at t = 0 exactly, before the infusion's 1e-20 h
     }
 }
@@ -136,7 +141,10 @@ TEST(Dopri5TinySegment, DosesOneUlpApartAreTwoDosesAtOneTime) {
     for (auto o : all_solvers()) {
         o.include_event_times = true;
         const Trajectory tr = simulate(m, r, g, o);
-        expect_curve(tr, [&](double t) { return bolus_conc(5.0, {t1, t1}, t) + bolus_conc(3.0, {0.5}, t); },
+        expect_curve(tr,
+                     [&](double t) {
+                         return bolus_conc(5.0, {t1, t1}, t) + bolus_conc(3.0, {0.5}, t);
+                     },
                      tol_for(o), to_string(o.solver), {0.5, t1});
     }
 }
@@ -149,7 +157,8 @@ TEST(Dopri5TinySegment, OutputJustAfterADose) {
     const OutputGrid g = OutputGrid::at({0.0, 1e-17, 3e-16, 1e-10, 1.0, 2.0});
     for (const auto& o : all_solvers()) {
         const Trajectory tr = simulate(m, r, g, o);
-        expect_curve(tr, [](double t) { return bolus_conc(10.0, {0.0}, t); }, tol_for(o), to_string(o.solver));
+        expect_curve(
+            tr, [](double t) { return bolus_conc(10.0, {0.0}, t); }, tol_for(o), to_string(o.solver));
     }
 }
 
@@ -255,8 +264,7 @@ TEST(RegimenLimits, IntranasalDevicesAndEventsAreBoundedBeforeAllocating) {
     expect_has(error_of([&] { Regimen::intranasal(84.0, starts, 1.0); }),
                {"intranasal", "16800000 more dose events", "maximum of 10000000"});
     Regimen r;
-    expect_has(error_of([&] { r.add_repeated(DoseEvent{}, 1.0, 2'000'000'000); }),
-               {"ADDL", "maximum of 10000000"});
+    expect_has(error_of([&] { r.add_repeated(DoseEvent{}, 1.0, 2'000'000'000); }), {"ADDL", "maximum of 10000000"});
     EXPECT_TRUE(r.events.empty());
     EXPECT_EQ(Regimen::intranasal(84.0, {0.0}, 28.0).events.size(), 3u);
 }
@@ -367,8 +375,9 @@ TEST(OdeStateScale, HugeDosesAreIntegratedNotRejectedStepAfterStep) {
             const auto c = tr["C_plasma"];
             for (Eigen::Index i = 0; i < c.size(); ++i) {
                 const double want = bolus_conc(mg, {0.0}, tr.time[static_cast<std::size_t>(i)]);
-                EXPECT_NEAR(c[i] / want, 1.0, tol_for(o)) << mg << " mg, " << to_string(o.solver) << "/"
-                                                           << to_string(o.method) << ", t = " << tr.time[static_cast<std::size_t>(i)];
+                EXPECT_NEAR(c[i] / want, 1.0, tol_for(o))
+                    << mg << " mg, " << to_string(o.solver) << "/" << to_string(o.method)
+                    << ", t = " << tr.time[static_cast<std::size_t>(i)];
             }
         }
     }
@@ -385,8 +394,9 @@ TEST(OutputChecks, NonFiniteOutputsAreSolverErrorsNamingOutputAndTime) {
     EXPECT_NEAR(tr["C_plasma"][0], 1000.0, 1000.0 * test::kExactRtol);
     Subject tiny;
     tiny.parameters["V"] = 4.9e-324;
-    EXPECT_FALSE(error_of([&] { simulate(m, Regimen::iv_bolus(10.0, {0.0}), OutputGrid::uniform(0, 2, 0.5), {}, tiny); })
-                     .empty());
+    EXPECT_FALSE(error_of([&] {
+                     simulate(m, Regimen::iv_bolus(10.0, {0.0}), OutputGrid::uniform(0, 2, 0.5), {}, tiny);
+                 }).empty());
 }
 
 TEST(OutputChecks, TinyNegativeRoundoffIsClampedLargeNegativesAreErrors) {
@@ -435,7 +445,8 @@ TEST(ModelFileNumbers, NaNAndInfiniteBoundsAreRejectedAtLoad) {
                        {"m.toml:", "parameters.CL", key, "not finite"});
     // Built in code (no TOML): Model::validate() names the model, key, value and rule.
     Model m = parse_model(one_cmt(), "m.toml");
-    Parameter& cl = *std::find_if(m.parameters.begin(), m.parameters.end(), [](const Parameter& p) { return p.name == "CL"; });
+    Parameter& cl =
+        *std::find_if(m.parameters.begin(), m.parameters.end(), [](const Parameter& p) { return p.name == "CL"; });
     cl.lower = std::numeric_limits<double>::quiet_NaN();
     expect_has(error_of([&] { m.validate(); }), {"m.toml", "parameters.CL.lower", "nan", "finite"});
     cl.lower = 0;
@@ -449,11 +460,12 @@ TEST(ModelFileNumbers, NaNAndInfiniteBoundsAreRejectedAtLoad) {
 // Solver messages printed times with std::to_string (300 digits for 1e300).
 TEST(SolverMessages, NumbersAreShort) {
     const Model m = parse_model(one_cmt(), "one.toml");
-    const std::string msg =
-        error_of([&] { simulate(m, Regimen::iv_bolus(10.0, {0.0}), OutputGrid::at({0.0, 1e300})); });
+    const std::string msg = error_of([&] {
+        simulate(m, Regimen::iv_bolus(10.0, {0.0}), OutputGrid::at({0.0, 1e300}));
+    });
     expect_has(msg, {"1e+300 h"});
     EXPECT_LT(msg.size(), 200u) << msg;
 }
 
-}  // namespace
-}  // namespace ketasim
+}   // namespace
+}   // namespace ketasim

@@ -37,7 +37,7 @@ std::string error_of(const std::string& text) {
     return "";
 }
 
-}  // namespace
+}   // namespace
 
 TEST(RunSpec, ParsesEveryField) {
     const RunSpec s = parse_run_spec(kSpec, "spec.toml", "/base");
@@ -80,11 +80,13 @@ TEST(RunSpec, RejectsBadValues) {
     EXPECT_NE(with("\"2 GiB\"", "\"2 Gib\"").find("did you mean 'GiB'"), std::string::npos);
     EXPECT_NE(with("out/result.h5", "out/result.csv").find("must end in .h5"), std::string::npos);
     EXPECT_NE(with("dt = \"30 min\"", "dt = \"30\"").find("outputs.dt"), std::string::npos);
-    EXPECT_NE(error_of(std::string(kSpec) + "[solver]\nkind = \"exact\"\nrtol = 1e-6\n").find("apply to kind = \"ode\""),
-              std::string::npos);
+    EXPECT_NE(
+        error_of(std::string(kSpec) + "[solver]\nkind = \"exact\"\nrtol = 1e-6\n").find("apply to kind = \"ode\""),
+        std::string::npos);
     EXPECT_NE(error_of(std::string(kSpec) + "[design]\nkind = \"sobol\"\n").find("design: not supported yet"),
               std::string::npos);
-    EXPECT_NE(error_of("schedule = \"iv-3x-weekly\"\n" + std::string(kSpec)).find("schedule: treatment courses are not supported yet"),
+    EXPECT_NE(error_of("schedule = \"iv-3x-weekly\"\n" + std::string(kSpec))
+                  .find("schedule: treatment courses are not supported yet"),
               std::string::npos);
     std::string no_run = kSpec;
     no_run.erase(no_run.find("[run]"));
@@ -92,7 +94,8 @@ TEST(RunSpec, RejectsBadValues) {
 }
 
 TEST(RunSpec, OdeSolverSettings) {
-    const RunSpec s = parse_run_spec(std::string(kSpec) + "[solver]\nkind = \"ode\"\nrtol = 1e-9\natol = 1e-12\n", "s", "");
+    const RunSpec s =
+        parse_run_spec(std::string(kSpec) + "[solver]\nkind = \"ode\"\nrtol = 1e-9\natol = 1e-12\n", "s", "");
     EXPECT_EQ(s.sim.solver, SolverKind::ode);
     EXPECT_DOUBLE_EQ(s.sim.rtol, 1e-9);
     EXPECT_DOUBLE_EQ(s.sim.atol, 1e-12);

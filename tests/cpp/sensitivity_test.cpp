@@ -35,7 +35,7 @@ std::vector<ks::Factor> ishigami_factors() {
     return f;
 }
 
-}  // namespace
+}   // namespace
 
 TEST(Ishigami, AnalyticIndicesArePublishedValues) {
     // The published values the estimates are compared with: S1 = 0.3139, 0.4424, 0;
@@ -99,7 +99,8 @@ TEST(Sensitivity, AdditiveLinearFunctionHasExactIndices) {
     ks::SensitivityOptions o;
     o.n = 4096;
     o.bootstrap = 0;
-    const auto r = ks::sobol_indices(f, [](const double* x) { return x[0] + 2 * x[1]; }, o);
+    const auto r = ks::sobol_indices(
+        f, [](const double* x) { return x[0] + 2 * x[1]; }, o);
     EXPECT_NEAR(r.S1[0], 0.2, 0.01);
     EXPECT_NEAR(r.S1[1], 0.8, 0.01);
     EXPECT_NEAR(r.ST[0], 0.2, 0.01);
@@ -120,10 +121,13 @@ TEST(Sensitivity, BadInput) {
     std::vector<ks::Factor> many(33, ks::Factor{"x", {ks::DistributionKind::uniform, 0, 1}});
     EXPECT_THROW(ks::sobol_indices(many, g, o), ks::InputError);
     // A constant output has no variance: an error, not NaN indices.
-    EXPECT_THROW(ks::sobol_indices(ishigami_factors(), [](const double*) { return 1.0; }, o), ks::InputError);
+    EXPECT_THROW(ks::sobol_indices(
+                     ishigami_factors(), [](const double*) { return 1.0; }, o),
+                 ks::InputError);
     // A non-finite evaluation names the row and values.
     try {
-        ks::sobol_indices(ishigami_factors(), [](const double* x) { return x[0] > 1 ? NAN : x[0]; }, o);
+        ks::sobol_indices(
+            ishigami_factors(), [](const double* x) { return x[0] > 1 ? NAN : x[0]; }, o);
         FAIL();
     } catch (const ks::SolverError& e) {
         EXPECT_NE(std::string(e.what()).find("sample row"), std::string::npos) << e.what();

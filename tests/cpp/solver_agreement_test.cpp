@@ -222,7 +222,8 @@ TEST_P(RouteAgreement, OutputIndependentOfGrid) {
         for (Eigen::Index i = 0; i < coarse.values.cols(); ++i) {
             ASSERT_EQ(coarse.time[static_cast<std::size_t>(i)], fine.time[static_cast<std::size_t>(20 * i)]);
             const double a = coarse.values(r, i), b = fine.values(r, 20 * i);
-            if (std::fabs(b) > test::kSignificantFraction * peak) worst = std::max(worst, std::fabs(a - b) / std::fabs(b));
+            if (std::fabs(b) > test::kSignificantFraction * peak)
+                worst = std::max(worst, std::fabs(a - b) / std::fabs(b));
             EXPECT_TRUE(close_enough(a, b, test::kGridRtol, test::kGridRtol * test::kSignificantFraction * peak))
                 << coarse.names[r] << " at t = " << coarse.time[static_cast<std::size_t>(i)] << " h: coarse " << a
                 << ", fine " << b;
@@ -370,7 +371,12 @@ TEST_P(ModelChecks, MorningDosesWithOutputsFromMidnight) {
         const Trajectory ex = simulate(model_, reg, g);
         for (OdeMethod method : {OdeMethod::rosenbrock4, OdeMethod::dopri5}) {
             const SimOptions o = ode_options(method);
-            ASSERT_EXIT({ simulate(model_, reg, g, o); std::exit(0); }, ::testing::ExitedWithCode(0), "")
+            ASSERT_EXIT(
+                {
+                    simulate(model_, reg, g, o);
+                    std::exit(0);
+                },
+                ::testing::ExitedWithCode(0), "")
                 << GetParam() << "/" << route.name << ": " << to_string(method) << " crashed";
             const Trajectory od = simulate(model_, reg, g, o);
             const double rtol = method == OdeMethod::dopri5 ? test::kOdeTightRtol : test::kRosenbrockRtol;
@@ -381,8 +387,9 @@ TEST_P(ModelChecks, MorningDosesWithOutputsFromMidnight) {
                     // Before the first dose both must be exactly zero.
                     const double atol = test::kSignificantFraction * peak * rtol;
                     ASSERT_TRUE(close_enough(got, want, rtol, atol))
-                        << route.name << " " << to_string(method) << ": " << ex.names[r] << " at t = "
-                        << ex.time[static_cast<std::size_t>(i)] << " h: ode " << got << ", exact " << want;
+                        << route.name << " " << to_string(method) << ": " << ex.names[r]
+                        << " at t = " << ex.time[static_cast<std::size_t>(i)] << " h: ode " << got << ", exact "
+                        << want;
                 }
             }
         }
@@ -392,5 +399,5 @@ TEST_P(ModelChecks, MorningDosesWithOutputsFromMidnight) {
 INSTANTIATE_TEST_SUITE_P(Library, ModelChecks, ::testing::ValuesIn(model_names()),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
-}  // namespace
-}  // namespace ketasim
+}   // namespace
+}   // namespace ketasim

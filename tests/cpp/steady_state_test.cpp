@@ -55,8 +55,7 @@ Model one_cmt(double cl = 10.0) {
     return m;
 }
 
-DoseEvent ss_dose(double time, double amount, double interval, double duration = 0.0,
-                  const std::string& route = "iv") {
+DoseEvent ss_dose(double time, double amount, double interval, double duration = 0.0, const std::string& route = "iv") {
     DoseEvent e;
     e.time = time;
     e.amount = amount;
@@ -98,7 +97,8 @@ TEST(SteadyState, OneCmtBolusClosedForm) {
             const double t = times[i] - T;
             const double want = 1000.0 * D / V * std::exp(-k * t) / -std::expm1(-k * tau);
             EXPECT_TRUE(close_enough(c[static_cast<Eigen::Index>(i)], want, rtol, test::kConcAtol))
-                << to_string(opt.solver) << " t = " << times[i] << ": " << c[static_cast<Eigen::Index>(i)] << " vs " << want;
+                << to_string(opt.solver) << " t = " << times[i] << ": " << c[static_cast<Eigen::Index>(i)] << " vs "
+                << want;
         }
         // Peak and trough by name (the two numbers a clinician reads).
         const double peak = 1000.0 * D / V / -std::expm1(-k * tau);
@@ -163,9 +163,9 @@ void expect_outputs_close(const Trajectory& got, const Trajectory& want, double 
             const double w = want.values(k, j), g = got.values(k, j);
             if (std::fabs(w) < test::kSignificantFraction * peak) continue;
             worst = std::max(worst, std::fabs(g - w) / std::fabs(w));
-            EXPECT_TRUE(close_enough(g, w, rtol, 0.0))
-                << what << ": " << got.names[static_cast<std::size_t>(k)] << " at t = " << got.time[static_cast<std::size_t>(j)]
-                << ": " << g << " vs " << w << " (rel " << (g - w) / w << ")";
+            EXPECT_TRUE(close_enough(g, w, rtol, 0.0)) << what << ": " << got.names[static_cast<std::size_t>(k)]
+                                                       << " at t = " << got.time[static_cast<std::size_t>(j)] << ": "
+                                                       << g << " vs " << w << " (rel " << (g - w) / w << ")";
         }
     }
     std::printf("%s: largest relative difference %.3g\n", what.c_str(), worst);
@@ -272,5 +272,5 @@ TEST(SteadyState, NoEliminationIsAnError) {
     EXPECT_THROW(simulate(one_cmt(0.0), r, OutputGrid::at({0.0, 1.0})), SolverError);
 }
 
-}  // namespace
-}  // namespace ketasim
+}   // namespace
+}   // namespace ketasim

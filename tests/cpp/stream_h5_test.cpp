@@ -54,14 +54,16 @@ protected:
                 if (!(x[i] == y[i] || (std::isnan(x[i]) && std::isnan(y[i])))) return false;
             return true;
         };
-        for (std::size_t c = 0; c < a.columns.size(); ++c) EXPECT_TRUE(same(a.columns[c], b.columns[c])) << "column " << c;
-        for (std::size_t o = 0; o < a.outputs.size(); ++o) EXPECT_TRUE(same(a.outputs[o], b.outputs[o])) << "output " << o;
+        for (std::size_t c = 0; c < a.columns.size(); ++c)
+            EXPECT_TRUE(same(a.columns[c], b.columns[c])) << "column " << c;
+        for (std::size_t o = 0; o < a.outputs.size(); ++o)
+            EXPECT_TRUE(same(a.outputs[o], b.outputs[o])) << "output " << o;
     }
     fs::path dir_;
     std::string text_;
 };
 
-}  // namespace
+}   // namespace
 
 TEST_F(StreamH5, ValuesEqualTheInMemoryRun) {
     const RunSpec s = spec("a.h5");
@@ -168,7 +170,8 @@ TEST_F(StreamH5, SecondWriterFails) {
         execute_run(s, RunControl{});
         FAIL();
     } catch (const IoError& e) {
-        EXPECT_NE(std::string(e.what()).find("another ketasim run (pid " + std::to_string(::getpid())), std::string::npos)
+        EXPECT_NE(std::string(e.what()).find("another ketasim run (pid " + std::to_string(::getpid())),
+                  std::string::npos)
             << e.what();
     }
     EXPECT_FALSE(fs::exists(s.out));

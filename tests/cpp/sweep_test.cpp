@@ -30,7 +30,7 @@ std::vector<ks::SweepPoint> ka_grid(int n) {
     return pts;
 }
 
-}  // namespace
+}   // namespace
 
 TEST(Sweep, ResultsBitwiseIdenticalForAnyThreadCount) {
     const ks::Model m = esketamine();
@@ -77,8 +77,7 @@ TEST(Sweep, ProgressFalseCancels) {
         ++calls;
         return false;
     };
-    EXPECT_THROW(ks::run_sweep(m, ka_grid(4000), ks::OutputGrid::uniform(0, 24, 1.0 / 60), {}, o),
-                 ks::SweepCancelled);
+    EXPECT_THROW(ks::run_sweep(m, ka_grid(4000), ks::OutputGrid::uniform(0, 24, 1.0 / 60), {}, o), ks::SweepCancelled);
     EXPECT_EQ(calls.load(), 1);
     EXPECT_FALSE(other_thread);
 }
@@ -208,7 +207,8 @@ namespace {
 // A metrics-only sink that keeps nothing: counts rows and checks blocks fall inside the range.
 class CountingSink : public ks::ResultSink {
 public:
-    void start(const std::vector<std::string>& n, const std::vector<std::string>&, std::size_t b, std::size_t e) override {
+    void start(const std::vector<std::string>& n, const std::vector<std::string>&, std::size_t b,
+               std::size_t e) override {
         names = n;
         begin = b;
         end = e;
@@ -223,7 +223,7 @@ public:
     std::size_t begin = 0, end = 0, rows = 0;
     double max_cmax = 0;
 };
-}  // namespace
+}   // namespace
 
 TEST(SweepSource, IndexRangeOfABillionPointGridStreamsToASink) {
     // The run touches only its range: rows [999999936, 1e9) of a 1e9-point grid, into a sink that
@@ -248,9 +248,10 @@ TEST(SweepSource, LatinHypercubeOverParameterDoseAndCovariateRuns) {
     // A design other than a grid through the same source: parameter, dose and age per point, each
     // point equal to the same subject and regimen run alone.
     const ks::Model m = esketamine();
-    std::vector<ks::Factor> f = {ks::parse_factor("ka_n=uniform(1, 5)", "test", &m),
-                                 ks::parse_factor("dose=loguniform(28 mg, 84 mg)", "test", &m),
-                                 ks::parse_factor("age=normal(50 years, 15 years, lower=20 years, upper=90 years)", "test", &m)};
+    std::vector<ks::Factor> f = {
+        ks::parse_factor("ka_n=uniform(1, 5)", "test", &m),
+        ks::parse_factor("dose=loguniform(28 mg, 84 mg)", "test", &m),
+        ks::parse_factor("age=normal(50 years, 15 years, lower=20 years, upper=90 years)", "test", &m)};
     const ks::LatinHypercubeDesign lhs(f, 12, 7);
     const ks::Regimen reg = ks::Regimen::intranasal(56.0, {0.0});
     const ks::SweepSource src(ks::Subject{}, reg, lhs);

@@ -48,8 +48,8 @@ std::string input_error(F f) {
 double at(const SymptomCurve& c, const std::vector<double>& v, double t) { return interpolate(c.time, v.data(), t); }
 
 // A course of IV 0.5 mg/kg sessions on `days`, typical 70 kg patient, the calibration's settings.
-CourseResult iv_days(const SymptomModel& m, const std::vector<double>& days, double follow_up_h, double dt_h = 1.0 / 60.0,
-                     double mg_per_kg = 0.5) {
+CourseResult iv_days(const SymptomModel& m, const std::vector<double>& days, double follow_up_h,
+                     double dt_h = 1.0 / 60.0, double mg_per_kg = 0.5) {
     CourseOptions o;
     o.models_dir = models_dir();
     o.follow_up_h = follow_up_h;
@@ -138,18 +138,21 @@ TEST(SymptomStructure, ChosenInTheFile) {
 
 TEST(SymptomStructure, UnknownMissingAndForeignParametersAreErrors) {
     // Unknown structure: the message names the file, line, value and the valid names.
-    std::string msg = input_error(
-        [&] { SymptomModel::from_parameters(parse_pd_parameters(replace(kV1Text, "madrs_v1", "madrs_v3"), "s.toml")); });
+    std::string msg = input_error([&] {
+        SymptomModel::from_parameters(parse_pd_parameters(replace(kV1Text, "madrs_v1", "madrs_v3"), "s.toml"));
+    });
     EXPECT_NE(msg.find("s.toml:2"), std::string::npos) << msg;
     EXPECT_NE(msg.find("'madrs_v3'"), std::string::npos) << msg;
     EXPECT_NE(msg.find("madrs_v1, madrs_v2"), std::string::npos) << msg;
     // Missing structure.
     msg = input_error([&] {
-        SymptomModel::from_parameters(parse_pd_parameters(replace(kV1Text, "structure = \"madrs_v1\"\n", ""), "s.toml"));
+        SymptomModel::from_parameters(
+            parse_pd_parameters(replace(kV1Text, "structure = \"madrs_v1\"\n", ""), "s.toml"));
     });
     EXPECT_NE(msg.find("structure: required key is missing"), std::string::npos) << msg;
     // A v2 parameter in a v1 file is an error, not ignored.
-    msg = input_error([&] { SymptomModel::from_parameters(parse_pd_parameters(std::string(kV1Text) + kConsTables, "s.toml")); });
+    msg = input_error(
+        [&] { SymptomModel::from_parameters(parse_pd_parameters(std::string(kV1Text) + kConsTables, "s.toml")); });
     EXPECT_NE(msg.find("parameters.k_cons"), std::string::npos) << msg;
     EXPECT_NE(msg.find("not a parameter of this PD model"), std::string::npos) << msg;
     // A v2 file without its consolidation parameters.
@@ -165,8 +168,9 @@ TEST(SymptomStructure, UnknownMissingAndForeignParametersAreErrors) {
     msg = input_error([&] { symptom_structure_from_string("v2"); });
     EXPECT_NE(msg.find("accepted: madrs_v1, madrs_v2"), std::string::npos) << msg;
     // The acute-effect file has no structures.
-    const std::string acute_text = "name = \"a\"\nstructure = \"madrs_v2\"\n[parameters.diss_emax]\nvalue = 100.0\n"
-                                   "unit = \"% of maximal effect\"\ndescription = \"d\"\nsource = \"s\"\n";
+    const std::string acute_text =
+        "name = \"a\"\nstructure = \"madrs_v2\"\n[parameters.diss_emax]\nvalue = 100.0\n"
+        "unit = \"% of maximal effect\"\ndescription = \"d\"\nsource = \"s\"\n";
     msg = input_error([&] { AcuteEffectModel::from_parameters(parse_pd_parameters(acute_text, "a.toml")); });
     EXPECT_NE(msg.find("a.toml:2: structure = 'madrs_v2'"), std::string::npos) << msg;
 }
@@ -196,13 +200,15 @@ TEST(SymptomModelV2, SingleDoseOnsetPeakAndFading) {
             best = c.madrs_control[i] - c.madrs[i];
             t_best = c.time[i];
         }
-    EXPECT_NEAR(t_best, 24.0, kPeakTimeAtol);   // fitted
-    EXPECT_GT(diff(40.0 / 60.0), 0.0);          // superior from 40 min (check)
-    EXPECT_GE(diff(4.0), 2.0);                  // visible within hours (check)
+    EXPECT_NEAR(t_best, 24.0, kPeakTimeAtol);                    // fitted
+    EXPECT_GT(diff(40.0 / 60.0), 0.0);                           // superior from 40 min (check)
+    EXPECT_GE(diff(4.0), 2.0);                                   // visible within hours (check)
     EXPECT_NEAR(diff(264.0), 0.1 * (16.5 - 8.8), kTargetAtol);   // "lost" by day 11 (fitted)
-    EXPECT_LT(diff(336.0), 0.1 * best);         // faded by 2 weeks (check)
-    std::printf("[ v2 single dose ] drug-control difference: 4 h %.2f, 24 h %.2f, day 7 %.2f, day 11 %.2f, "
-                "day 14 %.2f points\n", diff(4), diff(24), diff(168), diff(264), diff(336));
+    EXPECT_LT(diff(336.0), 0.1 * best);                          // faded by 2 weeks (check)
+    std::printf(
+        "[ v2 single dose ] drug-control difference: 4 h %.2f, 24 h %.2f, day 7 %.2f, day 11 %.2f, "
+        "day 14 %.2f points\n",
+        diff(4), diff(24), diff(168), diff(264), diff(336));
 }
 
 // The point of the structure: sessions given before the fast state has decayed build up the
@@ -267,7 +273,8 @@ TEST(SymptomModelV2, BoundedForExtremeInputs) {
 //   r3 = (control - ketamine)(day 11) - 0.1 * (16.5 - 8.8)             (superiority lost by days 10-12)
 TEST(SymptomCalibrationV2, TypicalStageRefitReproducesFile) {
     const SymptomModel file = v2();
-    EXPECT_TRUE(close_enough(file.placebo_max, (8.8 / 32.0) / (1.0 - std::exp(-24.0 * file.k_placebo)), kRefitRtol, 0.0));
+    EXPECT_TRUE(
+        close_enough(file.placebo_max, (8.8 / 32.0) / (1.0 - std::exp(-24.0 * file.k_placebo)), kRefitRtol, 0.0));
     auto residuals = [&](const Eigen::Vector3d& x) {
         SymptomModel q = file;
         q.k_on = std::exp(x[0]);
@@ -365,9 +372,10 @@ Rows simulate_rows() {
 
 TEST(SymptomCalibrationV2, PopulationReproducesTheCalibrationRows) {
     const Rows r = simulate_rows();
-    std::printf("[ v2 calibration rows ] response/remission 24 h %.3f/%.3f, 72 h %.3f/%.3f, day 7 %.3f/%.3f; six "
-                "sessions: response %.3f, median relapse %.2f d\n",
-                r.resp24, r.rem24, r.resp72, r.rem72, r.resp168, r.rem168, r.resp_six, r.relapse_d);
+    std::printf(
+        "[ v2 calibration rows ] response/remission 24 h %.3f/%.3f, 72 h %.3f/%.3f, day 7 %.3f/%.3f; six "
+        "sessions: response %.3f, median relapse %.2f d\n",
+        r.resp24, r.rem24, r.resp72, r.rem72, r.resp168, r.rem168, r.resp_six, r.relapse_d);
     // 1. The file reproduces the simulated rows that docs/calibration.md reports (the script's
     //    hard-threshold column; rates are counts of 300 patients: half a patient of slack).
     const double half = 0.5 / 300.0;
@@ -394,5 +402,5 @@ TEST(SymptomCalibrationV2, PopulationReproducesTheCalibrationRows) {
     EXPECT_LT(std::fabs(std::log(r.relapse_d / 18.0)), 3 * 0.3);
 }
 
-}  // namespace
-}  // namespace ketasim
+}   // namespace
+}   // namespace ketasim

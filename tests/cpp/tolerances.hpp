@@ -103,4 +103,4 @@ constexpr double kSampleSigmas = 4.0;
 constexpr std::size_t kIshigamiN = 8192;
 constexpr double kIshigamiAtol = 0.01;
 
-}  // namespace ketasim::test
+}   // namespace ketasim::test

@@ -94,8 +94,8 @@ TEST(Units, PerKgUnitsForVolumeFlowAndDose) {
 }
 
 TEST(Units, Conversions) {
-    EXPECT_DOUBLE_EQ(parse_unit("1/min").factor, 60.0);      // 1/min = 60/h
-    EXPECT_DOUBLE_EQ(parse_unit("mL/min").factor, 0.06);     // 1 mL/min = 0.06 L/h
+    EXPECT_DOUBLE_EQ(parse_unit("1/min").factor, 60.0);             // 1/min = 60/h
+    EXPECT_DOUBLE_EQ(parse_unit("mL/min").factor, 0.06);            // 1 mL/min = 0.06 L/h
     EXPECT_DOUBLE_EQ(0.0109 * parse_unit("1/min").factor, 0.654);   // Clements k10
     EXPECT_DOUBLE_EQ(1500 * parse_unit("mL/min").factor, 90.0);
     EXPECT_DOUBLE_EQ(parse_unit("day").factor * parse_unit("1/d").factor, 1.0);
@@ -221,5 +221,5 @@ TEST(Units, ClosestName) {
     EXPECT_EQ(closest_name("k_of", {"k_on", "k_off", "k_tr"}), "k_off");   // a tie goes to the prefix
 }
 
-}  // namespace
-}  // namespace ketasim
+}   // namespace
+}   // namespace ketasim

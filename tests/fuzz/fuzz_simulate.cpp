@@ -25,18 +25,32 @@ const char* const kModels[] = {"ketamine_iv_clements", "ketamine_iv_domino", "ke
 // A number from one of three families: a plausible value times up to 10^+-8, an edge value, or
 // any double the bytes spell (negative, NaN, infinite, subnormal, 1e308 ...).
 double fuzzed_number(FuzzedDataProvider& in, double typical) {
-    static const double kEdges[] = {0.0,     -0.0,    1e-300, 4.9e-324, 1e-16, 1e-9, 1.0, 1e9, 1e16, 1e300,
-                                    1.7e308, -1.0,    std::numeric_limits<double>::infinity(),
+    static const double kEdges[] = {0.0,
+                                    -0.0,
+                                    1e-300,
+                                    4.9e-324,
+                                    1e-16,
+                                    1e-9,
+                                    1.0,
+                                    1e9,
+                                    1e16,
+                                    1e300,
+                                    1.7e308,
+                                    -1.0,
+                                    std::numeric_limits<double>::infinity(),
                                     std::numeric_limits<double>::quiet_NaN()};
     switch (in.ConsumeIntegralInRange<int>(0, 3)) {
         case 0:
-        case 1: return typical * std::pow(10.0, in.ConsumeFloatingPointInRange<double>(-8.0, 8.0));
-        case 2: return in.PickValueInArray(kEdges);
-        default: return in.ConsumeFloatingPoint<double>();
+        case 1:
+            return typical * std::pow(10.0, in.ConsumeFloatingPointInRange<double>(-8.0, 8.0));
+        case 2:
+            return in.PickValueInArray(kEdges);
+        default:
+            return in.ConsumeFloatingPoint<double>();
     }
 }
 
-}  // namespace
+}   // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace ketasim;
@@ -45,9 +59,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     SimOptions opt;
     switch (in.ConsumeIntegralInRange<int>(0, 2)) {
-        case 0: opt.solver = SolverKind::exact; break;
-        case 1: opt.solver = SolverKind::ode; opt.method = OdeMethod::dopri5; break;
-        default: opt.solver = SolverKind::ode; opt.method = OdeMethod::rosenbrock4; break;
+        case 0:
+            opt.solver = SolverKind::exact;
+            break;
+        case 1:
+            opt.solver = SolverKind::ode;
+            opt.method = OdeMethod::dopri5;
+            break;
+        default:
+            opt.solver = SolverKind::ode;
+            opt.method = OdeMethod::rosenbrock4;
+            break;
     }
     // Bounds the time one input may take: a stiff fuzzed system on dopri5 would otherwise run to
     // the 10^7-step default (about a minute in Release, far longer under ASan) before its clean
@@ -97,7 +119,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::fprintf(stderr, "model %s, solver %s/%s, include_event_times %d, weight %.17g kg, age %.17g y\n",
                      model.name.c_str(), to_string(opt.solver), to_string(opt.method), opt.include_event_times,
                      subject.weight_kg, subject.age_years);
-        for (const auto& [name, value] : subject.parameters) std::fprintf(stderr, "  %s = %.17g\n", name.c_str(), value);
+        for (const auto& [name, value] : subject.parameters)
+            std::fprintf(stderr, "  %s = %.17g\n", name.c_str(), value);
         for (const auto& e : regimen.events)
             std::fprintf(stderr, "  dose %s t=%.17g h amount=%.17g %s duration=%.17g h device %d\n", e.route.c_str(),
                          e.time, e.amount, e.per_kg ? "mg/kg" : "mg", e.duration, e.device);

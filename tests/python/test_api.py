@@ -61,8 +61,9 @@ def test_python_equals_core(esketamine, nasal56):
     r = ks.simulate(esketamine, nasal56, t_end="6 h", dt="6 min", age=70, set={"ka_n": 2.0})
     s = _core.Subject()
     s.age_years, s.parameters = 70.0, {"ka_n": 2.0}
-    t = _core.simulate(esketamine, _core.Regimen.intranasal(56.0, [0.0]), _core.OutputGrid.uniform(0, 6, 0.1),
-                       _core.SimOptions(), s)
+    t = _core.simulate(
+        esketamine, _core.Regimen.intranasal(56.0, [0.0]), _core.OutputGrid.uniform(0, 6, 0.1), _core.SimOptions(), s
+    )
     np.testing.assert_array_equal(r.values, t.values)
     # The trajectory knows its last dose (5 min: the second device); no need to pass it.
     assert t.last_dose_time == 5 / 60 and list(t.dose_times) == [0.0, 5 / 60]
@@ -152,8 +153,11 @@ def test_result_is_a_dataframe_friendly_object(esketamine, nasal56):
 
 def test_a_covariate_the_model_does_not_use_is_an_error(esketamine, nasal56, clements):
     """Regression (issue 8): weight on esketamine_nasal was silently ignored."""
-    with pytest.raises(ValueError, match=r"simulate: model 'esketamine_nasal' does not use covariate 'weight' "
-                                         r"\(it uses: age, asian, japanese\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"simulate: model 'esketamine_nasal' does not use covariate 'weight' "
+        r"\(it uses: age, asian, japanese\)",
+    ):
         ks.simulate(esketamine, nasal56, weight=80)
     with pytest.raises(ValueError, match="sweep: model 'esketamine_nasal' does not use covariate 'weight'"):
         ks.sweep(esketamine, nasal56, {"weight": [60, 80]})

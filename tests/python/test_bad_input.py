@@ -61,13 +61,13 @@ def _pd_file(spec: str) -> str:
     name, edit = spec.split(":", 1)
     text = (REPO / "models" / "pd" / f"{name}.toml").read_text(encoding="utf-8")
     if edit.startswith("rename "):
-        old, new = edit[len("rename "):].split("=")
+        old, new = edit[len("rename ") :].split("=")
         return text.replace(f"[parameters.{old}]", f"[parameters.{new}]")
     param, rest = edit.split("=", 1)
     value, unit = rest.split(" ", 1)
     m = re.search(rf"\[parameters\.{re.escape(param)}\]\nvalue = [^\n]*\nunit = \"[^\"]*\"", text)
     assert m, f"no [parameters.{param}] with value and unit in {name}.toml"
-    return text[: m.start()] + f'[parameters.{param}]\nvalue = {value}\nunit = "{unit}"' + text[m.end():]
+    return text[: m.start()] + f'[parameters.{param}]\nvalue = {value}\nunit = "{unit}"' + text[m.end() :]
 
 
 def _materialize(case: str, tmp: Path, quote) -> str:

@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("KETASIM_RUN_REFIT") != "1", reason="set KETASIM_RUN_REFIT=1 (about 9 min)")
 def test_refit_reproduces_the_file():
-    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "calibrate_madrs.py")], capture_output=True, text=True,
-                       timeout=3600)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "calibrate_madrs.py")], capture_output=True, text=True, timeout=3600
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "refit reproduces the file" in r.stdout

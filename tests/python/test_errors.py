@@ -52,8 +52,11 @@ def test_bad_time_string(esketamine, nasal56):
 
 
 def test_unknown_parameter_override(esketamine, nasal56):
-    with pytest.raises(ValueError, match=r"set: value 'ka_x' names no parameter of model 'esketamine_nasal' "
-                                         r"\(did you mean ka_n\?\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"set: value 'ka_x' names no parameter of model 'esketamine_nasal' "
+        r"\(did you mean ka_n\?\)",
+    ):
         ks.simulate(esketamine, nasal56, set={"ka_x": 1.0})
 
 
@@ -80,7 +83,9 @@ def test_one_override_word_set_everywhere(esketamine, nasal56):
     with pytest.raises(TypeError, match="simulate: give the overrides once, as set="):
         ks.simulate(esketamine, nasal56, set={"ka_n": 2.0}, params={"ka_n": 2.0})
     # Units must fit the parameter.
-    with pytest.raises(ValueError, match=r"set ka_n: value '2 L' has unit 'L' of dimension volume; parameter 'ka_n' is in 1/h"):
+    with pytest.raises(
+        ValueError, match=r"set ka_n: value '2 L' has unit 'L' of dimension volume; parameter 'ka_n' is in 1/h"
+    ):
         ks.simulate(esketamine, nasal56, set={"ka_n": "2 L"})
     with pytest.raises(ValueError, match=r"set ka_n: value 'fast' must be a number in the parameter's unit \(1/h\)"):
         ks.simulate(esketamine, nasal56, set={"ka_n": "fast"})
@@ -103,8 +108,7 @@ def test_sweep_errors(esketamine, nasal56):
         ks.sweep(esketamine, nasal56, {"ka_n": [1, 2]}, threads=-1)
     # An invalid point (weight <= 0) fails with the C++ subject message.
     with pytest.raises(ValueError, match=r"subject\.weight_kg: -1 must be in \(0, 1000\) kg"):
-        ks.sweep("ketamine_iv_clements", ks.Regimen.iv_infusion("0.5 mg/kg", "40 min"), {"weight": [70, -1]},
-                 threads=2)
+        ks.sweep("ketamine_iv_clements", ks.Regimen.iv_infusion("0.5 mg/kg", "40 min"), {"weight": [70, -1]}, threads=2)
     # Points are built in C++: a non-positive dose names the point, the value and the rule.
     with pytest.raises(ValueError, match=r"sweep point 1: dose = 0 mg must be > 0"):
         ks.sweep(esketamine, nasal56, {"dose": [56, 0]})
@@ -119,6 +123,7 @@ def test_exception_classes():
 
 
 # ---- issue 9: no silent wrong numbers at the Python boundary ---------------------------------
+
 
 def test_bare_numbers_are_not_given_a_unit():
     with pytest.raises(ValueError, match=r"iv_infusion: dose: 0\.5 is a bare number; give its unit, e\.g\. '0\.5 mg'"):
@@ -147,6 +152,7 @@ def test_arrays_of_times_take_one_explicit_unit_with_Q():
     # Issue 9: arrays of numbers carry their unit in ks.Q, converted by the C++ unit table value
     # by value, so Q([23], "min") is the same double as "23 min".
     import numpy as np
+
     reg = ks.Regimen.iv_bolus("35 mg")
     grid = np.arange(0, 6, 0.5)
     a = ks.simulate("ketamine_iv_clements", reg, times=ks.Q(grid, "h"))

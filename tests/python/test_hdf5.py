@@ -167,12 +167,12 @@ def test_h5py_and_ketasim_in_one_process(order, tmp_path):
 {order}
 import numpy as np, ketasim as ks
 from ketasim import _core
-p = {str(tmp_path / 'x.h5')!r}
+p = {str(tmp_path / "x.h5")!r}
 r = ks.simulate('esketamine_nasal', ks.Regimen.intranasal('56 mg'), '2 h', '10 min')
 _core.write_results(p, [('a', r.model, '', [r.trajectory], [r.subject], [{{}}])])
 with h5py.File(p, 'r') as f:
     assert np.array_equal(f['outputs/C_plasma'][0], r['C_plasma'])
-q = {str(tmp_path / 'y.h5')!r}
+q = {str(tmp_path / "y.h5")!r}
 with h5py.File(q, 'w') as f:
     f.attrs['complete'] = 'yes'
     f.create_dataset('time', data=np.arange(3.0)).attrs['units'] = 'h'

@@ -114,8 +114,7 @@ def _cli() -> Path:
 def _dash_m(args, **env):
     e = {k: v for k, v in __import__("os").environ.items() if k != "KETASIM_CLI"}
     e.update(env)
-    return subprocess.run([sys.executable, "-m", "ketasim", *args], capture_output=True, text=True, env=e,
-                          timeout=300)
+    return subprocess.run([sys.executable, "-m", "ketasim", *args], capture_output=True, text=True, env=e, timeout=300)
 
 
 def test_python_dash_m_is_the_ketasim_program():

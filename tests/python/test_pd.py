@@ -47,12 +47,13 @@ def esk():
 
 # ---- schedules ---------------------------------------------------------------------------------
 
+
 def test_standard_schedules():
     np.testing.assert_array_equal(ks.schedules.iv(3, 2).session_days, SIX_DAYS)
     np.testing.assert_array_equal(ks.schedules.iv(2, 4).session_days, [0, 3, 7, 10, 14, 17, 21, 24])
     e = ks.schedules.esketamine_induction(8)
     assert e.model == "esketamine_nasal" and len(e) == 12
-    assert e.ce_scale == 2.0   # the model file's racemic_equivalent parameter
+    assert e.ce_scale == 2.0  # the model file's racemic_equivalent parameter
     # 56 mg = 2 devices on day 0, then 84 mg = 3 devices: 2 + 11 * 3 events.
     assert len(e.regimen) == 2 + 11 * 3
     iv = ks.schedules.iv_days("0,2,4", mg_per_kg=1.0, duration="1 h")
@@ -74,6 +75,7 @@ def test_regimen_files_group_into_the_standard_sessions():
 
 # ---- the course: tables and plausibility ----------------------------------------------------------
 
+
 def test_tables_columns_and_units(six):
     s = six.sessions
     assert list(s.columns) == list(ks._pd.SESSION_UNITS)
@@ -88,8 +90,15 @@ def test_tables_columns_and_units(six):
     assert t[0] == 0.0 and t[-1] == pytest.approx(24.0 * (11 + 28), rel=1e-12)
     np.testing.assert_array_equal(six.pk.time, t)
     assert "Ce" in six.pk.outputs
-    assert set(six.clinical) >= {"onset_h", "response_h", "remission_h", "response_duration_h",
-                                 "relapse_after_last_h", "sessions_to_response", "min_madrs"}
+    assert set(six.clinical) >= {
+        "onset_h",
+        "response_h",
+        "remission_h",
+        "response_duration_h",
+        "relapse_after_last_h",
+        "sessions_to_response",
+        "min_madrs",
+    }
     assert "6 sessions" in repr(six)
 
 
@@ -98,9 +107,9 @@ def test_six_iv_sessions_believable(six):
     assert c["sessions_to_response"] is not None and c["sessions_to_response"] >= 1
     assert np.all((m >= 0) & (m <= 60))
     baseline = six.symptom_model.baseline
-    assert s["madrs_before"].iloc[0] == pytest.approx(baseline, abs=1e-9)   # no effect before dose 1
-    assert np.all(s["madrs_24h"] <= s["madrs_before"])                      # each session improves
-    assert np.all(np.isfinite(s["discharge_min"])) and np.all(s["discharge_min"] > 40)   # after the infusion
+    assert s["madrs_before"].iloc[0] == pytest.approx(baseline, abs=1e-9)  # no effect before dose 1
+    assert np.all(s["madrs_24h"] <= s["madrs_before"])  # each session improves
+    assert np.all(np.isfinite(s["discharge_min"])) and np.all(s["discharge_min"] > 40)  # after the infusion
     assert c["onset_h"] <= c["response_h"]
     assert c["min_madrs"] <= six.response_level
 
@@ -136,8 +145,10 @@ def test_esketamine_induction_believable(esk):
 
 
 def test_discharge_time_increases_with_dose():
-    mins = [ks.course(ks.schedules.iv_days([0], mg_per_kg=d), follow_up="1 d").sessions["discharge_min"].iloc[0]
-            for d in (0.25, 0.5, 1.0)]
+    mins = [
+        ks.course(ks.schedules.iv_days([0], mg_per_kg=d), follow_up="1 d").sessions["discharge_min"].iloc[0]
+        for d in (0.25, 0.5, 1.0)
+    ]
     assert mins[0] < mins[1] < mins[2], mins
 
 
@@ -185,8 +196,9 @@ def test_named_schedules_are_the_cli_names():
     # One list (C++ schedule_registry()), iv-days included; named() = the builders.
     assert ks.schedules.NAMES == ("iv-3x-weekly", "iv-2x-weekly", "iv-days", "esketamine-induction")
     np.testing.assert_array_equal(ks.schedules.named("iv-days", days=SIX_DAYS).session_days, SIX_DAYS)
-    np.testing.assert_array_equal(ks.schedules.named("iv-2x-weekly").session_starts_h,
-                                  ks.schedules.iv(2, 4).session_starts_h)
+    np.testing.assert_array_equal(
+        ks.schedules.named("iv-2x-weekly").session_starts_h, ks.schedules.iv(2, 4).session_starts_h
+    )
     assert len(ks.schedules.named("esketamine-induction", weeks=2)) == 4
     with pytest.raises(ValueError, match=r"weeks = -1: must be in \[1, 52\]"):
         ks.schedules.named("iv-2x-weekly", weeks=-1)
@@ -213,6 +225,7 @@ def test_regimen_file_course_equals_schedule(six):
 
 # ---- agreement with the command line ---------------------------------------------------------------
 
+
 def _read_cli_csv(path: Path) -> dict:
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -224,8 +237,10 @@ def _read_cli_csv(path: Path) -> dict:
     [
         (["--schedule", "iv-days", "--days", "0,2,4,7,9,11"], lambda: ks.schedules.iv_days(SIX_DAYS)),
         (["--schedule", "esketamine-induction"], lambda: ks.schedules.esketamine_induction()),
-        (["--regimen", str(REGIMENS / "iv_2x_weekly_4_weeks.toml"), "--diss-tolerance", "0.8", "--weight", "85"],
-         lambda: ks.schedules.from_regimen(REGIMENS / "iv_2x_weekly_4_weeks.toml")),
+        (
+            ["--regimen", str(REGIMENS / "iv_2x_weekly_4_weeks.toml"), "--diss-tolerance", "0.8", "--weight", "85"],
+            lambda: ks.schedules.from_regimen(REGIMENS / "iv_2x_weekly_4_weeks.toml"),
+        ),
     ],
     ids=["iv-6-sessions", "esketamine-induction", "iv-2x-file-tolerance-85kg"],
 )
@@ -242,7 +257,7 @@ def test_python_course_equals_cli(tmp_path, args, schedule):
     if "--diss-tolerance" in args:
         kw = {"diss_tolerance": 0.8, "weight": 85}
     py = ks.course(schedule(), **kw).sessions
-    assert list(py.columns) == list(cli)   # one session table (C++ session_columns())
+    assert list(py.columns) == list(cli)  # one session table (C++ session_columns())
     assert len(py) == len(cli["session"])
     for col, want in cli.items():
         got = py[col].to_numpy(float)
@@ -250,6 +265,7 @@ def test_python_course_equals_cli(tmp_path, args, schedule):
 
 
 # ---- bad input ------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "call, match",
@@ -268,8 +284,10 @@ def test_python_course_equals_cli(tmp_path, args, schedule):
         (lambda: ks.schedules.esketamine_induction(weeks=9), r"weeks = 9: must be in \[1, 8\]"),
         (lambda: ks.schedules.iv_days([]), r"days is empty"),
         (lambda: ks.course(REGIMENS / "esketamine_induction.toml"), r"route 'intranasal'.*routes: iv"),
-        (lambda: ks.schedules.from_regimen(REGIMENS / "iv_6_sessions.toml", session_window="0 h"),
-         r"session_window_h = 0: must be in \(0, 24\]"),
+        (
+            lambda: ks.schedules.from_regimen(REGIMENS / "iv_6_sessions.toml", session_window="0 h"),
+            r"session_window_h = 0: must be in \(0, 24\]",
+        ),
         (lambda: ks.load_pd("no_such_pd"), r"no_such_pd"),
         (lambda: ks.course("iv-3x-weekly", pd_solver="rk4"), r"'rk4' is not a PD solver"),
     ],
@@ -285,6 +303,7 @@ def test_schedule_type_error():
 
 
 # ---- PD parameter sets and plotting -------------------------------------------------------------------
+
 
 def test_load_pd_frames():
     m = ks.load_pd("madrs")
@@ -307,7 +326,7 @@ def test_plot_course(six, esk):
 
     axes = ks.plot.course({"IV 3x weekly": six, "esketamine": esk}, days=60)
     assert len(axes) == 2
-    assert len(axes[0].get_lines()) >= 3   # control + two courses (+ thresholds)
+    assert len(axes[0].get_lines()) >= 3  # control + two courses (+ thresholds)
     assert "MADRS" in axes[0].get_ylabel()
     plt.close("all")
     assert math.isfinite(six.clinical["min_madrs"])

@@ -48,11 +48,17 @@ def test_structure_errors(tmp_path):
 
 
 def test_population_madrs_at_columns():
-    p = ks.population(None, ks.schedules.iv_days([0]), n=6, seed=3,
-                      course_options=dict(follow_up="8 d", dt="15 min", madrs_at=["24 h", "7 d"]))
+    p = ks.population(
+        None,
+        ks.schedules.iv_days([0]),
+        n=6,
+        seed=3,
+        course_options=dict(follow_up="8 d", dt="15 min", madrs_at=["24 h", "7 d"]),
+    )
     f = p.frame
     np.testing.assert_array_equal(f["madrs_at.24"], f["madrs_24h.1"])
     assert np.all(f["madrs_at.168"] <= f["baseline_madrs"])
     with pytest.raises(ValueError, match="madrs_times_h: 240 h is after the end of the simulation"):
-        ks.population(None, ks.schedules.iv_days([0]), n=2,
-                      course_options=dict(follow_up="8 d", dt="15 min", madrs_at=["10 d"]))
+        ks.population(
+            None, ks.schedules.iv_days([0]), n=2, course_options=dict(follow_up="8 d", dt="15 min", madrs_at=["10 d"])
+        )

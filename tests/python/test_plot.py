@@ -22,8 +22,9 @@ def test_concentration_plot_marks_onsets(esketamine, clements, nasal56):
 
     iv = ks.simulate(clements, ks.Regimen.iv_infusion("0.5 mg/kg", "40 min"), "4 h", "1 min")
     nasal = ks.simulate(esketamine, nasal56, "4 h", "1 min")
-    ax = ks.plot.concentration({"IV": iv, "IN": nasal}, "C_plasma", thresholds={"dissociative": 100, "low": 50},
-                               time_unit="min")
+    ax = ks.plot.concentration(
+        {"IV": iv, "IN": nasal}, "C_plasma", thresholds={"dissociative": 100, "low": 50}, time_unit="min"
+    )
     # Two curves; onset markers: IV crosses 100 and 50, IN crosses 50 only.
     markers = [ln for ln in ax.get_lines() if ln.get_marker() == "o"]
     assert len(markers) == 3
@@ -34,8 +35,9 @@ def test_concentration_plot_marks_onsets(esketamine, clements, nasal56):
 def test_sweep_heatmap(esketamine, nasal56):
     import matplotlib.pyplot as plt
 
-    df = ks.sweep(esketamine, nasal56, {"ka_n": np.linspace(1, 5, 5), "FRn": [0.3, 0.45, 0.6]}, t_end="12 h",
-                  dt="5 min")
+    df = ks.sweep(
+        esketamine, nasal56, {"ka_n": np.linspace(1, 5, 5), "FRn": [0.3, 0.45, 0.6]}, t_end="12 h", dt="5 min"
+    )
     ax = ks.plot.sweep_heatmap(df, "ka_n", "FRn", "cmax")
     assert ax.get_xlabel() == "ka_n"
     plt.close(ax.figure)
@@ -54,4 +56,3 @@ def test_flagship_compare_writes_png_and_table(tmp_path, capsys):
     # IV 0.5 mg/kg over 40 min: peak at the end of the infusion.
     assert iv["tmax (min)"] == pytest.approx(40.0)
     assert iv["dose (mg)"] == pytest.approx(35.0)
-

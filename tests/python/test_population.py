@@ -14,8 +14,10 @@ WEIGHT = {"weight": {"distribution": "normal", "mean": "80 kg", "sd": "15 kg", "
 
 
 def test_same_seed_same_population_whatever_threads_and_chunk(esketamine, nasal56):
-    runs = [ks.population(esketamine, nasal56, n=30, seed=7, threads=t, chunk=c, t_end="24 h")
-            for t, c in ((1, 16), (2, 1), (2, 7))]
+    runs = [
+        ks.population(esketamine, nasal56, n=30, seed=7, threads=t, chunk=c, t_end="24 h")
+        for t, c in ((1, 16), (2, 1), (2, 7))
+    ]
     first = runs[0].frame
     for r in runs[1:]:
         pd.testing.assert_frame_equal(first, r.frame, check_exact=True)
@@ -52,12 +54,18 @@ def test_covariates_drawn_within_bounds_and_unused_covariate_is_an_error(clement
 
 
 def test_asian_flag_lowers_clearance(esketamine, nasal56):
-    pop = ks.population(esketamine, nasal56, n=200, seed=3, variability=False,
-                        covariates={"asian": {"distribution": "bernoulli", "p": 0.5}})
+    pop = ks.population(
+        esketamine,
+        nasal56,
+        n=200,
+        seed=3,
+        variability=False,
+        covariates={"asian": {"distribution": "bernoulli", "p": 0.5}},
+    )
     f = pop.frame
     assert set(np.unique(f["asian"])) == {0.0, 1.0}
     np.testing.assert_allclose(f.loc[f.asian == 1, "kel"], 1.11 * 0.36, rtol=1e-14)
-    assert (f.loc[f.asian == 1, "C_plasma.auc_0_t"].min() > f.loc[f.asian == 0, "C_plasma.auc_0_t"].max())
+    assert f.loc[f.asian == 1, "C_plasma.auc_0_t"].min() > f.loc[f.asian == 0, "C_plasma.auc_0_t"].max()
 
 
 def test_table_of_subjects(clements):
@@ -75,8 +83,7 @@ def test_table_of_subjects(clements):
 
 
 def test_bands_are_percentiles_of_the_trajectories(esketamine, nasal56):
-    pop = ks.population(esketamine, nasal56, n=200, seed=4, bands=True, outputs="C_plasma", t_end="12 h",
-                        dt="10 min")
+    pop = ks.population(esketamine, nasal56, n=200, seed=4, bands=True, outputs="C_plasma", t_end="12 h", dt="10 min")
     b = pop.bands("C_plasma")
     assert list(b.columns) == ["P5", "P50", "P95"]
     traj = pop.trajectories[:, 0, :]
@@ -90,7 +97,7 @@ def test_bands_are_percentiles_of_the_trajectories(esketamine, nasal56):
 def test_residual_error_gives_noisy_observations_with_the_stated_log_sd(esketamine, nasal56):
     clean = ks.population(esketamine, nasal56, n=100, seed=5, bands=True, outputs="C_plasma", t_end="12 h")
     noisy = ks.population(esketamine, nasal56, n=100, seed=5, residual_error=True, outputs="C_plasma", t_end="12 h")
-    a, b = clean.trajectories[:, 0, 1:], noisy.trajectories[:, 0, 1:]   # t = 0 is 0 in both
+    a, b = clean.trajectories[:, 0, 1:], noisy.trajectories[:, 0, 1:]  # t = 0 is 0 in both
     r = np.log(b / a).ravel()
     n = r.size
     # exp(eps) with eps ~ N(0, 0.276^2): the log ratio has SD 0.276 (4 standard errors).
@@ -98,15 +105,18 @@ def test_residual_error_gives_noisy_observations_with_the_stated_log_sd(esketami
     assert abs(r.mean()) < 4 * 0.276 / np.sqrt(n)
 
 
-@pytest.mark.parametrize("kwargs, exc, msg", [
-    ({"n": 0}, ValueError, "n: 0 must be >= 1"),
-    ({"n": True}, TypeError, "n: expected an integer"),
-    ({"n": 3, "threads": "2"}, TypeError, "threads: expected an integer"),
-    ({"n": 3, "seed": -1}, ValueError, "seed: -1 must be >= 0"),
-    ({"n": 3, "seed": 2**63}, ValueError, r"seed: .* must be in \[0, 2\^63 - 1\]"),
-    ({"n": 3, "covariates": {"weight": 80}}, TypeError, "expected a mapping of fields"),
-    ({}, ValueError, "give n"),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, msg",
+    [
+        ({"n": 0}, ValueError, "n: 0 must be >= 1"),
+        ({"n": True}, TypeError, "n: expected an integer"),
+        ({"n": 3, "threads": "2"}, TypeError, "threads: expected an integer"),
+        ({"n": 3, "seed": -1}, ValueError, "seed: -1 must be >= 0"),
+        ({"n": 3, "seed": 2**63}, ValueError, r"seed: .* must be in \[0, 2\^63 - 1\]"),
+        ({"n": 3, "covariates": {"weight": 80}}, TypeError, "expected a mapping of fields"),
+        ({}, ValueError, "give n"),
+    ],
+)
 def test_bad_arguments_name_the_argument(esketamine, nasal56, kwargs, exc, msg):
     with pytest.raises(exc, match=msg):
         ks.population(esketamine, nasal56, **kwargs)
@@ -116,9 +126,30 @@ def test_cli_population_writes_the_same_numbers(esketamine, tmp_path, ketasim_cl
     reg = tmp_path / "esk56.toml"
     reg.write_text('[[dose]]\nroute = "intranasal"\namount = "56 mg"\ndevice_mg = 28\ndays = [0]\n')
     out = tmp_path / "pop.csv"
-    subprocess.run([ketasim_cli, "population", "esketamine_nasal", "--regimen", str(reg), "--n", "25", "--seed", "9",
-                    "--t-end", "24 h", "--dt", "5 min", "--threads", "2", "--quiet", "--out", str(out)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            ketasim_cli,
+            "population",
+            "esketamine_nasal",
+            "--regimen",
+            str(reg),
+            "--n",
+            "25",
+            "--seed",
+            "9",
+            "--t-end",
+            "24 h",
+            "--dt",
+            "5 min",
+            "--threads",
+            "2",
+            "--quiet",
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
     cli = pd.read_csv(out)
     py = ks.population(esketamine, str(reg), n=25, seed=9, t_end="24 h", dt="5 min").frame
     assert cli.columns[0] == "subject"
@@ -129,10 +160,12 @@ def test_cli_population_writes_the_same_numbers(esketamine, tmp_path, ketasim_cl
 
 # ---- treatment courses in a population ----------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def iv6():
-    return ks.population(None, "iv-3x-weekly", n=60, seed=11, threads=2,
-                         course_options={"follow_up": "14 d", "dt": "5 min"})
+    return ks.population(
+        None, "iv-3x-weekly", n=60, seed=11, threads=2, course_options={"follow_up": "14 d", "dt": "5 min"}
+    )
 
 
 def test_course_population_rates_match_the_patient_rows(iv6):
@@ -156,8 +189,9 @@ def test_course_population_is_thread_invariant_and_stops_at_remission():
     a = ks.population(None, "iv-3x-weekly", threads=1, **kw).frame
     b = ks.population(None, "iv-3x-weekly", threads=2, chunk=1, **kw).frame
     pd.testing.assert_frame_equal(a, b, check_exact=True)
-    s = ks.population(None, "iv-3x-weekly", n=8, seed=2,
-                      course_options={"follow_up": "7 d", "dt": "5 min", "stop_at_remission": True}).frame
+    s = ks.population(
+        None, "iv-3x-weekly", n=8, seed=2, course_options={"follow_up": "7 d", "dt": "5 min", "stop_at_remission": True}
+    ).frame
     rem = a["sessions_to_remission"]
     np.testing.assert_array_equal(s["sessions_given"], np.where(rem.notna(), rem, 6))
 
@@ -168,8 +202,9 @@ def test_course_population_errors(esketamine):
     with pytest.raises(TypeError, match="stop_at_remission: expected True or False"):
         ks.population(None, "iv-3x-weekly", n=2, course_options={"stop_at_remission": 1})
     with pytest.raises(ValueError, match="does not use covariate 'weight'"):
-        ks.population(None, "esketamine-induction", n=2,
-                      covariates={"weight": {"distribution": "fixed", "value": "80 kg"}})
+        ks.population(
+            None, "esketamine-induction", n=2, covariates={"weight": {"distribution": "fixed", "value": "80 kg"}}
+        )
 
 
 def test_plots(iv6, esketamine, nasal56):
@@ -185,13 +220,15 @@ def test_plots(iv6, esketamine, nasal56):
 
 # ---- datasets: one subject per ID (issue 8) -------------------------------------------------------
 
-DATASET = pd.DataFrame({
-    "ID":    [1, 1, 1, 2, 2, 2, 2],
-    "TIME":  [0, 0.5, 4, 1, 1.5, 3, 12],
-    "AMT":   [10, 0, 0, 20, 0, 0, 0],
-    "EVID":  [1, 0, 0, 1, 0, 0, 0],
-    "WT[kg]": [60, 60, 60, 90, 90, 90, 90],
-})
+DATASET = pd.DataFrame(
+    {
+        "ID": [1, 1, 1, 2, 2, 2, 2],
+        "TIME": [0, 0.5, 4, 1, 1.5, 3, 12],
+        "AMT": [10, 0, 0, 20, 0, 0, 0],
+        "EVID": [1, 0, 0, 1, 0, 0, 0],
+        "WT[kg]": [60, 60, 60, 90, 90, 90, 90],
+    }
+)
 
 
 def test_dataset_each_id_its_own_subject_times_and_covariates(tmp_path):
@@ -204,8 +241,13 @@ def test_dataset_each_id_its_own_subject_times_and_covariates(tmp_path):
     assert obs.attrs["units"]["C_plasma"] == "ng/mL"
     # Each ID equals a single simulation of that subject at its own times.
     for i, (mg, w, start, times) in enumerate([(10, 60, 0, [0.5, 4]), (20, 90, 1, [1.5, 3, 12])]):
-        one = ks.simulate("ketamine_iv_clements", ks.Regimen.iv_bolus(f"{mg} mg", at=f"{start} h"),
-                          times=ks.Q(times, "h"), weight=w, outputs="C_plasma")
+        one = ks.simulate(
+            "ketamine_iv_clements",
+            ks.Regimen.iv_bolus(f"{mg} mg", at=f"{start} h"),
+            times=ks.Q(times, "h"),
+            weight=w,
+            outputs="C_plasma",
+        )
         got = obs[obs["ID"] == i + 1]["C_plasma"].to_numpy()
         assert np.array_equal(got, one["C_plasma"])
         assert f["C_plasma.cmax"].iloc[i] == one["C_plasma"].max()
@@ -229,8 +271,11 @@ def test_dataset_errors_name_the_id_and_the_covariates():
     with pytest.raises(ValueError, match=r"data:5: ID: value '2' has no dose"):
         ks.population("ketamine_iv_clements", data=no_dose)
     aged = DATASET.assign(**{"AGE[years]": 40})
-    with pytest.raises(ValueError, match=r"column 'age': not a covariate model 'ketamine_iv_clements' uses "
-                                         r"\(covariates: weight\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"column 'age': not a covariate model 'ketamine_iv_clements' uses "
+        r"\(covariates: weight\)",
+    ):
         ks.population("ketamine_iv_clements", data=aged)
     with pytest.raises(ValueError, match=r"column HT: value 'HT' is not a known column"):
         ks.population("ketamine_iv_clements", data=DATASET.assign(HT=170))

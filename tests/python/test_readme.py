@@ -27,7 +27,7 @@ def test_readme_python_example(tmp_path, monkeypatch, heading):
     code = python_block(README.read_text(encoding="utf-8"), heading)
     if code is None:
         pytest.skip(f'README.md has no ```python block under "## {heading}" yet')
-    monkeypatch.chdir(tmp_path)   # examples may write files (out/...)
+    monkeypatch.chdir(tmp_path)  # examples may write files (out/...)
     os.environ.setdefault("MPLBACKEND", "Agg")
     exec(compile(code, f"{README}:## {heading}", "exec"), {"__name__": "__readme__"})
     if heading == "Treatment courses":

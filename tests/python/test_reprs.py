@@ -6,7 +6,7 @@ import pytest
 
 import ketasim as ks
 
-REPR_MAX = 300   # a repr is one readable line, not the model text and arrays (was 22-28k)
+REPR_MAX = 300  # a repr is one readable line, not the model text and arrays (was 22-28k)
 
 
 @pytest.fixture(scope="module")

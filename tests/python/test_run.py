@@ -59,8 +59,8 @@ def test_dict_spec_opens_in_xarray_with_named_dims(tmp_path):
         ds.close()
     with h5py.File(rep.path, "r") as f:
         assert int(f.attrs["complete"]) == 1
-        assert int(f.attrs["seed"]) == 3          # randomness used
-        assert "rtol" not in f.attrs              # exact solver: no tolerance
+        assert int(f.attrs["seed"]) == 3  # randomness used
+        assert "rtol" not in f.attrs  # exact solver: no tolerance
         assert f.attrs["solver"] == "exact"
         assert "trajectories = true" in f.attrs["spec"]
         assert f.attrs["ketasim_version"] == ks.version()

@@ -18,7 +18,8 @@ RTOL_SAME_ESTIMATOR = 1e-9
 
 
 def test_sobol_points_equal_scipy_unscrambled():
-    from scipy.stats import qmc   # requirements-dev.txt
+    from scipy.stats import qmc  # requirements-dev.txt
+
     # SciPy ships the same Joe-Kuo new-joe-kuo-6.21201 direction numbers: every point of the
     # first 2^12 in all 64 embedded dimensions is the same dyadic rational.
     ref = qmc.Sobol(64, scramble=False).random(4096)
@@ -32,14 +33,18 @@ def test_latin_hypercube_strata_and_reproducibility():
     assert list(df.columns) == ["a", "b", "c"] and len(df) == n
     for col in df:
         strata = np.floor(df[col].to_numpy() * n).astype(int)
-        assert sorted(strata) == list(range(n)), col   # each stratum hit exactly once
+        assert sorted(strata) == list(range(n)), col  # each stratum hit exactly once
     again = ks.design({"a": "uniform(0, 1)", "b": "uniform(0, 1)", "c": "uniform(0, 1)"}, n, kind="lhs", seed=4)
     pd.testing.assert_frame_equal(df, again, check_exact=True)
 
 
 def test_design_distributions_and_units(esketamine):
-    df = ks.design({"Qh": "lognormal(median=2.5 L/min, cv=30%)", "age": "normal(50 years, 15 years, lower=20 years)"},
-                   1024, kind="sobol", model=esketamine)
+    df = ks.design(
+        {"Qh": "lognormal(median=2.5 L/min, cv=30%)", "age": "normal(50 years, 15 years, lower=20 years)"},
+        1024,
+        kind="sobol",
+        model=esketamine,
+    )
     # L/min converted to the file unit L/h: median 150 L/h.
     assert np.median(df["Qh"]) == pytest.approx(150.0, rel=0.01)
     assert df["age"].min() >= 20.0
@@ -57,15 +62,25 @@ def test_pk_sensitivity_matches_salib(esketamine, nasal56):
     from SALib.sample import sobol as salib_sample
 
     factors = {"ka_n": "uniform(1, 5)", "Qh": "uniform(100, 200)", "FRn": "uniform(0.3, 0.7)"}
-    df, s = ks.sensitivity(esketamine, nasal56, factors, metric="cmax", n=256, seed=1, bootstrap=200,
-                           t_end="12 h", dt="5 min", return_samples=True)
+    df, s = ks.sensitivity(
+        esketamine,
+        nasal56,
+        factors,
+        metric="cmax",
+        n=256,
+        seed=1,
+        bootstrap=200,
+        t_end="12 h",
+        dt="5 min",
+        return_samples=True,
+    )
     assert list(df.index) == ["ka_n", "Qh", "FRn"]
     assert list(df.columns) == ["S1", "S1_conf", "ST", "ST_conf"]
     assert df.attrs["evaluations"] == 256 * 5
     # The sample: SALib's Saltelli sample (unscrambled Sobol', first point skipped) is ours.
     problem = {"num_vars": 3, "names": list(factors), "bounds": [[1, 5], [100, 200], [0.3, 0.7]]}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")   # SALib warns that skip_values=1 is not a power of 2
+        warnings.simplefilter("ignore")  # SALib warns that skip_values=1 is not a power of 2
         x = salib_sample.sample(problem, 256, calc_second_order=False, scramble=False, skip_values=1)
     x = x.reshape(256, 5, 3)
     np.testing.assert_allclose(x[:, 0, :], s["A"], rtol=1e-15)
@@ -116,5 +131,5 @@ def test_sweep_grid_is_lazy_billion_point_dry_count(esketamine, nasal56):
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert n == 10**9
-    assert peak < 5_000_000   # bytes: the levels (3 x 1000 numbers) and their lists, not 1e9 rows
+    assert peak < 5_000_000  # bytes: the levels (3 x 1000 numbers) and their lists, not 1e9 rows
     assert ks._sweep.grid_size({"a": [1, 2], "b": [1, 2, 3]}) == 6

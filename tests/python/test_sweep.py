@@ -22,11 +22,18 @@ ROUNDOFF_RTOL = 1e-11
 def test_issue_example_grid_and_order(esketamine, nasal56):
     ka = np.linspace(1, 5, 20)
     # esketamine_nasal uses age (hepatic flow above 60), not weight (issue 8: weight is refused).
-    df = ks.sweep(esketamine, nasal56, params={"ka_n": ka, "age": [50, 70, 90]},
-                  metrics=["cmax", "tmax", "auc_0_t"], threads=2, t_end="12 h", dt="5 min")
+    df = ks.sweep(
+        esketamine,
+        nasal56,
+        params={"ka_n": ka, "age": [50, 70, 90]},
+        metrics=["cmax", "tmax", "auc_0_t"],
+        threads=2,
+        t_end="12 h",
+        dt="5 min",
+    )
     assert isinstance(df, pd.DataFrame)
     assert df.columns.tolist() == ["ka_n", "age", "cmax", "tmax", "auc_0_t"]
-    expected = list(itertools.product(ka, [50.0, 70.0, 90.0]))   # last variable fastest
+    expected = list(itertools.product(ka, [50.0, 70.0, 90.0]))  # last variable fastest
     np.testing.assert_array_equal(df[["ka_n", "age"]].to_numpy(), np.array(expected))
     # Faster nasal absorption: higher and earlier peak.
     first = df[df.age == 70]
@@ -35,18 +42,35 @@ def test_issue_example_grid_and_order(esketamine, nasal56):
 
 
 def test_points_equal_single_simulations(esketamine, nasal56):
-    df = ks.sweep(esketamine, nasal56, {"ka_n": [1.5, 4.0], "FRn": [0.3, 0.6], "age": [30, 70]},
-                  metrics=["cmax", "auc_0_t", "half_life"], t_end="24 h", dt="2 min")
+    df = ks.sweep(
+        esketamine,
+        nasal56,
+        {"ka_n": [1.5, 4.0], "FRn": [0.3, 0.6], "age": [30, 70]},
+        metrics=["cmax", "auc_0_t", "half_life"],
+        t_end="24 h",
+        dt="2 min",
+    )
     for _, row in df.iterrows():
         # The sweep records (and so propagates) only the outputs its metrics need; the same
         # request in a single simulation gives the same numbers bit for bit.
-        r = ks.simulate(esketamine, nasal56, "24 h", "2 min", age=row["age"],
-                        set={"ka_n": row["ka_n"], "FRn": row["FRn"]}, outputs="C_plasma")
+        r = ks.simulate(
+            esketamine,
+            nasal56,
+            "24 h",
+            "2 min",
+            age=row["age"],
+            set={"ka_n": row["ka_n"], "FRn": row["FRn"]},
+            outputs="C_plasma",
+        )
         m = ks.metrics(r, "C_plasma")
         assert row["cmax"] == m["cmax"] and row["auc_0_t"] == m["auc_0_t"] and row["half_life"] == m["half_life"]
         # The full simulation (every state) agrees to rounding.
-        full = ks.metrics(ks.simulate(esketamine, nasal56, "24 h", "2 min", age=row["age"],
-                                      set={"ka_n": row["ka_n"], "FRn": row["FRn"]}), "C_plasma")
+        full = ks.metrics(
+            ks.simulate(
+                esketamine, nasal56, "24 h", "2 min", age=row["age"], set={"ka_n": row["ka_n"], "FRn": row["FRn"]}
+            ),
+            "C_plasma",
+        )
         assert full["auc_0_t"] == pytest.approx(m["auc_0_t"], rel=ROUNDOFF_RTOL)
         assert full["cmax"] == pytest.approx(m["cmax"], rel=ROUNDOFF_RTOL)
 
@@ -98,8 +122,15 @@ def test_schedule_dimension(esketamine, nasal56):
 def test_schedule_dimension_trajectories_and_progress(esketamine, nasal56):
     regs = {"56 mg": nasal56, "84 mg": ks.Regimen.intranasal("84 mg", devices=3)}
     seen = []
-    df, tr = ks.sweep(esketamine, regs, {"ka_n": [2.0, 4.0]}, t_end="4 h", dt="10 min", trajectories="numpy",
-                      progress=lambda d, t: seen.append((d, t)))
+    df, tr = ks.sweep(
+        esketamine,
+        regs,
+        {"ka_n": [2.0, 4.0]},
+        t_end="4 h",
+        dt="10 min",
+        trajectories="numpy",
+        progress=lambda d, t: seen.append((d, t)),
+    )
     assert tr["values"].shape[0] == 4 and list(tr["variables"]["regimen"]) == ["56 mg"] * 2 + ["84 mg"] * 2
     assert seen and seen[-1] == (4, 4) and all(t == 4 for _, t in seen)
     assert tr["values"][2:, 0, :].max() > tr["values"][:2, 0, :].max()
@@ -148,7 +179,7 @@ def test_ctrl_c_interrupts_a_long_sweep(esketamine, nasal56):
 
     def arm_sigint_once(done, total):
         calls.append(done)
-        if not timers:   # first report: the sweep is running in C++ now
+        if not timers:  # first report: the sweep is running in C++ now
             timers.append(threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)))
             timers[0].start()
 

@@ -15,8 +15,9 @@ OPTS = dict(follow_up="2 d", dt="15 min", max_sessions=2)
 
 
 def _run(k, seed=5, **extra):
-    return ks.population(None, "iv-3x-weekly", n=40, seed=seed, uncertainty=k, threads=2,
-                         course_options={**OPTS, **extra}).rates
+    return ks.population(
+        None, "iv-3x-weekly", n=40, seed=seed, uncertainty=k, threads=2, course_options={**OPTS, **extra}
+    ).rates
 
 
 def test_zero_covariance_gives_zero_band_width(tmp_path):
