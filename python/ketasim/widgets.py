@@ -330,14 +330,18 @@ def _course_schedule(schedule: Any, sessions: Any, days: Optional[str]) -> Tuple
         if days is not None:
             raise ValueError(f"days: applies to schedule iv-days only, not {schedule!r}")
         full = named(schedule, weeks=info.max_weeks)
+    # The registry's one-line description (the full course's lists every day of 52 weeks).
+    description = info.description
+    if schedule == "iv-days":
+        description += f" ({IV_DAYS_DEFAULT if days is None else days})"
     starts = full.session_starts_h
     if n > starts.size:
         raise ValueError(f"sessions: {n} is more than schedule {schedule!r} has ({starts.size} sessions)")
     if n == starts.size:
-        return full, full.description
+        return full, description
     # The first n sessions: the schedule's dose events before the start of session n + 1.
     events = [e for e in full.regimen._core.events if e.time < starts[n]]
-    return from_regimen(Regimen(events), full.core_model), full.description
+    return from_regimen(Regimen(events), full.core_model), description
 
 
 _SIDE_EFFECTS = (
