@@ -71,8 +71,9 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # Submodules with optional dependencies (matplotlib) load on first use: ks.plot, ks.flagship.
-    if name in ("plot", "flagship"):
+    # Submodules with optional dependencies (matplotlib, ipywidgets) load on first use: ks.plot,
+    # ks.flagship, ks.widgets.
+    if name in ("plot", "flagship", "widgets"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

@@ -16,7 +16,12 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.i
 
 def test_notebooks_exist():
     names = [p.name for p in NOTEBOOKS]
-    assert {"01_iv_vs_intranasal_onset.ipynb", "02_parameter_sweep.ipynb", "03_repeated_sessions.ipynb"} <= set(names)
+    assert {
+        "01_iv_vs_intranasal_onset.ipynb",
+        "02_parameter_sweep.ipynb",
+        "03_repeated_sessions.ipynb",
+        "05_teaching_widgets.ipynb",
+    } <= set(names)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
