@@ -44,6 +44,7 @@ struct CourseCliOptions {
     double diss_tolerance = 1.0;          // (0, 1]; used only when diss_tolerance_given
     bool diss_tolerance_given = false;    // else the acute_effects file's value
     double weight_kg = 70.0;
+    bool weight_given = false;   // --weight given: the model must use weight (covariate rule)
     double follow_up_days = 28.0;
     std::string out;                           // session table: FILE.csv only
     std::string pd_solver = "semi-analytic";   // or "coupled-ode"

@@ -62,6 +62,8 @@ int run_course(const CourseCliOptions& o) {
                              e.what());
         }
     }
+    // The covariate rule of populations and simulate: a weight the model cannot use is an error.
+    if (o.weight_given) require_covariates_used(spec.model, spec.regimen.per_kg(), {"weight"}, "--weight");
     CourseOptions co;
     co.weight_kg = o.weight_kg;
     co.follow_up_h = o.follow_up_days * 24.0;

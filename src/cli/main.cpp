@@ -479,6 +479,7 @@ int main(int argc, char** argv) {
             cso.schedule_given = crs->count("--schedule") > 0;
             if (crs->count("--weeks") > 0) cso.weeks = crs_weeks;
             cso.diss_tolerance_given = crs->count("--diss-tolerance") > 0;
+            cso.weight_given = crs->count("--weight") > 0;
             return cli::run_course(cso);
         }
     } catch (const UsageError& e) {

@@ -119,6 +119,10 @@ check "course --diss-tolerance exits 0" '[ "$(rc)" = 0 ] && grep -q "tolerance x
 check "course tolerance lowers session 2 only" 'awk -F, "NR==2{a=\$5} NR==3{b=\$5} END{exit !(b < a)}" "$TMP/tol.csv" && [ "$(sed -n 2p "$TMP/tol.csv")" = "$(sed -n 2p "$TMP/days.csv")" ]'
 run course --schedule esketamine-induction --model ketamine_iv_clements
 check "course schedule on a model without its route exits 2" '[ "$(rc)" = 2 ] && grep -q "route .intranasal." "$TMP/err"'
+run course --schedule esketamine-induction --weeks 1 --weight 90
+check "course --weight on a model that does not use weight exits 2 naming its covariates" '[ "$(rc)" = 2 ] && grep -q -- "--weight: model .esketamine_nasal. does not use covariate .weight." "$TMP/err"'
+run course --schedule iv-days --days 0 --weight 90
+check "course --weight on an mg/kg IV schedule exits 0 and is used" '[ "$(rc)" = 0 ] && grep -q "90 kg" "$TMP/out"'
 run course --schedule iv-days --days 0 --model ketamine_iv_domino
 check "course schedule on another IV model exits 0" '[ "$(rc)" = 0 ] && grep -q "model ketamine_iv_domino" "$TMP/out"'
 run course --schedule iv-days --days 0,2 --pd-solver coupled-ode --out "$TMP/coupled.csv"
