@@ -16,7 +16,7 @@ import numpy as np
 from . import _core
 from ._models import ModelLike, _dir, load_model
 from ._regimen import Regimen, as_core_regimen
-from ._simulate import Result
+from ._simulate import Result, make_subject
 from ._units import Quantity, to_hours
 
 #: Columns of ``CourseResult.sessions`` and their units: the C++ session table
@@ -422,7 +422,7 @@ def course(
     schedule: Union[Schedule, str, os.PathLike, Regimen],
     *,
     model: Optional[ModelLike] = None,
-    weight: float = 70.0,
+    weight: Optional[float] = None,
     follow_up: Quantity = "28 d",
     dt: Quantity = "1 min",
     diss_tolerance: Optional[float] = None,
@@ -434,6 +434,7 @@ def course(
     models_dir: Union[str, os.PathLike, None] = None,
     pd_solver: str = "semi-analytic",
     symptom_model: Union[str, os.PathLike] = "madrs",
+    set: Optional[Mapping[str, Any]] = None,
 ) -> CourseResult:
     """Simulate a treatment course, as ``ketasim course`` does.
 
@@ -443,7 +444,9 @@ def course(
         model: PK model (library name, .toml or loaded model). Default: the schedule's own model;
             for a regimen, ketamine_iv_clements. The Ce scale is the model file's
             ``racemic_equivalent`` parameter.
-        weight: body weight, kg.
+        weight: body weight, kg (default 70). Only for a model that uses weight (a per-kg
+            parameter or an mg/kg dose): otherwise an error naming the covariates it uses, as in
+            ``ks.simulate`` and ``ks.population``.
         follow_up: simulated time after the last session start (number = h, or "28 d"); >= 24 h.
         dt: grid of the exact PK solution (number = h, or "1 min"); at most 15 min.
         diss_tolerance: dissociation Emax multiplied by this factor for every earlier session, in
@@ -460,6 +463,9 @@ def course(
         symptom_model: the symptom-model file: a library name ("madrs", structure madrs_v2, the
             default; "madrs_v1", the single-state structure) or a .toml file; its ``structure`` key
             selects the equations (docs/symptom_model.md).
+        set: PK parameter overrides of the course's model, ``{name: value}``, as in
+            ``ks.simulate(set=...)`` and the CLI's ``--set`` (a number in the parameter's file unit
+            or text with a unit, e.g. ``{"ke0": "0.1 1/min"}``); an unknown name is an error.
 
     Raises:
         ValueError: bad input, naming the argument or field, its value and the rule.
@@ -479,7 +485,10 @@ def course(
     _overrides(sm, symptoms, _SYMPTOM_FIELDS, "symptoms")
 
     o = _core.CourseOptions()
-    o.weight_kg = _fraction(weight, "weight", "must be a number of kg in (0, 1000)", lambda v: 0.0 < v < 1000.0)
+    if weight is not None:
+        spec = sched.to_core()
+        _core.require_covariates_used(spec.model, spec.regimen.per_kg(), ["weight"], "weight")
+        o.weight_kg = _fraction(weight, "weight", "must be a number of kg in (0, 1000)", lambda v: 0.0 < v < 1000.0)
     o.follow_up_h = to_hours(follow_up, "follow_up")
     o.dt_h = to_hours(dt, "dt")
     o.models_dir = d
@@ -492,9 +501,12 @@ def course(
     co.onset_fraction = _fraction(onset_fraction, "onset_fraction", "must be a number", math.isfinite)
     o.clinical = co
     o.validate()
-    subject = _core.Subject()
-    subject.weight_kg = o.weight_kg
-    core = _core.run_course(sched.to_core(), am, sm, o)
+    spec = sched.to_core()
+    # The subject carries the weight and the overrides (CourseOptions.weight_kg stays at its
+    # default, as run_course's Subject overload requires).
+    subject = make_subject(o.weight_kg, 40.0, set, "set", spec.model)
+    o.weight_kg = 70.0
+    core = _core.run_course_subject(spec, am, sm, o, subject)
     return CourseResult(core, sched, subject, am, sm, o)
 
 

@@ -17,9 +17,8 @@ registry.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -28,7 +27,6 @@ from ._models import load_model
 from ._pd import SCHEDULE_NAMES, CourseResult, Schedule, course
 from ._regimen import Regimen
 from ._simulate import Result, simulate
-from ._units import to_params
 from .plot import first_crossing
 from .schedules import from_regimen, named
 
@@ -93,22 +91,6 @@ def _whole(value: Any, what: str, lo: int) -> int:
     return int(value)
 
 
-def _with_values(model: _core.Model, values: Mapping[str, float]) -> _core.Model:
-    """``model`` with the typical values of ``values`` replaced (file units), parsed again by the
-    library. The same as ``simulate(set=values)``, whose overrides replace the file value before
-    covariates (ParameterLayout::resolve); the course API takes no overrides, so this gives
-    ``course()`` the explorer's parameters. tests/python/test_widgets.py checks the two agree."""
-    text = model.source_text
-    for name, v in values.items():
-        pat = re.compile(
-            r"(^\[parameters\." + re.escape(name) + r"\]\s*$(?:(?!^\[).)*?^value\s*=\s*)([^\n#]+)", re.M | re.S
-        )
-        text, n = pat.subn(lambda m, v=v: m.group(1) + repr(float(v)), text, count=1)
-        if n != 1:
-            raise ValueError(f"set: '{name}': no 'value' line in [parameters.{name}] of {model.source_path}")
-    return _core.parse_model(text, model.source_path or model.name)
-
-
 def dissociative_range(course_result: CourseResult) -> Tuple[float, float]:
     """Racemic-equivalent Ce (ng/mL) between which the acute-effect model's dissociation lies
     between its discharge threshold (10 % of Emax) and Emax minus it (90 %): the file reads
@@ -165,10 +147,7 @@ def _onset_data(
     h = _number(hours, "hours", "must be a number of hours in [1, 24]", lambda v: 1.0 <= v <= 24.0)
     # The library checks every value (unknown parameter, out of range, weight on a model without it).
     r = simulate(model, reg, f"{h!r} h", "1 min", weight=weight, set=overrides or None)
-    values = to_params(overrides, "set", model)
-    c = course(
-        from_regimen(reg, _with_values(model, values)), weight=70.0 if weight is None else weight, follow_up="24 h"
-    )
+    c = course(from_regimen(reg, model), weight=weight, follow_up="24 h", set=overrides or None)
     t_min = c.acute["time_h"].to_numpy() * 60.0
     diss = c.acute["dissociation_pct"].to_numpy()
     onset_min = first_crossing(t_min, diss, c.acute_model.diss_discharge_threshold)

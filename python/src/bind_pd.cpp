@@ -256,4 +256,10 @@ void bind_pd(py::module_& m) {
                                        const CourseOptions&)>(&run_course),
           py::arg("spec"), py::arg("acute"), py::arg("symptoms"),
           py::arg_v("options", CourseOptions{}, "CourseOptions()"), py::call_guard<py::gil_scoped_release>());
+    // One subject: weight, age, parameter overrides (the `set` word) and random effects.
+    m.def("run_course_subject",
+          static_cast<CourseResult (*)(const CourseSpec&, const AcuteEffectModel&, const SymptomModel&,
+                                       const CourseOptions&, const Subject&)>(&run_course),
+          py::arg("spec"), py::arg("acute"), py::arg("symptoms"), py::arg("options"), py::arg("subject"),
+          py::call_guard<py::gil_scoped_release>());
 }

@@ -144,6 +144,34 @@ def test_esketamine_induction_believable(esk):
     assert np.all((m >= 0) & (m <= 60))
 
 
+def test_weight_follows_the_covariate_rule():
+    # A weight the model cannot use is an error naming the covariates it uses (as in ks.simulate
+    # and ks.population); esketamine's doses are in mg and its model has no weight covariate.
+    with pytest.raises(ValueError, match="does not use covariate 'weight'"):
+        ks.course(ks.schedules.esketamine_induction(1), weight=90)
+    # IV mg/kg: the weight is used; the course's peak Ce equals ks.simulate's for that weight.
+    heavy = ks.course(ks.schedules.iv_days([0]), weight=90, follow_up="1 d").sessions
+    r = ks.simulate("ketamine_iv_clements", ks.Regimen.iv_infusion("0.5 mg/kg", "40 min"), "1 d", "1 min", weight=90)
+    assert np.isclose(r.to_pandas(wide=True)["Ce"].to_numpy().max(), heavy["peak_ce_ng_per_mL"].iloc[0], rtol=1e-9)
+
+
+def test_course_set_overrides_the_pk_model_as_simulate_does():
+    # The same override word as ks.simulate: a slower effect site (ke0 halved) peaks later and
+    # lower, and the course's effect-site curve equals ks.simulate's with the same override.
+    sched = ks.schedules.iv_days([0])
+    base = ks.course(sched, follow_up="1 d")
+    ke0 = {p.name: p.value for p in ks.load_model("ketamine_iv_clements").parameters}["ke0"]
+    slow = ks.course(sched, follow_up="1 d", set={"ke0": ke0 / 2})
+    assert slow.sessions["peak_ce_ng_per_mL"].iloc[0] < base.sessions["peak_ce_ng_per_mL"].iloc[0]
+    r = ks.simulate(
+        "ketamine_iv_clements", ks.Regimen.iv_infusion("0.5 mg/kg", "40 min"), "1 d", "1 min", set={"ke0": ke0 / 2}
+    )
+    ce = r.to_pandas(wide=True)["Ce"].to_numpy()
+    assert np.isclose(ce.max(), slow.sessions["peak_ce_ng_per_mL"].iloc[0], rtol=1e-9)
+    with pytest.raises(ValueError, match="nope"):
+        ks.course(sched, follow_up="1 d", set={"nope": 1.0})
+
+
 def test_discharge_time_increases_with_dose():
     mins = [
         ks.course(ks.schedules.iv_days([0], mg_per_kg=d), follow_up="1 d").sessions["discharge_min"].iloc[0]
