@@ -122,7 +122,7 @@ check "course schedule on a model without its route exits 2" '[ "$(rc)" = 2 ] &&
 run course --schedule esketamine-induction --weeks 1 --weight 90
 check "course --weight on a model that does not use weight exits 2 naming its covariates" '[ "$(rc)" = 2 ] && grep -q -- "--weight: model .esketamine_nasal. does not use covariate .weight." "$TMP/err"'
 run course --schedule iv-days --days 0 --weight 90
-check "course --weight on an mg/kg IV schedule exits 0 and is used" '[ "$(rc)" = 0 ] && grep -q "90 kg" "$TMP/out"'
+check "course --weight on an mg/kg IV schedule exits 0 and is used" '[ "$(rc)" = 0 ] && grep -q "ketamine_iv_clements, 90.0 kg" "$TMP/out"'
 run course --schedule iv-days --days 0 --model ketamine_iv_domino
 check "course schedule on another IV model exits 0" '[ "$(rc)" = 0 ] && grep -q "model ketamine_iv_domino" "$TMP/out"'
 run course --schedule iv-days --days 0,2 --pd-solver coupled-ode --out "$TMP/coupled.csv"
