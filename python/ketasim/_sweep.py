@@ -67,15 +67,7 @@ def grid_points(params: Mapping[str, Iterable[float]]) -> Tuple[list[str], np.nd
     Order: like ``itertools.product`` over the lists in the mapping's order, so the LAST variable
     varies fastest (C order, as ``np.meshgrid(..., indexing="ij")`` flattened).
     """
-    names = list(params)
-    values = []
-    for n in names:
-        v = np.atleast_1d(np.asarray(params[n], dtype=float))
-        if v.ndim != 1 or v.size == 0:
-            raise ValueError(f"sweep: values of '{n}' must be a non-empty 1-D list")
-        if not np.all(np.isfinite(v)):
-            raise ValueError(f"sweep: values of '{n}' must be finite")
-        values.append(v)
+    names, values = _levels(params)
     if not names:
         return names, np.zeros((1, 0))
     return names, np.array(list(itertools.product(*values)), dtype=float).reshape(-1, len(names))
