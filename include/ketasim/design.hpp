@@ -18,6 +18,9 @@ struct Model;
 // ---- distributions ----------------------------------------------------------------------------
 
 enum class DistributionKind { uniform, log_uniform, normal, lognormal };
+// The kind's name as design strings spell it ("loguniform"): the one spelling for messages,
+// Python's Factor.kind and files.
+const char* to_string(DistributionKind k);
 
 // One factor's distribution, in the factor's unit (a model parameter's file unit, kg, years, mg).
 // uniform, log_uniform: a = lower, b = upper (the support; log_uniform needs 0 < a).

@@ -67,6 +67,11 @@ double metric_value(const Metrics& m, std::size_t index);
 const char* to_string(MetricUnit u);
 // The unit of a metric for an output with unit `output_unit`: "ng/mL", "ng/mL*h", "h", "1/h", "1".
 std::string metric_unit(const MetricInfo& info, const std::string& output_unit);
+// Appends the metric columns of a metrics table: "<output>.<metric>" for each output (in order)
+// and each registry metric (in registry order), with their units. The one column layout of the
+// population and sweep sinks (and so of their HDF5 files and frames).
+void append_metric_columns(const std::vector<std::string>& outputs, const std::vector<std::string>& output_units,
+                           std::vector<std::string>& names, std::vector<std::string>& units);
 
 // Linear interpolation of c(t) at time x (t sorted); throws InputError outside the range.
 double interpolate(const std::vector<double>& t, const double* c, double x);

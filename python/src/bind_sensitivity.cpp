@@ -22,25 +22,12 @@ py::array_t<double> points(const DesignSource& d) {
     return a;
 }
 
-const char* kind_str(DistributionKind k) {
-    switch (k) {
-        case DistributionKind::uniform:
-            return "uniform";
-        case DistributionKind::log_uniform:
-            return "loguniform";
-        case DistributionKind::normal:
-            return "normal";
-        case DistributionKind::lognormal:
-            return "lognormal";
-    }
-    return "";
-}
 }   // namespace
 
 void bind_sensitivity(py::module_& m) {
     py::class_<Factor>(m, "Factor")
         .def_readonly("name", &Factor::name)
-        .def_property_readonly("kind", [](const Factor& f) { return kind_str(f.distribution.kind); })
+        .def_property_readonly("kind", [](const Factor& f) { return to_string(f.distribution.kind); })
         .def_property_readonly("a", [](const Factor& f) { return f.distribution.a; })
         .def_property_readonly("b", [](const Factor& f) { return f.distribution.b; })
         .def_property_readonly("lower", [](const Factor& f) { return f.distribution.lower; })

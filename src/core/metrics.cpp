@@ -116,6 +116,15 @@ std::string metric_unit(const MetricInfo& info, const std::string& output_unit) 
     return "";
 }
 
+void append_metric_columns(const std::vector<std::string>& outputs, const std::vector<std::string>& output_units,
+                           std::vector<std::string>& names, std::vector<std::string>& units) {
+    for (std::size_t o = 0; o < outputs.size(); ++o)
+        for (const auto& m : metric_registry()) {
+            names.push_back(outputs[o] + "." + m.name);
+            units.push_back(metric_unit(m, output_units.at(o)));
+        }
+}
+
 void MetricOptions::validate() const {
     for (double t : at_times)
         if (!std::isfinite(t)) throw InputError("metrics.at_times: " + fmt(t) + " is not finite");

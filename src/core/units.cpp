@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/text.hpp"
 #include "ketasim/errors.hpp"
 
 namespace ketasim {
@@ -52,17 +53,13 @@ double UnitInfo::to_canonical(double value) const {
 
 namespace {
 
+using detail::trim;
+
 std::string strip(const std::string& s) {
     std::string out;
     for (char c : s)
         if (!std::isspace(static_cast<unsigned char>(c))) out += c;
     return out;
-}
-
-std::string trim(const std::string& s) {
-    const auto a = s.find_first_not_of(" \t\r\n");
-    if (a == std::string::npos) return "";
-    return s.substr(a, s.find_last_not_of(" \t\r\n") - a + 1);
 }
 
 struct Entry {

@@ -18,13 +18,7 @@ namespace ketasim {
 
 namespace {
 using detail::fmt;
-
-std::string trim(const std::string& s) {
-    const auto a = s.find_first_not_of(" \t");
-    if (a == std::string::npos) return "";
-    const auto b = s.find_last_not_of(" \t");
-    return s.substr(a, b - a + 1);
-}
+using detail::trim;
 
 std::string upper(std::string s) {
     for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));

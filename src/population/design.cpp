@@ -19,32 +19,12 @@ namespace ketasim {
 namespace {
 
 using detail::fmt;
+using detail::trim;
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-std::string trim(const std::string& s) {
-    const auto b = s.find_first_not_of(" \t");
-    if (b == std::string::npos) return "";
-    const auto e = s.find_last_not_of(" \t");
-    return s.substr(b, e - b + 1);
-}
 
 std::string lower_case(std::string s) {
     for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
-}
-
-const char* kind_name(DistributionKind k) {
-    switch (k) {
-        case DistributionKind::uniform:
-            return "uniform";
-        case DistributionKind::log_uniform:
-            return "loguniform";
-        case DistributionKind::normal:
-            return "normal";
-        case DistributionKind::lognormal:
-            return "lognormal";
-    }
-    return "?";
 }
 
 // SplitMix64 finalizer: the round function of the Feistel permutation.
@@ -74,6 +54,20 @@ std::uint64_t permute(std::uint64_t x, std::uint64_t n, int h, std::uint64_t key
 }
 
 }   // namespace
+
+const char* to_string(DistributionKind k) {
+    switch (k) {
+        case DistributionKind::uniform:
+            return "uniform";
+        case DistributionKind::log_uniform:
+            return "loguniform";
+        case DistributionKind::normal:
+            return "normal";
+        case DistributionKind::lognormal:
+            return "lognormal";
+    }
+    return "?";
+}
 
 // ---- distributions ----------------------------------------------------------------------------
 
@@ -119,7 +113,7 @@ double normal_quantile(double p) {
 
 void Distribution::validate(const std::string& where) const {
     auto bad = [&](const std::string& field, double v, const std::string& rule) {
-        throw InputError(where + ": " + kind_name(kind) + " " + field + " = " + fmt(v) + " " + rule);
+        throw InputError(where + ": " + to_string(kind) + " " + field + " = " + fmt(v) + " " + rule);
     };
     if (!std::isfinite(a))
         bad(kind == DistributionKind::normal      ? "mean"
@@ -139,7 +133,7 @@ void Distribution::validate(const std::string& where) const {
             if (!(b > a)) bad("upper", b, "must be > lower (" + fmt(a) + ")");
             if (kind == DistributionKind::log_uniform && !(a > 0)) bad("lower", a, "must be > 0 (log scale)");
             if (lower != -kInf || upper != kInf)
-                throw InputError(where + ": " + kind_name(kind) +
+                throw InputError(where + ": " + to_string(kind) +
                                  " takes its range as its two arguments; lower=/upper= "
                                  "truncate only normal and lognormal");
             return;
@@ -161,7 +155,7 @@ void Distribution::validate(const std::string& where) const {
         normal_cdf(kind == DistributionKind::normal ? (upper - a) / b
                                                     : (std::log(upper) - std::log(a)) / std::sqrt(std::log1p(b * b)));
     if (!(pu - pl > 1e-12))
-        throw InputError(where + ": " + kind_name(kind) + " truncated to [" + fmt(lower) + ", " + fmt(upper) +
+        throw InputError(where + ": " + to_string(kind) + " truncated to [" + fmt(lower) + ", " + fmt(upper) +
                          "] has no probability mass (" + fmt(pu - pl) +
                          "); the range must hold some of the distribution");
 }
@@ -185,7 +179,7 @@ double Distribution::quantile(double u) const {
             const double z = normal_quantile(pl + u * (pu - pl));
             x = std::min(std::max(mu + sd * z, lo), hi);
             if (!std::isfinite(x))
-                throw InputError(std::string(kind_name(kind)) + " quantile at u = " + fmt(u) +
+                throw InputError(std::string(to_string(kind)) + " quantile at u = " + fmt(u) +
                                  " is infinite (an unbounded side): use a Sobol design with skip >= 1 or truncate");
             return ln ? std::exp(x) : x;
         }
@@ -316,7 +310,7 @@ Factor parse_factor(const std::string& name_in, const std::string& text_in, cons
                     ErrorContext{"", 0, where + " " + name, text, "gives an argument by position after one by name"});
             if (pos >= positional.size())
                 throw InputError(ErrorContext{"", 0, where + " " + name, text,
-                                              std::string(kind_name(d.kind)) + " takes " +
+                                              std::string(to_string(d.kind)) + " takes " +
                                                   std::to_string(positional.size()) + " arguments by position (" +
                                                   positional[0] + ", " + positional[1] + ")"});
             key = positional[pos++];
@@ -331,7 +325,7 @@ Factor parse_factor(const std::string& name_in, const std::string& text_in, cons
                 std::string accepted = positional[0] + ", " + positional[1] + (bounded ? "" : ", lower, upper");
                 throw InputError(ErrorContext{
                     "", 0, where + " " + name, key,
-                    "is not an argument of " + std::string(kind_name(d.kind)) + " (accepted: " + accepted + ")"});
+                    "is not an argument of " + std::string(to_string(d.kind)) + " (accepted: " + accepted + ")"});
             }
         }
         if (!given.emplace(key, value).second)
@@ -340,7 +334,7 @@ Factor parse_factor(const std::string& name_in, const std::string& text_in, cons
     for (const auto& p : positional)
         if (!given.count(p))
             throw InputError(
-                ErrorContext{"", 0, where + " " + name, text, std::string(kind_name(d.kind)) + " needs " + p});
+                ErrorContext{"", 0, where + " " + name, text, std::string(to_string(d.kind)) + " needs " + p});
     const std::string w = where + " " + name;
     d.a = factor_value(given.at(positional[0]), name, positional[0], false, w, model);
     d.b = factor_value(given.at(positional[1]), name, positional[1], positional[1] == "cv", w, model);

@@ -17,16 +17,10 @@ namespace ketasim {
 
 namespace {
 using detail::fmt;
+using detail::trim;
 
 // Redraws allowed for a truncated normal/log-normal before the bounds are called impossible.
 constexpr int kMaxTruncationDraws = 1000;
-
-std::string trim(const std::string& s) {
-    const auto b = s.find_first_not_of(" \t\r\n");
-    if (b == std::string::npos) return "";
-    const auto e = s.find_last_not_of(" \t\r\n");
-    return s.substr(b, e - b + 1);
-}
 
 // "80 kg" -> 80 for weight; "45 years" -> 45 for age; a flag or probability is a bare number.
 double covariate_quantity(const std::string& covariate, const std::string& field, const std::string& text,

@@ -111,11 +111,7 @@ void run_subjects(const Model& model, const PopulationSource& source, std::size_
     }
     const std::size_t n_desc = source.describe_names().size();
     const auto& reg = metric_registry();
-    for (std::size_t o = 0; o < out_names.size(); ++o)
-        for (const auto& m : reg) {
-            names.push_back(out_names[o] + "." + m.name);
-            units.push_back(metric_unit(m, out_units[o]));
-        }
+    append_metric_columns(out_names, out_units, names, units);
     sink.start(names, units, begin, end);
 
     std::mutex sink_mutex;

@@ -151,11 +151,7 @@ void run_sweep(const Model& model, const SweepSource& source, std::size_t begin,
     std::vector<std::string> names = source.design().names(), units;
     for (const auto& n : names) units.push_back(factor_unit(n, &model));
     const auto& reg = metric_registry();
-    for (std::size_t o = 0; o < out_names.size(); ++o)
-        for (const auto& m : reg) {
-            names.push_back(out_names[o] + "." + m.name);
-            units.push_back(metric_unit(m, out_units[o]));
-        }
+    append_metric_columns(out_names, out_units, names, units);
     sink.start(names, units, begin, end);
 
     std::mutex sink_mutex;

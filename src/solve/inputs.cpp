@@ -252,12 +252,17 @@ std::vector<TimelinePoint> build_timeline(const std::vector<double>& outputs, co
             pts.push_back({in.breakpoints[b].time, static_cast<int>(b), -1});
             ++b;
         }
-        if (b < in.breakpoints.size() && std::fabs(in.breakpoints[b].time - t) <= kTimeSnap) {
-            pts.push_back({in.breakpoints[b].time, static_cast<int>(b), static_cast<int>(o)});
-            ++b;
-        } else {
+        // Every breakpoint within kTimeSnap of the output is given before it; the output is
+        // recorded at the last of them (the same rule as the exact solver's walk).
+        std::size_t last = b;
+        while (last < in.breakpoints.size() && in.breakpoints[last].time <= t + kTimeSnap) ++last;
+        if (last == b) {
             pts.push_back({t, -1, static_cast<int>(o)});
+            continue;
         }
+        for (; b + 1 < last; ++b) pts.push_back({in.breakpoints[b].time, static_cast<int>(b), -1});
+        pts.push_back({in.breakpoints[b].time, static_cast<int>(b), static_cast<int>(o)});
+        ++b;
     }
     return pts;   // breakpoints after the last output do not affect the outputs
 }
