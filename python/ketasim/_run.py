@@ -35,7 +35,8 @@ def _spec(spec: SpecArg) -> Any:
     if isinstance(spec, Mapping):
         return dict(spec)
     if isinstance(spec, (str, os.PathLike)):
-        return _Path(os.fspath(spec))
+        # Absolute: the same file when a Dask worker with another working directory reads it.
+        return _Path(os.path.abspath(os.fspath(spec)))
     raise TypeError(f"run: spec: expected a TOML file path or a dict, got {type(spec).__name__}")
 
 
@@ -47,6 +48,9 @@ class _Path:
 
     def __fspath__(self) -> str:
         return self._p
+
+    def __reduce__(self) -> Any:  # picklable: sent to Dask workers
+        return (_Path, (self._p,))
 
 
 def _tqdm_progress() -> Optional[Callable[[int, int], bool]]:
@@ -78,6 +82,8 @@ def run(
     dry_run: bool = False,
     over_budget: bool = False,
     progress: Union[None, bool, Callable[[int, int], Optional[bool]]] = None,
+    client: Any = None,
+    shards: Optional[int] = None,
 ) -> Union[RunReport, Dict[str, Any]]:
     """Run a spec: a population streamed chunk by chunk into a resumable HDF5 file.
 
@@ -93,6 +99,13 @@ def run(
         over_budget: run even when the memory estimate exceeds ``run.memory_budget``.
         progress: None = a tqdm bar when tqdm is installed and stderr is a terminal; False = none;
             or a callable(done, total) returning False to stop (the file stays resumable).
+        client: a ``dask.distributed.Client`` (e.g. of a dask-jobqueue ``SLURMCluster``): the run
+            is split into ``shards`` index ranges, each run by a worker as ``shard="i/N"`` into its
+            own file, then merged on this process into the spec's output (the same file as a
+            local run: same rows, same values) and the shard files removed. Workers need
+            ketasim and the spec's files at the same paths (a shared file system). With
+            ``resume=True`` a rerun finishes the shards an interrupted run left.
+        shards: number of shards for ``client`` (default: the client's worker count).
 
     Ctrl-C stops the run at the next chunk with the file resumable and raises KeyboardInterrupt.
     Returns a RunReport (complete is False when ``progress`` stopped the run).
@@ -102,20 +115,18 @@ def run(
         raise TypeError(f"run: threads: expected an int, got {threads!r}")
     if shard is not None and not isinstance(shard, str):
         raise TypeError(f"run: shard: expected 'i/N', got {shard!r}")
+    base_dir = os.getcwd()
+    if client is not None:
+        if shard is not None:
+            raise ValueError("run: shard= and client= exclude each other (client= runs every shard)")
+        if not dry_run:
+            return _run_on_dask(s, base_dir, client, shards, threads, resume, over_budget, progress)
+    elif shards is not None:
+        raise ValueError("run: shards= needs client= (a dask.distributed Client); for one shard use shard='i/N'")
     if dry_run:
-        return dict(_core.estimate_run(s, models_dir(), threads, shard, over_budget))
-    cb: Optional[Callable[[int, int], Any]]
-    if progress is None:
-        cb = _tqdm_progress() if sys.stderr is not None and sys.stderr.isatty() else None
-    elif progress is False:
-        cb = None
-    elif progress is True:
-        cb = _tqdm_progress()
-    elif callable(progress):
-        cb = progress
-    else:
-        raise TypeError(f"run: progress: expected None, a bool or a callable(done, total), got {progress!r}")
-    r = _core.execute_run(s, models_dir(), threads, shard, resume, over_budget, cb)
+        return dict(_core.estimate_run(s, models_dir(), threads, shard, over_budget, base_dir))
+    cb = _progress_callback(progress)
+    r = _core.execute_run(s, models_dir(), threads, shard, resume, over_budget, cb, base_dir)
     return RunReport(
         str(r["path"]),
         int(r["points"]),
@@ -124,6 +135,88 @@ def run(
         bool(r["complete"]),
         float(r["seconds"]),
     )
+
+
+def _progress_callback(progress: Any) -> Optional[Callable[[int, int], Any]]:
+    if progress is None:
+        return _tqdm_progress() if sys.stderr is not None and sys.stderr.isatty() else None
+    if progress is False:
+        return None
+    if progress is True:
+        return _tqdm_progress()
+    if callable(progress):
+        return progress  # type: ignore[no-any-return]
+    raise TypeError(f"run: progress: expected None, a bool or a callable(done, total), got {progress!r}")
+
+
+def _run_shard_on_worker(
+    spec: Any, models: str, base_dir: str, shard: str, threads: Optional[int], resume: bool, over_budget: bool
+) -> Dict[str, Any]:
+    """One shard, on a Dask worker (module level so workers import it by name)."""
+    from . import _core as core
+
+    return dict(core.execute_run(spec, models, threads, shard, resume, over_budget, None, base_dir))
+
+
+def _run_on_dask(
+    s: Any,
+    base_dir: str,
+    client: Any,
+    shards: Optional[int],
+    threads: Optional[int],
+    resume: bool,
+    over_budget: bool,
+    progress: Any,
+) -> RunReport:
+    import time
+
+    try:
+        from distributed import as_completed
+    except ImportError as e:  # pragma: no cover - the extra is installed in CI
+        raise ImportError("run: client= needs dask.distributed (pip install 'ketasim[dask]')") from e
+    if shards is None:
+        shards = max(1, len(client.scheduler_info().get("workers", {})))
+    if isinstance(shards, bool) or not isinstance(shards, int):
+        raise TypeError(f"run: shards: expected an int, got {shards!r}")
+    if shards < 1:
+        raise ValueError(f"run: shards = {shards}: must be >= 1")
+    cb = _progress_callback(progress)
+    t0 = time.perf_counter()
+    # The whole run's estimate (checks the spec here, before any worker starts; its path is the
+    # merged output) and each shard's (its file and rows); a shard with no rows is an error.
+    whole = _core.estimate_run(s, models_dir(), threads, None, True, base_dir)
+    parts = [f"{i}/{shards}" for i in range(shards)]
+    for p in parts:
+        _core.estimate_run(s, models_dir(), threads, p, True, base_dir)
+    futures = [
+        client.submit(_run_shard_on_worker, s, models_dir(), base_dir, p, threads, resume, over_budget, pure=False)
+        for p in parts
+    ]
+    reports: Dict[str, Dict[str, Any]] = {}
+    done = 0
+    try:
+        for fut in as_completed(futures):
+            r = fut.result()
+            reports[str(r["path"])] = r
+            done += int(r["points"])
+            if cb is not None and cb(done, int(whole["total"])) is False:
+                break
+    except BaseException:
+        for fut in futures:
+            fut.cancel()
+        raise
+    by_shard = [futures[i].result() for i in range(len(futures))] if len(reports) == len(futures) else []
+    computed = sum(int(r["computed"]) for r in reports.values())
+    resumed = sum(int(r["resumed"]) for r in reports.values())
+    if not by_shard or not all(bool(r["complete"]) for r in by_shard):
+        for fut in futures:
+            fut.cancel()
+        return RunReport(str(whole["path"]), int(whole["total"]), computed, resumed, False, time.perf_counter() - t0)
+    paths = [str(r["path"]) for r in by_shard]
+    _core.merge_runs(str(whole["path"]), paths)
+    for p in paths:
+        os.remove(p)
+    return RunReport(str(whole["path"]), int(whole["total"]), computed, resumed, True, time.perf_counter() - t0)
 
 
 def merge_runs(out: Union[str, os.PathLike], shards: Sequence[Union[str, os.PathLike]]) -> None:

@@ -53,7 +53,9 @@ void put(toml::table& t, const std::string& key, py::handle v, const std::string
     }
 }
 
-RunSpec spec_from(py::handle spec) {
+// A dict's relative paths resolve against `base_dir` (Python passes its working directory, so a
+// spec built on a Dask client means the same files on a worker whose directory differs).
+RunSpec spec_from(py::handle spec, const std::optional<std::string>& base_dir) {
     if (py::isinstance<py::dict>(spec)) {
         toml::table t;
         for (auto kv : spec.cast<py::dict>()) {
@@ -62,7 +64,7 @@ RunSpec spec_from(py::handle spec) {
         }
         std::ostringstream os;
         os << t << "\n";
-        return parse_run_spec(os.str(), "spec (dict)", std::filesystem::current_path().string());
+        return parse_run_spec(os.str(), "spec (dict)", base_dir ? *base_dir : std::filesystem::current_path().string());
     }
     return load_run_spec(py::str(spec.attr("__fspath__")()).cast<std::string>());
 }
@@ -81,12 +83,15 @@ RunControl control_from(const std::string& models_dir, std::optional<int> thread
 }   // namespace
 
 void bind_run(py::module_& m) {
-    m.def("spec_text", [](py::handle spec) { return spec_from(spec).text; });
+    m.def(
+        "spec_text",
+        [](py::handle spec, std::optional<std::string> base_dir) { return spec_from(spec, base_dir).text; },
+        py::arg("spec"), py::arg("base_dir") = py::none());
     m.def(
         "estimate_run",
         [](py::handle spec, const std::string& models_dir, std::optional<int> threads, std::optional<std::string> shard,
-           bool over_budget) {
-            const RunSpec s = spec_from(spec);
+           bool over_budget, std::optional<std::string> base_dir) {
+            const RunSpec s = spec_from(spec, base_dir);
             const RunControl c = control_from(models_dir, threads, shard, false, over_budget);
             RunEstimate e;
             {
@@ -115,12 +120,12 @@ void bind_run(py::module_& m) {
             return d;
         },
         py::arg("spec"), py::arg("models_dir"), py::arg("threads") = py::none(), py::arg("shard") = py::none(),
-        py::arg("over_budget") = false);
+        py::arg("over_budget") = false, py::arg("base_dir") = py::none());
     m.def(
         "execute_run",
         [](py::handle spec, const std::string& models_dir, std::optional<int> threads, std::optional<std::string> shard,
-           bool resume, bool over_budget, py::object progress) {
-            const RunSpec s = spec_from(spec);
+           bool resume, bool over_budget, py::object progress, std::optional<std::string> base_dir) {
+            const RunSpec s = spec_from(spec, base_dir);
             RunControl c = control_from(models_dir, threads, shard, resume, over_budget);
             if (!resume) check_estimate(estimate_run(s, c), c);
             // Ctrl-C is seen on the calling (main) thread in the progress callback; the writer
@@ -162,7 +167,8 @@ void bind_run(py::module_& m) {
             return d;
         },
         py::arg("spec"), py::arg("models_dir"), py::arg("threads") = py::none(), py::arg("shard") = py::none(),
-        py::arg("resume") = false, py::arg("over_budget") = false, py::arg("progress") = py::none());
+        py::arg("resume") = false, py::arg("over_budget") = false, py::arg("progress") = py::none(),
+        py::arg("base_dir") = py::none());
     m.def(
         "merge_runs",
         [](const std::string& out, const std::vector<std::string>& shards) {

@@ -130,3 +130,36 @@ def test_shards_merge_to_the_unsharded_run(tmp_path):
         m.close()
     with pytest.raises(ValueError, match="missing"):
         ks.merge_runs(tmp_path / "bad.h5", parts[:2])
+
+
+def test_dask_shards_equal_the_local_run(tmp_path, monkeypatch):
+    """ks.run(spec, client=...): shards run on Dask worker processes (whose working directory is
+    not the caller's: the dict's relative output path still means the caller's), merged into the
+    same file as the local run, shard files removed."""
+    distributed = pytest.importorskip("distributed")
+    full = ks.run(spec(tmp_path / "full.h5", n=30), progress=False)
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        monkeypatch.chdir(tmp_path)  # after the workers started elsewhere
+        seen = []
+        rep = ks.run(spec(Path("d.h5"), n=30), client=client, shards=3, progress=lambda d, t: seen.append((d, t)))
+        assert rep.complete and rep.points == 30 and rep.computed == 30 and rep.resumed == 0
+        assert Path(rep.path) == tmp_path / "d.h5"
+        same(Path(full.path), tmp_path / "d.h5")
+        assert sorted(p.name for p in tmp_path.glob("d*")) == ["d.h5"]
+        assert seen[-1] == (30, 30)
+        # A dead job left shard 1 complete: resume=True keeps it and runs the others.
+        left = ks.run(spec(Path("r.h5"), n=30), shard="1/3", progress=False)
+        rep = ks.run(spec(Path("r.h5"), n=30), client=client, shards=3, resume=True, progress=False)
+        assert rep.complete and rep.resumed == left.points and rep.computed == 30 - left.points
+        same(Path(full.path), tmp_path / "r.h5")
+        with pytest.raises(ValueError, match="exclude"):
+            ks.run(spec(Path("e.h5")), client=client, shard="0/2")
+        with pytest.raises(ValueError, match="shards = 0"):
+            ks.run(spec(Path("e.h5")), client=client, shards=0)
+        with pytest.raises(ValueError, match="no subjects"):
+            ks.run(spec(Path("e.h5"), n=2, chunk=1), client=client, shards=3)
+    with pytest.raises(ValueError, match="needs client"):
+        ks.run(spec(tmp_path / "e.h5"), shards=2)
