@@ -369,7 +369,7 @@ def course_figure(
     ax2.set_xlim(-0.5, t_end)
     ax1.set_ylim(0, c.symptom_model.baseline * 1.08)
     top = 100.0 * float(np.max(c.sessions[[col for col, _, _ in _SIDE_EFFECTS]].to_numpy()))
-    ax2.set_ylim(0, max(5.0, 1.25 * top))
+    ax2.set_ylim(0, max(5.0, 1.6 * top))  # room for the legend above the points
     who = "70 kg adult" if "weight" in sched.core_model.covariate_names() else "typical adult"
     ax1.set_title(f"{description}\nfirst {len(sched)} sessions, {who} (model {sched.model})", fontsize=_FONT)
     ax1.legend(loc="upper right", fontsize=_FONT - 3)
