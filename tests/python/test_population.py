@@ -213,7 +213,7 @@ def test_plots(iv6, esketamine, nasal56):
     matplotlib.use("Agg")
     pop = ks.population(esketamine, nasal56, n=50, seed=1, bands=True, outputs="C_plasma", t_end="12 h")
     ax = ks.plot.bands(pop, "C_plasma")
-    assert ax.get_ylabel() == "C_plasma (ng/mL)"
+    assert ax.get_ylabel() == "Plasma concentration (ng/mL)"  # words and the unit, not the code name
     ax2 = ks.plot.population_rates({"IV 3x weekly": iv6})
     assert ax2.get_ylim() == (0, 100)
 
