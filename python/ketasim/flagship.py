@@ -1,5 +1,10 @@
-"""The flagship comparison (same arms and numbers as ``ketasim compare``): IV racemic ketamine
-versus intranasal esketamine and intranasal racemic ketamine, plasma and effect-site curves."""
+"""The flagship comparison (the arms of ``ketasim compare``): IV racemic ketamine versus
+intranasal esketamine and intranasal racemic ketamine, plasma and effect-site curves.
+
+Concentration metrics (cmax, auc) are the CLI's, in each drug's own ng/mL. The dissociative
+threshold is compared on the racemic-equivalent scale (esketamine x its model file's factor), the
+scale of ``ks.course``; ``ketasim compare``'s threshold rows still compare each analyte's own
+concentration (its time_to_threshold for esketamine is therefore NaN where this table's is not)."""
 
 from __future__ import annotations
 
