@@ -66,19 +66,22 @@ def _style(ax: "Axes") -> None:
     ax.tick_params(labelsize=FONT - 1)
 
 
-def dose_marks(ax: "Axes", results_by_label: Mapping[str, "Result"], *, time_unit: str = "h", colors=None) -> list:
-    """The doses of each result along the bottom of ``ax``, in the curve's colour, one row per
-    result: a bar over each infusion, a triangle at each bolus or nasal device. Returns legend
-    handles explaining the two marks (grey)."""
+def dose_marks(ax: "Axes", results_by_label: Mapping[str, object], *, time_unit: str = "h", colors=None) -> list:
+    """The doses of each result (a ``Result``, or a regimen) along the bottom of ``ax`` (time axis
+    in ``time_unit``: "min", "h" or "d"), in the curve's colour, one row per result: a bar over each infusion, a triangle at each bolus or
+    nasal device. Returns legend handles explaining the two marks (grey)."""
     from matplotlib.lines import Line2D
 
-    scale = 60.0 if time_unit == "min" else 1.0
+    from ._regimen import as_core_regimen
+
+    scale = {"min": 60.0, "h": 1.0, "d": 1.0 / 24.0}[time_unit]
     tr = ax.get_xaxis_transform()
     bar = tri = False
     for k, r in enumerate(results_by_label.values()):
         color = None if colors is None else colors[k]
         y = 0.03 + 0.045 * k
-        for e in r.regimen.events:
+        regimen = r.regimen if hasattr(r, "trajectory") else as_core_regimen(r)
+        for e in regimen.events:
             t0, dur = e.time * scale, e.duration * scale
             if dur > 0:
                 ax.plot([t0, t0 + dur], [y, y], color=color, lw=7, solid_capstyle="butt", transform=tr)
@@ -404,9 +407,11 @@ def bands(
     label: Optional[str] = None,
     color: Optional[str] = None,
     hours: bool = True,
+    regimen=None,
 ) -> "Axes":
     """VPC-style bands of a population (``ks.population(..., bands=True)``): the median line and
-    the shaded band between the outer percentiles (default 5 and 95: a 90 % prediction interval)."""
+    the shaded band between the outer percentiles (default 5 and 95: a 90 % prediction interval).
+    ``regimen`` (the population's): its doses are marked along the bottom."""
     import matplotlib.pyplot as plt
 
     if len(percentiles) != 3 or not (percentiles[0] < percentiles[1] < percentiles[2]):
@@ -422,10 +427,16 @@ def bands(
         t, lo, hi, color=line.get_color(), alpha=0.25, label=f"{name}: P{percentiles[0]:g}-P{percentiles[2]:g}"
     )
     unit = b.attrs["units"][b.columns[0]]
+    extra = (
+        []
+        if regimen is None
+        else dose_marks(ax, {name: regimen}, time_unit="h" if hours else "d", colors=[line.get_color()])
+    )
     ax.set_xlabel("Time since the first dose (hours)" if hours else "Time since the first dose (days)")
     ax.set_ylabel(f"{output_words(output)} ({unit})")
     ax.set_ylim(0, None)
-    ax.legend(frameon=False, fontsize=FONT - 3)
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=handles + extra, frameon=False, fontsize=FONT - 3)
     ax.grid(alpha=0.3)
     _style(ax)
     return ax

@@ -78,7 +78,7 @@ def test_course_figure():
 @pytest.mark.mpl_image_compare(**COMPARE)
 def test_bands_figure(esketamine, nasal56):
     pop = ks.population(esketamine, nasal56, n=60, seed=7, bands=True, outputs="C_plasma", t_end="12 h", dt="10 min")
-    ax = ks.plot.bands(pop, "C_plasma", label="esketamine 56 mg")
+    ax = ks.plot.bands(pop, "C_plasma", label="esketamine 56 mg", regimen=nasal56)
     return ax.figure
 
 
