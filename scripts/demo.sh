@@ -8,6 +8,8 @@ mkdir -p out
 ./build/ketasim compare --out out/flagship.h5
 if [ -f pyproject.toml ]; then
   bash scripts/install_python.sh
-  python3 -m ketasim --out out/flagship.png > out/flagship_python.txt
+  # The figure comes from the Python API (`python -m ketasim` is the C++ command line, which
+  # draws no figures).
+  python3 -c 'import ketasim as ks; ks.flagship.compare("out/flagship.png")' > out/flagship_python.txt
   echo "Figure (plasma and effect-site curves) written to out/flagship.png"
 fi

@@ -18,8 +18,8 @@ if [ -f pyproject.toml ]; then
   bash scripts/install_python.sh
   echo "== Generated stubs (pybind11-stubgen, mypy.stubtest)"
   bash scripts/gen_stubs.sh --check
-  echo "== Python tests (pytest)"
-  python3 -m pytest tests/python
+  echo "== Python tests (pytest; --mpl compares the figures with tests/python/baseline)"
+  python3 -m pytest tests/python --mpl
   echo "== Lint (clang-format, ruff)"
   bash scripts/lint.sh
 fi

@@ -163,7 +163,9 @@ def sweep(
 
     Returns:
         A DataFrame with one column per swept variable, then one per metric (named
-        "<output>.<metric>" when several outputs are reported); with ``trajectories`` a tuple
+        "<output>.<metric>" when several outputs are reported), units in ``df.attrs["units"]``
+        (column -> unit: the parameter's file unit, mg / kg / years for dose / weight / age, the
+        metric's unit for the output); with ``trajectories`` a tuple
         (DataFrame, Dataset or dict); with ``dry_run`` the number of points.
     """
     m = load_model(model)
@@ -229,16 +231,24 @@ def sweep(
         close()
 
     frames = []
+    # column -> unit, from the C++ sink (factor units from the model file or the special variable,
+    # metric units from the registry's rule and the output's unit); "regimen" is a label, no unit.
+    sink_units = dict(zip(results[0]["names"], results[0]["units"]))
+    units: Dict[str, str] = {}
     for (label, _), res in zip(regimens, results):
         cols = res["columns"]
         columns: Dict[str, Any] = {} if label is None else {"regimen": [label] * n_points}
         columns.update({n: cols[n] for n in names})
+        units.update({n: sink_units[n] for n in names})
         for o in outs:
             for mn in metric_names:
-                columns[mn if len(outs) == 1 else f"{o}.{mn}"] = cols[f"{o}.{mn}"]
+                col = mn if len(outs) == 1 else f"{o}.{mn}"
+                columns[col] = cols[f"{o}.{mn}"]
+                units[col] = sink_units[f"{o}.{mn}"]
         frames.append(pd.DataFrame(columns))
     df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     df.index.name = "point"
+    df.attrs["units"] = units  # the documented place for units in frames (docs/formats.md)
     if not keep:
         return df
     labels = None if regimens[0][0] is None else [lab for lab, _ in regimens for _ in range(n_points)]

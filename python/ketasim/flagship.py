@@ -1,5 +1,10 @@
-"""The flagship comparison (same arms and numbers as ``ketasim compare``): IV racemic ketamine
-versus intranasal esketamine and intranasal racemic ketamine, plasma and effect-site curves."""
+"""The flagship comparison (the arms of ``ketasim compare``): IV racemic ketamine versus
+intranasal esketamine and intranasal racemic ketamine, plasma and effect-site curves.
+
+Concentration metrics (cmax, auc) are the CLI's, in each drug's own ng/mL. The dissociative
+threshold is compared on the racemic-equivalent scale (esketamine x its model file's factor), the
+scale of ``ks.course``; ``ketasim compare``'s threshold rows still compare each analyte's own
+concentration (its time_to_threshold for esketamine is therefore NaN where this table's is not)."""
 
 from __future__ import annotations
 
@@ -42,8 +47,9 @@ def compare(
     """Run the three flagship arms, save a figure (plasma and effect-site Ce) and print a table.
 
     Returns ``(results_by_label, table)``; ``table`` is a DataFrame of plasma and effect-site
-    metrics per arm (``ks.METRICS`` names: cmax ng/mL, tmax min, auc_0_t ng*h/mL, time to reach
-    ``threshold`` min).
+    metrics per arm (``ks.METRICS`` names: cmax ng/mL, tmax min, auc_0_t ng*h/mL in the drug's own
+    concentration; time to reach ``threshold`` min, on the racemic-equivalent scale: the arm's
+    concentration times its model's ``racemic_equivalent`` factor, as in ``ks.course``).
     ``out=None`` skips the figure. ``zoom_h`` limits the time axis of the figure (None = all).
     """
     import pandas as pd
@@ -57,8 +63,14 @@ def compare(
         uses_weight = regimen._core.per_kg() or "weight" in m.covariate_names()
         r = simulate(m, regimen, t_end, dt, weight=weight if uses_weight else None)
         results[label] = r
-        mp = metrics(r, "C_plasma", threshold=threshold)
-        me = metrics(r, "Ce", threshold=threshold)
+        # The dissociative threshold is a racemic-ketamine concentration: each arm is compared with
+        # it on the racemic-equivalent scale (the model file's racemic_equivalent factor, 2 for
+        # esketamine), the scale the PD models (ks.course) use, so the figure, this table and a
+        # course's predicted dissociation agree. Comparing C x f with the threshold is comparing C
+        # with threshold / f, so the library's metrics do it in the model's own unit.
+        f = _core.racemic_equivalent_scale(m)
+        mp = metrics(r, "C_plasma", threshold=threshold / f)
+        me = metrics(r, "Ce", threshold=threshold / f)
         rows.append(
             {
                 "arm": label,
@@ -67,6 +79,8 @@ def compare(
                 "cmax (ng/mL)": mp["cmax"],
                 "tmax (min)": mp["tmax"] * 60,
                 "auc_0_t (ng/mL*h)": mp["auc_0_t"],
+                "racemic-equivalent factor": f,
+                "racemic-equivalent cmax (ng/mL)": mp["cmax"] * f,
                 f"time_to_threshold {threshold:g} ng/mL (min)": mp["time_to_threshold"] * 60,
                 f"time_above {threshold:g} ng/mL (min)": mp["time_above"] * 60,
                 "Ce cmax (ng/mL)": me["cmax"],
@@ -80,14 +94,62 @@ def compare(
             print(f"IV versus intranasal ketamine: typical {weight:g} kg adult, 0-{t_end}, output every {dt}")
             print(table.T.to_string())
             print(
-                "Racemic arms are total (R+S) ketamine, esketamine the S-enantiomer; threshold "
-                f"{threshold:g} ng/mL = lower end of the dissociative range (Krystal 1994)."
+                "Racemic arms are total (R+S) ketamine, esketamine the S-enantiomer (cmax, auc in the "
+                f"drug's own ng/mL). Threshold {threshold:g} ng/mL = lower end of the dissociative range "
+                "(Krystal 1994), a racemic concentration: threshold times compare the racemic-equivalent "
+                "concentration (x the model's racemic_equivalent factor), the scale of ks.course."
             )
     if out is not None:
-        save_figure(results, out, threshold=threshold, zoom_h=zoom_h)
+        save_figure(results, out, threshold=threshold, zoom_h=zoom_h, weight=weight)
         if show_table:
             print(f"Figure written to {out}")
     return results, table
+
+
+def figure(
+    results: Dict[str, Result],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    zoom_h: Optional[float] = 4.0,
+    weight: float = 70.0,
+):
+    """The flagship figure: plasma (left) and effect-site (right) curves of each arm on the
+    racemic-equivalent scale (``plot.concentration(racemic_equivalent=True)``: esketamine x the
+    model file's factor), the dissociative threshold with each arm's onset, and the doses.
+    Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    from .plot import FONT, concentration
+
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5.6), sharey=True, layout="constrained")
+    t_max = None if zoom_h is None else zoom_h * 60
+    for ax, output, title in (
+        (axes[0], "C_plasma", "Plasma"),
+        (axes[1], "Ce", "Effect site (brain), where the drug acts"),
+    ):
+        concentration(
+            results,
+            output,
+            thresholds={"dissociative": threshold},
+            time_unit="min",
+            t_max=t_max,
+            ax=ax,
+            title=title,
+            racemic_equivalent=True,
+            subject=f"{weight:g} kg adult",
+        )
+    axes[1].tick_params(labelleft=True)
+    # The factors come from the model files ([effect_site] racemic_equivalent), named by analyte.
+    factors = sorted(
+        {
+            f"{r.model.outputs[0].analyte} x {_core.racemic_equivalent_scale(r.model):g}"
+            for r in results.values()
+            if _core.racemic_equivalent_scale(r.model) != 1.0
+        }
+    )
+    scale = f" (racemic-equivalent scale: {', '.join(factors)}, as in the course model)" if factors else ""
+    fig.suptitle(f"IV versus intranasal ketamine, one dose each{scale}", fontsize=FONT)
+    return fig
 
 
 def save_figure(
@@ -96,39 +158,16 @@ def save_figure(
     *,
     threshold: float = DEFAULT_THRESHOLD,
     zoom_h: Optional[float] = 4.0,
+    weight: float = 70.0,
 ) -> None:
-    """Two panels, plasma and effect site, with threshold onset markers; written as PNG."""
+    """``figure(...)`` written as PNG to ``out`` (its folder is created)."""
     import matplotlib.pyplot as plt
 
-    from .plot import concentration
-
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
-    t_max = None if zoom_h is None else zoom_h * 60
-    concentration(
-        results,
-        "C_plasma",
-        thresholds={"dissociative": threshold},
-        time_unit="min",
-        t_max=t_max,
-        ax=axes[0],
-        title="Plasma",
-    )
-    concentration(
-        results,
-        "Ce",
-        thresholds={"dissociative": threshold},
-        time_unit="min",
-        t_max=t_max,
-        ax=axes[1],
-        title="Effect site (Ce, t1/2 ke0 6.1 min)",
-    )
-    axes[1].get_legend().remove()
-    fig.suptitle("IV versus intranasal ketamine (typical adult)")
-    fig.tight_layout()
+    fig = figure(results, threshold=threshold, zoom_h=zoom_h, weight=weight)
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
-__all__ = ["compare", "arms", "save_figure", "DEFAULT_THRESHOLD"]
+__all__ = ["compare", "arms", "figure", "save_figure", "DEFAULT_THRESHOLD"]

@@ -27,6 +27,7 @@ from ._models import load_model
 from ._pd import SCHEDULE_NAMES, CourseResult, Schedule, course
 from ._regimen import Regimen
 from ._simulate import Result, simulate
+from .plot import FONT as _FONT  # readable on a projector (one size for every ketasim figure)
 from .plot import first_crossing
 from .schedules import from_regimen, named
 
@@ -69,8 +70,6 @@ def _routes() -> Dict[str, RouteSpec]:
 
 #: Routes of the onset explorer, by key.
 ROUTES: Dict[str, RouteSpec] = _routes()
-
-_FONT = 13  # readable on a projector
 
 
 def _route(route: Any) -> RouteSpec:
@@ -274,7 +273,8 @@ def _update_onset(fig, d: Dict[str, Any]) -> None:
     ax.set_xlim(0, d["hours"] * 60.0)
     ymax = max(float(np.max(r["C_plasma"] * s)), float(np.max(r["Ce"] * s)), hi)
     ax.set_ylim(0, 1.1 * ymax)
-    ax.set_title(f"{d['spec'].label}: {d['dose_text']} ({d['dose_mg']:.0f} mg)\n{d['subject']}", fontsize=_FONT)
+    total = "" if d["spec"].nasal else f" ({d['dose_mg']:.0f} mg)"  # a nasal dose is already in mg
+    ax.set_title(f"{d['spec'].label}: {d['dose_text']}{total}\n{d['subject']}", fontsize=_FONT)
     handles = [
         h
         for h in (
@@ -369,7 +369,7 @@ def course_figure(
     ax2.set_xlim(-0.5, t_end)
     ax1.set_ylim(0, c.symptom_model.baseline * 1.08)
     top = 100.0 * float(np.max(c.sessions[[col for col, _, _ in _SIDE_EFFECTS]].to_numpy()))
-    ax2.set_ylim(0, max(5.0, 1.25 * top))
+    ax2.set_ylim(0, max(5.0, 1.6 * top))  # room for the legend above the points
     who = "70 kg adult" if "weight" in sched.core_model.covariate_names() else "typical adult"
     ax1.set_title(f"{description}\nfirst {len(sched)} sessions, {who} (model {sched.model})", fontsize=_FONT)
     ax1.legend(loc="upper right", fontsize=_FONT - 3)

@@ -213,7 +213,10 @@ def test_plots(iv6, esketamine, nasal56):
     matplotlib.use("Agg")
     pop = ks.population(esketamine, nasal56, n=50, seed=1, bands=True, outputs="C_plasma", t_end="12 h")
     ax = ks.plot.bands(pop, "C_plasma")
-    assert ax.get_ylabel() == "C_plasma (ng/mL)"
+    assert ax.get_ylabel() == "Plasma concentration (ng/mL)"  # words and the unit, not the code name
+    ax = ks.plot.bands(pop, "C_plasma", regimen=nasal56)  # the doses marked: two devices, 5 min apart
+    devices = [x for ln in ax.get_lines() if ln.get_marker() == "v" for x in ln.get_xdata()]
+    assert devices == pytest.approx([0.0, 5.0 / 60.0])
     ax2 = ks.plot.population_rates({"IV 3x weekly": iv6})
     assert ax2.get_ylim() == (0, 100)
 

@@ -200,3 +200,27 @@ def test_empty_and_single_variable_grid(esketamine, nasal56):
     assert len(df) == 1
     with pytest.raises(ValueError, match="non-empty"):
         ks.sweep(esketamine, nasal56, {"ka_n": []})
+
+
+def test_sweep_frames_carry_units(esketamine, clements, nasal56):
+    # Units in df.attrs["units"], as on the other frames: swept parameters in their model-file
+    # unit, dose/weight/age in mg/kg/years, metrics by the registry's rule for the output's unit.
+    df = ks.sweep(esketamine, nasal56, {"ka_n": [2.0, 3.0], "age": [40, 70]}, metrics=["cmax", "tmax", "auc_0_t"])
+    assert df.attrs["units"] == {
+        "ka_n": esketamine.parameter("ka_n").unit,
+        "age": "years",
+        "cmax": "ng/mL",
+        "tmax": "h",
+        "auc_0_t": "ng/mL*h",
+    }
+    assert df.attrs["units"]["ka_n"] == "1/h"
+    two = ks.sweep(
+        clements,
+        {"a": ks.Regimen.iv_infusion("0.5 mg/kg", "40 min")},
+        {"dose": [20, 40], "weight": [60, 80]},
+        metrics=["cmax", "lambda_z"],
+        outputs=["C_plasma", "Ce"],
+    )
+    assert set(two.attrs["units"]) == set(two.columns) - {"regimen"}
+    assert two.attrs["units"]["dose"] == "mg" and two.attrs["units"]["weight"] == "kg"
+    assert two.attrs["units"]["Ce.cmax"] == "ng/mL" and two.attrs["units"]["C_plasma.lambda_z"] == "1/h"
