@@ -3,8 +3,7 @@ intranasal esketamine and intranasal racemic ketamine, plasma and effect-site cu
 
 Concentration metrics (cmax, auc) are the CLI's, in each drug's own ng/mL. The dissociative
 threshold is compared on the racemic-equivalent scale (esketamine x its model file's factor), the
-scale of ``ks.course``; ``ketasim compare``'s threshold rows still compare each analyte's own
-concentration (its time_to_threshold for esketamine is therefore NaN where this table's is not)."""
+scale of ``ks.course`` and of ``ketasim compare``'s threshold rows (the same numbers)."""
 
 from __future__ import annotations
 

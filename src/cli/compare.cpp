@@ -2,6 +2,7 @@
 #include <cmath>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <sstream>
 
 #include "cli/commands.hpp"
@@ -100,15 +101,26 @@ int run_compare(const CompareOptions& o) {
     for (std::size_t i = 0; i < specs.size(); ++i) {
         const Model& m = models[i];
         Trajectory tr = simulate(m, specs[i].regimen, grid, sim, subj);
+        // The threshold is a racemic-ketamine concentration: the parent drug (C_plasma, Ce) is
+        // compared on the racemic-equivalent scale (C x the model file's factor, 2 for
+        // esketamine), as ks.course and ks.flagship do, i.e. C with threshold / factor. A
+        // metabolite has no threshold (its rows print n/a).
+        const double factor = racemic_equivalent_scale(m);
+        MetricOptions parent = mo;
+        parent.threshold = o.threshold / factor;
+        MetricOptions other = mo;
+        other.threshold = std::numeric_limits<double>::quiet_NaN();
         std::map<std::string, Metrics> ms;
-        for (const auto& out : tr.names) ms[out] = compute_metrics(tr, out, mo);
+        for (const auto& out : tr.names)
+            ms[out] = compute_metrics(tr, out, out == "C_plasma" || out == "Ce" ? parent : other);
         for (const auto& out : m.outputs) {
             const Metrics& x = ms.at(out.name);
             labels.push_back(specs[i].short_label + (out.name == "C_plasma" ? "" : ": " + out.analyte));
             std::vector<std::string> c;
             for (const auto& n : head) c.push_back(fmt_num(metric_value(x, metric_index(n))));
             for (double v : x.c_at) c.push_back(fmt_num(v));
-            for (const auto& n : tail) c.push_back(fmt_num(metric_value(x, metric_index(n))));
+            for (const auto& n : tail)
+                c.push_back(out.name == "C_plasma" ? fmt_num(metric_value(x, metric_index(n))) : "n/a");
             cols.push_back(c);
         }
         ResultArm arm;
@@ -148,7 +160,12 @@ int run_compare(const CompareOptions& o) {
            "(a racemic dose holds half its mass as S-ketamine). Threshold "
         << fmt_num(o.threshold)
         << " ng/mL: lower end of the dissociative plasma range\n"
-           "(Krystal 1994, via Zanos 2018 Table 1). half_life: log-linear fit over the last third after tmax, so an\n"
+           "(Krystal 1994, via Zanos 2018 Table 1), a racemic concentration: the threshold rows compare the "
+           "racemic-equivalent\n"
+           "concentration (C x the model file's racemic_equivalent factor: 2 for esketamine, so 50 ng/mL of "
+           "S-ketamine),\n"
+           "the scale of `ketasim course`; metabolites have no threshold (n/a). half_life: log-linear fit over the "
+           "last third after tmax, so an\n"
            "apparent terminal half-life within the window, not the true terminal phase. Effect-site curves (Ce) are in "
            "the file.\n";
     RunInfo info;

@@ -146,7 +146,13 @@ def test_cli_compare_file_round_trip(tmp_path):
     res = ks.read_results(out)
     assert list(res.arms) == ["iv_racemic", "in_esketamine", "in_racemic"]
     # Same numbers as the Python flagship (same library, same arms).
-    results, _ = ks.flagship.compare(None, show_table=False)
+    results, table = ks.flagship.compare(None, show_table=False)
+    # One concentration scale (issue 13): the CLI's threshold metrics compare the racemic-equivalent
+    # concentration, as the Python flagship does: the same first crossing on the same grid.
+    for arm, (label, row) in zip(res, table.iterrows()):
+        cli_minutes = arm.metrics_frame()["C_plasma.time_to_threshold"].iloc[0] * 60
+        np.testing.assert_allclose(cli_minutes, row["time_to_threshold 100 ng/mL (min)"], rtol=1e-12, err_msg=label)
+    assert np.isfinite(table.loc[table.index[1], "time_to_threshold 100 ng/mL (min)"])  # esketamine reaches it
     for arm, r in zip(res, results.values()):
         np.testing.assert_allclose(arm["C_plasma"][0], r["C_plasma"], rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(arm["Ce"][0], r["Ce"], rtol=1e-12, atol=1e-12)
