@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ketasim/simulate.hpp"
@@ -27,6 +28,18 @@ struct RunSpec {
     std::string covariates;   // covariate-distribution TOML (resolved path), optional
     std::string table;        // per-subject CSV (resolved path), optional
     bool variability = true;
+
+    // [design], instead of [population]: one row per design point (dimension `point`), each a
+    // typical subject with the factors' values (docs/hpc.md). kind "sobol" or "lhs"; n points;
+    // seed: the LHS permutations and jitter, or Sobol's digital shift when shift = true.
+    // factors: (name, distribution text) in design order, from "NAME=KIND(ARGS)" entries as
+    // `ketasim sensitivity --factor` reads them (design.hpp).
+    std::string design_kind;
+    std::size_t design_n = 0;
+    std::uint64_t design_seed = 0;
+    bool design_shift = false;
+    std::vector<std::pair<std::string, std::string>> design_factors;
+    bool is_design() const { return !design_kind.empty(); }
 
     // [outputs]
     std::vector<std::string> outputs;   // model outputs; empty = all

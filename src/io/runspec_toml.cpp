@@ -98,7 +98,14 @@ void RunSpec::validate() const {
     const std::string f = source.empty() ? "spec" : source;
     if (model.empty()) throw InputError(f + ": model: required (a library name or a model .toml file)");
     if (regimen.empty()) throw InputError(f + ": regimen: required (a regimen TOML file)");
-    if (n == 0 && table.empty()) throw InputError(f + ": population.n: must be >= 1 (or give population.table)");
+    if (is_design()) {
+        if (design_kind != "sobol" && design_kind != "lhs")
+            throw InputError(f + ": design.kind: '" + design_kind + "' must be \"sobol\" or \"lhs\"");
+        if (design_n == 0) throw InputError(f + ": design.n: must be >= 1");
+        if (design_factors.empty()) throw InputError(f + ": design.factors: at least one factor is required");
+    } else if (n == 0 && table.empty()) {
+        throw InputError(f + ": population.n: must be >= 1 (or give population.table)");
+    }
     if (seed > (std::uint64_t{1} << 63) - 1) throw InputError(f + ": population.seed: must be in [0, 2^63 - 1]");
     if (!(dt_h > 0) || !(t_end_h > 0) || !std::isfinite(t_end_h))
         throw InputError(f + ": outputs.t_end and outputs.dt must be > 0");
@@ -122,9 +129,6 @@ RunSpec parse_run_spec(const std::string& text, const std::string& file, const s
     s.text = text;
     s.base_dir = base_dir;
     check_known(root, {"model", "regimen", "schedule", "population", "design", "outputs", "solver", "run"}, file, "");
-    if (root.get("design"))
-        throw InputError(detail::at_line(file, *root.get("design")) +
-                         ": design: not supported yet by `ketasim run` (give [population])");
     if (root.get("schedule"))
         throw InputError(
             detail::at_line(file, *root.get("schedule")) +
@@ -147,8 +151,40 @@ RunSpec parse_run_spec(const std::string& text, const std::string& file, const s
         if (!p->get("n") && s.table.empty())
             throw InputError(file +
                              ": population.n: required (the number of subjects), unless population.table is given");
+        if (root.get("design"))
+            throw InputError(detail::at_line(file, *root.get("design")) +
+                             ": design: a run has [population] or [design], not both");
+    } else if (const toml::table* d = subtable(root, "design", file)) {
+        check_known(*d, {"kind", "n", "seed", "shift", "factors"}, file, "design");
+        s.design_kind = detail::get_string(*d, "kind", file, "design", true);
+        if (s.design_kind != "sobol" && s.design_kind != "lhs")
+            throw InputError(detail::at_line(file, *d->get("kind")) + ": design.kind: '" + s.design_kind +
+                             "' must be \"sobol\" or \"lhs\"");
+        s.design_n = static_cast<std::size_t>(get_integer(*d, "n", file, "design", 1, 1'000'000'000'000LL, 0));
+        if (!d->get("n")) throw InputError(file + ": design.n: required (the number of design points)");
+        s.design_seed = static_cast<std::uint64_t>(get_integer(*d, "seed", file, "design", 0, INT64_MAX, 0));
+        s.design_shift = detail::get_bool(*d, "shift", file, "design", false);
+        if (s.design_shift && s.design_kind != "sobol")
+            throw InputError(file + ": design.shift: applies to kind = \"sobol\" only");
+        // An array, not a table: the factors' order is the design's dimension order (a TOML
+        // table has none), and each entry reads as `ketasim sensitivity --factor` does.
+        const toml::node* fn = d->get("factors");
+        const toml::array* fa = fn ? fn->as_array() : nullptr;
+        if (!fa || fa->empty())
+            throw InputError((fn ? detail::at_line(file, *fn) : file) +
+                             ": design.factors: required, an array of \"NAME=KIND(ARGS)\" strings in design order, "
+                             "e.g. [\"weight=uniform(50 kg, 110 kg)\", \"CL=lognormal(80 L/h, 0.3)\"]");
+        for (const auto& e : *fa) {
+            const auto v = e.value<std::string>();
+            const auto eq = v ? v->find('=') : std::string::npos;
+            if (!v || eq == std::string::npos || eq == 0)
+                throw InputError(detail::at_line(file, e) +
+                                 ": design.factors: every entry must be a \"NAME=KIND(ARGS)\" string (e.g. "
+                                 "\"weight=uniform(50 kg, 110 kg)\")");
+            s.design_factors.emplace_back(v->substr(0, eq), v->substr(eq + 1));
+        }
     } else {
-        throw InputError(file + ": [population]: required (n = number of subjects, seed, ...)");
+        throw InputError(file + ": [population] or [design]: required (n = number of subjects or points, ...)");
     }
 
     if (const toml::table* o = subtable(root, "outputs", file)) {

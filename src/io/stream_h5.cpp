@@ -1,6 +1,7 @@
 // Streamed run files. Layout (docs/hpc.md, "Result file"), every variable at the root so that
 // xarray.open_dataset(path, engine="h5netcdf") shows named dimensions:
-//   subject (subject) int64: dimension scale, the global subject index
+//   subject (subject) int64: dimension scale, the global subject index (`point` instead, in
+//     design runs: the row dimension is the layout's first column, "subject" or "point")
 //   time (time) float64 h: dimension scale (runs that keep trajectories)
 //   <column> (subject) float64: covariates, varying parameters, <output>.<metric>
 //   <output> (subject, time) float64: trajectories
@@ -305,15 +306,16 @@ RunFileWriter::RunFileWriter(const std::string& path, const RunFileLayout& L, bo
     m.path = path;
     m.layout = L;
     m.in_memory = in_memory;
-    if (L.columns.empty() || L.columns[0] != "subject")
-        throw InputError(path + ": run file layout: first column must be 'subject'");
+    if (L.columns.empty() || (L.columns[0] != "subject" && L.columns[0] != "point"))
+        throw InputError(path + ": run file layout: first column must be 'subject' or 'point'");
+    const std::string& row = L.columns[0];
     if (L.column_units.size() != L.columns.size() || L.output_units.size() != L.outputs.size())
         throw InputError(path + ": run file layout: units do not match the names");
     if (L.rows() == 0 || L.chunk == 0) throw InputError(path + ": run file layout: no rows");
     {
         std::set<std::string> seen = {"time", "dose", "chunk", "chunks_done"};
         for (const auto& c : L.columns)
-            if (c != "subject" && !seen.insert(c).second)
+            if (c != row && !seen.insert(c).second)
                 throw InputError(path + ": run file: name '" + c + "' is used twice");
         for (const auto& c : L.outputs)
             if (!seen.insert(c).second)
@@ -361,11 +363,12 @@ RunFileWriter::RunFileWriter(const std::string& path, const RunFileLayout& L, bo
     const hsize_t crow = h5_chunk_rows(L.chunk, L.rows(), 8);
     H pl1 = chunked_plist(1, &crow, L.compression);
     H sp_n = space1(N);
-    H subject(ok(H5Dcreate2(f, "subject", H5T_STD_I64LE, sp_n.get(), H5P_DEFAULT, pl1.get(), H5P_DEFAULT), path,
-                 "creating subject"),
+    H subject(ok(H5Dcreate2(f, row.c_str(), H5T_STD_I64LE, sp_n.get(), H5P_DEFAULT, pl1.get(), H5P_DEFAULT), path,
+                 "creating " + row),
               H5Dclose);
-    ok(H5DSset_scale(subject.get(), "subject"), path, "dimension scale subject", 0);
-    attr_text(subject.get(), "long_name", "subject index in the run", path);
+    ok(H5DSset_scale(subject.get(), row.c_str()), path, "dimension scale " + row, 0);
+    attr_text(subject.get(), "long_name", row == "point" ? "design point index in the run" : "subject index in the run",
+              path);
     H time;
     if (T > 0) {
         time = contiguous("time", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, T, L.time.data());
@@ -486,15 +489,16 @@ void RunFileWriter::write_chunk(std::size_t k, const RowBlock& b) {
         if (b.columns[c].size() != n) throw InputError(m.path + ": column " + L.columns[c] + ": wrong length");
         for (std::size_t r = 0; r < n; ++r)
             if (std::isinf(b.columns[c][r]))
-                throw SolverError(m.path + ": subject " + std::to_string(b.begin + r) + ": " + L.columns[c] + " = " +
-                                  std::to_string(b.columns[c][r]) + " is not finite; nothing of this chunk is written");
+                throw SolverError(m.path + ": " + L.columns[0] + " " + std::to_string(b.begin + r) + ": " +
+                                  L.columns[c] + " = " + std::to_string(b.columns[c][r]) +
+                                  " is not finite; nothing of this chunk is written");
     }
     for (std::size_t o = 0; o < b.outputs.size(); ++o) {
         if (b.outputs[o].size() != n * T) throw InputError(m.path + ": output " + L.outputs[o] + ": wrong size");
         for (std::size_t i = 0; i < b.outputs[o].size(); ++i)
             if (!std::isfinite(b.outputs[o][i]))
-                throw SolverError(m.path + ": subject " + std::to_string(b.begin + i / T) + ": " + L.outputs[o] +
-                                  " at " + std::to_string(L.time[i % T]) +
+                throw SolverError(m.path + ": " + L.columns[0] + " " + std::to_string(b.begin + i / T) + ": " +
+                                  L.outputs[o] + " at " + std::to_string(L.time[i % T]) +
                                   " h is not finite; nothing of this chunk is written");
     }
     H mem1 = space1(n);
@@ -508,7 +512,7 @@ void RunFileWriter::write_chunk(std::size_t k, const RowBlock& b) {
         for (hsize_t r = 0; r < n; ++r) ids[r] = static_cast<std::int64_t>(b.columns[0][r]);
         H fs = sel1(m.columns[0]);
         ok(H5Dwrite(m.columns[0].get(), H5T_NATIVE_INT64, mem1.get(), fs.get(), H5P_DEFAULT, ids.data()), m.path,
-           "writing subject", 0);
+           "writing " + L.columns[0], 0);
     }
     for (std::size_t c = 1; c < L.columns.size(); ++c) {
         H fs = sel1(m.columns[c]);
@@ -623,7 +627,8 @@ RunFileReader::RunFileReader(const std::string& path) : impl_(std::make_unique<I
     L.columns = read_attr_texts(f, "columns", path);
     L.outputs = read_attr_texts(f, "outputs", path);
     if (L.outputs.size() == 1 && L.outputs[0].empty()) L.outputs.clear();
-    if (L.end < L.begin || L.end > L.n_total || L.chunk == 0 || L.columns.empty() || L.columns[0] != "subject")
+    if (L.end < L.begin || L.end > L.n_total || L.chunk == 0 || L.columns.empty() ||
+        (L.columns[0] != "subject" && L.columns[0] != "point"))
         throw IoError(path + ": inconsistent run file attributes (index range, chunk or columns)");
     auto units_of = [&](const std::string& name) {
         H ds(ok(H5Dopen2(f, name.c_str(), H5P_DEFAULT), path, "opening " + name), H5Dclose);

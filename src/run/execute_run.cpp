@@ -16,6 +16,7 @@
 #include "ketasim/io.hpp"
 #include "ketasim/population.hpp"
 #include "ketasim/runspec.hpp"
+#include "ketasim/sweep.hpp"
 #include "solve/inputs.hpp"
 
 namespace ketasim {
@@ -60,11 +61,64 @@ struct Prepared {
     std::string regimen_text;
     PopulationSpec pop;
     std::unique_ptr<PopulationSource> source;
+    // A design run ([design]): its points, each a typical subject with the factors' values.
+    std::unique_ptr<DesignSource> design;
+    std::unique_ptr<SweepSource> sweep;
     OutputGrid grid;
     PopulationRunOptions options;
     RunFileLayout layout;
     std::string path;
+
+    std::size_t size() const { return sweep ? sweep->size() : source->size(); }
+    // Rows [b, e) into `sink`: subjects of the population, or design points (then the columns
+    // start with `point`, the row's index, before the factors and metrics).
+    void run_range(std::size_t b, std::size_t e, const SimOptions& sim, const PopulationRunOptions& ro,
+                   ResultSink& sink) const;
 };
+
+// Prepends the `point` column (the global row index) to a sweep's blocks: the run file's row
+// dimension, as `subject` is for population runs.
+class PointColumnSink : public ResultSink {
+public:
+    explicit PointColumnSink(ResultSink& inner) : inner_(inner) {}
+    void start(const std::vector<std::string>& n, const std::vector<std::string>& u, std::size_t b,
+               std::size_t e) override {
+        names_ = {"point"};
+        // `dose` names the file's dose-event dimension: the dose factor's column is `total_dose`.
+        for (const auto& name : n) names_.push_back(name == "dose" ? "total_dose" : name);
+        std::vector<std::string> units = {""};
+        units.insert(units.end(), u.begin(), u.end());
+        inner_.start(names_, units, b, e);
+    }
+    void write(ColumnBlock&& block) override {
+        std::vector<double> idx(block.end - block.begin);
+        for (std::size_t r = 0; r < idx.size(); ++r) idx[r] = static_cast<double>(block.begin + r);
+        block.columns.insert(block.columns.begin(), std::move(idx));
+        block.names = &names_;
+        inner_.write(std::move(block));
+    }
+
+private:
+    ResultSink& inner_;
+    std::vector<std::string> names_;
+};
+
+void Prepared::run_range(std::size_t b, std::size_t e, const SimOptions& sim, const PopulationRunOptions& ro,
+                         ResultSink& sink) const {
+    if (!sweep) {
+        run_population(model, regimen, grid, *source, b, e, sim, ro, sink);
+        return;
+    }
+    SweepOptions so;
+    so.threads = ro.parallel.threads;
+    so.chunk = ro.parallel.chunk;
+    so.progress = ro.parallel.progress;
+    so.outputs = ro.outputs;
+    so.keep_trajectories = ro.keep_trajectories;
+    so.metric_options = ro.metric_options;
+    PointColumnSink points(sink);
+    run_sweep(model, *sweep, b, e, grid, sim, so, points);
+}
 
 // Column names and units of a run: run_population announces them through ResultSink::start.
 class NamesSink : public ResultSink {
@@ -89,30 +143,46 @@ std::unique_ptr<Prepared> prepare(const RunSpec& spec, const RunControl& control
     p->pop.variability = spec.variability;
     if (!spec.covariates.empty()) p->pop.covariates = load_covariate_distributions(spec.covariates);
     if (!spec.table.empty()) p->pop.table = load_subject_table(spec.table);
-    p->source = std::make_unique<PopulationSource>(p->model, p->pop, p->regimen.per_kg());
+    if (spec.is_design()) {
+        std::vector<Factor> factors;
+        std::vector<std::string> covariates;
+        for (const auto& [name, text] : spec.design_factors) {
+            factors.push_back(parse_factor(name, text, spec.source + ": design.factors", &p->model));
+            if (name == "weight" || name == "age") covariates.push_back(name);
+        }
+        require_covariates_used(p->model, p->regimen.per_kg(), covariates, spec.source + ": design.factors");
+        if (spec.design_kind == "sobol")
+            p->design = std::make_unique<SobolDesign>(factors, spec.design_n, 1, spec.design_shift, spec.design_seed);
+        else
+            p->design = std::make_unique<LatinHypercubeDesign>(factors, spec.design_n, spec.design_seed);
+        p->sweep = std::make_unique<SweepSource>(Subject{}, p->regimen, *p->design);
+    } else {
+        p->source = std::make_unique<PopulationSource>(p->model, p->pop, p->regimen.per_kg());
+    }
     p->grid = OutputGrid::uniform(0.0, spec.t_end_h, spec.dt_h);
     p->options.outputs = spec.outputs;
     p->options.keep_trajectories = spec.trajectories;
     p->options.parallel.threads = control.threads >= 0 ? control.threads : spec.threads;
     p->options.parallel.chunk = spec.chunk;
 
-    const std::size_t n = p->source->size();
+    const std::size_t n = p->size();
     RunFileLayout& L = p->layout;
     L.n_total = n;
     shard_range(n, control.shard, L.begin, L.end, spec.chunk);
     if (L.end == L.begin)
         throw InputError("--shard " + std::to_string(control.shard.index) + "/" + std::to_string(control.shard.count) +
-                         ": no subjects in this shard (the run has " + std::to_string(n) + ")");
+                         ": no " + (spec.is_design() ? "points" : "subjects") + " in this shard (the run has " +
+                         std::to_string(n) + ")");
     L.chunk = spec.chunk;
     L.compression = spec.compression;
     {
         NamesSink names;
-        run_population(p->model, p->regimen, p->grid, *p->source, 0, 0, spec.sim, p->options, names);
+        p->run_range(0, 0, spec.sim, p->options, names);
         L.columns = names.names;
         L.column_units = names.units;
     }
     if (spec.trajectories) {
-        LinearSystem typical = p->source->layout().compile(Subject{});
+        LinearSystem typical = p->sweep ? compile(p->model, Subject{}) : p->source->layout().compile(Subject{});
         detail::select_outputs(typical, spec.outputs);
         L.outputs = typical.output_names;
         L.output_units = typical.output_units;
@@ -141,10 +211,15 @@ std::unique_ptr<Prepared> prepare(const RunSpec& spec, const RunControl& control
         L.number_attrs = {{"rtol", spec.sim.rtol}, {"atol", spec.sim.atol}};
     }
     bool random = false;
-    if (spec.variability && !p->model.variability.empty()) random = true;
+    if (spec.is_design())
+        random = spec.design_kind == "lhs" || spec.design_shift;
+    else if (spec.variability && !p->model.variability.empty())
+        random = true;
     for (const auto& c : p->pop.covariates)
         if (c.kind != CovariateDistributionKind::fixed) random = true;
-    if (random) L.int_attrs.emplace_back("seed", static_cast<std::int64_t>(spec.seed));
+    if (random)
+        L.int_attrs.emplace_back("seed", static_cast<std::int64_t>(spec.is_design() ? spec.design_seed : spec.seed));
+    if (spec.is_design()) L.text_attrs.emplace_back("design", spec.design_kind);
     p->path = shard_path(spec.out, control.shard);
     return p;
 }
@@ -210,7 +285,7 @@ bool run_missing(Prepared& p, const RunSpec& spec, const RunControl& control, Ru
             return control.progress ? control.progress(base + d, todo) : true;
         };
         try {
-            run_population(p.model, p.regimen, p.grid, *p.source, b, e, spec.sim, ro, sink);
+            p.run_range(b, e, spec.sim, ro, sink);
         } catch (const RunCancelled&) {
             computed = sink.rows();
             return false;
@@ -267,8 +342,7 @@ RunEstimate estimate_run(const RunSpec& spec, const RunControl& control) {
         const std::size_t sample = std::min<std::size_t>(2, L.n_chunks());
         std::vector<double> size(sample);
         for (std::size_t k = 0; k < sample; ++k) {
-            run_population(p->model, p->regimen, p->grid, *p->source, L.chunk_begin(k), L.chunk_end(k), spec.sim, ro,
-                           sink);
+            p->run_range(L.chunk_begin(k), L.chunk_end(k), spec.sim, ro, sink);
             size[k] = static_cast<double>(file.image_bytes());
         }
         if (sample == 1) {

@@ -83,7 +83,7 @@ TEST(RunSpec, RejectsBadValues) {
     EXPECT_NE(
         error_of(std::string(kSpec) + "[solver]\nkind = \"exact\"\nrtol = 1e-6\n").find("apply to kind = \"ode\""),
         std::string::npos);
-    EXPECT_NE(error_of(std::string(kSpec) + "[design]\nkind = \"sobol\"\n").find("design: not supported yet"),
+    EXPECT_NE(error_of(std::string(kSpec) + "[design]\nkind = \"sobol\"\n").find("[population] or [design], not both"),
               std::string::npos);
     EXPECT_NE(error_of("schedule = \"iv-3x-weekly\"\n" + std::string(kSpec))
                   .find("schedule: treatment courses are not supported yet"),
@@ -136,4 +136,40 @@ TEST(Shards, RangesCoverExactlyOnce) {
 TEST(Shards, FileNames) {
     EXPECT_EQ(shard_path("/d/out.h5", Shard{1, 3}), "/d/out.shard-1-of-3.h5");
     EXPECT_EQ(shard_path("/d/out.h5", Shard{0, 1}), "/d/out.h5");
+}
+
+// [design] instead of [population]: kind, n, seed, shift and the factors in their written order.
+TEST(RunSpec, DesignTable) {
+    std::string spec = kSpec;
+    const auto pop = spec.find("[population]");
+    const auto next = spec.find("[outputs]");
+    ASSERT_NE(pop, std::string::npos);
+    ASSERT_NE(next, std::string::npos);
+    spec.replace(pop, next - pop,
+                 "[design]\nkind = \"lhs\"\nn = 64\nseed = 9\n"
+                 "factors = [\"weight=uniform(50 kg, 110 kg)\", \"k10=uniform(0.01, 0.1)\"]\n\n");
+    const RunSpec s = parse_run_spec(spec, "s.toml", "");
+    EXPECT_TRUE(s.is_design());
+    EXPECT_EQ(s.design_kind, "lhs");
+    EXPECT_EQ(s.design_n, 64u);
+    EXPECT_EQ(s.design_seed, 9u);
+    ASSERT_EQ(s.design_factors.size(), 2u);
+    EXPECT_EQ(s.design_factors[0].first, "weight");   // written order, not sorted
+    EXPECT_EQ(s.design_factors[1].second, "uniform(0.01, 0.1)");
+    auto error_with = [&](const std::string& from, const std::string& to) {
+        std::string t = spec;
+        t.replace(t.find(from), from.size(), to);
+        try {
+            parse_run_spec(t, "s.toml", "").validate();
+        } catch (const InputError& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    EXPECT_NE(error_with("kind = \"lhs\"", "kind = \"grid\"").find("must be \"sobol\" or \"lhs\""), std::string::npos);
+    EXPECT_NE(error_with("n = 64", "n = 0").find("design.n"), std::string::npos);
+    EXPECT_NE(error_with("seed = 9", "shift = true").find("design.shift: applies to kind"), std::string::npos);
+    EXPECT_NE(error_with("\"weight=uniform(50 kg, 110 kg)\", ", "\"weight\", ").find("NAME=KIND(ARGS)"),
+              std::string::npos);
+    EXPECT_NE(error_with("factors = [", "factor = [").find("did you mean 'factors'"), std::string::npos);
 }

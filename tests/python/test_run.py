@@ -79,8 +79,8 @@ def test_file_spec_and_errors(tmp_path):
     bad["outputs"]["trajectory"] = bad["outputs"].pop("trajectories")
     with pytest.raises(ValueError, match="did you mean 'trajectories'"):
         ks.run(bad)
-    with pytest.raises(ValueError, match="design: not supported yet"):
-        ks.run({**spec(tmp_path / "c.h5"), "design": {"kind": "sobol"}})
+    with pytest.raises(ValueError, match="schedule: treatment courses are not supported yet"):
+        ks.run({**spec(tmp_path / "c.h5"), "schedule": "iv-3x-weekly"})
     with pytest.raises(ValueError, match="shard"):
         ks.run(spec(tmp_path / "d.h5"), shard="2/2")
     with pytest.raises(TypeError):
@@ -163,3 +163,79 @@ def test_dask_shards_equal_the_local_run(tmp_path, monkeypatch):
             ks.run(spec(Path("e.h5"), n=2, chunk=1), client=client, shards=3)
     with pytest.raises(ValueError, match="needs client"):
         ks.run(spec(tmp_path / "e.h5"), shards=2)
+
+
+def design_spec(out: Path, kind: str = "sobol", n: int = 24, **design) -> dict:
+    return {
+        "model": "ketamine_iv_clements",
+        "regimen": str(ROOT / "models" / "regimens" / "iv_6_sessions.toml"),
+        "design": {
+            "kind": kind,
+            "n": n,
+            "factors": ["weight=uniform(50 kg, 110 kg)", "k10=lognormal(0.05 1/min, 0.3)"],
+            **design,
+        },
+        "outputs": {"names": ["C_plasma"], "trajectories": True, "t_end": "2 d", "dt": "1 h"},
+        "run": {"out": str(out), "chunk": 5, "threads": 2},
+    }
+
+
+@pytest.mark.parametrize("kind", ["sobol", "lhs"])
+def test_design_run_rows_are_the_design_points(tmp_path, kind):
+    """[design] in a run spec: one row per point (dimension `point`), the factor values of
+    ks.design, curves equal to ks.simulate of that subject; shards merge to the whole run."""
+    spec = design_spec(tmp_path / "d.h5", kind, seed=7)
+    rep = ks.run(spec, progress=False)
+    assert rep.complete and rep.points == 24
+    factors = {"weight": "uniform(50 kg, 110 kg)", "k10": "lognormal(0.05 1/min, 0.3)"}
+    points = ks.design(factors, 24, kind=kind, seed=7, model="ketamine_iv_clements")
+    ds = ks.open_run(rep.path)
+    try:
+        assert ds["C_plasma"].dims == ("point", "time")
+        np.testing.assert_array_equal(ds["point"].values, np.arange(24))
+        for name in ("weight", "k10"):
+            np.testing.assert_array_equal(ds[name].values, points[name].values)
+        assert ds.attrs["design"] == kind
+        # Only settings that affect the numbers: an unshifted Sobol' design has no seed.
+        assert ("seed" in ds.attrs) == (kind == "lhs") and int(ds.attrs.get("seed", 7)) == 7
+        for i in (0, 13, 23):
+            w, k10 = float(points.loc[i, "weight"]), float(points.loc[i, "k10"])
+            r = ks.simulate(
+                "ketamine_iv_clements",
+                ROOT / "models" / "regimens" / "iv_6_sessions.toml",
+                "2 d",
+                "1 h",
+                weight=w,
+                set={"k10": f"{k10!r} 1/min"},
+            )
+            np.testing.assert_allclose(ds["C_plasma"].values[i], r["C_plasma"], rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(ds["C_plasma.cmax"].values[i], r["C_plasma"].max(), rtol=1e-12)
+    finally:
+        ds.close()
+    parts = [
+        ks.run(design_spec(tmp_path / "s.h5", kind, seed=7), shard=f"{i}/2", progress=False).path for i in range(2)
+    ]
+    ks.merge_runs(tmp_path / "m.h5", parts)
+    same(Path(rep.path), tmp_path / "m.h5")
+
+
+def test_design_spec_errors(tmp_path):
+    with pytest.raises(ValueError, match="not both"):
+        ks.run({**spec(tmp_path / "a.h5"), "design": design_spec(tmp_path / "a.h5")["design"]}, progress=False)
+    with pytest.raises(ValueError, match='must be "sobol" or "lhs"'):
+        ks.run(design_spec(tmp_path / "a.h5", "grid"), progress=False)
+    with pytest.raises(ValueError, match="shift: applies to kind"):
+        ks.run(design_spec(tmp_path / "a.h5", "lhs", shift=True), progress=False)
+    with pytest.raises(ValueError, match="did you mean 'factors'"):
+        s = design_spec(tmp_path / "a.h5")
+        s["design"]["factor"] = s["design"].pop("factors")
+        ks.run(s, progress=False)
+    with pytest.raises(ValueError, match="does not use covariate 'age'"):
+        s = design_spec(tmp_path / "a.h5")
+        s["design"]["factors"].append("age=uniform(20, 60)")
+        ks.run(s, progress=False)
+    with pytest.raises(ValueError, match="in design order"):
+        s = design_spec(tmp_path / "a.h5")
+        s["design"]["factors"] = {"weight": "uniform(50 kg, 110 kg)"}
+        ks.run(s, progress=False)
+    assert not list(tmp_path.glob("*.h5"))
