@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,8 +20,22 @@ struct RunSpec {
     std::string text;       // the spec as given; stored in the result file
     std::string base_dir;   // relative paths in the spec resolve here
 
-    std::string model;     // library name or .toml path
+    std::string model;     // library name or .toml path ("" with a schedule: its default model)
     std::string regimen;   // regimen TOML path (resolved)
+
+    // schedule = NAME instead of regimen: a treatment course per subject (PK, acute effects, the
+    // symptom model; `ketasim population --schedule`), one row per subject with the session
+    // columns of run_course_population (population.hpp). [course] holds its options.
+    std::string schedule;
+    std::optional<int> course_weeks;
+    std::vector<double> course_days;
+    double course_follow_up_h = 28.0 * 24.0;
+    double course_dt_h = 1.0 / 60.0;
+    double remission_threshold = 10.0;
+    bool stop_at_remission = false;
+    int max_sessions = 0;
+    std::string symptom_model = "madrs";   // library PD name or .toml ("madrs_v1": the older structure)
+    bool is_course() const { return !schedule.empty(); }
 
     // [population]
     std::size_t n = 0;

@@ -96,8 +96,20 @@ double parse_bytes(const std::string& text, const std::string& where) {
 
 void RunSpec::validate() const {
     const std::string f = source.empty() ? "spec" : source;
-    if (model.empty()) throw InputError(f + ": model: required (a library name or a model .toml file)");
-    if (regimen.empty()) throw InputError(f + ": regimen: required (a regimen TOML file)");
+    if (model.empty() && !is_course()) throw InputError(f + ": model: required (a library name or a model .toml file)");
+    if (regimen.empty() && !is_course())
+        throw InputError(f + ": regimen: required (a regimen TOML file), or schedule = NAME for treatment courses");
+    if (is_course()) {
+        if (is_design()) throw InputError(f + ": schedule: a course run takes [population], not [design]");
+        if (trajectories)
+            throw InputError(f +
+                             ": outputs.trajectories: a course run stores each subject's session columns, not "
+                             "curves (use ks.course for one patient's curves)");
+        if (!(course_follow_up_h >= 24.0) || !std::isfinite(course_follow_up_h))
+            throw InputError(f + ": course.follow_up: must be at least 1 d");
+        if (!(remission_threshold >= 0.0 && remission_threshold <= 60.0))
+            throw InputError(f + ": course.remission_threshold: must be a MADRS score in [0, 60]");
+    }
     if (is_design()) {
         if (design_kind != "sobol" && design_kind != "lhs")
             throw InputError(f + ": design.kind: '" + design_kind + "' must be \"sobol\" or \"lhs\"");
@@ -128,18 +140,49 @@ RunSpec parse_run_spec(const std::string& text, const std::string& file, const s
     s.source = file;
     s.text = text;
     s.base_dir = base_dir;
-    check_known(root, {"model", "regimen", "schedule", "population", "design", "outputs", "solver", "run"}, file, "");
-    if (root.get("schedule"))
-        throw InputError(
-            detail::at_line(file, *root.get("schedule")) +
-            ": schedule: treatment courses are not supported yet by `ketasim run` (use `ketasim population "
-            "--schedule`); give regimen = FILE.toml");
-    s.model = detail::get_string(root, "model", file, "", true);
+    check_known(root, {"model", "regimen", "schedule", "course", "population", "design", "outputs", "solver", "run"},
+                file, "");
+    s.schedule = detail::get_string(root, "schedule", file, "", false);
+    if (s.is_course() && root.get("regimen"))
+        throw InputError(detail::at_line(file, *root.get("regimen")) +
+                         ": regimen and schedule are exclusive: a schedule builds each course's doses");
+    if (root.get("course") && !s.is_course())
+        throw InputError(detail::at_line(file, *root.get("course")) + ": [course]: applies with schedule = NAME");
+    s.model = detail::get_string(root, "model", file, "", !s.is_course());
     const std::string model_path = resolve(base_dir, s.model);
     // A library name stays a name; a file next to the spec is found relative to it.
     if (s.model.find('/') != std::string::npos || (s.model.size() > 5 && s.model.substr(s.model.size() - 5) == ".toml"))
         s.model = model_path;
-    s.regimen = resolve(base_dir, detail::get_string(root, "regimen", file, "", true));
+    if (!s.is_course()) s.regimen = resolve(base_dir, detail::get_string(root, "regimen", file, "", true));
+    if (const toml::table* c = subtable(root, "course", file)) {
+        check_known(*c,
+                    {"weeks", "days", "follow_up", "dt", "remission_threshold", "stop_at_remission", "max_sessions",
+                     "symptom_model"},
+                    file, "course");
+        s.symptom_model = detail::get_string(*c, "symptom_model", file, "course", false, "madrs");
+        if (s.symptom_model.find('/') != std::string::npos ||
+            (s.symptom_model.size() > 5 && s.symptom_model.substr(s.symptom_model.size() - 5) == ".toml"))
+            s.symptom_model = resolve(base_dir, s.symptom_model);
+        if (c->get("weeks")) s.course_weeks = static_cast<int>(get_integer(*c, "weeks", file, "course", 1, 520, 1));
+        if (const toml::node* d = c->get("days")) {
+            const auto* arr = d->as_array();
+            if (!arr || arr->empty())
+                throw InputError(detail::at_line(file, *d) + ": course.days: must be a non-empty array of day numbers");
+            for (const auto& e : *arr) {
+                const auto v = e.value<double>();
+                if (!v || !std::isfinite(*v))
+                    throw InputError(detail::at_line(file, e) + ": course.days: every entry must be a finite number");
+                s.course_days.push_back(*v);
+            }
+        }
+        s.course_follow_up_h = parse_quantity(detail::get_string(*c, "follow_up", file, "course", false, "28 d"),
+                                              Dimension::time, file + ": course.follow_up");
+        s.course_dt_h = parse_quantity(detail::get_string(*c, "dt", file, "course", false, "1 min"), Dimension::time,
+                                       file + ": course.dt");
+        s.remission_threshold = detail::get_number(*c, "remission_threshold", file, "course", false, 10.0);
+        s.stop_at_remission = detail::get_bool(*c, "stop_at_remission", file, "course", false);
+        s.max_sessions = static_cast<int>(get_integer(*c, "max_sessions", file, "course", 0, 10'000, 0));
+    }
 
     if (const toml::table* p = subtable(root, "population", file)) {
         check_known(*p, {"n", "seed", "covariates", "table", "variability"}, file, "population");
@@ -187,6 +230,9 @@ RunSpec parse_run_spec(const std::string& text, const std::string& file, const s
         throw InputError(file + ": [population] or [design]: required (n = number of subjects or points, ...)");
     }
 
+    if (s.is_course() && root.get("outputs"))
+        throw InputError(detail::at_line(file, *root.get("outputs")) +
+                         ": [outputs]: a course run's columns are the session table's (docs/hpc.md); remove [outputs]");
     if (const toml::table* o = subtable(root, "outputs", file)) {
         check_known(*o, {"names", "trajectories", "t_end", "dt"}, file, "outputs");
         if (const toml::node* n = o->get("names")) {
@@ -207,6 +253,9 @@ RunSpec parse_run_spec(const std::string& text, const std::string& file, const s
                                 file + ": outputs.dt");
     }
 
+    if (s.is_course() && root.get("solver"))
+        throw InputError(detail::at_line(file, *root.get("solver")) +
+                         ": [solver]: a course run uses the exact PK solution and the semi-analytic PD solver");
     if (const toml::table* o = subtable(root, "solver", file)) {
         check_known(*o, {"kind", "method", "rtol", "atol", "max_steps"}, file, "solver");
         const std::string kind = detail::get_string(*o, "kind", file, "solver", false, "exact");

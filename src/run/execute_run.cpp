@@ -14,6 +14,7 @@
 #include "io/stream_h5.hpp"
 #include "ketasim/errors.hpp"
 #include "ketasim/io.hpp"
+#include "ketasim/pd.hpp"
 #include "ketasim/population.hpp"
 #include "ketasim/runspec.hpp"
 #include "ketasim/sweep.hpp"
@@ -64,6 +65,10 @@ struct Prepared {
     // A design run ([design]): its points, each a typical subject with the factors' values.
     std::unique_ptr<DesignSource> design;
     std::unique_ptr<SweepSource> sweep;
+    // A course run (schedule = NAME): the course, its PD sets and options.
+    std::unique_ptr<CourseSpec> course;
+    PdParameterSet acute, symptoms;
+    CoursePopulationOptions course_options;
     OutputGrid grid;
     PopulationRunOptions options;
     RunFileLayout layout;
@@ -105,6 +110,12 @@ private:
 
 void Prepared::run_range(std::size_t b, std::size_t e, const SimOptions& sim, const PopulationRunOptions& ro,
                          ResultSink& sink) const {
+    if (course) {
+        CoursePopulationOptions co = course_options;
+        co.parallel = ro.parallel;
+        run_course_population(*course, acute, symptoms, *source, b, e, co, sink);
+        return;
+    }
     if (!sweep) {
         run_population(model, regimen, grid, *source, b, e, sim, ro, sink);
         return;
@@ -135,9 +146,42 @@ public:
 std::unique_ptr<Prepared> prepare(const RunSpec& spec, const RunControl& control) {
     spec.validate();
     auto p = std::make_unique<Prepared>();
-    p->model = load_library_model(spec.model, control.models_dir);
-    p->regimen_text = read_file_text(spec.regimen);
-    p->regimen = load_regimen(spec.regimen);
+    if (spec.is_course()) {
+        const ScheduleInfo& info = [&]() -> const ScheduleInfo& {
+            try {
+                return schedule_info(spec.schedule);
+            } catch (const InputError& e) {
+                throw InputError(spec.source + ": schedule: " + e.what());
+            }
+        }();
+        p->model = load_library_model(spec.model.empty() ? info.default_model : spec.model, control.models_dir);
+        ScheduleRequest q;
+        q.name = spec.schedule;
+        q.weeks = spec.course_weeks;
+        q.days = spec.course_days;
+        try {
+            p->course = std::make_unique<CourseSpec>(schedule_course(q, p->model));
+        } catch (const InputError& e) {
+            throw InputError(spec.source + ": [course]: " + e.what());
+        }
+        p->model = p->course->model;
+        p->regimen = p->course->regimen;
+        p->regimen_text = p->course->description;
+        p->acute = load_library_pd("acute_effects", control.models_dir);
+        p->symptoms = load_library_pd(spec.symptom_model, control.models_dir);
+        CoursePopulationOptions& co = p->course_options;
+        co.course.follow_up_h = spec.course_follow_up_h;
+        co.course.dt_h = spec.course_dt_h;
+        co.course.clinical.remission_threshold = spec.remission_threshold;
+        co.course.models_dir = control.models_dir;
+        co.stop_at_remission = spec.stop_at_remission;
+        co.max_sessions = spec.max_sessions;
+        co.validate();
+    } else {
+        p->model = load_library_model(spec.model, control.models_dir);
+        p->regimen_text = read_file_text(spec.regimen);
+        p->regimen = load_regimen(spec.regimen);
+    }
     p->pop.n = spec.n;
     p->pop.seed = spec.seed;
     p->pop.variability = spec.variability;
@@ -181,7 +225,7 @@ std::unique_ptr<Prepared> prepare(const RunSpec& spec, const RunControl& control
         L.columns = names.names;
         L.column_units = names.units;
     }
-    if (spec.trajectories) {
+    if (spec.trajectories && !spec.is_course()) {
         LinearSystem typical = p->sweep ? compile(p->model, Subject{}) : p->source->layout().compile(Subject{});
         detail::select_outputs(typical, spec.outputs);
         L.outputs = typical.output_names;
@@ -199,13 +243,14 @@ std::unique_ptr<Prepared> prepare(const RunSpec& spec, const RunControl& control
         L.dose_device.push_back(e.device);
     }
     L.spec_hash = fingerprint({spec.text, p->model.source_text, p->regimen_text, read_file_text(spec.covariates),
-                               read_file_text(spec.table)});
+                               read_file_text(spec.table), p->course ? read_file_text(p->acute.source_path) : "",
+                               p->course ? read_file_text(p->symptoms.source_path) : ""});
     // Settings that affected the numbers, and only those.
     L.text_attrs = {{"spec", spec.text},
                     {"model_name", p->model.name},
                     {"model_toml", p->model.source_text},
-                    {"regimen_toml", p->regimen_text},
-                    {"solver", to_string(spec.sim.solver)}};
+                    {p->course ? "course" : "regimen_toml", p->regimen_text},
+                    {"solver", p->course ? "exact PK, semi-analytic PD" : to_string(spec.sim.solver)}};
     if (spec.sim.solver == SolverKind::ode) {
         L.text_attrs.emplace_back("method", to_string(spec.sim.method));
         L.number_attrs = {{"rtol", spec.sim.rtol}, {"atol", spec.sim.atol}};
@@ -220,6 +265,14 @@ std::unique_ptr<Prepared> prepare(const RunSpec& spec, const RunControl& control
     if (random)
         L.int_attrs.emplace_back("seed", static_cast<std::int64_t>(spec.is_design() ? spec.design_seed : spec.seed));
     if (spec.is_design()) L.text_attrs.emplace_back("design", spec.design_kind);
+    if (p->course) {
+        L.text_attrs.emplace_back("schedule", spec.schedule);
+        L.text_attrs.emplace_back("acute_toml", read_file_text(p->acute.source_path));
+        L.text_attrs.emplace_back("symptom_toml", read_file_text(p->symptoms.source_path));
+        L.number_attrs.emplace_back("remission_threshold", spec.remission_threshold);
+        L.number_attrs.emplace_back("course_dt_h", spec.course_dt_h);
+        L.number_attrs.emplace_back("follow_up_h", spec.course_follow_up_h);
+    }
     p->path = shard_path(spec.out, control.shard);
     return p;
 }

@@ -85,8 +85,7 @@ TEST(RunSpec, RejectsBadValues) {
         std::string::npos);
     EXPECT_NE(error_of(std::string(kSpec) + "[design]\nkind = \"sobol\"\n").find("[population] or [design], not both"),
               std::string::npos);
-    EXPECT_NE(error_of("schedule = \"iv-3x-weekly\"\n" + std::string(kSpec))
-                  .find("schedule: treatment courses are not supported yet"),
+    EXPECT_NE(error_of("schedule = \"iv-3x-weekly\"\n" + std::string(kSpec)).find("regimen and schedule are exclusive"),
               std::string::npos);
     std::string no_run = kSpec;
     no_run.erase(no_run.find("[run]"));

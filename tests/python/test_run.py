@@ -79,7 +79,7 @@ def test_file_spec_and_errors(tmp_path):
     bad["outputs"]["trajectory"] = bad["outputs"].pop("trajectories")
     with pytest.raises(ValueError, match="did you mean 'trajectories'"):
         ks.run(bad)
-    with pytest.raises(ValueError, match="schedule: treatment courses are not supported yet"):
+    with pytest.raises(ValueError, match="regimen and schedule are exclusive"):
         ks.run({**spec(tmp_path / "c.h5"), "schedule": "iv-3x-weekly"})
     with pytest.raises(ValueError, match="shard"):
         ks.run(spec(tmp_path / "d.h5"), shard="2/2")
@@ -238,4 +238,53 @@ def test_design_spec_errors(tmp_path):
         s = design_spec(tmp_path / "a.h5")
         s["design"]["factors"] = {"weight": "uniform(50 kg, 110 kg)"}
         ks.run(s, progress=False)
+    assert not list(tmp_path.glob("*.h5"))
+
+
+def course_spec(out: Path, **course) -> dict:
+    return {
+        "schedule": "iv-3x-weekly",
+        "course": {"weeks": 2, "dt": "5 min", **course},
+        "population": {"n": 40, "seed": 2026},
+        "run": {"out": str(out), "chunk": 8, "threads": 2},
+    }
+
+
+def test_course_run_equals_ks_population(tmp_path):
+    """schedule = NAME in a run spec: one row per patient with the session columns, the same
+    numbers as ks.population on the same schedule and seed; shards merge to the whole run."""
+    rep = ks.run(course_spec(tmp_path / "c.h5", stop_at_remission=True), progress=False)
+    assert rep.complete and rep.points == 40
+    pop = ks.population(
+        None,
+        ks.schedules.named("iv-3x-weekly", weeks=2),
+        n=40,
+        seed=2026,
+        course_options={"dt": "5 min", "stop_at_remission": True},
+    )
+    with h5py.File(rep.path, "r") as f:
+        assert f.attrs["schedule"] == "iv-3x-weekly"
+        columns = [c for c in f.attrs["columns"] if c != "subject"]
+        assert {"response.6", "remission.1", "relapse_h", "sessions_to_remission"} <= set(columns)
+        for c in columns:
+            np.testing.assert_array_equal(f[c][()], pop.frame[c].to_numpy(dtype=float), err_msg=c)
+    parts = [
+        ks.run(course_spec(tmp_path / "s.h5", stop_at_remission=True), shard=f"{i}/3", progress=False).path
+        for i in range(3)
+    ]
+    ks.merge_runs(tmp_path / "m.h5", parts)
+    same(Path(rep.path), tmp_path / "m.h5")
+
+
+def test_course_spec_errors(tmp_path):
+    with pytest.raises(ValueError, match="regimen and schedule are exclusive"):
+        ks.run({**course_spec(tmp_path / "a.h5"), "regimen": "x.toml"}, progress=False)
+    with pytest.raises(ValueError, match=r"\[outputs\]: a course run"):
+        ks.run({**course_spec(tmp_path / "a.h5"), "outputs": {"t_end": "2 d"}}, progress=False)
+    with pytest.raises(ValueError, match=r"\[course\]: applies with schedule"):
+        ks.run({**spec(tmp_path / "a.h5"), "course": {"weeks": 2}}, progress=False)
+    with pytest.raises(ValueError, match="did you mean 'follow_up'"):
+        ks.run(course_spec(tmp_path / "a.h5", followup="28 d"), progress=False)
+    with pytest.raises(ValueError, match="schedule: "):
+        ks.run({**course_spec(tmp_path / "a.h5"), "schedule": "iv-weekly-forever"}, progress=False)
     assert not list(tmp_path.glob("*.h5"))
