@@ -8,6 +8,7 @@
 
 #include "ketasim/metrics.hpp"
 #include "ketasim/pd.hpp"
+#include "ketasim/runspec.hpp"
 
 namespace CLI {
 class App;
@@ -89,6 +90,8 @@ struct RunCliOptions {
     std::string models_dir;
 };
 int run_run_cli(const RunCliOptions& o);
+// The same for a spec already parsed (`population --out FILE.h5` builds one from its flags).
+int run_spec_cli(const RunSpec& spec, const RunCliOptions& o);
 int run_merge_cli(const std::string& out, const std::vector<std::string>& shards);
 #ifdef KETASIM_WITH_MPI
 // src/mpi/run_mpi.cpp: true when started by mpirun/srun with MPI; then one shard per rank.

@@ -401,7 +401,10 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     pop->add_option("--chunk", po.chunk, "Subjects per work unit (results do not depend on it)")->capture_default_str();
     pop->add_flag("--quiet", po.quiet, "No progress line on stderr");
-    pop->add_option("--out", po.out, "Write one row per subject: FILE.csv");
+    pop->add_option(
+        "--out", po.out,
+        "Write one row per subject: FILE.csv, or FILE.h5 (the streamed, resumable run file of `ketasim run`, "
+        "its spec written from these flags; docs/hpc.md)");
 
     cli::RunCliOptions ro;
     auto* run =

@@ -1,10 +1,14 @@
 // `ketasim population`: a virtual population on one regimen; prints metric distributions, writes
 // one row per subject. Translation only: the population, its draws and summaries are the library's.
+#include <toml++/toml.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
-#include <unistd.h>
+#include <sstream>
 
 #include "cli/commands.hpp"
 #include "ketasim/ketasim.hpp"
@@ -110,7 +114,9 @@ int run_course_population_cli(const PopulationCliOptions& o) {
     if (!o.out.empty()) {
         const bool is_csv = o.out.size() > 4 && o.out.substr(o.out.size() - 4) == ".csv";
         if (!is_csv)
-            throw InputError("--out " + o.out + ": population results are written as .csv (one row per patient)");
+            throw InputError("--out " + o.out +
+                             ": population results are written as .csv (one row per patient) or as a run file (.h5, "
+                             ".hdf5, .nc: the streamed, resumable file of `ketasim run`)");
         write_table_csv(o.out, sink.names, sink.units, sink.columns);
         std::cout << "\nwritten: " << o.out << " (" << s.n << " rows)\n";
     }
@@ -177,8 +183,80 @@ static int run_dataset_population_cli(const PopulationCliOptions& o) {
     return 0;
 }
 
+namespace {
+
+bool is_run_file(const std::string& out) {
+    const auto ends = [&](const std::string& e) {
+        return out.size() > e.size() && out.compare(out.size() - e.size(), e.size(), e) == 0;
+    };
+    return ends(".h5") || ends(".hdf5") || ends(".nc");
+}
+
+std::string absolute(const std::string& p) {
+    return p.empty() ? p : std::filesystem::absolute(p).lexically_normal().string();
+}
+
+// `population --out FILE.h5` is a thin form of `ketasim run`: the flags written as the run spec
+// they mean (stored in the file, so the run can be resumed or repeated with `ketasim run`) and
+// given to the same parser and executor.
+RunSpec population_run_spec(const PopulationCliOptions& o) {
+    toml::table t, pop, outputs, course, run;
+    if (!o.model.empty()) t.insert("model", o.model.find('/') != std::string::npos ? absolute(o.model) : o.model);
+    if (!o.schedule.empty()) {
+        t.insert("schedule", o.schedule);
+        if (o.weeks) course.insert("weeks", *o.weeks);
+        if (!o.days.empty()) {
+            toml::array days;
+            for (double d : parse_number_list(o.days, "--days")) days.push_back(d);
+            course.insert("days", days);
+        }
+        course.insert("follow_up", fmt_num(o.follow_up_days, 17) + " d");
+        course.insert("dt", o.course_dt);
+        course.insert("remission_threshold", o.remission_threshold);
+        course.insert("stop_at_remission", o.stop_at_remission);
+        course.insert("max_sessions", o.max_sessions);
+        t.insert("course", course);
+    } else {
+        if (!o.regimen.empty()) t.insert("regimen", absolute(o.regimen));
+        toml::array names;
+        for (const auto& n : o.outputs) names.push_back(n);
+        if (!names.empty()) outputs.insert("names", names);
+        outputs.insert("t_end", o.t_end);
+        outputs.insert("dt", o.dt);
+        t.insert("outputs", outputs);
+    }
+    if (o.n < 0) throw InputError("--n: " + std::to_string(o.n) + " must be >= 1");
+    if (o.n > 0) pop.insert("n", static_cast<std::int64_t>(o.n));
+    if (o.seed < 0) throw InputError("--seed: " + std::to_string(o.seed) + " must be in [0, 2^63 - 1]");
+    pop.insert("seed", static_cast<std::int64_t>(o.seed));
+    if (!o.covariates.empty()) pop.insert("covariates", absolute(o.covariates));
+    if (!o.subjects.empty()) pop.insert("table", absolute(o.subjects));
+    pop.insert("variability", !o.no_variability);
+    t.insert("population", pop);
+    run.insert("out", absolute(o.out));
+    if (o.chunk < 1) throw InputError("--chunk: " + std::to_string(o.chunk) + " must be >= 1");
+    run.insert("chunk", static_cast<std::int64_t>(o.chunk));
+    if (o.threads < 0) throw InputError("--threads: " + std::to_string(o.threads) + " must be >= 0");
+    run.insert("threads", o.threads);
+    t.insert("run", run);
+    std::ostringstream os;
+    os << t << "\n";
+    return parse_run_spec(os.str(), "ketasim population (flags)", std::filesystem::current_path().string());
+}
+
+}   // namespace
+
 int run_population_cli(const PopulationCliOptions& o) {
     if (!o.data.empty()) return run_dataset_population_cli(o);
+    if (!o.out.empty() && is_run_file(o.out)) {
+        if (!o.observations.empty()) throw InputError("--observations: applies to --data");
+        if (!o.schedule.empty() && !o.regimen.empty())
+            throw InputError("--regimen and --schedule are exclusive: give one");
+        RunCliOptions ro;
+        ro.quiet = o.quiet;
+        ro.models_dir = o.models_dir;
+        return run_spec_cli(population_run_spec(o), ro);
+    }
     if (!o.observations.empty()) throw InputError("--observations: applies to --data");
     if (!o.schedule.empty()) return run_course_population_cli(o);
     if (o.weeks || !o.days.empty() || o.stop_at_remission || o.max_sessions)
@@ -225,7 +303,9 @@ int run_population_cli(const PopulationCliOptions& o) {
     if (!o.out.empty()) {
         const bool is_csv = o.out.size() > 4 && o.out.substr(o.out.size() - 4) == ".csv";
         if (!is_csv)
-            throw InputError("--out " + o.out + ": population results are written as .csv (one row per subject)");
+            throw InputError("--out " + o.out +
+                             ": population results are written as .csv (one row per subject) or as a run file (.h5, "
+                             ".hdf5, .nc: the streamed, resumable file of `ketasim run`)");
         write_table_csv(o.out, sink.names, sink.units, sink.columns);
         std::cout << "\nwritten: " << o.out << " (" << source.size() << " rows)\n";
     }

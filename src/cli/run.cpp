@@ -48,7 +48,10 @@ int run_run_cli(const RunCliOptions& o) {
 #ifdef KETASIM_WITH_MPI
     if (launched_by_mpi()) return run_run_mpi(o);
 #endif
-    const RunSpec spec = load_run_spec(o.spec);
+    return run_spec_cli(load_run_spec(o.spec), o);
+}
+
+int run_spec_cli(const RunSpec& spec, const RunCliOptions& o) {
     RunControl control;
     control.models_dir = o.models_dir;
     control.threads = o.threads;
@@ -58,7 +61,7 @@ int run_run_cli(const RunCliOptions& o) {
     if (o.dry_run || !o.resume) {
         const RunEstimate e = estimate_run(spec, control);
         if (o.dry_run) {
-            std::cout << "ketasim run --dry-run: " << o.spec << "\n"
+            std::cout << "ketasim run --dry-run: " << spec.source << "\n"
                       << "points: " << e.points << " (rows " << e.begin << " to " << e.end << " of " << e.total
                       << "), chunks: " << e.chunks << " of " << spec.chunk << "\n"
                       << "output: " << e.path << ", about " << size_text(e.output_bytes) << " ("

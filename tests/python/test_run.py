@@ -288,3 +288,61 @@ def test_course_spec_errors(tmp_path):
     with pytest.raises(ValueError, match="schedule: "):
         ks.run({**course_spec(tmp_path / "a.h5"), "schedule": "iv-weekly-forever"}, progress=False)
     assert not list(tmp_path.glob("*.h5"))
+
+
+def _cli():
+    import shutil
+
+    for c in (os.environ.get("KETASIM_CLI"), shutil.which("ketasim"), str(ROOT / "build" / "ketasim")):
+        if c and os.path.isfile(c) and os.access(c, os.X_OK):
+            return c
+    return None
+
+
+@pytest.mark.skipif(_cli() is None, reason="ketasim CLI binary not found")
+def test_cli_population_out_h5_is_a_thin_form_of_run(tmp_path):
+    """`ketasim population ... --out X.h5` writes the run file of the spec its flags mean (stored
+    in the file): the same values as its CSV output, and the same file as `ketasim run` of that spec."""
+    import subprocess
+
+    args = [
+        _cli(),
+        "population",
+        "ketamine_iv_clements",
+        "--regimen",
+        str(ROOT / "models" / "regimens" / "iv_6_sessions.toml"),
+    ]
+    args += ["--n", "30", "--seed", "4", "--t-end", "2 d", "--dt", "1 h", "--quiet"]
+    for out in ("p.h5", "p.csv"):
+        proc = subprocess.run(args + ["--out", str(tmp_path / out)], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+    import pandas as pd
+
+    csv = pd.read_csv(tmp_path / "p.csv", comment="#")
+    csv.columns = [c.split("[")[0] for c in csv.columns]
+    with h5py.File(tmp_path / "p.h5", "r") as f:
+        assert int(f.attrs["complete"]) == 1
+        cols = [c for c in f.attrs["columns"] if c != "subject"]
+        assert "C_plasma.cmax" in cols
+        for c in cols:
+            np.testing.assert_array_equal(f[c][()], csv[c].to_numpy(dtype=float), err_msg=c)
+        text = f.attrs["spec"]
+    spec_file = tmp_path / "again.toml"
+    spec_file.write_text(text.replace(str(tmp_path / "p.h5"), str(tmp_path / "again.h5")))
+    proc = subprocess.run([_cli(), "run", str(spec_file), "--quiet"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    same(tmp_path / "p.h5", tmp_path / "again.h5")
+    # A course population too (schedule flags become [course]).
+    proc = subprocess.run(
+        [_cli(), "population", "--schedule", "iv-3x-weekly", "--weeks", "2", "--n", "12", "--seed", "2026"]
+        + ["--dt", "5 min", "--out", str(tmp_path / "c.h5"), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    pop = ks.population(
+        None, ks.schedules.named("iv-3x-weekly", weeks=2), n=12, seed=2026, course_options={"dt": "5 min"}
+    )
+    with h5py.File(tmp_path / "c.h5", "r") as f:
+        np.testing.assert_array_equal(f["response.6"][()], pop.frame["response.6"].to_numpy(dtype=float))
