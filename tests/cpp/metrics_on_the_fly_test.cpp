@@ -172,7 +172,8 @@ TEST(MetricsOnTheFly, SolverBlocksAreTheTrajectoryBitwiseForAnyBlockSize) {
     const SimOptions opt;
     const detail::InputSchedule in = detail::build_inputs(sys, regimen, sys.weight_kg);
     const Trajectory tr = detail::simulate_exact(sys, in, grid.times, opt);
-    for (std::size_t block : {std::size_t{1}, std::size_t{5}, std::size_t{360}, std::size_t{256}, std::size_t{100000}}) {
+    for (std::size_t block :
+         {std::size_t{1}, std::size_t{5}, std::size_t{360}, std::size_t{256}, std::size_t{100000}}) {
         Collect c(tr.values.rows(), grid.times.size());
         detail::simulate_exact_blocks(sys, in, grid.times, opt, c, block);
         EXPECT_EQ(c.next, grid.times.size()) << block;
