@@ -3,6 +3,7 @@
 //  - pk/bare: for each patient, draw (PopulationSource), compile, simulate C_plasma; no metrics.
 //  - pk/metrics: run_population, metrics only (every registry metric of C_plasma), one thread.
 //    The ratio metrics / bare is the "metrics-only costs at most 1.2x a bare simulation" target.
+//  - pk/metrics_no_terminal_fit: pk/metrics (one thread) without the log-linear terminal fit.
 //  - pk/threads:N: run_population with N threads (1 vs 2: scaling on this machine).
 //  - course/<schedule>: run_course_population per patient (PK + acute + symptom model), 1 thread.
 // Esketamine 56 mg (two devices), 0-24 h at 1-min output, 256 patients per iteration.
@@ -64,6 +65,23 @@ void pk_metrics(benchmark::State& state) {
         benchmark::Counter(static_cast<double>(kPatients), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// pk/metrics without the terminal fit (MetricOptions::terminal_phase = false): what the fit costs.
+void pk_metrics_no_fit(benchmark::State& state) {
+    const PkCase c;
+    const PopulationSource src(c.model, c.spec);
+    PopulationRunOptions o;
+    o.outputs = {"C_plasma"};
+    o.parallel.threads = 1;
+    o.metric_options.terminal_phase = false;
+    for (auto _ : state) {
+        MemorySink sink;
+        run_population(c.model, c.regimen, c.grid, src, 0, kPatients, SimOptions{}, o, sink);
+        benchmark::DoNotOptimize(sink.columns.data());
+    }
+    state.counters["patients/s"] =
+        benchmark::Counter(static_cast<double>(kPatients), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void course(benchmark::State& state, const std::string& schedule, double dt_h) {
     ScheduleRequest q;
     q.name = schedule;
@@ -92,6 +110,7 @@ void course(benchmark::State& state, const std::string& schedule, double dt_h) {
 
 BENCHMARK(pk_bare)->Name("pk/bare")->Unit(benchmark::kMillisecond);
 BENCHMARK(pk_metrics)->Name("pk/metrics/threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(pk_metrics_no_fit)->Name("pk/metrics_no_terminal_fit")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(course, iv_3x_weekly_dt1min, "iv-3x-weekly", 1.0 / 60.0)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(course, esketamine_induction_dt1min, "esketamine-induction", 1.0 / 60.0)
     ->Unit(benchmark::kMillisecond);

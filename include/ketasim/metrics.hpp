@@ -1,5 +1,6 @@
 #pragma once
 // Exposure metrics computed on a simulated curve (noise-free, on the output grid).
+#include <cstddef>
 #include <limits>
 #include <string>
 #include <vector>
@@ -37,6 +38,46 @@ struct Metrics {
 };
 
 Metrics compute_metrics(const std::vector<double>& t, const double* c, const MetricOptions& options = {});
+
+// The metrics of a curve fed point by point, without storing it: for runs that keep only metrics
+// (the exact solver hands its outputs over in blocks, see detail::simulate_metrics). It is the one
+// definition of the metrics: compute_metrics(t, c, options) adds the whole curve and finishes, so
+// both give bitwise the same values (same operations, same order). Only the terminal fit needs
+// stored points: those that can fall in its window (t >= the window's earliest start, known from
+// `end_time`, options.terminal_start and options.last_dose_time), and none without
+// options.terminal_phase. `end_time` must not exceed the curve's last time (a smaller value, such
+// as the default, keeps more points; finish() rejects a curve that ends before it).
+class MetricAccumulator {
+public:
+    explicit MetricAccumulator(const MetricOptions& options,
+                               double end_time = -std::numeric_limits<double>::infinity());
+    // Points in increasing time order (times as an OutputGrid's: strictly increasing).
+    void add(const double* t, const double* c, std::size_t n);
+    void add(double t, double c) { add(&t, &c, 1); }
+    std::size_t size() const { return n_; }
+    std::size_t stored() const { return tail_t_.size(); }   // points kept for the terminal fit
+    // Optional: the times that will be added (sorted), to size the terminal fit's storage once.
+    void reserve(const double* t, std::size_t n);
+    // InputError for an empty curve or an at_times entry outside the curve's time range.
+    Metrics finish() const;
+
+private:
+    MetricOptions opt_;
+    double end_time_;
+    bool has_threshold_;
+    double tail_from_;   // points from here on are kept for the terminal fit (+inf: none)
+    std::size_t n_ = 0, imax_ = 0;
+    double t_first_ = 0, t_prev_ = 0, c_prev_ = 0, cmax_ = 0, tmax_ = 0;
+    double auc_lane_[4] = {0, 0, 0, 0};   // AUC by point index modulo 4 (see add())
+    double time_above_ = 0, time_to_threshold_, below_after_peak_;
+    // The points kept for the terminal fit: a suffix of the curve (times increase), from point
+    // tail_first_ on.
+    std::size_t tail_first_ = 0;
+    std::vector<double> tail_t_, tail_c_;
+    std::vector<std::size_t> at_order_;   // at_times indices sorted by time
+    std::size_t at_next_ = 0;             // at_order_ entries before this are resolved
+    std::vector<double> c_at_;            // in at_times order
+};
 Metrics compute_metrics(const Trajectory& traj, const std::string& output, const MetricOptions& options = {});
 
 // ---- the metric registry ---------------------------------------------------------------------

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/text.hpp"
 #include "ketasim/errors.hpp"
@@ -147,56 +150,233 @@ double interpolate(const std::vector<double>& t, const double* c, double x) {
     return c[j - 1] + w * (c[j] - c[j - 1]);
 }
 
-Metrics compute_metrics(const std::vector<double>& t, const double* c, const MetricOptions& opt) {
-    opt.validate();
+MetricAccumulator::MetricAccumulator(const MetricOptions& options, double end_time)
+    : opt_(options),
+      end_time_(end_time),
+      has_threshold_(!std::isnan(options.threshold)),
+      time_to_threshold_(kNaN),
+      below_after_peak_(kNaN) {
+    opt_.validate();
+    // The terminal window starts at terminal_start, or at from + (end - from) * 2/3 with from =
+    // max(tmax, last dose), which grows with `from` and with the end: its lowest value is at
+    // from = the last dose (0 without one) and end = end_time. The margin covers the rounding
+    // of that expression; the fit applies the exact window test to the kept points.
+    const double inf = std::numeric_limits<double>::infinity();
+    if (!opt_.terminal_phase) {
+        tail_from_ = inf;
+    } else if (!std::isnan(opt_.terminal_start)) {
+        tail_from_ = opt_.terminal_start - 1e-12;
+    } else if (std::isfinite(end_time)) {
+        const double from = std::isnan(opt_.last_dose_time) ? 0.0 : opt_.last_dose_time;
+        const double ts = from + (end_time - from) * (2.0 / 3.0);
+        tail_from_ = ts - 1e-12 - 1e-9 * (std::fabs(from) + std::fabs(end_time) + 1.0);
+    } else {
+        tail_from_ = -inf;
+    }
+    tail_from_ = std::nextafter(tail_from_, -inf);
+    at_order_.resize(opt_.at_times.size());
+    for (std::size_t i = 0; i < at_order_.size(); ++i) at_order_[i] = i;
+    std::stable_sort(at_order_.begin(), at_order_.end(),
+                     [&](std::size_t x, std::size_t y) { return opt_.at_times[x] < opt_.at_times[y]; });
+    c_at_.assign(opt_.at_times.size(), kNaN);
+}
+
+void MetricAccumulator::reserve(const double* t, std::size_t n) {
+    const std::size_t kept =
+        static_cast<std::size_t>(t + n - std::partition_point(t, t + n, [this](double x) { return x < tail_from_; }));
+    tail_t_.reserve(tail_t_.size() + kept);
+    tail_c_.reserve(tail_c_.size() + kept);
+}
+
+void MetricAccumulator::add(const double* t, const double* c, std::size_t count) {
+    if (count == 0) return;
+    const double thr = opt_.threshold;
+    std::size_t i = 0;
+    if (n_ == 0) {
+        t_first_ = t_prev_ = tmax_ = t[0];
+        c_prev_ = cmax_ = c[0];
+        if (has_threshold_ && c[0] > thr) time_to_threshold_ = t[0];
+        if (!(t[0] < tail_from_)) {
+            tail_t_.push_back(t[0]);
+            tail_c_.push_back(c[0]);
+        }
+        while (at_next_ < at_order_.size() && opt_.at_times[at_order_[at_next_]] <= t[0])
+            c_at_[at_order_[at_next_++]] = c[0];
+        n_ = i = 1;
+    }
+    // Chunks of the curve with the previous point in front, in local arrays (nothing the loops
+    // write can alias them, and the first loop vectorizes). Point j of a chunk (1-based) is
+    // point n_ + j - 1 of the curve; the step j is from point j - 1 to j.
+    constexpr std::size_t kChunk = 256;
+    double tb[kChunk + 1], cb[kChunk + 1], seg[kChunk + 1];
+    while (i < count) {
+        const std::size_t m = std::min(kChunk, count - i);
+        tb[0] = t_prev_;
+        cb[0] = c_prev_;
+        std::copy(t + i, t + i + m, tb + 1);
+        std::copy(c + i, c + i + m, cb + 1);
+        // Linear-up / log-down trapezoids (exact for mono-exponential decline): the linear
+        // trapezoid, or on the way down the logarithmic mean, by its series where a/b < 1.02 and
+        // by the logarithm otherwise (rare on output grids). The areas are summed in four lanes
+        // by the point's index modulo 4, each in order, and the lanes added at the end: four
+        // independent chains instead of one, and the same sum however the curve is split into
+        // add() calls (so on-the-fly and two-pass metrics agree bitwise). The maximum likewise.
+        double lane[4] = {auc_lane_[0], auc_lane_[1], auc_lane_[2], auc_lane_[3]};
+        double mx[4] = {cmax_, cmax_, cmax_, cmax_};
+        const std::size_t base = n_ - 1;   // index of chunk point j is base + j
+        // First pass branch free, two steps at a time where SSE2 is available (GCC does not
+        // vectorize the loop: the division is most of its cost). The packed operations are the
+        // scalar loop's, in the same order, and the select takes 1 where `down` is false (series
+        // is NaN for a = b = 0).
+        std::size_t j = 1;
+#if defined(__SSE2__)
+        {
+            const __m128d zero = _mm_setzero_pd(), one = _mm_set1_pd(1.0), half = _mm_set1_pd(0.5);
+            const __m128d k1 = _mm_set1_pd(1.0 / 3.0), k2 = _mm_set1_pd(4.0 / 45.0), k3 = _mm_set1_pd(44.0 / 945.0);
+            for (; j + 1 <= m; j += 2) {
+                const __m128d a = _mm_loadu_pd(cb + j - 1), b = _mm_loadu_pd(cb + j);
+                const __m128d dt = _mm_sub_pd(_mm_loadu_pd(tb + j), _mm_loadu_pd(tb + j - 1));
+                const __m128d s = _mm_add_pd(a, b), x = _mm_div_pd(_mm_sub_pd(a, b), s), x2 = _mm_mul_pd(x, x);
+                const __m128d series =
+                    _mm_sub_pd(one, _mm_mul_pd(x2, _mm_add_pd(k1, _mm_mul_pd(x2, _mm_add_pd(k2, _mm_mul_pd(x2, k3))))));
+                const __m128d down = _mm_and_pd(_mm_cmplt_pd(b, a), _mm_cmpgt_pd(b, zero));
+                const __m128d factor = _mm_or_pd(_mm_and_pd(down, series), _mm_andnot_pd(down, one));
+                _mm_storeu_pd(seg + j, _mm_mul_pd(_mm_mul_pd(_mm_mul_pd(dt, half), s), factor));
+            }
+        }
+#endif
+        for (; j <= m; ++j) {
+            const double dt = tb[j] - tb[j - 1], a = cb[j - 1], b = cb[j];
+            const double s = a + b, x = (a - b) / s, x2 = x * x;
+            const double series = 1.0 - x2 * (1.0 / 3.0 + x2 * (4.0 / 45.0 + x2 * (44.0 / 945.0)));
+            const bool down = b < a && b > 0;   // b > 0 and b < a imply a > 0
+            seg[j] = dt * 0.5 * s * (down ? series : 1.0);
+        }
+        for (std::size_t j = 1; j <= m; ++j) {
+            const double a = cb[j - 1], b = cb[j];
+            if (b < a && b > 0 && !((a - b) < kLogMeanSeriesMax * (a + b)))
+                seg[j] = (tb[j] - tb[j - 1]) * log_mean(a, b);
+        }
+        // Lane q takes the steps ending at points of index q modulo 4: a head up to the first
+        // index divisible by 4, whole groups of four in registers, then the rest.
+        std::size_t jj = 1;
+        for (; jj <= m && ((base + jj) & 3) != 0; ++jj) {
+            lane[(base + jj) & 3] += seg[jj];
+            mx[0] = cb[jj] > mx[0] ? cb[jj] : mx[0];
+        }
+        {
+            double l0 = lane[0], l1 = lane[1], l2 = lane[2], l3 = lane[3];
+            double m0 = mx[0], m1 = mx[1], m2 = mx[2], m3 = mx[3];
+            for (; jj + 3 <= m; jj += 4) {
+                l0 += seg[jj];
+                l1 += seg[jj + 1];
+                l2 += seg[jj + 2];
+                l3 += seg[jj + 3];
+                m0 = cb[jj] > m0 ? cb[jj] : m0;
+                m1 = cb[jj + 1] > m1 ? cb[jj + 1] : m1;
+                m2 = cb[jj + 2] > m2 ? cb[jj + 2] : m2;
+                m3 = cb[jj + 3] > m3 ? cb[jj + 3] : m3;
+            }
+            lane[0] = l0, lane[1] = l1, lane[2] = l2, lane[3] = l3;
+            mx[0] = m0, mx[1] = m1, mx[2] = m2, mx[3] = m3;
+        }
+        for (; jj <= m; ++jj) {
+            lane[(base + jj) & 3] += seg[jj];
+            mx[0] = cb[jj] > mx[0] ? cb[jj] : mx[0];
+        }
+        for (int q = 0; q < 4; ++q) auc_lane_[q] = lane[q];
+        const double chunk_max = std::max(std::max(mx[0], mx[1]), std::max(mx[2], mx[3]));
+        if (!has_threshold_) {
+            if (chunk_max > cmax_) {   // first occurrence of the maximum
+                std::size_t j = 1;
+                while (!(cb[j] == chunk_max)) ++j;
+                cmax_ = chunk_max;
+                tmax_ = tb[j];
+                imax_ = base + j;
+            }
+        } else {
+            for (std::size_t j = 1; j <= m; ++j) {
+                const double tp = tb[j - 1], ti = tb[j], a = cb[j - 1], b = cb[j], dt = ti - tp;
+                if (b > cmax_) {
+                    cmax_ = b;
+                    tmax_ = ti;
+                    imax_ = n_ + j - 1;
+                    below_after_peak_ = kNaN;   // the peak moved: look again from here
+                }
+                const double da = a - thr, db = b - thr;
+                if (da > 0 && db > 0) {
+                    time_above_ += dt;
+                } else if (da > 0 || db > 0) {
+                    const double tc = tp + dt * da / (da - db);   // linear crossing
+                    if (db > 0) {
+                        time_above_ += ti - tc;
+                        if (std::isnan(time_to_threshold_)) time_to_threshold_ = tc;
+                    } else {
+                        time_above_ += tc - tp;
+                    }
+                }
+                // The first point at or below the threshold from the maximum on (not the first point).
+                if (b <= thr && std::isnan(below_after_peak_))
+                    below_after_peak_ = (da > 0) ? tp + dt * da / (da - db) : ti;
+            }
+        }
+        // The tail: times increase, so the kept points are a suffix of the curve.
+        if (!(tb[m] < tail_from_)) {
+            std::size_t j0 = 1;
+            while (tb[j0] < tail_from_) ++j0;
+            if (tail_t_.empty()) tail_first_ = n_ + j0 - 1;
+            tail_t_.insert(tail_t_.end(), tb + j0, tb + m + 1);
+            tail_c_.insert(tail_c_.end(), cb + j0, cb + m + 1);
+        }
+        // C at the requested times: linear between the neighbours (interpolate()'s rule).
+        if (at_next_ < at_order_.size() && opt_.at_times[at_order_[at_next_]] <= tb[m])
+            for (std::size_t j = 1; j <= m; ++j)
+                while (at_next_ < at_order_.size() && opt_.at_times[at_order_[at_next_]] <= tb[j]) {
+                    const double x = opt_.at_times[at_order_[at_next_]];
+                    const double w = (x - tb[j - 1]) / (tb[j] - tb[j - 1]);
+                    c_at_[at_order_[at_next_++]] = tb[j] == x ? cb[j] : cb[j - 1] + w * (cb[j] - cb[j - 1]);
+                }
+        t_prev_ = tb[m];
+        c_prev_ = cb[m];
+        n_ += m;
+        i += m;
+    }
+}
+
+Metrics MetricAccumulator::finish() const {
+    if (n_ == 0) throw InputError("metrics: empty curve");
+    const double t_last = t_prev_;
+    if (t_last < end_time_)
+        throw InputError("metrics: the curve ends at " + fmt(t_last) + " h, before its announced end " +
+                         fmt(end_time_) + " h");
     Metrics m;
-    const std::size_t n = t.size();
-    if (n == 0) throw InputError("metrics: empty curve");
-    std::size_t imax = 0;
-    for (std::size_t i = 1; i < n; ++i)
-        if (c[i] > c[imax]) imax = i;
-    m.cmax = c[imax];
-    m.tmax = t[imax];
-    // Linear-up / log-down trapezoids (exact for mono-exponential decline). First pass, branch
-    // free so that it vectorizes: the linear trapezoid, or on the way down the series form of
-    // the logarithmic mean; steps whose ratio is too large for the series are fixed up with the
-    // logarithm afterwards (few: the series covers a/b < 1.02). Summed in order: deterministic.
-    std::vector<double> seg(n > 0 ? n - 1 : 0);
-    for (std::size_t i = 1; i < n; ++i) {
-        const double dt = t[i] - t[i - 1], a = c[i - 1], b = c[i];
-        const double s = a + b, x = (a - b) / s, x2 = x * x;
-        const double series = 1.0 - x2 * (1.0 / 3.0 + x2 * (4.0 / 45.0 + x2 * (44.0 / 945.0)));
-        const bool down = b < a && b > 0;   // b > 0 and b < a imply a > 0
-        seg[i - 1] = dt * 0.5 * s * (down ? series : 1.0);
-    }
-    for (std::size_t i = 1; i < n; ++i) {
-        const double a = c[i - 1], b = c[i];
-        if (b < a && b > 0 && !((a - b) < kLogMeanSeriesMax * (a + b))) seg[i - 1] = (t[i] - t[i - 1]) * log_mean(a, b);
-    }
-    for (double v : seg) m.auc_0_t += v;
+    m.cmax = cmax_;
+    m.tmax = tmax_;
+    m.auc_0_t = (auc_lane_[0] + auc_lane_[1]) + (auc_lane_[2] + auc_lane_[3]);
     // Terminal phase: log-linear least squares over the window.
-    double ts = opt.terminal_start;
+    double ts = opt_.terminal_start;
     if (std::isnan(ts)) {
-        const double from = std::max(m.tmax, std::isnan(opt.last_dose_time) ? 0.0 : opt.last_dose_time);
-        ts = from + (t.back() - from) * (2.0 / 3.0);
+        const double from = std::max(m.tmax, std::isnan(opt_.last_dose_time) ? 0.0 : opt_.last_dose_time);
+        ts = from + (t_last - from) * (2.0 / 3.0);
     }
     double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
     int k = 0;
-    std::size_t first = n;
-    for (std::size_t i = 0; opt.terminal_phase && i < n; ++i) {
-        if (t[i] < ts - 1e-12 || !(c[i] > 0) || i < imax) continue;
-        if (first == n) first = i;
-        const double y = std::log(c[i]);
-        sx += t[i];
+    double first_t = kNaN;
+    for (std::size_t q = 0; q < tail_t_.size(); ++q) {
+        const double tq = tail_t_[q], cq = tail_c_[q];
+        if (tq < ts - 1e-12 || !(cq > 0) || tail_first_ + q < imax_) continue;
+        if (k == 0) first_t = tq;
+        const double y = std::log(cq);
+        sx += tq;
         sy += y;
-        sxx += t[i] * t[i];
-        sxy += t[i] * y;
+        sxx += tq * tq;
+        sxy += tq * y;
         syy += y * y;
         ++k;
     }
     m.lambda_z = m.half_life = m.auc_0_inf = kNaN;
     m.terminal_r2 = kNaN;
-    m.terminal_start = first < n ? t[first] : kNaN;
+    m.terminal_start = first_t;
     if (k >= 3) {
         const double vx = sxx - sx * sx / k, vy = syy - sy * sy / k, cxy = sxy - sx * sy / k;
         if (vx > 0) {
@@ -204,40 +384,35 @@ Metrics compute_metrics(const std::vector<double>& t, const double* c, const Met
             if (slope < 0) {
                 m.lambda_z = -slope;
                 m.half_life = std::log(2.0) / m.lambda_z;
-                m.auc_0_inf = m.auc_0_t + c[n - 1] / m.lambda_z;
+                m.auc_0_inf = m.auc_0_t + c_prev_ / m.lambda_z;
                 m.terminal_r2 = vy > 0 ? (cxy * cxy) / (vx * vy) : 1.0;
             }
         }
     }
-    for (double x : opt.at_times) m.c_at.push_back(interpolate(t, c, x));
+    // interpolate()'s range rule, in at_times order; times past the last point (within 1e-12 h)
+    // take its value.
+    for (double x : opt_.at_times)
+        if (x < t_first_ - 1e-12 || x > t_last + 1e-12)
+            throw InputError("time " + fmt(x) + " h is outside the simulated range [" + fmt(t_first_) + ", " +
+                             fmt(t_last) + "] h");
+    m.c_at = c_at_;
+    for (std::size_t q = at_next_; q < at_order_.size(); ++q) m.c_at[at_order_[q]] = c_prev_;
     m.time_above = m.time_to_threshold = m.time_below_after_peak = kNaN;
-    if (!std::isnan(opt.threshold)) {
-        const double thr = opt.threshold;
-        m.time_above = 0;
-        if (c[0] > thr) m.time_to_threshold = t[0];
-        for (std::size_t i = 1; i < n; ++i) {
-            const double a = c[i - 1] - thr, b = c[i] - thr, dt = t[i] - t[i - 1];
-            if (a > 0 && b > 0) {
-                m.time_above += dt;
-            } else if (a > 0 || b > 0) {
-                const double tc = t[i - 1] + dt * a / (a - b);   // linear crossing
-                if (b > 0) {
-                    m.time_above += t[i] - tc;
-                    if (std::isnan(m.time_to_threshold)) m.time_to_threshold = tc;
-                } else {
-                    m.time_above += tc - t[i - 1];
-                }
-            }
-        }
-        for (std::size_t i = std::max<std::size_t>(imax, 1); i < n; ++i) {
-            if (c[i] <= thr) {
-                const double a = c[i - 1] - thr, b = c[i] - thr;
-                m.time_below_after_peak = (a > 0) ? t[i - 1] + (t[i] - t[i - 1]) * a / (a - b) : t[i];
-                break;
-            }
-        }
+    if (has_threshold_) {
+        m.time_above = time_above_;
+        m.time_to_threshold = time_to_threshold_;
+        m.time_below_after_peak = below_after_peak_;
     }
     return m;
+}
+
+Metrics compute_metrics(const std::vector<double>& t, const double* c, const MetricOptions& opt) {
+    opt.validate();
+    if (t.empty()) throw InputError("metrics: empty curve");
+    MetricAccumulator acc(opt, t.back());
+    acc.reserve(t.data(), t.size());
+    acc.add(t.data(), c, t.size());
+    return acc.finish();
 }
 
 Metrics compute_metrics(const Trajectory& tr, const std::string& output, const MetricOptions& opt) {

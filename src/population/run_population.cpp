@@ -131,16 +131,26 @@ void run_subjects(const Model& model, const PopulationSource& source, std::size_
                 if (std::isnan(mo.last_dose_time)) mo.last_dose_time = regimen.last_time();
                 Subject s = source.subject(i, overrides);
                 LinearSystem sys = layout.compile(s, overrides.data());
-                Trajectory tr = simulate_subject(source, i, s, overrides, sys, regimen, grid_of(i), effective);
+                // Metrics only: computed while the solver propagates, no trajectory stored.
+                const bool metrics_only = !options.keep_trajectories && !source.has_occasion_effects();
+                Trajectory tr;
+                std::vector<Metrics> metrics;
+                if (metrics_only) {
+                    detail::select_outputs(sys, effective.outputs);
+                    metrics = detail::simulate_metrics(sys, regimen, grid_of(i), effective, mo);
+                } else {
+                    tr = simulate_subject(source, i, s, overrides, sys, regimen, grid_of(i), effective);
+                    for (std::size_t o = 0; o < out_names.size(); ++o)
+                        metrics.push_back(
+                            compute_metrics(tr.time, tr.values.row(static_cast<Eigen::Index>(o)).data(), mo));
+                }
                 source.describe(s, sys, desc.data());
                 std::size_t c = 0;
                 block.columns[c++][r] = static_cast<double>(i);
                 if (ids) block.columns[c++][r] = static_cast<double>((*ids)[i]);
                 for (std::size_t k = 0; k < n_desc; ++k) block.columns[c++][r] = desc[k];
-                for (std::size_t o = 0; o < out_names.size(); ++o) {
-                    const Metrics m = compute_metrics(tr.time, tr.values.row(static_cast<Eigen::Index>(o)).data(), mo);
+                for (const Metrics& m : metrics)
                     for (std::size_t k = 0; k < reg.size(); ++k) block.columns[c++][r] = metric_value(m, k);
-                }
                 if (options.keep_trajectories) {
                     if (options.residual_error) add_residual_error(tr, model, source.spec(), i);
                     block.trajectories.push_back(std::move(tr));

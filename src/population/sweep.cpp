@@ -23,6 +23,38 @@ Trajectory simulate_point(const Model& model, const SweepPoint& point, const Out
     return detail::simulate_prevalidated(model, point.regimen, grid, options, point.subject);
 }
 
+// The metrics of `outs` (names; empty = every output) at one point, in that order. Without
+// `keep`, they are computed while the solver propagates (detail::simulate_metrics: no trajectory
+// is stored); with it, on the trajectory, which is moved into *keep.
+std::vector<Metrics> point_metrics(const Model& model, const SweepPoint& point, const OutputGrid& grid,
+                                   const SimOptions& options, const MetricOptions& mo,
+                                   const std::vector<std::string>& outs, Trajectory* keep) {
+    std::vector<Metrics> out;
+    if (!keep) {
+        LinearSystem sys = compile(model, point.subject);
+        detail::select_outputs(sys, options.outputs);
+        std::vector<std::size_t> rows;
+        for (const auto& name : outs) {
+            std::size_t k = 0;
+            while (k < sys.output_names.size() && sys.output_names[k] != name) ++k;
+            rows.push_back(k);
+        }
+        bool all_found = true;
+        for (std::size_t k : rows) all_found = all_found && k < sys.output_names.size();
+        if (all_found) {
+            const std::vector<Metrics> all = detail::simulate_metrics(sys, point.regimen, grid, options, mo);
+            if (outs.empty()) return all;
+            for (std::size_t k : rows) out.push_back(all[k]);
+            return out;
+        }
+        // An unknown name: the trajectory path names it (InputError).
+    }
+    Trajectory tr = simulate_point(model, point, grid, options);
+    for (const auto& name : outs.empty() ? tr.names : outs) out.push_back(compute_metrics(tr, name, mo));
+    if (keep) *keep = std::move(tr);
+    return out;
+}
+
 MetricOptions point_metric_options(const SweepOptions& sweep, const SweepPoint& point) {
     MetricOptions mo = sweep.metric_options;
     // The automatic terminal window starts after the last dose of *this* point's regimen.
@@ -167,20 +199,20 @@ void run_sweep(const Model& model, const SweepSource& source, std::size_t begin,
             source.design().point(i, x.data());
             const SweepPoint p = source.point(i, x.data());
             Trajectory tr;
+            std::vector<Metrics> metrics;
+            const MetricOptions mo = point_metric_options(sweep, p);
             try {
-                tr = simulate_point(model, p, grid, effective);
+                metrics =
+                    point_metrics(model, p, grid, effective, mo, out_names, sweep.keep_trajectories ? &tr : nullptr);
             } catch (const InputError& ex) {
                 throw InputError("sweep point " + std::to_string(i) + ": " + ex.what());
             } catch (const SolverError& ex) {
                 throw SolverError("sweep point " + std::to_string(i) + ": " + ex.what());
             }
-            const MetricOptions mo = point_metric_options(sweep, p);
             std::size_t c = 0;
             for (std::size_t j = 0; j < k; ++j) block.columns[c++][r] = x[j];
-            for (const auto& out : out_names) {
-                const Metrics m = compute_metrics(tr, out, mo);
+            for (const Metrics& m : metrics)
                 for (std::size_t q = 0; q < reg.size(); ++q) block.columns[c++][r] = metric_value(m, q);
-            }
             if (sweep.keep_trajectories) block.trajectories.push_back(std::move(tr));
         }
         std::lock_guard<std::mutex> lock(sink_mutex);
@@ -202,8 +234,14 @@ SweepResult run_sweep(const Model& model, const std::vector<SweepPoint>& points,
     as_sweep([&] {
         parallel_for(0, n, sweep.parallel(), [&](std::size_t b, std::size_t e) {
             for (std::size_t i = b; i < e; ++i) {
-                Trajectory tr = simulate_point(model, points[i], grid, effective);
                 const MetricOptions mo = point_metric_options(sweep, points[i]);
+                if (!sweep.keep_trajectories && !sweep.outputs.empty()) {   // metrics only, by name
+                    const std::vector<Metrics> m =
+                        point_metrics(model, points[i], grid, effective, mo, sweep.outputs, nullptr);
+                    for (std::size_t q = 0; q < m.size(); ++q) result.metrics[i][sweep.outputs[q]] = m[q];
+                    continue;
+                }
+                Trajectory tr = simulate_point(model, points[i], grid, effective);
                 const std::vector<std::string>& outs = sweep.outputs.empty() ? tr.names : sweep.outputs;
                 for (const auto& name : outs) result.metrics[i][name] = compute_metrics(tr, name, mo);
                 if (sweep.keep_trajectories) result.trajectories[i] = std::move(tr);

@@ -330,7 +330,8 @@ struct SpectralRun {
     const double* cv;       // C V, row-major n_out x n
     const char* out_zero;   // structurally zero outputs
     Eigen::Index n_out;
-    double* values;   // trajectory, row-major n_out x n_times
+    double* values;                    // output buffer, row-major: output k at time o in values[k * stride + o - base]
+    std::size_t stride, base, limit;   // the buffer holds the times [base, limit)
     Eigen::Index n_times;
     const double* times;
     double next_break;   // time of the next breakpoint (+inf when none)
@@ -395,7 +396,8 @@ std::size_t run_spectral(SpectralRun& r, std::size_t o, PropagatorCache& cache) 
         for (int j = 0; j < N; ++j) cv[k * N + j] = r.cv[k * N + j];
     }
     const double* const times = r.times;
-    const std::size_t nt = static_cast<std::size_t>(r.n_times);
+    const std::size_t nt = r.limit;   // no output past the buffer
+    const std::size_t stride = r.stride, base = r.base;
     double* const values = r.values;
     const bool has_input = r.has_input;
     // The outputs before the next breakpoint, by the generic loop's tests (monotone in time).
@@ -439,7 +441,7 @@ std::size_t run_spectral(SpectralRun& r, std::size_t o, PropagatorCache& cache) 
                     a1 += row[j + 1] * z[j + 1];
                 }
                 if (j < N) a0 += row[j] * z[j];
-                values[static_cast<std::size_t>(k) * nt + o] = zero[k] ? 0.0 : a0 + a1;
+                values[static_cast<std::size_t>(k) * stride + (o - base)] = zero[k] ? 0.0 : a0 + a1;
             }
         }
         if (o == o_end || !set_window(cache, times[o] - t, win)) break;
@@ -465,9 +467,11 @@ void propagate_exactly(const Eigen::MatrixXd& A, const Eigen::VectorXd& u, doubl
     x = X.topLeftCorner(n, n) * x + X.topRightCorner(n, 1);
 }
 
-Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
-                          const SimOptions& opt, ExactPath path) {
-    Trajectory tr = make_trajectory(sys, times, opt);
+namespace {
+// The solver. With `sink`, the outputs go to it in blocks of `block` times through a buffer of
+// that width (no trajectory; !opt.output_amounts); otherwise into `tr` (made by make_trajectory).
+void run_exact(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
+               const SimOptions& opt, ExactPath path, Trajectory* tr, OutputBlockSink* sink, std::size_t block) {
     const int n_all = sys.size();
     const std::vector<int> keep = relevant_states(sys, opt.output_amounts);
     std::vector<int> to_reduced(static_cast<std::size_t>(n_all), -1);
@@ -495,6 +499,24 @@ Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, cons
         if (t.state == eff) t.coef *= s_eff;
     }
     const Eigen::Index n_out = sys.C.rows();
+    // The output buffer: the trajectory, or a block of `block` times handed to the sink when full.
+    const std::size_t nt = times.size();
+    std::vector<double> scratch;
+    double* buf = nullptr;
+    std::size_t stride = nt, base = 0, limit = nt;
+    if (sink) {
+        stride = std::max<std::size_t>(block, 1);
+        scratch.resize(static_cast<std::size_t>(n_out) * stride);
+        buf = scratch.data();
+        limit = std::min(nt, stride);
+    } else {
+        buf = tr->values.data();
+    }
+    const auto flush = [&](std::size_t end) {
+        sink->block(buf, stride, base, end);
+        base = end;
+        limit = std::min(nt, end + stride);
+    };
 
     Eigen::VectorXd x = Eigen::VectorXd::Zero(n), u = Eigen::VectorXd::Zero(n), tmp(n);
     bool has_input = false;
@@ -652,15 +674,19 @@ Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, cons
         run.cv = CV.data();
         run.out_zero = out_zero.data();
         run.n_out = n_out;
-        run.values = tr.values.data();
+        run.values = buf;
+        run.stride = stride;
         run.n_times = static_cast<Eigen::Index>(times.size());
         run.times = times.data();
     }
     // The same merge of output times and breakpoints as build_timeline(), without materializing it.
     const std::size_t nb = in.breakpoints.size();
     std::size_t b = 0;
-    for (std::size_t o = 0; o < times.size(); ++o) {
+    for (std::size_t o = 0; o < nt; ++o) {
+        if (o == limit) flush(o);
         if (fast && closed) {
+            run.base = base;
+            run.limit = limit;
             run.has_input = has_input;
             run.t = t;
             run.last_key = last_key;
@@ -673,7 +699,8 @@ Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, cons
                     last_d = &cache.diagonal(last_key);   // found in the cache: no new entry
                 }
                 o = stop;
-                if (o == times.size()) break;
+                if (o == nt) break;
+                if (o == limit) flush(o);
             }
         }
         const double to = times[o];
@@ -694,16 +721,17 @@ Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, cons
         }
         if (!at_break) advance_to(to);
         const int col = static_cast<int>(o);
+        double* const out = buf + (o - base);   // output k at out[k * stride]
         if (opt.output_amounts) {
             if (spectral) x.noalias() = cache.V() * z;
-            record(tr, sys, omap, x, col, opt);   // n == n_all here
+            record(*tr, sys, omap, x, col, opt);   // n == n_all here (never with a sink)
         } else if (spectral) {
             const double* cv = CV.data();
             const double* zp = z.data();
             for (Eigen::Index k = 0; k < n_out; ++k) {
                 const double* row = cv + k * n;
                 if (out_zero[static_cast<std::size_t>(k)]) {
-                    tr.values(k, col) = 0.0;
+                    out[static_cast<std::size_t>(k) * stride] = 0.0;
                     continue;
                 }
                 // Two accumulators: half the dependency chain of the dot product.
@@ -714,14 +742,29 @@ Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, cons
                     a1 += row[j + 1] * zp[j + 1];
                 }
                 if (j < n) a0 += row[j] * zp[j];
-                tr.values(k, col) = a0 + a1;
+                out[static_cast<std::size_t>(k) * stride] = a0 + a1;
             }
         } else {
-            for (Eigen::Index k = 0; k < n_out; ++k) tr.values(k, col) = 0.0;
-            for (const auto& term : omap.terms) tr.values(term.row, col) += term.coef * x[term.state];
+            for (Eigen::Index k = 0; k < n_out; ++k) out[static_cast<std::size_t>(k) * stride] = 0.0;
+            for (const auto& term : omap.terms)
+                out[static_cast<std::size_t>(term.row) * stride] += term.coef * x[term.state];
         }
     }
+    if (sink && base < nt) flush(nt);
+}
+}   // namespace
+
+Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
+                          const SimOptions& opt, ExactPath path) {
+    Trajectory tr = make_trajectory(sys, times, opt);
+    run_exact(sys, in, times, opt, path, &tr, nullptr, 0);
     return tr;
+}
+
+void simulate_exact_blocks(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
+                           const SimOptions& opt, OutputBlockSink& sink, std::size_t block_size) {
+    if (opt.output_amounts) throw std::logic_error("simulate_exact_blocks: output_amounts needs a trajectory");
+    run_exact(sys, in, times, opt, ExactPath::automatic, nullptr, &sink, block_size);
 }
 
 Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,

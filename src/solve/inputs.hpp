@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "ketasim/metrics.hpp"
 #include "ketasim/model.hpp"
 #include "ketasim/regimen.hpp"
 #include "ketasim/simulate.hpp"
@@ -112,6 +113,28 @@ void check_outputs(Trajectory& tr, const LinearSystem& sys, const SimOptions& op
 
 Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
                           const SimOptions& opt);
+
+// Receives the exact solver's outputs in blocks of consecutive output times: output k at
+// times[begin + j] is values[k * stride + j], j < end - begin. The buffer is the solver's scratch
+// (the receiver may change it) and is overwritten by the next block.
+class OutputBlockSink {
+public:
+    virtual ~OutputBlockSink() = default;
+    virtual void block(double* values, std::size_t stride, std::size_t begin, std::size_t end) = 0;
+};
+// simulate_exact without a trajectory (the same values, bitwise): the outputs go to `sink` in
+// blocks of up to `block_size` times. Not with opt.output_amounts (std::logic_error).
+void simulate_exact_blocks(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
+                           const SimOptions& opt, OutputBlockSink& sink, std::size_t block_size = 256);
+
+// The metrics of every output of `sys` (C's rows, in order) on `regimen` and `grid`, as
+// compute_metrics on simulate_system's trajectory gives them (bitwise), for runs that keep only
+// metrics. The exact solver (without output_amounts) computes them while it propagates
+// (MetricAccumulator; no trajectory is stored, check_outputs' rules are applied block by block);
+// otherwise the trajectory is simulated and the metrics computed on it. `mo.last_dose_time` NaN
+// means the regimen's last_time(), as for a trajectory.
+std::vector<Metrics> simulate_metrics(const LinearSystem& sys, const Regimen& regimen, const OutputGrid& grid,
+                                      const SimOptions& opt, const MetricOptions& mo);
 Trajectory simulate_ode(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
                         const SimOptions& opt);
 

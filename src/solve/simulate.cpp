@@ -62,64 +62,91 @@ namespace detail {
 // (per state, times the output's coefficients) with a factor 10 for global accumulation.
 constexpr double kNegativeNoise = 1e-9;
 
+namespace {
+struct RowScan {
+    double lowest;    // min(0, lowest value)
+    bool nonfinite;   // some value is NaN or infinite
+};
+
+RowScan scan_row(const double* p, std::size_t nt) {
+    // One branch-free pass in double arithmetic only, four independent lanes, packed where
+    // SSE2 is available (Eigen's allFinite() is not vectorized and
+    // minCoeff() was one dependent compare chain: 6-9 us of a 45 us simulation, issue 12):
+    // the lowest value, and a sum of v * 0, which is 0 for finite v and NaN otherwise.
+    // Starting the minima at 0 is enough: only a negative lowest value is looked at.
+    double lo[4] = {0.0, 0.0, 0.0, 0.0}, nf[4] = {0.0, 0.0, 0.0, 0.0};
+    std::size_t i = 0;
+#if defined(__SSE2__)
+    // GCC does not vectorize these reductions without -ffast-math; _mm_min_pd(a, b) is
+    // a < b ? a : b per lane, the same as the scalar loop below.
+    __m128d lo0 = _mm_setzero_pd(), lo1 = _mm_setzero_pd(), nf0 = _mm_setzero_pd(), nf1 = _mm_setzero_pd();
+    const __m128d zero = _mm_setzero_pd();
+    for (; i + 4 <= nt; i += 4) {
+        const __m128d v0 = _mm_loadu_pd(p + i), v1 = _mm_loadu_pd(p + i + 2);
+        lo0 = _mm_min_pd(v0, lo0);
+        lo1 = _mm_min_pd(v1, lo1);
+        nf0 = _mm_add_pd(nf0, _mm_mul_pd(v0, zero));
+        nf1 = _mm_add_pd(nf1, _mm_mul_pd(v1, zero));
+    }
+    _mm_storeu_pd(lo, lo0);
+    _mm_storeu_pd(lo + 2, lo1);
+    _mm_storeu_pd(nf, nf0);
+    _mm_storeu_pd(nf + 2, nf1);
+#else
+    for (; i + 4 <= nt; i += 4)
+        for (int q = 0; q < 4; ++q) {
+            const double v = p[i + q];
+            lo[q] = v < lo[q] ? v : lo[q];
+            nf[q] += v * 0.0;
+        }
+#endif
+    for (; i < nt; ++i) {
+        lo[0] = p[i] < lo[0] ? p[i] : lo[0];
+        nf[0] += p[i] * 0.0;
+    }
+    return {std::min(std::min(lo[0], lo[1]), std::min(lo[2], lo[3])), !((nf[0] + nf[1]) + (nf[2] + nf[3]) == 0.0)};
+}
+
+[[noreturn]] void not_finite(const std::string& name, double t, double v) {
+    throw SolverError("output " + name + " at t = " + fmt(t) + " h is " + fmt(v) +
+                      " (not finite: a dose, rate or parameter beyond double precision?)");
+}
+
+// The sum of |C| of output k: the scale of rounding per mg of drug in the system (1 for amounts).
+double output_coef(const LinearSystem& sys, Eigen::Index k) {
+    return k < sys.C.rows() ? sys.C.row(k).cwiseAbs().sum() : 1.0;
+}
+
+// The rounding allowance for the negative values of an output whose values span [lowest, highest].
+// Rounding in any state is relative to the drug in the whole system, not to that state's own
+// peak: a depot that only ever holds 1e-15 mg of a 100 mg dose may read -3e-18 mg. So the scale
+// is at least the total dose seen through this output's coefficients (mg for the amounts, ng/mL
+// per mg for concentrations). Found by the property tests (A_depot).
+double negative_allowance(double lowest, double highest, double dose_total_mg, double coef, const SimOptions& opt) {
+    const double scale = std::max({-lowest, highest, dose_total_mg * coef});
+    double tol = kNegativeNoise * scale;
+    if (opt.solver == SolverKind::ode) tol += opt.rtol * scale + 10.0 * opt.atol * coef;
+    return tol;
+}
+
+[[noreturn]] void below_allowance(const std::string& name, const std::string& unit, double t, double v, double tol) {
+    throw SolverError("output " + name + " at t = " + fmt(t) + " h is " + fmt(v) + " " + unit + ", below -" + fmt(tol) +
+                      " (the rounding allowance); the solver lost accuracy");
+}
+}   // namespace
+
 void check_outputs(Trajectory& tr, const LinearSystem& sys, const SimOptions& opt) {
     const Eigen::Index nt = tr.values.cols();
     for (Eigen::Index k = 0; k < tr.values.rows(); ++k) {
         auto row = tr.values.row(k);
-        // One branch-free pass in double arithmetic only, four independent lanes, packed where
-        // SSE2 is available (Eigen's allFinite() is not vectorized and
-        // minCoeff() was one dependent compare chain: 6-9 us of a 45 us simulation, issue 12):
-        // the lowest value, and a sum of v * 0, which is 0 for finite v and NaN otherwise.
-        // Starting the minima at 0 is enough: only a negative lowest value is looked at below.
-        const double* p = row.data();
-        double lo[4] = {0.0, 0.0, 0.0, 0.0}, nf[4] = {0.0, 0.0, 0.0, 0.0};
-        Eigen::Index i = 0;
-#if defined(__SSE2__)
-        // GCC does not vectorize these reductions without -ffast-math; _mm_min_pd(a, b) is
-        // a < b ? a : b per lane, the same as the scalar loop below.
-        __m128d lo0 = _mm_setzero_pd(), lo1 = _mm_setzero_pd(), nf0 = _mm_setzero_pd(), nf1 = _mm_setzero_pd();
-        const __m128d zero = _mm_setzero_pd();
-        for (; i + 4 <= nt; i += 4) {
-            const __m128d v0 = _mm_loadu_pd(p + i), v1 = _mm_loadu_pd(p + i + 2);
-            lo0 = _mm_min_pd(v0, lo0);
-            lo1 = _mm_min_pd(v1, lo1);
-            nf0 = _mm_add_pd(nf0, _mm_mul_pd(v0, zero));
-            nf1 = _mm_add_pd(nf1, _mm_mul_pd(v1, zero));
-        }
-        _mm_storeu_pd(lo, lo0);
-        _mm_storeu_pd(lo + 2, lo1);
-        _mm_storeu_pd(nf, nf0);
-        _mm_storeu_pd(nf + 2, nf1);
-#else
-        for (; i + 4 <= nt; i += 4)
-            for (int q = 0; q < 4; ++q) {
-                const double v = p[i + q];
-                lo[q] = v < lo[q] ? v : lo[q];
-                nf[q] += v * 0.0;
-            }
-#endif
-        for (; i < nt; ++i) {
-            lo[0] = p[i] < lo[0] ? p[i] : lo[0];
-            nf[0] += p[i] * 0.0;
-        }
-        const bool nonfinite = !((nf[0] + nf[1]) + (nf[2] + nf[3]) == 0.0);
-        const double lowest = std::min(std::min(lo[0], lo[1]), std::min(lo[2], lo[3]));
-        if (nonfinite)
+        const RowScan scan = scan_row(row.data(), static_cast<std::size_t>(nt));
+        if (scan.nonfinite)
             for (Eigen::Index j = 0; j < nt; ++j)
                 if (!std::isfinite(row[j]))
-                    throw SolverError("output " + tr.names[static_cast<std::size_t>(k)] +
-                                      " at t = " + fmt(tr.time[static_cast<std::size_t>(j)]) + " h is " + fmt(row[j]) +
-                                      " (not finite: a dose, rate or parameter beyond double precision?)");
+                    not_finite(tr.names[static_cast<std::size_t>(k)], tr.time[static_cast<std::size_t>(j)], row[j]);
         if (nt == 0) continue;
-        if (lowest >= 0.0) continue;   // the usual case
-        // Rounding in any state is relative to the drug in the whole system, not to that state's own
-        // peak: a depot that only ever holds 1e-15 mg of a 100 mg dose may read -3e-18 mg. So the
-        // scale is at least the total dose seen through this output's coefficients (mg for the
-        // amounts, ng/mL per mg for concentrations). Found by the property tests (A_depot).
-        const double coef = k < sys.C.rows() ? sys.C.row(k).cwiseAbs().sum() : 1.0;
-        const double scale = std::max({-lowest, row.maxCoeff(), tr.dose_total_mg * coef});
-        double tol = kNegativeNoise * scale;
-        if (opt.solver == SolverKind::ode) tol += opt.rtol * scale + 10.0 * opt.atol * coef;
+        if (scan.lowest >= 0.0) continue;   // the usual case
+        const double tol = negative_allowance(scan.lowest, row.maxCoeff(), tr.dose_total_mg, output_coef(sys, k), opt);
         for (Eigen::Index j = 0; j < nt; ++j) {
             const double v = row[j];
             if (v >= 0) continue;
@@ -127,13 +154,76 @@ void check_outputs(Trajectory& tr, const LinearSystem& sys, const SimOptions& op
                 row[j] = 0.0;
                 continue;
             }
-            throw SolverError("output " + tr.names[static_cast<std::size_t>(k)] +
-                              " at t = " + fmt(tr.time[static_cast<std::size_t>(j)]) + " h is " + fmt(v) + " " +
-                              tr.units[static_cast<std::size_t>(k)] + ", below -" + fmt(tol) +
-                              " (the rounding allowance); the solver lost accuracy");
+            below_allowance(tr.names[static_cast<std::size_t>(k)], tr.units[static_cast<std::size_t>(k)],
+                            tr.time[static_cast<std::size_t>(j)], v, tol);
         }
     }
 }
+
+namespace {
+// Metrics of the exact solver's output blocks as they come (simulate_metrics), with
+// check_outputs' rules: a non-finite value is an error at once; negative values are set to 0
+// for the metrics and remembered, and checked against the allowance (which needs the output's
+// highest value) at the end. The metrics are those of the checked trajectory, bitwise.
+class MetricsSink final : public OutputBlockSink {
+public:
+    MetricsSink(const LinearSystem& sys, const std::vector<double>& times, const MetricOptions& mo,
+                double dose_total_mg, const SimOptions& opt)
+        : sys_(sys), times_(times), dose_total_mg_(dose_total_mg), opt_(opt) {
+        const std::size_t n_out = static_cast<std::size_t>(sys.C.rows());
+        acc_.reserve(n_out);
+        for (std::size_t k = 0; k < n_out; ++k) {
+            acc_.emplace_back(mo, times.back());
+            acc_.back().reserve(times.data(), times.size());
+        }
+        negatives_.resize(n_out);
+        lowest_.assign(n_out, 0.0);
+    }
+    void block(double* values, std::size_t stride, std::size_t begin, std::size_t end) override {
+        const std::size_t n = end - begin;
+        for (std::size_t k = 0; k < acc_.size(); ++k) {
+            double* row = values + k * stride;
+            const RowScan scan = scan_row(row, n);
+            if (scan.nonfinite)
+                for (std::size_t j = 0; j < n; ++j)
+                    if (!std::isfinite(row[j])) not_finite(sys_.output_names[k], times_[begin + j], row[j]);
+            if (scan.lowest < 0.0) {
+                lowest_[k] = std::min(lowest_[k], scan.lowest);
+                for (std::size_t j = 0; j < n; ++j)
+                    if (row[j] < 0) {
+                        negatives_[k].emplace_back(times_[begin + j], row[j]);
+                        row[j] = 0.0;
+                    }
+            }
+            acc_[k].add(times_.data() + begin, row, n);
+        }
+    }
+    std::vector<Metrics> finish() {
+        std::vector<Metrics> out;
+        out.reserve(acc_.size());
+        for (std::size_t k = 0; k < acc_.size(); ++k) {
+            out.push_back(acc_[k].finish());
+            if (negatives_[k].empty()) continue;
+            // The highest value of the checked row is cmax (0 if nothing was positive, which
+            // changes no allowance: the scale is at least -lowest > 0).
+            const double tol = negative_allowance(lowest_[k], out.back().cmax, dose_total_mg_,
+                                                  output_coef(sys_, static_cast<Eigen::Index>(k)), opt_);
+            for (const auto& [t, v] : negatives_[k])
+                if (-v > tol) below_allowance(sys_.output_names[k], sys_.output_units[k], t, v, tol);
+        }
+        return out;
+    }
+
+private:
+    const LinearSystem& sys_;
+    const std::vector<double>& times_;
+    double dose_total_mg_;
+    const SimOptions& opt_;
+    std::vector<MetricAccumulator> acc_;
+    std::vector<std::vector<std::pair<double, double>>> negatives_;   // (t, value) per output
+    std::vector<double> lowest_;
+};
+}   // namespace
 
 // Keeps only the outputs named in `names` (in that order); InputError names an unknown one.
 void select_outputs(LinearSystem& sys, const std::vector<std::string>& names) {
@@ -252,6 +342,26 @@ namespace detail {
 Trajectory simulate_system(const LinearSystem& sys, const Regimen& regimen, const OutputGrid& grid,
                            const SimOptions& opt) {
     return simulate_selected(sys, regimen, grid, opt, sys.weight_kg);
+}
+
+std::vector<Metrics> simulate_metrics(const LinearSystem& sys, const Regimen& regimen, const OutputGrid& grid,
+                                      const SimOptions& opt, const MetricOptions& options) {
+    MetricOptions mo = options;
+    if (std::isnan(mo.last_dose_time)) mo.last_dose_time = regimen.last_time();
+    std::vector<Metrics> out;
+    if (opt.solver != SolverKind::exact || opt.output_amounts) {
+        const Trajectory tr = simulate_selected(sys, regimen, grid, opt, sys.weight_kg);
+        for (Eigen::Index k = 0; k < tr.values.rows(); ++k)
+            out.push_back(compute_metrics(tr.time, tr.values.row(k).data(), mo));
+        return out;
+    }
+    const InputSchedule in = build_inputs(sys, regimen, sys.weight_kg);
+    std::vector<double> merged;
+    if (opt.include_event_times) merged = output_times(grid, in, opt);
+    const std::vector<double>& times = opt.include_event_times ? merged : grid.times;
+    MetricsSink sink(sys, times, mo, in.total_mg, opt);
+    simulate_exact_blocks(sys, in, times, opt, sink);
+    return sink.finish();
 }
 
 Trajectory simulate_prevalidated(const Model& model, const Regimen& regimen, const OutputGrid& grid,

@@ -3,6 +3,7 @@
 // crossings, which metrics.cpp finds by linear interpolation, so they are exact on such curves).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -41,6 +42,34 @@ TEST(Metrics, MonoExponentialAucLambdaHalfLife) {
     EXPECT_DOUBLE_EQ(m.tmax, 0.0);
     // Automatic window: the last third of [Tmax, end] = [16, 24] h.
     EXPECT_DOUBLE_EQ(m.terminal_start, 16.0);
+}
+
+TEST(MetricAccumulator, PiecewiseFeedingEqualsTheWholeCurveAndKeepsOnlyTheTerminalTail) {
+    const MonoExp e;
+    const Metrics whole = compute_metrics(e.t, e.c.data());
+    for (std::size_t piece : {1, 2, 7, 49}) {
+        MetricAccumulator acc(MetricOptions{}, e.t.back());
+        for (std::size_t i = 0; i < e.t.size(); i += piece)
+            acc.add(e.t.data() + i, e.c.data() + i, std::min(piece, e.t.size() - i));
+        const Metrics m = acc.finish();
+        for (std::size_t k = 0; k < metric_registry().size(); ++k) {
+            const double a = metric_value(m, k), b = metric_value(whole, k);
+            if (std::isnan(a) && std::isnan(b)) continue;
+            EXPECT_EQ(a, b) << piece << " " << metric_registry()[k].name;
+        }
+        // The window can start no earlier than 16 h (no dose after 0, end 24 h): the 17 points
+        // 16, 16.5, ..., 24 h are all the fit needs, and all it keeps.
+        EXPECT_EQ(acc.stored(), 17u) << piece;
+    }
+    MetricOptions no_fit;
+    no_fit.terminal_phase = false;
+    MetricAccumulator acc(no_fit, e.t.back());
+    acc.add(e.t.data(), e.c.data(), e.t.size());
+    EXPECT_EQ(acc.stored(), 0u);
+    // A curve that ends before the announced end would have lost tail points: an error.
+    MetricAccumulator early(MetricOptions{}, 30.0);
+    early.add(e.t.data(), e.c.data(), e.t.size());
+    EXPECT_THROW(early.finish(), InputError);
 }
 
 TEST(Metrics, LinearTrapezoidsWouldNotBeExact) {
