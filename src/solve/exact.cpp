@@ -458,6 +458,8 @@ std::size_t run_spectral(SpectralRun& r, std::size_t o, PropagatorCache& cache) 
 
 }   // namespace
 
+std::vector<int> states_feeding_outputs(const LinearSystem& sys, bool all) { return relevant_states(sys, all); }
+
 void propagate_exactly(const Eigen::MatrixXd& A, const Eigen::VectorXd& u, double h, Eigen::VectorXd& x) {
     const Eigen::Index n = A.rows();
     Eigen::MatrixXd M = Eigen::MatrixXd::Zero(n + 1, n + 1);

@@ -101,6 +101,11 @@ inline double min_ode_segment(double t_end) {
     return std::max(kTimeSnap, 64.0 * std::numeric_limits<double>::epsilon() * std::fabs(t_end));
 }
 
+// The states the recorded outputs depend on (all of them with `all`): those C reads and
+// everything that flows into them. The others (the eliminated-drug sink, a metabolite chain
+// whose outputs are not read) never feed back, so both solvers leave them out.
+std::vector<int> states_feeding_outputs(const LinearSystem& sys, bool all);
+
 // x <- x(t + h) for dx/dt = A x + u, exactly (Pade exponential of the augmented matrix
 // [[A h, u h], [0, 0]]). For intervals too short for an ODE stepper (see ode.cpp).
 void propagate_exactly(const Eigen::MatrixXd& A, const Eigen::VectorXd& u, double h, Eigen::VectorXd& x);

@@ -63,10 +63,29 @@ double state_scale(const InputSchedule& in) {
     return std::ldexp(1.0, std::ilogb(big));
 }
 
+// The system the stepper integrates: the states that feed the recorded outputs (`keep`, all of
+// them when amounts are recorded), as the exact solver does. The eliminated-drug sink grows to the
+// whole dose and never feeds back: integrating it only made it part of the error norm.
+struct Reduced {
+    std::vector<int> keep;     // reduced index -> system state
+    std::vector<int> to_red;   // system state -> reduced index, or -1
+    Eigen::MatrixXd A;
+    explicit Reduced(const LinearSystem& sys, bool all) : keep(states_feeding_outputs(sys, all)) {
+        to_red.assign(static_cast<std::size_t>(sys.size()), -1);
+        const auto n = static_cast<Eigen::Index>(keep.size());
+        A.resize(n, n);
+        for (Eigen::Index i = 0; i < n; ++i) {
+            to_red[static_cast<std::size_t>(keep[static_cast<std::size_t>(i)])] = static_cast<int>(i);
+            for (Eigen::Index j = 0; j < n; ++j)
+                A(i, j) = sys.A(keep[static_cast<std::size_t>(i)], keep[static_cast<std::size_t>(j)]);
+        }
+    }
+};
+
 template <class State, class Stepper, class System>
-void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times, const SimOptions& opt,
-         Trajectory& tr, Stepper stepper, System system_factory, double scale) {
-    const int n = sys.size();
+void run(const LinearSystem& sys, const Reduced& red, const InputSchedule& in, const std::vector<double>& times,
+         const SimOptions& opt, Trajectory& tr, Stepper stepper, System system_factory, double scale) {
+    const int n = static_cast<int>(red.keep.size());
     const double inv_scale = 1.0 / scale;   // exact: scale is a power of two
 
     const auto timeline = build_timeline(times, in);
@@ -74,11 +93,12 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
     State x(n);
     for (int i = 0; i < n; ++i) x[i] = 0.0;
     Eigen::VectorXd xe(n);
+    Eigen::VectorXd full = Eigen::VectorXd::Zero(sys.size());   // states left out stay 0: no output reads them
     const OutputMap omap(sys);
-    // Outputs of the scaled state y = x / scale (xe is scratch: callers copy the state in first).
+    // Outputs of the scaled reduced state y = x / scale (xe is scratch: callers copy the state in first).
     auto record_scaled = [&](Eigen::VectorXd& y, int col) {
-        if (scale != 1.0) y *= scale;
-        record(tr, sys, omap, y, col, opt);
+        for (int i = 0; i < n; ++i) full[red.keep[static_cast<std::size_t>(i)]] = y[i] * scale;
+        record(tr, sys, omap, full, col, opt);
     };
     auto system = system_factory(&u);
     double t = timeline.empty() ? 0.0 : std::min(0.0, timeline.front().time);
@@ -101,7 +121,7 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
         // ClosedForm.OdeDopri5OutputAtTimeZeroWithoutDoseThere and Dopri5TinySegment.*).
         while (seg_times.size() > 2 && seg_cols[1] >= 0 && seg_times[1] - t <= min_ode_segment(seg_times[1])) {
             for (int s = 0; s < n; ++s) xe[s] = x[s];
-            if (seg_times[1] > t) propagate_exactly(sys.A, u, seg_times[1] - t, xe);
+            if (seg_times[1] > t) propagate_exactly(red.A, u, seg_times[1] - t, xe);
             for (int s = 0; s < n; ++s) x[s] = xe[s];
             record_scaled(xe, seg_cols[1]);
             t = seg_times[1];
@@ -116,7 +136,7 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
             // dopri5 inside Boost's integrate_times): propagate it exactly, output by output.
             for (int s = 0; s < n; ++s) xe[s] = x[s];
             for (std::size_t k = 1; k < seg_times.size(); ++k) {
-                if (seg_times[k] > seg_times[k - 1]) propagate_exactly(sys.A, u, seg_times[k] - seg_times[k - 1], xe);
+                if (seg_times[k] > seg_times[k - 1]) propagate_exactly(red.A, u, seg_times[k] - seg_times[k - 1], xe);
                 if (seg_cols[k] >= 0) {
                     Eigen::VectorXd y = xe;
                     record_scaled(y, seg_cols[k]);
@@ -170,9 +190,11 @@ void run(const LinearSystem& sys, const InputSchedule& in, const std::vector<dou
             // Steady state: the exact trough (inputs.cpp) is the initial condition; the stepper's
             // job is the dynamics after it.
             if (bp.reset)
-                for (int s = 0; s < n; ++s) x[s] = bp.reset_state[s] * inv_scale;
-            for (const auto& b : bp.boluses) x[b.state] += b.amount * inv_scale;
-            for (const auto& r : bp.rates) u[r.state] = r.rate * inv_scale;
+                for (int s = 0; s < n; ++s) x[s] = bp.reset_state[red.keep[static_cast<std::size_t>(s)]] * inv_scale;
+            for (const auto& b : bp.boluses)
+                if (const int s = red.to_red[static_cast<std::size_t>(b.state)]; s >= 0) x[s] += b.amount * inv_scale;
+            for (const auto& r : bp.rates)
+                if (const int s = red.to_red[static_cast<std::size_t>(r.state)]; s >= 0) u[s] = r.rate * inv_scale;
             if (p.output >= 0) {
                 for (int s = 0; s < n; ++s) xe[s] = x[s];
                 record_scaled(xe, p.output);
@@ -193,22 +215,24 @@ Trajectory simulate_ode(const LinearSystem& sys, const InputSchedule& in, const 
     tr.values.setZero();
     const double scale = state_scale(in);
     const double atol = opt.atol / scale;
+    const Reduced red(sys, opt.output_amounts);
+    if (red.keep.empty()) return tr;   // no output reads a state: all zero
     if (opt.method == OdeMethod::dopri5) {
         auto stepper = odeint::make_dense_output(atol, opt.rtol, odeint::runge_kutta_dopri5<StdState>());
         run<StdState>(
-            sys, in, times, opt, tr, stepper,
+            sys, red, in, times, opt, tr, stepper,
             [&](const Eigen::VectorXd* u) {
-                return Rhs{&sys.A, u};
+                return Rhs{&red.A, u};
             },
             scale);
     } else {
         auto stepper = odeint::make_dense_output(atol, opt.rtol, odeint::rosenbrock4<double>());
         run<UblasState>(
-            sys, in, times, opt, tr, stepper,
+            sys, red, in, times, opt, tr, stepper,
             [&](const Eigen::VectorXd* u) {
                 return std::make_pair(
-                    [rhs = Rhs{&sys.A, u}](const UblasState& x, UblasState& d, double t) { rhs(x, d, t); },
-                    Jac{&sys.A});
+                    [rhs = Rhs{&red.A, u}](const UblasState& x, UblasState& d, double t) { rhs(x, d, t); },
+                    Jac{&red.A});
             },
             scale);
     }
