@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
-"""Refit the madrs_v2 symptom model (models/pd/madrs.toml) from scratch to the calibration rows of
-the reference (ketamine-pkpd.md section 4) and nothing else; print the residuals per row, the local
-sensitivities (identifiability) and a Laplace approximation of the parameter uncertainty.
+"""Refit a consolidating symptom model (structure madrs_v2 or madrs_v3; default file
+models/pd/madrs.toml) from scratch to the calibration rows of the reference (ketamine-pkpd.md
+section 4) and nothing else; print the residuals per row, the local sensitivities
+(identifiability) and a Laplace approximation of the parameter uncertainty.
 
-    python scripts/calibrate_madrs.py            # refit, print, compare with the file (exit 1 if it differs)
-    python scripts/calibrate_madrs.py --write    # refit and write the values into models/pd/madrs.toml
+    python scripts/calibrate_madrs.py                     # refit, print, compare with the file (exit 1 if it differs)
+    python scripts/calibrate_madrs.py --write             # refit and write the values into the file
+    python scripts/calibrate_madrs.py --model madrs_v2    # the same for models/pd/madrs_v2.toml
+
+The structure is read from the file's `structure` key; the start and bounds of stage B are per
+structure (STARTS below). madrs_v3's exponent n_cons is an assumption of its file, not fitted.
 
 Everything is simulated by the library (ks.course, ks.population) on a candidate copy of the model
 file; nothing of the model is re-implemented here. Deterministic: fixed start, fixed seed (common
@@ -37,7 +42,7 @@ from scipy.stats import norm
 import ketasim as ks
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL_FILE = ROOT / "models" / "pd" / "madrs.toml"
+MODEL_DIR = ROOT / "models" / "pd"
 
 # ---- calibration rows (reference section 4) and their weights -----------------------------------
 # Rates: binomial standard errors at the trials' sizes (Han 2016 pooled n = 368; Murrough 2013 Biol
@@ -277,11 +282,25 @@ def simulated_rows(pop: Population, path: str, smooth: bool) -> np.ndarray:
 
 
 THETA_NAMES = ["k_cons", "k_off_c", "cv_sens", "sd_placebo"]
-# Bounds: consolidation half-life >= 14 h, CVs within what a population model would accept.
-LOWER = [1e-4, 1e-4, 10.0, 0.05]
-UPPER = [0.1, 0.05, 300.0, 3.0]
-THETA0 = {"k_cons": 0.01, "k_off_c": 0.01, "cv_sens": 60.0, "sd_placebo": 1.0}  # start (not the answer)
+# Per structure: the start (not the answer) and the bounds of stage B. Bounds: consolidation
+# half-life >= 14 h, CVs within what a population model would accept. madrs_v3 produces C at
+# k_cons P^n_cons with P ~ 0.3-0.4, so its k_cons is on a larger scale (upper bound 10 /h); its start
+# is the order of magnitude at which a typical-patient scan (k_cons 0.05-3 /h, k_off_c
+# 0.0015-0.005 /h) still solved stage A, not a fitted value.
+STARTS = {
+    "madrs_v2": dict(
+        theta0={"k_cons": 0.01, "k_off_c": 0.01, "cv_sens": 60.0, "sd_placebo": 1.0},
+        lower=[1e-4, 1e-4, 10.0, 0.05],
+        upper=[0.1, 0.05, 300.0, 3.0],
+    ),
+    "madrs_v3": dict(
+        theta0={"k_cons": 0.1, "k_off_c": 0.002, "cv_sens": 60.0, "sd_placebo": 1.0},
+        lower=[1e-4, 1e-4, 10.0, 0.05],
+        upper=[10.0, 0.05, 300.0, 3.0],
+    ),
+}
 JAC_STEP = 0.02
+WALL = 1e3  # weighted residual of every row where stage A has no solution
 _TYPICAL = {}
 
 
@@ -300,7 +319,8 @@ def values_for(theta: np.ndarray, text: str, tmp: str, fixed: dict) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--write", action="store_true", help="write the refitted values into models/pd/madrs.toml")
+    ap.add_argument("--write", action="store_true", help="write the refitted values into the model file")
+    ap.add_argument("--model", default="madrs", help="library symptom file models/pd/NAME.toml (default madrs)")
     ap.add_argument("--n", type=int, default=300, help="virtual patients per population evaluation (default 300)")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--threads", type=int, default=2)
@@ -309,7 +329,12 @@ def main() -> int:
     )
     args = ap.parse_args()
 
-    text = MODEL_FILE.read_text()
+    model_file = MODEL_DIR / f"{args.model}.toml"
+    text = model_file.read_text()
+    structure = re.search(r'^structure = "([^"]+)"', text, flags=re.M).group(1)
+    if structure not in STARTS:
+        ap.error(f"{model_file}: structure {structure!r} has no consolidation to fit (accepted: {', '.join(STARTS)})")
+    start = STARTS[structure]
     fixed = file_values(text)
     # placebo_max in closed form (control change -8.8 at 24 h from baseline 32).
     fixed["placebo_max"] = (PLACEBO_TARGET / fixed["baseline"]) / (1 - math.exp(-24 * fixed["k_placebo"]))
@@ -327,7 +352,7 @@ def main() -> int:
                 if v["_typical_residual"] > 1e-6:
                     # Stage A has no solution here (e.g. so much consolidation after one dose that
                     # the drug effect cannot fall to 10 % by day 11): a wall for the optimiser.
-                    cache[key] = np.full(len(TARGET), 1e3)
+                    cache[key] = np.full(len(TARGET), WALL)
                 else:
                     cache[key] = (simulated_rows(pop, cand.path, smooth=True) - TARGET) / SE
                 print(
@@ -349,7 +374,7 @@ def main() -> int:
                 J[:, j] = (weighted(y) - r0) / JAC_STEP
             return J
 
-        x0 = np.log([THETA0[k] for k in THETA_NAMES])
+        x0 = np.log([start["theta0"][k] for k in THETA_NAMES])
         fit = least_squares(
             weighted,
             x0,
@@ -359,7 +384,7 @@ def main() -> int:
             max_nfev=args.max_nfev,
             xtol=1e-4,
             ftol=1e-4,
-            bounds=(np.log(LOWER), np.log(UPPER)),
+            bounds=(np.log(start["lower"]), np.log(start["upper"])),
         )
         best = values_for(fit.x, text, tmp, fixed)
         best["placebo_max"] = fixed["placebo_max"]
@@ -367,20 +392,50 @@ def main() -> int:
         hard = simulated_rows(pop, cand.path, smooth=False)
         smooth = simulated_rows(pop, cand.path, smooth=True)
 
-    J = fit.jac  # d(weighted residual)/d(log theta)
-    cov = np.linalg.pinv(J.T @ J)
+        # d(weighted residual)/d(log theta) at the optimum: the optimiser's forward differences,
+        # except for a parameter whose forward step leaves the region where stage A has a solution
+        # (the optimum is then on that boundary: madrs_v3's k_cons, where one more step of
+        # consolidation leaves too much of one dose's benefit at day 11). Its column is a backward
+        # difference (for the sensitivities), and it is held at the boundary in the covariance: the
+        # Laplace approximation needs an interior optimum, and that value is set by the constraint.
+        J = np.array(fit.jac, dtype=float)
+        r0 = weighted(fit.x)
+        boundary = []
+        for j in range(len(fit.x)):
+            y = np.array(fit.x, dtype=float)
+            y[j] += JAC_STEP
+            if np.all(weighted(y) == WALL):
+                y[j] -= 2 * JAC_STEP
+                J[:, j] = (r0 - weighted(y)) / JAC_STEP
+                boundary.append(j)
+    free = [j for j in range(len(fit.x)) if j not in boundary]
+    cov = np.zeros((len(fit.x), len(fit.x)))
+    cov[np.ix_(free, free)] = np.linalg.pinv(J[:, free].T @ J[:, free])
     sd = np.sqrt(np.diag(cov))
-    corr = cov / np.outer(sd, sd)
+    corr = np.eye(len(fit.x))
+    corr[np.ix_(free, free)] = cov[np.ix_(free, free)] / np.outer(sd[free], sd[free])
     sv = np.linalg.svd(J, compute_uv=False)
 
-    print(f"\nfit: {fit.message} ({fit.nfev} evaluations, {time.time() - t0:.0f} s), n = {args.n}, seed {args.seed}")
+    print(
+        f"\n{model_file.name} ({structure}) fit: {fit.message} ({fit.nfev} evaluations, {time.time() - t0:.0f} s),"
+        f" n = {args.n}, seed {args.seed}, chi2 = {float(np.sum(fit.fun**2)):.2f}"
+    )
     print("\n| parameter | value | Laplace SE (log scale) | approx. 95 % interval |\n| --- | --- | --- | --- |")
-    for k, x, s in zip(THETA_NAMES, fit.x, sd):
+    for j, (k, x, s) in enumerate(zip(THETA_NAMES, fit.x, sd)):
+        if j in boundary:
+            print(f"| {k} | {math.exp(x):.6g} | on the stage-A boundary: held (SE 0) | - |")
+            continue
         print(f"| {k} | {math.exp(x):.6g} | {s:.3f} | {math.exp(x - 1.96 * s):.4g} - {math.exp(x + 1.96 * s):.4g} |")
     for k in ("k_on", "k_off", "k_tr", "placebo_max"):
         print(f"| {k} | {best[k]:.6g} | stage A (exactly determined) | - |")
     print("\ncorrelations (log scale):\n" + "\n".join("  " + " ".join(f"{c:6.2f}" for c in row) for row in corr))
     print("singular values of the weighted Jacobian: " + " ".join(f"{v:.3g}" for v in sv))
+    if boundary:
+        print(
+            "on the boundary of the stage-A-feasible region (a forward step of "
+            f"{JAC_STEP} leaves it; backward difference, held in the covariance): "
+            + ", ".join(THETA_NAMES[j] for j in boundary)
+        )
     print(
         "\n| row | target | SE | model (hard thresholds) | model (smoothed, fitted) | weighted residual |\n"
         "| --- | --- | --- | --- | --- | --- |"
@@ -394,18 +449,18 @@ def main() -> int:
         print(f"  {k:>14} " + " ".join(f"{v:10.2f}" for v in row))
 
     if args.write:
-        MODEL_FILE.write_text(
+        model_file.write_text(
             render_uncertainty(
                 render(
-                    MODEL_FILE.read_text(), {k: best[k] for k in THETA_NAMES + ["k_on", "k_off", "k_tr", "placebo_max"]}
+                    model_file.read_text(), {k: best[k] for k in THETA_NAMES + ["k_on", "k_off", "k_tr", "placebo_max"]}
                 ),
                 se=sd,
                 corr=corr,
             )
         )
-        print(f"\nwrote {MODEL_FILE}")
+        print(f"\nwrote {model_file}")
         return 0
-    current = file_values(MODEL_FILE.read_text())
+    current = file_values(model_file.read_text())
     bad = [k for k in THETA_NAMES + ["k_on", "k_off", "k_tr"] if abs(best[k] - current[k]) > 1e-3 * abs(current[k])]
     print("\nrefit reproduces the file (rtol 1e-3)" if not bad else f"\nrefit DIFFERS from the file: {bad}")
     return 1 if bad else 0

@@ -169,7 +169,7 @@ std::vector<SessionAcute> session_acute_metrics(const Trajectory& tr, const Acut
                                                 const std::string& ce_name = "Ce");
 
 // ---- symptom model (calibrated, not published) -----------------------------------------------
-// Two structures, chosen by the model file's `structure` key (docs/symptom_model.md):
+// Three structures, chosen by the model file's `structure` key (docs/symptom_model.md):
 //
 // madrs_v1 (one plasticity state; calibrated to one dose only; kept for comparison):
 //   S(Ce) = Ce^h / (ec50^h + Ce^h)
@@ -179,13 +179,17 @@ std::vector<SessionAcute> session_acute_metrics(const Trajectory& tr, const Acut
 //   dP/dt = k_on S(Ce) (1 - P) - k_off P         fast, labile plasticity (as v1)
 //   dC/dt = k_cons P (1 - C) - k_off_c C          consolidated (stabilized) plasticity, C in [0, 1]
 //   dE/dt = k_tr (P + C - P C - E)                expression of either; P + C - PC = 1 - (1-P)(1-C)
-// Both:
+// madrs_v3 (threshold-like consolidation; models/pd/madrs_v3.toml, a named alternative):
+//   dC/dt = k_cons P^n_cons (1 - C) - k_off_c C   as v2, but consolidation grows as P^n_cons
+//                                                 (n_cons >= 1): little C from one dose, much from
+//                                                 sessions that keep P high (repeated drive)
+// All:
 //   placebo(t) = placebo_max (1 - exp(-k_placebo (t - t_first)))   expectation, from the 1st session
 //   MADRS(t) = baseline (1 - emax_p E) (1 - placebo(t))            in [0, baseline] by construction
-// v1 is v2 with k_cons = 0 (C stays 0), which is how both are integrated.
-enum class SymptomStructure { madrs_v1, madrs_v2 };
+// v1 is v2 with k_cons = 0 (C stays 0), v2 is v3 with n_cons = 1: all are integrated by one code.
+enum class SymptomStructure { madrs_v1, madrs_v2, madrs_v3 };
 const char* to_string(SymptomStructure s);
-// "madrs_v1" or "madrs_v2"; anything else is an InputError naming the valid structures.
+// "madrs_v1", "madrs_v2" or "madrs_v3"; anything else is an InputError naming the valid structures.
 SymptomStructure symptom_structure_from_string(const std::string& s);
 
 struct SymptomModel {
@@ -199,8 +203,9 @@ struct SymptomModel {
     double emax_p = 1.0;         // in [0, 1]
     double placebo_max = 0.28;   // in [0, 1)
     double k_placebo = 0.17;     // 1/h
-    double k_cons = 0.0;         // 1/h, madrs_v2 only (must be 0 for madrs_v1)
-    double k_off_c = 0.0;        // 1/h, madrs_v2 only (must be 0 for madrs_v1)
+    double k_cons = 0.0;         // 1/h, madrs_v2 and v3 (must be 0 for madrs_v1)
+    double k_off_c = 0.0;        // 1/h, madrs_v2 and v3 (must be 0 for madrs_v1)
+    double n_cons = 1.0;         // exponent of P in C's production, madrs_v3 only (must be 1 otherwise)
     void validate() const;
     // The file's `structure` selects the parameter table: a parameter of the other structure is
     // an InputError (never silently ignored), as is a missing or unknown structure.

@@ -72,6 +72,7 @@ _SYMPTOM_FIELDS = (
     "k_placebo",
     "k_cons",
     "k_off_c",
+    "n_cons",
 )
 
 #: Named schedules accepted by ``course()`` (the CLI's ``--schedule`` names; C++ schedule_registry()).
@@ -461,7 +462,8 @@ def course(
             "coupled-ode" (PK, effect site and symptom states as one ODE system: the slower
             reference; the two agree to ~1e-8, tested).
         symptom_model: the symptom-model file: a library name ("madrs", structure madrs_v2, the
-            default; "madrs_v1", the single-state structure) or a .toml file; its ``structure`` key
+            default; "madrs_v3", steeper consolidation; "madrs_v1", the single-state structure) or a
+            .toml file; its ``structure`` key
             selects the equations (docs/symptom_model.md).
         set: PK parameter overrides of the course's model, ``{name: value}``, as in
             ``ks.simulate(set=...)`` and the CLI's ``--set`` (a number in the parameter's file unit
@@ -511,7 +513,7 @@ def course(
 
 
 def load_pd(name: str, models_dir: Union[str, os.PathLike, None] = None) -> "pandas.DataFrame":  # noqa: F821
-    """A PD parameter set of the library ("madrs", "madrs_v1" or "acute_effects",
+    """A PD parameter set of the library ("madrs", "madrs_v3", "madrs_v1" or "acute_effects",
     models/pd/<name>.toml) as a
     DataFrame indexed by parameter name: value, unit, description, source, calibrated. The
     file's name, title, description and path are in ``df.attrs``."""

@@ -375,7 +375,8 @@ def population(
     second argument (``model`` None = the schedule's own) and get a ``CoursePopulationResult``;
     the keywords of ``course_options`` apply (``follow_up``, ``dt``, ``stop_at_remission``,
     ``max_sessions``, ``remission_threshold``, ``response_fraction``, ``pd_solver``,
-    ``symptom_model`` (library name or .toml, default "madrs"; "madrs_v1" for the older structure)
+    ``symptom_model`` (library name or .toml, default "madrs"; "madrs_v3" and "madrs_v1" for the
+    other structures)
     and ``madrs_at`` (times after the first session, e.g. ``["72 h", "7 d"]``: columns
     ``madrs_at.<h>``)).
     uncertainty: courses only; K > 0 also runs K populations, each on a set of the symptom model's

@@ -80,6 +80,7 @@ void bind_pd(py::module_& m) {
         .def_readwrite("k_placebo", &SymptomModel::k_placebo)
         .def_readwrite("k_cons", &SymptomModel::k_cons)
         .def_readwrite("k_off_c", &SymptomModel::k_off_c)
+        .def_readwrite("n_cons", &SymptomModel::n_cons)
         .def_property(
             "structure", [](const SymptomModel& x) { return std::string(to_string(x.structure)); },
             [](SymptomModel& x, const std::string& s) { x.structure = symptom_structure_from_string(s); })

@@ -27,12 +27,23 @@ double checked(const PdParameterSet& p, const std::string& name, double lo, doub
 
 }   // namespace
 
-const char* to_string(SymptomStructure s) { return s == SymptomStructure::madrs_v2 ? "madrs_v2" : "madrs_v1"; }
+const char* to_string(SymptomStructure s) {
+    switch (s) {
+        case SymptomStructure::madrs_v1:
+            return "madrs_v1";
+        case SymptomStructure::madrs_v2:
+            return "madrs_v2";
+        case SymptomStructure::madrs_v3:
+            return "madrs_v3";
+    }
+    return "madrs_v1";   // unreachable: every enumerator is handled above
+}
 
 SymptomStructure symptom_structure_from_string(const std::string& s) {
     if (s == "madrs_v1") return SymptomStructure::madrs_v1;
     if (s == "madrs_v2") return SymptomStructure::madrs_v2;
-    throw InputError("structure = '" + s + "': not a symptom-model structure (accepted: madrs_v1, madrs_v2)");
+    if (s == "madrs_v3") return SymptomStructure::madrs_v3;
+    throw InputError("structure = '" + s + "': not a symptom-model structure (accepted: madrs_v1, madrs_v2, madrs_v3)");
 }
 
 void SymptomModel::validate() const {
@@ -47,12 +58,20 @@ void SymptomModel::validate() const {
     pd_require(placebo_max >= 0 && placebo_max < 1, "placebo_max", placebo_max, "must be in [0, 1)");
     pd_require(std::isfinite(k_placebo) && k_placebo >= 0, "k_placebo", k_placebo, "must be finite and >= 0");
     if (structure == SymptomStructure::madrs_v1) {
-        pd_require(k_cons == 0, "k_cons", k_cons, "must be 0 for structure madrs_v1 (a parameter of madrs_v2)");
-        pd_require(k_off_c == 0, "k_off_c", k_off_c, "must be 0 for structure madrs_v1 (a parameter of madrs_v2)");
+        pd_require(k_cons == 0, "k_cons", k_cons,
+                   "must be 0 for structure madrs_v1 (a parameter of madrs_v2 and madrs_v3)");
+        pd_require(k_off_c == 0, "k_off_c", k_off_c,
+                   "must be 0 for structure madrs_v1 (a parameter of madrs_v2 and madrs_v3)");
     } else {
         pd_require(std::isfinite(k_cons) && k_cons >= 0, "k_cons", k_cons, "must be finite and >= 0");
         pd_require(std::isfinite(k_off_c) && k_off_c >= 0, "k_off_c", k_off_c, "must be finite and >= 0");
     }
+    if (structure == SymptomStructure::madrs_v3)
+        pd_require(std::isfinite(n_cons) && n_cons >= 1 && n_cons <= 10, "n_cons", n_cons,
+                   "must be in [1, 10] for structure madrs_v3");
+    else
+        pd_require(n_cons == 1, "n_cons", n_cons,
+                   "must be 1 for structures madrs_v1 and madrs_v2 (a parameter of madrs_v3)");
 }
 
 SymptomModel SymptomModel::from_parameters(const PdParameterSet& file) {
@@ -74,18 +93,26 @@ SymptomModel SymptomModel::from_parameters(const PdParameterSet& file) {
         v.push_back({"k_off_c", PdUnit::rate});
         return v;
     }();
+    static const std::vector<PdParameterSpec> kV3 = [] {
+        std::vector<PdParameterSpec> v = kV2;
+        v.push_back({"n_cons", PdUnit::fraction});   // dimensionless exponent ("1")
+        return v;
+    }();
     const std::string where =
         file.source_path + (file.structure_line > 0 ? ":" + std::to_string(file.structure_line) : "");
     if (file.structure.empty())
         throw InputError(where +
-                         ": structure: required key is missing for a symptom model (accepted: madrs_v1, madrs_v2)");
+                         ": structure: required key is missing for a symptom model (accepted: madrs_v1, madrs_v2, "
+                         "madrs_v3)");
     SymptomStructure st;
     try {
         st = symptom_structure_from_string(file.structure);
     } catch (const InputError& e) {
         throw InputError(where + ": " + e.what());
     }
-    const PdParameterSet p = conform_pd_parameters(file, st == SymptomStructure::madrs_v2 ? kV2 : kV1);
+    const PdParameterSet p = conform_pd_parameters(file, st == SymptomStructure::madrs_v3   ? kV3
+                                                         : st == SymptomStructure::madrs_v2 ? kV2
+                                                                                            : kV1);
     const double inf = 1e300;
     SymptomModel m;
     m.structure = st;
@@ -98,10 +125,11 @@ SymptomModel SymptomModel::from_parameters(const PdParameterSet& file) {
     m.emax_p = checked(p, "emax_p", 0, 1, false, "must be in [0, 1]");
     m.placebo_max = checked(p, "placebo_max", 0, 0.999999, false, "must be in [0, 1)");
     m.k_placebo = checked(p, "k_placebo", 0, inf, false, "must be >= 0");
-    if (st == SymptomStructure::madrs_v2) {
+    if (st != SymptomStructure::madrs_v1) {
         m.k_cons = checked(p, "k_cons", 0, inf, false, "must be >= 0");
         m.k_off_c = checked(p, "k_off_c", 0, inf, false, "must be >= 0");
     }
+    if (st == SymptomStructure::madrs_v3) m.n_cons = checked(p, "n_cons", 1, 10, false, "must be in [1, 10]");
     return m;
 }
 
@@ -117,10 +145,14 @@ inline double stimulus(const SymptomModel& m, double c) {
     return c > 0 ? 1.0 / (1.0 + std::pow(m.ec50 / c, m.hill)) : 0.0;
 }
 
-// d(P, C, E)/dt at stimulus `stim` (both structures: C stays 0 when k_cons = 0, i.e. madrs_v1).
+// d(P, C, E)/dt at stimulus `stim` (every structure: C stays 0 when k_cons = 0, i.e. madrs_v1; the
+// production of C is k_cons P^n_cons with n_cons = 1 for madrs_v2). P^1 is taken as P itself so
+// that v1 and v2 are bit-identical to before; the base is clamped at 0 because the integrator's
+// trial stages can dip a few ulps below it (a negative base to a non-integer power is NaN).
 inline void symptom_rhs(const SymptomModel& m, double stim, double P, double C, double E, double* d) {
     d[0] = m.k_on * stim * (1.0 - P) - m.k_off * P;
-    d[1] = m.k_cons * P * (1.0 - C) - m.k_off_c * C;
+    const double drive = m.n_cons == 1.0 ? P : std::pow(std::max(0.0, P), m.n_cons);
+    d[1] = m.k_cons * drive * (1.0 - C) - m.k_off_c * C;
     d[2] = m.k_tr * (P + C - P * C - E);
 }
 

@@ -101,7 +101,7 @@ TEST(AcuteEffectModel, ValidateNamesField) {
 // ---- PD parameter files ----------------------------------------------------------------------
 
 TEST(PdParameters, LibraryFilesLoadAndCalibratedAreMarked) {
-    for (const char* name : {"acute_effects", "madrs", "madrs_v1"}) {
+    for (const char* name : {"acute_effects", "madrs", "madrs_v3", "madrs_v1"}) {
         const PdParameterSet p = load_library_pd(name, models_dir());
         int calibrated = 0;
         for (const auto& q : p.parameters) {
@@ -118,6 +118,8 @@ TEST(PdParameters, LibraryFilesLoadAndCalibratedAreMarked) {
     EXPECT_NO_THROW(SymptomModel::from_parameters(load_library_pd("madrs", models_dir())).validate());
     EXPECT_EQ(SymptomModel::from_parameters(load_library_pd("madrs", models_dir())).structure,
               SymptomStructure::madrs_v2);
+    EXPECT_EQ(SymptomModel::from_parameters(load_library_pd("madrs_v3", models_dir())).structure,
+              SymptomStructure::madrs_v3);
     EXPECT_EQ(SymptomModel::from_parameters(load_library_pd("madrs_v1", models_dir())).structure,
               SymptomStructure::madrs_v1);
 }
@@ -569,7 +571,7 @@ TEST(SymptomModel, SingleDoseMatchesCalibrationTargets) {
 }
 
 TEST(SymptomModel, BoundedForExtremeDosesAndBaselines) {
-    for (const char* name : {"madrs", "madrs_v1"}) {
+    for (const char* name : {"madrs", "madrs_v3", "madrs_v1"}) {
         const SymptomModel file = SymptomModel::from_parameters(load_library_pd(name, models_dir()));
         const Trajectory zero = single_iv(1e-9, 48.0, 0.1);
         const Trajectory huge = single_iv(50.0, 48.0, 0.1);   // 100x the 0.5 mg/kg dose
@@ -782,7 +784,7 @@ double max_rel_to_peak(const std::vector<double>& a, const std::vector<double>& 
 }
 
 TEST(Course, BothPdSolversAgreeOnTheFullPkPdSystem) {
-    for (const char* file : {"madrs", "madrs_v1"}) {   // structures madrs_v2 and madrs_v1
+    for (const char* file : {"madrs", "madrs_v3", "madrs_v1"}) {   // structures madrs_v2, madrs_v3, madrs_v1
         const SymptomModel sm = SymptomModel::from_parameters(load_library_pd(file, models_dir()));
         const AcuteEffectModel am = AcuteEffectModel::from_parameters(load_library_pd("acute_effects", models_dir()));
         struct Case {
