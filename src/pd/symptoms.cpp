@@ -126,6 +126,10 @@ inline void symptom_rhs(const SymptomModel& m, double stim, double P, double C, 
 
 inline double unit_clamp(double v) { return std::min(1.0, std::max(0.0, v)); }
 
+inline double placebo_fraction(const SymptomModel& m, double dt) {
+    return dt > 0 ? m.placebo_max * (1.0 - std::exp(-m.k_placebo * dt)) : 0.0;
+}
+
 // Placebo, MADRS and the placebo-only control from (P, C, E) on s.time.
 void finish_curve(SymptomCurve& s, const SymptomModel& m, double first_session_h) {
     const std::size_t n = s.time.size();
@@ -133,8 +137,7 @@ void finish_curve(SymptomCurve& s, const SymptomModel& m, double first_session_h
     s.madrs.resize(n);
     s.madrs_control.resize(n);
     for (std::size_t i = 0; i < n; ++i) {
-        const double dt = s.time[i] - first_session_h;
-        s.placebo[i] = dt > 0 ? m.placebo_max * (1.0 - std::exp(-m.k_placebo * dt)) : 0.0;
+        s.placebo[i] = placebo_fraction(m, s.time[i] - first_session_h);
         s.madrs_control[i] = m.baseline * (1.0 - s.placebo[i]);
         s.madrs[i] = m.baseline * (1.0 - m.emax_p * s.E[i]) * (1.0 - s.placebo[i]);
     }
@@ -148,6 +151,14 @@ void check_common(const SymptomModel& m, const SymptomOptions& o, double first_s
 }
 
 }   // namespace
+
+void symptom_derivative(const SymptomModel& m, double ce, const double* y, double* dy) {
+    symptom_rhs(m, stimulus(m, ce), y[0], y[1], y[2], dy);
+}
+
+double symptom_madrs(const SymptomModel& m, const double* y, double t_since_first_h) {
+    return m.baseline * (1.0 - m.emax_p * unit_clamp(y[2])) * (1.0 - placebo_fraction(m, t_since_first_h));
+}
 
 SymptomCurve simulate_symptoms(const Trajectory& tr, const SymptomModel& m, double first_session_h, double ce_scale,
                                const SymptomOptions& o, const std::string& ce_name, double ke0_per_h,

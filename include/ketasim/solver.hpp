@@ -1,0 +1,75 @@
+#pragma once
+// Public solver entry points for code built on the PK core (pharmacodynamics, metrics-only
+// courses): the exact PK solution as a function of time, and the one walk over dose breakpoints
+// and output times that ODE solvers share. Callers need nothing from src/solve.
+#include <Eigen/Dense>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ketasim/model.hpp"
+#include "ketasim/regimen.hpp"
+#include "ketasim/simulate.hpp"
+
+namespace ketasim {
+
+namespace detail {
+struct InputSchedule;
+}
+
+// The exact solution of a compiled system under a regimen, for a few outputs, evaluable at any
+// time (not on a grid): the state is stored just after every dose breakpoint and carried in the
+// eigenbasis of A (x(t0 + s) = V (exp(L s) z0 + (exp(L s) - 1) / L w), w the inputs), so one value
+// costs O(n) exponentials, or O(n) multiplies for the next point of a uniform walk (Cursor).
+// Conventions are the PK solvers': a time within 1e-9 h of a breakpoint reads the value just
+// after it. Only the states the outputs depend on are kept. When A has no real, well-conditioned
+// eigenbasis (near-equal rate constants, complex spectra) spectral() is false and values come from
+// the Pade exponential of the breakpoint state (exact, slower) and bound() is +inf.
+class PkSolution {
+public:
+    // `outputs`: names of sys.output_names (InputError naming an unknown one). mg/kg doses use the
+    // weight the system was compiled for.
+    PkSolution(const LinearSystem& sys, const Regimen& regimen, const std::vector<std::string>& outputs);
+    ~PkSolution();
+    PkSolution(PkSolution&&) noexcept;
+    PkSolution& operator=(PkSolution&&) noexcept;
+
+    std::size_t outputs() const;
+    bool spectral() const;
+    // Breakpoint times (h, sorted): doses, infusion starts and stops.
+    const std::vector<double>& breakpoints() const;
+
+    // Values of every output at time t (y has outputs() entries).
+    void values(double t, double* y) const;
+
+    // An upper bound of |output j| on [t, next breakpoint): +inf while a zero-order input runs (or
+    // without an eigenbasis). With no input the output is sum_i a_i exp(l_i s), l_i <= 0, so
+    // sum_i |a_i exp(l_i (t - t0))| bounds every later value until the next dose.
+    double bound(std::size_t j, double t) const;
+    // Time of the first breakpoint after t (+inf when none).
+    double next_breakpoint(double t) const;
+
+    // Sequential evaluation at increasing times: steps the eigenbasis state from the previous
+    // time (one multiply per state for a repeated step size) instead of recomputing exponentials.
+    class Cursor {
+    public:
+        explicit Cursor(const PkSolution& s);
+        void values(double t, double* y);   // t >= the previous t
+
+    private:
+        const PkSolution* s_;
+        std::size_t seg_ = 0;
+        double t_ = 0;
+        bool valid_ = false;
+        double h_ = -1;
+        Eigen::VectorXd z_, e_, g_;
+    };
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}   // namespace ketasim

@@ -1,0 +1,248 @@
+// PkSolution (ketasim/solver.hpp): the exact PK solution evaluable at any time. The eigenbasis
+// form is the exact solver's spectral path (exact.cpp), here kept per dose breakpoint instead of
+// per output time; the same checks decide when it is usable (real spectrum, cond(V) < 1e4, the
+// residual A V = V L), and the same effect-site scaling keeps the basis well conditioned.
+#include <Eigen/Eigenvalues>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "inputs.hpp"
+#include "ketasim/errors.hpp"
+#include "ketasim/solver.hpp"
+
+namespace ketasim {
+
+namespace {
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kMaxCondition = 1e4;   // as the exact solver (exact.cpp): ~1e-12 relative accuracy
+}   // namespace
+
+struct PkSolution::Impl {
+    std::vector<int> keep;   // kept (relevant) states of sys
+    Eigen::VectorXd scale;   // x_kept = scale .* x_scaled (the effect site as Ce / s, exact.cpp effect_scale)
+    Eigen::MatrixXd A;       // scaled, kept
+    Eigen::MatrixXd C;       // outputs x kept, scaled
+    bool spectral = false;
+    Eigen::VectorXd lam;
+    Eigen::MatrixXd Vinv, CV;   // CV = C V
+    std::vector<double> bp_times;
+    // Segment k starts at seg_t[k] with state z0[k] (eigenbasis, or the scaled state without one)
+    // and constant input w[k] (eigenbasis, or scaled u).
+    std::vector<double> seg_t;
+    std::vector<Eigen::VectorXd> z0, w;
+    std::vector<char> has_input;
+
+    std::size_t segment(double t) const {
+        const auto it = std::upper_bound(seg_t.begin(), seg_t.end(), t + detail::kTimeSnap);
+        return it == seg_t.begin() ? 0 : static_cast<std::size_t>(it - seg_t.begin()) - 1;
+    }
+    // e_i = exp(l_i h), g_i = (exp(l_i h) - 1) / l_i.
+    void diag(double h, Eigen::VectorXd& e, Eigen::VectorXd& g) const {
+        const Eigen::Index n = lam.size();
+        e.resize(n);
+        g.resize(n);
+        for (Eigen::Index i = 0; i < n; ++i) {
+            const double x = lam[i] * h;
+            e[i] = std::exp(x);
+            g[i] = x == 0.0 ? h : std::expm1(x) / lam[i];
+        }
+    }
+    void out(const Eigen::VectorXd& z, double* y) const {
+        for (Eigen::Index j = 0; j < CV.rows(); ++j) y[j] = CV.row(j).dot(z);
+    }
+    void values(double t, double* y) const {
+        const std::size_t k = segment(t);
+        const double h = std::max(0.0, t - seg_t[k]);
+        if (spectral) {
+            Eigen::VectorXd e, g;
+            diag(h, e, g);
+            const Eigen::VectorXd z = e.cwiseProduct(z0[k]) + g.cwiseProduct(w[k]);
+            out(z, y);
+        } else {
+            Eigen::VectorXd x = z0[k];
+            if (h > 0) detail::propagate_exactly(A, w[k], h, x);
+            for (Eigen::Index j = 0; j < C.rows(); ++j) y[j] = C.row(j).dot(x);
+        }
+    }
+};
+
+PkSolution::PkSolution(const LinearSystem& sys, const Regimen& regimen, const std::vector<std::string>& names)
+    : impl_(std::make_unique<Impl>()) {
+    Impl& m = *impl_;
+    const int n = sys.size();
+    std::vector<int> rows;
+    for (const auto& name : names) {
+        const auto it = std::find(sys.output_names.begin(), sys.output_names.end(), name);
+        if (it == sys.output_names.end()) throw InputError("PkSolution: no output '" + name + "'");
+        rows.push_back(static_cast<int>(it - sys.output_names.begin()));
+    }
+    // The states the outputs read, closed over the flows into them (A(i, j) != 0: j flows into i).
+    std::vector<char> mark(static_cast<std::size_t>(n), 0);
+    for (int r : rows)
+        for (int j = 0; j < n; ++j)
+            if (sys.C(r, j) != 0.0) mark[static_cast<std::size_t>(j)] = 1;
+    for (bool grew = true; grew;) {
+        grew = false;
+        for (int i = 0; i < n; ++i)
+            if (mark[static_cast<std::size_t>(i)])
+                for (int j = 0; j < n; ++j)
+                    if (j != i && !mark[static_cast<std::size_t>(j)] && sys.A(i, j) != 0.0) {
+                        mark[static_cast<std::size_t>(j)] = 1;
+                        grew = true;
+                    }
+    }
+    std::vector<int> red(static_cast<std::size_t>(n), -1);
+    for (int i = 0; i < n; ++i)
+        if (mark[static_cast<std::size_t>(i)]) {
+            red[static_cast<std::size_t>(i)] = static_cast<int>(m.keep.size());
+            m.keep.push_back(i);
+        }
+    const auto k = static_cast<Eigen::Index>(m.keep.size());
+    m.scale = Eigen::VectorXd::Ones(k);
+    if (sys.effect >= 0 && red[static_cast<std::size_t>(sys.effect)] >= 0) {
+        const int e = sys.effect;
+        const double ke0 = -sys.A(e, e);
+        double off = 0.0;
+        for (int j = 0; j < n; ++j)
+            if (j != e) off += std::fabs(sys.A(e, j));
+        const double s = off / ke0;
+        if (ke0 > 0 && std::isfinite(s) && s > 0) m.scale[red[static_cast<std::size_t>(e)]] = s;
+    }
+    m.A.resize(k, k);
+    for (Eigen::Index i = 0; i < k; ++i)
+        for (Eigen::Index j = 0; j < k; ++j) m.A(i, j) = sys.A(m.keep[static_cast<std::size_t>(i)], m.keep[static_cast<std::size_t>(j)]) * m.scale[j] / m.scale[i];
+    m.C.resize(static_cast<Eigen::Index>(rows.size()), k);
+    for (std::size_t r = 0; r < rows.size(); ++r)
+        for (Eigen::Index j = 0; j < k; ++j)
+            m.C(static_cast<Eigen::Index>(r), j) = sys.C(rows[r], m.keep[static_cast<std::size_t>(j)]) * m.scale[j];
+
+    if (k > 0) {
+        const double amax = std::max(1.0, m.A.cwiseAbs().maxCoeff());
+        Eigen::EigenSolver<Eigen::MatrixXd> es(m.A);
+        if (es.info() == Eigen::Success && (es.eigenvalues().imag().cwiseAbs().array() <= 1e-12 * amax).all()) {
+            const Eigen::VectorXd lam = es.eigenvalues().real();
+            const Eigen::MatrixXd V = es.pseudoEigenvectors();
+            const Eigen::MatrixXd Vinv = Eigen::PartialPivLU<Eigen::MatrixXd>(V).inverse();
+            const double cond = V.cwiseAbs().rowwise().sum().maxCoeff() * Vinv.cwiseAbs().rowwise().sum().maxCoeff();
+            const double resid = (m.A * V - V * lam.asDiagonal()).cwiseAbs().maxCoeff();
+            if (cond < kMaxCondition && resid <= 1e-12 * amax * std::max(1.0, V.cwiseAbs().maxCoeff())) {
+                m.spectral = true;
+                m.lam = lam;
+                m.Vinv = Vinv;
+                m.CV = m.C * V;
+            }
+        }
+    }
+
+    const detail::InputSchedule in = detail::build_inputs(sys, regimen, sys.weight_kg);
+    Eigen::VectorXd x = Eigen::VectorXd::Zero(k), u = Eigen::VectorXd::Zero(k);   // scaled, kept
+    auto to_basis = [&](const Eigen::VectorXd& v) { return m.spectral ? Eigen::VectorXd(m.Vinv * v) : v; };
+    double t = in.breakpoints.empty() ? 0.0 : std::min(0.0, in.breakpoints.front().time);
+    m.seg_t.push_back(t);
+    m.z0.push_back(to_basis(x));
+    m.w.push_back(to_basis(u));
+    m.has_input.push_back(0);
+    Eigen::VectorXd e, g;
+    for (const auto& bp : in.breakpoints) {
+        m.bp_times.push_back(bp.time);
+        Eigen::VectorXd z = m.z0.back();
+        const double h = bp.time - t;
+        if (h > 0) {
+            if (m.spectral) {
+                m.diag(h, e, g);
+                z = e.cwiseProduct(z) + g.cwiseProduct(m.w.back());
+            } else {
+                detail::propagate_exactly(m.A, m.w.back(), h, z);
+            }
+        }
+        // The jumps, applied in the basis (V^-1 is linear): a bolus adds amount x column r.
+        auto add = [&](Eigen::Index r, double v) {
+            if (m.spectral)
+                z += m.Vinv.col(r) * v;
+            else
+                z[r] += v;
+        };
+        if (bp.reset) {
+            for (Eigen::Index r = 0; r < k; ++r) x[r] = bp.reset_state[m.keep[static_cast<std::size_t>(r)]] / m.scale[r];
+            z = to_basis(x);
+        }
+        for (const auto& b : bp.boluses) {
+            const int r = red[static_cast<std::size_t>(b.state)];
+            if (r >= 0) add(r, b.amount / m.scale[r]);
+        }
+        for (const auto& rc : bp.rates) {
+            const int r = red[static_cast<std::size_t>(rc.state)];
+            if (r >= 0) u[r] = rc.rate / m.scale[r];
+        }
+        t = bp.time;
+        m.seg_t.push_back(t);
+        m.z0.push_back(z);
+        m.w.push_back(to_basis(u));
+        m.has_input.push_back(u.cwiseAbs().maxCoeff() > 0.0 ? 1 : 0);
+    }
+    for (const auto& z : m.z0)
+        if (!z.allFinite()) throw SolverError("PkSolution: the state after a dose is not finite");
+}
+
+PkSolution::~PkSolution() = default;
+PkSolution::PkSolution(PkSolution&&) noexcept = default;
+PkSolution& PkSolution::operator=(PkSolution&&) noexcept = default;
+
+std::size_t PkSolution::outputs() const { return static_cast<std::size_t>(impl_->C.rows()); }
+bool PkSolution::spectral() const { return impl_->spectral; }
+const std::vector<double>& PkSolution::breakpoints() const { return impl_->bp_times; }
+void PkSolution::values(double t, double* y) const { impl_->values(t, y); }
+
+double PkSolution::next_breakpoint(double t) const {
+    const auto it = std::upper_bound(impl_->bp_times.begin(), impl_->bp_times.end(), t + detail::kTimeSnap);
+    return it == impl_->bp_times.end() ? kInf : *it;
+}
+
+double PkSolution::bound(std::size_t j, double t) const {
+    const Impl& m = *impl_;
+    const std::size_t k = m.segment(t);
+    if (!m.spectral || m.has_input[k]) return kInf;
+    const double h = std::max(0.0, t - m.seg_t[k]);
+    double b = 0.0;
+    for (Eigen::Index i = 0; i < m.lam.size(); ++i) {
+        const double a = m.CV(static_cast<Eigen::Index>(j), i) * m.z0[k][i];
+        if (a == 0.0) continue;
+        if (m.lam[i] > 0.0) return kInf;
+        b += std::fabs(a) * std::exp(m.lam[i] * h);
+    }
+    return b;
+}
+
+PkSolution::Cursor::Cursor(const PkSolution& s) : s_(&s) {}
+
+void PkSolution::Cursor::values(double t, double* y) {
+    const Impl& m = *s_->impl_;
+    if (!m.spectral) {
+        m.values(t, y);
+        return;
+    }
+    std::size_t seg = seg_;
+    while (seg + 1 < m.seg_t.size() && m.seg_t[seg + 1] <= t + detail::kTimeSnap) ++seg;
+    if (!valid_ || seg != seg_ || t < t_) {
+        seg = m.segment(t);
+        const double h = std::max(0.0, t - m.seg_t[seg]);
+        Eigen::VectorXd e, g;
+        m.diag(h, e, g);
+        z_ = e.cwiseProduct(m.z0[seg]) + g.cwiseProduct(m.w[seg]);
+        seg_ = seg;
+        valid_ = true;
+    } else if (t > t_) {
+        const double h = t - t_;
+        // Steps of one grid spacing repeat: equal to 1e-12 h they share their exponentials.
+        if (!(std::fabs(h - h_) <= 1e-12)) {
+            m.diag(h, e_, g_);
+            h_ = h;
+        }
+        z_ = e_.cwiseProduct(z_) + g_.cwiseProduct(m.w[seg]);
+    }
+    t_ = t;
+    m.out(z_, y);
+}
+
+}   // namespace ketasim
