@@ -43,27 +43,36 @@ public:
     // Values of every output at time t (y has outputs() entries).
     void values(double t, double* y) const;
 
-    // An upper bound of |output j| on [t, next breakpoint): +inf while a zero-order input runs (or
-    // without an eigenbasis). With no input the output is sum_i a_i exp(l_i s), l_i <= 0, so
-    // sum_i |a_i exp(l_i (t - t0))| bounds every later value until the next dose.
+    // An upper bound of output j on [t, next breakpoint): +inf while a zero-order input runs (or
+    // without an eigenbasis). With no input the output is sum_i a_i exp(l_i s), l_i <= 0: the
+    // terms with a_i > 0 can only fall and the others are negative, so the sum of the positive
+    // terms at t bounds every later value until the next dose.
     double bound(std::size_t j, double t) const;
     // Time of the first breakpoint after t (+inf when none).
     double next_breakpoint(double t) const;
 
     // Sequential evaluation at increasing times: steps the eigenbasis state from the previous
-    // time (one multiply per state for a repeated step size) instead of recomputing exponentials.
+    // time (or, without an eigenbasis, the state by exp(A h)), with exp(L h) of each step size h kept in a small cache
+    // (keyed by h rounded to 1e-12 h, the exact solver's step quantum), so the repeated steps of a grid or of an ODE
+    // stepper's stages cost a few multiplies per state instead of exponentials.
     class Cursor {
     public:
         explicit Cursor(const PkSolution& s);
-        void values(double t, double* y);   // t >= the previous t
+        void values(double t, double* y);   // any t; increasing t is the fast case
 
     private:
+        struct Entry {
+            long long key = -1;
+            bool with_input = false;
+            Eigen::VectorXd e, g;   // eigenbasis: exp(L h), (exp(L h) - 1) / L
+            Eigen::MatrixXd E, G;   // no eigenbasis: exp(A h), int_0^h exp(A s) ds (Pade, Van Loan)
+        };
         const PkSolution* s_;
         std::size_t seg_ = 0;
         double t_ = 0;
         bool valid_ = false;
-        double h_ = -1;
-        Eigen::VectorXd z_, e_, g_;
+        Eigen::VectorXd z_;
+        std::vector<Entry> cache_;
     };
 
     struct Impl;

@@ -18,15 +18,16 @@ namespace ketasim {
 
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr long kMaxSymptomSteps = 1'000'000;
 
 // run_course's grid (OutputGrid::uniform(0, t_end, dt) with the session starts inserted and
 // points closer than 1e-9 h merged), walked point by point without being stored.
 struct CourseGrid {
     double dt, t_end_req;
-    long n;            // uniform points i * dt, i = 0..n
-    double back;       // last grid time
-    bool extra_end;    // t_end appended after n * dt
+    long n;           // uniform points i * dt, i = 0..n
+    double back;      // last grid time
+    bool extra_end;   // t_end appended after n * dt
     CourseGrid(double dt_h, double t_end) : dt(dt_h), t_end_req(t_end) {
         n = static_cast<long>(std::floor(t_end / dt + 1e-9));
         extra_end = t_end - static_cast<double>(n) * dt > 1e-9;
@@ -110,40 +111,45 @@ CourseMetrics run_course_metrics(const CourseSpec& spec, const AcuteEffectModel&
         {
             long ib = i_start - 1;
             while (ib >= 0 && static_cast<double>(ib) * grid.dt >= s.start_h - 1e-9) --ib;
-            if (ib >= 0 && (!have_prev || static_cast<double>(ib) * grid.dt > t_prev)) carry_to(static_cast<double>(ib) * grid.dt);
+            if (ib >= 0 && (!have_prev || static_cast<double>(ib) * grid.dt > t_prev))
+                carry_to(static_cast<double>(ib) * grid.dt);
         }
+        // Ce at which the dissociation reaches its discharge threshold (+inf if it never can).
+        const double thr = am.diss_discharge_threshold;
+        const double diss_c_threshold =
+            thr < emax ? am.diss_ec50 * std::pow(thr / (emax - thr), 1.0 / am.diss_hill) : kInf;
         double last_above_next = kNaN;   // time of the point after the last point above a threshold
         bool any_above = false, pending = false;
         auto visit = [&](double t) {
             cur.values(t, y);
             const double c = ce_scale * y[0];
             const double sp = sigmoid_emax(ce_scale * y[1], 1.0, am.sbp_ec50, am.sbp_hill);
-            if (have_prev && t > t_prev) x_tol = detail::sbp_tolerance_step(am.sbp_k_tol, t - t_prev, x_tol, s_prev, sp);
+            if (have_prev && t > t_prev)
+                x_tol = detail::sbp_tolerance_step(am.sbp_k_tol, t - t_prev, x_tol, s_prev, sp);
             have_prev = true;
             t_prev = t;
             s_prev = sp;
-            const double diss = sigmoid_emax(c, emax, am.diss_ec50, am.diss_hill);
             const double sbp = am.sbp_emax * sp * (1.0 - x_tol);
-            if (!std::isfinite(diss) || !std::isfinite(sbp))
+            if (!std::isfinite(c) || !std::isfinite(sbp))
                 throw SolverError("acute effects: non-finite effect at t = " + detail::pd_num(t) + " h");
             const double rel = t - s.start_h;
             if (pending) {
                 last_above_next = rel;
                 pending = false;
             }
+            // Dissociation increases with Ce (one Emax per session): its peak is at the peak of Ce
+            // and it is above its threshold exactly when Ce >= diss_c_threshold (no pow per point).
             if (c > s.peak_ce) {
                 s.peak_ce = c;
                 s.t_peak_ce_h = rel;
-            }
-            if (diss > s.peak_diss) {
-                s.peak_diss = diss;
+                s.peak_diss = sigmoid_emax(c, emax, am.diss_ec50, am.diss_hill);
                 s.t_peak_diss_h = rel;
             }
             if (sbp > s.peak_sbp) {
                 s.peak_sbp = sbp;
                 s.t_peak_sbp_h = rel;
             }
-            if (diss >= am.diss_discharge_threshold || sbp >= am.sbp_discharge_threshold) {
+            if (c >= diss_c_threshold || sbp >= am.sbp_discharge_threshold) {
                 any_above = true;
                 pending = true;
             }
@@ -167,7 +173,7 @@ CourseMetrics run_course_metrics(const CourseSpec& spec, const AcuteEffectModel&
             const double t = static_cast<double>(i) * grid.dt;
             if (!(t < end - 1e-12)) break;
             visit(t);
-                // The bound costs as much as a point: test it every 8th point.
+            // The bound costs as much as a point: test it every 8th point.
             if ((i - i_start) % 8 == 7) done = settled(t);
         }
         if (!done && i > grid.n && grid.extra_end && grid.back < end - 1e-12) visit(grid.back);
@@ -215,10 +221,22 @@ CourseMetrics run_course_metrics(const CourseSpec& spec, const AcuteEffectModel&
     double dt = 0.01;
     long steps = 0;
     bool searching = false;   // looking for the relapse (a responder after last start + 24 h)
+    // Step sizes on a ladder of four per octave (at most 16 % below the controller's proposal):
+    // steps of one size repeat, and so do their stage offsets, which the PK cursor then serves
+    // from its cache with a few multiplies instead of exponentials.
+    auto ladder = [](double h) {
+        int ex = 0;
+        const double f = std::frexp(h, &ex);   // h = f 2^ex, f in [0.5, 1)
+        const double q = f >= 0.8408964152537145   ? 0.8408964152537145
+                         : f >= 0.7071067811865476 ? 0.7071067811865476
+                         : f >= 0.5946035575013605 ? 0.5946035575013605
+                                                   : 0.5;
+        return std::ldexp(q, ex);
+    };
     // Integrates from (t, st) to t1 exactly (the last step clipped to land on t1).
     auto advance = [&](double t1, bool watch) {
         while (t < t1) {
-            double h = std::min(dt, t1 - t);
+            double h = std::min(ladder(dt), t1 - t);
             const bool last = h >= t1 - t;
             const State s0 = st;
             const double t0 = t;
@@ -268,7 +286,7 @@ CourseMetrics run_course_metrics(const CourseSpec& spec, const AcuteEffectModel&
     };
     for (const Stop& s : stops) {
         if (s.t > t) advance(s.t, searching);
-        if (t < s.t) advance(s.t, false);   // the crossing was found: finish this leg plainly
+        if (t < s.t) advance(s.t, false);           // the crossing was found: finish this leg plainly
         if (s.kind == -1) dt = std::min(dt, 0.1);   // a dose: Ce starts to change again
         const double v = madrs(st, s.t);
         switch (s.kind) {

@@ -114,7 +114,8 @@ namespace {
 
 // S(Ce) = Ce^h / (ec50^h + Ce^h), 0 for Ce <= 0.
 inline double stimulus(const SymptomModel& m, double c) {
-    return c > 0 ? 1.0 / (1.0 + std::pow(m.ec50 / c, m.hill)) : 0.0;
+    // pow(x, 1) is x exactly (IEEE 754), so the shortcut for hill = 1 changes no value, only the time.
+    return c > 0 ? 1.0 / (1.0 + (m.hill == 1.0 ? m.ec50 / c : std::pow(m.ec50 / c, m.hill))) : 0.0;
 }
 
 // d(P, C, E)/dt at stimulus `stim` (both structures: C stays 0 when k_cons = 0, i.e. madrs_v1).
