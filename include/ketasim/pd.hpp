@@ -209,6 +209,9 @@ struct SymptomModel {
 
 struct SymptomOptions {
     double rtol = 1e-8, atol = 1e-10;   // dopri5 on (P, C, E)
+    // Steps between two breakpoints or outputs before the coupled solver gives up (SolverError),
+    // the PK ODE solver's limit (SimOptions::max_steps).
+    long max_steps = SimOptions{}.max_steps;
     void validate() const;
 };
 

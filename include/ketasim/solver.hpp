@@ -81,4 +81,35 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// The walk over a regimen's dose breakpoints and the output times that a time-stepping solver
+// makes, with the PK solvers' conventions: no step spans a breakpoint; a breakpoint within 1e-9 h
+// before (or at) an output time is applied first (an output at a dose time is the value just
+// after the dose); a segment too short for an ODE stepper (<= 1e-9 h, or 64 ulps of its end:
+// Boost.Odeint treats such times as equal and mis-steps) goes to advance_exactly() instead.
+// Used by the coupled PD solver (simulate_symptoms_coupled); the state is the visitor's.
+class EventVisitor {
+public:
+    virtual ~EventVisitor() = default;
+    // Integrates from t0 to t1 (> t0) with constant zero-order inputs u (mg/h, one per PK state),
+    // in at most max_steps steps. May throw Boost.Odeint's errors: walk_events maps them.
+    virtual void integrate(double t0, double t1, const Eigen::VectorXd& u, long max_steps) = 0;
+    // The same over a segment too short for a stepper (the PK part exactly).
+    virtual void advance_exactly(double t0, double t1, const Eigen::VectorXd& u) = 0;
+    virtual void bolus(int state, double amount_mg) = 0;
+    // A steady-state dose replaces the whole PK state (sys.size() values).
+    virtual void reset(const Eigen::VectorXd& pk_state) = 0;
+    virtual void output(std::size_t index, double t) = 0;
+};
+
+// x <- x(t + h) for dx/dt = A x + u, exactly (Pade exponential of [[A h, u h], [0, 0]]): for
+// EventVisitor::advance_exactly.
+void propagate_linear_exactly(const Eigen::MatrixXd& A, const Eigen::VectorXd& u, double h, Eigen::VectorXd& x);
+
+// Walks `regimen` on `sys` (mg/kg doses at sys.weight_kg) and `times` (increasing; validated as an
+// OutputGrid). Errors of the ODE library inside integrate() become SolverError naming `solver`,
+// the time and the remedy, as in the PK ODE solver: step-size adjustment failure, or more than
+// max_steps steps between two breakpoints or outputs.
+void walk_events(const LinearSystem& sys, const Regimen& regimen, const std::vector<double>& times,
+                 EventVisitor& visitor, const std::string& solver, long max_steps);
+
 }   // namespace ketasim
