@@ -25,7 +25,7 @@ struct InputSchedule;
 // Conventions are the PK solvers': a time within 1e-9 h of a breakpoint reads the value just
 // after it. Only the states the outputs depend on are kept. When A has no real, well-conditioned
 // eigenbasis (near-equal rate constants, complex spectra) spectral() is false and values come from
-// the Pade exponential of the breakpoint state (exact, slower) and bound() is +inf.
+// the Pade exponential (exact, slower) and bound() is a looser mass bound.
 class PkSolution {
 public:
     // `outputs`: names of sys.output_names (InputError naming an unknown one). mg/kg doses use the
@@ -46,7 +46,8 @@ public:
     // An upper bound of output j on [t, next breakpoint): +inf while a zero-order input runs (or
     // without an eigenbasis). With no input the output is sum_i a_i exp(l_i s), l_i <= 0: the
     // terms with a_i > 0 can only fall and the others are negative, so the sum of the positive
-    // terms at t bounds every later value until the next dose.
+    // terms at t bounds every later value until the next dose. Without an eigenbasis, a mass bound
+    // for a compartmental A (the total amount cannot grow; see pk_solution.cpp), else +inf.
     double bound(std::size_t j, double t) const;
     // Time of the first breakpoint after t (+inf when none).
     double next_breakpoint(double t) const;
@@ -59,6 +60,8 @@ public:
     public:
         explicit Cursor(const PkSolution& s);
         void values(double t, double* y);   // any t; increasing t is the fast case
+        // bound() of output j at the time of the last values() call, from the cursor's state.
+        double bound(std::size_t j) const;
 
     private:
         struct Entry {

@@ -159,7 +159,7 @@ CourseMetrics run_course_metrics(const CourseSpec& spec, const AcuteEffectModel&
         // increase with the concentrations; the BP rise is at most sbp_emax S(Cp)).
         auto settled = [&](double t) {
             if (pending || pk.next_breakpoint(t) < end - 1e-12) return false;
-            const double bc = ce_scale * pk.bound(0, t), bp = ce_scale * pk.bound(1, t);
+            const double bc = ce_scale * cur.bound(0), bp = ce_scale * cur.bound(1);   // at t
             if (!std::isfinite(bc) || !std::isfinite(bp)) return false;
             const double dmax = sigmoid_emax(bc, emax, am.diss_ec50, am.diss_hill);
             const double smax = am.sbp_emax * sigmoid_emax(bp, 1.0, am.sbp_ec50, am.sbp_hill);

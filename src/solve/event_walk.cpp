@@ -13,8 +13,8 @@ void propagate_linear_exactly(const Eigen::MatrixXd& A, const Eigen::VectorXd& u
     detail::propagate_exactly(A, u, h, x);
 }
 
-void walk_events(const LinearSystem& sys, const Regimen& regimen, const std::vector<double>& times,
-                 EventVisitor& v, const std::string& solver, long max_steps) {
+void walk_events(const LinearSystem& sys, const Regimen& regimen, const std::vector<double>& times, EventVisitor& v,
+                 const std::string& solver, long max_steps) {
     namespace odeint = boost::numeric::odeint;
     OutputGrid::at(times);   // validates: finite, >= 0, increasing
     if (max_steps < 1) throw InputError("max_steps = " + std::to_string(max_steps) + ": must be >= 1");

@@ -63,6 +63,45 @@ struct PkSolution::Impl {
         G = X.topRightCorner(n, n);
     }
     Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> CVr;   // CV, rows contiguous
+    // Without an eigenbasis: a mass bound (see bound_from_state), when A is compartmental.
+    bool compartmental = false;
+    Eigen::Index effect = -1;   // kept index of the effect site, or -1
+    double drive_max = 0;       // max_i A(e, i) / -A(e, e) over mass states i
+
+    // Upper bound of output j from state v (eigenbasis coordinates, or the scaled state) on a
+    // segment without input, until the next breakpoint.
+    //  - eigenbasis: the positive modes (solver.hpp);
+    //  - otherwise, for a compartmental A (amounts >= 0, flows >= 0, no mass created), the total
+    //    amount M = sum of the mass states cannot grow, so a mass output sum c_i x_i <= max c_i M,
+    //    and the effect site, which relaxes toward its driver (<= drive_max M), stays below
+    //    max(its value, drive_max M).
+    double bound_from_state(std::size_t j, const Eigen::VectorXd& v) const {
+        const auto jj = static_cast<Eigen::Index>(j);
+        if (spectral) {
+            double b = 0.0;
+            for (Eigen::Index i = 0; i < lam.size(); ++i) {
+                const double a = CV(jj, i) * v[i];
+                if (a == 0.0) continue;
+                if (lam[i] > 0.0) return kInf;
+                if (a > 0.0) b += a;
+            }
+            return b;
+        }
+        if (!compartmental) return kInf;
+        double mass = 0.0, cmax = 0.0;
+        for (Eigen::Index i = 0; i < v.size(); ++i) {
+            if (i == effect) continue;
+            mass += std::max(0.0, v[i]);
+            if (C(jj, i) < 0.0) return kInf;
+            cmax = std::max(cmax, C(jj, i));
+        }
+        double b = cmax * mass;
+        if (effect >= 0 && C(jj, effect) != 0.0) {
+            if (C(jj, effect) < 0.0) return kInf;
+            b += C(jj, effect) * std::max(std::max(0.0, v[effect]), drive_max * mass);
+        }
+        return b;
+    }
     void out(const Eigen::VectorXd& z, double* y) const {
         const Eigen::Index n = z.size();
         for (Eigen::Index j = 0; j < CVr.rows(); ++j) {
@@ -159,6 +198,33 @@ PkSolution::PkSolution(const LinearSystem& sys, const Regimen& regimen, const st
         }
     }
 
+    if (sys.effect >= 0 && red[static_cast<std::size_t>(sys.effect)] >= 0)
+        m.effect = red[static_cast<std::size_t>(sys.effect)];
+    {
+        bool ok = k > 0;
+        const double tol = 1e-12 * std::max(1.0, m.A.cwiseAbs().maxCoeff());
+        for (Eigen::Index j = 0; j < k && ok; ++j) {
+            if (j == m.effect) continue;
+            double col = 0.0;
+            for (Eigen::Index i = 0; i < k; ++i) {
+                if (i == m.effect) {
+                    if (m.A(i, j) < 0.0) ok = false;
+                    continue;
+                }
+                if (i != j && m.A(i, j) < 0.0) ok = false;
+                col += m.A(i, j);
+            }
+            if (col > tol) ok = false;                                  // mass created
+            if (m.effect >= 0 && m.A(j, m.effect) != 0.0) ok = false;   // the site feeds back
+        }
+        if (m.effect >= 0) {
+            const double ke0 = -m.A(m.effect, m.effect);
+            if (!(ke0 > 0)) ok = false;
+            for (Eigen::Index i = 0; i < k && ok; ++i)
+                if (i != m.effect) m.drive_max = std::max(m.drive_max, m.A(m.effect, i) / ke0);
+        }
+        m.compartmental = ok;
+    }
     const detail::InputSchedule in = detail::build_inputs(sys, regimen, sys.weight_kg);
     Eigen::VectorXd x = Eigen::VectorXd::Zero(k), u = Eigen::VectorXd::Zero(k);   // scaled, kept
     auto to_basis = [&](const Eigen::VectorXd& v) { return m.spectral ? Eigen::VectorXd(m.Vinv * v) : v; };
@@ -227,16 +293,16 @@ double PkSolution::next_breakpoint(double t) const {
 double PkSolution::bound(std::size_t j, double t) const {
     const Impl& m = *impl_;
     const std::size_t k = m.segment(t);
-    if (!m.spectral || m.has_input[k]) return kInf;
+    if (m.has_input[k]) return kInf;
     const double h = std::max(0.0, t - m.seg_t[k]);
-    double b = 0.0;
-    for (Eigen::Index i = 0; i < m.lam.size(); ++i) {
-        const double a = m.CV(static_cast<Eigen::Index>(j), i) * m.z0[k][i];
-        if (a == 0.0) continue;
-        if (m.lam[i] > 0.0) return kInf;
-        if (a > 0.0) b += a * std::exp(m.lam[i] * h);   // negative modes only lower later values
+    Eigen::VectorXd v = m.z0[k];
+    if (m.spectral) {
+        for (Eigen::Index i = 0; i < v.size(); ++i) v[i] *= std::exp(m.lam[i] * h);
+    } else {
+        if (!m.compartmental) return kInf;
+        if (h > 0) detail::propagate_exactly(m.A, m.w[k], h, v);
     }
-    return b;
+    return m.bound_from_state(j, v);
 }
 
 PkSolution::Cursor::Cursor(const PkSolution& s) : s_(&s), cache_(64) {}
@@ -299,6 +365,12 @@ void PkSolution::Cursor::values(double t, double* y) {
         return;
     }
     m.out(z_, y);
+}
+
+double PkSolution::Cursor::bound(std::size_t j) const {
+    const Impl& m = *s_->impl_;
+    if (!valid_ || m.has_input[seg_]) return kInf;
+    return m.bound_from_state(j, z_);
 }
 
 }   // namespace ketasim
