@@ -406,7 +406,8 @@ struct CourseMetrics {
     SideEffectRisk side_effects_course;
 };
 // `sys` is the subject's compiled system (spec.model compiled with the subject). Throws
-// SolverError (naming the time) if the symptom integration needs more than 1e6 steps.
+// SolverError (naming the time) if the symptom integration needs more than o.symptom.max_steps
+// steps in all.
 CourseMetrics run_course_metrics(const CourseSpec& spec, const AcuteEffectModel& acute, const SymptomModel& symptoms,
                                  const CourseOptions& o, const LinearSystem& sys,
                                  const std::vector<double>& madrs_times_h = {});

@@ -19,7 +19,6 @@ namespace ketasim {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr long kMaxSymptomSteps = 1'000'000;
 
 // run_course's grid (OutputGrid::uniform(0, t_end, dt) with the session starts inserted and
 // points closer than 1e-9 h merged), walked point by point without being stored.
@@ -233,6 +232,11 @@ CourseMetrics run_course_metrics(const CourseSpec& spec, const AcuteEffectModel&
                                                    : 0.5;
         return std::ldexp(q, ex);
     };
+    auto too_many = [&] {
+        throw SolverError(
+            "symptom model (metrics-only course): more than max_steps = " + std::to_string(o.symptom.max_steps) +
+            " dopri5 steps near t = " + detail::pd_num(t) + " h; raise max_steps");
+    };
     // Integrates from (t, st) to t1 exactly (the last step clipped to land on t1).
     auto advance = [&](double t1, bool watch) {
         while (t < t1) {
@@ -243,17 +247,13 @@ CourseMetrics run_course_metrics(const CourseSpec& spec, const AcuteEffectModel&
             double tt = t;
             if (stepper.try_step(rhs, st, tt, h) == odeint::fail) {
                 dt = h;
-                if (++steps > kMaxSymptomSteps)
-                    throw SolverError("symptom model: more than " + std::to_string(kMaxSymptomSteps) +
-                                      " dopri5 steps near t = " + detail::pd_num(t) + " h");
+                if (++steps > o.symptom.max_steps) too_many();
                 continue;
             }
             for (double& v : st) v = std::min(1.0, std::max(0.0, v));
             t = last ? t1 : tt;
             if (!last || h > dt) dt = h;   // the controller's proposal (a clipped step keeps the old one)
-            if (++steps > kMaxSymptomSteps)
-                throw SolverError("symptom model: more than " + std::to_string(kMaxSymptomSteps) +
-                                  " dopri5 steps near t = " + detail::pd_num(t) + " h");
+            if (++steps > o.symptom.max_steps) too_many();
             if (watch && madrs(st, t) > level) {
                 // The first crossing lies in (t0, t]: regula falsi (Illinois) on re-integrations
                 // from (t0, s0), to 1e-6 h.

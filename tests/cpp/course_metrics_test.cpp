@@ -128,3 +128,19 @@ TEST(CourseMetrics, BitIdenticalForAnyThreadCountAndChunk) {
         EXPECT_EQ(std::memcmp(a.columns[k].data(), c.columns[k].data(), bytes), 0) << a.names[k];
     }
 }
+
+TEST(CourseMetrics, StepLimitIsASolverError) {
+    const Model model = library("ketamine_iv_clements");
+    const CourseSpec spec = iv_course_on_days(model, {0, 2});
+    CourseOptions co;
+    co.symptom.max_steps = 20;
+    const AcuteEffectModel am =
+        AcuteEffectModel::from_parameters(load_library_pd("acute_effects", KETASIM_TEST_MODELS_DIR));
+    const SymptomModel sm = SymptomModel::from_parameters(load_library_pd("madrs", KETASIM_TEST_MODELS_DIR));
+    try {
+        run_course_metrics(spec, am, sm, co, compile(model));
+        FAIL() << "no SolverError";
+    } catch (const SolverError& e) {
+        EXPECT_NE(std::string(e.what()).find("more than max_steps = 20"), std::string::npos) << e.what();
+    }
+}
