@@ -82,7 +82,7 @@ void pk_metrics_no_fit(benchmark::State& state) {
         benchmark::Counter(static_cast<double>(kPatients), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void course(benchmark::State& state, const std::string& schedule, double dt_h) {
+void course(benchmark::State& state, const std::string& schedule, double dt_h, bool metrics_only = false) {
     ScheduleRequest q;
     q.name = schedule;
     const ScheduleInfo& info = schedule_info(schedule);
@@ -96,6 +96,7 @@ void course(benchmark::State& state, const std::string& schedule, double dt_h) {
     const PopulationSource src(spec.model, ps, spec.regimen.per_kg());
     CoursePopulationOptions o;
     o.course.dt_h = dt_h;
+    o.metrics_only = metrics_only;
     o.parallel.threads = 1;
     for (auto _ : state) {
         MemorySink sink;
@@ -115,6 +116,14 @@ BENCHMARK_CAPTURE(course, iv_3x_weekly_dt1min, "iv-3x-weekly", 1.0 / 60.0)->Unit
 BENCHMARK_CAPTURE(course, esketamine_induction_dt1min, "esketamine-induction", 1.0 / 60.0)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(course, esketamine_induction_dt5min, "esketamine-induction", 5.0 / 60.0)
+    ->Unit(benchmark::kMillisecond);
+
+// Metrics-only course path (run_course_metrics): same patients, same columns.
+BENCHMARK_CAPTURE(course, esketamine_induction_dt1min_metrics_only, "esketamine-induction", 1.0 / 60.0, true)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(course, esketamine_induction_dt5min_metrics_only, "esketamine-induction", 5.0 / 60.0, true)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(course, iv_3x_weekly_dt1min_metrics_only, "iv-3x-weekly", 1.0 / 60.0, true)
     ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

@@ -11,5 +11,6 @@
 #include "ketasim/run.hpp"
 #include "ketasim/sensitivity.hpp"
 #include "ketasim/simulate.hpp"
+#include "ketasim/solver.hpp"
 #include "ketasim/sweep.hpp"
 #include "ketasim/units.hpp"

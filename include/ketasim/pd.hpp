@@ -214,6 +214,9 @@ struct SymptomModel {
 
 struct SymptomOptions {
     double rtol = 1e-8, atol = 1e-10;   // dopri5 on (P, C, E)
+    // Steps between two breakpoints or outputs before the coupled solver gives up (SolverError),
+    // the PK ODE solver's limit (SimOptions::max_steps).
+    long max_steps = SimOptions{}.max_steps;
     void validate() const;
 };
 
@@ -240,6 +243,15 @@ SymptomCurve simulate_symptoms(const Trajectory& tr, const SymptomModel& m, doub
 SymptomCurve simulate_symptoms_coupled(const Model& model, const Regimen& regimen, const Subject& subject,
                                        const std::vector<double>& times, const SymptomModel& m, double first_session_h,
                                        double ce_scale = 1.0, const SymptomOptions& o = {});
+
+// The symptom equations themselves, for solvers other than the two above (the metrics-only course,
+// run_course_metrics): the state has kSymptomStates entries, (P, C, E) for both structures, all 0
+// before the first dose; `ce` is racemic-equivalent ng/mL. A new structure changes these and both
+// course paths follow.
+constexpr int kSymptomStates = 3;
+void symptom_derivative(const SymptomModel& m, double ce, const double* y, double* dy);
+// MADRS of state y at t_since_first_h after the first session start (placebo included).
+double symptom_madrs(const SymptomModel& m, const double* y, double t_since_first_h);
 
 // ---- clinical metrics ------------------------------------------------------------------------
 
@@ -376,6 +388,34 @@ CourseResult run_course(const CourseSpec& spec, const AcuteEffectModel& acute, c
 // replaces CourseOptions::weight_kg, which must then be left at its default).
 CourseResult run_course(const CourseSpec& spec, const AcuteEffectModel& acute, const SymptomModel& symptoms,
                         const CourseOptions& o, const Subject& subject);
+
+// The metrics-only course: what a population needs of run_course, without curves. Per session
+// the SessionReport (acute peaks and their times on the course grid, discharge, MADRS before and
+// 24 h after the start, response, remission); MADRS at first start + madrs_times_h (NaN past the
+// end) and at the end of follow-up; and relapse after the last session. The PK is the exact
+// solution at any time (PkSolution); the acute effects are evaluated on run_course's grid
+// (o.dt_h, session starts inserted) from each session start only until the PK solution's bound
+// proves that no later point of the session can raise a peak or cross a discharge threshold;
+// (P, C, E) are integrated by dopri5 (o.symptom tolerances) on the exact Ce, stopping at every dose
+// breakpoint and output time. Agreement with run_course: tests/cpp/course_metrics_test.cpp.
+struct CourseMetrics {
+    std::vector<SessionReport> sessions;
+    std::vector<double> madrs_at;   // at first start + madrs_times_h[j]
+    double madrs_end = 0;           // at the end of follow-up (last start + follow_up_h)
+    double t_end_h = 0;             // that time
+    // For a responder at 24 h after the last session: the first time after that at which the MADRS
+    // is above the response level, in h after the last session start (root of the continuous
+    // curve); relapse_observed false and t_end_h - last start when it never is. NaN otherwise.
+    double relapse_h = std::numeric_limits<double>::quiet_NaN();
+    bool relapse_observed = false;
+    SideEffectRisk side_effects_course;
+};
+// `sys` is the subject's compiled system (spec.model compiled with the subject). Throws
+// SolverError (naming the time) if the symptom integration needs more than o.symptom.max_steps
+// steps in all.
+CourseMetrics run_course_metrics(const CourseSpec& spec, const AcuteEffectModel& acute, const SymptomModel& symptoms,
+                                 const CourseOptions& o, const LinearSystem& sys,
+                                 const std::vector<double>& madrs_times_h = {});
 
 // ---- the session table -----------------------------------------------------------------------
 // One row per session of a CourseResult. The CLI (`ketasim course` table and --out CSV) and

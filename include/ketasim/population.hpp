@@ -266,6 +266,12 @@ struct CoursePopulationOptions {
     // Extra columns `madrs_at.<h>`: MADRS at these times (h after the first session start; each
     // within the simulated span), e.g. 72 and 168 for single-dose rates at 72 h and day 7.
     std::vector<double> madrs_times_h;
+    // Metrics only: each patient through run_course_metrics (no curves; exact PK at any time, the
+    // acute effects only on the grid points that can matter, the symptom model at its own steps)
+    // instead of run_course. Same columns; agreement (tests/cpp/course_metrics_test.cpp): MADRS
+    // to 1e-5 points, acute peaks to 1e-9 relative, peak and discharge times to one grid step,
+    // relapse to one grid step. Default off: run_course stays the reference.
+    bool metrics_only = false;
     ParallelOptions parallel;
     void validate() const;
 };

@@ -62,6 +62,7 @@ struct PopulationCliOptions {
     double follow_up_days = 28.0;
     std::string course_dt = "1 min";
     bool stop_at_remission = false;
+    bool metrics_only = false;   // courses: run_course_metrics (no curves) instead of run_course
     int max_sessions = 0;
     double remission_threshold = 10.0;
     long n = 0;

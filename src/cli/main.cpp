@@ -374,6 +374,9 @@ int main(int argc, char** argv) {
     pop->add_option("--days", po.days, "--schedule iv-days: session days, e.g. '0,2,4,7,9,11'");
     pop->add_option("--follow-up-days", po.follow_up_days, "--schedule: follow-up after the last session, days")
         ->capture_default_str();
+    pop->add_flag("--metrics-only", po.metrics_only,
+                  "--schedule: compute each patient's session outputs without curves (exact PK at any time, "
+                  "symptom model at its own steps; same columns as the full path, which stays the reference)");
     pop->add_flag("--stop-at-remission", po.stop_at_remission,
                   "--schedule: a patient's course ends at the first remission");
     pop->add_option("--max-sessions", po.max_sessions, "--schedule: at most this many sessions (0 = all)")

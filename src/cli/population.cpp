@@ -78,6 +78,7 @@ int run_course_population_cli(const PopulationCliOptions& o) {
     co.course.clinical.remission_threshold = o.remission_threshold;
     co.course.models_dir = o.models_dir;
     co.stop_at_remission = o.stop_at_remission;
+    co.metrics_only = o.metrics_only;
     co.max_sessions = o.max_sessions;
     co.parallel.threads = o.threads;
     co.parallel.chunk = static_cast<std::size_t>(o.chunk < 1 ? 0 : o.chunk);
@@ -259,8 +260,8 @@ int run_population_cli(const PopulationCliOptions& o) {
     }
     if (!o.observations.empty()) throw InputError("--observations: applies to --data");
     if (!o.schedule.empty()) return run_course_population_cli(o);
-    if (o.weeks || !o.days.empty() || o.stop_at_remission || o.max_sessions)
-        throw InputError("--weeks, --days, --stop-at-remission and --max-sessions apply to --schedule");
+    if (o.weeks || !o.days.empty() || o.stop_at_remission || o.max_sessions || o.metrics_only)
+        throw InputError("--weeks, --days, --stop-at-remission, --max-sessions and --metrics-only apply to --schedule");
     if (o.model.empty())
         throw InputError("give the model (library name or .toml) and --regimen FILE, or --schedule NAME");
     if (o.regimen.empty())

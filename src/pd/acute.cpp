@@ -152,15 +152,7 @@ AcuteCurves acute_effects(const Trajectory& tr, const AcuteEffectModel& m, const
         a.dissociation[i] = sigmoid_emax(c, emax, m.diss_ec50, m.diss_hill);
         const double sp = sigmoid_emax(ce_scale * cp[ii], 1.0, m.sbp_ec50, m.sbp_hill);
         if (i > 0) {
-            // dX/dt = k (S - X) with S linear over [t_{i-1}, t_i]: exact update
-            //   X1 = X0 e + S0 (1 - e) + (S1 - S0) (1 - (1 - e) / (k h)),  e = exp(-k h).
-            const double kh = m.sbp_k_tol * (tr.time[i] - tr.time[i - 1]);
-            if (kh > 1e-8) {
-                const double one_minus_e = -std::expm1(-kh);
-                x = x * (1.0 - one_minus_e) + s_prev * one_minus_e + (sp - s_prev) * (1.0 - one_minus_e / kh);
-            } else {
-                x += kh * (0.5 * (s_prev + sp) - x);   // first order in kh (kh = 0: no tolerance)
-            }
+            x = detail::sbp_tolerance_step(m.sbp_k_tol, tr.time[i] - tr.time[i - 1], x, s_prev, sp);
         }
         s_prev = sp;
         a.sbp_tolerance[i] = x;

@@ -9,7 +9,7 @@
 #include "ketasim/errors.hpp"
 #include "ketasim/pd.hpp"
 #include "pd/pd_check.hpp"
-#include "solve/inputs.hpp"
+#include "ketasim/solver.hpp"
 
 namespace ketasim {
 
@@ -136,13 +136,15 @@ SymptomModel SymptomModel::from_parameters(const PdParameterSet& file) {
 void SymptomOptions::validate() const {
     pd_require(rtol > 0 && rtol < 1, "rtol", rtol, "must be in (0, 1)");
     pd_require(atol > 0 && std::isfinite(atol), "atol", atol, "must be finite and > 0");
+    if (max_steps < 1) throw InputError("max_steps = " + std::to_string(max_steps) + ": must be >= 1");
 }
 
 namespace {
 
 // S(Ce) = Ce^h / (ec50^h + Ce^h), 0 for Ce <= 0.
 inline double stimulus(const SymptomModel& m, double c) {
-    return c > 0 ? 1.0 / (1.0 + std::pow(m.ec50 / c, m.hill)) : 0.0;
+    // pow(x, 1) is x exactly (IEEE 754), so the shortcut for hill = 1 changes no value, only the time.
+    return c > 0 ? 1.0 / (1.0 + (m.hill == 1.0 ? m.ec50 / c : std::pow(m.ec50 / c, m.hill))) : 0.0;
 }
 
 // d(P, C, E)/dt at stimulus `stim` (every structure: C stays 0 when k_cons = 0, i.e. madrs_v1; the
@@ -158,6 +160,10 @@ inline void symptom_rhs(const SymptomModel& m, double stim, double P, double C, 
 
 inline double unit_clamp(double v) { return std::min(1.0, std::max(0.0, v)); }
 
+inline double placebo_fraction(const SymptomModel& m, double dt) {
+    return dt > 0 ? m.placebo_max * (1.0 - std::exp(-m.k_placebo * dt)) : 0.0;
+}
+
 // Placebo, MADRS and the placebo-only control from (P, C, E) on s.time.
 void finish_curve(SymptomCurve& s, const SymptomModel& m, double first_session_h) {
     const std::size_t n = s.time.size();
@@ -165,8 +171,7 @@ void finish_curve(SymptomCurve& s, const SymptomModel& m, double first_session_h
     s.madrs.resize(n);
     s.madrs_control.resize(n);
     for (std::size_t i = 0; i < n; ++i) {
-        const double dt = s.time[i] - first_session_h;
-        s.placebo[i] = dt > 0 ? m.placebo_max * (1.0 - std::exp(-m.k_placebo * dt)) : 0.0;
+        s.placebo[i] = placebo_fraction(m, s.time[i] - first_session_h);
         s.madrs_control[i] = m.baseline * (1.0 - s.placebo[i]);
         s.madrs[i] = m.baseline * (1.0 - m.emax_p * s.E[i]) * (1.0 - s.placebo[i]);
     }
@@ -180,6 +185,14 @@ void check_common(const SymptomModel& m, const SymptomOptions& o, double first_s
 }
 
 }   // namespace
+
+void symptom_derivative(const SymptomModel& m, double ce, const double* y, double* dy) {
+    symptom_rhs(m, stimulus(m, ce), y[0], y[1], y[2], dy);
+}
+
+double symptom_madrs(const SymptomModel& m, const double* y, double t_since_first_h) {
+    return m.baseline * (1.0 - m.emax_p * unit_clamp(y[2])) * (1.0 - placebo_fraction(m, t_since_first_h));
+}
 
 SymptomCurve simulate_symptoms(const Trajectory& tr, const SymptomModel& m, double first_session_h, double ce_scale,
                                const SymptomOptions& o, const std::string& ce_name, double ke0_per_h,
@@ -247,15 +260,12 @@ SymptomCurve simulate_symptoms_coupled(const Model& model, const Regimen& regime
     namespace odeint = boost::numeric::odeint;
     check_common(m, o, first_session_h, ce_scale);
     if (!model.effect_site) throw InputError("model '" + model.name + "' has no [effect_site]: PD needs Ce");
-    const OutputGrid grid = OutputGrid::at(times);   // validates: finite, >= 0, increasing
     const LinearSystem sys = compile(model, subject);
     for (std::size_t i = 0; i < regimen.events.size(); ++i)
         if (regimen.events[i].steady_state)   // P and E would need their own periodic steady state
             throw InputError("dose[" + std::to_string(i) +
                              "].steady_state: steady-state doses are not supported by "
                              "the coupled symptom model");
-    const detail::InputSchedule in = detail::build_inputs(sys, regimen, subject.weight_kg);
-    const int n = sys.size();
     const Eigen::Index ce_row = [&] {
         for (std::size_t k = 0; k < sys.output_names.size(); ++k)
             if (sys.output_names[k] == model.effect_site->name) return static_cast<Eigen::Index>(k);
@@ -263,60 +273,73 @@ SymptomCurve simulate_symptoms_coupled(const Model& model, const Regimen& regime
     }();
     const Eigen::RowVectorXd c_ce = sys.C.row(ce_row);
 
-    // State: the n PK states (mg; the effect site in ng/mL), then P, C and E.
+    // State: the n PK states (mg; the effect site in ng/mL), then P, C and E. The walk over doses
+    // and output times is the PK solvers' (walk_events); this visitor integrates between them.
     using State = std::vector<double>;
-    const auto un = static_cast<std::size_t>(n);
-    State x(un + 3, 0.0);
-    Eigen::VectorXd u = Eigen::VectorXd::Zero(n);   // zero-order inputs, mg/h
-    auto rhs = [&](const State& y, State& dy, double) {
-        const Eigen::Map<const Eigen::VectorXd> xs(y.data(), n);
-        Eigen::Map<Eigen::VectorXd> dxs(dy.data(), n);
-        dxs.noalias() = sys.A * xs;
-        dxs += u;
-        const double c = ce_scale * c_ce.dot(xs);
-        symptom_rhs(m, stimulus(m, c), y[un], y[un + 1], y[un + 2], &dy[un]);
-    };
-    auto stepper = odeint::make_controlled(o.atol, o.rtol, odeint::runge_kutta_dopri5<State>());
     SymptomCurve s;
     s.time = times;
     s.ce.assign(times.size(), 0.0);
     s.P.assign(times.size(), 0.0);
     s.C.assign(times.size(), 0.0);
     s.E.assign(times.size(), 0.0);
-    double t = 0.0;
-    // Never step across a breakpoint: integrate to it, apply it, go on.
-    auto integrate_to = [&](double t1) {
-        if (t1 > t && t1 - t <= detail::min_ode_segment(t1)) {
-            // Too short for the stepper (Boost skips it): the PK part exactly; P, C and E move by
-            // at most their rate (<= k_on, k_cons, k_tr) times 1e-9 h.
+    struct Coupled : EventVisitor {
+        const LinearSystem& sys;
+        const SymptomModel& m;
+        const Eigen::RowVectorXd& c_ce;
+        double ce_scale;
+        int n;
+        std::size_t un;
+        SymptomCurve& s;
+        State x;
+        Eigen::VectorXd u;   // zero-order inputs, mg/h
+        odeint::controlled_runge_kutta<odeint::runge_kutta_dopri5<State>> stepper;
+        Coupled(const LinearSystem& sys_, const SymptomModel& m_, const Eigen::RowVectorXd& c, double scale,
+                SymptomCurve& s_, const SymptomOptions& o)
+            : sys(sys_),
+              m(m_),
+              c_ce(c),
+              ce_scale(scale),
+              n(sys_.size()),
+              un(static_cast<std::size_t>(sys_.size())),
+              s(s_),
+              x(un + 3, 0.0),
+              u(Eigen::VectorXd::Zero(sys_.size())),
+              stepper(odeint::make_controlled(o.atol, o.rtol, odeint::runge_kutta_dopri5<State>())) {}
+        void integrate(double t0, double t1, const Eigen::VectorXd& u_in, long max_steps) override {
+            u = u_in;
+            auto rhs = [this](const State& y, State& dy, double) {
+                const Eigen::Map<const Eigen::VectorXd> xs(y.data(), n);
+                Eigen::Map<Eigen::VectorXd> dxs(dy.data(), n);
+                dxs.noalias() = sys.A * xs;
+                dxs += u;
+                const double c = ce_scale * c_ce.dot(xs);
+                symptom_rhs(m, stimulus(m, c), y[un], y[un + 1], y[un + 2], &dy[un]);
+            };
+            const double ts[2] = {t0, t1};
+            odeint::integrate_times(
+                stepper, rhs, x, ts, ts + 2, std::min(t1 - t0, 0.1), [](const State&, double) {},
+                odeint::max_step_checker(static_cast<int>(std::min<long>(max_steps, 2147483647L))));
+        }
+        void advance_exactly(double t0, double t1, const Eigen::VectorXd& u_in) override {
+            // Too short for the stepper: the PK part exactly; P, C and E move by at most their
+            // rate (<= k_on, k_cons, k_tr) times 1e-9 h.
             Eigen::VectorXd xs = Eigen::Map<const Eigen::VectorXd>(x.data(), n);
-            detail::propagate_exactly(sys.A, u, t1 - t, xs);
+            propagate_linear_exactly(sys.A, u_in, t1 - t0, xs);
             Eigen::Map<Eigen::VectorXd>(x.data(), n) = xs;
-        } else if (t1 > t) {
-            odeint::integrate_adaptive(stepper, rhs, x, t, t1, std::min(t1 - t, 0.1));
         }
-        t = t1;
-    };
-    auto apply = [&](const detail::Breakpoint& bp) {
-        for (const auto& bo : bp.boluses) x[static_cast<std::size_t>(bo.state)] += bo.amount;
-        for (const auto& r : bp.rates) u[r.state] = r.rate;   // absolute rates (inputs.hpp)
-    };
-    std::size_t b = 0;
-    const std::size_t nb = in.breakpoints.size();
-    for (std::size_t i = 0; i < times.size(); ++i) {
-        // Same convention as the PK solvers: an output at a dose time is just after the dose.
-        while (b < nb && in.breakpoints[b].time <= times[i] + detail::kTimeSnap) {
-            integrate_to(std::max(t, in.breakpoints[b].time));
-            apply(in.breakpoints[b]);
-            ++b;
+        void bolus(int state, double amount) override { x[static_cast<std::size_t>(state)] += amount; }
+        void reset(const Eigen::VectorXd&) override {
+            throw std::logic_error("coupled symptom model: steady-state doses are refused before the walk");
         }
-        integrate_to(times[i]);
-        const Eigen::Map<const Eigen::VectorXd> xs(x.data(), n);
-        s.ce[i] = std::max(0.0, ce_scale * c_ce.dot(xs));
-        s.P[i] = unit_clamp(x[un]);
-        s.C[i] = unit_clamp(x[un + 1]);
-        s.E[i] = unit_clamp(x[un + 2]);
-    }
+        void output(std::size_t i, double) override {
+            const Eigen::Map<const Eigen::VectorXd> xs(x.data(), n);
+            s.ce[i] = std::max(0.0, ce_scale * c_ce.dot(xs));
+            s.P[i] = unit_clamp(x[un]);
+            s.C[i] = unit_clamp(x[un + 1]);
+            s.E[i] = unit_clamp(x[un + 2]);
+        }
+    } walker(sys, m, c_ce, ce_scale, s, o);
+    walk_events(sys, regimen, times, walker, "coupled symptom model (dopri5)", o.max_steps);
     finish_curve(s, m, first_session_h);
     return s;
 }

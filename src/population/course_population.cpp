@@ -16,9 +16,9 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // Session index (0-based) of the first session whose 24 h MADRS meets `rule`, or -1.
 template <class Rule>
-int first_session(const CourseResult& r, Rule rule) {
-    for (std::size_t k = 0; k < r.sessions.size(); ++k)
-        if (rule(r.sessions[k])) return static_cast<int>(k);
+int first_session(const std::vector<SessionReport>& sessions, Rule rule) {
+    for (std::size_t k = 0; k < sessions.size(); ++k)
+        if (rule(sessions[k])) return static_cast<int>(k);
     return -1;
 }
 
@@ -189,16 +189,68 @@ void run_course_population(const CourseSpec& spec, const PdParameterSet& acute_s
                 const PdParameterSet symptom_i = draw_pd_parameters(symptom_set, source.spec(), i, acute_normals);
                 const AcuteEffectModel acute = AcuteEffectModel::from_parameters(acute_i);
                 const SymptomModel sym = SymptomModel::from_parameters(symptom_i);
-                CourseResult res = run_course(course, acute, sym, o.course, s);
-                std::size_t given = res.sessions.size();
-                if (o.stop_at_remission) {
-                    const int k = first_session(res, [](const SessionReport& x) { return x.remission; });
-                    if (k >= 0 && static_cast<std::size_t>(k) + 1 < given) {
-                        given = static_cast<std::size_t>(k) + 1;
-                        res = run_course(first_sessions(course, given), acute, sym, o.course, s);
+                const LinearSystem sys = source.layout().compile(s);
+                // One patient's outputs, from either path.
+                std::vector<SessionReport> sessions;
+                double relapse = kNaN, observed = kNaN, madrs_end = kNaN;
+                std::vector<double> madrs_at(o.madrs_times_h.size(), kNaN);
+                const double level = sym.baseline * (1.0 - clin.response_fraction);
+                auto stop_index = [&](const std::vector<SessionReport>& v) {
+                    for (std::size_t k = 0; k < v.size(); ++k)
+                        if (v[k].remission) return k;
+                    return v.size();
+                };
+                if (o.metrics_only) {
+                    CourseMetrics cm = run_course_metrics(course, acute, sym, o.course, sys, o.madrs_times_h);
+                    if (o.stop_at_remission) {
+                        const std::size_t k = stop_index(cm.sessions);
+                        if (k + 1 < cm.sessions.size())
+                            cm = run_course_metrics(first_sessions(course, k + 1), acute, sym, o.course, sys,
+                                                    o.madrs_times_h);
+                    }
+                    sessions = std::move(cm.sessions);
+                    if (sessions.back().response) {
+                        relapse = cm.relapse_h;
+                        observed = cm.relapse_observed ? 1.0 : 0.0;
+                    }
+                    madrs_end = cm.madrs_end;
+                    madrs_at = cm.madrs_at;
+                } else {
+                    CourseResult res = run_course(course, acute, sym, o.course, s);
+                    if (o.stop_at_remission) {
+                        const std::size_t k = stop_index(res.sessions);
+                        if (k + 1 < res.sessions.size())
+                            res = run_course(first_sessions(course, k + 1), acute, sym, o.course, s);
+                    }
+                    sessions = res.sessions;
+                    // Relapse: response at 24 h after the last session given, then the first time the
+                    // MADRS rises above the response level; censored at the end of follow-up.
+                    const double t_last = res.spec.session_starts_h.back();
+                    if (sessions.back().response) {
+                        const auto& t = res.symptoms.time;
+                        const auto& y = res.symptoms.madrs;
+                        observed = 0.0;
+                        relapse = t.back() - t_last;
+                        for (std::size_t j = 0; j < t.size(); ++j)
+                            if (t[j] > t_last + 24.0 && y[j] > level) {
+                                // Linear interpolation of the crossing between grid points.
+                                const double t0 = t[j - 1], y0 = y[j - 1];
+                                const double tc = y[j] == y0 ? t[j] : t0 + (level - y0) * (t[j] - t0) / (y[j] - y0);
+                                relapse = tc - t_last;
+                                observed = 1.0;
+                                break;
+                            }
+                    }
+                    madrs_end = res.symptoms.madrs.back();
+                    for (std::size_t j = 0; j < o.madrs_times_h.size(); ++j) {
+                        // NaN past a course cut short at remission (its follow-up ends earlier).
+                        const double ta = res.spec.session_starts_h.front() + o.madrs_times_h[j];
+                        madrs_at[j] = ta <= res.symptoms.time.back()
+                                          ? interpolate(res.symptoms.time, res.symptoms.madrs.data(), ta)
+                                          : kNaN;
                     }
                 }
-                const LinearSystem sys = source.layout().compile(s);
+                const std::size_t given = sessions.size();
                 source.describe(s, sys, desc.data());
                 std::size_t c = 0;
                 block.columns[c++][r] = static_cast<double>(i);
@@ -208,7 +260,7 @@ void run_course_population(const CourseSpec& spec, const PdParameterSet& acute_s
                 block.columns[c++][r] = static_cast<double>(given);
                 for (std::size_t k = 0; k < n_sessions; ++k) {
                     if (k < given) {
-                        const SessionReport& sr = res.sessions[k];
+                        const SessionReport& sr = sessions[k];
                         block.columns[c + 0][r] = sr.madrs_after_24h;
                         block.columns[c + 1][r] = sr.response ? 1.0 : 0.0;
                         block.columns[c + 2][r] = sr.remission ? 1.0 : 0.0;
@@ -218,43 +270,16 @@ void run_course_population(const CourseSpec& spec, const PdParameterSet& acute_s
                     }
                     c += 6;
                 }
-                const int k_resp = first_session(res, [](const SessionReport& x) { return x.response; });
-                const int k_rem = first_session(res, [](const SessionReport& x) { return x.remission; });
+                const int k_resp = first_session(sessions, [](const SessionReport& x) { return x.response; });
+                const int k_rem = first_session(sessions, [](const SessionReport& x) { return x.remission; });
                 block.columns[c++][r] = k_resp >= 0 ? k_resp + 1.0 : kNaN;
                 block.columns[c++][r] = k_rem >= 0 ? k_rem + 1.0 : kNaN;
-                // Relapse: response at 24 h after the last session given, then the first time the
-                // MADRS rises above the response level; censored at the end of follow-up.
-                const bool responder = res.sessions.back().response;
-                block.columns[c++][r] = responder ? 1.0 : 0.0;
-                const double t_last = res.spec.session_starts_h.back();
-                const double level = sym.baseline * (1.0 - clin.response_fraction);
-                double relapse = kNaN, observed = kNaN;
-                if (responder) {
-                    const auto& t = res.symptoms.time;
-                    const auto& y = res.symptoms.madrs;
-                    observed = 0.0;
-                    relapse = t.back() - t_last;
-                    for (std::size_t j = 0; j < t.size(); ++j)
-                        if (t[j] > t_last + 24.0 && y[j] > level) {
-                            // Linear interpolation of the crossing between grid points.
-                            const double t0 = t[j - 1], y0 = y[j - 1];
-                            const double tc = y[j] == y0 ? t[j] : t0 + (level - y0) * (t[j] - t0) / (y[j] - y0);
-                            relapse = tc - t_last;
-                            observed = 1.0;
-                            break;
-                        }
-                }
+                block.columns[c++][r] = sessions.back().response ? 1.0 : 0.0;
                 block.columns[c++][r] = relapse;
                 block.columns[c++][r] = observed;
                 block.columns[c++][r] = sym.baseline;
-                block.columns[c++][r] = res.symptoms.madrs.back();
-                for (double t : o.madrs_times_h) {
-                    // NaN past a course cut short at remission (its follow-up ends earlier).
-                    const double ta = res.spec.session_starts_h.front() + t;
-                    block.columns[c++][r] = ta <= res.symptoms.time.back()
-                                                ? interpolate(res.symptoms.time, res.symptoms.madrs.data(), ta)
-                                                : kNaN;
-                }
+                block.columns[c++][r] = madrs_end;
+                for (double v : madrs_at) block.columns[c++][r] = v;
             } catch (const InputError& ex) {
                 throw InputError("subject " + std::to_string(i) + ": " + ex.what());
             } catch (const SolverError& ex) {

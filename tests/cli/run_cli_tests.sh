@@ -99,6 +99,13 @@ check "malformed model names file:line and key" '[ "$(rc)" = 2 ] && grep -q "bro
 # Treatment courses: named schedules and regimen files give the same table; options checked.
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 REG="$ROOT/models/regimens"
+# Course populations: the metrics-only path prints the same rates as the full path.
+run population --schedule iv-days --days 0,2 --n 20 --seed 1 --quiet
+cp "$TMP/out" "$TMP/pop_full.txt"
+run population --schedule iv-days --days 0,2 --n 20 --seed 1 --quiet --metrics-only
+check "population --metrics-only = full path (rates)" '[ "$(rc)" = 0 ] && cmp -s "$TMP/out" "$TMP/pop_full.txt"'
+run population ketamine_iv_clements --regimen "$REG/esketamine_56mg.toml" --n 2 --metrics-only
+check "population --metrics-only needs --schedule" '[ "$(rc)" = 2 ] && grep -q "metrics-only apply to --schedule" "$TMP/err"'
 run course --schedule iv-days --days 0,2,4,7,9,11 --out "$TMP/days.csv"
 check "course iv-days exits 0" '[ "$(rc)" = 0 ] && grep -q "relapse" "$TMP/out"'
 run course --regimen "$REG/iv_6_sessions.toml" --out "$TMP/file6.csv"

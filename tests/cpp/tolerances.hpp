@@ -103,4 +103,18 @@ constexpr double kSampleSigmas = 4.0;
 constexpr std::size_t kIshigamiN = 8192;
 constexpr double kIshigamiAtol = 0.01;
 
+// ---- metrics-only course path versus run_course -------------------------------------------------
+// MADRS (points) of run_course_metrics against run_course: both integrate (P, C, E) with dopri5 at
+// rtol 1e-8 / atol 1e-10; run_course on Hermite-interpolated Ce (fourth order in the grid step),
+// the metrics path on the exact Ce; they agree with the coupled reference to 3.4e-9 relative
+// (symptoms_v2_test). run_course interpolates linearly between grid points for times off the grid
+// (O(dt^2 y''), < 1e-6 points at 1 min). 1e-5 points is 1e-6 of the scale and leaves room for
+// both integrators' tolerance over 12 sessions.
+constexpr double kCourseMetricsMadrsAtol = 1e-5;
+// Acute peaks are read on the same grid points from two exact PK evaluations (eigenbasis per
+// breakpoint versus per output step): roundoff only, apart from the BP tolerance state carried
+// between sessions over fewer points (it is ~S(Cp) of a concentration far below the thresholds:
+// below 1e-8 relative for the library's models).
+constexpr double kCourseMetricsPeakRtol = 1e-7;
+
 }   // namespace ketasim::test

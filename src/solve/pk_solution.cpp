@@ -1,0 +1,376 @@
+// PkSolution (ketasim/solver.hpp): the exact PK solution evaluable at any time. The eigenbasis
+// form is the exact solver's spectral path (exact.cpp), here kept per dose breakpoint instead of
+// per output time; the same checks decide when it is usable (real spectrum, cond(V) < 1e4, the
+// residual A V = V L), and the same effect-site scaling keeps the basis well conditioned.
+#include <Eigen/Eigenvalues>
+#include <unsupported/Eigen/MatrixFunctions>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "inputs.hpp"
+#include "ketasim/errors.hpp"
+#include "ketasim/solver.hpp"
+
+namespace ketasim {
+
+namespace {
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kMaxCondition = 1e4;   // as the exact solver (exact.cpp): ~1e-12 relative accuracy
+}   // namespace
+
+struct PkSolution::Impl {
+    std::vector<int> keep;   // kept (relevant) states of sys
+    Eigen::VectorXd scale;   // x_kept = scale .* x_scaled (the effect site as Ce / s, exact.cpp effect_scale)
+    Eigen::MatrixXd A;       // scaled, kept
+    Eigen::MatrixXd C;       // outputs x kept, scaled
+    bool spectral = false;
+    Eigen::VectorXd lam;
+    Eigen::MatrixXd Vinv, CV;   // CV = C V
+    std::vector<double> bp_times;
+    // Segment k starts at seg_t[k] with state z0[k] (eigenbasis, or the scaled state without one)
+    // and constant input w[k] (eigenbasis, or scaled u).
+    std::vector<double> seg_t;
+    std::vector<Eigen::VectorXd> z0, w;
+    std::vector<char> has_input;
+
+    std::size_t segment(double t) const {
+        const auto it = std::upper_bound(seg_t.begin(), seg_t.end(), t + detail::kTimeSnap);
+        return it == seg_t.begin() ? 0 : static_cast<std::size_t>(it - seg_t.begin()) - 1;
+    }
+    // e_i = exp(l_i h), and with an input g_i = (exp(l_i h) - 1) / l_i (g untouched without one:
+    // it multiplies w = 0).
+    void diag(double h, bool input, Eigen::VectorXd& e, Eigen::VectorXd& g) const {
+        const Eigen::Index n = lam.size();
+        e.resize(n);
+        g.resize(n);
+        if (!input) g.setZero();
+        for (Eigen::Index i = 0; i < n; ++i) {
+            const double x = lam[i] * h;
+            e[i] = std::exp(x);
+            if (input) g[i] = x == 0.0 ? h : std::expm1(x) / lam[i];
+        }
+    }
+    // E = exp(A h), G = int_0^h exp(A s) ds from the Pade exponential of [[A h, I h], [0, 0]].
+    void propagator(double h, Eigen::MatrixXd& E, Eigen::MatrixXd& G) const {
+        const Eigen::Index n = A.rows();
+        Eigen::MatrixXd M = Eigen::MatrixXd::Zero(2 * n, 2 * n);
+        M.topLeftCorner(n, n) = A * h;
+        M.topRightCorner(n, n) = Eigen::MatrixXd::Identity(n, n) * h;
+        const Eigen::MatrixXd X = M.exp();
+        if (!X.allFinite()) throw SolverError("PkSolution: the matrix exponential is not finite");
+        E = X.topLeftCorner(n, n);
+        G = X.topRightCorner(n, n);
+    }
+    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> CVr;   // CV, rows contiguous
+    // Without an eigenbasis: a mass bound (see bound_from_state), when A is compartmental.
+    bool compartmental = false;
+    Eigen::Index effect = -1;   // kept index of the effect site, or -1
+    double drive_max = 0;       // max_i A(e, i) / -A(e, e) over mass states i
+
+    // Upper bound of output j from state v (eigenbasis coordinates, or the scaled state) on a
+    // segment without input, until the next breakpoint.
+    //  - eigenbasis: the positive modes (solver.hpp);
+    //  - otherwise, for a compartmental A (amounts >= 0, flows >= 0, no mass created), the total
+    //    amount M = sum of the mass states cannot grow, so a mass output sum c_i x_i <= max c_i M,
+    //    and the effect site, which relaxes toward its driver (<= drive_max M), stays below
+    //    max(its value, drive_max M).
+    double bound_from_state(std::size_t j, const Eigen::VectorXd& v) const {
+        const auto jj = static_cast<Eigen::Index>(j);
+        if (spectral) {
+            double b = 0.0;
+            for (Eigen::Index i = 0; i < lam.size(); ++i) {
+                const double a = CV(jj, i) * v[i];
+                if (a == 0.0) continue;
+                if (lam[i] > 0.0) return kInf;
+                if (a > 0.0) b += a;
+            }
+            return b;
+        }
+        if (!compartmental) return kInf;
+        double mass = 0.0, cmax = 0.0;
+        for (Eigen::Index i = 0; i < v.size(); ++i) {
+            if (i == effect) continue;
+            mass += std::max(0.0, v[i]);
+            if (C(jj, i) < 0.0) return kInf;
+            cmax = std::max(cmax, C(jj, i));
+        }
+        double b = cmax * mass;
+        if (effect >= 0 && C(jj, effect) != 0.0) {
+            if (C(jj, effect) < 0.0) return kInf;
+            b += C(jj, effect) * std::max(std::max(0.0, v[effect]), drive_max * mass);
+        }
+        return b;
+    }
+    void out(const Eigen::VectorXd& z, double* y) const {
+        const Eigen::Index n = z.size();
+        for (Eigen::Index j = 0; j < CVr.rows(); ++j) {
+            const double* c = CVr.data() + j * n;
+            double acc = 0.0;
+            for (Eigen::Index i = 0; i < n; ++i) acc += c[i] * z[i];
+            y[j] = acc;
+        }
+    }
+    void values(double t, double* y) const {
+        const std::size_t k = segment(t);
+        const double h = std::max(0.0, t - seg_t[k]);
+        if (spectral) {
+            Eigen::VectorXd e, g;
+            diag(h, has_input[k] != 0, e, g);
+            const Eigen::VectorXd z = e.cwiseProduct(z0[k]) + g.cwiseProduct(w[k]);
+            out(z, y);
+        } else {
+            Eigen::VectorXd x = z0[k];
+            if (h > 0) detail::propagate_exactly(A, w[k], h, x);
+            for (Eigen::Index j = 0; j < C.rows(); ++j) y[j] = C.row(j).dot(x);
+        }
+    }
+};
+
+PkSolution::PkSolution(const LinearSystem& sys, const Regimen& regimen, const std::vector<std::string>& names)
+    : impl_(std::make_unique<Impl>()) {
+    Impl& m = *impl_;
+    const int n = sys.size();
+    std::vector<int> rows;
+    for (const auto& name : names) {
+        const auto it = std::find(sys.output_names.begin(), sys.output_names.end(), name);
+        if (it == sys.output_names.end()) throw InputError("PkSolution: no output '" + name + "'");
+        rows.push_back(static_cast<int>(it - sys.output_names.begin()));
+    }
+    // The states the outputs read, closed over the flows into them (A(i, j) != 0: j flows into i).
+    std::vector<char> mark(static_cast<std::size_t>(n), 0);
+    for (int r : rows)
+        for (int j = 0; j < n; ++j)
+            if (sys.C(r, j) != 0.0) mark[static_cast<std::size_t>(j)] = 1;
+    for (bool grew = true; grew;) {
+        grew = false;
+        for (int i = 0; i < n; ++i)
+            if (mark[static_cast<std::size_t>(i)])
+                for (int j = 0; j < n; ++j)
+                    if (j != i && !mark[static_cast<std::size_t>(j)] && sys.A(i, j) != 0.0) {
+                        mark[static_cast<std::size_t>(j)] = 1;
+                        grew = true;
+                    }
+    }
+    std::vector<int> red(static_cast<std::size_t>(n), -1);
+    for (int i = 0; i < n; ++i)
+        if (mark[static_cast<std::size_t>(i)]) {
+            red[static_cast<std::size_t>(i)] = static_cast<int>(m.keep.size());
+            m.keep.push_back(i);
+        }
+    const auto k = static_cast<Eigen::Index>(m.keep.size());
+    m.scale = Eigen::VectorXd::Ones(k);
+    if (sys.effect >= 0 && red[static_cast<std::size_t>(sys.effect)] >= 0) {
+        const int e = sys.effect;
+        const double ke0 = -sys.A(e, e);
+        double off = 0.0;
+        for (int j = 0; j < n; ++j)
+            if (j != e) off += std::fabs(sys.A(e, j));
+        const double s = off / ke0;
+        if (ke0 > 0 && std::isfinite(s) && s > 0) m.scale[red[static_cast<std::size_t>(e)]] = s;
+    }
+    m.A.resize(k, k);
+    for (Eigen::Index i = 0; i < k; ++i)
+        for (Eigen::Index j = 0; j < k; ++j)
+            m.A(i, j) = sys.A(m.keep[static_cast<std::size_t>(i)], m.keep[static_cast<std::size_t>(j)]) * m.scale[j] /
+                        m.scale[i];
+    m.C.resize(static_cast<Eigen::Index>(rows.size()), k);
+    for (std::size_t r = 0; r < rows.size(); ++r)
+        for (Eigen::Index j = 0; j < k; ++j)
+            m.C(static_cast<Eigen::Index>(r), j) = sys.C(rows[r], m.keep[static_cast<std::size_t>(j)]) * m.scale[j];
+
+    if (k > 0) {
+        const double amax = std::max(1.0, m.A.cwiseAbs().maxCoeff());
+        Eigen::EigenSolver<Eigen::MatrixXd> es(m.A);
+        if (es.info() == Eigen::Success && (es.eigenvalues().imag().cwiseAbs().array() <= 1e-12 * amax).all()) {
+            const Eigen::VectorXd lam = es.eigenvalues().real();
+            const Eigen::MatrixXd V = es.pseudoEigenvectors();
+            const Eigen::MatrixXd Vinv = Eigen::PartialPivLU<Eigen::MatrixXd>(V).inverse();
+            const double cond = V.cwiseAbs().rowwise().sum().maxCoeff() * Vinv.cwiseAbs().rowwise().sum().maxCoeff();
+            const double resid = (m.A * V - V * lam.asDiagonal()).cwiseAbs().maxCoeff();
+            if (cond < kMaxCondition && resid <= 1e-12 * amax * std::max(1.0, V.cwiseAbs().maxCoeff())) {
+                m.spectral = true;
+                m.lam = lam;
+                m.Vinv = Vinv;
+                m.CV = m.C * V;
+                m.CVr = m.CV;
+            }
+        }
+    }
+
+    if (sys.effect >= 0 && red[static_cast<std::size_t>(sys.effect)] >= 0)
+        m.effect = red[static_cast<std::size_t>(sys.effect)];
+    {
+        bool ok = k > 0;
+        const double tol = 1e-12 * std::max(1.0, m.A.cwiseAbs().maxCoeff());
+        for (Eigen::Index j = 0; j < k && ok; ++j) {
+            if (j == m.effect) continue;
+            double col = 0.0;
+            for (Eigen::Index i = 0; i < k; ++i) {
+                if (i == m.effect) {
+                    if (m.A(i, j) < 0.0) ok = false;
+                    continue;
+                }
+                if (i != j && m.A(i, j) < 0.0) ok = false;
+                col += m.A(i, j);
+            }
+            if (col > tol) ok = false;                                  // mass created
+            if (m.effect >= 0 && m.A(j, m.effect) != 0.0) ok = false;   // the site feeds back
+        }
+        if (m.effect >= 0) {
+            const double ke0 = -m.A(m.effect, m.effect);
+            if (!(ke0 > 0)) ok = false;
+            for (Eigen::Index i = 0; i < k && ok; ++i)
+                if (i != m.effect) m.drive_max = std::max(m.drive_max, m.A(m.effect, i) / ke0);
+        }
+        m.compartmental = ok;
+    }
+    const detail::InputSchedule in = detail::build_inputs(sys, regimen, sys.weight_kg);
+    Eigen::VectorXd x = Eigen::VectorXd::Zero(k), u = Eigen::VectorXd::Zero(k);   // scaled, kept
+    auto to_basis = [&](const Eigen::VectorXd& v) { return m.spectral ? Eigen::VectorXd(m.Vinv * v) : v; };
+    double t = in.breakpoints.empty() ? 0.0 : std::min(0.0, in.breakpoints.front().time);
+    m.seg_t.push_back(t);
+    m.z0.push_back(to_basis(x));
+    m.w.push_back(to_basis(u));
+    m.has_input.push_back(0);
+    Eigen::VectorXd e, g;
+    for (const auto& bp : in.breakpoints) {
+        m.bp_times.push_back(bp.time);
+        Eigen::VectorXd z = m.z0.back();
+        const double h = bp.time - t;
+        if (h > 0) {
+            if (m.spectral) {
+                m.diag(h, true, e, g);
+                z = e.cwiseProduct(z) + g.cwiseProduct(m.w.back());
+            } else {
+                detail::propagate_exactly(m.A, m.w.back(), h, z);
+            }
+        }
+        // The jumps, applied in the basis (V^-1 is linear): a bolus adds amount x column r.
+        auto add = [&](Eigen::Index r, double v) {
+            if (m.spectral)
+                z += m.Vinv.col(r) * v;
+            else
+                z[r] += v;
+        };
+        if (bp.reset) {
+            for (Eigen::Index r = 0; r < k; ++r)
+                x[r] = bp.reset_state[m.keep[static_cast<std::size_t>(r)]] / m.scale[r];
+            z = to_basis(x);
+        }
+        for (const auto& b : bp.boluses) {
+            const int r = red[static_cast<std::size_t>(b.state)];
+            if (r >= 0) add(r, b.amount / m.scale[r]);
+        }
+        for (const auto& rc : bp.rates) {
+            const int r = red[static_cast<std::size_t>(rc.state)];
+            if (r >= 0) u[r] = rc.rate / m.scale[r];
+        }
+        t = bp.time;
+        m.seg_t.push_back(t);
+        m.z0.push_back(z);
+        m.w.push_back(to_basis(u));
+        m.has_input.push_back(u.cwiseAbs().maxCoeff() > 0.0 ? 1 : 0);
+    }
+    for (const auto& z : m.z0)
+        if (!z.allFinite()) throw SolverError("PkSolution: the state after a dose is not finite");
+}
+
+PkSolution::~PkSolution() = default;
+PkSolution::PkSolution(PkSolution&&) noexcept = default;
+PkSolution& PkSolution::operator=(PkSolution&&) noexcept = default;
+
+std::size_t PkSolution::outputs() const { return static_cast<std::size_t>(impl_->C.rows()); }
+bool PkSolution::spectral() const { return impl_->spectral; }
+const std::vector<double>& PkSolution::breakpoints() const { return impl_->bp_times; }
+void PkSolution::values(double t, double* y) const { impl_->values(t, y); }
+
+double PkSolution::next_breakpoint(double t) const {
+    const auto it = std::upper_bound(impl_->bp_times.begin(), impl_->bp_times.end(), t + detail::kTimeSnap);
+    return it == impl_->bp_times.end() ? kInf : *it;
+}
+
+double PkSolution::bound(std::size_t j, double t) const {
+    const Impl& m = *impl_;
+    const std::size_t k = m.segment(t);
+    if (m.has_input[k]) return kInf;
+    const double h = std::max(0.0, t - m.seg_t[k]);
+    Eigen::VectorXd v = m.z0[k];
+    if (m.spectral) {
+        for (Eigen::Index i = 0; i < v.size(); ++i) v[i] *= std::exp(m.lam[i] * h);
+    } else {
+        if (!m.compartmental) return kInf;
+        if (h > 0) detail::propagate_exactly(m.A, m.w[k], h, v);
+    }
+    return m.bound_from_state(j, v);
+}
+
+PkSolution::Cursor::Cursor(const PkSolution& s) : s_(&s), cache_(64) {}
+
+void PkSolution::Cursor::values(double t, double* y) {
+    const Impl& m = *s_->impl_;
+    std::size_t seg = seg_;
+    while (seg + 1 < m.seg_t.size() && m.seg_t[seg + 1] <= t + detail::kTimeSnap) ++seg;
+    if (!valid_ || seg != seg_ || t < t_) {
+        seg = m.segment(t);
+        const double h = std::max(0.0, t - m.seg_t[seg]);
+        if (m.spectral) {
+            Eigen::VectorXd e, g;
+            m.diag(h, m.has_input[seg] != 0, e, g);
+            z_ = e.cwiseProduct(m.z0[seg]) + g.cwiseProduct(m.w[seg]);
+        } else {
+            z_ = m.z0[seg];
+            if (h > 0) detail::propagate_exactly(m.A, m.w[seg], h, z_);
+        }
+        seg_ = seg;
+        valid_ = true;
+    } else if (t > t_) {
+        // The step rounded to 1e-12 h (the exact solver's quantum): repeated steps share their
+        // propagator. The cursor's time advances by the rounded step, so the rounding never
+        // accumulates: every value is that at a time within 5e-13 h of the one asked.
+        const double quantum = 1e-12;
+        const long long key = static_cast<long long>((t - t_) / quantum + 0.5);
+        const bool input = m.has_input[seg] != 0;
+        const auto mix = static_cast<unsigned long long>(key) * 0x9E3779B97F4A7C15ULL;
+        Entry& c = cache_[static_cast<std::size_t>(mix >> 58)];   // 64 slots
+        const double hq = static_cast<double>(key) * quantum;
+        t = t_ + hq;
+        if (!m.spectral) {
+            if (c.key != key) {
+                m.propagator(hq, c.E, c.G);
+                c.key = key;
+            }
+            z_ = c.E * z_ + c.G * m.w[seg];
+        } else {
+            if (c.key != key || (input && !c.with_input)) {
+                m.diag(hq, input, c.e, c.g);
+                c.key = key;
+                c.with_input = input;
+            }
+            const Eigen::Index n = z_.size();
+            double* z = z_.data();
+            const double* e = c.e.data();
+            if (input) {
+                const double* g = c.g.data();
+                const double* w = m.w[seg].data();
+                for (Eigen::Index i = 0; i < n; ++i) z[i] = e[i] * z[i] + g[i] * w[i];
+            } else {
+                for (Eigen::Index i = 0; i < n; ++i) z[i] *= e[i];
+            }
+        }
+    }
+    t_ = t;
+    if (!m.spectral) {
+        for (Eigen::Index j = 0; j < m.C.rows(); ++j) y[j] = m.C.row(j).dot(z_);
+        return;
+    }
+    m.out(z_, y);
+}
+
+double PkSolution::Cursor::bound(std::size_t j) const {
+    const Impl& m = *s_->impl_;
+    if (!valid_ || m.has_input[seg_]) return kInf;
+    return m.bound_from_state(j, z_);
+}
+
+}   // namespace ketasim

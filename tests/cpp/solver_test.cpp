@@ -1,0 +1,171 @@
+// Public solver entry points (ketasim/solver.hpp): PkSolution against the exact solver, and
+// walk_events (the breakpoint/output walk of the coupled PD solver): order, conventions, step
+// limit and error mapping.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "ketasim/ketasim.hpp"
+#include "tolerances.hpp"
+
+using namespace ketasim;
+using namespace ketasim::test;
+
+namespace {
+Model library(const std::string& name) { return load_library_model(name, KETASIM_TEST_MODELS_DIR); }
+
+// Records the walk as text.
+struct Recorder : EventVisitor {
+    std::string log;
+    void integrate(double t0, double t1, const Eigen::VectorXd&, long) override {
+        log += "I" + std::to_string(t0) + "-" + std::to_string(t1) + " ";
+    }
+    void advance_exactly(double t0, double t1, const Eigen::VectorXd&) override {
+        log += "X" + std::to_string(t0) + "-" + std::to_string(t1) + " ";
+    }
+    void bolus(int, double mg) override { log += "B" + std::to_string(mg) + " "; }
+    void reset(const Eigen::VectorXd&) override { log += "R "; }
+    void output(std::size_t i, double) override { log += "O" + std::to_string(i) + " "; }
+};
+}   // namespace
+
+TEST(WalkEvents, AppliesADoseBeforeAnOutputAtItsTimeAndNeverStepsAcrossOne) {
+    const Model model = library("ketamine_iv_clements");
+    const LinearSystem sys = compile(model);
+    Regimen r = Regimen::iv_infusion(0.5, 1.0, {1.0}, true);   // 35 mg over 1 h from t = 1 h
+    Recorder rec;
+    walk_events(sys, r, {0.0, 1.0, 1.5, 3.0}, rec, "test", 100);
+    EXPECT_EQ(rec.log, "O0 I0.000000-1.000000 O1 I1.000000-1.500000 O2 I1.500000-2.000000 I2.000000-3.000000 O3 ");
+    // An output 1e-12 h before a dose is read after it (kTimeSnap); the 1e-12 h is advanced exactly.
+    Recorder snap;
+    walk_events(sys, r, {1.0 - 1e-12}, snap, "test", 100);
+    EXPECT_EQ(snap.log, "I0.000000-1.000000 O0 ");
+    EXPECT_THROW(walk_events(sys, r, {2.0, 1.0}, rec, "test", 100), InputError);
+    EXPECT_THROW(walk_events(sys, r, {1.0}, rec, "test", 0), InputError);
+}
+
+TEST(WalkEvents, CoupledSymptomSolverGetsTheStepLimitAndTheSolverErrorOfThePkOdeSolver) {
+    const Model model = library("ketamine_iv_clements");
+    const Regimen r = Regimen::iv_infusion(0.5, 40.0 / 60.0, {0.0}, true);
+    SymptomOptions o;
+    o.max_steps = 3;
+    try {
+        simulate_symptoms_coupled(model, r, Subject{}, {0.0, 24.0}, SymptomModel{}, 0.0, 1.0, o);
+        FAIL() << "no SolverError";
+    } catch (const SolverError& e) {
+        EXPECT_NE(std::string(e.what()).find("more than max_steps = 3"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("coupled symptom model"), std::string::npos) << e.what();
+    }
+    o.max_steps = 0;
+    EXPECT_THROW(o.validate(), InputError);
+}
+
+TEST(PkSolution, EqualsTheExactSolverAndItsBoundHoldsUntilTheNextDose) {
+    const Model model = library("esketamine_nasal");
+    const CourseSpec spec = esketamine_induction(model, 2);
+    Subject s;
+    const LinearSystem sys = compile(model, s);
+    const PkSolution pk(sys, spec.regimen, {"Ce", "C_plasma"});
+    ASSERT_TRUE(pk.spectral());
+    const OutputGrid grid = OutputGrid::uniform(0, 14 * 24.0, 1.0 / 60.0);
+    SimOptions so;
+    so.outputs = {"Ce", "C_plasma"};
+    const Trajectory tr = simulate(model, spec.regimen, grid, so, s);
+    PkSolution::Cursor cur(pk);
+    double y[2], yc[2];
+    for (std::size_t i = 0; i < grid.times.size(); ++i) {
+        pk.values(grid.times[i], y);
+        cur.values(grid.times[i], yc);
+        for (int j = 0; j < 2; ++j) {
+            const double want = tr.values(j, static_cast<Eigen::Index>(i));
+            ASSERT_NEAR(y[j], want, kExactRtol * std::fabs(want) + kConcAtol) << tr.names[j] << " t " << grid.times[i];
+            ASSERT_NEAR(yc[j], want, kExactRtol * std::fabs(want) + kConcAtol) << "cursor " << grid.times[i];
+        }
+    }
+    // The bound from 2 h after the second session's start holds at every later point before the
+    // next dose; 12 h after the start, once the fast modes whose signs cancel have decayed, it is
+    // within a factor 3 of the true value (useful, not just valid).
+    const double t0 = 72.0 + 2.0;
+    ASSERT_EQ(pk.next_breakpoint(t0), 168.0);   // the third session
+    for (int j = 0; j < 2; ++j) {
+        const double b = pk.bound(static_cast<std::size_t>(j), t0);
+        pk.values(t0 + 10.0, y);
+        EXPECT_LT(pk.bound(static_cast<std::size_t>(j), t0 + 10.0), 3.0 * y[j]);
+        for (double t = t0; t < 168.0; t += 0.25) {
+            pk.values(t, yc);
+            ASSERT_LE(yc[j], b * (1 + 1e-12)) << t;
+        }
+    }
+    // While an infusion runs there is no bound.
+    const Model iv = library("ketamine_iv_clements");
+    const PkSolution piv(compile(iv, s), Regimen::iv_infusion(0.5, 40.0 / 60.0, {0.0}, true), {"Ce"});
+    EXPECT_TRUE(std::isinf(piv.bound(0, 0.2)));
+    EXPECT_TRUE(std::isfinite(piv.bound(0, 1.0)));
+    EXPECT_THROW(PkSolution(compile(iv, s), Regimen::iv_infusion(0.5, 0.5, {0.0}, true), {"Cx"}), InputError);
+}
+
+TEST(PkSolution, SubjectsWithoutAnEigenbasisUseThePadeExponentialAndStillMatch) {
+    // About 4 % of esketamine patients have two near-equal rate constants (e.g. 1.568 and 1.564
+    // 1/h): no well-conditioned eigenbasis, so PkSolution propagates with exp(A h) instead.
+    const Model model = library("esketamine_nasal");
+    const CourseSpec spec = esketamine_induction(model, 2);
+    PopulationSpec ps;
+    ps.n = 400;
+    ps.seed = 2026;
+    const PopulationSource src(spec.model, ps, spec.regimen.per_kg());
+    std::vector<double> ov;
+    std::size_t found = ps.n;
+    for (std::size_t i = 0; i < ps.n && found == ps.n; ++i) {
+        const Subject s = src.subject(i, ov);
+        if (!PkSolution(src.layout().compile(s), spec.regimen, {"Ce"}).spectral()) found = i;
+    }
+    ASSERT_LT(found, ps.n);
+    const Subject s = src.subject(found, ov);
+    const LinearSystem sys = src.layout().compile(s);
+    const PkSolution pk(sys, spec.regimen, {"Ce", "C_plasma"});
+    // The mass bound (compartmental A) holds from 2 h after the second session until the next.
+    for (int j = 0; j < 2; ++j) {
+        const double b = pk.bound(static_cast<std::size_t>(j), 74.0);
+        ASSERT_TRUE(std::isfinite(b));
+        double v[2];
+        for (double t = 74.0; t < 168.0; t += 0.25) {
+            pk.values(t, v);
+            ASSERT_LE(v[j], b) << t;
+        }
+    }
+    const OutputGrid grid = OutputGrid::uniform(0, 10 * 24.0, 1.0 / 60.0);
+    SimOptions so;
+    so.outputs = {"Ce", "C_plasma"};
+    const Trajectory tr = simulate(sys, spec.regimen, grid, so);
+    PkSolution::Cursor cur(pk);
+    double y[2], yc[2];
+    for (std::size_t i = 0; i < grid.times.size(); i += 7) {
+        pk.values(grid.times[i], y);
+        cur.values(grid.times[i], yc);
+        for (int j = 0; j < 2; ++j) {
+            const double want = tr.values(j, static_cast<Eigen::Index>(i));
+            ASSERT_NEAR(y[j], want, kExactRtol * std::fabs(want) + kConcAtol) << grid.times[i];
+            ASSERT_NEAR(yc[j], want, kExactRtol * std::fabs(want) + kConcAtol) << "cursor " << grid.times[i];
+        }
+    }
+    // And its course metrics equal run_course's.
+    CourseOptions co;
+    co.follow_up_h = 7 * 24.0;
+    const AcuteEffectModel am =
+        AcuteEffectModel::from_parameters(load_library_pd("acute_effects", KETASIM_TEST_MODELS_DIR));
+    const SymptomModel sm = SymptomModel::from_parameters(load_library_pd("madrs", KETASIM_TEST_MODELS_DIR));
+    const CourseResult full = run_course(spec, am, sm, co, s);
+    const CourseMetrics fast = run_course_metrics(spec, am, sm, co, sys);
+    ASSERT_EQ(full.sessions.size(), fast.sessions.size());
+    for (std::size_t k = 0; k < fast.sessions.size(); ++k) {
+        const SessionReport &a = full.sessions[k], &b = fast.sessions[k];
+        EXPECT_NEAR(b.madrs_after_24h, a.madrs_after_24h, kCourseMetricsMadrsAtol);
+        EXPECT_NEAR(b.madrs_before, a.madrs_before, kCourseMetricsMadrsAtol);
+        EXPECT_NEAR(b.acute.peak_ce, a.acute.peak_ce, kCourseMetricsPeakRtol * a.acute.peak_ce);
+        EXPECT_NEAR(b.acute.peak_sbp, a.acute.peak_sbp, kCourseMetricsPeakRtol * a.acute.peak_sbp);
+        EXPECT_NEAR(b.acute.t_peak_ce_h, a.acute.t_peak_ce_h, co.dt_h);
+        EXPECT_NEAR(b.acute.discharge_h, a.acute.discharge_h, co.dt_h);
+    }
+    EXPECT_NEAR(fast.madrs_end, full.symptoms.madrs.back(), kCourseMetricsMadrsAtol);
+}
