@@ -34,6 +34,7 @@ struct RunSpec {
     double remission_threshold = 10.0;
     bool stop_at_remission = false;
     int max_sessions = 0;
+    bool metrics_only = false;             // run_course_metrics (no curves; BENCHMARKS.md) instead of run_course
     std::string symptom_model = "madrs";   // library PD name or .toml ("madrs_v1": the older structure)
     bool is_course() const { return !schedule.empty(); }
 

@@ -216,6 +216,7 @@ RunSpec population_run_spec(const PopulationCliOptions& o) {
         course.insert("remission_threshold", o.remission_threshold);
         course.insert("stop_at_remission", o.stop_at_remission);
         course.insert("max_sessions", o.max_sessions);
+        course.insert("metrics_only", o.metrics_only);
         t.insert("course", course);
     } else {
         if (!o.regimen.empty()) t.insert("regimen", absolute(o.regimen));
@@ -249,8 +250,10 @@ RunSpec population_run_spec(const PopulationCliOptions& o) {
 
 int run_population_cli(const PopulationCliOptions& o) {
     if (!o.data.empty()) return run_dataset_population_cli(o);
+    if (!o.observations.empty()) throw InputError("--observations: applies to --data");
+    if (o.schedule.empty() && (o.weeks || !o.days.empty() || o.stop_at_remission || o.max_sessions || o.metrics_only))
+        throw InputError("--weeks, --days, --stop-at-remission, --max-sessions and --metrics-only apply to --schedule");
     if (!o.out.empty() && is_run_file(o.out)) {
-        if (!o.observations.empty()) throw InputError("--observations: applies to --data");
         if (!o.schedule.empty() && !o.regimen.empty())
             throw InputError("--regimen and --schedule are exclusive: give one");
         RunCliOptions ro;
@@ -258,10 +261,7 @@ int run_population_cli(const PopulationCliOptions& o) {
         ro.models_dir = o.models_dir;
         return run_spec_cli(population_run_spec(o), ro);
     }
-    if (!o.observations.empty()) throw InputError("--observations: applies to --data");
     if (!o.schedule.empty()) return run_course_population_cli(o);
-    if (o.weeks || !o.days.empty() || o.stop_at_remission || o.max_sessions || o.metrics_only)
-        throw InputError("--weeks, --days, --stop-at-remission, --max-sessions and --metrics-only apply to --schedule");
     if (o.model.empty())
         throw InputError("give the model (library name or .toml) and --regimen FILE, or --schedule NAME");
     if (o.regimen.empty())

@@ -157,7 +157,7 @@ RunSpec parse_run_spec(const std::string& text, const std::string& file, const s
     if (const toml::table* c = subtable(root, "course", file)) {
         check_known(*c,
                     {"weeks", "days", "follow_up", "dt", "remission_threshold", "stop_at_remission", "max_sessions",
-                     "symptom_model"},
+                     "symptom_model", "metrics_only"},
                     file, "course");
         s.symptom_model = detail::get_string(*c, "symptom_model", file, "course", false, "madrs");
         if (s.symptom_model.find('/') != std::string::npos ||
@@ -182,6 +182,7 @@ RunSpec parse_run_spec(const std::string& text, const std::string& file, const s
         s.remission_threshold = detail::get_number(*c, "remission_threshold", file, "course", false, 10.0);
         s.stop_at_remission = detail::get_bool(*c, "stop_at_remission", file, "course", false);
         s.max_sessions = static_cast<int>(get_integer(*c, "max_sessions", file, "course", 0, 10'000, 0));
+        s.metrics_only = detail::get_bool(*c, "metrics_only", file, "course", false);
     }
 
     if (const toml::table* p = subtable(root, "population", file)) {

@@ -176,6 +176,7 @@ std::unique_ptr<Prepared> prepare(const RunSpec& spec, const RunControl& control
         co.course.models_dir = control.models_dir;
         co.stop_at_remission = spec.stop_at_remission;
         co.max_sessions = spec.max_sessions;
+        co.metrics_only = spec.metrics_only;
         co.validate();
     } else {
         p->model = load_library_model(spec.model, control.models_dir);

@@ -346,3 +346,15 @@ def test_cli_population_out_h5_is_a_thin_form_of_run(tmp_path):
     )
     with h5py.File(tmp_path / "c.h5", "r") as f:
         np.testing.assert_array_equal(f["response.6"][()], pop.frame["response.6"].to_numpy(dtype=float))
+
+
+def test_course_run_metrics_only_agrees_with_the_full_path(tmp_path):
+    """[course] metrics_only = true runs the metrics-only course path (run_course_metrics): the
+    same decisions and MADRS within its stated tolerance (1e-5 points, tests/cpp/course_metrics_test.cpp)."""
+    full = ks.run(course_spec(tmp_path / "full.h5"), progress=False)
+    fast = ks.run(course_spec(tmp_path / "fast.h5", metrics_only=True), progress=False)
+    with h5py.File(full.path, "r") as a, h5py.File(fast.path, "r") as b:
+        for k in range(1, 7):
+            np.testing.assert_array_equal(a[f"response.{k}"][()], b[f"response.{k}"][()])
+            np.testing.assert_array_equal(a[f"remission.{k}"][()], b[f"remission.{k}"][()])
+            np.testing.assert_allclose(a[f"madrs_24h.{k}"][()], b[f"madrs_24h.{k}"][()], rtol=0, atol=1e-4)
