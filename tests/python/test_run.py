@@ -290,23 +290,13 @@ def test_course_spec_errors(tmp_path):
     assert not list(tmp_path.glob("*.h5"))
 
 
-def _cli():
-    import shutil
-
-    for c in (os.environ.get("KETASIM_CLI"), shutil.which("ketasim"), str(ROOT / "build" / "ketasim")):
-        if c and os.path.isfile(c) and os.access(c, os.X_OK):
-            return c
-    return None
-
-
-@pytest.mark.skipif(_cli() is None, reason="ketasim CLI binary not found")
-def test_cli_population_out_h5_is_a_thin_form_of_run(tmp_path):
+def test_cli_population_out_h5_is_a_thin_form_of_run(tmp_path, ketasim_cli):
     """`ketasim population ... --out X.h5` writes the run file of the spec its flags mean (stored
     in the file): the same values as its CSV output, and the same file as `ketasim run` of that spec."""
     import subprocess
 
     args = [
-        _cli(),
+        ketasim_cli,
         "population",
         "ketamine_iv_clements",
         "--regimen",
@@ -329,12 +319,12 @@ def test_cli_population_out_h5_is_a_thin_form_of_run(tmp_path):
         text = f.attrs["spec"]
     spec_file = tmp_path / "again.toml"
     spec_file.write_text(text.replace(str(tmp_path / "p.h5"), str(tmp_path / "again.h5")))
-    proc = subprocess.run([_cli(), "run", str(spec_file), "--quiet"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([ketasim_cli, "run", str(spec_file), "--quiet"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     same(tmp_path / "p.h5", tmp_path / "again.h5")
     # A course population too (schedule flags become [course]).
     proc = subprocess.run(
-        [_cli(), "population", "--schedule", "iv-3x-weekly", "--weeks", "2", "--n", "12", "--seed", "2026"]
+        [ketasim_cli, "population", "--schedule", "iv-3x-weekly", "--weeks", "2", "--n", "12", "--seed", "2026"]
         + ["--dt", "5 min", "--out", str(tmp_path / "c.h5"), "--quiet"],
         capture_output=True,
         text=True,
