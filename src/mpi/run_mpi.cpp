@@ -38,6 +38,14 @@ int run_run_mpi(const RunCliOptions& o) {
     int rank = 0, size = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size == 1) {
+        // One rank: the one shard's file is the output itself (shard_path of 1 of 1), so there is
+        // nothing to merge; it is a one-process run (--resume, --dry-run, --shard as without
+        // mpirun). Merging it into itself failed with "exists" after the run (found measuring
+        // 1 vs 2 ranks).
+        MPI_Finalize();
+        return run_spec_cli(load_run_spec(o.spec), o);
+    }
     struct sigaction sa {};
     sa.sa_handler = on_mpi_stop;
     sigemptyset(&sa.sa_mask);

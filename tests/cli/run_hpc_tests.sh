@@ -141,6 +141,10 @@ if command -v mpirun >/dev/null && grep -q "MPI_Init" "$KS" 2>/dev/null; then
   MPIRC=$?
   check "mpirun -n 2: exit 0, shard files removed" '[ "$MPIRC" = 0 ] && [ -s "$TMP/mpi.h5" ] && [ -z "$(ls "$TMP" | grep "mpi.shard-")" ]'
   check "mpirun -n 2: identical to one process (datasets and attributes)" '$SAME "$TMP/one/mpi.h5" "$TMP/mpi.h5"'
+  mkdir -p "$TMP/r1"; cp "$TMP/mpi.toml" "$TMP/weight.toml" "$TMP/r1/"
+  ( cd "$TMP/r1" && mpirun --allow-run-as-root -n 1 "$KS" run mpi.toml --quiet ) >"$TMP/out" 2>"$TMP/err"
+  MPIRC=$?
+  check "mpirun -n 1: exit 0 (no merge of the output into itself), identical to one process" '[ "$MPIRC" = 0 ] && $SAME "$TMP/one/mpi.h5" "$TMP/r1/mpi.h5"'
 else
   echo "SKIP: MPI checks (no mpirun, or ketasim built without KETASIM_WITH_MPI)"
 fi
