@@ -294,6 +294,11 @@ struct CourseSpec {
 // racemic ketamine, 2 assumed for esketamine). InputError if the model has no effect site or no
 // such key: the PD parameters are calibrated on racemic Ce, so the factor is never guessed.
 double racemic_equivalent_scale(const Model& model);
+// A racemic-ketamine concentration threshold (the dissociative 100 ng/mL) in `model`'s own
+// concentration unit: threshold / racemic_equivalent_scale(model). Comparing the model's parent
+// concentration (C_plasma, Ce) with it compares the racemic-equivalent concentration with the
+// threshold, the scale of the PD models (`ketasim compare`, ks.flagship).
+double racemic_threshold_for(const Model& model, double racemic_threshold);
 
 // Racemic IV mg_per_kg over duration_h on the given days (24 h * day) on `model` (route "iv").
 CourseSpec iv_course_on_days(const Model& model, const std::vector<double>& days, double mg_per_kg = 0.5,

@@ -65,11 +65,12 @@ def compare(
         # The dissociative threshold is a racemic-ketamine concentration: each arm is compared with
         # it on the racemic-equivalent scale (the model file's racemic_equivalent factor, 2 for
         # esketamine), the scale the PD models (ks.course) use, so the figure, this table and a
-        # course's predicted dissociation agree. Comparing C x f with the threshold is comparing C
-        # with threshold / f, so the library's metrics do it in the model's own unit.
+        # course's predicted dissociation agree. The library gives the threshold in the model's own
+        # unit (threshold / f), as `ketasim compare` uses it.
         f = _core.racemic_equivalent_scale(m)
-        mp = metrics(r, "C_plasma", threshold=threshold / f)
-        me = metrics(r, "Ce", threshold=threshold / f)
+        own = _core.racemic_threshold_for(m, threshold)
+        mp = metrics(r, "C_plasma", threshold=own)
+        me = metrics(r, "Ce", threshold=own)
         rows.append(
             {
                 "arm": label,

@@ -119,6 +119,7 @@ void bind_pd(py::module_& m) {
         .def_readonly("regimen", &CourseSpec::regimen)
         .def_readonly("session_starts_h", &CourseSpec::session_starts_h);
     m.def("racemic_equivalent_scale", &racemic_equivalent_scale, py::arg("model"));
+    m.def("racemic_threshold_for", &racemic_threshold_for, py::arg("model"), py::arg("racemic_threshold"));
     m.def("iv_course_on_days", &iv_course_on_days, py::arg("model"), py::arg("days"), py::arg("mg_per_kg") = 0.5,
           py::arg("duration_h") = 40.0 / 60.0);
     m.def("iv_course", &iv_course, py::arg("model"), py::arg("per_week"), py::arg("weeks"), py::arg("mg_per_kg") = 0.5,

@@ -105,9 +105,8 @@ int run_compare(const CompareOptions& o) {
         // compared on the racemic-equivalent scale (C x the model file's factor, 2 for
         // esketamine), as ks.course and ks.flagship do, i.e. C with threshold / factor. A
         // metabolite has no threshold (its rows print n/a).
-        const double factor = racemic_equivalent_scale(m);
         MetricOptions parent = mo;
-        parent.threshold = o.threshold / factor;
+        parent.threshold = racemic_threshold_for(m, o.threshold);
         MetricOptions other = mo;
         other.threshold = std::numeric_limits<double>::quiet_NaN();
         std::map<std::string, Metrics> ms;

@@ -82,6 +82,10 @@ double racemic_equivalent_scale(const Model& model) {
     return v;
 }
 
+double racemic_threshold_for(const Model& model, double racemic_threshold) {
+    return racemic_threshold / racemic_equivalent_scale(model);
+}
+
 CourseSpec iv_course_on_days(const Model& model, const std::vector<double>& days, double mg_per_kg, double duration_h) {
     return attach_model(iv_days_spec(days, mg_per_kg, duration_h), model);
 }
