@@ -24,7 +24,8 @@ struct InputSchedule;
 // costs O(n) exponentials, or O(n) multiplies for the next point of a uniform walk (Cursor).
 // Conventions are the PK solvers': a time within 1e-9 h of a breakpoint reads the value just
 // after it. Only the states the outputs depend on are kept. When A has no real, well-conditioned
-// eigenbasis (near-equal rate constants, complex spectra) spectral() is false and values come from
+// eigenbasis, two near-equal rate constants are carried as one 2x2 triangular block (paired());
+// otherwise (more near-equal rates, complex spectra) spectral() is false and values come from
 // the Pade exponential (exact, slower) and bound() is a looser mass bound.
 class PkSolution {
 public:
@@ -37,6 +38,10 @@ public:
 
     std::size_t outputs() const;
     bool spectral() const;
+    // True when two near-equal rate constants are carried as a 2x2 triangular block of the
+    // (otherwise eigen-) basis instead of two ill-conditioned eigenvectors (spectral() is then
+    // true as well; pk_solution.cpp build_pair_basis).
+    bool paired() const;
     // Breakpoint times (h, sorted): doses, infusion starts and stops.
     const std::vector<double>& breakpoints() const;
 

@@ -3,6 +3,7 @@
 // per output time; the same checks decide when it is usable (real spectrum, cond(V) < 1e4, the
 // residual A V = V L), and the same effect-site scaling keeps the basis well conditioned.
 #include <Eigen/Eigenvalues>
+#include <Eigen/SVD>
 #include <unsupported/Eigen/MatrixFunctions>
 #include <algorithm>
 #include <cmath>
@@ -25,6 +26,11 @@ struct PkSolution::Impl {
     Eigen::MatrixXd A;       // scaled, kept
     Eigen::MatrixXd C;       // outputs x kept, scaled
     bool spectral = false;
+    // Two near-equal rate constants (no well-conditioned eigenbasis): the last two coordinates
+    // span their invariant subspace, where A acts as T = [[lam[p], beta], [0, lam[p + 1]]]
+    // (p = pair; -1 without a pair). See build_pair_basis.
+    Eigen::Index pair = -1;
+    double beta = 0.0;
     Eigen::VectorXd lam;
     Eigen::MatrixXd Vinv, CV;   // CV = C V
     std::vector<double> bp_times;
@@ -39,17 +45,65 @@ struct PkSolution::Impl {
         return it == seg_t.begin() ? 0 : static_cast<std::size_t>(it - seg_t.begin()) - 1;
     }
     // e_i = exp(l_i h), and with an input g_i = (exp(l_i h) - 1) / l_i (g untouched without one:
-    // it multiplies w = 0).
+    // it multiplies w = 0). With a pair, e and g have one more entry: e[n] = phi(h), the (0, 1)
+    // entry of exp(T h) / beta, and g[n] = psi(h) = int_0^h phi (see pair_terms).
     void diag(double h, bool input, Eigen::VectorXd& e, Eigen::VectorXd& g) const {
-        const Eigen::Index n = lam.size();
-        e.resize(n);
-        g.resize(n);
+        const Eigen::Index n = lam.size(), m = n + (pair >= 0 ? 1 : 0);
+        e.resize(m);
+        g.resize(m);
         if (!input) g.setZero();
         for (Eigen::Index i = 0; i < n; ++i) {
             const double x = lam[i] * h;
             e[i] = std::exp(x);
             if (input) g[i] = x == 0.0 ? h : std::expm1(x) / lam[i];
         }
+        if (pair >= 0) pair_terms(h, input, e[pair], e[n], g[n]);
+    }
+    // For T = [[a, beta], [0, b]] (a = lam[p], b = lam[p + 1]):
+    //   exp(T h)_01 = beta phi,  phi = (e^{b h} - e^{a h}) / (b - a) = E[a, b],
+    //   (int_0^h exp(T s) ds)_01 = beta psi,  psi = int_0^h phi = E[a, b, 0],
+    // divided differences of E(x) = e^{x h}, written without cancellation as a -> b:
+    // phi = e^{a h} expm1((b - a) h) / (b - a) (h e^{a h} at a == b); psi by its Taylor series
+    // sum_k h^{k+2} h_k(a, b) / (k + 2)! (h_k the complete homogeneous polynomial) when
+    // max(|a|, |b|) h < 0.5 (20 terms: the remainder is below 1e-17 relative), otherwise as
+    // (phi - E[b, 0]) / a with |a| >= |b| (the difference then cancels at most one digit).
+    void pair_terms(double h, bool input, double ea, double& phi, double& psi) const {
+        const double a = lam[pair], b = lam[pair + 1], d = b - a;
+        phi = d * h == 0.0 ? h * ea : ea * std::expm1(d * h) / d;
+        psi = 0.0;
+        if (!input) return;
+        const double ah = a * h, bh = b * h;
+        if (std::max(std::fabs(ah), std::fabs(bh)) < 0.5) {
+            double hk = 1.0, bk = 1.0, fact = 2.0, sum = 0.5;   // k = 0: h_0 = 1, 1 / 2!
+            for (int k = 1; k <= 20; ++k) {
+                bk *= bh;
+                hk = ah * hk + bk;
+                fact *= static_cast<double>(k + 2);
+                sum += hk / fact;
+            }
+            psi = h * h * sum;
+        } else if (std::fabs(a) >= std::fabs(b)) {
+            const double gb = bh == 0.0 ? h : std::expm1(bh) / b;
+            psi = (phi - gb) / a;
+        } else {
+            const double ga = ah == 0.0 ? h : std::expm1(ah) / a;
+            psi = (phi - ga) / b;
+        }
+    }
+    // z <- exp(T h) z + int exp(T s) ds w in the basis, from diag's e and g (w null without input).
+    void apply(const double* e, const double* g, const double* w, double* z) const {
+        const Eigen::Index n = lam.size();
+        double extra = 0.0;
+        if (pair >= 0) {
+            extra = beta * e[n] * z[pair + 1];
+            if (w) extra += beta * g[n] * w[pair + 1];
+        }
+        if (w) {
+            for (Eigen::Index i = 0; i < n; ++i) z[i] = e[i] * z[i] + g[i] * w[i];
+        } else {
+            for (Eigen::Index i = 0; i < n; ++i) z[i] *= e[i];
+        }
+        if (pair >= 0) z[pair] += extra;
     }
     // E = exp(A h), G = int_0^h exp(A s) ds from the Pade exponential of [[A h, I h], [0, 0]].
     void propagator(double h, Eigen::MatrixXd& E, Eigen::MatrixXd& G) const {
@@ -85,6 +139,16 @@ struct PkSolution::Impl {
                 if (lam[i] > 0.0) return kInf;
                 if (a > 0.0) b += a;
             }
+            // The pair adds CV(j, p) beta v[p + 1] phi(s) with 0 <= phi(s) = s e^{xi s} (xi
+            // between the two rates, mean value theorem) <= 1 / (e |max rate|) for rates < 0.
+            if (pair >= 0) {
+                const double a = CV(jj, pair) * beta * v[pair + 1];
+                const double top = std::max(lam[pair], lam[pair + 1]);
+                if (a > 0.0) {
+                    if (!(top < 0.0)) return kInf;
+                    b += a / (std::exp(1.0) * -top);
+                }
+            }
             return b;
         }
         if (!compartmental) return kInf;
@@ -116,8 +180,10 @@ struct PkSolution::Impl {
         const double h = std::max(0.0, t - seg_t[k]);
         if (spectral) {
             Eigen::VectorXd e, g;
-            diag(h, has_input[k] != 0, e, g);
-            const Eigen::VectorXd z = e.cwiseProduct(z0[k]) + g.cwiseProduct(w[k]);
+            const bool input = has_input[k] != 0;
+            diag(h, input, e, g);
+            Eigen::VectorXd z = z0[k];
+            apply(e.data(), g.data(), input ? w[k].data() : nullptr, z.data());
             out(z, y);
         } else {
             Eigen::VectorXd x = z0[k];
@@ -126,6 +192,77 @@ struct PkSolution::Impl {
         }
     }
 };
+
+namespace {
+// Two near-equal rate constants a ~ b (e.g. a nasal absorption rate drawn next to a disposition
+// rate: ~4 % of esketamine patients) leave no well-conditioned eigenbasis (cond(V) ~ 1 / |a - b|),
+// but their two-dimensional invariant subspace is well conditioned. It is the null space of
+// (A - a I)(A - b I), taken from its SVD (the two smallest singular vectors, orthonormal W); a
+// rotation of W makes T = W' A W upper triangular, [[a', beta], [0, b']], whose exponential is
+// exact and cheap (pair_terms). The other modes keep their eigenvectors. Accepted under the same
+// checks as the plain eigenbasis (residual of A B = B D, cond(B) < 1e4); otherwise (a cluster of
+// three, two pairs, complex rates) the Pade exponential stays. The pair is the closest two rates.
+bool build_pair_basis(PkSolution::Impl& m, const Eigen::VectorXd& lam, const Eigen::MatrixXd& V, double amax) {
+    const Eigen::Index n = lam.size();
+    if (n < 2) return false;
+    Eigen::Index ia = -1, ib = -1;
+    double best = kInf;
+    for (Eigen::Index i = 0; i < n; ++i)
+        for (Eigen::Index j = i + 1; j < n; ++j) {
+            const double gap = std::fabs(lam[i] - lam[j]) / std::max({std::fabs(lam[i]), std::fabs(lam[j]), 1e-300});
+            if (gap < best) {
+                best = gap;
+                ia = i;
+                ib = j;
+            }
+        }
+    const Eigen::MatrixXd I = Eigen::MatrixXd::Identity(n, n);
+    const Eigen::MatrixXd M = (m.A - lam[ia] * I) * (m.A - lam[ib] * I);
+    Eigen::JacobiSVD<Eigen::MatrixXd> svd(M, Eigen::ComputeFullV);
+    Eigen::MatrixXd W = svd.matrixV().rightCols(2);
+    Eigen::Matrix2d T = W.transpose() * m.A * W;
+    // An eigenvector u of T for its eigenvalue r; the rotation [u, u_perp] triangularizes T.
+    const double half = 0.5 * (T(0, 0) + T(1, 1));
+    const double disc = 0.25 * (T(0, 0) - T(1, 1)) * (T(0, 0) - T(1, 1)) + T(0, 1) * T(1, 0);
+    if (disc < -1e-12 * amax * amax) return false;   // complex pair
+    const double r = half + std::sqrt(std::max(0.0, disc));
+    Eigen::Vector2d u1(T(0, 1), r - T(0, 0)), u2(r - T(1, 1), T(1, 0));
+    Eigen::Vector2d u = u1.norm() >= u2.norm() ? u1 : u2;
+    if (!(u.norm() > 0)) u = Eigen::Vector2d(1.0, 0.0);   // T is a multiple of I: any basis
+    u.normalize();
+    Eigen::Matrix2d Q;
+    Q << u[0], -u[1], u[1], u[0];
+    W = W * Q;
+    T = Q.transpose() * T * Q;
+    // Basis: the other eigenvectors, then the pair (positions n - 2, n - 1).
+    Eigen::MatrixXd B(n, n);
+    Eigen::VectorXd l(n);
+    Eigen::Index c = 0;
+    for (Eigen::Index i = 0; i < n; ++i)
+        if (i != ia && i != ib) {
+            B.col(c) = V.col(i);
+            l[c++] = lam[i];
+        }
+    B.col(n - 2) = W.col(0);
+    B.col(n - 1) = W.col(1);
+    l[n - 2] = T(0, 0);
+    l[n - 1] = T(1, 1);
+    Eigen::MatrixXd D = l.asDiagonal();
+    D(n - 2, n - 1) = T(0, 1);
+    const Eigen::MatrixXd Binv = Eigen::PartialPivLU<Eigen::MatrixXd>(B).inverse();
+    const double cond = B.cwiseAbs().rowwise().sum().maxCoeff() * Binv.cwiseAbs().rowwise().sum().maxCoeff();
+    const double resid = (m.A * B - B * D).cwiseAbs().maxCoeff();
+    if (!(cond < kMaxCondition) || !(resid <= 1e-12 * amax * std::max(1.0, B.cwiseAbs().maxCoeff()))) return false;
+    m.spectral = true;
+    m.pair = n - 2;
+    m.beta = T(0, 1);
+    m.lam = l;
+    m.Vinv = Binv;
+    m.CV = m.C * B;
+    m.CVr = m.CV;
+    return true;
+}
+}   // namespace
 
 PkSolution::PkSolution(const LinearSystem& sys, const Regimen& regimen, const std::vector<std::string>& names)
     : impl_(std::make_unique<Impl>()) {
@@ -194,6 +331,8 @@ PkSolution::PkSolution(const LinearSystem& sys, const Regimen& regimen, const st
                 m.Vinv = Vinv;
                 m.CV = m.C * V;
                 m.CVr = m.CV;
+            } else {
+                build_pair_basis(m, lam, V, amax);
             }
         }
     }
@@ -241,7 +380,7 @@ PkSolution::PkSolution(const LinearSystem& sys, const Regimen& regimen, const st
         if (h > 0) {
             if (m.spectral) {
                 m.diag(h, true, e, g);
-                z = e.cwiseProduct(z) + g.cwiseProduct(m.w.back());
+                m.apply(e.data(), g.data(), m.w.back().data(), z.data());
             } else {
                 detail::propagate_exactly(m.A, m.w.back(), h, z);
             }
@@ -282,6 +421,7 @@ PkSolution& PkSolution::operator=(PkSolution&&) noexcept = default;
 
 std::size_t PkSolution::outputs() const { return static_cast<std::size_t>(impl_->C.rows()); }
 bool PkSolution::spectral() const { return impl_->spectral; }
+bool PkSolution::paired() const { return impl_->pair >= 0; }
 const std::vector<double>& PkSolution::breakpoints() const { return impl_->bp_times; }
 void PkSolution::values(double t, double* y) const { impl_->values(t, y); }
 
@@ -297,7 +437,9 @@ double PkSolution::bound(std::size_t j, double t) const {
     const double h = std::max(0.0, t - m.seg_t[k]);
     Eigen::VectorXd v = m.z0[k];
     if (m.spectral) {
-        for (Eigen::Index i = 0; i < v.size(); ++i) v[i] *= std::exp(m.lam[i] * h);
+        Eigen::VectorXd e, g;
+        m.diag(h, false, e, g);
+        m.apply(e.data(), g.data(), nullptr, v.data());
     } else {
         if (!m.compartmental) return kInf;
         if (h > 0) detail::propagate_exactly(m.A, m.w[k], h, v);
@@ -316,8 +458,10 @@ void PkSolution::Cursor::values(double t, double* y) {
         const double h = std::max(0.0, t - m.seg_t[seg]);
         if (m.spectral) {
             Eigen::VectorXd e, g;
-            m.diag(h, m.has_input[seg] != 0, e, g);
-            z_ = e.cwiseProduct(m.z0[seg]) + g.cwiseProduct(m.w[seg]);
+            const bool input = m.has_input[seg] != 0;
+            m.diag(h, input, e, g);
+            z_ = m.z0[seg];
+            m.apply(e.data(), g.data(), input ? m.w[seg].data() : nullptr, z_.data());
         } else {
             z_ = m.z0[seg];
             if (h > 0) detail::propagate_exactly(m.A, m.w[seg], h, z_);
@@ -347,16 +491,7 @@ void PkSolution::Cursor::values(double t, double* y) {
                 c.key = key;
                 c.with_input = input;
             }
-            const Eigen::Index n = z_.size();
-            double* z = z_.data();
-            const double* e = c.e.data();
-            if (input) {
-                const double* g = c.g.data();
-                const double* w = m.w[seg].data();
-                for (Eigen::Index i = 0; i < n; ++i) z[i] = e[i] * z[i] + g[i] * w[i];
-            } else {
-                for (Eigen::Index i = 0; i < n; ++i) z[i] *= e[i];
-            }
+            m.apply(c.e.data(), c.g.data(), input ? m.w[seg].data() : nullptr, z_.data());
         }
     }
     t_ = t;
