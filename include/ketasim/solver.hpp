@@ -67,6 +67,15 @@ public:
         void values(double t, double* y);   // any t; increasing t is the fast case
         // bound() of output j at the time of the last values() call, from the cursor's state.
         double bound(std::size_t j) const;
+        // The time of the last values() or advance() call.
+        double time() const { return t_; }
+        // For a Runge-Kutta step (time(), time() + h] that crosses no breakpoint (the caller stops
+        // at every one): output j at time() + c[i] h, i < m, without moving the cursor, and then
+        // advance(h) to move it to time() + h once the step is accepted. The exponentials of a
+        // step size are kept per exact (bitwise) h, so the repeated step sizes of a stepper on a
+        // ladder of sizes cost a few multiplies per stage; c must stay the same array for a cursor.
+        void stages(double h, const double* c, int m, std::size_t j, double* y);
+        void advance(double h);
 
     private:
         struct Entry {
@@ -75,7 +84,14 @@ public:
             Eigen::VectorXd e, g;   // eigenbasis: exp(L h), (exp(L h) - 1) / L
             Eigen::MatrixXd E, G;   // no eigenbasis: exp(A h), int_0^h exp(A s) ds (Pade, Van Loan)
         };
+        struct StageEntry {
+            double h = 0;   // 0: empty
+            bool with_input = false;
+            std::vector<Eigen::VectorXd> e, g;   // per stage c[i], then the full step (c = 1)
+        };
+        StageEntry& stage_entry(double h, const double* c, int m);
         const PkSolution* s_;
+        std::vector<StageEntry> stage_cache_;
         std::size_t seg_ = 0;
         double t_ = 0;
         bool valid_ = false;

@@ -5,7 +5,6 @@
 // on the grid points that can matter, and the symptom model takes the steps its tolerance needs.
 #include <algorithm>
 #include <array>
-#include <boost/numeric/odeint.hpp>
 #include <cmath>
 #include <limits>
 
@@ -46,7 +45,6 @@ struct CourseGrid {
 CourseMetrics run_course_metrics(const CourseSpec& spec, const AcuteEffectModel& am, const SymptomModel& sm,
                                  const CourseOptions& o, const LinearSystem& sys,
                                  const std::vector<double>& madrs_times_h) {
-    namespace odeint = boost::numeric::odeint;
     o.validate();
     am.validate();
     sm.validate();
@@ -209,11 +207,79 @@ CourseMetrics run_course_metrics(const CourseSpec& spec, const AcuteEffectModel&
     State st{};
     PkSolution::Cursor pd_cur(pk);
     double yc[2];
-    auto rhs = [&](const State& x, State& dx, double t) {
-        pd_cur.values(t, yc);
-        symptom_derivative(sm, std::max(0.0, ce_scale * yc[0]), x.data(), dx.data());
+    // Dormand-Prince 5(4) (Hairer, Norsett & Wanner, Solving ODEs I, table II.5.2), the method and
+    // step control of odeint's controlled dopri5 (error per state relative to atol + rtol (|x| +
+    // h |x'|), max norm; on failure h *= max(0.9 err^(-1/3), 0.2); after err < 0.5, h *= 0.9
+    // err^(-1/5), at most 5x), written out so that the Ce of a step's stages comes from the PK
+    // cursor's per-step-size tables (PkSolution::Cursor::stages) and nothing is allocated.
+    static constexpr double c_st[6] = {1.0 / 5, 3.0 / 10, 4.0 / 5, 8.0 / 9, 1.0, 1.0};
+    static constexpr double a21 = 1.0 / 5;
+    static constexpr double a31 = 3.0 / 40, a32 = 9.0 / 40;
+    static constexpr double a41 = 44.0 / 45, a42 = -56.0 / 15, a43 = 32.0 / 9;
+    static constexpr double a51 = 19372.0 / 6561, a52 = -25360.0 / 2187, a53 = 64448.0 / 6561, a54 = -212.0 / 729;
+    static constexpr double a61 = 9017.0 / 3168, a62 = -355.0 / 33, a63 = 46732.0 / 5247, a64 = 49.0 / 176,
+                            a65 = -5103.0 / 18656;
+    static constexpr double b1 = 35.0 / 384, b3 = 500.0 / 1113, b4 = 125.0 / 192, b5 = -2187.0 / 6784, b6 = 11.0 / 84;
+    static constexpr double e1 = 71.0 / 57600, e3 = -71.0 / 16695, e4 = 71.0 / 1920, e5 = -17253.0 / 339200,
+                            e6 = 22.0 / 525, e7 = -1.0 / 40;
+    auto f = [&](double ce, const State& x, State& dx) {
+        symptom_derivative(sm, std::max(0.0, ce_scale * ce), x.data(), dx.data());
     };
-    auto stepper = odeint::make_controlled(o.symptom.atol, o.symptom.rtol, odeint::runge_kutta_dopri5<State>());
+    State k1{};
+    bool k1_valid = false;
+    // Ce at t for the first stage (the cursor positioned at t).
+    auto sync = [&](double tt) {
+        if (pd_cur.time() != tt || !k1_valid) {
+            pd_cur.values(tt, yc);
+        }
+    };
+    // One trial step of size h from (t0, x); on success x, k1 hold the new state and its slope.
+    auto try_step = [&](double t0, State& x, double h, double& err) {
+        sync(t0);
+        if (!k1_valid) {
+            pd_cur.values(t0, yc);
+            f(yc[0], x, k1);
+            k1_valid = true;
+        }
+        double ce[5];
+        pd_cur.stages(h, c_st, 5, 0, ce);   // Ce at t0 + c h, c = 1/5, 3/10, 4/5, 8/9, 1
+        State k2, k3, k4, k5, k6, k7, y;
+        for (int i = 0; i < kSymptomStates; ++i) y[i] = x[i] + h * a21 * k1[i];
+        f(ce[0], y, k2);
+        for (int i = 0; i < kSymptomStates; ++i) y[i] = x[i] + h * (a31 * k1[i] + a32 * k2[i]);
+        f(ce[1], y, k3);
+        for (int i = 0; i < kSymptomStates; ++i) y[i] = x[i] + h * (a41 * k1[i] + a42 * k2[i] + a43 * k3[i]);
+        f(ce[2], y, k4);
+        for (int i = 0; i < kSymptomStates; ++i)
+            y[i] = x[i] + h * (a51 * k1[i] + a52 * k2[i] + a53 * k3[i] + a54 * k4[i]);
+        f(ce[3], y, k5);
+        for (int i = 0; i < kSymptomStates; ++i)
+            y[i] = x[i] + h * (a61 * k1[i] + a62 * k2[i] + a63 * k3[i] + a64 * k4[i] + a65 * k5[i]);
+        f(ce[4], y, k6);
+        State xn;
+        for (int i = 0; i < kSymptomStates; ++i)
+            xn[i] = x[i] + h * (b1 * k1[i] + b3 * k3[i] + b4 * k4[i] + b5 * k5[i] + b6 * k6[i]);
+        f(ce[4], xn, k7);
+        err = 0.0;
+        for (int i = 0; i < kSymptomStates; ++i) {
+            const double xe = h * (e1 * k1[i] + e3 * k3[i] + e4 * k4[i] + e5 * k5[i] + e6 * k6[i] + e7 * k7[i]);
+            const double sc = o.symptom.atol + o.symptom.rtol * (std::fabs(x[i]) + h * std::fabs(k1[i]));
+            err = std::max(err, std::fabs(xe) / sc);
+        }
+        if (!(err <= 1.0)) return false;
+        pd_cur.advance(h);
+        bool clamped = false;
+        for (int i = 0; i < kSymptomStates; ++i) {
+            const double v = std::min(1.0, std::max(0.0, xn[i]));
+            clamped |= v != xn[i];
+            x[i] = v;
+        }
+        if (clamped)
+            f(ce[4], x, k1);
+        else
+            k1 = k7;
+        return true;
+    };
     const double level = sm.baseline * (1.0 - o.clinical.response_fraction);
     auto madrs = [&](const State& x, double t) { return symptom_madrs(sm, x.data(), t - t_first); };
     double t = std::min(0.0, stops.front().t);
@@ -221,15 +287,15 @@ CourseMetrics run_course_metrics(const CourseSpec& spec, const AcuteEffectModel&
     long steps = 0;
     bool searching = false;   // looking for the relapse (a responder after last start + 24 h)
     // Step sizes on a ladder of four per octave (at most 16 % below the controller's proposal):
-    // steps of one size repeat, and so do their stage offsets, which the PK cursor then serves
-    // from its cache with a few multiplies instead of exponentials.
+    // steps of one size repeat exactly, and the PK cursor serves their stages from its tables
+    // with a few multiplies instead of exponentials.
     auto ladder = [](double h) {
         int ex = 0;
-        const double f = std::frexp(h, &ex);   // h = f 2^ex, f in [0.5, 1)
-        const double q = f >= 0.8408964152537145   ? 0.8408964152537145
-                         : f >= 0.7071067811865476 ? 0.7071067811865476
-                         : f >= 0.5946035575013605 ? 0.5946035575013605
-                                                   : 0.5;
+        const double fr = std::frexp(h, &ex);   // h = fr 2^ex, fr in [0.5, 1)
+        const double q = fr >= 0.8408964152537145   ? 0.8408964152537145
+                         : fr >= 0.7071067811865476 ? 0.7071067811865476
+                         : fr >= 0.5946035575013605 ? 0.5946035575013605
+                                                    : 0.5;
         return std::ldexp(q, ex);
     };
     auto too_many = [&] {
@@ -237,57 +303,71 @@ CourseMetrics run_course_metrics(const CourseSpec& spec, const AcuteEffectModel&
             "symptom model (metrics-only course): more than max_steps = " + std::to_string(o.symptom.max_steps) +
             " dopri5 steps near t = " + detail::pd_num(t) + " h; raise max_steps");
     };
-    // Integrates from (t, st) to t1 exactly (the last step clipped to land on t1).
-    auto advance = [&](double t1, bool watch) {
-        while (t < t1) {
-            double h = std::min(ladder(dt), t1 - t);
-            const bool last = h >= t1 - t;
-            const State s0 = st;
-            const double t0 = t;
-            double tt = t;
-            if (stepper.try_step(rhs, st, tt, h) == odeint::fail) {
-                dt = h;
-                if (++steps > o.symptom.max_steps) too_many();
+    // Integrates (tt, x) to t1 exactly (the last step clipped to land on t1), with the step
+    // proposal h_prop; calls on_step(t0, x0) after every accepted step (returns true to stop).
+    auto integrate = [&](double& tt, State& x, double t1, double& h_prop, auto&& on_step) {
+        while (tt < t1) {
+            const double h = std::min(ladder(h_prop), t1 - tt);
+            const bool last = h >= t1 - tt;
+            const State x0 = x;
+            const double t0 = tt;
+            double err = 0.0;
+            const bool ok = try_step(tt, x, h, err);
+            if (++steps > o.symptom.max_steps) too_many();
+            if (!ok) {
+                h_prop = h * std::max(0.9 * std::pow(err, -1.0 / 3.0), 0.2);
+                if (!std::isfinite(err)) h_prop = 0.2 * h;
                 continue;
             }
-            for (double& v : st) v = std::min(1.0, std::max(0.0, v));
-            t = last ? t1 : tt;
-            if (!last || h > dt) dt = h;   // the controller's proposal (a clipped step keeps the old one)
-            if (++steps > o.symptom.max_steps) too_many();
-            if (watch && madrs(st, t) > level) {
-                // The first crossing lies in (t0, t]: regula falsi (Illinois) on re-integrations
-                // from (t0, s0), to 1e-6 h.
-                double a = t0, b = t, fa = madrs(s0, t0) - level, fb = madrs(st, t) - level;
-                int side = 0;
-                for (int it = 0; it < 60 && b - a > 1e-6; ++it) {
-                    double m = (fa * b - fb * a) / (fa - fb);
-                    if (!(m > a && m < b)) m = 0.5 * (a + b);
-                    State sm_state = s0;
-                    odeint::integrate_adaptive(stepper, rhs, sm_state, t0, m, std::min(m - t0, dt));
-                    const double fm = madrs(sm_state, m) - level;
-                    if (fm > 0) {
-                        b = m;
-                        fb = fm;
-                        if (side == -1) fa *= 0.5;
-                        side = -1;
-                    } else {
-                        a = m;
-                        fa = fm;
-                        if (side == 1) fb *= 0.5;
-                        side = 1;
-                    }
-                }
-                r.relapse_h = b - t_last;
-                r.relapse_observed = true;
-                searching = false;
-                return;
-            }
+            tt = last ? t1 : tt + h;
+            // The controller's proposal (a clipped step keeps the old one unless it was smaller).
+            double hn = h;
+            if (err < 0.5) hn = h * std::min(0.9 * std::pow(std::max(err, 3.2e-4), -0.2), 5.0);
+            if (!last || hn > h_prop) h_prop = hn;
+            if (on_step(t0, x0)) return;
         }
+    };
+    auto advance = [&](double t1, bool watch) {
+        integrate(t, st, t1, dt, [&](double t0, const State& s0) {
+            if (!watch || !(madrs(st, t) > level)) return false;
+            // The first crossing lies in (t0, t]: regula falsi (Illinois) on re-integrations
+            // from (t0, s0), to 1e-6 h.
+            double a = t0, b = t, fa = madrs(s0, t0) - level, fb = madrs(st, t) - level;
+            int side = 0;
+            for (int it = 0; it < 60 && b - a > 1e-6; ++it) {
+                double m = (fa * b - fb * a) / (fa - fb);
+                if (!(m > a && m < b)) m = 0.5 * (a + b);
+                State sm_state = s0;
+                double tm = t0, hm = std::min(m - t0, dt);
+                k1_valid = false;
+                integrate(tm, sm_state, m, hm, [](double, const State&) { return false; });
+                const double fm = madrs(sm_state, m) - level;
+                if (fm > 0) {
+                    b = m;
+                    fb = fm;
+                    if (side == -1) fa *= 0.5;
+                    side = -1;
+                } else {
+                    a = m;
+                    fa = fm;
+                    if (side == 1) fb *= 0.5;
+                    side = 1;
+                }
+            }
+            k1_valid = false;   // the cursor and the slope belong to the search, not to (t, st)
+            r.relapse_h = b - t_last;
+            r.relapse_observed = true;
+            searching = false;
+            return true;
+        });
     };
     for (const Stop& s : stops) {
         if (s.t > t) advance(s.t, searching);
-        if (t < s.t) advance(s.t, false);           // the crossing was found: finish this leg plainly
-        if (s.kind == -1) dt = std::min(dt, 0.1);   // a dose: Ce starts to change again
+        if (t < s.t) advance(s.t, false);   // the crossing was found: finish this leg plainly
+        if (s.kind == -1) {
+            dt = std::min(dt, 0.1);   // a dose: Ce starts to change again
+            k1_valid = false;         // the slope after the breakpoint (a reset can move Ce)
+        }
         const double v = madrs(st, s.t);
         switch (s.kind) {
             case before:

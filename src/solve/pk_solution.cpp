@@ -7,6 +7,8 @@
 #include <unsupported/Eigen/MatrixFunctions>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "inputs.hpp"
@@ -447,7 +449,80 @@ double PkSolution::bound(std::size_t j, double t) const {
     return m.bound_from_state(j, v);
 }
 
-PkSolution::Cursor::Cursor(const PkSolution& s) : s_(&s), cache_(64) {}
+PkSolution::Cursor::Cursor(const PkSolution& s) : s_(&s), stage_cache_(32), cache_(64) {}
+
+PkSolution::Cursor::StageEntry& PkSolution::Cursor::stage_entry(double h, const double* c, int m) {
+    const Impl& im = *s_->impl_;
+    const bool input = im.has_input[seg_] != 0;
+    std::uint64_t bits = 0;
+    std::memcpy(&bits, &h, sizeof bits);
+    StageEntry& se = stage_cache_[static_cast<std::size_t>((bits * 0x9E3779B97F4A7C15ULL) >> 59)];   // 32 slots
+    if (se.h != h || (input && !se.with_input) || se.e.size() != static_cast<std::size_t>(m) + 1) {
+        se.e.resize(static_cast<std::size_t>(m) + 1);
+        se.g.resize(static_cast<std::size_t>(m) + 1);
+        for (int i = 0; i <= m; ++i)
+            im.diag(i < m ? c[i] * h : h, input, se.e[static_cast<std::size_t>(i)], se.g[static_cast<std::size_t>(i)]);
+        se.h = h;
+        se.with_input = input;
+    }
+    return se;
+}
+
+void PkSolution::Cursor::stages(double h, const double* c, int m, std::size_t j, double* y) {
+    const Impl& im = *s_->impl_;
+    if (!valid_ || !im.spectral) {
+        for (int i = 0; i < m; ++i) {
+            double v[8];
+            std::vector<double> big;
+            double* out = im.C.rows() <= 8 ? v : (big.resize(static_cast<std::size_t>(im.C.rows())), big.data());
+            im.values(t_ + c[i] * h, out);
+            y[i] = out[j];
+        }
+        return;
+    }
+    const StageEntry& se = stage_entry(h, c, m);
+    const bool input = im.has_input[seg_] != 0;
+    const Eigen::Index n = z_.size();
+    const double* cv = im.CVr.data() + static_cast<Eigen::Index>(j) * n;
+    const double* z = z_.data();
+    const double* w = im.w[seg_].data();
+    for (int i = 0; i < m; ++i) {
+        const double* e = se.e[static_cast<std::size_t>(i)].data();
+        const double* g = se.g[static_cast<std::size_t>(i)].data();
+        double acc = 0.0;
+        if (input) {
+            for (Eigen::Index k = 0; k < n; ++k) acc += cv[k] * (e[k] * z[k] + g[k] * w[k]);
+        } else {
+            for (Eigen::Index k = 0; k < n; ++k) acc += cv[k] * e[k] * z[k];
+        }
+        if (im.pair >= 0) {
+            double extra = im.beta * e[n] * z[im.pair + 1];
+            if (input) extra += im.beta * g[n] * w[im.pair + 1];
+            acc += cv[im.pair] * extra;
+        }
+        y[i] = acc;
+    }
+}
+
+void PkSolution::Cursor::advance(double h) {
+    const Impl& im = *s_->impl_;
+    if (!valid_ || !im.spectral) {
+        double v[8];
+        std::vector<double> big;
+        double* out = im.C.rows() <= 8 ? v : (big.resize(static_cast<std::size_t>(im.C.rows())), big.data());
+        values(t_ + h, out);
+        return;
+    }
+    // The entry stage() made for this h (or a new one with m = 0: the full step only).
+    std::uint64_t bits = 0;
+    std::memcpy(&bits, &h, sizeof bits);
+    const StageEntry* se = &stage_cache_[static_cast<std::size_t>((bits * 0x9E3779B97F4A7C15ULL) >> 59)];
+    const bool input = im.has_input[seg_] != 0;
+    if (se->h != h || (input && !se->with_input)) se = &stage_entry(h, nullptr, 0);
+    const std::size_t last = se->e.size() - 1;
+    im.apply(se->e[last].data(), se->g[last].data(), input ? im.w[seg_].data() : nullptr, z_.data());
+    t_ += h;
+}
 
 void PkSolution::Cursor::values(double t, double* y) {
     const Impl& m = *s_->impl_;
