@@ -88,6 +88,7 @@ public:
             double h = 0;   // 0: empty
             bool with_input = false;
             std::vector<Eigen::VectorXd> e, g;   // per stage c[i], then the full step (c = 1)
+            std::vector<Eigen::MatrixXd> E, G;   // the same without an eigenbasis (Pade)
         };
         StageEntry& stage_entry(double h, const double* c, int m);
         const PkSolution* s_;

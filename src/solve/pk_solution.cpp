@@ -457,26 +457,46 @@ PkSolution::Cursor::StageEntry& PkSolution::Cursor::stage_entry(double h, const 
     std::uint64_t bits = 0;
     std::memcpy(&bits, &h, sizeof bits);
     StageEntry& se = stage_cache_[static_cast<std::size_t>((bits * 0x9E3779B97F4A7C15ULL) >> 59)];   // 32 slots
-    if (se.h != h || (input && !se.with_input) || se.e.size() != static_cast<std::size_t>(m) + 1) {
-        se.e.resize(static_cast<std::size_t>(m) + 1);
-        se.g.resize(static_cast<std::size_t>(m) + 1);
-        for (int i = 0; i <= m; ++i)
-            im.diag(i < m ? c[i] * h : h, input, se.e[static_cast<std::size_t>(i)], se.g[static_cast<std::size_t>(i)]);
+    const auto count = static_cast<std::size_t>(m) + 1;
+    const std::size_t have = im.spectral ? se.e.size() : se.E.size();
+    if (se.h != h || (input && !se.with_input) || have != count) {
+        if (im.spectral) {
+            se.e.resize(count);
+            se.g.resize(count);
+        } else {
+            se.E.resize(count);
+            se.G.resize(count);
+        }
+        for (std::size_t i = 0; i < count; ++i) {
+            const double s = i + 1 < count ? c[i] * h : h;
+            if (im.spectral)
+                im.diag(s, input, se.e[i], se.g[i]);
+            else
+                im.propagator(s, se.E[i], se.G[i]);
+        }
         se.h = h;
-        se.with_input = input;
+        se.with_input = input || !im.spectral;   // the propagator always gives G
     }
     return se;
 }
 
 void PkSolution::Cursor::stages(double h, const double* c, int m, std::size_t j, double* y) {
     const Impl& im = *s_->impl_;
-    if (!valid_ || !im.spectral) {
+    if (!valid_) {
         for (int i = 0; i < m; ++i) {
-            double v[8];
-            std::vector<double> big;
-            double* out = im.C.rows() <= 8 ? v : (big.resize(static_cast<std::size_t>(im.C.rows())), big.data());
-            im.values(t_ + c[i] * h, out);
+            std::vector<double> out(static_cast<std::size_t>(im.C.rows()));
+            im.values(t_ + c[i] * h, out.data());
             y[i] = out[j];
+        }
+        return;
+    }
+    if (!im.spectral) {
+        // Without an eigenbasis: exp(A s) and its integral per stage (Pade), kept per step size.
+        const StageEntry& se = stage_entry(h, c, m);
+        const auto jj = static_cast<Eigen::Index>(j);
+        for (int i = 0; i < m; ++i) {
+            const auto k = static_cast<std::size_t>(i);
+            y[i] = im.C.row(jj).dot(se.E[k] * z_ + se.G[k] * im.w[seg_]);
         }
         return;
     }
@@ -506,11 +526,9 @@ void PkSolution::Cursor::stages(double h, const double* c, int m, std::size_t j,
 
 void PkSolution::Cursor::advance(double h) {
     const Impl& im = *s_->impl_;
-    if (!valid_ || !im.spectral) {
-        double v[8];
-        std::vector<double> big;
-        double* out = im.C.rows() <= 8 ? v : (big.resize(static_cast<std::size_t>(im.C.rows())), big.data());
-        values(t_ + h, out);
+    if (!valid_) {
+        std::vector<double> out(static_cast<std::size_t>(im.C.rows()));
+        values(t_ + h, out.data());
         return;
     }
     // The entry stage() made for this h (or a new one with m = 0: the full step only).
@@ -518,9 +536,15 @@ void PkSolution::Cursor::advance(double h) {
     std::memcpy(&bits, &h, sizeof bits);
     const StageEntry* se = &stage_cache_[static_cast<std::size_t>((bits * 0x9E3779B97F4A7C15ULL) >> 59)];
     const bool input = im.has_input[seg_] != 0;
-    if (se->h != h || (input && !se->with_input)) se = &stage_entry(h, nullptr, 0);
-    const std::size_t last = se->e.size() - 1;
-    im.apply(se->e[last].data(), se->g[last].data(), input ? im.w[seg_].data() : nullptr, z_.data());
+    const std::size_t have = im.spectral ? se->e.size() : se->E.size();
+    if (se->h != h || (input && !se->with_input) || have == 0) se = &stage_entry(h, nullptr, 0);
+    if (im.spectral) {
+        const std::size_t last = se->e.size() - 1;
+        im.apply(se->e[last].data(), se->g[last].data(), input ? im.w[seg_].data() : nullptr, z_.data());
+    } else {
+        const std::size_t last = se->E.size() - 1;
+        z_ = se->E[last] * z_ + se->G[last] * im.w[seg_];
+    }
     t_ += h;
 }
 
