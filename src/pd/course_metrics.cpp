@@ -135,11 +135,11 @@ CourseMetrics run_course_metrics(const CourseSpec& spec, const AcuteEffectModel&
                 pending = false;
             }
             // Dissociation increases with Ce (one Emax per session): its peak is at the peak of Ce
-            // and it is above its threshold exactly when Ce >= diss_c_threshold (no pow per point).
+            // (taken once the scan ends) and it is above its threshold exactly when Ce >=
+            // diss_c_threshold (no pow per point).
             if (c > s.peak_ce) {
                 s.peak_ce = c;
                 s.t_peak_ce_h = rel;
-                s.peak_diss = sigmoid_emax(c, emax, am.diss_ec50, am.diss_hill);
                 s.t_peak_diss_h = rel;
             }
             if (sbp > s.peak_sbp) {
@@ -158,10 +158,11 @@ CourseMetrics run_course_metrics(const CourseSpec& spec, const AcuteEffectModel&
             if (pending || pk.next_breakpoint(t) < end - 1e-12) return false;
             const double bc = ce_scale * cur.bound(0), bp = ce_scale * cur.bound(1);   // at t
             if (!std::isfinite(bc) || !std::isfinite(bp)) return false;
+            // (The dissociation bound is below its peak exactly when bc <= peak_ce: monotone.)
+            if (!(bc <= s.peak_ce)) return false;
             const double dmax = sigmoid_emax(bc, emax, am.diss_ec50, am.diss_hill);
             const double smax = am.sbp_emax * sigmoid_emax(bp, 1.0, am.sbp_ec50, am.sbp_hill);
-            return bc <= s.peak_ce && dmax <= s.peak_diss && smax <= s.peak_sbp && dmax < am.diss_discharge_threshold &&
-                   smax < am.sbp_discharge_threshold;
+            return smax <= s.peak_sbp && dmax < am.diss_discharge_threshold && smax < am.sbp_discharge_threshold;
         };
         visit(s.start_h);
         bool done = false;
@@ -174,6 +175,7 @@ CourseMetrics run_course_metrics(const CourseSpec& spec, const AcuteEffectModel&
             if ((i - i_start) % 8 == 7) done = settled(t);
         }
         if (!done && i > grid.n && grid.extra_end && grid.back < end - 1e-12) visit(grid.back);
+        s.peak_diss = sigmoid_emax(s.peak_ce, emax, am.diss_ec50, am.diss_hill);
         if (!any_above)
             s.discharge_h = 0.0;
         else if (!std::isnan(last_above_next))
