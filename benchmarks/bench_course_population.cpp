@@ -1,7 +1,9 @@
 // Issue 8's performance target: N virtual patients of a treatment course (default: esketamine
 // induction, 1,000,000 patients), PK + PD, metrics only, with memory bounded by the chunk size:
 // the sink keeps running counts (response and remission per session) and drops every block.
-//   bench_course_population [N] [threads] [chunk] [dt_min] [full|metrics-only] [schedule] [weeks]
+//   bench_course_population [N] [threads] [chunk] [dt_min] [full|metrics-only] [schedule] [weeks] [rtol]
+// (rtol: the symptom model's dopri5 relative tolerance, default the library's SymptomOptions; atol
+// is scaled with it by the library's ratio 1e-2)
 // Prints wall and CPU time, patients/s, the response/remission rates and peak RSS.
 #include <sys/resource.h>
 
@@ -65,6 +67,10 @@ int main(int argc, char** argv) {
         CoursePopulationOptions o;
         o.course.dt_h = dt_min / 60.0;
         o.metrics_only = fast;
+        if (argc > 8) {
+            o.course.symptom.rtol = std::stod(argv[8]);
+            o.course.symptom.atol = 1e-2 * o.course.symptom.rtol;
+        }
         o.parallel.threads = threads;
         o.parallel.chunk = chunk;
         CountingSink sink;
@@ -78,7 +84,8 @@ int main(int argc, char** argv) {
         getrusage(RUSAGE_SELF, &ru);
         std::cout << spec.description << "\n"
                   << (fast ? "metrics-only" : "full") << " path, " << n << " patients, " << threads
-                  << " thread(s), chunk " << chunk << ", grid " << dt_min << " min\n"
+                  << " thread(s), chunk " << chunk << ", grid " << dt_min << " min, symptom rtol "
+                  << o.course.symptom.rtol << "\n"
                   << "wall " << wall << " s, CPU " << cpu << " s, " << n / wall << " patients/s, "
                   << 1e6 * cpu / static_cast<double>(n) << " us CPU per patient, peak RSS " << ru.ru_maxrss / 1024
                   << " MB\n";

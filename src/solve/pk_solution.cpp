@@ -449,34 +449,42 @@ double PkSolution::bound(std::size_t j, double t) const {
     return m.bound_from_state(j, v);
 }
 
-PkSolution::Cursor::Cursor(const PkSolution& s) : s_(&s), stage_cache_(32), cache_(64) {}
+PkSolution::Cursor::Cursor(const PkSolution& s) : s_(&s), stage_cache_(128), cache_(64) {}
 
+// The table of step size h (m stages c, then the full step), in a 128-slot table probed 4 slots
+// from h's hash; m < 0 accepts any table of h (advance: only the full step is read).
 PkSolution::Cursor::StageEntry& PkSolution::Cursor::stage_entry(double h, const double* c, int m) {
     const Impl& im = *s_->impl_;
     const bool input = im.has_input[seg_] != 0;
     std::uint64_t bits = 0;
     std::memcpy(&bits, &h, sizeof bits);
-    StageEntry& se = stage_cache_[static_cast<std::size_t>((bits * 0x9E3779B97F4A7C15ULL) >> 59)];   // 32 slots
-    const auto count = static_cast<std::size_t>(m) + 1;
-    const std::size_t have = im.spectral ? se.e.size() : se.E.size();
-    if (se.h != h || (input && !se.with_input) || have != count) {
-        if (im.spectral) {
-            se.e.resize(count);
-            se.g.resize(count);
-        } else {
-            se.E.resize(count);
-            se.G.resize(count);
-        }
-        for (std::size_t i = 0; i < count; ++i) {
-            const double s = i + 1 < count ? c[i] * h : h;
-            if (im.spectral)
-                im.diag(s, input, se.e[i], se.g[i]);
-            else
-                im.propagator(s, se.E[i], se.G[i]);
-        }
-        se.h = h;
-        se.with_input = input || !im.spectral;   // the propagator always gives G
+    const std::size_t base = static_cast<std::size_t>((bits * 0x9E3779B97F4A7C15ULL) >> 57);
+    const std::size_t want = m < 0 ? 0 : static_cast<std::size_t>(m) + 1;
+    StageEntry* victim = nullptr;
+    for (std::size_t p = 0; p < 4; ++p) {
+        StageEntry& se = stage_cache_[(base + p) & 127];
+        const std::size_t have = im.spectral ? se.e.size() : se.E.size();
+        if (se.h == h && (!input || se.with_input) && have > 0 && (m < 0 || have == want)) return se;
+        if (!victim && se.h == 0) victim = &se;
     }
+    StageEntry& se = victim ? *victim : stage_cache_[base];
+    const std::size_t count = m < 0 ? 1 : want;
+    if (im.spectral) {
+        se.e.resize(count);
+        se.g.resize(count);
+    } else {
+        se.E.resize(count);
+        se.G.resize(count);
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+        const double s = i + 1 < count ? c[i] * h : h;
+        if (im.spectral)
+            im.diag(s, input, se.e[i], se.g[i]);
+        else
+            im.propagator(s, se.E[i], se.G[i]);
+    }
+    se.h = h;
+    se.with_input = input || !im.spectral;   // the propagator always gives G
     return se;
 }
 
@@ -531,13 +539,8 @@ void PkSolution::Cursor::advance(double h) {
         values(t_ + h, out.data());
         return;
     }
-    // The entry stage() made for this h (or a new one with m = 0: the full step only).
-    std::uint64_t bits = 0;
-    std::memcpy(&bits, &h, sizeof bits);
-    const StageEntry* se = &stage_cache_[static_cast<std::size_t>((bits * 0x9E3779B97F4A7C15ULL) >> 59)];
+    const StageEntry* se = &stage_entry(h, nullptr, -1);
     const bool input = im.has_input[seg_] != 0;
-    const std::size_t have = im.spectral ? se->e.size() : se->E.size();
-    if (se->h != h || (input && !se->with_input) || have == 0) se = &stage_entry(h, nullptr, 0);
     if (im.spectral) {
         const std::size_t last = se->e.size() - 1;
         im.apply(se->e[last].data(), se->g[last].data(), input ? im.w[seg_].data() : nullptr, z_.data());
