@@ -164,6 +164,41 @@ CourseMetrics run_course_metrics(const CourseSpec& spec, const AcuteEffectModel&
             const double smax = am.sbp_emax * sigmoid_emax(bp, 1.0, am.sbp_ec50, am.sbp_hill);
             return smax <= s.peak_sbp && dmax < am.diss_discharge_threshold && smax < am.sbp_discharge_threshold;
         };
+        // Past the peaks, once Ce and Cp provably only fall until the window's end (their bounds
+        // equal their values: PkSolution::bound's falling test) and the BP bound stays below its
+        // threshold and peak, the only thing left is the last grid point with Ce at or above the
+        // dissociation threshold: found by bisection on the grid (Ce falls), not point by point.
+        // (X, the BP tolerance, is then carried geometrically: it no longer reaches any metric.)
+        long i_last = -1;   // the last uniform index in the window
+        auto jump = [&](double t, long i) {
+            if (pending && !(ce_scale * y[0] >= diss_c_threshold)) return false;
+            if (pk.next_breakpoint(t) < end - 1e-12) return false;
+            const double c = ce_scale * y[0], cp = ce_scale * y[1];
+            const double bc = ce_scale * cur.bound(0), bp = ce_scale * cur.bound(1);
+            if (!(bc <= c * (1 + 1e-12)) || !(bp <= cp * (1 + 1e-12)) || !(c <= s.peak_ce)) return false;
+            const double smax = am.sbp_emax * sigmoid_emax(bp, 1.0, am.sbp_ec50, am.sbp_hill);
+            if (!(smax <= s.peak_sbp && smax < am.sbp_discharge_threshold)) return false;
+            if (!(c >= diss_c_threshold)) return !pending;
+            if (i_last < 0) {
+                i_last = std::min(grid.n, static_cast<long>(std::ceil((end - 1e-12) / grid.dt)) + 1);
+                while (i_last > i && !(static_cast<double>(i_last) * grid.dt < end - 1e-12)) --i_last;
+            }
+            double yy[2];
+            auto above = [&](long j) {
+                pk.values(static_cast<double>(j) * grid.dt, yy);
+                return ce_scale * yy[0] >= diss_c_threshold;
+            };
+            if (i_last <= i || above(i_last)) return false;   // still above at the window's end: walk
+            long lo = i, hi = i_last;                         // above(lo), !above(hi)
+            while (hi - lo > 1) {
+                const long mid = lo + (hi - lo) / 2;
+                (above(mid) ? lo : hi) = mid;
+            }
+            any_above = true;
+            pending = false;
+            last_above_next = static_cast<double>(hi) * grid.dt - s.start_h;
+            return true;
+        };
         visit(s.start_h);
         bool done = false;
         long i = i_start;
@@ -172,7 +207,7 @@ CourseMetrics run_course_metrics(const CourseSpec& spec, const AcuteEffectModel&
             if (!(t < end - 1e-12)) break;
             visit(t);
             // The bound costs as much as a point: test it every 8th point.
-            if ((i - i_start) % 8 == 7) done = settled(t);
+            if ((i - i_start) % 8 == 7) done = settled(t) || jump(t, i);
         }
         if (!done && i > grid.n && grid.extra_end && grid.back < end - 1e-12) visit(grid.back);
         s.peak_diss = sigmoid_emax(s.peak_ce, emax, am.diss_ec50, am.diss_hill);

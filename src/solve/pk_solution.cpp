@@ -134,6 +134,10 @@ struct PkSolution::Impl {
     double bound_from_state(std::size_t j, const Eigen::VectorXd& v) const {
         const auto jj = static_cast<Eigen::Index>(j);
         if (spectral) {
+            if (pair < 0) {
+                const double f = falling_value(jj, v);
+                if (!std::isnan(f)) return f;
+            }
             double b = 0.0;
             for (Eigen::Index i = 0; i < lam.size(); ++i) {
                 const double a = CV(jj, i) * v[i];
@@ -168,6 +172,59 @@ struct PkSolution::Impl {
         }
         return b;
     }
+    // Without a pair: when output j = f(s) = sum_i a_i e^{l_i s} (a_i = CV(j, i) v_i) cannot rise
+    // any more, its value now bounds every later one, a far tighter bound than the sum of the
+    // positive terms while modes of opposite signs cancel (just after a peak). f' = sum_i a_i l_i
+    // e^{l_i s} has at most as many real zeros as its coefficients, ordered by rate, have sign
+    // changes (Descartes' rule of signs for exponential sums; Polya & Szego, Problems and Theorems
+    // in Analysis II, part V, problem 75). With at most one sign change, f'(0) <= 0 and the slowest
+    // mode's coefficient < 0, f' stays <= 0 on [0, inf) (a zero would need a second one to return).
+    // Coefficients below 1e-13 of the largest are left out of the sign count and their |a_i| added
+    // to the value. A second sufficient test (dominance, below) covers more sign patterns.
+    // Returns NaN when neither applies.
+    double falling_value(Eigen::Index jj, const Eigen::VectorXd& v) const {
+        const Eigen::Index n = lam.size();
+        double cmax = 0.0;
+        for (Eigen::Index i = 0; i < n; ++i) cmax = std::max(cmax, std::fabs(CV(jj, i) * v[i] * lam[i]));
+        if (!(cmax > 0.0)) return std::numeric_limits<double>::quiet_NaN();
+        double value = 0.0, slack = 0.0, slope = 0.0;
+        int changes = 0, last_sign = 0;
+        for (const Eigen::Index i : order) {   // slowest (largest rate) first
+            const double a = CV(jj, i) * v[i], c = a * lam[i];
+            value += a;
+            if (std::fabs(c) <= 1e-13 * cmax) {
+                slack += std::fabs(a);
+                continue;
+            }
+            if (lam[i] > 0.0) return std::numeric_limits<double>::quiet_NaN();
+            slope += c;
+            const int sign = c > 0 ? 1 : -1;
+            if (last_sign == 0 && sign > 0) return std::numeric_limits<double>::quiet_NaN();   // slowest rises
+            if (last_sign != 0 && sign != last_sign) ++changes;
+            last_sign = sign;
+        }
+        if (changes > 1 || slope > 0.0) {
+            // Otherwise, dominance: with P the sum of the positive coefficients and r the largest
+            // rate among them, f' <= P e^{r s} - N e^{r s} <= 0 when the negative coefficients of
+            // rates >= r (which decay no faster) sum to N >= P.
+            double pos = 0.0, r = -kInf;
+            for (Eigen::Index i = 0; i < n; ++i) {
+                const double c = CV(jj, i) * v[i] * lam[i];
+                if (std::fabs(c) > 1e-13 * cmax && c > 0) {
+                    pos += c;
+                    r = std::max(r, lam[i]);
+                }
+            }
+            double neg = 0.0;
+            for (Eigen::Index i = 0; i < n; ++i) {
+                const double c = CV(jj, i) * v[i] * lam[i];
+                if (std::fabs(c) > 1e-13 * cmax && c < 0 && lam[i] >= r) neg -= c;
+            }
+            if (!(pos <= neg)) return std::numeric_limits<double>::quiet_NaN();
+        }
+        return std::max(0.0, value) + slack;
+    }
+    std::vector<Eigen::Index> order;   // modes by decreasing rate (slowest first)
     void out(const Eigen::VectorXd& z, double* y) const {
         const Eigen::Index n = z.size();
         for (Eigen::Index j = 0; j < CVr.rows(); ++j) {
@@ -365,6 +422,11 @@ PkSolution::PkSolution(const LinearSystem& sys, const Regimen& regimen, const st
                 if (i != m.effect) m.drive_max = std::max(m.drive_max, m.A(m.effect, i) / ke0);
         }
         m.compartmental = ok;
+    }
+    if (m.spectral) {
+        m.order.resize(static_cast<std::size_t>(m.lam.size()));
+        for (Eigen::Index i = 0; i < m.lam.size(); ++i) m.order[static_cast<std::size_t>(i)] = i;
+        std::sort(m.order.begin(), m.order.end(), [&](Eigen::Index a, Eigen::Index b) { return m.lam[a] > m.lam[b]; });
     }
     const detail::InputSchedule in = detail::build_inputs(sys, regimen, sys.weight_kg);
     Eigen::VectorXd x = Eigen::VectorXd::Zero(k), u = Eigen::VectorXd::Zero(k);   // scaled, kept
