@@ -1106,6 +1106,7 @@ class CourseResult:
         ...
 class CoursePopulationOptions:
     course: CourseOptions
+    metrics_only: bool
     stop_at_remission: bool
     def __init__(self) -> None:
         ...

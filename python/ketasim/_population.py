@@ -374,7 +374,9 @@ def population(
     Treatment courses: pass a ``ks.Schedule`` or a schedule name (``"iv-3x-weekly"``, ...) as the
     second argument (``model`` None = the schedule's own) and get a ``CoursePopulationResult``;
     the keywords of ``course_options`` apply (``follow_up``, ``dt``, ``stop_at_remission``,
-    ``max_sessions``, ``remission_threshold``, ``response_fraction``, ``pd_solver``,
+    ``max_sessions``, ``metrics_only`` (the CLI's ``--metrics-only``, the run spec's
+    ``metrics_only``: the same columns without computing curves, much faster; BENCHMARKS.md),
+    ``remission_threshold``, ``response_fraction``, ``pd_solver``,
     ``symptom_model`` (library name or .toml, default "madrs"; "madrs_v3" and "madrs_v1" for the
     other structures)
     and ``madrs_at`` (times after the first session, e.g. ``["72 h", "7 d"]``: columns
@@ -584,6 +586,7 @@ def _course_population(
     dt: Quantity = "1 min",
     stop_at_remission: bool = False,
     max_sessions: int = 0,
+    metrics_only: bool = False,
     remission_threshold: float = 10.0,
     response_fraction: float = 0.5,
     pd_solver: str = "semi-analytic",
@@ -612,6 +615,9 @@ def _course_population(
     if not isinstance(stop_at_remission, bool):
         raise TypeError(f"stop_at_remission: expected True or False, got {stop_at_remission!r}")
     o.stop_at_remission = stop_at_remission
+    if not isinstance(metrics_only, bool):
+        raise TypeError(f"metrics_only: expected True or False, got {metrics_only!r}")
+    o.metrics_only = metrics_only
     o.max_sessions = _int_arg(max_sessions, "max_sessions", 0)
     o.madrs_times_h = [to_hours(t, "madrs_at") for t in madrs_at]
     o.threads = _int_arg(threads, "threads", 0)

@@ -162,6 +162,7 @@ void bind_population(py::module_& m) {
         .def_readwrite("course", &CoursePopulationOptions::course)
         .def_readwrite("stop_at_remission", &CoursePopulationOptions::stop_at_remission)
         .def_readwrite("max_sessions", &CoursePopulationOptions::max_sessions)
+        .def_readwrite("metrics_only", &CoursePopulationOptions::metrics_only)
         .def_readwrite("madrs_times_h", &CoursePopulationOptions::madrs_times_h)
         .def_property(
             "threads", [](const CoursePopulationOptions& o) { return o.parallel.threads; },

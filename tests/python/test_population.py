@@ -196,6 +196,32 @@ def test_course_population_is_thread_invariant_and_stops_at_remission():
     np.testing.assert_array_equal(s["sessions_given"], np.where(rem.notna(), rem, 6))
 
 
+def test_course_population_metrics_only_equals_the_full_path():
+    # course_options metrics_only (the CLI's --metrics-only): the same columns as the full path,
+    # within the tolerances of tests/cpp/course_metrics_test.cpp (kCourseMetrics*: MADRS 1e-5
+    # points, peaks 1e-7 relative, times within one grid step, decisions equal).
+    kw = dict(n=6, seed=5, threads=2, course_options={"follow_up": "10 d", "dt": "1 min"})
+    full = ks.population(None, ks.schedules.esketamine_induction(weeks=2), **kw).frame
+    kw["course_options"] = dict(kw["course_options"], metrics_only=True)
+    fast = ks.population(None, ks.schedules.esketamine_induction(weeks=2), **kw).frame
+    assert list(full.columns) == list(fast.columns)
+    dt_h = 1.0 / 60.0
+    for c in full.columns:
+        a, b = full[c].to_numpy(dtype=float), fast[c].to_numpy(dtype=float)
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=c)
+        a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+        if c.startswith("madrs") or c == "baseline_madrs":
+            np.testing.assert_allclose(b, a, rtol=0, atol=1e-5, err_msg=c)
+        elif c.startswith("peak_"):
+            np.testing.assert_allclose(b, a, rtol=1e-7, atol=0, err_msg=c)
+        elif c.startswith("discharge.") or c == "relapse_h":
+            np.testing.assert_allclose(b, a, rtol=0, atol=dt_h * (1 + 1e-9), err_msg=c)
+        else:
+            np.testing.assert_array_equal(b, a, err_msg=c)
+    with pytest.raises(TypeError, match="metrics_only: expected True or False"):
+        ks.population(None, "iv-3x-weekly", n=2, course_options={"metrics_only": 1})
+
+
 def test_course_population_errors(esketamine):
     with pytest.raises(TypeError, match="course_options apply to a schedule"):
         ks.population(esketamine, ks.Regimen.intranasal("56 mg", devices=2), n=2, course_options={"dt": "5 min"})
