@@ -215,8 +215,7 @@ void run_sweep(const Model& model, const SweepSource& source, std::size_t begin,
                 for (std::size_t q = 0; q < reg.size(); ++q) block.columns[c++][r] = metric_value(m, q);
             if (sweep.keep_trajectories) block.trajectories.push_back(std::move(tr));
         }
-        std::lock_guard<std::mutex> lock(sink_mutex);
-        sink.write(std::move(block));
+        deliver(sink, sink_mutex, std::move(block));
     };
     as_sweep([&] { parallel_for(begin, end, sweep.parallel(), chunk); });
 }

@@ -102,6 +102,7 @@ public:
         block.names = &names_;
         inner_.write(std::move(block));
     }
+    bool concurrent_writes() const override { return inner_.concurrent_writes(); }
 
 private:
     ResultSink& inner_;
@@ -278,7 +279,8 @@ std::unique_ptr<Prepared> prepare(const RunSpec& spec, const RunControl& control
     return p;
 }
 
-// Receives blocks from run_population (one per chunk, under its mutex) and writes them.
+// Receives blocks from the workers (one per chunk, concurrently) and writes them: each worker
+// checks and compresses its block (encode_chunk), then stores it under the sink's lock.
 class FileSink : public ResultSink {
 public:
     FileSink(RunFileWriter& w, std::function<bool()> stop = {}) : w_(w), stop_(std::move(stop)) {}
@@ -286,6 +288,7 @@ public:
                std::size_t) override {
         if (names != w_.layout().columns) throw IoError("run file: the run's columns differ from the file's");
     }
+    bool concurrent_writes() const override { return true; }
     void write(ColumnBlock&& block) override {
         const RunFileLayout& L = w_.layout();
         const std::size_t k = (block.begin - L.begin) / L.chunk;
@@ -303,7 +306,11 @@ public:
             }
             b.outputs.push_back(std::move(v));
         }
-        w_.write_chunk(k, b);
+        block.trajectories.clear();
+        const detail::EncodedChunk e = w_.encode_chunk(k, b);
+        b = RowBlock{};
+        std::lock_guard<std::mutex> lock(mutex_);
+        w_.write_encoded(e);
         rows_ += n;
         // Thrown after the chunk is on disk: parallel_for finishes the running chunks (each
         // written, then stopping here too) and rethrows.
@@ -314,6 +321,7 @@ public:
 private:
     RunFileWriter& w_;
     std::function<bool()> stop_;
+    std::mutex mutex_;
     std::size_t rows_ = 0;
 };
 
