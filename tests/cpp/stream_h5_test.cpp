@@ -6,6 +6,8 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -355,3 +357,77 @@ TEST_P(EncodedChunks, StoredAsHdf5sOwnPipelineStoresThem) {
 INSTANTIATE_TEST_SUITE_P(LevelsAndChunks, EncodedChunks,
                          ::testing::Combine(::testing::Values(0, 1, 4),
                                             ::testing::Values(std::size_t{1}, std::size_t{4}, std::size_t{7})));
+
+// A course design over schedules: one row per point with the schedule its factor chose, equal
+// (bit for bit) to the same typical patients in single-schedule course runs (a subject table of
+// those points' weights, no random effects); per-session columns past the shorter schedule's
+// last session are NaN.
+TEST_F(StreamH5, CourseDesignPointsEqualSingleScheduleRuns) {
+    const std::string course = "[course]\nweeks = 1\nfollow_up = \"2 d\"\nmetrics_only = true\n";
+    const std::string design_text =
+        "[design]\nkind = \"lhs\"\nn = 6\nseed = 3\n"
+        "factors = [\"schedule=choice(iv-2x-weekly, iv-3x-weekly)\", \"weight=uniform(50 kg, 110 kg)\"]\n" +
+        course + "[run]\nout = \"design.h5\"\nchunk = 4\n";
+    const RunSpec ds = parse_run_spec(design_text, "design.toml", dir_.string());
+    const RunReport rep = execute_run(ds, RunControl{});
+    ASSERT_TRUE(rep.complete);
+    detail::RunFileReader dr(ds.out);
+    const detail::RunFileLayout& L = dr.layout();
+    const detail::RowBlock rows = dr.read_rows(0, 6);
+    ASSERT_EQ(L.columns[0], "point");
+    ASSERT_EQ(L.columns[1], "schedule");
+    ASSERT_EQ(L.columns[2], "weight");
+    bool has_choices = false;
+    for (const auto& a : L.text_attrs)
+        has_choices = has_choices || (a.first == "schedule_choices" && a.second == "iv-2x-weekly, iv-3x-weekly");
+    EXPECT_TRUE(has_choices);
+    const char* names[] = {"iv-2x-weekly", "iv-3x-weekly"};
+    auto col = [&](const detail::RunFileLayout& lay, const std::string& n) {
+        const auto it = std::find(lay.columns.begin(), lay.columns.end(), n);
+        EXPECT_NE(it, lay.columns.end()) << n;
+        return static_cast<std::size_t>(it - lay.columns.begin());
+    };
+    std::size_t seen[2] = {0, 0};
+    for (std::size_t s = 0; s < 2; ++s) {
+        std::vector<std::size_t> pts;
+        std::ostringstream csv;
+        csv.precision(17);
+        csv << "weight[kg]\n";
+        for (std::size_t r = 0; r < 6; ++r)
+            if (rows.columns[1][r] == static_cast<double>(s)) {
+                pts.push_back(r);
+                csv << rows.columns[2][r] << "\n";
+            }
+        seen[s] = pts.size();
+        if (pts.empty()) continue;
+        const std::string table = (dir_ / ("w" + std::to_string(s) + ".csv")).string();
+        std::ofstream(table) << csv.str();
+        const std::string single = "schedule = \"" + std::string(names[s]) +
+                                   "\"\n[population]\nvariability = false\ntable = \"" + table + "\"\n" + course +
+                                   "[run]\nout = \"single" + std::to_string(s) + ".h5\"\n";
+        const RunSpec ss = parse_run_spec(single, "single.toml", dir_.string());
+        ASSERT_TRUE(execute_run(ss, RunControl{}).complete);
+        detail::RunFileReader sr(ss.out);
+        const detail::RowBlock srows = sr.read_rows(0, pts.size());
+        // Every course column of the single run, at the same rows of the design.
+        const std::size_t first = col(sr.layout(), "sessions_given");
+        for (std::size_t c = first; c < sr.layout().columns.size(); ++c) {
+            const std::size_t dc = col(L, sr.layout().columns[c]);
+            for (std::size_t k = 0; k < pts.size(); ++k) {
+                const double a = rows.columns[dc][pts[k]], b = srows.columns[c][k];
+                EXPECT_TRUE(a == b || (std::isnan(a) && std::isnan(b)))
+                    << sr.layout().columns[c] << " point " << pts[k] << ": " << a << " vs " << b;
+            }
+        }
+        // Sessions the schedule does not have: NaN in the design.
+        for (std::size_t c = first; c < L.columns.size(); ++c) {
+            if (std::find(sr.layout().columns.begin(), sr.layout().columns.end(), L.columns[c]) !=
+                sr.layout().columns.end())
+                continue;
+            for (std::size_t p : pts) EXPECT_TRUE(std::isnan(rows.columns[c][p])) << L.columns[c];
+        }
+        EXPECT_EQ(rows.columns[col(L, "sessions_given")][pts[0]], s == 0 ? 2.0 : 3.0);
+    }
+    EXPECT_EQ(seen[0], 3u);   // a Latin hypercube of 6 points: each half of [0, 1) three times
+    EXPECT_EQ(seen[1], 3u);
+}
