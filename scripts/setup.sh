@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(build-essential cmake pkg-config libeigen3-dev libboost-dev libhdf5-dev libgtest-dev libgmock-dev
               libbenchmark-dev libcli11-dev libtomlplusplus-dev
+              zlib1g-dev   # run files deflate chunks in the workers (src/io/stream_h5.cpp)
               libopenmpi-dev openmpi-bin   # `mpirun ketasim run` (KETASIM_WITH_MPI, docs/hpc.md)
               clang-14 libclang-rt-14-dev llvm-14    # sanitizer build and libFuzzer (scripts/sanitize.sh, fuzz.sh)
               clang-format-14)                       # scripts/lint.sh

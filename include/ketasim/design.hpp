@@ -17,7 +17,7 @@ struct Model;
 
 // ---- distributions ----------------------------------------------------------------------------
 
-enum class DistributionKind { uniform, log_uniform, normal, lognormal };
+enum class DistributionKind { uniform, log_uniform, normal, lognormal, choice };
 // The kind's name as design strings spell it ("loguniform"): the one spelling for messages,
 // Python's Factor.kind and files.
 const char* to_string(DistributionKind k);
@@ -28,11 +28,21 @@ const char* to_string(DistributionKind k);
 // sd(log X) = sqrt(log(1 + cv^2)) (as the covariate distributions of docs/populations.md).
 // normal and lognormal may be truncated to [lower, upper]: the inverse CDF is taken on the
 // truncated range (no redraws), so a design point stays a function of its index.
+// choice: one of `choices` (k names, each equally likely): u in [0, 1) maps to index
+// floor(u k) (u = 1 to k - 1), so stratified and low-discrepancy sequences stay balanced over the
+// choices; the value is the index (0-based). Only the `schedule` factor of course runs is a
+// choice (docs/sensitivity.md, "Schedules as a factor").
 struct Distribution {
+    // A constructor (not an aggregate) so that {kind, a, b[, lower, upper]} needs no `choices`.
+    Distribution(DistributionKind kind_ = DistributionKind::uniform, double a_ = 0.0, double b_ = 1.0,
+                 double lower_ = -std::numeric_limits<double>::infinity(),
+                 double upper_ = std::numeric_limits<double>::infinity())
+        : kind(kind_), a(a_), b(b_), lower(lower_), upper(upper_) {}
     DistributionKind kind = DistributionKind::uniform;
     double a = 0.0, b = 1.0;
     double lower = -std::numeric_limits<double>::infinity();
     double upper = std::numeric_limits<double>::infinity();
+    std::vector<std::string> choices;   // choice only
     // InputError naming `where`, the field, its value and the rule.
     void validate(const std::string& where) const;
     // Inverse CDF at u in [0, 1]. u = 0 or 1 on an unbounded side is an InputError (an infinite
@@ -48,6 +58,9 @@ struct Factor {
     Distribution distribution;
 };
 
+// "schedule=CHOICE(NAME, NAME, ...)": the schedules of a course design (names of the schedule
+// library, checked there; a name may not repeat); CHOICE is refused for any other factor and any
+// other kind for `schedule`.
 // "NAME=KIND(ARGS)", e.g. "ka_n=uniform(1, 5)", "Qh=lognormal(median=151 L/h, cv=30%)",
 // "weight=normal(mean=70 kg, sd=15 kg, lower=40 kg, upper=150 kg)", "dose=loguniform(14 mg, 84 mg)".
 // Arguments by position (uniform/loguniform: lower, upper; normal: mean, sd; lognormal: median,

@@ -5,6 +5,7 @@
 // just an index range.
 #include <cstddef>
 #include <functional>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -58,7 +59,14 @@ public:
     virtual void start(const std::vector<std::string>& names, const std::vector<std::string>& units, std::size_t begin,
                        std::size_t end) = 0;
     virtual void write(ColumnBlock&& block) = 0;
+    // True: write() may be called from several worker threads at once (the sink serializes what
+    // must be, so that per-block work such as a run file's compression runs in the workers).
+    virtual bool concurrent_writes() const { return false; }
 };
+
+// Hands a finished block to the sink from a worker thread: under `serial` unless the sink takes
+// concurrent writes.
+void deliver(ResultSink& sink, std::mutex& serial, ColumnBlock&& block);
 
 class MemorySink : public ResultSink {
 public:

@@ -36,7 +36,10 @@ struct RunSpec {
     int max_sessions = 0;
     bool metrics_only = false;             // run_course_metrics (no curves; BENCHMARKS.md) instead of run_course
     std::string symptom_model = "madrs";   // library PD name or .toml ("madrs_v1": the older structure)
-    bool is_course() const { return !schedule.empty(); }
+    // A course run: schedule = NAME, or a course design whose `schedule` factor chooses each
+    // point's schedule (schedule=choice(NAME, ...); then no schedule = NAME).
+    bool is_course() const { return !schedule.empty() || has_schedule_factor(); }
+    bool has_schedule_factor() const;
 
     // [population]
     std::size_t n = 0;
@@ -46,10 +49,11 @@ struct RunSpec {
     bool variability = true;
 
     // [design], instead of [population]: one row per design point (dimension `point`), each a
-    // typical subject with the factors' values (docs/hpc.md). kind "sobol" or "lhs"; n points;
-    // seed: the LHS permutations and jitter, or Sobol's digital shift when shift = true.
-    // factors: (name, distribution text) in design order, from "NAME=KIND(ARGS)" entries as
-    // `ketasim sensitivity --factor` reads them (design.hpp).
+    // typical subject with the factors' values (docs/hpc.md); in a course run each point is a
+    // typical patient's course (no random effects), its schedule chosen by a `schedule` factor. kind "sobol" or "lhs";
+    // n points; seed: the LHS permutations and jitter, or Sobol's digital shift when shift = true. factors: (name,
+    // distribution text) in design order, from "NAME=KIND(ARGS)" entries as `ketasim sensitivity --factor` reads them
+    // (design.hpp).
     std::string design_kind;
     std::size_t design_n = 0;
     std::uint64_t design_seed = 0;

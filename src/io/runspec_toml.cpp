@@ -94,13 +94,42 @@ double parse_bytes(const std::string& text, const std::string& where) {
 
 }   // namespace
 
+namespace {
+// The factor's name of a "NAME=KIND(ARGS)" entry, trimmed.
+std::string factor_name(const std::string& entry) {
+    const auto eq = entry.find('=');
+    std::string n = eq == std::string::npos ? entry : entry.substr(0, eq);
+    const auto b = n.find_first_not_of(" \t"), e = n.find_last_not_of(" \t");
+    return b == std::string::npos ? "" : n.substr(b, e - b + 1);
+}
+}   // namespace
+
+bool RunSpec::has_schedule_factor() const {
+    for (const auto& f : design_factors) {
+        const auto b = f.first.find_first_not_of(" \t"), e = f.first.find_last_not_of(" \t");
+        if (b != std::string::npos && f.first.substr(b, e - b + 1) == "schedule") return true;
+    }
+    return false;
+}
+
 void RunSpec::validate() const {
     const std::string f = source.empty() ? "spec" : source;
     if (model.empty() && !is_course()) throw InputError(f + ": model: required (a library name or a model .toml file)");
     if (regimen.empty() && !is_course())
         throw InputError(f + ": regimen: required (a regimen TOML file), or schedule = NAME for treatment courses");
+    if (has_schedule_factor() && !schedule.empty())
+        throw InputError(f + ": schedule: '" + schedule +
+                         "' and the design factor schedule=choice(...) both set the schedule; give one (a single "
+                         "schedule as schedule = NAME, or the choice as the factor)");
     if (is_course()) {
-        if (is_design()) throw InputError(f + ": schedule: a course run takes [population], not [design]");
+        for (const auto& fac : design_factors) {
+            const auto b = fac.first.find_first_not_of(" \t"), e = fac.first.find_last_not_of(" \t");
+            if (b != std::string::npos && fac.first.substr(b, e - b + 1) == "dose")
+                throw InputError(f +
+                                 ": design.factors: dose: a course's doses come from its schedule (course.weeks, "
+                                 "the schedule's mg/kg); a course design varies schedule, weight, age or model "
+                                 "parameters");
+        }
         if (trajectories)
             throw InputError(f +
                              ": outputs.trajectories: a course run stores each subject's session columns, not "
@@ -143,17 +172,25 @@ RunSpec parse_run_spec(const std::string& text, const std::string& file, const s
     check_known(root, {"model", "regimen", "schedule", "course", "population", "design", "outputs", "solver", "run"},
                 file, "");
     s.schedule = detail::get_string(root, "schedule", file, "", false);
-    if (s.is_course() && root.get("regimen"))
+    // A course design (a schedule factor) is a course run: known before [design] is read.
+    bool schedule_factor = false;
+    if (const toml::node* d = root.get("design"); d && d->as_table())
+        if (const toml::node* fs = d->as_table()->get("factors"); fs && fs->as_array())
+            for (const auto& e : *fs->as_array())
+                if (const auto v = e.value<std::string>(); v && factor_name(*v) == "schedule") schedule_factor = true;
+    const bool course = !s.schedule.empty() || schedule_factor;
+    if (course && root.get("regimen"))
         throw InputError(detail::at_line(file, *root.get("regimen")) +
                          ": regimen and schedule are exclusive: a schedule builds each course's doses");
-    if (root.get("course") && !s.is_course())
-        throw InputError(detail::at_line(file, *root.get("course")) + ": [course]: applies with schedule = NAME");
-    s.model = detail::get_string(root, "model", file, "", !s.is_course());
+    if (root.get("course") && !course)
+        throw InputError(detail::at_line(file, *root.get("course")) +
+                         ": [course]: applies with schedule = NAME (or a design factor schedule=choice(...))");
+    s.model = detail::get_string(root, "model", file, "", !course);
     const std::string model_path = resolve(base_dir, s.model);
     // A library name stays a name; a file next to the spec is found relative to it.
     if (s.model.find('/') != std::string::npos || (s.model.size() > 5 && s.model.substr(s.model.size() - 5) == ".toml"))
         s.model = model_path;
-    if (!s.is_course()) s.regimen = resolve(base_dir, detail::get_string(root, "regimen", file, "", true));
+    if (!course) s.regimen = resolve(base_dir, detail::get_string(root, "regimen", file, "", true));
     if (const toml::table* c = subtable(root, "course", file)) {
         check_known(*c,
                     {"weeks", "days", "follow_up", "dt", "remission_threshold", "stop_at_remission", "max_sessions",

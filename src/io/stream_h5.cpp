@@ -12,6 +12,12 @@
 // Chunked datasets are deflate-compressed with Fletcher-32 checksums, one HDF5 chunk per run
 // chunk (or a divisor of it), so each HDF5 chunk is written exactly once.
 //
+// Compression in the workers (docs/design.md, "Compressing in the workers"): encode_chunk applies
+// the datasets' filter pipeline (Fletcher-32, shuffle, deflate, in chunked_plist's order) itself,
+// byte for byte as HDF5 would, and is safe to call from every worker thread at once; the one
+// writer only stores the encoded chunks with H5Dwrite_chunk. The file is the same as with
+// H5Dwrite (stream_h5_test checks the stored bytes against HDF5's own pipeline).
+//
 // Crash safety (docs/design.md, "Run files that survive kills"): metadata-cache evictions are
 // disabled, so the file's metadata reaches the disk only at H5Fflush; each chunk is written,
 // flushed, then marked in chunks_done and flushed again. A resume copies the marked chunks into a
@@ -20,6 +26,7 @@
 
 #include <hdf5.h>
 #include <hdf5_hl.h>
+#include <zlib.h>
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -213,6 +220,64 @@ void disable_evictions(hid_t file, const std::string& path) {
     ok(H5Fset_mdc_config(file, &c), path, "configuring the metadata cache", 0);
 }
 
+// HDF5's Fletcher-32 (H5_checksum_fletcher32): 16-bit big-endian words, sums folded every 360
+// words, an odd last byte as the high byte of a word.
+std::uint32_t fletcher32(const std::uint8_t* p, std::size_t bytes) {
+    std::size_t words = bytes / 2;
+    std::uint32_t s1 = 0, s2 = 0;
+    while (words > 0) {
+        const std::size_t block = std::min<std::size_t>(words, 360);
+        words -= block;
+        for (std::size_t i = 0; i < block; ++i, p += 2) {
+            s1 += (static_cast<std::uint32_t>(p[0]) << 8) | p[1];
+            s2 += s1;
+        }
+        s1 = (s1 & 0xffff) + (s1 >> 16);
+        s2 = (s2 & 0xffff) + (s2 >> 16);
+    }
+    if (bytes % 2) {
+        s1 += static_cast<std::uint32_t>(*p) << 8;
+        s2 += s1;
+        s1 = (s1 & 0xffff) + (s1 >> 16);
+        s2 = (s2 & 0xffff) + (s2 >> 16);
+    }
+    s1 = (s1 & 0xffff) + (s1 >> 16);
+    s2 = (s2 & 0xffff) + (s2 >> 16);
+    return (s2 << 16) | s1;
+}
+
+// One HDF5 chunk (`raw`: the chunk's elements as stored, 8-byte little-endian, edge rows zero)
+// through chunked_plist's pipeline in HDF5's order: Fletcher-32 appends the checksum (4 bytes,
+// little-endian); shuffle groups byte k of every whole 8-byte element, the 4 checksum bytes left
+// at the end (HDF5 leaves a buffer of fewer than 2 elements as is); deflate is zlib's compress2
+// at the file's level, as HDF5's deflate filter calls it.
+std::vector<std::uint8_t> filter_chunk(const std::vector<std::uint8_t>& raw, int level, const std::string& path) {
+    const std::uint32_t sum = fletcher32(raw.data(), raw.size());
+    std::vector<std::uint8_t> a(raw.size() + 4);
+    std::memcpy(a.data(), raw.data(), raw.size());
+    for (int i = 0; i < 4; ++i) a[raw.size() + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(sum >> (8 * i));
+    if (level <= 0) return a;
+    const std::size_t n = a.size() / 8;
+    if (n > 1) {
+        std::vector<std::uint8_t> sh(a.size());
+        std::uint8_t* d = sh.data();
+        for (std::size_t b = 0; b < 8; ++b)
+            for (std::size_t e = 0; e < n; ++e) *d++ = a[e * 8 + b];
+        std::memcpy(d, a.data() + n * 8, a.size() - n * 8);
+        a.swap(sh);
+    }
+    uLongf len = compressBound(static_cast<uLong>(a.size()));
+    std::vector<std::uint8_t> z(len);
+    if (compress2(z.data(), &len, a.data(), static_cast<uLong>(a.size()), level) != Z_OK)
+        throw IoError(path + ": deflate of a chunk failed (out of memory?)");
+    z.resize(len);
+    return z;
+}
+
+void put_le(std::uint8_t* d, std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) d[i] = static_cast<std::uint8_t>(v >> (8 * i));
+}
+
 }   // namespace
 
 struct RunFileReader::Impl {
@@ -273,6 +338,9 @@ struct RunFileWriter::Impl {
     std::vector<H> columns, outputs;
     H done;
     bool in_memory = false;
+    // Rows per HDF5 chunk of each chunked dataset (columns, then outputs); fixed once open, read
+    // by encode_chunk from any thread.
+    std::vector<hsize_t> h5_rows;
 
     void open_datasets() {
         const hid_t f = file.get();
@@ -281,6 +349,35 @@ struct RunFileWriter::Impl {
         for (const auto& o : layout.outputs)
             outputs.emplace_back(ok(H5Dopen2(f, o.c_str(), H5P_DEFAULT), path, "opening " + o), H5Dclose);
         done = H(ok(H5Dopen2(f, "chunks_done", H5P_DEFAULT), path, "opening chunks_done"), H5Dclose);
+        h5_rows.clear();
+        for (const auto* set : {&columns, &outputs})
+            for (const H& ds : *set) h5_rows.push_back(check_pipeline(ds.get(), set == &outputs ? 2 : 1));
+    }
+    // The dataset's chunk rows, after checking that its filters are the ones encode_chunk applies
+    // (chunked_plist's), so that a chunk written directly decodes as HDF5 expects.
+    hsize_t check_pipeline(hid_t ds, int rank) const {
+        H pl(H5Dget_create_plist(ds), H5Pclose);
+        hsize_t dims[2] = {0, 0};
+        if (H5Pget_chunk(pl.get(), 2, dims) != rank) throw IoError(path + ": a dataset is not chunked as expected");
+        std::vector<H5Z_filter_t> want = {H5Z_FILTER_FLETCHER32};
+        if (layout.compression > 0) {
+            want.push_back(H5Z_FILTER_SHUFFLE);
+            want.push_back(H5Z_FILTER_DEFLATE);
+        }
+        bool same = H5Pget_nfilters(pl.get()) == static_cast<int>(want.size());
+        for (unsigned i = 0; same && i < want.size(); ++i) {
+            unsigned flags = 0, cd[4] = {0, 0, 0, 0};
+            std::size_t ncd = 4;
+            const H5Z_filter_t id = H5Pget_filter2(pl.get(), i, &flags, &ncd, cd, 0, nullptr, nullptr);
+            same = id == want[i] &&
+                   (id != H5Z_FILTER_DEFLATE || (ncd >= 1 && cd[0] == static_cast<unsigned>(layout.compression)));
+        }
+        if (!same)
+            throw IoError(path + ": the datasets' filters are not ketasim's (Fletcher-32, shuffle, deflate at level " +
+                          std::to_string(layout.compression) + ")");
+        if (rank == 2 && dims[1] != layout.time.size())
+            throw IoError(path + ": a trajectory's chunks are not whole rows");
+        return dims[0];
     }
     void flush() { ok(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), path, "flush", 0); }
     // The rows of chunk k are flushed before the chunk is recorded as done (then flushed again).
@@ -476,13 +573,15 @@ std::vector<std::uint8_t> RunFileWriter::chunks_done() const {
     return d;
 }
 
-void RunFileWriter::write_chunk(std::size_t k, const RowBlock& b) {
-    Impl& m = *impl_;
+void RunFileWriter::write_chunk(std::size_t k, const RowBlock& b) { write_encoded(encode_chunk(k, b)); }
+
+EncodedChunk RunFileWriter::encode_chunk(std::size_t k, const RowBlock& b) const {
+    const Impl& m = *impl_;
     const RunFileLayout& L = m.layout;
     if (k >= L.n_chunks() || b.begin != L.chunk_begin(k) || b.end != L.chunk_end(k))
         throw InputError(m.path + ": rows [" + std::to_string(b.begin) + ", " + std::to_string(b.end) +
                          ") are not chunk " + std::to_string(k) + " of the file");
-    const hsize_t n = b.end - b.begin, T = L.time.size(), off = b.begin - L.begin;
+    const std::size_t n = b.end - b.begin, T = L.time.size();
     if (b.columns.size() != L.columns.size() || b.outputs.size() != L.outputs.size())
         throw InputError(m.path + ": chunk " + std::to_string(k) + ": wrong number of columns or outputs");
     for (std::size_t c = 0; c < b.columns.size(); ++c) {
@@ -501,36 +600,54 @@ void RunFileWriter::write_chunk(std::size_t k, const RowBlock& b) {
                                   L.outputs[o] + " at " + std::to_string(L.time[i % T]) +
                                   " h is not finite; nothing of this chunk is written");
     }
-    H mem1 = space1(n);
-    auto sel1 = [&](const H& ds) {
-        H fs(H5Dget_space(ds.get()), H5Sclose);
-        ok(H5Sselect_hyperslab(fs.get(), H5S_SELECT_SET, &off, nullptr, &n, nullptr), m.path, "selecting rows", 0);
-        return fs;
+    EncodedChunk e;
+    e.k = k;
+    // Dataset i's values of row r: `width` values (1 for a column, T for a trajectory), stored as
+    // little-endian int64 (the row-index column) or float64.
+    auto encode = [&](std::size_t i, const double* v, std::size_t width, bool as_int) {
+        const std::size_t d = m.h5_rows[i];
+        std::vector<std::vector<std::uint8_t>> out;
+        std::vector<std::uint8_t> raw;
+        for (std::size_t r0 = 0; r0 < n; r0 += d) {
+            raw.assign(d * width * 8, 0);   // rows past the dataset's end: HDF5's default fill, 0
+            const std::size_t rows = std::min(d, n - r0);
+            for (std::size_t j = 0; j < rows * width; ++j) {
+                const double x = v[r0 * width + j];
+                std::uint64_t u = 0;
+                if (as_int) {
+                    const auto iv = static_cast<std::int64_t>(x);
+                    std::memcpy(&u, &iv, 8);
+                } else {
+                    std::memcpy(&u, &x, 8);
+                }
+                put_le(raw.data() + j * 8, u);
+            }
+            out.push_back(filter_chunk(raw, L.compression, m.path));
+        }
+        e.data.push_back(std::move(out));
     };
-    {
-        std::vector<std::int64_t> ids(n);
-        for (hsize_t r = 0; r < n; ++r) ids[r] = static_cast<std::int64_t>(b.columns[0][r]);
-        H fs = sel1(m.columns[0]);
-        ok(H5Dwrite(m.columns[0].get(), H5T_NATIVE_INT64, mem1.get(), fs.get(), H5P_DEFAULT, ids.data()), m.path,
-           "writing " + L.columns[0], 0);
-    }
-    for (std::size_t c = 1; c < L.columns.size(); ++c) {
-        H fs = sel1(m.columns[c]);
-        ok(H5Dwrite(m.columns[c].get(), H5T_NATIVE_DOUBLE, mem1.get(), fs.get(), H5P_DEFAULT, b.columns[c].data()),
-           m.path, "writing " + L.columns[c], 0);
-    }
-    if (!L.outputs.empty()) {
-        const hsize_t start[2] = {off, 0}, count[2] = {n, T};
-        H mem2(H5Screate_simple(2, count, nullptr), H5Sclose);
-        for (std::size_t o = 0; o < L.outputs.size(); ++o) {
-            H fs(H5Dget_space(m.outputs[o].get()), H5Sclose);
-            ok(H5Sselect_hyperslab(fs.get(), H5S_SELECT_SET, start, nullptr, count, nullptr), m.path, "selecting rows",
-               0);
-            ok(H5Dwrite(m.outputs[o].get(), H5T_NATIVE_DOUBLE, mem2.get(), fs.get(), H5P_DEFAULT, b.outputs[o].data()),
-               m.path, "writing " + L.outputs[o], 0);
+    for (std::size_t c = 0; c < L.columns.size(); ++c) encode(c, b.columns[c].data(), 1, c == 0);
+    for (std::size_t o = 0; o < L.outputs.size(); ++o) encode(L.columns.size() + o, b.outputs[o].data(), T, false);
+    return e;
+}
+
+void RunFileWriter::write_encoded(const EncodedChunk& e) {
+    Impl& m = *impl_;
+    const RunFileLayout& L = m.layout;
+    const std::size_t nc = L.columns.size();
+    if (e.k >= L.n_chunks() || e.data.size() != nc + L.outputs.size())
+        throw InputError(m.path + ": not an encoded chunk of this file");
+    const hsize_t off = L.chunk_begin(e.k) - L.begin;
+    for (std::size_t i = 0; i < e.data.size(); ++i) {
+        const hid_t ds = i < nc ? m.columns[i].get() : m.outputs[i - nc].get();
+        const std::string& name = i < nc ? L.columns[i] : L.outputs[i - nc];
+        for (std::size_t j = 0; j < e.data[i].size(); ++j) {
+            const hsize_t at[2] = {off + j * m.h5_rows[i], 0};
+            const auto& bytes = e.data[i][j];
+            ok(H5Dwrite_chunk(ds, H5P_DEFAULT, 0, at, bytes.size(), bytes.data()), m.path, "writing " + name, 0);
         }
     }
-    m.mark_done(k);
+    m.mark_done(e.k);
 }
 
 bool RunFileWriter::copy_chunk_raw(std::size_t k, const RunFileReader& src) {

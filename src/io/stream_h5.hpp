@@ -57,6 +57,13 @@ private:
     int fd_ = -1;
 };
 
+// One run chunk encoded for its file: per chunked dataset (columns, then outputs), the chunk's
+// HDF5 chunks in row order, each filtered as the dataset's pipeline stores it.
+struct EncodedChunk {
+    std::size_t k = 0;
+    std::vector<std::vector<std::vector<std::uint8_t>>> data;
+};
+
 class RunFileReader;
 
 class RunFileWriter {
@@ -76,6 +83,12 @@ public:
     // as done and flushes again, so a chunk recorded as done is on disk whatever happens next.
     // Trajectory values must be finite and columns not infinite (SolverError otherwise).
     void write_chunk(std::size_t k, const RowBlock& rows);
+    // write_chunk in two halves, so that the compression runs in the worker threads:
+    // encode_chunk checks and compresses (no HDF5 call; safe from several threads at once, also
+    // while another thread writes), write_encoded stores the chunks (H5Dwrite_chunk) and records
+    // chunk k as done (one thread at a time).
+    EncodedChunk encode_chunk(std::size_t k, const RowBlock& rows) const;
+    void write_encoded(const EncodedChunk& chunk);
     // Chunk k copied from `src` as stored (compressed, with its checksums), without decoding:
     // possible when both files chunk every dataset alike and chunk k lies on whole HDF5 chunks of
     // `src` (chunk-aligned shards). Returns false, writing nothing, when it is not possible.

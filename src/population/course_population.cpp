@@ -286,8 +286,7 @@ void run_course_population(const CourseSpec& spec, const PdParameterSet& acute_s
                 throw SolverError("subject " + std::to_string(i) + ": " + ex.what());
             }
         }
-        std::lock_guard<std::mutex> lock(sink_mutex);
-        sink.write(std::move(block));
+        deliver(sink, sink_mutex, std::move(block));
     };
     parallel_for(begin, end, o.parallel, chunk);
 }

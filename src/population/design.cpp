@@ -65,6 +65,8 @@ const char* to_string(DistributionKind k) {
             return "normal";
         case DistributionKind::lognormal:
             return "lognormal";
+        case DistributionKind::choice:
+            return "choice";
     }
     return "?";
 }
@@ -125,6 +127,14 @@ void Distribution::validate(const std::string& where) const {
             : kind == DistributionKind::lognormal ? "cv"
                                                   : "upper",
             b, "must be finite");
+    if (kind == DistributionKind::choice) {
+        if (choices.empty()) throw InputError(where + ": choice() needs at least one name");
+        for (std::size_t i = 0; i < choices.size(); ++i)
+            for (std::size_t j = 0; j < i; ++j)
+                if (choices[i] == choices[j])
+                    throw InputError(where + ": choice: '" + choices[i] + "' is given twice (each name once)");
+        return;
+    }
     if (std::isnan(lower)) bad("lower", lower, "must be a number");
     if (std::isnan(upper)) bad("upper", upper, "must be a number");
     switch (kind) {
@@ -139,6 +149,8 @@ void Distribution::validate(const std::string& where) const {
             return;
         case DistributionKind::normal:
             if (!(b > 0)) bad("sd", b, "must be > 0");
+            break;
+        case DistributionKind::choice:   // returned above
             break;
         case DistributionKind::lognormal:
             if (!(a > 0)) bad("median", a, "must be > 0");
@@ -164,6 +176,12 @@ double Distribution::quantile(double u) const {
     if (!(u >= 0.0 && u <= 1.0)) throw InputError("distribution quantile: u = " + fmt(u) + " must be in [0, 1]");
     double x = 0;
     switch (kind) {
+        case DistributionKind::choice: {
+            // k equal strata of [0, 1); u = 1 (the closed end) belongs to the last.
+            const std::size_t k = choices.size();
+            if (k == 0) throw InputError("choice quantile: no choices");
+            return static_cast<double>(std::min(static_cast<std::size_t>(u * static_cast<double>(k)), k - 1));
+        }
         case DistributionKind::uniform:
             x = a + u * (b - a);
             return std::min(std::max(x, a), b);
@@ -193,6 +211,7 @@ std::string factor_unit(const std::string& name, const Model* model) {
     if (name == "weight") return "kg";
     if (name == "age") return "years";
     if (name == "dose") return "mg";
+    if (name == "schedule") return "1";   // the index into the factor's choices
     if (model && model->has_parameter(name)) return model->parameter(name).unit;
     return "";
 }
@@ -250,6 +269,43 @@ Factor parse_factor(const std::string& name_in, const std::string& text_in, cons
                     const Model* model) {
     const std::string name = trim(name_in), text = trim(text_in);
     if (name.empty()) throw InputError(ErrorContext{"", 0, where, text_in, "needs a factor name: NAME=KIND(ARGS)"});
+    {
+        const auto open = text.find('(');
+        const bool is_choice = open != std::string::npos && lower_case(trim(text.substr(0, open))) == "choice";
+        if (is_choice && name != "schedule")
+            throw InputError(ErrorContext{"", 0, where + " " + name, text,
+                                          "choice(...) is for the schedule factor only (schedule=choice(NAME, ...)); "
+                                          "'" +
+                                              name + "' takes uniform, loguniform, normal or lognormal"});
+        if (name == "schedule") {
+            if (!is_choice || text.back() != ')')
+                throw InputError(ErrorContext{"", 0, where + " schedule", text,
+                                              "must look like choice(NAME, NAME, ...): schedules of the library "
+                                              "(ketasim schedules), each equally likely"});
+            Factor f;
+            f.name = name;
+            f.distribution.kind = DistributionKind::choice;
+            const std::string inner = text.substr(open + 1, text.size() - open - 2);
+            std::string cur;
+            for (std::size_t i = 0; i <= inner.size(); ++i) {
+                if (i == inner.size() || inner[i] == ',') {
+                    const std::string c = trim(cur);
+                    if (c.empty() && !(i == inner.size() && f.distribution.choices.empty() && trim(inner).empty()))
+                        throw InputError(
+                            ErrorContext{"", 0, where + " schedule", text, "has an empty name in its list"});
+                    if (!c.empty()) f.distribution.choices.push_back(c);
+                    cur.clear();
+                } else {
+                    cur += inner[i];
+                }
+            }
+            if (f.distribution.choices.empty())
+                throw InputError(ErrorContext{"", 0, where + " schedule", text,
+                                              "lists no schedule: give at least one name, choice(NAME, ...)"});
+            f.distribution.validate(where + " schedule");
+            return f;
+        }
+    }
     if (model && name != "weight" && name != "age" && name != "dose" && !model->has_parameter(name)) {
         std::vector<std::string> names = {"weight", "age", "dose"};
         for (const auto& p : model->parameters) names.push_back(p.name);

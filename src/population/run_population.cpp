@@ -161,8 +161,7 @@ void run_subjects(const Model& model, const PopulationSource& source, std::size_
                 throw SolverError(who + ": " + ex.what());
             }
         }
-        std::lock_guard<std::mutex> lock(sink_mutex);
-        sink.write(std::move(block));
+        deliver(sink, sink_mutex, std::move(block));
     };
     parallel_for(begin, end, options.parallel, chunk);
 }

@@ -114,6 +114,11 @@ SweepSource::SweepSource(const Subject& base, const Regimen& regimen, const Desi
             slots_.push_back(Slot::weight);
         } else if (name == "age") {
             slots_.push_back(Slot::age);
+        } else if (name == "schedule") {
+            // A choice of schedules changes the whole course: only course design runs take it.
+            throw InputError(
+                "sweep: factor 'schedule' (a choice of schedules) applies to course design runs only "
+                "(a run spec with schedule and [course]); a PK sweep or sensitivity run has one regimen");
         } else if (name == "dose") {
             slots_.push_back(Slot::dose);
             if (regimen.events.empty()) throw InputError("sweep: 'dose' needs a regimen with a positive total dose");
@@ -215,8 +220,7 @@ void run_sweep(const Model& model, const SweepSource& source, std::size_t begin,
                 for (std::size_t q = 0; q < reg.size(); ++q) block.columns[c++][r] = metric_value(m, q);
             if (sweep.keep_trajectories) block.trajectories.push_back(std::move(tr));
         }
-        std::lock_guard<std::mutex> lock(sink_mutex);
-        sink.write(std::move(block));
+        deliver(sink, sink_mutex, std::move(block));
     };
     as_sweep([&] { parallel_for(begin, end, sweep.parallel(), chunk); });
 }

@@ -8,9 +8,12 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <map>
 #include <mutex>
 #include <sstream>
 
+#include "core/text.hpp"
 #include "io/stream_h5.hpp"
 #include "ketasim/errors.hpp"
 #include "ketasim/io.hpp"
@@ -67,6 +70,14 @@ struct Prepared {
     std::unique_ptr<SweepSource> sweep;
     // A course run (schedule = NAME): the course, its PD sets and options.
     std::unique_ptr<CourseSpec> course;
+    // A course design: every schedule the design can choose (index = the schedule factor's value;
+    // one entry, the spec's schedule, without a schedule factor), the design dimension of the
+    // schedule factor (npos: none), and the course columns of the file (the union over schedules:
+    // the longest schedule's, whose per-session columns cover the others').
+    std::vector<CourseSpec> courses;
+    std::vector<std::string> schedules;
+    std::size_t schedule_dim = static_cast<std::size_t>(-1);
+    std::vector<std::string> course_names, course_units;
     PdParameterSet acute, symptoms;
     CoursePopulationOptions course_options;
     OutputGrid grid;
@@ -74,7 +85,8 @@ struct Prepared {
     RunFileLayout layout;
     std::string path;
 
-    std::size_t size() const { return sweep ? sweep->size() : source->size(); }
+    std::size_t size() const { return design ? design->size() : source->size(); }
+    void run_course_design(std::size_t b, std::size_t e, const ParallelOptions& par, ResultSink& sink) const;
     // Rows [b, e) into `sink`: subjects of the population, or design points (then the columns
     // start with `point`, the row's index, before the factors and metrics).
     void run_range(std::size_t b, std::size_t e, const SimOptions& sim, const PopulationRunOptions& ro,
@@ -102,6 +114,7 @@ public:
         block.names = &names_;
         inner_.write(std::move(block));
     }
+    bool concurrent_writes() const override { return inner_.concurrent_writes(); }
 
 private:
     ResultSink& inner_;
@@ -110,6 +123,10 @@ private:
 
 void Prepared::run_range(std::size_t b, std::size_t e, const SimOptions& sim, const PopulationRunOptions& ro,
                          ResultSink& sink) const {
+    if (course && design) {
+        run_course_design(b, e, ro.parallel, sink);
+        return;
+    }
     if (course) {
         CoursePopulationOptions co = course_options;
         co.parallel = ro.parallel;
@@ -143,30 +160,130 @@ public:
     std::vector<std::string> names, units;
 };
 
+// Course design point i: a typical patient (no random effects) with the point's factor values
+// (weight, age, model parameters: a one-row subject table), treated with the schedule the point's
+// schedule factor chooses: run_course_population on that one patient, so that a point equals the
+// same patient in a single-schedule course run. Columns: point, the factors (schedule as its
+// index into the choices), then the course columns; per-session columns past a shorter
+// schedule's last session are NaN.
+void Prepared::run_course_design(std::size_t b, std::size_t e, const ParallelOptions& par, ResultSink& sink) const {
+    const std::vector<std::string>& factors = design->names();
+    std::vector<std::string> names = {"point"}, units = {""};
+    for (const auto& f : factors) {
+        names.push_back(f);
+        units.push_back(factor_unit(f, &model));
+    }
+    const std::size_t first_course = names.size();
+    names.insert(names.end(), course_names.begin(), course_names.end());
+    units.insert(units.end(), course_units.begin(), course_units.end());
+    std::map<std::string, std::size_t> index;
+    for (std::size_t c = first_course; c < names.size(); ++c) index[names[c]] = c;
+    sink.start(names, units, b, e);
+    // Table columns: every factor but the schedule, as subject_table_from_columns reads them.
+    std::vector<std::size_t> table_dims;
+    std::vector<std::string> table_headers;
+    for (std::size_t j = 0; j < factors.size(); ++j) {
+        if (j == schedule_dim) continue;
+        table_dims.push_back(j);
+        table_headers.push_back(factors[j] == "weight" ? "weight[kg]"
+                                : factors[j] == "age"  ? "age[years]"
+                                                       : factors[j]);
+    }
+    std::mutex sink_mutex;
+    auto chunk = [&](std::size_t cb, std::size_t ce) {
+        ColumnBlock block;
+        block.begin = cb;
+        block.end = ce;
+        block.names = &names;
+        block.columns.assign(names.size(), std::vector<double>(ce - cb, std::numeric_limits<double>::quiet_NaN()));
+        std::vector<double> x(factors.size()), row(table_dims.size());
+        for (std::size_t i = cb; i < ce; ++i) {
+            const std::size_t r = i - cb;
+            design->point(i, x.data());
+            const std::size_t s = schedule_dim < x.size() ? static_cast<std::size_t>(x[schedule_dim]) : 0;
+            const std::string who = "design point " + std::to_string(i) + " (schedule " + schedules.at(s) + ")";
+            try {
+                PopulationSpec ps;
+                ps.n = 1;
+                ps.variability = false;
+                if (!table_dims.empty()) {
+                    for (std::size_t k = 0; k < table_dims.size(); ++k) row[k] = x[table_dims[k]];
+                    ps.table = subject_table_from_columns(table_headers, row, who);
+                }
+                const CourseSpec& cs = courses[s];
+                const PopulationSource src(cs.model, ps, cs.regimen.per_kg());
+                CoursePopulationOptions co = course_options;
+                co.parallel = ParallelOptions{};
+                co.parallel.threads = 1;   // inside a worker of this run's executor
+                MemorySink one;
+                run_course_population(cs, acute, symptoms, src, 0, 1, co, one);
+                for (std::size_t c = 1 + src.describe_names().size(); c < one.names.size(); ++c)
+                    block.columns[index.at(one.names[c])][r] = one.columns[c][0];
+            } catch (const InputError& ex) {
+                throw InputError(who + ": " + ex.what());
+            } catch (const SolverError& ex) {
+                throw SolverError(who + ": " + ex.what());
+            }
+            block.columns[0][r] = static_cast<double>(i);
+            for (std::size_t j = 0; j < x.size(); ++j) block.columns[1 + j][r] = x[j];
+        }
+        deliver(sink, sink_mutex, std::move(block));
+    };
+    parallel_for(b, e, par, chunk);
+}
+
 std::unique_ptr<Prepared> prepare(const RunSpec& spec, const RunControl& control) {
     spec.validate();
     auto p = std::make_unique<Prepared>();
     if (spec.is_course()) {
-        const ScheduleInfo& info = [&]() -> const ScheduleInfo& {
-            try {
-                return schedule_info(spec.schedule);
-            } catch (const InputError& e) {
-                throw InputError(spec.source + ": schedule: " + e.what());
-            }
-        }();
-        p->model = load_library_model(spec.model.empty() ? info.default_model : spec.model, control.models_dir);
-        ScheduleRequest q;
-        q.name = spec.schedule;
-        q.weeks = spec.course_weeks;
-        q.days = spec.course_days;
-        try {
-            p->course = std::make_unique<CourseSpec>(schedule_course(q, p->model));
-        } catch (const InputError& e) {
-            throw InputError(spec.source + ": [course]: " + e.what());
+        // The schedules: the spec's one, or the schedule factor's choices (each checked here, in
+        // the library's schedule registry).
+        if (!spec.schedule.empty()) {
+            p->schedules = {spec.schedule};
+        } else {
+            for (const auto& [name, text] : spec.design_factors)
+                if (detail::trim(name) == "schedule")
+                    p->schedules =
+                        parse_factor(name, text, spec.source + ": design.factors", nullptr).distribution.choices;
         }
+        std::string model_name = spec.model;
+        for (const auto& name : p->schedules) {
+            const ScheduleInfo& info = [&]() -> const ScheduleInfo& {
+                try {
+                    return schedule_info(name);
+                } catch (const InputError& e) {
+                    throw InputError(spec.source +
+                                     (spec.schedule.empty() ? ": design.factors schedule: " : ": schedule: ") +
+                                     e.what());
+                }
+            }();
+            if (spec.model.empty() && !model_name.empty() && model_name != info.default_model)
+                throw InputError(spec.source + ": design.factors schedule: '" + name + "' is written for model '" +
+                                 info.default_model + "', '" + p->schedules[0] + "' for '" + model_name +
+                                 "': choose schedules of one model, or give model = NAME");
+            if (model_name.empty()) model_name = info.default_model;
+        }
+        p->model = load_library_model(model_name, control.models_dir);
+        const Model base_model = p->model;
+        for (const auto& name : p->schedules) {
+            ScheduleRequest q;
+            q.name = name;
+            q.weeks = spec.course_weeks;
+            q.days = spec.course_days;
+            try {
+                p->courses.push_back(schedule_course(q, base_model));
+            } catch (const InputError& e) {
+                throw InputError(spec.source + ": [course]: " + e.what());
+            }
+        }
+        p->course = std::make_unique<CourseSpec>(p->courses.front());
         p->model = p->course->model;
         p->regimen = p->course->regimen;
-        p->regimen_text = p->course->description;
+        p->regimen_text.clear();
+        for (std::size_t k = 0; k < p->courses.size(); ++k)
+            p->regimen_text += (k ? "\n" : "") +
+                               (p->courses.size() > 1 ? std::to_string(k) + " " + p->schedules[k] + ": " : "") +
+                               p->courses[k].description;
         p->acute = load_library_pd("acute_effects", control.models_dir);
         p->symptoms = load_library_pd(spec.symptom_model, control.models_dir);
         CoursePopulationOptions& co = p->course_options;
@@ -200,7 +317,27 @@ std::unique_ptr<Prepared> prepare(const RunSpec& spec, const RunControl& control
             p->design = std::make_unique<SobolDesign>(factors, spec.design_n, 1, spec.design_shift, spec.design_seed);
         else
             p->design = std::make_unique<LatinHypercubeDesign>(factors, spec.design_n, spec.design_seed);
-        p->sweep = std::make_unique<SweepSource>(Subject{}, p->regimen, *p->design);
+        if (p->course) {
+            for (std::size_t j = 0; j < factors.size(); ++j)
+                if (factors[j].name == "schedule") p->schedule_dim = j;
+            // The file's course columns: per schedule, those of a typical patient's course run
+            // (after `subject` and the patient's description); the longest list covers the others.
+            for (const CourseSpec& cs : p->courses) {
+                PopulationSpec ps;
+                ps.n = 1;
+                ps.variability = false;
+                const PopulationSource src(cs.model, ps, cs.regimen.per_kg());
+                NamesSink one;
+                run_course_population(cs, p->acute, p->symptoms, src, 0, 0, p->course_options, one);
+                const std::size_t skip = 1 + src.describe_names().size();
+                if (one.names.size() - skip > p->course_names.size()) {
+                    p->course_names.assign(one.names.begin() + static_cast<std::ptrdiff_t>(skip), one.names.end());
+                    p->course_units.assign(one.units.begin() + static_cast<std::ptrdiff_t>(skip), one.units.end());
+                }
+            }
+        } else {
+            p->sweep = std::make_unique<SweepSource>(Subject{}, p->regimen, *p->design);
+        }
     } else {
         p->source = std::make_unique<PopulationSource>(p->model, p->pop, p->regimen.per_kg());
     }
@@ -233,7 +370,9 @@ std::unique_ptr<Prepared> prepare(const RunSpec& spec, const RunControl& control
         L.output_units = typical.output_units;
         L.time = p->grid.times;
     }
-    for (const auto& e : p->regimen.events) {
+    // A design over schedules has no one dose table: the `schedule` column and the `course`
+    // attribute (each choice's description) say what each point received.
+    for (const auto& e : p->courses.size() > 1 ? std::vector<DoseEvent>{} : p->regimen.events) {
         L.dose_time.push_back(e.time);
         L.dose_amount.push_back(e.amount);
         L.dose_per_kg.push_back(e.per_kg ? 1 : 0);
@@ -267,7 +406,11 @@ std::unique_ptr<Prepared> prepare(const RunSpec& spec, const RunControl& control
         L.int_attrs.emplace_back("seed", static_cast<std::int64_t>(spec.is_design() ? spec.design_seed : spec.seed));
     if (spec.is_design()) L.text_attrs.emplace_back("design", spec.design_kind);
     if (p->course) {
-        L.text_attrs.emplace_back("schedule", spec.schedule);
+        if (!spec.schedule.empty()) L.text_attrs.emplace_back("schedule", spec.schedule);
+        std::string choices;
+        for (const auto& n : p->schedules) choices += (choices.empty() ? "" : ", ") + n;
+        if (spec.schedule.empty())
+            L.text_attrs.emplace_back("schedule_choices", choices);   // index k of the schedule column
         L.text_attrs.emplace_back("acute_toml", read_file_text(p->acute.source_path));
         L.text_attrs.emplace_back("symptom_toml", read_file_text(p->symptoms.source_path));
         L.number_attrs.emplace_back("remission_threshold", spec.remission_threshold);
@@ -278,7 +421,8 @@ std::unique_ptr<Prepared> prepare(const RunSpec& spec, const RunControl& control
     return p;
 }
 
-// Receives blocks from run_population (one per chunk, under its mutex) and writes them.
+// Receives blocks from the workers (one per chunk, concurrently) and writes them: each worker
+// checks and compresses its block (encode_chunk), then stores it under the sink's lock.
 class FileSink : public ResultSink {
 public:
     FileSink(RunFileWriter& w, std::function<bool()> stop = {}) : w_(w), stop_(std::move(stop)) {}
@@ -286,6 +430,7 @@ public:
                std::size_t) override {
         if (names != w_.layout().columns) throw IoError("run file: the run's columns differ from the file's");
     }
+    bool concurrent_writes() const override { return true; }
     void write(ColumnBlock&& block) override {
         const RunFileLayout& L = w_.layout();
         const std::size_t k = (block.begin - L.begin) / L.chunk;
@@ -303,7 +448,11 @@ public:
             }
             b.outputs.push_back(std::move(v));
         }
-        w_.write_chunk(k, b);
+        block.trajectories.clear();
+        const detail::EncodedChunk e = w_.encode_chunk(k, b);
+        b = RowBlock{};
+        std::lock_guard<std::mutex> lock(mutex_);
+        w_.write_encoded(e);
         rows_ += n;
         // Thrown after the chunk is on disk: parallel_for finishes the running chunks (each
         // written, then stopping here too) and rethrows.
@@ -314,6 +463,7 @@ public:
 private:
     RunFileWriter& w_;
     std::function<bool()> stop_;
+    std::mutex mutex_;
     std::size_t rows_ = 0;
 };
 

@@ -129,6 +129,15 @@ void parallel_for(std::size_t begin, std::size_t end, const ParallelOptions& o,
     if (o.progress) o.progress(n, n);
 }
 
+void deliver(ResultSink& sink, std::mutex& serial, ColumnBlock&& block) {
+    if (sink.concurrent_writes()) {
+        sink.write(std::move(block));
+        return;
+    }
+    std::lock_guard<std::mutex> lock(serial);
+    sink.write(std::move(block));
+}
+
 void MemorySink::start(const std::vector<std::string>& n, const std::vector<std::string>& u, std::size_t b,
                        std::size_t e) {
     names = n;

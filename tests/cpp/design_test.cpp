@@ -218,3 +218,64 @@ TEST(SobolDesign, SkipsTheOriginAndMapsThroughDistributions) {
     const ks::SobolDesign origin(f, 2, 0);
     EXPECT_THROW(origin.point(0, x), ks::InputError);   // log-normal at u = 0
 }
+
+// ---- choice (the schedule factor of course designs) ---------------------------------------------
+
+TEST(Choice, UnitIntervalMapsToEqualStrata) {
+    const ks::Factor f = ks::parse_factor("schedule=CHOICE(iv-2x-weekly, iv-3x-weekly, esketamine-induction)", "f");
+    ASSERT_EQ(f.distribution.kind, ks::DistributionKind::choice);
+    ASSERT_EQ(f.distribution.choices,
+              (std::vector<std::string>{"iv-2x-weekly", "iv-3x-weekly", "esketamine-induction"}));
+    const ks::Distribution& d = f.distribution;
+    // [0, 1/3) -> 0, [1/3, 2/3) -> 1, [2/3, 1] -> 2 (u = 1, the closed end, in the last stratum).
+    EXPECT_EQ(d.quantile(0.0), 0.0);
+    EXPECT_EQ(d.quantile(std::nextafter(1.0 / 3.0, 0.0)), 0.0);
+    EXPECT_EQ(d.quantile(1.0 / 3.0), 1.0);
+    EXPECT_EQ(d.quantile(0.5), 1.0);
+    EXPECT_EQ(d.quantile(std::nextafter(2.0 / 3.0, 1.0)), 2.0);
+    EXPECT_EQ(d.quantile(1.0), 2.0);
+    EXPECT_THROW(d.quantile(1.5), ks::InputError);
+    const ks::Factor one = ks::parse_factor("schedule=choice(iv-days)", "f");
+    EXPECT_EQ(one.distribution.quantile(0.99), 0.0);
+    EXPECT_EQ(ks::factor_unit("schedule", nullptr), "1");
+}
+
+TEST(Choice, StratifiedDesignsBalanceTheChoices) {
+    // A Latin hypercube of 3m points hits each third of [0, 1) m times, so each of 3 choices
+    // exactly m times; a Sobol sequence of 2^k points (skip 0) each quarter 2^(k-2) times.
+    const ks::Factor c3 = ks::parse_factor("schedule=choice(a, b, c)", "f");
+    const ks::Factor c4 = ks::parse_factor("schedule=choice(a, b, c, d)", "f");
+    const ks::Factor w{"weight", {ks::DistributionKind::uniform, 40.0, 120.0}};
+    const ks::LatinHypercubeDesign lhs({w, c3}, 30, 11);
+    std::vector<int> n3(3, 0), n4(4, 0);
+    double x[2];
+    for (std::size_t i = 0; i < 30; ++i) {
+        lhs.point(i, x);
+        ++n3.at(static_cast<std::size_t>(x[1]));
+    }
+    EXPECT_EQ(n3, (std::vector<int>{10, 10, 10}));
+    const ks::SobolDesign sob({c4, w}, 64, 0);
+    for (std::size_t i = 0; i < 64; ++i) {
+        sob.point(i, x);
+        ++n4.at(static_cast<std::size_t>(x[0]));
+    }
+    EXPECT_EQ(n4, (std::vector<int>{16, 16, 16, 16}));
+}
+
+TEST(Choice, BadInputNamesFieldValueAndRule) {
+    auto message = [](const std::string& text) {
+        try {
+            ks::parse_factor(text, "design.factors");
+        } catch (const ks::InputError& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    EXPECT_NE(message("schedule=choice()").find("lists no schedule"), std::string::npos)
+        << message("schedule=choice()");
+    EXPECT_NE(message("schedule=choice(a, , b)").find("has an empty name"), std::string::npos);
+    EXPECT_NE(message("schedule=choice(a, a)").find("'a' is given twice"), std::string::npos);
+    EXPECT_NE(message("weight=choice(a, b)").find("choice(...) is for the schedule factor only"), std::string::npos);
+    EXPECT_NE(message("schedule=uniform(0, 1)").find("must look like choice(NAME, NAME, ...)"), std::string::npos);
+    EXPECT_NE(message("schedule=uniform(0, 1)").find("design.factors schedule"), std::string::npos);
+}

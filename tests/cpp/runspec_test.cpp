@@ -172,3 +172,42 @@ TEST(RunSpec, DesignTable) {
               std::string::npos);
     EXPECT_NE(error_with("factors = [", "factor = [").find("did you mean 'factors'"), std::string::npos);
 }
+
+TEST(RunSpec, CourseDesignOverSchedules) {
+    const std::string spec = R"TOML(
+[design]
+kind = "sobol"
+n = 8
+factors = ["schedule=choice(iv-2x-weekly, iv-3x-weekly)", "weight=uniform(50 kg, 110 kg)"]
+[course]
+weeks = 1
+[run]
+out = "c.h5"
+)TOML";
+    const RunSpec s = parse_run_spec(spec, "s.toml", "");
+    EXPECT_TRUE(s.is_design());
+    EXPECT_TRUE(s.has_schedule_factor());
+    EXPECT_TRUE(s.is_course());   // a course run without schedule = NAME
+    EXPECT_TRUE(s.schedule.empty());
+    EXPECT_EQ(s.course_weeks, 1);
+    auto error_with = [&](const std::string& from, const std::string& to) {
+        std::string t = spec;
+        t.replace(t.find(from), from.size(), to);
+        try {
+            parse_run_spec(t, "s.toml", "").validate();
+        } catch (const InputError& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    EXPECT_NE(error_with("[design]", "schedule = \"iv-2x-weekly\"\n[design]").find("both set the schedule"),
+              std::string::npos);
+    EXPECT_NE(error_with("\"weight=", "\"dose=uniform(10 mg, 50 mg)\", \"weight=")
+                  .find("design.factors: dose: a course's doses come from its schedule"),
+              std::string::npos);
+    EXPECT_NE(error_with("[design]", "regimen = \"r.toml\"\n[design]").find("regimen and schedule are exclusive"),
+              std::string::npos);
+    // Without the schedule factor a design is a PK design again: [course] does not apply.
+    EXPECT_NE(error_with("\"schedule=choice(iv-2x-weekly, iv-3x-weekly)\", ", "").find("[course]: applies with"),
+              std::string::npos);
+}

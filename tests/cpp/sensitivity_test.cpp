@@ -162,3 +162,21 @@ TEST(PkSensitivity, DoseDrivesPlasmaAucAndKe0HasNoEffect) {
     spec.metric = "nope";
     EXPECT_THROW(ks::pk_sensitivity(m, reg, ks::OutputGrid::uniform(0, 24, 0.1), {}, f, spec, o), ks::InputError);
 }
+
+TEST(Sensitivity, DiscreteChoiceFactorHasItsVarianceShare) {
+    // f = 3 c + x with c the index of a choice of 2 (0 or 1, each with probability 1/2) and
+    // x ~ U(0, 1): additive, V = 9/4 + 1/12, so S1 = ST = (27/28, 1/28). The Saltelli/Jansen
+    // estimators only need f of the sampled coordinates, so a step-function factor is estimated as
+    // any other (docs/sensitivity.md, "Schedules as a factor").
+    std::vector<ks::Factor> f = {ks::parse_factor("schedule=choice(a, b)", "f"),
+                                 {"x", {ks::DistributionKind::uniform, 0.0, 1.0}}};
+    ks::SensitivityOptions o;
+    o.n = 4096;
+    o.bootstrap = 0;
+    const auto r = ks::sobol_indices(
+        f, [](const double* x) { return 3 * x[0] + x[1]; }, o);
+    EXPECT_NEAR(r.S1[0], 27.0 / 28.0, ks::test::kChoiceSobolAtol);
+    EXPECT_NEAR(r.S1[1], 1.0 / 28.0, ks::test::kChoiceSobolAtol);
+    EXPECT_NEAR(r.ST[0], 27.0 / 28.0, ks::test::kChoiceSobolAtol);
+    EXPECT_NEAR(r.ST[1], 1.0 / 28.0, ks::test::kChoiceSobolAtol);
+}

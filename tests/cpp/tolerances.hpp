@@ -102,6 +102,11 @@ constexpr double kSampleSigmas = 4.0;
 // estimator with a bias the size of its own interval fails.
 constexpr std::size_t kIshigamiN = 8192;
 constexpr double kIshigamiAtol = 0.01;
+// Sobol indices of an additive function of a 2-valued choice and a uniform factor, n = 4096
+// (bootstrap off): for an additive function the estimators err only through the sample variance
+// (as in Sensitivity.AdditiveLinearFunctionHasExactIndices, which uses 0.01 too); a bias from
+// the step function the size of a bootstrap interval at this n (~0.01) would fail.
+constexpr double kChoiceSobolAtol = 0.01;
 
 // ---- metrics-only course path versus run_course -------------------------------------------------
 // MADRS (points) of run_course_metrics against run_course: both integrate (P, C, E) with dopri5 at

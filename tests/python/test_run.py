@@ -290,6 +290,39 @@ def test_course_spec_errors(tmp_path):
     assert not list(tmp_path.glob("*.h5"))
 
 
+def test_course_design_over_schedules(tmp_path):
+    """A dict spec whose design chooses the schedule per point (schedule=choice(...)): one row per
+    point, each schedule equally often (Latin hypercube), the chosen schedule's sessions; shards
+    merge to the whole run. (Equality with single-schedule runs: tests/cpp/stream_h5_test.cpp.)"""
+    d = {
+        "design": {
+            "kind": "lhs",
+            "n": 6,
+            "seed": 5,
+            "factors": ["schedule=choice(iv-2x-weekly, iv-3x-weekly)", "weight=uniform(50 kg, 110 kg)"],
+        },
+        "course": {"weeks": 1, "follow_up": "2 d", "metrics_only": True},
+        "run": {"out": str(tmp_path / "d.h5"), "chunk": 2, "threads": 2},
+    }
+    rep = ks.run(d, progress=False)
+    assert rep.complete and rep.points == 6
+    with h5py.File(rep.path, "r") as f:
+        assert f.attrs["schedule_choices"] == "iv-2x-weekly, iv-3x-weekly"
+        s = f["schedule"][()]
+        assert sorted(s.tolist()) == [0, 0, 0, 1, 1, 1]
+        # One week: 2 sessions twice weekly, 3 thrice weekly; session 3 NaN where not given.
+        np.testing.assert_array_equal(f["sessions_given"][()], np.where(s == 0, 2.0, 3.0))
+        assert np.isnan(f["madrs_24h.3"][()][s == 0]).all()
+        assert np.isfinite(f["madrs_24h.3"][()][s == 1]).all()
+        assert "dose" not in f
+    parts = [
+        ks.run({**d, "run": {**d["run"], "out": str(tmp_path / "s.h5")}}, shard=f"{i}/2", progress=False).path
+        for i in range(2)
+    ]
+    ks.merge_runs(tmp_path / "m.h5", parts)
+    same(Path(rep.path), tmp_path / "m.h5")
+
+
 def test_cli_population_out_h5_is_a_thin_form_of_run(tmp_path, ketasim_cli):
     """`ketasim population ... --out X.h5` writes the run file of the spec its flags mean (stored
     in the file): the same values as its CSV output, and the same file as `ketasim run` of that spec."""
