@@ -285,6 +285,14 @@ private:
     std::vector<FlagTerm> flags_;
 };
 
+namespace detail {
+// The ParameterLayout of `model`, built once per thread and model and reused while the model at
+// that address keeps the structure it was built from (names, flows, routes, ... ; values may
+// change: the layout reads them live). compile(model, subject) uses it. The reference is valid
+// until the next call on this thread.
+const ParameterLayout& cached_layout(const Model& model);
+}   // namespace detail
+
 // Parameter value in canonical units for this subject (weight, allometry, overrides applied;
 // no random effects: those need the model's variability blocks, see resolve_parameters()).
 double resolve_parameter(const Parameter& p, const Subject& subject);

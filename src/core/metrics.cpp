@@ -362,11 +362,32 @@ Metrics MetricAccumulator::finish() const {
     double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
     int k = 0;
     double first_t = kNaN;
+    // y = ln c of consecutive points: ln c_q = ln c_{q-1} - 2 atanh(x), x = (c_{q-1} - c_q) /
+    // (c_{q-1} + c_q), by its series where |x| < kLogMeanSeriesMax (the first omitted term, x^11/11,
+    // is < 1e-21 of x): a division instead of a libm log per point (the logs were a third of what
+    // metrics cost on top of a simulation, issue 12). A log every kLogAnchor points bounds the
+    // rounding the running sum gathers to a few ulps of y.
+    constexpr int kLogAnchor = 16;
+    double y_prev = 0.0, c_last = 0.0;
+    std::size_t q_last = 0;
+    int chained = kLogAnchor;   // points since the last log (none yet)
     for (std::size_t q = 0; q < tail_t_.size(); ++q) {
         const double tq = tail_t_[q], cq = tail_c_[q];
         if (tq < ts - 1e-12 || !(cq > 0) || tail_first_ + q < imax_) continue;
         if (k == 0) first_t = tq;
-        const double y = std::log(cq);
+        double y;
+        const double x = (c_last - cq) / (c_last + cq);
+        if (chained < kLogAnchor && q_last + 1 == q && std::fabs(x) < kLogMeanSeriesMax) {
+            const double x2 = x * x;
+            y = y_prev - 2.0 * x * (1.0 + x2 * (1.0 / 3.0 + x2 * (1.0 / 5.0 + x2 * (1.0 / 7.0 + x2 * (1.0 / 9.0)))));
+            ++chained;
+        } else {
+            y = std::log(cq);
+            chained = 0;
+        }
+        y_prev = y;
+        c_last = cq;
+        q_last = q;
         sx += tq;
         sy += y;
         sxx += tq * tq;

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <memory>
+#include <type_traits>
 #include <set>
 #include <sstream>
 
@@ -400,6 +403,116 @@ double LinearSystem::value(const std::string& n) const {
     throw InputError("compiled system: no parameter '" + n + "'");
 }
 
+namespace {
+// Everything a ParameterLayout is planned from (its constructor and plan_structure() read these
+// fields and nothing else of the model; resolve() and compile() read the parameters' values,
+// units, bounds and scaling, and the model's name, live through the layout's model pointer), as
+// one string: strings length-prefixed, numbers and flags as their bytes, every list with its
+// size. Two models with the same key get the same layout. A field that plan_structure() or the
+// constructor starts to read must be added here (tests/cpp/model_toml_test.cpp, LayoutCache).
+class StructureKey {
+public:
+    explicit StructureKey(std::string& out) : k_(out) { k_.clear(); }
+    template <class T>
+    void raw(const T& v) {
+        static_assert(std::is_trivially_copyable<T>::value, "bytes of a plain value");
+        char b[sizeof(T)];
+        std::memcpy(b, &v, sizeof(T));
+        k_.append(b, sizeof(T));
+    }
+    void str(const std::string& s) {
+        raw(s.size());
+        k_.append(s);
+    }
+    void model(const Model& m) {
+        raw(m.parameters.size());
+        for (const auto& p : m.parameters) {
+            str(p.name);
+            raw(p.unit_info.dimension);
+        }
+        raw(m.variability.size());
+        for (const auto& b : m.variability) {
+            raw(b.distribution);
+            raw(b.parameters.size());
+            for (const auto& n : b.parameters) str(n);
+        }
+        raw(m.covariate_effects.size());
+        for (const auto& e : m.covariate_effects) {
+            str(e.parameter);
+            str(e.covariate);
+            raw(e.factor);
+        }
+        raw(m.compartments.size());
+        for (const auto& c : m.compartments) {
+            str(c.name);
+            str(c.volume);
+        }
+        raw(m.flows.size());
+        for (const auto& f : m.flows) {
+            str(f.from);
+            str(f.to);
+            str(f.rate);
+            raw(f.bidirectional);
+        }
+        raw(m.outputs.size());
+        for (const auto& o : m.outputs) {
+            str(o.name);
+            str(o.compartment);
+        }
+        raw(m.effect_site.has_value());
+        if (m.effect_site) {
+            str(m.effect_site->name);
+            str(m.effect_site->driver);
+            str(m.effect_site->ke0);
+        }
+        raw(m.routes.size());
+        for (const auto& r : m.routes) {
+            str(r.name);
+            raw(r.kind);
+            raw(r.branches.size());
+            for (const auto& b : r.branches) {
+                str(b.target);
+                raw(b.remainder);
+                raw(b.fraction.size());
+                for (const auto& f : b.fraction) str(f);
+                str(b.device_factor);
+                str(b.duration);
+                str(b.lag);
+            }
+        }
+    }
+
+private:
+    std::string& k_;
+};
+}   // namespace
+
+const ParameterLayout& detail::cached_layout(const Model& model) {
+    // Per thread, the layouts of the last few models compiled (a Model's fields are public and
+    // may change between calls, so an entry is used only when the model at that address still
+    // has the structure it was planned from). Building a layout (name lookups, the prototype
+    // system) was 4.5 us of a 27 us simulate(Model, ...) call (issue 12); the key is one pass
+    // over the model's names without allocation.
+    struct Entry {
+        const Model* model;
+        std::string key;
+        std::unique_ptr<ParameterLayout> layout;
+    };
+    constexpr std::size_t kEntries = 8;
+    thread_local std::vector<Entry> cache;
+    thread_local std::string key;
+    StructureKey(key).model(model);
+    for (std::size_t i = 0; i < cache.size(); ++i)
+        if (cache[i].model == &model && cache[i].key == key) {
+            if (i > 0) std::swap(cache[i], cache[0]);   // most recent first
+            return *cache[0].layout;
+        }
+    auto layout = std::make_unique<ParameterLayout>(model);
+    if (cache.size() == kEntries) cache.pop_back();
+    cache.insert(cache.begin(), Entry{&model, key, std::move(layout)});
+    return *cache[0].layout;
+}
+
 LinearSystem compile(const Model& model, const Subject& subject) {
     for (const auto& kv : subject.parameters)
         if (!model.has_parameter(kv.first))
@@ -411,7 +524,7 @@ LinearSystem compile(const Model& model, const Subject& subject) {
             throw InputError("model '" + model.name + "': covariate '" + kv.first +
                              "' is not used by this model (it uses: " + (used.empty() ? "none" : used) + ")");
         }
-    return ParameterLayout(model).compile(subject);
+    return detail::cached_layout(model).compile(subject);
 }
 
 void ParameterLayout::plan_structure() {

@@ -14,6 +14,9 @@
 #include <deque>
 #include <limits>
 #include <vector>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "exact.hpp"
 #include "core/text.hpp"
@@ -335,6 +338,7 @@ struct SpectralRun {
     Eigen::Index n_times;
     const double* times;
     double next_break;   // time of the next breakpoint (+inf when none)
+    OutputScan* scan;    // check_outputs' scan of the values written, updated
 };
 
 // The propagator key of a step h >= 0: h rounded to the step quantum.
@@ -385,6 +389,7 @@ template <int N, int M>
 std::size_t run_spectral(SpectralRun& r, std::size_t o, PropagatorCache& cache) {
     double z[N], w[N], e[N], g[N], cv[M * N];
     bool zero[M];
+    double v[M];   // the outputs of one step
     // Everything the loop reads in locals: the output stores are doubles (and out_zero is char),
     // so the compiler would otherwise reload every field of `r` after every store.
     for (int i = 0; i < N; ++i) {
@@ -395,6 +400,7 @@ std::size_t run_spectral(SpectralRun& r, std::size_t o, PropagatorCache& cache) 
         zero[k] = r.out_zero[k] != 0;
         for (int j = 0; j < N; ++j) cv[k * N + j] = r.cv[k * N + j];
     }
+    double low = r.scan->lowest, sum = r.scan->sum;
     const double* const times = r.times;
     const std::size_t nt = r.limit;   // no output past the buffer
     const std::size_t stride = r.stride, base = r.base;
@@ -421,27 +427,88 @@ std::size_t run_spectral(SpectralRun& r, std::size_t o, PropagatorCache& cache) 
     // it keep the state on the stack); the outer one moves the step window.
     while (o < o_end) {
         const double lo = win.lo, hi = win.hi, kq = win.kq;
-        for (; o < o_end; ++o) {
-            const double to = times[o];
-            const double h = to - t;
-            if (!(h >= lo && h < hi)) break;
-            if (has_input) {
-                const double dh = h - kq;
-                for (int i = 0; i < N; ++i) z[i] = e[i] * (z[i] + dh * w[i]) + g[i] * w[i];
-            } else {
-                for (int i = 0; i < N; ++i) z[i] *= e[i];
+#if defined(__SSE2__)
+        // An even number of states: the state in pairs, two lanes per operation (GCC does not
+        // vectorize the loop by itself). Each lane performs the scalar loop's operations in its
+        // order: the update as written; a dot product's even terms in lane 0 and odd terms in
+        // lane 1, as a0 and a1 below. The scalar sums start from +0 and so never give -0; the
+        // packed ones can (all terms -0), so "+ 0.0" maps -0 to +0 and changes nothing else.
+        // So results are bitwise the scalar loop's.
+        if constexpr (N % 2 == 0) {
+            constexpr int P = N / 2;
+            __m128d zz[P], ee[P], gg[P], ww[P], cc[M * P];
+            for (int p = 0; p < P; ++p) {
+                zz[p] = _mm_loadu_pd(z + 2 * p);
+                ee[p] = _mm_loadu_pd(e + 2 * p);
+                gg[p] = _mm_loadu_pd(g + 2 * p);
+                ww[p] = _mm_loadu_pd(w + 2 * p);
             }
-            t = to;
-            for (int k = 0; k < M; ++k) {
-                const double* row = cv + k * N;
-                double a0 = 0.0, a1 = 0.0;
-                int j = 0;
-                for (; j + 1 < N; j += 2) {
-                    a0 += row[j] * z[j];
-                    a1 += row[j + 1] * z[j + 1];
+            for (int q = 0; q < M * P; ++q) cc[q] = _mm_loadu_pd(cv + 2 * q);
+            for (; o < o_end; ++o) {
+                const double to = times[o];
+                const double h = to - t;
+                if (!(h >= lo && h < hi)) break;
+                if (has_input) {
+                    const __m128d dh = _mm_set1_pd(h - kq);
+                    for (int p = 0; p < P; ++p)
+                        zz[p] = _mm_add_pd(_mm_mul_pd(ee[p], _mm_add_pd(zz[p], _mm_mul_pd(dh, ww[p]))),
+                                           _mm_mul_pd(gg[p], ww[p]));
+                } else {
+                    for (int p = 0; p < P; ++p) zz[p] = _mm_mul_pd(zz[p], ee[p]);
                 }
-                if (j < N) a0 += row[j] * z[j];
-                values[static_cast<std::size_t>(k) * stride + (o - base)] = zero[k] ? 0.0 : a0 + a1;
+                t = to;
+                for (int k = 0; k < M; ++k) {
+                    __m128d acc = _mm_mul_pd(cc[k * P], zz[0]);
+                    for (int p = 1; p < P; ++p) acc = _mm_add_pd(acc, _mm_mul_pd(cc[k * P + p], zz[p]));
+                    const double sum2 = (_mm_cvtsd_f64(acc) + _mm_cvtsd_f64(_mm_unpackhi_pd(acc, acc))) + 0.0;
+                    v[k] = zero[k] ? 0.0 : sum2;
+                    values[static_cast<std::size_t>(k) * stride + (o - base)] = v[k];
+                }
+                double vmin = v[0], vsum = v[0];
+                for (int k = 1; k < M; ++k) {
+                    vmin = v[k] < vmin ? v[k] : vmin;
+                    vsum += v[k];
+                }
+                low = vmin < low ? vmin : low;
+                sum += vsum;
+            }
+            for (int p = 0; p < P; ++p) _mm_storeu_pd(z + 2 * p, zz[p]);
+        } else
+#endif
+        {
+            for (; o < o_end; ++o) {
+                const double to = times[o];
+                const double h = to - t;
+                if (!(h >= lo && h < hi)) break;
+                if (has_input) {
+                    const double dh = h - kq;
+                    for (int i = 0; i < N; ++i) z[i] = e[i] * (z[i] + dh * w[i]) + g[i] * w[i];
+                } else {
+                    for (int i = 0; i < N; ++i) z[i] *= e[i];
+                }
+                t = to;
+                for (int k = 0; k < M; ++k) {
+                    const double* row = cv + k * N;
+                    double a0 = 0.0, a1 = 0.0;
+                    int j = 0;
+                    for (; j + 1 < N; j += 2) {
+                        a0 += row[j] * z[j];
+                        a1 += row[j + 1] * z[j + 1];
+                    }
+                    if (j < N) a0 += row[j] * z[j];
+                    v[k] = zero[k] ? 0.0 : a0 + a1;
+                    values[static_cast<std::size_t>(k) * stride + (o - base)] = v[k];
+                }
+                // check_outputs' scan (OutputScan::add) while the values are in registers: the
+                // outputs' minimum and sum first, so each of the two running values takes one
+                // operation per step.
+                double vmin = v[0], vsum = v[0];
+                for (int k = 1; k < M; ++k) {
+                    vmin = v[k] < vmin ? v[k] : vmin;
+                    vsum += v[k];
+                }
+                low = vmin < low ? vmin : low;
+                sum += vsum;
             }
         }
         if (o == o_end || !set_window(cache, times[o] - t, win)) break;
@@ -451,6 +518,8 @@ std::size_t run_spectral(SpectralRun& r, std::size_t o, PropagatorCache& cache) 
         }
     }
     for (int i = 0; i < N; ++i) r.z[i] = z[i];
+    r.scan->lowest = low;
+    r.scan->sum = sum;
     r.t = t;
     if (win.key > 0) r.last_key = win.key;
     return o;
@@ -473,7 +542,8 @@ namespace {
 // The solver. With `sink`, the outputs go to it in blocks of `block` times through a buffer of
 // that width (no trajectory; !opt.output_amounts); otherwise into `tr` (made by make_trajectory).
 void run_exact(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
-               const SimOptions& opt, ExactPath path, Trajectory* tr, OutputBlockSink* sink, std::size_t block) {
+               const SimOptions& opt, ExactPath path, Trajectory* tr, OutputBlockSink* sink, std::size_t block,
+               OutputScan* scan_out) {
     const int n_all = sys.size();
     const std::vector<int> keep = relevant_states(sys, opt.output_amounts);
     std::vector<int> to_reduced(static_cast<std::size_t>(n_all), -1);
@@ -514,8 +584,11 @@ void run_exact(const LinearSystem& sys, const InputSchedule& in, const std::vect
     } else {
         buf = tr->values.data();
     }
+    // check_outputs' scan of the values written, over the current block (sink) or the whole run.
+    OutputScan scan;
     const auto flush = [&](std::size_t end) {
-        sink->block(buf, stride, base, end);
+        sink->scanned_block(buf, stride, base, end, scan);
+        scan = OutputScan{};
         base = end;
         limit = std::min(nt, end + stride);
     };
@@ -680,6 +753,7 @@ void run_exact(const LinearSystem& sys, const InputSchedule& in, const std::vect
         run.stride = stride;
         run.n_times = static_cast<Eigen::Index>(times.size());
         run.times = times.data();
+        run.scan = &scan;
     }
     // The same merge of output times and breakpoints as build_timeline(), without materializing it.
     const std::size_t nb = in.breakpoints.size();
@@ -745,28 +819,39 @@ void run_exact(const LinearSystem& sys, const InputSchedule& in, const std::vect
                 }
                 if (j < n) a0 += row[j] * zp[j];
                 out[static_cast<std::size_t>(k) * stride] = a0 + a1;
+                scan.add(a0 + a1);
             }
         } else {
             for (Eigen::Index k = 0; k < n_out; ++k) out[static_cast<std::size_t>(k) * stride] = 0.0;
             for (const auto& term : omap.terms)
                 out[static_cast<std::size_t>(term.row) * stride] += term.coef * x[term.state];
+            for (Eigen::Index k = 0; k < n_out; ++k) scan.add(out[static_cast<std::size_t>(k) * stride]);
         }
     }
     if (sink && base < nt) flush(nt);
+    if (scan_out) *scan_out = scan;
 }
 }   // namespace
 
 Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
                           const SimOptions& opt, ExactPath path) {
     Trajectory tr = make_trajectory(sys, times, opt);
-    run_exact(sys, in, times, opt, path, &tr, nullptr, 0);
+    run_exact(sys, in, times, opt, path, &tr, nullptr, 0, nullptr);
+    return tr;
+}
+
+Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
+                          const SimOptions& opt, OutputScan& scan, bool& scanned) {
+    Trajectory tr = make_trajectory(sys, times, opt);
+    scanned = !opt.output_amounts;
+    run_exact(sys, in, times, opt, ExactPath::automatic, &tr, nullptr, 0, scanned ? &scan : nullptr);
     return tr;
 }
 
 void simulate_exact_blocks(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,
                            const SimOptions& opt, OutputBlockSink& sink, std::size_t block_size) {
     if (opt.output_amounts) throw std::logic_error("simulate_exact_blocks: output_amounts needs a trajectory");
-    run_exact(sys, in, times, opt, ExactPath::automatic, nullptr, &sink, block_size);
+    run_exact(sys, in, times, opt, ExactPath::automatic, nullptr, &sink, block_size, nullptr);
 }
 
 Trajectory simulate_exact(const LinearSystem& sys, const InputSchedule& in, const std::vector<double>& times,

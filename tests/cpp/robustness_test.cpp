@@ -442,6 +442,45 @@ TEST(OutputChecks, NonFiniteOutputsAreSolverErrorsNamingOutputAndTime) {
                  }).empty());
 }
 
+// The exact solver scans each output while it writes it (detail::OutputScan, issue 12) instead of
+// check_outputs re-reading the trajectory; a row that fails is re-read to name its first offending
+// time. Here the output C_plasma - 1000/V x eliminated turns negative after ln 2 / k = 1.39 h, so
+// first at 1.5 h, a value written by the propagation loop (no dose after t = 0): the trajectory
+// and the metrics-only path name the same time as check_outputs' own pass.
+TEST(OutputChecks, SolverScanStillNamesTheFirstOffendingOutputAndTime) {
+    const Model m = parse_model(one_cmt(), "one.toml");
+    LinearSystem sys = compile(m);
+    sys.C(0, sys.eliminated) = -sys.C(0, 0);
+    const Regimen r = Regimen::iv_bolus(100.0, {0.0});
+    const OutputGrid g = OutputGrid::uniform(0, 4, 0.25);
+    expect_has(error_of([&] { simulate(sys, r, g); }), {"output C_plasma", "t = 1.5 h", "below"});
+    expect_has(error_of([&] { detail::simulate_metrics(sys, r, g, SimOptions{}, MetricOptions{}); }),
+               {"output C_plasma", "t = 1.5 h", "below"});
+    SimOptions amounts;   // output_amounts: no solver scan, check_outputs' own pass
+    amounts.output_amounts = true;
+    expect_has(error_of([&] { simulate(sys, r, g, amounts); }), {"output C_plasma", "t = 1.5 h", "below"});
+    // The scan is clean only when every value is finite and >= 0; otherwise the rows are read.
+    const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+    const auto clean = [](std::initializer_list<double> vs) {
+        detail::OutputScan s;
+        for (double v : vs) s.add(v);
+        return s.clean();
+    };
+    EXPECT_TRUE(clean({3.0, 0.0, 1e300}));
+    EXPECT_FALSE(clean({3.0, -1e-300, 2.0}));
+    EXPECT_FALSE(clean({3.0, nan, 2.0}));
+    EXPECT_FALSE(clean({nan, -1.0}));
+    EXPECT_FALSE(clean({inf, 1.0}));
+    EXPECT_FALSE(clean({1e308, 1e308}));   // overflow: a false alarm, the rows are then read
+    // A NaN written by the solver's loop is found and named by the row scan.
+    Trajectory tr = simulate(compile(m), r, g);
+    tr.values(0, 9) = nan;
+    detail::OutputScan s;
+    for (Eigen::Index j = 0; j < tr.values.cols(); ++j) s.add(tr.values(0, j));
+    expect_has(error_of([&] { detail::check_outputs(tr, compile(m), SimOptions{}, &s); }),
+               {"output C_plasma", "t = 2.25 h", "nan"});
+}
+
 TEST(OutputChecks, TinyNegativeRoundoffIsClampedLargeNegativesAreErrors) {
     Trajectory tr;
     tr.time = {0.0, 1.0, 2.0};
