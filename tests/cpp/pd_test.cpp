@@ -1062,10 +1062,12 @@ TEST(PdUncertainty, LibraryMadrsCarriesTheLaplaceCovarianceOfItsFit) {
     ASSERT_EQ(u.names.size(), 4u);
     EXPECT_EQ(u.method, "laplace");
     EXPECT_EQ(u.scale, "log");
-    // docs/calibration.md section 2: SE 1.64 and 2.07 on log k_cons / log k_off_c, correlation -0.97.
+    // docs/calibration.md section 2 ("Prediction bands"): conditional on the fitted durability spread,
+    // SE 0.944 and 1.07 on log k_cons / log k_off_c, correlation 0.83.
     EXPECT_EQ(u.names[0], "k_cons");
-    EXPECT_DOUBLE_EQ(u.se[0], 1.64);
-    EXPECT_DOUBLE_EQ(u.correlation(0, 1), -0.97);
+    EXPECT_DOUBLE_EQ(u.se[0], 0.944);
+    EXPECT_DOUBLE_EQ(u.se[1], 1.07);
+    EXPECT_DOUBLE_EQ(u.correlation(0, 1), 0.83);
     for (std::size_t j = 0; j < u.names.size(); ++j)
         EXPECT_NEAR(uncertainty_value(p, u.names[j], p.source_path, p.source_path), u.estimate[j], 1e-6 * u.estimate[j])
             << u.names[j];
