@@ -109,7 +109,7 @@ int run_course_population_cli(const PopulationCliOptions& o) {
         {"session", "day", "response %", "remission %", "remitted by then %"}};
     if (bands.replicates > 0) {
         rows[0].insert(rows[0].begin() + 3, "response band %");
-        rows[0].push_back("remission band %");
+        rows[0].insert(rows[0].begin() + 5, "remission band %");
     }
     auto band = [](double lo, double hi) { return fmt_num(100 * lo, 3) + "-" + fmt_num(100 * hi, 3); };
     for (std::size_t k = 0; k < n_sessions; ++k) {
@@ -117,7 +117,7 @@ int run_course_population_cli(const PopulationCliOptions& o) {
                         pct(s.remission[k]), pct(s.ever_remitted[k])});
         if (bands.replicates > 0) {
             rows.back().insert(rows.back().begin() + 3, band(bands.response_plo[k], bands.response_phi[k]));
-            rows.back().push_back(band(bands.remission_plo[k], bands.remission_phi[k]));
+            rows.back().insert(rows.back().begin() + 5, band(bands.remission_plo[k], bands.remission_phi[k]));
         }
     }
     std::cout << format_table(rows);
