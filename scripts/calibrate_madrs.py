@@ -130,11 +130,13 @@ def render(text: str, values: dict) -> str:
 
 def render_uncertainty(text: str, se=None, corr=None) -> str:
     """The [uncertainty] table kept consistent with the file's values: its estimates are always
-    the current (k_cons, k_off_c, CV of k_on, SD of placebo_max) (the library rejects a stale
-    table), and with `se`/`corr` (a refit's Laplace SEs on the log scale and correlations) those too."""
+    the current (k_cons, k_off_c, CV of k_on, SD of placebo_max and, when fitted, the durability SD)
+    (the library rejects a stale table), and with `se`/`corr` (a refit's Laplace SEs on the log
+    scale and correlations) those too. Nine digits: the durability SD is the square root of the
+    file's variance, not a number written in the file, and the library checks it to 1e-6."""
     v = file_values(text)
     names = [k for k in THETA_NAMES if k in UNCERTAINTY_NAME]
-    est = ", ".join(f"{v[k]:.6g}" for k in names)
+    est = ", ".join(f"{v[k]:.9g}" for k in names)
     text, n = re.subn(r"^estimate = \[[^\]]*\]", f"estimate = [{est}]", text, flags=re.M)
     assert n == 1, "the [uncertainty] table's estimate line"
     listed = ", ".join(f'"{UNCERTAINTY_NAME[k]}"' for k in names)
@@ -306,13 +308,15 @@ def simulated_rows(pop: Population, path: str, smooth: bool) -> np.ndarray:
 
 THETA_NAMES = ["k_cons", "k_off_c", "cv_sens", "sd_placebo"]
 # The [uncertainty] table's name of each stage-B value (docs/populations.md). The durability spread
-# (a two-parameter block) has none: if freed, it is held in the table (the bands are conditional on it).
+# is the common SD of the two-parameter block [k_off, k_off_c] (equal variances, correlation 0.9):
+# the library names it by the block's first parameter and scales the whole block when it draws it.
 UNCERTAINTY_NAME = {
     "k_cons": "k_cons",
     "k_off_c": "k_off_c",
     "cv_sens": "variability.k_on.cv_percent",
     "sd_placebo": "variability.placebo_max.sd",
     "sd_baseline": "variability.baseline.sd",
+    "omega_dur": "variability.k_off.sd",
 }
 # Assumed population parameters that `--free` adds to stage B: start = the file's assumption,
 # bounds = what a population of TRD patients could have (baseline SD 2-12 MADRS points; SD of
@@ -467,8 +471,8 @@ def main() -> int:
     sd = np.sqrt(np.diag(cov))
     corr = np.eye(len(fit.x))
     corr[np.ix_(free, free)] = cov[np.ix_(free, free)] / np.outer(sd[free], sd[free])
-    # The file's [uncertainty] table: the values it can name (UNCERTAINTY_NAME), conditional on the
-    # ones it cannot (the two-parameter durability block) and on boundary values, which it holds:
+    # The file's [uncertainty] table: the values it can name (UNCERTAINTY_NAME, every stage-B value
+    # of madrs_v2 including the durability spread), conditional on boundary values, which it holds:
     # inverse of the J'J block of the drawn values (as for a boundary value).
     table = [j for j, k in enumerate(THETA_NAMES) if k in UNCERTAINTY_NAME]
     drawn = [j for j in table if j in free]
@@ -494,14 +498,15 @@ def main() -> int:
         print(f"| {k} | {best[k]:.6g} | stage A (exactly determined) | - |")
     print("\ncorrelations (log scale):\n" + "\n".join("  " + " ".join(f"{c:6.2f}" for c in row) for row in corr))
     print("singular values of the weighted Jacobian: " + " ".join(f"{v:.3g}" for v in sv))
-    if len(table) < len(fit.x):
-        held = ", ".join(k for k in THETA_NAMES if k not in UNCERTAINTY_NAME)
-        print(
-            f"[uncertainty] table (conditional on {held}, which it cannot name): "
-            + ", ".join(f"{THETA_NAMES[j]} SE {x:.3g}" for j, x in zip(table, sd_t))
-            + "\n  correlations:\n"
-            + "\n".join("  " + " ".join(f"{c:6.2f}" for c in row) for row in corr_t)
-        )
+    held = [THETA_NAMES[j] for j in range(len(fit.x)) if j not in table or j in boundary]
+    print(
+        "[uncertainty] table"
+        + (f" (conditional on {', '.join(held)}, held)" if held else " (the full covariance)")
+        + ": "
+        + ", ".join(f"{UNCERTAINTY_NAME[THETA_NAMES[j]]} SE {x:.3g}" for j, x in zip(table, sd_t))
+        + "\n  correlations:\n"
+        + "\n".join("  " + " ".join(f"{c:6.2f}" for c in row) for row in corr_t)
+    )
     if boundary:
         print(
             "on the boundary of the stage-A-feasible region (a forward step of "

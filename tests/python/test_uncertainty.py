@@ -24,7 +24,8 @@ def _run(k, seed=5, **extra):
 def test_zero_covariance_gives_zero_band_width(tmp_path):
     text = Path(ks.load_pd("madrs").attrs["source_path"]).read_text()
     zero = tmp_path / "madrs_zero_se.toml"
-    new, n = re.subn(r"(?m)^se = \[[^\]]*\]", "se = [0.0, 0.0, 0.0, 0.0]", text)
+    k = len(ks._core.load_library_pd("madrs").uncertainty_names)
+    new, n = re.subn(r"(?m)^se = \[[^\]]*\]", "se = [" + ", ".join(["0.0"] * k) + "]", text)
     assert n == 1
     zero.write_text(new)
     r = _run(4, symptom_model=str(zero))
