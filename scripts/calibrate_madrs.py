@@ -6,7 +6,8 @@ section 4) and nothing else; print the residuals per row, the local sensitivitie
 
     python scripts/calibrate_madrs.py                     # refit, print, compare with the file (exit 1 if it differs)
     python scripts/calibrate_madrs.py --write             # refit and write the values into the file
-    python scripts/calibrate_madrs.py --model madrs_v2    # the same for models/pd/madrs_v2.toml
+    python scripts/calibrate_madrs.py --model madrs_v3    # the same for models/pd/madrs_v3.toml
+    python scripts/calibrate_madrs.py --free sd_baseline  # also fit an assumed population parameter
 
 The structure is read from the file's `structure` key; the start and bounds of stage B are per
 structure (STARTS below). madrs_v3's exponent n_cons is an assumption of its file, not fitted.
@@ -19,9 +20,11 @@ docs/calibration.md, section 2.
 Stage A (typical patient, nested in every stage-B evaluation): k_on, k_off, k_tr solve the three
 single-dose time-course residuals exactly (as tests/cpp/symptoms_v2_test.cpp
 `TypicalStageRefitReproducesFile` does); placebo_max in closed form.
-Stage B (population): log k_cons, log k_off_c, log CV of k_on (sensitivity) and log SD of the
-placebo_max logit eta (expectation) minimise the weighted squared residuals of the population
-rates. Baseline SD and durability spread are assumptions of the file.
+Stage B (population): log k_cons, log k_off_c, log CV of k_on (sensitivity), log SD of the
+placebo_max logit eta (expectation) and, for madrs_v2, log SD of the durability eta (omega_dur, the
+k_off/k_off_c block; STARTS[...]["free"]) minimise the weighted squared residuals of the population
+rates. The baseline SD (and, for madrs_v3, the durability spread) are assumptions of the file;
+`--free NAME` also fits one of FREEABLE (docs/calibration.md section 2 records what that gave).
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ def render(text: str, values: dict) -> str:
     `cv_sens` (percent, k_on block), `sd_placebo` (logit SD, placebo_max block) and `omega_dur` (SD
     of the durability eta; variance matrix with the assumed correlation 0.9)."""
     for name, v in values.items():
-        if name in ("cv_sens", "omega_dur", "sd_placebo") or name.startswith("_"):
+        if name in ("cv_sens", "omega_dur", "sd_placebo", "sd_baseline") or name.startswith("_"):
             continue
         pat = re.compile(r"(\[parameters\.%s\]\nvalue = )([^\n]+)" % re.escape(name))
         text, n = pat.subn(lambda m, v=v: m.group(1) + f"{v:.6g}", text)
@@ -105,6 +108,13 @@ def render(text: str, values: dict) -> str:
             text,
         )
         assert n == 1
+    if "sd_baseline" in values:
+        text, n = re.subn(
+            r'(parameters = \["baseline"\]\ndistribution = "normal"\nsd = \[)([^\]]+)(\])',
+            lambda m: m.group(1) + f"{values['sd_baseline']:.6g}" + m.group(3),
+            text,
+        )
+        assert n == 1
     if "omega_dur" in values:
         w2 = values["omega_dur"] ** 2
         var = f"{w2:.6g}"
@@ -120,12 +130,24 @@ def render(text: str, values: dict) -> str:
 
 def render_uncertainty(text: str, se=None, corr=None) -> str:
     """The [uncertainty] table kept consistent with the file's values: its estimates are always
-    the current (k_cons, k_off_c, CV of k_on, SD of placebo_max) (the library rejects a stale
-    table), and with `se`/`corr` (a refit's Laplace SEs on the log scale and correlations) those too."""
+    the current (k_cons, k_off_c, CV of k_on, SD of placebo_max and, when fitted, the durability SD)
+    (the library rejects a stale table), and with `se`/`corr` (a refit's Laplace SEs on the log
+    scale and correlations) those too. Nine digits: the durability SD is the square root of the
+    file's variance, not a number written in the file, and the library checks it to 1e-6."""
     v = file_values(text)
-    est = ", ".join(f"{v[k]:.6g}" for k in THETA_NAMES)
+    names = [k for k in THETA_NAMES if k in UNCERTAINTY_NAME]
+    est = ", ".join(f"{v[k]:.9g}" for k in names)
     text, n = re.subn(r"^estimate = \[[^\]]*\]", f"estimate = [{est}]", text, flags=re.M)
     assert n == 1, "the [uncertainty] table's estimate line"
+    listed = ", ".join(f'"{UNCERTAINTY_NAME[k]}"' for k in names)
+    m = re.search(r'^parameters = \[("k_cons"[^\]]*)\]', text, flags=re.M)
+    assert m, "the [uncertainty] table's parameters line"
+    if m.group(1) != listed:
+        # A parameter freed by --free: the table grows; until a fit writes its covariance, the
+        # candidate files hold it with SE 0 (the library needs a complete table).
+        text = text[: m.start(1)] + listed + text[m.end(1) :]
+        if se is None:
+            se, corr = np.zeros(len(names)), np.eye(len(names))
     if se is not None:
         text, n = re.subn(r"^se = \[[^\]]*\]", "se = [" + ", ".join(f"{x:.3g}" for x in se) + "]", text, flags=re.M)
         assert n == 1
@@ -153,6 +175,9 @@ def file_values(text: str) -> dict:
     )
     var = re.search(r'parameters = \["k_off", "k_off_c"\]\ndistribution = "lognormal"\nvariance = \[\[([^,]+),', text)
     out["omega_dur"] = math.sqrt(float(var.group(1)))
+    out["sd_baseline"] = float(
+        re.search(r'parameters = \["baseline"\]\ndistribution = "normal"\nsd = \[([^\]]+)\]', text).group(1)
+    )
     out["sd_placebo"] = float(
         re.search(r'parameters = \["placebo_max"\]\ndistribution = "logit"\nsd = \[([^\]]+)\]', text).group(1)
     )
@@ -282,16 +307,36 @@ def simulated_rows(pop: Population, path: str, smooth: bool) -> np.ndarray:
 
 
 THETA_NAMES = ["k_cons", "k_off_c", "cv_sens", "sd_placebo"]
+# The [uncertainty] table's name of each stage-B value (docs/populations.md). The durability spread
+# is the common SD of the two-parameter block [k_off, k_off_c] (equal variances, correlation 0.9):
+# the library names it by the block's first parameter and scales the whole block when it draws it.
+UNCERTAINTY_NAME = {
+    "k_cons": "k_cons",
+    "k_off_c": "k_off_c",
+    "cv_sens": "variability.k_on.cv_percent",
+    "sd_placebo": "variability.placebo_max.sd",
+    "sd_baseline": "variability.baseline.sd",
+    "omega_dur": "variability.k_off.sd",
+}
+# Assumed population parameters that `--free` adds to stage B: start = the file's assumption,
+# bounds = what a population of TRD patients could have (baseline SD 2-12 MADRS points; SD of
+# log durability 0.1-1.5).
+FREEABLE = {"sd_baseline": (2.0, 12.0), "omega_dur": (0.1, 1.5)}
 # Per structure: the start (not the answer) and the bounds of stage B. Bounds: consolidation
 # half-life >= 14 h, CVs within what a population model would accept. madrs_v3 produces C at
 # k_cons P^n_cons with P ~ 0.3-0.4, so its k_cons is on a larger scale (upper bound 10 /h); its start
 # is the order of magnitude at which a typical-patient scan (k_cons 0.05-3 /h, k_off_c
 # 0.0015-0.005 /h) still solved stage A, not a fitted value.
+# `free`: assumed population parameters that stage B also fits for this structure (start: the
+# file's value, bounds: FREEABLE). madrs_v2 fits the durability spread (docs/calibration.md section
+# 2: with it assumed at 0.5 the rows were chi^2 26.3 and remission at 24 h +3.1 SE).
 STARTS = {
     "madrs_v2": dict(
-        theta0={"k_cons": 0.01, "k_off_c": 0.01, "cv_sens": 60.0, "sd_placebo": 1.0},
+        # omega_dur starts at its former assumption, 0.5 (not at the file's fitted value).
+        theta0={"k_cons": 0.01, "k_off_c": 0.01, "cv_sens": 60.0, "sd_placebo": 1.0, "omega_dur": 0.5},
         lower=[1e-4, 1e-4, 10.0, 0.05],
         upper=[0.1, 0.05, 300.0, 3.0],
+        free=["omega_dur"],
     ),
     "madrs_v3": dict(
         theta0={"k_cons": 0.1, "k_off_c": 0.002, "cv_sens": 60.0, "sd_placebo": 1.0},
@@ -325,6 +370,13 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
+        "--free",
+        choices=sorted(FREEABLE),
+        action="append",
+        default=[],
+        help="also fit this assumed population parameter (start: the file's value)",
+    )
+    ap.add_argument(
         "--max-nfev", type=int, default=25, help="optimiser evaluations (default 25: the file was fitted with it)"
     )
     args = ap.parse_args()
@@ -334,8 +386,13 @@ def main() -> int:
     structure = re.search(r'^structure = "([^"]+)"', text, flags=re.M).group(1)
     if structure not in STARTS:
         ap.error(f"{model_file}: structure {structure!r} has no consolidation to fit (accepted: {', '.join(STARTS)})")
-    start = STARTS[structure]
+    start = {k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in STARTS[structure].items()}
     fixed = file_values(text)
+    for name in dict.fromkeys(start.pop("free", []) + args.free):
+        THETA_NAMES.append(name)
+        start["theta0"].setdefault(name, fixed[name])
+        start["lower"].append(FREEABLE[name][0])
+        start["upper"].append(FREEABLE[name][1])
     # placebo_max in closed form (control change -8.8 at 24 h from baseline 32).
     fixed["placebo_max"] = (PLACEBO_TARGET / fixed["baseline"]) / (1 - math.exp(-24 * fixed["k_placebo"]))
     text = render(text, {"placebo_max": fixed["placebo_max"]})
@@ -414,6 +471,17 @@ def main() -> int:
     sd = np.sqrt(np.diag(cov))
     corr = np.eye(len(fit.x))
     corr[np.ix_(free, free)] = cov[np.ix_(free, free)] / np.outer(sd[free], sd[free])
+    # The file's [uncertainty] table: the values it can name (UNCERTAINTY_NAME, every stage-B value
+    # of madrs_v2 including the durability spread), conditional on boundary values, which it holds:
+    # inverse of the J'J block of the drawn values (as for a boundary value).
+    table = [j for j, k in enumerate(THETA_NAMES) if k in UNCERTAINTY_NAME]
+    drawn = [j for j in table if j in free]
+    cov_t = np.zeros((len(fit.x), len(fit.x)))
+    cov_t[np.ix_(drawn, drawn)] = np.linalg.pinv(J[:, drawn].T @ J[:, drawn])
+    sd_t = np.sqrt(np.diag(cov_t))
+    corr_t = np.eye(len(fit.x))
+    corr_t[np.ix_(drawn, drawn)] = cov_t[np.ix_(drawn, drawn)] / np.outer(sd_t[drawn], sd_t[drawn])
+    sd_t, corr_t = sd_t[table], corr_t[np.ix_(table, table)]
     sv = np.linalg.svd(J, compute_uv=False)
 
     print(
@@ -430,6 +498,15 @@ def main() -> int:
         print(f"| {k} | {best[k]:.6g} | stage A (exactly determined) | - |")
     print("\ncorrelations (log scale):\n" + "\n".join("  " + " ".join(f"{c:6.2f}" for c in row) for row in corr))
     print("singular values of the weighted Jacobian: " + " ".join(f"{v:.3g}" for v in sv))
+    held = [THETA_NAMES[j] for j in range(len(fit.x)) if j not in table or j in boundary]
+    print(
+        "[uncertainty] table"
+        + (f" (conditional on {', '.join(held)}, held)" if held else " (the full covariance)")
+        + ": "
+        + ", ".join(f"{UNCERTAINTY_NAME[THETA_NAMES[j]]} SE {x:.3g}" for j, x in zip(table, sd_t))
+        + "\n  correlations:\n"
+        + "\n".join("  " + " ".join(f"{c:6.2f}" for c in row) for row in corr_t)
+    )
     if boundary:
         print(
             "on the boundary of the stage-A-feasible region (a forward step of "
@@ -454,8 +531,8 @@ def main() -> int:
                 render(
                     model_file.read_text(), {k: best[k] for k in THETA_NAMES + ["k_on", "k_off", "k_tr", "placebo_max"]}
                 ),
-                se=sd,
-                corr=corr,
+                se=sd_t,
+                corr=corr_t,
             )
         )
         print(f"\nwrote {model_file}")

@@ -31,8 +31,10 @@ struct PdParameter {
 
 // Uncertainty of fitted values ([uncertainty] table of a PD file; docs/calibration.md): a
 // multivariate normal on the log scale, log(value) ~ N(log(estimate), diag(se) R diag(se)). Each
-// name is a parameter ("k_cons") or the spread of a one-parameter variability block
-// ("variability.k_on.cv_percent", "variability.placebo_max.sd"). Empty when the file has none.
+// name is a parameter ("k_cons") or the spread of a variability block named by its first parameter
+// ("variability.k_on.cv_percent", "variability.placebo_max.sd"; "variability.k_off.sd" for the
+// block [k_off, k_off_c], allowed when its variances are equal: their common SD, and drawing it
+// scales the block's covariance, keeping the correlations). Empty when the file has none.
 struct PdUncertainty {
     std::vector<std::string> names;
     std::vector<double> estimate, se;   // estimate in the file's unit; se on the log scale
@@ -64,9 +66,11 @@ struct PdParameterSet {
 // Every [parameters.X] needs value, unit, description, source; `calibrated = true` requires a
 // source starting with "calibrated:". Throws InputError naming file:line, key, value and rule.
 // The current value of an [uncertainty] name (a parameter, or "variability.<p>.cv_percent" /
-// "variability.<p>.sd" of a one-parameter block) and its replacement (the block's omega follows
-// the file format's conventions: omega = log(1 + CV^2), omega = SD^2). InputError naming `where`,
-// the name and the rule when it names nothing.
+// "variability.<p>.sd" of the block whose first parameter is <p>; a multi-parameter block only when
+// its diagonal variances are equal) and its replacement (the block's omega follows the file
+// format's conventions: omega = log(1 + CV^2), omega = SD^2; a multi-parameter block's whole
+// covariance is scaled, keeping the correlations). InputError naming `where`, the name and the rule
+// when it names nothing.
 double uncertainty_value(const PdParameterSet& s, const std::string& name, const std::string& file,
                          const std::string& where);
 void set_uncertainty_value(PdParameterSet& s, const std::string& name, double value);

@@ -272,9 +272,16 @@ struct CoursePopulationOptions {
     // to 1e-5 points, acute peaks to 1e-9 relative, peak and discharge times to one grid step,
     // relapse to one grid step. Default off: run_course stays the reference.
     bool metrics_only = false;
+    // Parameter uncertainty (course_rate_bands): K > 0 also runs K populations of the same patients,
+    // replicate k on draw_pd_uncertainty(symptoms, seed, k), for 2.5/97.5 % bands of each
+    // session's rates. 0 = none. run_course_population only checks that the symptom set has a table.
+    int uncertainty = 0;
     ParallelOptions parallel;
     void validate() const;
 };
+
+// Sessions a course population reports: every session of `spec`, or at most options.max_sessions.
+std::size_t course_population_sessions(const CourseSpec& spec, const CoursePopulationOptions& options);
 
 // One row per subject: `subject`, the source's description columns, the PD parameters that vary,
 // `sessions_given`, per session k (1-based; NaN after a patient's course stopped):
@@ -300,5 +307,20 @@ struct CoursePopulationSummary {
     Proportion responders_at_last;
 };
 CoursePopulationSummary summarize_course_population(const MemorySink& sink, std::size_t n_sessions);
+
+// Parameter-uncertainty bands of a course population's per-session rates (options.uncertainty = K):
+// K populations of the subjects of `source` (same seed: common random numbers, so the band is
+// parameter uncertainty, not Monte Carlo noise), replicate k with the symptom set
+// draw_pd_uncertainty(symptoms, source seed, k), each summarised by summarize_course_population;
+// per session, the 2.5 and 97.5 % percentiles (percentile(): linear interpolation) of the K
+// response and remission rates. K = 0: empty vectors. InputError if K > 0 and the symptom set
+// has no [uncertainty] table; every rate is checked finite.
+struct CourseRateBands {
+    std::size_t replicates = 0;
+    std::vector<std::vector<double>> response, remission;   // [replicate][session]: each replicate's rates
+    std::vector<double> response_plo, response_phi, remission_plo, remission_phi;   // [session]
+};
+CourseRateBands course_rate_bands(const CourseSpec& spec, const PdParameterSet& acute, const PdParameterSet& symptoms,
+                                  const PopulationSource& source, const CoursePopulationOptions& options);
 
 }   // namespace ketasim

@@ -224,18 +224,15 @@ class CoursePopulationResult(PopulationResult):
     intervals; ``sessions_to_response``/``sessions_to_remission``/``relapse``: Kaplan-Meier).
     """
 
-    def __init__(
-        self, raw: dict, model_name: str, seed: int, n: int, schedule_name: str, replicates: Sequence[Any] = ()
-    ):
+    def __init__(self, raw: dict, model_name: str, seed: int, n: int, schedule_name: str):
         super().__init__(raw, model_name, seed, n)
         self.schedule = schedule_name
         self._summary = raw["summary"]
-        self._replicates = list(replicates)
 
     @property
     def uncertainty(self) -> int:
         """Number of parameter sets drawn from the symptom model's [uncertainty] table (0: none)."""
-        return len(self._replicates)
+        return int(self._summary["replicates"])
 
     def __repr__(self) -> str:
         r = self.rates
@@ -255,7 +252,8 @@ class CoursePopulationResult(PopulationResult):
         """Per session: response and remission rates (at 24 h after the session start) with 95 %
         Wilson intervals, and the share remitted by then. Index: session (1-based). With
         ``uncertainty=K``: ``response_plo``/``response_phi``, ``remission_plo``/``remission_phi``,
-        the 2.5/97.5 % percentiles (the library's ``percentile``) of the rate over the K parameter sets."""
+        the 2.5/97.5 % percentiles of the rate over the K parameter sets (the library's
+        ``course_rate_bands``)."""
         import pandas as pd
 
         rows = []
@@ -275,11 +273,9 @@ class CoursePopulationResult(PopulationResult):
                 "ever_remitted": ev[2],
                 "n": rs[1],
             }
-            for what in ("response", "remission") if self._replicates else ():
-                rates = np.array([r[what][k][2] for r in self._replicates], dtype=float)
-                if not np.all(np.isfinite(rates)):
-                    raise ValueError(f"uncertainty: a replicate's {what} rate at session {k + 1} is not finite")
-                row[what + "_plo"], row[what + "_phi"] = (_core.percentile(rates.tolist(), q) for q in (2.5, 97.5))
+            if self.uncertainty:
+                for col in ("response_plo", "response_phi", "remission_plo", "remission_phi"):
+                    row[col] = self._summary[col][k]
             rows.append(row)
         return pd.DataFrame(rows).set_index("session")
 
@@ -623,22 +619,15 @@ def _course_population(
     o.threads = _int_arg(threads, "threads", 0)
     o.chunk = _int_arg(chunk, "chunk", 1)
     o.validate()
-    replicates = _int_arg(uncertainty, "uncertainty", 0)
+    o.uncertainty = _int_arg(uncertainty, "uncertainty", 0)
     total = spec.table.rows if spec.table.rows else spec.n
     acute = _core.load_library_pd("acute_effects", d)
     symptoms = _core.load_library_pd(os.fspath(symptom_model), d)
-    if replicates and not symptoms.uncertainty_names:
-        raise ValueError(f"uncertainty={replicates}: {symptoms.source_path} has no [uncertainty] table to draw from")
     callback, close = _progress(progress, total)
     try:
+        # With uncertainty=K the library also runs the K parameter-uncertainty replicates and
+        # returns their per-session percentile bands (course_rate_bands).
         raw = _core.run_course_population(sched.to_core(), acute, symptoms, spec, o, progress=callback)
-        # Parameter uncertainty: the same patients (same spec and seed) on each drawn set.
-        draws = [
-            _core.run_course_population(
-                sched.to_core(), acute, _core.draw_pd_uncertainty(symptoms, spec.seed, k), spec, o
-            )["summary"]
-            for k in range(replicates)
-        ]
     finally:
         close()
-    return CoursePopulationResult(raw, sched.to_core().model.name, spec.seed, total, sched.name, draws)
+    return CoursePopulationResult(raw, sched.to_core().model.name, spec.seed, total, sched.name)

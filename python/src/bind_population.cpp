@@ -130,11 +130,12 @@ py::dict course_population_with_gil_released(const CourseSpec& spec, const PdPar
     PyProgress hook(std::move(progress));
     o.parallel.progress = hook.hook();
     MemorySink sink;
-    std::size_t n_sessions = 0;
     hook.run([&] { run_course_population(spec, acute, symptoms, source, 0, source.size(), o, sink); });
-    n_sessions = options.max_sessions > 0 ? std::min<std::size_t>(static_cast<std::size_t>(options.max_sessions),
-                                                                  spec.session_starts_h.size())
-                                          : spec.session_starts_h.size();
+    // The parameter-uncertainty replicates report no progress (Ctrl-C still stops them).
+    PyProgress quiet{py::none()};
+    o.parallel.progress = quiet.hook();
+    const CourseRateBands bands = quiet.run([&] { return course_rate_bands(spec, acute, symptoms, source, o); });
+    const std::size_t n_sessions = course_population_sessions(spec, options);
     const CoursePopulationSummary s = summarize_course_population(sink, n_sessions);
     py::dict out = columns_dict(sink);
     py::list resp, rem, ever;
@@ -151,6 +152,13 @@ py::dict course_population_with_gil_released(const CourseSpec& spec, const PdPar
     summary["responders_at_last"] = prop(s.responders_at_last);
     summary["session_days"] = std::vector<double>(
         spec.session_starts_h.begin(), spec.session_starts_h.begin() + static_cast<std::ptrdiff_t>(n_sessions));
+    summary["replicates"] = bands.replicates;
+    if (bands.replicates > 0) {
+        summary["response_plo"] = bands.response_plo;
+        summary["response_phi"] = bands.response_phi;
+        summary["remission_plo"] = bands.remission_plo;
+        summary["remission_phi"] = bands.remission_phi;
+    }
     out["summary"] = summary;
     return out;
 }
@@ -164,6 +172,7 @@ void bind_population(py::module_& m) {
         .def_readwrite("max_sessions", &CoursePopulationOptions::max_sessions)
         .def_readwrite("metrics_only", &CoursePopulationOptions::metrics_only)
         .def_readwrite("madrs_times_h", &CoursePopulationOptions::madrs_times_h)
+        .def_readwrite("uncertainty", &CoursePopulationOptions::uncertainty)
         .def_property(
             "threads", [](const CoursePopulationOptions& o) { return o.parallel.threads; },
             [](CoursePopulationOptions& o, int t) { o.parallel.threads = t; })

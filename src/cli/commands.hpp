@@ -63,6 +63,7 @@ struct PopulationCliOptions {
     std::string course_dt = "1 min";
     bool stop_at_remission = false;
     bool metrics_only = false;   // courses: run_course_metrics (no curves) instead of run_course
+    int uncertainty = 0;         // courses: parameter sets drawn for the rates' prediction bands (0 = none)
     int max_sessions = 0;
     double remission_threshold = 10.0;
     long n = 0;

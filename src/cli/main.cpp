@@ -377,6 +377,10 @@ int main(int argc, char** argv) {
     pop->add_flag("--metrics-only", po.metrics_only,
                   "--schedule: compute each patient's session outputs without curves (exact PK at any time, "
                   "symptom model at its own steps; same columns as the full path, which stays the reference)");
+    pop->add_option("--uncertainty", po.uncertainty,
+                    "--schedule: also run K populations on symptom-model values drawn from its [uncertainty] "
+                    "table: 2.5-97.5 % bands of each session's rates (0 = none)")
+        ->capture_default_str();
     pop->add_flag("--stop-at-remission", po.stop_at_remission,
                   "--schedule: a patient's course ends at the first remission");
     pop->add_option("--max-sessions", po.max_sessions, "--schedule: at most this many sessions (0 = all)")

@@ -80,29 +80,46 @@ int run_course_population_cli(const PopulationCliOptions& o) {
     co.stop_at_remission = o.stop_at_remission;
     co.metrics_only = o.metrics_only;
     co.max_sessions = o.max_sessions;
+    if (o.uncertainty < 0)
+        throw InputError("--uncertainty: " + std::to_string(o.uncertainty) +
+                         " must be >= 0 (parameter sets drawn for the prediction bands; 0 = none)");
+    co.uncertainty = o.uncertainty;
     co.parallel.threads = o.threads;
     co.parallel.chunk = static_cast<std::size_t>(o.chunk < 1 ? 0 : o.chunk);
     ProgressLine progress(!o.quiet);
     co.parallel.progress = [&](std::size_t d, std::size_t t) { return progress(d, t); };
     MemorySink sink;
-    run_course_population(spec, load_library_pd("acute_effects", o.models_dir), load_library_pd("madrs", o.models_dir),
-                          source, 0, source.size(), co, sink);
-    const std::size_t n_sessions =
-        co.max_sessions > 0
-            ? std::min<std::size_t>(static_cast<std::size_t>(co.max_sessions), spec.session_starts_h.size())
-            : spec.session_starts_h.size();
+    const PdParameterSet acute = load_library_pd("acute_effects", o.models_dir);
+    const PdParameterSet symptoms = load_library_pd("madrs", o.models_dir);
+    run_course_population(spec, acute, symptoms, source, 0, source.size(), co, sink);
+    co.parallel.progress = nullptr;   // the replicates run without a progress line
+    const CourseRateBands bands = course_rate_bands(spec, acute, symptoms, source, co);
+    const std::size_t n_sessions = course_population_sessions(spec, co);
     const CoursePopulationSummary s = summarize_course_population(sink, n_sessions);
     std::cout << "ketasim population: " << spec.description << "\nmodel " << spec.model.name << "; " << s.n
               << " patients, seed " << o.seed << (source.spec().variability ? "" : ", no random effects")
               << (co.stop_at_remission ? "; each course stops at the first remission" : "")
               << "\nresponse: MADRS fall >= 50 % of baseline; remission: MADRS <= "
-              << fmt_num(co.course.clinical.remission_threshold)
-              << "; both 24 h after the session start (95 % Wilson)\n\n";
+              << fmt_num(co.course.clinical.remission_threshold) << "; both 24 h after the session start (95 % Wilson)";
+    if (bands.replicates > 0)
+        std::cout << "\nparameter band: 2.5-97.5 % of the rate over " << bands.replicates
+                  << " sets of the symptom model's values drawn from its [uncertainty] table, same patients";
+    std::cout << "\n\n";
     std::vector<std::vector<std::string>> rows = {
         {"session", "day", "response %", "remission %", "remitted by then %"}};
-    for (std::size_t k = 0; k < n_sessions; ++k)
+    if (bands.replicates > 0) {
+        rows[0].insert(rows[0].begin() + 3, "response band %");
+        rows[0].insert(rows[0].begin() + 5, "remission band %");
+    }
+    auto band = [](double lo, double hi) { return fmt_num(100 * lo, 3) + "-" + fmt_num(100 * hi, 3); };
+    for (std::size_t k = 0; k < n_sessions; ++k) {
         rows.push_back({std::to_string(k + 1), fmt_num(spec.session_starts_h[k] / 24.0), pct(s.response[k]),
                         pct(s.remission[k]), pct(s.ever_remitted[k])});
+        if (bands.replicates > 0) {
+            rows.back().insert(rows.back().begin() + 3, band(bands.response_plo[k], bands.response_phi[k]));
+            rows.back().insert(rows.back().begin() + 5, band(bands.remission_plo[k], bands.remission_phi[k]));
+        }
+    }
     std::cout << format_table(rows);
     auto med = [](double v, const std::string& unit) {
         return std::isnan(v) ? std::string("not reached") : fmt_num(v) + unit;
@@ -251,9 +268,16 @@ RunSpec population_run_spec(const PopulationCliOptions& o) {
 int run_population_cli(const PopulationCliOptions& o) {
     if (!o.data.empty()) return run_dataset_population_cli(o);
     if (!o.observations.empty()) throw InputError("--observations: applies to --data");
-    if (o.schedule.empty() && (o.weeks || !o.days.empty() || o.stop_at_remission || o.max_sessions || o.metrics_only))
-        throw InputError("--weeks, --days, --stop-at-remission, --max-sessions and --metrics-only apply to --schedule");
+    if (o.schedule.empty() &&
+        (o.weeks || !o.days.empty() || o.stop_at_remission || o.max_sessions || o.metrics_only || o.uncertainty))
+        throw InputError(
+            "--weeks, --days, --stop-at-remission, --max-sessions, --uncertainty and --metrics-only apply to "
+            "--schedule");
     if (!o.out.empty() && is_run_file(o.out)) {
+        if (o.uncertainty)
+            throw InputError("--uncertainty " + std::to_string(o.uncertainty) + " with --out " + o.out +
+                             ": run files do not store prediction bands; print them (no --out) or write --out "
+                             "FILE.csv");
         if (!o.schedule.empty() && !o.regimen.empty())
             throw InputError("--regimen and --schedule are exclusive: give one");
         RunCliOptions ro;

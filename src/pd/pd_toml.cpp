@@ -64,6 +64,16 @@ PdUncertainty parse_uncertainty(const toml::table& root, const PdParameterSet& s
     }
     const std::size_t k = u.names.size();
     if (k == 0) throw InputError(where + ".parameters: must not be empty");
+    // Two names of one block's spread (its .sd and .cv_percent) would draw it twice.
+    for (std::size_t i = 0; i < k; ++i)
+        for (std::size_t j = i + 1; j < k; ++j) {
+            const std::string& a = u.names[i];
+            const std::string& b = u.names[j];
+            if (a.rfind("variability.", 0) == 0 && b.rfind("variability.", 0) == 0 &&
+                a.substr(0, a.rfind('.')) == b.substr(0, b.rfind('.')))
+                throw InputError(at_line(file, *names) + ": uncertainty.parameters: '" + a + "' and '" + b +
+                                 "' name the same variability block (name its spread once)");
+        }
     for (const char* key : {"estimate", "se", "correlation"})
         if (!t.get(key)) throw InputError(where + "." + key + ": required");
     u.estimate = uncertainty_numbers(*t.get("estimate"), file, "uncertainty.estimate");
@@ -119,56 +129,87 @@ PdUncertainty parse_uncertainty(const toml::table& root, const PdParameterSet& s
 
 }   // namespace
 
-// The current value of an [uncertainty] name in `s`: a parameter's value, or the spread of a
-// one-parameter variability block ("variability.<p>.cv_percent" of a log-normal block, or
-// "variability.<p>.sd", the SD of its eta). InputError naming the rule otherwise.
-double uncertainty_value(const PdParameterSet& s, const std::string& n, const std::string& file,
-                         const std::string& where) {
+namespace {
+
+// Relative agreement required of a multi-parameter block's diagonal variances for one spread to
+// name them: the files write the common variance once per diagonal entry (the same literal), so
+// anything but rounding means the block has no common SD.
+constexpr double kCommonVarianceRelTol = 1e-12;
+
+// The variability block an [uncertainty] name "variability.<p>.<field>" addresses, and its field
+// ("cv_percent" or "sd"). <p> is the block's first parameter; a multi-parameter block is named
+// only when its diagonal variances are equal (the name is then their common SD or CV, and setting
+// it scales the whole covariance, keeping the correlations). InputError naming the rule otherwise.
+std::pair<std::size_t, std::string> spread_block(const PdParameterSet& s, const std::string& n,
+                                                 const std::string& where) {
     const std::string pre = "variability.";
-    if (n.rfind(pre, 0) != 0) {
-        if (!s.has(n))
-            throw InputError(where + ": uncertainty.parameters: '" + n +
-                             "' is not a parameter of this file (names: a " +
-                             "parameter, or variability.<parameter>.cv_percent / .sd of a one-parameter block)");
-        return s.value(n);
-    }
     const std::size_t dot = n.rfind('.');
     const std::string p = n.substr(pre.size(), dot > pre.size() ? dot - pre.size() : 0);
     const std::string field = dot > pre.size() ? n.substr(dot + 1) : "";
+    const std::string w = where + ": uncertainty.parameters: '" + n + "'";
     if (field != "cv_percent" && field != "sd")
-        throw InputError(where + ": uncertainty.parameters: '" + n + "': a variability spread is named " +
-                         "variability.<parameter>.cv_percent or variability.<parameter>.sd");
-    for (const auto& b : s.variability)
-        if (b.parameters.size() == 1 && b.parameters[0] == p) {
-            const double w = b.omega(0, 0);
-            if (field == "sd") return std::sqrt(w);
-            if (b.distribution != EtaDistribution::lognormal)
-                throw InputError(where + ": uncertainty.parameters: '" + n + "': cv_percent names a log-normal block");
-            return 100.0 * std::sqrt(std::expm1(w));
-        }
+        throw InputError(w + ": a variability spread is named variability.<parameter>.cv_percent or " +
+                         "variability.<parameter>.sd");
+    for (std::size_t i = 0; i < s.variability.size(); ++i) {
+        const VariabilityBlock& b = s.variability[i];
+        if (std::find(b.parameters.begin(), b.parameters.end(), p) == b.parameters.end()) continue;
+        std::string list;
+        for (const auto& q : b.parameters) list += (list.empty() ? "" : ", ") + q;
+        if (b.parameters[0] != p)
+            throw InputError(w + ": the block [" + list + "] is named by its first parameter: variability." +
+                             b.parameters[0] + "." + field);
+        const double w0 = b.omega(0, 0);
+        for (Eigen::Index j = 1; j < b.omega.rows(); ++j)
+            if (std::abs(b.omega(j, j) - w0) > kCommonVarianceRelTol * std::abs(w0))
+                throw InputError(w + ": the block [" + list + "] has unequal variances (" + pd_num(w0) + ", " +
+                                 pd_num(b.omega(j, j)) + "): a spread names a multi-parameter block only " +
+                                 "when its diagonal variances are equal (one common SD)");
+        if (field == "cv_percent" && b.distribution != EtaDistribution::lognormal)
+            throw InputError(w + ": cv_percent names a log-normal block");
+        return {i, field};
+    }
+    throw InputError(w + ": no variability block of '" + p + "'");
+}
+
+}   // namespace
+
+// The current value of an [uncertainty] name in `s`: a parameter's value, or the spread of a
+// variability block ("variability.<p>.cv_percent" of a log-normal block, or "variability.<p>.sd",
+// the SD of its eta; for a multi-parameter block with equal variances, <p> its first parameter,
+// the common spread). InputError naming the rule otherwise.
+double uncertainty_value(const PdParameterSet& s, const std::string& n, const std::string& file,
+                         const std::string& where) {
     (void)file;
-    throw InputError(where + ": uncertainty.parameters: '" + n + "': no one-parameter variability block of '" + p +
-                     "'");
+    if (n.rfind("variability.", 0) != 0) {
+        if (!s.has(n))
+            throw InputError(where + ": uncertainty.parameters: '" + n +
+                             "' is not a parameter of this file (names: a parameter, or " +
+                             "variability.<parameter>.cv_percent / .sd of a block, by its first parameter)");
+        return s.value(n);
+    }
+    const auto [i, field] = spread_block(s, n, where);
+    const double w = s.variability[i].omega(0, 0);
+    return field == "sd" ? std::sqrt(w) : 100.0 * std::sqrt(std::expm1(w));
 }
 
 void set_uncertainty_value(PdParameterSet& s, const std::string& n, double value) {
     if (!(std::isfinite(value) && value > 0))
         throw InputError(s.source_path + ": uncertainty: drawn " + n + " = " + pd_num(value) +
                          ": must be finite and > 0");
-    (void)uncertainty_value(s, n, s.source_path, s.source_path);   // the name's rule, once
     if (n.rfind("variability.", 0) != 0) {
+        (void)uncertainty_value(s, n, s.source_path, s.source_path);   // the name's rule, once
         for (auto& p : s.parameters)
             if (p.name == n) p.value = value;
         return;
     }
-    const std::size_t dot = n.rfind('.');
-    const std::string p = n.substr(12, dot - 12);
-    for (auto& b : s.variability)
-        if (b.parameters.size() == 1 && b.parameters[0] == p) {
-            const double c = value / 100.0;
-            b.omega(0, 0) = n.substr(dot + 1) == "sd" ? value * value : std::log1p(c * c);
-            return;
-        }
+    const auto [i, field] = spread_block(s, n, s.source_path);
+    Eigen::MatrixXd& omega = s.variability[i].omega;
+    const double c = value / 100.0;
+    const double w = field == "sd" ? value * value : std::log1p(c * c);
+    // Every variance and covariance scales by the same factor: the correlations are kept.
+    omega *= w / omega(0, 0);
+    if (omega.rows() > 1)
+        for (Eigen::Index j = 1; j < omega.rows(); ++j) omega(j, j) = w;   // exactly equal, as read
 }
 
 const PdParameter& PdParameterSet::parameter(const std::string& n) const {

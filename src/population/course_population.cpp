@@ -3,6 +3,7 @@
 // rules, one row of session outcomes per subject, and the population rates.
 #include <cmath>
 #include <mutex>
+#include <utility>
 
 #include "core/text.hpp"
 #include "io/population_toml.hpp"
@@ -32,6 +33,12 @@ CourseSpec first_sessions(const CourseSpec& spec, std::size_t k) {
         if (e.time < cut) c.regimen.events.push_back(e);
     c.session_starts_h.resize(k);
     return c;
+}
+// Bands need a table to draw from: checked before any subject runs.
+void check_uncertainty_table(const CoursePopulationOptions& o, const PdParameterSet& symptoms) {
+    if (o.uncertainty > 0 && symptoms.uncertainty.empty())
+        throw InputError("uncertainty = " + std::to_string(o.uncertainty) + ": " + symptoms.source_path +
+                         " has no [uncertainty] table to draw from");
 }
 }   // namespace
 
@@ -94,11 +101,20 @@ void CoursePopulationOptions::validate() const {
         throw InputError("course.weight_kg = " + detail::fmt(course.weight_kg) +
                          ": in a population every subject has its own weight (draw or tabulate the covariate)");
     if (max_sessions < 0) throw InputError("max_sessions: " + std::to_string(max_sessions) + " must be >= 0 (0 = all)");
+    if (uncertainty < 0)
+        throw InputError("uncertainty: " + std::to_string(uncertainty) +
+                         " must be >= 0 (the number of parameter sets drawn for prediction bands; 0 = none)");
     for (double t : madrs_times_h)
         if (!(t >= 0 && std::isfinite(t)))
             throw InputError("madrs_times_h: " + detail::fmt(t) +
                              " must be finite and >= 0 (h after the first session)");
     parallel.validate();
+}
+
+std::size_t course_population_sessions(const CourseSpec& spec, const CoursePopulationOptions& o) {
+    return o.max_sessions > 0
+               ? std::min<std::size_t>(static_cast<std::size_t>(o.max_sessions), spec.session_starts_h.size())
+               : spec.session_starts_h.size();
 }
 
 void run_course_population(const CourseSpec& spec, const PdParameterSet& acute_set, const PdParameterSet& symptom_set,
@@ -111,9 +127,8 @@ void run_course_population(const CourseSpec& spec, const PdParameterSet& acute_s
     if (&source.layout().model() != &spec.model && source.layout().model().name != spec.model.name)
         throw InputError("course population: the population is of model '" + source.layout().model().name +
                          "', the course runs on '" + spec.model.name + "'");
-    const std::size_t n_sessions = o.max_sessions > 0 ? std::min<std::size_t>(static_cast<std::size_t>(o.max_sessions),
-                                                                              spec.session_starts_h.size())
-                                                      : spec.session_starts_h.size();
+    check_uncertainty_table(o, symptom_set);
+    const std::size_t n_sessions = course_population_sessions(spec, o);
     const CourseSpec course = first_sessions(spec, n_sessions);
     // The typical PD models first: a bad file fails before any subject runs.
     AcuteEffectModel::from_parameters(acute_set).validate();
@@ -337,6 +352,45 @@ CoursePopulationSummary summarize_course_population(const MemorySink& sink, std:
     s.relapse_h = kaplan_meier(t, ev);
     s.responders_at_last = wilson_interval(responders, s.n);
     return s;
+}
+
+CourseRateBands course_rate_bands(const CourseSpec& spec, const PdParameterSet& acute, const PdParameterSet& symptoms,
+                                  const PopulationSource& source, const CoursePopulationOptions& o) {
+    o.validate();
+    CourseRateBands b;
+    if (o.uncertainty == 0) return b;
+    check_uncertainty_table(o, symptoms);
+    const std::size_t n_sessions = course_population_sessions(spec, o);
+    b.replicates = static_cast<std::size_t>(o.uncertainty);
+    for (std::size_t k = 0; k < b.replicates; ++k) {
+        MemorySink sink;
+        run_course_population(spec, acute, draw_pd_uncertainty(symptoms, source.spec().seed, k), source, 0,
+                              source.size(), o, sink);
+        const CoursePopulationSummary s = summarize_course_population(sink, n_sessions);
+        std::vector<double> resp, rem;
+        for (std::size_t j = 0; j < n_sessions; ++j) {
+            for (const auto& [what, p] :
+                 {std::pair{"response", &s.response[j]}, std::pair{"remission", &s.remission[j]}})
+                if (!std::isfinite(p->estimate))
+                    throw InputError("uncertainty: replicate " + std::to_string(k) + "'s " + what +
+                                     " rate at session " + std::to_string(j + 1) + " is not finite");
+            resp.push_back(s.response[j].estimate);
+            rem.push_back(s.remission[j].estimate);
+        }
+        b.response.push_back(std::move(resp));
+        b.remission.push_back(std::move(rem));
+    }
+    auto band = [&](const std::vector<std::vector<double>>& rates, std::vector<double>& lo, std::vector<double>& hi) {
+        for (std::size_t j = 0; j < n_sessions; ++j) {
+            std::vector<double> v;
+            for (const auto& r : rates) v.push_back(r[j]);
+            lo.push_back(percentile(v, 2.5));
+            hi.push_back(percentile(v, 97.5));
+        }
+    };
+    band(b.response, b.response_plo, b.response_phi);
+    band(b.remission, b.remission_plo, b.remission_phi);
+    return b;
 }
 
 }   // namespace ketasim

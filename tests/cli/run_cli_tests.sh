@@ -104,6 +104,15 @@ run population --schedule iv-days --days 0,2 --n 20 --seed 1 --quiet
 cp "$TMP/out" "$TMP/pop_full.txt"
 run population --schedule iv-days --days 0,2 --n 20 --seed 1 --quiet --metrics-only
 check "population --metrics-only = full path (rates)" '[ "$(rc)" = 0 ] && cmp -s "$TMP/out" "$TMP/pop_full.txt"'
+# Parameter-uncertainty bands (course_rate_bands): K = 0 is the plain table; bad K and run files refused.
+run population --schedule iv-days --days 0,2 --n 20 --seed 1 --quiet --uncertainty 0
+check "population --uncertainty 0 = no bands" '[ "$(rc)" = 0 ] && cmp -s "$TMP/out" "$TMP/pop_full.txt"'
+run population --schedule iv-days --days 0,2 --n 20 --seed 1 --quiet --uncertainty 3
+check "population --uncertainty 3 prints the bands" '[ "$(rc)" = 0 ] && grep -q "response band %" "$TMP/out" && grep -q "over 3 sets" "$TMP/out"'
+run population --schedule iv-days --days 0,2 --n 20 --uncertainty -1
+check "population --uncertainty -1 names the flag" '[ "$(rc)" = 2 ] && grep -q -- "--uncertainty: -1 must be >= 0" "$TMP/err"'
+run population --schedule iv-days --days 0,2 --n 20 --uncertainty 2 --out "$TMP/unc.h5"
+check "population --uncertainty with a run file refused" '[ "$(rc)" = 2 ] && grep -q "run files do not store prediction bands" "$TMP/err" && [ ! -e "$TMP/unc.h5" ]'
 run population ketamine_iv_clements --regimen "$REG/esketamine_56mg.toml" --n 2 --metrics-only
 check "population --metrics-only needs --schedule" '[ "$(rc)" = 2 ] && grep -q "metrics-only apply to --schedule" "$TMP/err"'
 run course --schedule iv-days --days 0,2,4,7,9,11 --out "$TMP/days.csv"

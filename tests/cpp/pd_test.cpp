@@ -1059,13 +1059,22 @@ const std::string kGoodUncertainty =
 TEST(PdUncertainty, LibraryMadrsCarriesTheLaplaceCovarianceOfItsFit) {
     const PdParameterSet p = load_library_pd("madrs", models_dir());
     const PdUncertainty& u = p.uncertainty;
-    ASSERT_EQ(u.names.size(), 4u);
+    ASSERT_EQ(u.names.size(), 5u);
     EXPECT_EQ(u.method, "laplace");
     EXPECT_EQ(u.scale, "log");
-    // docs/calibration.md section 2: SE 1.64 and 2.07 on log k_cons / log k_off_c, correlation -0.97.
+    // docs/calibration.md section 2 ("Uncertainty"): the full covariance of the five stage-B values,
+    // SE 0.95 and 1.69 on log k_cons / log k_off_c (correlation 0.61), and the durability spread
+    // (the common SD of the k_off/k_off_c block) SE 0.186, correlated 0.78 with log k_off_c.
     EXPECT_EQ(u.names[0], "k_cons");
-    EXPECT_DOUBLE_EQ(u.se[0], 1.64);
-    EXPECT_DOUBLE_EQ(u.correlation(0, 1), -0.97);
+    EXPECT_EQ(u.names[4], "variability.k_off.sd");
+    EXPECT_DOUBLE_EQ(u.se[0], 0.95);
+    EXPECT_DOUBLE_EQ(u.se[1], 1.69);
+    EXPECT_DOUBLE_EQ(u.se[4], 0.186);
+    EXPECT_DOUBLE_EQ(u.correlation(0, 1), 0.61);
+    EXPECT_DOUBLE_EQ(u.correlation(1, 4), 0.78);
+    // The durability spread's estimate is the SD of the block's (equal) variances.
+    EXPECT_NEAR(u.estimate[4], std::sqrt(p.variability[2].omega(0, 0)), 1e-6 * u.estimate[4]);
+    EXPECT_EQ(p.variability[2].parameters, (std::vector<std::string>{"k_off", "k_off_c"}));
     for (std::size_t j = 0; j < u.names.size(); ++j)
         EXPECT_NEAR(uncertainty_value(p, u.names[j], p.source_path, p.source_path), u.estimate[j], 1e-6 * u.estimate[j])
             << u.names[j];
@@ -1085,8 +1094,7 @@ TEST(PdUncertainty, ErrorsNameTheLineNameAndRule) {
     EXPECT_NE(err(swap("\"a\", \"var", "\"c\", \"var")).find("'c' is not a parameter of this file"), std::string::npos);
     EXPECT_NE(err(swap("variability.b.sd", "variability.b.cv_percent")).find("cv_percent names a log-normal block"),
               std::string::npos);
-    EXPECT_NE(err(swap("variability.b.sd", "variability.z.sd")).find("no one-parameter variability block of 'z'"),
-              std::string::npos);
+    EXPECT_NE(err(swap("variability.b.sd", "variability.z.sd")).find("no variability block of 'z'"), std::string::npos);
     // Not positive definite (eigenvalue 1 - 0.99 - 0.99 < 0 along (1, 1, 1)-like directions).
     EXPECT_NE(err(swap("[[1.0, -0.8, 0.2], [-0.8, 1.0, 0.0], [0.2, 0.0, 1.0]]",
                        "[[1.0, 0.99, -0.99], [0.99, 1.0, 0.99], [-0.99, 0.99, 1.0]]"))
@@ -1148,6 +1156,86 @@ TEST(PdUncertainty, DrawsAreKeyedBySeedAndReplicateAndFollowTheCovariance) {
     EXPECT_NE(input_error([&] {
                   draw_pd_uncertainty(load_library_pd("acute_effects", models_dir()), 1, 0);
               }).find("no [uncertainty] table"),
+              std::string::npos);
+}
+
+// A two-parameter block [c, d] with equal variances 0.25 (SD 0.5) and covariance 0.2 (correlation
+// 0.8): "variability.c.sd" names their common SD (the madrs durability spread's pattern).
+std::string with_block(const std::string& variance, const std::string& name) {
+    return "name = \"x\"\n"
+           "[parameters.c]\nvalue = 2.0\nunit = \"1/h\"\ndescription = \"d\"\nsource = \"s\"\n"
+           "[parameters.d]\nvalue = 0.5\nunit = \"1/h\"\ndescription = \"d\"\nsource = \"s\"\n"
+           "[[variability]]\nparameters = [\"c\", \"d\"]\ndistribution = \"lognormal\"\nvariance = " +
+           variance +
+           "\nsource = \"s\"\n"
+           "[uncertainty]\nmethod = \"laplace\"\nscale = \"log\"\nsource = \"fit\"\n"
+           "parameters = [\"c\", \"" +
+           name + "\"]\nestimate = [2.0, 0.5]\nse = [0.3, 0.4]\ncorrelation = [[1.0, 0.5], [0.5, 1.0]]\n";
+}
+
+TEST(PdUncertainty, MultiParameterBlockWithEqualVariancesIsNamedByItsCommonSd) {
+    const PdParameterSet p =
+        parse_pd_parameters(with_block("[[0.25, 0.2], [0.2, 0.25]]", "variability.c.sd"), "x.toml");
+    EXPECT_DOUBLE_EQ(uncertainty_value(p, "variability.c.sd", "", ""), 0.5);
+    // Setting it scales the whole block by (new/old)^2: variances 1.0, covariance 0.8, and the
+    // correlation stays 0.8.
+    PdParameterSet q = p;
+    set_uncertainty_value(q, "variability.c.sd", 1.0);
+    EXPECT_DOUBLE_EQ(q.variability[0].omega(0, 0), 1.0);
+    EXPECT_DOUBLE_EQ(q.variability[0].omega(1, 1), 1.0);
+    EXPECT_DOUBLE_EQ(q.variability[0].omega(0, 1), 0.8);
+    EXPECT_DOUBLE_EQ(q.variability[0].omega(1, 0), 0.8);
+    // Drawn: every replicate keeps equal variances and the correlation 0.8; the log of the drawn SD
+    // has the stated SE 0.4 and the correlation 0.5 with log c.
+    const int n = 4000;
+    Eigen::MatrixXd x(n, 2);
+    for (int k = 0; k < n; ++k) {
+        const PdParameterSet d = draw_pd_uncertainty(p, 5, static_cast<std::uint64_t>(k));
+        const Eigen::MatrixXd& w = d.variability[0].omega;
+        ASSERT_EQ(w(0, 0), w(1, 1)) << k;
+        ASSERT_NEAR(w(0, 1) / w(0, 0), 0.8, 1e-12) << k;
+        x(k, 0) = std::log(d.value("c") / 2.0);
+        x(k, 1) = std::log(std::sqrt(w(0, 0)) / 0.5);
+    }
+    const Eigen::RowVectorXd mean = x.colwise().mean();
+    const Eigen::MatrixXd c = x.rowwise() - mean;
+    const Eigen::MatrixXd cov = c.transpose() * c / (n - 1);
+    EXPECT_LT(std::abs(mean(1)), test::kSampleSigmas * 0.4 / std::sqrt(n));
+    EXPECT_LT(std::abs(cov(1, 1) - 0.16), test::kSampleSigmas * 0.16 * std::sqrt(2.0 / (n - 1)));
+    // Correlation 0.5: the SE of a sample correlation is about (1 - r^2) / sqrt(n).
+    EXPECT_LT(std::abs(cov(0, 1) / std::sqrt(cov(0, 0) * cov(1, 1)) - 0.5), test::kSampleSigmas * 0.75 / std::sqrt(n));
+    // cv_percent of the log-normal block: the common CV, 100 sqrt(exp(0.25) - 1).
+    const PdParameterSet cv = parse_pd_parameters(
+        with_block("[[0.25, 0.2], [0.2, 0.25]]", "variability.c.cv_percent")
+            .replace(with_block("[[0.25, 0.2], [0.2, 0.25]]", "variability.c.cv_percent").find("0.5]\nse"), 3,
+                     "53.294035"),
+        "x.toml");
+    EXPECT_DOUBLE_EQ(uncertainty_value(cv, "variability.c.cv_percent", "", ""), 100 * std::sqrt(std::expm1(0.25)));
+}
+
+TEST(PdUncertainty, MultiParameterBlockErrorsNameTheRule) {
+    const auto err = [](const std::string& variance, const std::string& name) {
+        return input_error([&] { parse_pd_parameters(with_block(variance, name), "x.toml"); });
+    };
+    // Unequal variances: no common SD to name.
+    const std::string e = err("[[0.25, 0.2], [0.2, 0.36]]", "variability.c.sd");
+    EXPECT_NE(e.find("x.toml:"), std::string::npos) << e;
+    EXPECT_NE(e.find("'variability.c.sd': the block [c, d] has unequal variances (0.25, 0.36)"), std::string::npos)
+        << e;
+    EXPECT_NE(e.find("only when its diagonal variances are equal"), std::string::npos) << e;
+    // The block is named by its first parameter (one name per block).
+    EXPECT_NE(err("[[0.25, 0.2], [0.2, 0.25]]", "variability.d.sd")
+                  .find("the block [c, d] is named by its first parameter: variability.c.sd"),
+              std::string::npos);
+    // Its .sd and .cv_percent together would draw it twice.
+    std::string twice = with_block("[[0.25, 0.2], [0.2, 0.25]]", "variability.c.sd");
+    twice.replace(twice.find("\"c\", \"variability"), 5, "\"variability.c.cv_percent\", ");
+    EXPECT_NE(input_error([&] { parse_pd_parameters(twice, "x.toml"); }).find("name the same variability block"),
+              std::string::npos);
+    // set_uncertainty_value applies the same rule to a set whose block was changed after reading.
+    PdParameterSet p = parse_pd_parameters(with_block("[[0.25, 0.2], [0.2, 0.25]]", "variability.c.sd"), "x.toml");
+    p.variability[0].omega(1, 1) = 0.36;
+    EXPECT_NE(input_error([&] { set_uncertainty_value(p, "variability.c.sd", 1.0); }).find("unequal variances"),
               std::string::npos);
 }
 

@@ -2,12 +2,14 @@
 // population source and run (thread/chunk/range invariance), IOV against a closed form, summaries.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
 #include <set>
+#include <tuple>
 
 #include "ketasim/ketasim.hpp"
 #include "tolerances.hpp"
@@ -671,6 +673,89 @@ TEST(CoursePopulation, StoppingAtRemissionTruncatesEachCourseAndKeepsEarlierSess
     // Cumulative remission never falls.
     for (std::size_t k = 1; k < s.ever_remitted.size(); ++k)
         EXPECT_GE(s.ever_remitted[k].estimate, s.ever_remitted[k - 1].estimate);
+}
+
+// Parameter-uncertainty bands (course_rate_bands): replicate k is exactly a direct course population
+// on draw_pd_uncertainty(set, seed, k), and the band is the 2.5/97.5 % percentile of the K rates
+// (closed form for K = 3: sorted r0 <= r1 <= r2, h = 2 p / 100, so P2.5 = r0 + 0.05 (r1 - r0) and
+// P97.5 = r1 + 0.95 (r2 - r1)).
+TEST(CoursePopulation, UncertaintyBandsArePercentilesOfDirectRunsOnTheDrawnSets) {
+    const CourseFixture f;
+    PopulationSpec spec;
+    spec.n = 24;
+    spec.seed = 7;
+    const PopulationSource src(f.model, spec, true);
+    CoursePopulationOptions o;
+    o.course.dt_h = 0.25;
+    o.course.follow_up_h = 48.0;
+    o.max_sessions = 2;
+    o.parallel.threads = 2;
+    const MemorySink point = [&] {
+        MemorySink s;
+        run_course_population(f.spec, f.acute, f.madrs, src, 0, src.size(), o, s);
+        return s;
+    }();
+    // K = 0: no bands.
+    const CourseRateBands none = course_rate_bands(f.spec, f.acute, f.madrs, src, o);
+    EXPECT_EQ(none.replicates, 0u);
+    EXPECT_TRUE(none.response_plo.empty() && none.response.empty());
+    o.uncertainty = 3;
+    const CourseRateBands b = course_rate_bands(f.spec, f.acute, f.madrs, src, o);
+    ASSERT_EQ(b.replicates, 3u);
+    ASSERT_EQ(b.response_plo.size(), 2u);
+    // The point run does not depend on K (the replicates are separate runs).
+    MemorySink with_k;
+    run_course_population(f.spec, f.acute, f.madrs, src, 0, src.size(), o, with_k);
+    for (std::size_t c = 0; c < point.columns.size(); ++c)
+        ASSERT_EQ(
+            std::memcmp(point.columns[c].data(), with_k.columns[c].data(), point.columns[c].size() * sizeof(double)), 0)
+            << point.names[c];
+    bool differs = false;
+    for (std::uint64_t k = 0; k < 3; ++k) {
+        CoursePopulationOptions direct = o;
+        direct.uncertainty = 0;
+        MemorySink s;
+        run_course_population(f.spec, f.acute, draw_pd_uncertainty(f.madrs, spec.seed, k), src, 0, src.size(), direct,
+                              s);
+        const CoursePopulationSummary sum = summarize_course_population(s, 2);
+        for (std::size_t j = 0; j < 2; ++j) {
+            EXPECT_EQ(b.response[k][j], sum.response[j].estimate) << k << " " << j;
+            EXPECT_EQ(b.remission[k][j], sum.remission[j].estimate) << k << " " << j;
+            differs |= b.response[k][j] != b.response[0][j];
+        }
+    }
+    EXPECT_TRUE(differs);   // the drawn sets differ (the file's SEs are > 0)
+    for (std::size_t j = 0; j < 2; ++j) {
+        for (const auto& [rates, lo, hi] : {std::tuple{&b.response, b.response_plo[j], b.response_phi[j]},
+                                            std::tuple{&b.remission, b.remission_plo[j], b.remission_phi[j]}}) {
+            std::vector<double> r = {(*rates)[0][j], (*rates)[1][j], (*rates)[2][j]};
+            std::sort(r.begin(), r.end());
+            EXPECT_NEAR(lo, r[0] + 0.05 * (r[1] - r[0]), 1e-15) << j;
+            EXPECT_NEAR(hi, r[1] + 0.95 * (r[2] - r[1]), 1e-15) << j;
+        }
+    }
+    // Bad K, and K > 0 without a table to draw from, are input errors naming the field.
+    o.uncertainty = -1;
+    try {
+        course_rate_bands(f.spec, f.acute, f.madrs, src, o);
+        ADD_FAILURE() << "no error for uncertainty = -1";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("uncertainty: -1 must be >= 0"), std::string::npos) << e.what();
+    }
+    o.uncertainty = 2;
+    const PdParameterSet v1 = load_library_pd("madrs_v1", KETASIM_TEST_MODELS_DIR);
+    for (const bool bands : {true, false}) try {
+            MemorySink s;
+            if (bands)
+                course_rate_bands(f.spec, f.acute, v1, src, o);
+            else
+                run_course_population(f.spec, f.acute, v1, src, 0, src.size(), o, s);
+            ADD_FAILURE() << "no error without an [uncertainty] table";
+        } catch (const InputError& e) {
+            EXPECT_NE(std::string(e.what()).find("uncertainty = 2: "), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find("madrs_v1.toml has no [uncertainty] table"), std::string::npos)
+                << e.what();
+        }
 }
 
 // ---- datasets: one subject per ID (issue 8) ------------------------------------------------------

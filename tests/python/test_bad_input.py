@@ -57,9 +57,14 @@ ROWS = _rows()
 
 
 def _pd_file(spec: str) -> str:
-    """'<library name>:<edit>': the library PD file with one edit ('param=value unit' or 'rename a=b')."""
+    """'<library name>:<edit>': the library PD file with one edit ('param=value unit', 'rename a=b'
+    or 'text OLD=>NEW', every occurrence of OLD)."""
     name, edit = spec.split(":", 1)
     text = (REPO / "models" / "pd" / f"{name}.toml").read_text(encoding="utf-8")
+    if edit.startswith("text "):
+        old, new = edit[len("text ") :].split("=>")
+        assert old in text, f"{old!r} not in {name}.toml"
+        return text.replace(old, new)
     if edit.startswith("rename "):
         old, new = edit[len("rename ") :].split("=")
         return text.replace(f"[parameters.{old}]", f"[parameters.{new}]")
