@@ -38,7 +38,7 @@ void bind_io(py::module_& m) {
            const SimOptions& options, const std::string& command) {
             std::vector<ResultArm> a;
             for (const auto& [name, model, text, trajs, subjects, metrics] : arms)
-                a.push_back(ResultArm{name, model, text, trajs, subjects, metrics});
+                a.push_back(ResultArm{name, model, text, trajs, subjects, metrics, {}});
             RunInfo info;
             info.options = options;
             info.command = command;
